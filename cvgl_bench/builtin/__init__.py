@@ -1,0 +1,4 @@
+"""Built-in plugins, registered through the same hooks as third-party plugins."""
+
+#: Modules loaded as plugins before any entry point, in this order.
+BUILTIN_PLUGINS: tuple[str, ...] = ()

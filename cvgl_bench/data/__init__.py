@@ -1,0 +1,1 @@
+"""Data: split structures, image decoding and caching, view transforms, the synthetic world."""

@@ -1,0 +1,88 @@
+"""Where datasets live: ``--data-root``, ``CVGL_DATA_ROOT``, or the config file.
+
+A data root is one folder holding ``CVUSA/``, ``CVACT/``, ``VIGOR/`` and ``University-1652/``
+(each dataset's ``DatasetSpec.folder``); a path that *is* a dataset folder works too. The config
+file (``$CVGL_BENCH_CONFIG`` or ``~/.config/cvgl-bench/config.yaml``) may set ``data_root`` and
+per-dataset folders under ``datasets:``. Synthetic datasets live in the user cache
+(``$CVGL_BENCH_CACHE`` or ``~/.cache/cvgl-bench``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, DataNotFoundError
+from .specs import DatasetSpec, SplitSpec
+
+
+def cache_dir() -> Path:
+    """The user cache: generated synthetic data, image caches, embedding caches."""
+    env = os.environ.get("CVGL_BENCH_CACHE")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cvgl-bench"
+    return base.expanduser()
+
+
+def config_path() -> Path:
+    env = os.environ.get("CVGL_BENCH_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "cvgl-bench" / "config.yaml"
+
+
+def read_config() -> dict[str, Any]:
+    """The user config file as a dict (empty when there is none)."""
+    path = config_path()
+    if not path.exists():
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}".splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the config must be a YAML mapping")
+    return data
+
+
+def candidate_roots(dataset: DatasetSpec, data_root: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+    """Every place the dataset is looked for, in order, with where the place came from."""
+    places: list[tuple[str, Path]] = []
+    if data_root:
+        places.append(("--data-root", Path(data_root).expanduser()))
+    env = os.environ.get("CVGL_DATA_ROOT")
+    if env:
+        places.append(("CVGL_DATA_ROOT", Path(env).expanduser()))
+    config = read_config()
+    per_dataset = (config.get("datasets") or {}).get(dataset.name)
+    if per_dataset:
+        places.append((f"{config_path()} datasets.{dataset.name}", Path(per_dataset).expanduser()))
+    if config.get("data_root"):
+        places.append((f"{config_path()} data_root", Path(config["data_root"]).expanduser()))
+    return places
+
+
+def resolve_root(dataset: DatasetSpec, data_root: str | os.PathLike | None = None,
+                 split: SplitSpec | None = None) -> Path:
+    """The folder of ``dataset``; raises one actionable line when it is nowhere to be found.
+
+    A place holds the dataset when ``place/<folder>`` exists, or when the place itself is named
+    like the folder (case-insensitive), or when it is a per-dataset entry of the config file.
+    """
+    if dataset.synthetic:
+        return cache_dir() / "synth" / (dataset.folder or dataset.name)
+    folder = dataset.folder or dataset.name
+    places = candidate_roots(dataset, data_root)
+    for source, place in places:
+        if (place / folder).is_dir():
+            return place / folder
+        direct = place.name.lower() == folder.lower() or source.endswith(f"datasets.{dataset.name}")
+        if direct and place.is_dir():
+            return place
+    looked = "; ".join(f"{place / folder} ({source})" for source, place in places) or \
+        "nowhere: set --data-root, CVGL_DATA_ROOT or data_root in the config file"
+    twin = f"; or run its synthetic twin: --dataset {split.twin}" if split is not None and split.twin else ""
+    obtain = f"; to obtain it: {dataset.obtain}" if dataset.obtain else ""
+    raise DataNotFoundError(f"{folder} data not found (looked in {looked}){obtain}{twin}")

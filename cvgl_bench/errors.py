@@ -1,0 +1,50 @@
+"""Errors a user can cause.
+
+Every :class:`UserError` ends the CLI with one actionable line on stderr and exit code 2
+(``--debug`` shows the traceback). Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class UserError(Exception):
+    """A failure the user can fix; its message is one line that says how."""
+
+    exit_code = 2
+
+
+class UnknownNameError(UserError, LookupError):
+    """A method, split, metric or backend name that nothing registered."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], hint: str = ""):
+        known = sorted(known)
+        self.kind, self.name, self.known = kind, name, known
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        if close:
+            tail = f"did you mean {' or '.join(repr(c) for c in close)}?"
+        elif known:
+            tail = f"known: {', '.join(known[:12])}{' ...' if len(known) > 12 else ''}"
+        else:
+            tail = "none is registered"
+        if hint:
+            tail += f" {hint}"
+        super().__init__(f"unknown {kind} {name!r}; {tail}")
+
+
+class PluginError(UserError):
+    """A plugin failed to import, to register, or conflicts with another plugin."""
+
+
+class DataError(UserError):
+    """Dataset files are missing, malformed or inconsistent."""
+
+
+class DataNotFoundError(DataError):
+    """A dataset root does not exist where it was looked for."""
+
+
+class ConfigError(UserError):
+    """A suite, profile or option that cannot be honoured as given."""

@@ -1,0 +1,75 @@
+"""The interface between the harness and a method plugin.
+
+The harness knows no method by name: it loads a :class:`Method` through its spec, asks it for
+the hyper-parameters of a profile, builds the model, lets the method train it with toolkit
+parts of its choosing, and embeds images through :meth:`CVGLModel.encode`.
+
+Retrieval stays factorised: a reference embedding never depends on the query, so a gallery
+is embedded once and searched exactly.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # torch stays out of listing commands
+    import torch
+
+    from .data.structures import TrainData
+    from .specs import SplitSpec
+
+
+class Method(abc.ABC):
+    """A trainable cross-view geo-localization method.
+
+    Subclasses are what a ``MethodSpec`` loader returns. Everything a method needs from the
+    core (timm encoders, InfoNCE, GPS and DSS samplers, paired augmentation, the trainer) is in
+    :mod:`cvgl_bench.train` and :mod:`cvgl_bench.data`; a method composes those parts.
+    """
+
+    #: Profiles every method offers: ``paper`` (the published recipe, GPU scale) and ``cpu``
+    #: (a small recipe that runs on a laptop in minutes).
+    profiles: tuple[str, ...] = ("paper", "cpu")
+
+    @abc.abstractmethod
+    def hparams(self, profile: str, train_split: SplitSpec) -> dict[str, Any]:
+        """The complete recipe for training on ``train_split`` under ``profile``, as plain data.
+
+        Must include ``image_size``: ``{view: [H, W]}`` for both views of the split. The dict
+        is hashed into the cell's configuration hash, so two runs with equal hparams are the
+        same experiment. Unknown profiles raise :class:`cvgl_bench.errors.ConfigError`.
+        """
+
+    @abc.abstractmethod
+    def build_model(self, hparams: Mapping[str, Any]) -> CVGLModel:
+        """A freshly initialised model (seeded by the caller)."""
+
+    @abc.abstractmethod
+    def fit(self, model: CVGLModel, train: TrainData, hparams: Mapping[str, Any], run: Any) -> None:
+        """Train ``model`` in place on ``train``.
+
+        ``run`` is a :class:`cvgl_bench.train.context.RunContext`: seed, device, checkpoint
+        folder, resume flag, progress, and the evaluation callback used for model selection
+        and similarity mining.
+        """
+
+    @abc.abstractmethod
+    def eval_transform(self, hparams: Mapping[str, Any], view: str) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Map a uint8 batch ``(B, H, W, 3)`` already resized to ``hparams['image_size'][view]``
+        to the float tensor ``(B, 3, H, W)`` the model expects (normalisation, layout)."""
+
+
+class CVGLModel(abc.ABC):
+    """What every method's model offers (mix into a ``torch.nn.Module``).
+
+    ``encode`` returns L2-normalised float embeddings ``(B, embedding_dim)`` of images of one
+    view; the harness checks the normalisation.
+    """
+
+    embedding_dim: int
+
+    @abc.abstractmethod
+    def encode(self, images: torch.Tensor, view: str) -> torch.Tensor:
+        """Embed a batch of images of ``view`` (``ground``, ``drone`` or ``satellite``)."""

@@ -1,0 +1,349 @@
+"""The plugin host: built-ins and entry points, loaded one at a time, failures kept apart.
+
+pluggy's own ``load_setuptools_entrypoints`` stops at the first plugin that fails to import.
+Here each entry point of the group ``cvgl_bench`` is loaded on its own; a failure is
+recorded (``cvgl-bench plugins`` lists it with its error) and the rest keeps working.
+``CVGL_BENCH_STRICT_PLUGINS=1`` turns any failure into an error. ``CVGL_BENCH_NO_ENTRYPOINTS=1``
+loads built-ins only (used by the project's own tests).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from . import __version__, hookspecs
+from .errors import PluginError, UnknownNameError
+from .specs import SPEC_TYPES
+
+ENTRY_POINT_GROUP = "cvgl_bench"
+DISTRIBUTION = "cvgl-bench"
+
+#: Register hooks in the order they run, with the spec kind each one registers.
+REGISTER_HOOKS = {
+    "cvgl_bench_register_datasets": "dataset",
+    "cvgl_bench_register_splits": "split",
+    "cvgl_bench_register_metrics": "metric",
+    "cvgl_bench_register_search_backends": "search_backend",
+    "cvgl_bench_register_methods": "method",
+}
+
+KIND_TITLES = {
+    "method": "method",
+    "dataset": "dataset",
+    "split": "split",
+    "metric": "metric",
+    "search_backend": "search backend",
+}
+
+
+@dataclass
+class PluginStatus:
+    """What one plugin is, where it came from and what it registered."""
+
+    name: str
+    distribution: str
+    version: str
+    builtin: bool
+    module: str = ""
+    registered: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "builtin": self.builtin,
+            "module": self.module,
+            "registered": {k: sorted(v) for k, v in self.registered.items() if v},
+            "error": self.error,
+        }
+        return data
+
+    @property
+    def origin(self) -> str:
+        return f"{self.distribution} {self.version} (plugin {self.name!r})"
+
+
+class Registry:
+    """Specs of one kind by name, with the plugin that registered each."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._specs: dict[str, Any] = {}
+        self._origin: dict[str, PluginStatus] = {}
+
+    def add(self, spec: Any, origin: PluginStatus) -> None:
+        expected = SPEC_TYPES[self.kind]
+        if not isinstance(spec, expected):
+            raise PluginError(
+                f"{origin.origin} registered a {type(spec).__name__} through the "
+                f"{KIND_TITLES[self.kind]} hook; expected {expected.__name__}"
+            )
+        if spec.name in self._specs:
+            other = self._origin[spec.name]
+            raise PluginError(
+                f"{KIND_TITLES[self.kind]} {spec.name!r} is registered twice: by {other.origin} and by "
+                f"{origin.origin}; uninstall one of the two distributions"
+            )
+        self._specs[spec.name] = spec
+        self._origin[spec.name] = origin
+
+    def remove(self, name: str) -> None:
+        self._specs.pop(name, None)
+        self._origin.pop(name, None)
+
+    def get(self, name: str, hint: str = "") -> Any:
+        """The spec called ``name``; an unknown name raises with a did-you-mean suggestion."""
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise UnknownNameError(KIND_TITLES[self.kind], name, self._specs, hint) from None
+
+    def origin(self, name: str) -> PluginStatus:
+        self.get(name)
+        return self._origin[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(sorted(self._specs.values(), key=lambda s: s.name))
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+
+class PluginHost:
+    """Owns the pluggy manager, the registries and the status of every plugin."""
+
+    def __init__(self, entry_points: bool | None = None, strict: bool | None = None):
+        if entry_points is None:
+            entry_points = os.environ.get("CVGL_BENCH_NO_ENTRYPOINTS", "") not in ("1", "true", "yes")
+        if strict is None:
+            strict = os.environ.get("CVGL_BENCH_STRICT_PLUGINS", "") in ("1", "true", "yes")
+        self.strict = strict
+        self.use_entry_points = entry_points
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.registries = {kind: Registry(kind) for kind in SPEC_TYPES}
+        self.statuses: list[PluginStatus] = []
+        self._loaded = False
+        self._extra: list[tuple[Any, str]] = []
+        self._strict_error: PluginError | None = None
+
+    # -- registries ---------------------------------------------------------------------------
+    @property
+    def methods(self) -> Registry:
+        return self.registries["method"]
+
+    @property
+    def datasets(self) -> Registry:
+        return self.registries["dataset"]
+
+    @property
+    def splits(self) -> Registry:
+        return self.registries["split"]
+
+    @property
+    def metrics(self) -> Registry:
+        return self.registries["metric"]
+
+    @property
+    def search_backends(self) -> Registry:
+        return self.registries["search_backend"]
+
+    # -- loading ------------------------------------------------------------------------------
+    def add_plugin(self, plugin: Any, name: str | None = None) -> None:
+        """Register a plugin object before loading (tests, notebooks, in-process plugins)."""
+        if self._loaded:
+            raise RuntimeError("add_plugin must be called before load()")
+        self._extra.append((plugin, name or getattr(plugin, "__name__", repr(plugin))))
+
+    def load(self) -> PluginHost:
+        """Load built-ins, then plugins added in-process, then entry points; idempotent."""
+        if self._loaded:
+            if self._strict_error is not None:
+                raise self._strict_error
+            return self
+        self._loaded = True
+        from .builtin import BUILTIN_PLUGINS
+
+        for module_name in BUILTIN_PLUGINS:
+            status = PluginStatus(module_name.rsplit(".", 1)[-1], DISTRIBUTION, __version__, True, module_name)
+            self._load_one(status, lambda m=module_name: importlib.import_module(m))
+        for plugin, name in self._extra:
+            status = PluginStatus(name, getattr(plugin, "__dist__", "(in-process)"), "", False,
+                                  getattr(plugin, "__name__", ""))
+            self._load_one(status, lambda p=plugin: p)
+        if self.use_entry_points:
+            for ep in _entry_points():
+                dist = getattr(ep, "dist", None)
+                status = PluginStatus(
+                    ep.name,
+                    dist.metadata["Name"] if dist is not None else "(unknown)",
+                    dist.version if dist is not None else "",
+                    False,
+                    ep.value,
+                )
+                self._load_one(status, ep.load)
+        failed = [s for s in self.statuses if s.error]
+        if failed and self.strict:
+            first = failed[0]
+            self._strict_error = PluginError(f"plugin {first.origin} failed: {first.error} (CVGL_BENCH_STRICT_PLUGINS is set)")
+            raise self._strict_error
+        return self
+
+    def _load_one(self, status: PluginStatus, get_plugin: Callable[[], Any]) -> None:
+        self.statuses.append(status)
+        try:
+            plugin = get_plugin()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the host
+            status.error = f"import failed: {type(exc).__name__}: {exc}"
+            status.traceback = traceback.format_exc()
+            return
+        try:
+            registered_name = self.pm.register(plugin, name=f"{status.distribution}:{status.name}")
+        except Exception as exc:  # noqa: BLE001 - e.g. pluggy validation of a misspelt hook argument
+            status.error = f"invalid plugin: {type(exc).__name__}: {exc}"
+            status.traceback = traceback.format_exc()
+            return
+        if registered_name is None:
+            status.error = "already registered under another name"
+            return
+        unknown = [
+            name for name in dir(plugin)
+            if name.startswith("cvgl_bench_") and getattr(getattr(self.pm.hook, name, None), "spec", None) is None
+        ]
+        if unknown:
+            self.pm.unregister(plugin)
+            status.error = f"unknown hook {unknown[0]!r}; see cvgl_bench.hookspecs for the hook names"
+            return
+        added: list[tuple[str, str]] = []
+        try:
+            for hook_name, kind in REGISTER_HOOKS.items():
+                for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                    if impl.plugin is not plugin:
+                        continue
+
+                    def register(spec: Any, _kind: str = kind) -> None:
+                        self.registries[_kind].add(spec, status)
+                        added.append((_kind, spec.name))
+                        status.registered.setdefault(_kind, []).append(spec.name)
+
+                    impl.function(**_accepted({"register": register}, impl.argnames))
+        except Exception as exc:  # noqa: BLE001
+            for kind, name in added:
+                self.registries[kind].remove(name)
+            status.registered.clear()
+            self.pm.unregister(plugin)
+            status.error = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
+            status.traceback = traceback.format_exc()
+
+    # -- other hooks --------------------------------------------------------------------------
+    def add_commands(self, cli: Any) -> None:
+        """Let every plugin add commands to the root click group (guarded per plugin).
+
+        A plugin may not replace a command that exists already; such a plugin is marked failed
+        and the original command is kept.
+        """
+        self.load()
+        for impl in self.pm.hook.cvgl_bench_register_commands.get_hookimpls():
+            status = self._status_of(impl.plugin)
+            before = dict(cli.commands)
+            try:
+                impl.function(**_accepted({"cli": cli}, impl.argnames))
+                shadowed = [n for n, c in before.items() if cli.commands.get(n) is not c]
+                if shadowed:
+                    raise PluginError(f"command {shadowed[0]!r} exists already and cannot be replaced")
+            except Exception as exc:  # noqa: BLE001
+                cli.commands.clear()
+                cli.commands.update(before)
+                if status is not None:
+                    status.error = f"registering commands failed: {exc}"
+                continue
+            new = sorted(set(cli.commands) - set(before))
+            if status is not None and new:
+                status.registered.setdefault("command", []).extend(new)
+
+    def record_written(self, record: dict, path: Any) -> list[str]:
+        """Call every results sink; return one warning line per sink that failed."""
+        self.load()
+        warnings = []
+        for impl in self.pm.hook.cvgl_bench_record_written.get_hookimpls():
+            try:
+                impl.function(**_accepted({"record": record, "path": path}, impl.argnames))
+            except Exception as exc:  # noqa: BLE001
+                status = self._status_of(impl.plugin)
+                who = status.origin if status else impl.plugin_name
+                warnings.append(f"results sink of {who} failed: {type(exc).__name__}: {exc}")
+        return warnings
+
+    def _status_of(self, plugin: Any) -> PluginStatus | None:
+        name = self.pm.get_name(plugin)
+        for status in self.statuses:
+            if f"{status.distribution}:{status.name}" == name:
+                return status
+        return None
+
+    def failures(self) -> list[PluginStatus]:
+        return [s for s in self.statuses if s.error]
+
+
+def _accepted(kwargs: dict[str, Any], argnames: Iterable[str]) -> dict[str, Any]:
+    """Pass only the hook arguments an implementation asks for (fewer is allowed)."""
+    unknown = [a for a in argnames if a not in kwargs]
+    if unknown:
+        raise PluginError(f"hook implementation asks for unknown argument {unknown[0]!r}")
+    return {name: kwargs[name] for name in argnames}
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    seen: set[tuple[str, str]] = set()
+    eps = []
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        key = (ep.name, ep.value)
+        if key not in seen:
+            seen.add(key)
+            eps.append(ep)
+    return sorted(eps, key=lambda e: e.name)
+
+
+_HOST: PluginHost | None = None
+
+
+def get_host() -> PluginHost:
+    """The process-wide plugin host, loaded on first use."""
+    global _HOST
+    if _HOST is None:
+        _HOST = PluginHost()
+    return _HOST.load()
+
+
+def set_host(host: PluginHost | None) -> PluginHost | None:
+    """Replace the process-wide host (tests); returns the previous one."""
+    global _HOST
+    previous, _HOST = _HOST, host
+    return previous
+
+
+def warn_failures(host: PluginHost, stream: Any = None) -> None:
+    """One stderr line when plugins failed, pointing at ``cvgl-bench plugins``."""
+    failed = host.failures()
+    if failed:
+        names = ", ".join(s.name for s in failed)
+        print(f"warning: {len(failed)} plugin(s) failed to load ({names}); see 'cvgl-bench plugins'",
+              file=stream or sys.stderr)

@@ -1,0 +1,82 @@
+"""Provenance: everything needed to tell whether two results are comparable.
+
+Collected once per record: package and plugin versions, the git revision of the checkout,
+the interpreter and platform, and the compute device. Cheap; never imports torch unless the
+caller already has.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+PACKAGES = ("torch", "torchvision", "timm", "numpy", "scipy", "pandas", "pluggy", "faiss-cpu", "faiss-gpu")
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages results depend on (absent ones are left out)."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_revision(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Revision and dirty flag of the git checkout holding ``path`` (the package by default)."""
+    where = Path(path) if path else Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                                capture_output=True, text=True, timeout=5, check=True).stdout
+        return {"revision": rev, "dirty": bool(status.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"revision": None, "dirty": None}
+
+
+def device_info(device: str | None = None) -> dict[str, Any]:
+    """The compute device: CPU model and threads, or the GPU name and count."""
+    info: dict[str, Any] = {"device": device or "cpu", "cpu": platform.processor() or platform.machine(),
+                            "cpu_count": os.cpu_count()}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        info["torch_threads"] = torch.get_num_threads()
+        if device and device.startswith("cuda") and torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+            info["gpu_count"] = torch.cuda.device_count()
+    return info
+
+
+def plugin_versions(host: Any) -> dict[str, str]:
+    """Distribution versions of every loaded plugin (built-ins included)."""
+    return {s.distribution: s.version for s in host.statuses if not s.error}
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def collect(host: Any = None, device: str | None = None) -> dict[str, Any]:
+    """The provenance block shared by every record of a run."""
+    data: dict[str, Any] = {
+        "cvgl_bench_version": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "git": git_revision(),
+        **device_info(device),
+    }
+    if host is not None:
+        data["plugins"] = plugin_versions(host)
+    return data

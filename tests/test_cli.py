@@ -1,0 +1,114 @@
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from cvgl_bench import __version__
+from cvgl_bench.cli import cli
+from cvgl_bench.errors import DataError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(*args, **kwargs):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kwargs)
+
+
+def good():
+    return importlib.import_module("tests.fake_plugins.good")
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_listing_commands_show_registered_things_in_text_and_json(make_host):
+    make_host(good())
+    assert "toy" in run("methods").output
+    methods = json.loads(run("methods", "--json").output)
+    assert methods[0]["name"] == "toy" and methods[0]["distribution"] == "(in-process)"
+    splits = json.loads(run("datasets", "--json").output)["splits"]
+    assert splits[0]["name"] == "toyset_test" and splits[0]["protocol_options"] == {"ties": ["strict", "loose"]}
+    assert "toyset_test" in run("datasets").output
+    assert "toy@1" in run("metrics").output
+    assert json.loads(run("metrics", "--json").output)[0]["name"] == "toy@1"
+    assert run("backends").exit_code == 0
+    plugins = json.loads(run("plugins", "--json").output)
+    mine = [p for p in plugins if p["name"] == "tests.fake_plugins.good"][0]
+    assert mine["registered"]["method"] == ["toy"] and mine["registered"]["command"] == ["toy-hello"]
+
+
+def test_plugin_commands_are_added_and_cannot_shadow_builtins(make_host):
+    import types
+
+    from cvgl_bench import hookimpl
+
+    shadow = types.ModuleType("shadow_plugin")
+
+    def cvgl_bench_register_commands(cli):
+        cli.add_command(click.Command("methods", callback=lambda: click.echo("hijacked")))
+
+    shadow.cvgl_bench_register_commands = hookimpl(cvgl_bench_register_commands)
+    make_host(good(), shadow)
+    assert run("toy-hello").output.strip() == "hello from toy"
+    assert "hijacked" not in run("methods").output
+    plugins = json.loads(run("plugins", "--json").output)
+    assert "cannot be replaced" in [p for p in plugins if p["name"] == "shadow_plugin"][0]["error"]
+
+
+def test_broken_plugin_is_listed_with_its_error_and_warned_about(make_host):
+    import types
+
+    from cvgl_bench import hookimpl
+
+    bad = types.ModuleType("bad_plugin")
+    bad.cvgl_bench_register_methods = hookimpl(lambda register: 1 / 0)
+    make_host(bad)
+    result = CliRunner().invoke(cli, ["methods"])
+    assert result.exit_code == 0 and "1 plugin(s) failed to load (bad_plugin)" in result.output
+    assert "FAILED: ZeroDivisionError" in run("plugins").output
+
+
+def test_user_error_is_one_line_exit_2_and_debug_shows_traceback(make_host):
+    @cli.command("fail-for-test")
+    def fail_for_test():
+        raise DataError("file x.csv line 3: expected 3 fields")
+
+    try:
+        result = CliRunner().invoke(cli, ["fail-for-test"])
+        assert result.exit_code == 2
+        assert result.output == "Error: file x.csv line 3: expected 3 fields\n"
+        debug = CliRunner().invoke(cli, ["--debug", "fail-for-test"])
+        assert isinstance(debug.exception, DataError)
+    finally:
+        cli.commands.pop("fail-for-test")
+
+
+def test_strict_plugins_fail_the_cli_with_one_line(make_host, monkeypatch, tmp_path):
+    from tests.test_plugins import _fake_distribution
+
+    _fake_distribution(tmp_path, monkeypatch, "broken-dist", "1.2", "broken = tests.fake_plugins.broken_import")
+    monkeypatch.setenv("CVGL_BENCH_STRICT_PLUGINS", "1")
+    monkeypatch.setenv("CVGL_BENCH_NO_ENTRYPOINTS", "0")
+    result = CliRunner().invoke(cli, ["methods"])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "broken-dist" in result.output
+
+
+def test_real_subprocess_commands():
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CVGL_BENCH_NO_ENTRYPOINTS": "1"}
+    for args in (["--version"], ["plugins", "--json"], ["methods"], ["datasets", "--json"], ["metrics"],
+                 ["backends", "--json"], ["--help"]):
+        proc = subprocess.run([sys.executable, "-m", "cvgl_bench", *args], capture_output=True, text=True,
+                              env=env, timeout=120)
+        assert proc.returncode == 0, (args, proc.stderr)
+        if "--json" in args:
+            json.loads(proc.stdout)
+    proc = subprocess.run([sys.executable, "-m", "cvgl_bench", "no-such-command"], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 2
