@@ -20,14 +20,14 @@ from cvgl_bench.train.losses import LOGIT_SCALE_INIT
 class TinyPairModel(nn.Module, CVGLModel):
     """Two small conv layers shared by both views, average pool, LayerNorm, L2 norm."""
 
-    def __init__(self, views=("ground", "satellite"), width: int = 8, dim: int = 16):
+    def __init__(self, views=("ground", "satellite"), width: int = 8, dim: int = 16, logit_scale: bool = True):
         super().__init__()
         self.query_view, self.reference_view = views
         self.conv1 = nn.Conv2d(3, width, 3, stride=2, padding=1)
         self.conv2 = nn.Conv2d(width, dim, 3, stride=2, padding=1)
         self.norm = nn.LayerNorm(dim)
         self.embedding_dim = dim
-        self.logit_scale = nn.Parameter(torch.tensor(LOGIT_SCALE_INIT))
+        self.logit_scale = nn.Parameter(torch.tensor(LOGIT_SCALE_INIT)) if logit_scale else None
         self.forward_calls = 0
 
     def encode(self, images: torch.Tensor, view: str) -> torch.Tensor:

@@ -51,11 +51,12 @@ class TwoViewEncoder(nn.Module, CVGLModel):
     """Query and reference encoder over timm backbones, shared or one per view.
 
     ``views`` are (query view, reference view); with ``shared=False`` each view gets its own
-    backbone and only those views can be encoded.
+    backbone and only those views can be encoded. ``logit_scale_init=None`` builds no logit
+    scale (for losses without one, such as the soft-margin triplet).
     """
 
     def __init__(self, backbone: str, views: Sequence[str] = ("ground", "satellite"), *, shared: bool = True,
-                 pretrained: bool = False, logit_scale_init: float = LOGIT_SCALE_INIT,
+                 pretrained: bool = False, logit_scale_init: float | None = LOGIT_SCALE_INIT,
                  backbone_kwargs: Mapping[str, Any] | None = None, grad_checkpointing: bool = False):
         super().__init__()
         if len(views) != 2:
@@ -72,7 +73,8 @@ class TwoViewEncoder(nn.Module, CVGLModel):
                 module.set_grad_checkpointing(True)
         first = next(iter(self.backbones.values()))
         self.embedding_dim = int(getattr(first, "head_hidden_size", None) or first.num_features)
-        self.logit_scale = nn.Parameter(torch.tensor(float(logit_scale_init)))
+        # None for losses without a temperature: under DDP every parameter must get a gradient.
+        self.logit_scale = None if logit_scale_init is None else nn.Parameter(torch.tensor(float(logit_scale_init)))
 
     def backbone(self, view: str) -> nn.Module:
         """The backbone that encodes ``view``."""

@@ -206,6 +206,7 @@ class Trainer:
         self.global_step = 0
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        self._checked_gradients = False
         self.wrapped = self._wrap(model)
 
     @property
@@ -310,6 +311,8 @@ class Trainer:
             raise NonFiniteLossError(f"training stopped: the loss is {loss_value} at {where}; {last}; lower lr "
                                      f"({self.current_lr():.3g} now) or set grad_clip_norm")
         self.scaler.scale(loss).backward()
+        if self.world > 1 and not self._checked_gradients:
+            self._check_every_parameter_has_a_gradient()
         if self.config.grad_clip_value or self.config.grad_clip_norm:
             self.scaler.unscale_(self.optimizer)
             params = [p for p in self.model.parameters() if p.grad is not None]
@@ -323,6 +326,15 @@ class Trainer:
         self.scheduler.step()
         self.global_step += 1
         return loss_value
+
+    def _check_every_parameter_has_a_gradient(self) -> None:
+        # DDP averages gradients bucket by bucket once every parameter of a bucket has one; a
+        # parameter the loss never reaches stalls its bucket and leaves other gradients local.
+        missing = [n for n, p in self.model.named_parameters() if p.requires_grad and p.grad is None]
+        if missing:
+            raise ConfigError(f"parameter(s) {', '.join(missing[:5])} received no gradient; under DDP every trainable "
+                              f"parameter must be used by the loss: remove them or set requires_grad=False")
+        self._checked_gradients = True
 
     def current_lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
