@@ -235,25 +235,30 @@ class ContrastiveMethod(Method):
     def fit_arrays(self, model: CVGLModel, train: TrainData, query_images: Any, reference_images: Any,
                    hparams: Mapping[str, Any], run: RunContext) -> list[dict[str, Any]]:
         """Train on already decoded uint8 ``(N, H, W, 3)`` arrays (or ``ImageArray``s); returns the history."""
+        with torch_threads(hparams.get("threads"), run.device):
+            return self.make_trainer(model, train, query_images, reference_images, hparams, run).fit()
+
+    def make_trainer(self, model: CVGLModel, train: TrainData, query_images: Any, reference_images: Any,
+                     hparams: Mapping[str, Any], run: RunContext) -> Trainer:
+        """The :class:`Trainer` that :meth:`fit_arrays` runs: dataset with paired augmentation, batch
+        planner (GPS table when asked for), similarity-mining hook, loss, optimiser settings."""
         from . import distributed
 
         if run.world_size > 1 and not distributed.is_distributed():
             distributed.init_distributed(run.device)
         views = tuple(hparams["views"])
-        with torch_threads(hparams.get("threads"), run.device):
-            augment = PairAugment(AugmentConfig.from_dict(hparams["augment"]), views)  # type: ignore[arg-type]
-            dataset = TrainPairs(query_images, reference_images, train.pairs, augment=augment, seed=run.seed)
-            planner = self.build_planner(train, hparams, run)
-            hooks = []
-            if int(hparams.get("dss_every") or 0) > 0:
-                hooks.append(SimilarityMiner(self, train, dataset, planner, hparams, run))
-            normalizers = {v: self.normalizer(hparams, v) for v in views}
-            trainer = Trainer(
-                model, self.build_loss(hparams), dataset, planner, self.train_config(hparams, planner), run,
-                views=views, input_transform=lambda x, view: normalizers[view](x), epoch_hooks=hooks,
-                param_groups=self.param_groups(model, hparams),
-                fingerprint=fingerprint_of(json.dumps(hparams, sort_keys=True), train.fingerprint, run.seed))
-            return trainer.fit()
+        augment = PairAugment(AugmentConfig.from_dict(hparams["augment"]), views)  # type: ignore[arg-type]
+        dataset = TrainPairs(query_images, reference_images, train.pairs, augment=augment, seed=run.seed)
+        planner = self.build_planner(train, hparams, run)
+        hooks = []
+        if int(hparams.get("dss_every") or 0) > 0:
+            hooks.append(SimilarityMiner(self, train, dataset, planner, hparams, run))
+        normalizers = {v: self.normalizer(hparams, v) for v in views}
+        return Trainer(
+            model, self.build_loss(hparams), dataset, planner, self.train_config(hparams, planner), run,  # type: ignore[arg-type]
+            views=views, input_transform=lambda x, view: normalizers[view](x), epoch_hooks=hooks,
+            param_groups=self.param_groups(model, hparams),  # type: ignore[arg-type]
+            fingerprint=fingerprint_of(json.dumps(hparams, sort_keys=True), train.fingerprint, run.seed))
 
     def train_config(self, hparams: Mapping[str, Any], planner: BatchPlanner) -> TrainConfig:
         return TrainConfig(

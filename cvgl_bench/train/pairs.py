@@ -8,7 +8,8 @@ the result does not depend on the number of workers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,10 +64,30 @@ class TrainPairs(Dataset):
         rows = self.pairs[indices]
         query = torch.from_numpy(np.ascontiguousarray(self.query_images[rows[:, 0]]))
         reference = torch.from_numpy(np.ascontiguousarray(self.reference_images[rows[:, 1]]))
-        if self.augment is None:
-            return to_float_chw(query), to_float_chw(reference)
-        seeds = [sample_seed(self.seed, self.epoch, int(i)) for i in indices]
-        return self.augment(query, reference, seeds)
+        with one_thread():
+            if self.augment is None:
+                return to_float_chw(query), to_float_chw(reference)
+            seeds = [sample_seed(self.seed, self.epoch, int(i)) for i in indices]
+            return self.augment(query, reference, seeds)
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch ops single-threaded for the duration.
+
+    Augmentation is many small ops on single images; splitting each over the model's
+    intra-op threads costs more in synchronisation than it gains, and 5-10x more when other
+    processes hold the cores (measured on the 2-core machine).
+    """
+    before = torch.get_num_threads()
+    if before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def to_float_chw(images: torch.Tensor) -> torch.Tensor:
