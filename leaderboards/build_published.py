@@ -57,6 +57,8 @@ SPLITS: dict[str, tuple[str, str, str]] = {
     "cross_cvact2cvusa": ("cvusa_test", "cvact_train", "transfer"),
 }
 
+IN_DOMAIN = {(e, t) for e, t, task in SPLITS.values() if task == "in-domain"}
+
 #: reference metric key -> our metric name.
 METRICS = {"r1": "recall@1", "r5": "recall@5", "r10": "recall@10", "r1p": "recall@1%", "hit": "hit_rate",
            "ap": "ap"}
@@ -199,7 +201,7 @@ def build(reference: list[dict[str, Any]], source_name: str = "", source_sha256:
         for i, e in enumerate(entries):
             e["primary"] = i == primary
         entries.sort(key=lambda e: (not e["primary"], str(e["paper_method"]), str(e["variant"] or "")))
-        task = "in-domain" if SPLITS_BY_PAIR[(eval_split, train_split)] == "in-domain" else "transfer"
+        task = "in-domain" if (eval_split, train_split) in IN_DOMAIN else "transfer"
         slot = benchmarks.setdefault(eval_split, {}).setdefault(train_split, {"task": task, "methods": {}})
         slot["methods"][method] = entries
     return {
@@ -214,8 +216,6 @@ def build(reference: list[dict[str, Any]], source_name: str = "", source_sha256:
         "skipped": sorted(skipped, key=lambda s: (s["dataset_split"], s["method"], str(s["variant"]))),
     }
 
-
-SPLITS_BY_PAIR = {(e, t): task for e, t, task in SPLITS.values()}
 
 
 def default_reference() -> Path:

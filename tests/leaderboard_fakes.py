@@ -114,7 +114,7 @@ EFFICIENCY = {
 
 def make_results(root: Path, tasks: Iterable[tuple[str, str, str, int, int]], *,
                  methods: Sequence[str] = ("sample4geo", "clnet", "safa"), seeds: Sequence[int] = (0, 1, 2),
-                 limit: int | None = None, semi: int = 0) -> list[Path]:
+                 limit: int | None = None, semi: int = 0, profile: str = "cpu") -> list[Path]:
     """Simulated records for ``tasks`` = (train split, eval split, in-domain train split, queries, references)."""
     paths = []
     for train, evaluate, in_domain, n_q, n_r in tasks:
@@ -131,6 +131,6 @@ def make_results(root: Path, tasks: Iterable[tuple[str, str, str, int, int]], *,
                 names = METRICS + (("hit_rate",) if evaluate.startswith("vigor") and semi else ())
                 efficiency = dict(EFFICIENCY.get(method, {}), queries_per_s=float(400 + 10 * seed + 50 * m_index))
                 paths.append(write_record(root, method=method, eval_split=evaluate, train_split=train,
-                                          in_domain_train=in_domain, seed=seed, arrays=arrays,
+                                          in_domain_train=in_domain, seed=seed, arrays=arrays, profile=profile,
                                           efficiency=efficiency, metric_names=names))
     return paths

@@ -122,13 +122,16 @@ def test_no_records_is_a_user_error(tmp_path):
 # -- published numbers ------------------------------------------------------------------------
 def test_published_numbers_join_with_delta_and_markers(tmp_path):
     best = np.where(np.arange(400) < 360, 0, 7)  # recall@1 = 90.00, recall@5 = 90.00
-    write_record(tmp_path, method="sample4geo", seed=0, arrays=ranks_for(best, 500), **CVUSA)
-    write_record(tmp_path, method="sample4geo", seed=1, arrays=ranks_for(best, 500), **CVUSA)
-    write_record(tmp_path, method="safa", seed=0, arrays=constant_ranks(0), **CVUSA)
+    write_record(tmp_path, method="sample4geo", seed=0, arrays=ranks_for(best, 500), profile="paper", **CVUSA)
+    write_record(tmp_path, method="sample4geo", seed=1, arrays=ranks_for(best, 500), profile="paper", **CVUSA)
+    write_record(tmp_path, method="safa", seed=0, arrays=constant_ranks(0), profile="paper", **CVUSA)
+    write_record(tmp_path, method="sample4geo", seed=0, arrays=constant_ranks(0), profile="cpu", **CVUSA)
     board = lb.build(tmp_path, published=published_doc())
     table = board.tables[0]
-    s4g = next(r for r in table.rows if r.method == "sample4geo")
+    s4g = next(r for r in table.rows if r.method == "sample4geo" and r.profile == "paper")
     assert s4g.deltas["recall@1"] == pytest.approx(90.0 - 98.68)
+    small = next(r for r in table.rows if r.profile == "cpu")
+    assert small.published is s4g.published and small.deltas == {}  # the cpu recipe is no reproduction
     assert s4g.published.number("recall@1")["verified"] is False
     text = lb.render_text(board, "md")
     assert "98.68\u2020 [S]" in text and "89.84 [V]" in text and "89.84\u2020" not in text
@@ -139,7 +142,7 @@ def test_published_numbers_join_with_delta_and_markers(tmp_path):
 
 
 def test_protocol_difference_to_the_published_number_is_marked(tmp_path):
-    write_record(tmp_path, method="sample4geo", seed=0, arrays=constant_ranks(0),
+    write_record(tmp_path, method="sample4geo", seed=0, arrays=constant_ranks(0), profile="paper",
                  protocol={"r1pct": "floor", "ties": "loose"}, **CVUSA)
     board = lb.build(tmp_path, published=published_doc())
     row = board.tables[0].rows[0]
@@ -246,6 +249,7 @@ def test_bad_suites_are_one_line_config_errors(tmp_path, text, message):
 def board(tmp_path):
     for seed in (0, 1):
         write_record(tmp_path / "r", method="sample4geo", seed=seed, arrays=ranks_for(np.arange(300) % 3, 400),
+                     profile="paper",
                      efficiency={"params": 87.6e6, "gflops_query": 45.1, "embedding_dim": 1024,
                                  "queries_per_s": 500.0 + seed}, **CVUSA)
         write_record(tmp_path / "r", method="a_b&c%", seed=seed, arrays=ranks_for(np.arange(300) % 2, 400), **CVUSA)
@@ -314,3 +318,12 @@ def test_record_fields_reach_the_csv_untouched(board, tmp_path):
     frame = pd.read_csv(tmp_path / "c" / "in-domain__cvusa_test.csv")
     assert "<script>alert(1)</script>" in set(frame["method"])
     assert json.loads(json.dumps(frame.to_dict(orient="records"), default=str))
+
+
+def test_file_names_from_record_strings_cannot_escape_the_output_folder(tmp_path):
+    write_record(tmp_path / "r", method="m", seed=0, arrays=constant_ranks(0), eval_split="../../evil%x",
+                 train_split="t", in_domain_train="t")
+    board = lb.build(tmp_path / "r")
+    files = lb.render(board, tmp_path / "out", "latex", plots=False)
+    assert all((tmp_path / "out") in f.parents for f in files)
+    assert board.tables[0].key == "in-domain__.._.._evil_x"

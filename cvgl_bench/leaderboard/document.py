@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .published import UNVERIFIED_MARK, PublishedEntry, format_number
-from .tables import EFFICIENCY_KEYS, BenchmarkTable, Leaderboard, MetricStat, Row
+from .tables import EFFICIENCY_KEYS, REPRODUCTION_PROFILE, BenchmarkTable, Leaderboard, MetricStat, Row
 
 METRIC_LABELS = {"recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "recall@1%": "R@1%",
                  "hit_rate": "Hit", "ap": "AP"}
@@ -153,8 +153,9 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
     if show_published:
         notes.append(f"Published: the method's headline published number on this task, shown for reference and "
                      f"never ranked; {UNVERIFIED_MARK} = not verified in a primary source; [V]/[S]/[U] = confidence. "
-                     f"\u0394 = reproduced mean \u2212 published.")
-    if any(r.protocol_mismatch for r in table.rows):
+                     f"\u0394 = reproduced mean \u2212 published, only for rows of the '{REPRODUCTION_PROFILE}' "
+                     f"profile (the published recipe); other profiles are not reproductions.")
+    if any(r.protocol_mismatch and r.deltas for r in table.rows):
         notes.append(f"{PROTOCOL_MARK} our protocol differs from the one the published number was measured under "
                      "(see 'Reproduced vs published').")
     best = table.best
@@ -188,7 +189,7 @@ def comparison_table(table: BenchmarkTable, sources: dict[str, int]) -> Table | 
     rows = []
     for row in table.rows:
         entry = row.published
-        if entry is None:
+        if entry is None or not row.deltas:
             continue
         ref = sources.setdefault(_source_text(entry), len(sources) + 1)
         for metric in table.metrics:

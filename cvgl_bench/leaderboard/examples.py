@@ -51,14 +51,14 @@ def retrieval_examples(table: BenchmarkTable, summaries: dict[Any, RankSummary],
     if summary is None or summary.best_rank is None:
         return [], f"ranks of {best.label} not available" + (f" ({summary.error})" if summary else "")
     try:
-        arrays = results.read_ranks(run.path, run.record)
-        if "topk" not in arrays:
-            return [], "the ranks file stores no top-k lists"
         if host is None:
             from ..plugins import get_host
 
             host = get_host()
         data = _eval_data(table, best.protocol, host, data_root)
+        arrays = results.read_ranks(run.path, run.record)
+        if "topk" not in arrays:
+            return [], "the ranks file stores no top-k lists"
     except UserError as exc:
         return [], f"retrieval examples skipped: {exc}"
     if data.fingerprint != best.fingerprint:

@@ -107,6 +107,10 @@ def local_per_query(arrays: Mapping[str, np.ndarray], protocol: Mapping[str, str
 
 def recall_curve(arrays: Mapping[str, np.ndarray], protocol: Mapping[str, str], k_max: int) -> np.ndarray:
     """Recall@K in % for K = 1..k_max (index K-1), from each query's best positive rank."""
-    best = best_positive_rank(arrays, protocol.get("ties", "strict"))
+    return curve_from_ranks(best_positive_rank(arrays, protocol.get("ties", "strict")), k_max)
+
+
+def curve_from_ranks(best: np.ndarray, k_max: int) -> np.ndarray:
+    """Recall@K in % for K = 1..k_max from each query's 0-based best positive rank."""
     counts = np.bincount(np.minimum(best, k_max), minlength=k_max + 1)[:k_max]
     return 100.0 * np.cumsum(counts) / max(len(best), 1)

@@ -18,7 +18,7 @@ from ..fsutil import atomic_open
 from .document import Document, Figure, Text, index_document, table_document
 from .formats import (EXTENSIONS, LATEX_PREAMBLE, overview_frame, published_frame, table_frame, to_html, to_latex,
                       to_markdown)
-from .ranks import r1pct_k
+from .ranks import curve_from_ranks, r1pct_k
 from .tables import BenchmarkTable, Leaderboard
 
 FORMATS = tuple(EXTENSIONS)
@@ -45,8 +45,7 @@ def recall_curves(board: Leaderboard, table: BenchmarkTable) -> tuple[dict[str, 
             summary = board.summaries.get(run.path)
             if summary is None or summary.best_rank is None:
                 continue
-            counts = np.bincount(np.minimum(summary.best_rank, k_max), minlength=k_max + 1)[:k_max]
-            per_seed.append(100.0 * np.cumsum(counts) / max(len(summary.best_rank), 1))
+            per_seed.append(curve_from_ranks(summary.best_rank, k_max))
         if per_seed:
             curves[f"{row.label} ({row.profile}, n={len(per_seed)})"] = np.mean(per_seed, axis=0)
     return curves, k_1pct

@@ -10,12 +10,19 @@ Aggregation over seeds: with two or more seeds, the mean and a Student-t 95% int
 seed means; with one seed, the record's own bootstrap interval over queries, marked n=1. A
 metric missing from some seed of a row is not averaged at all (the cell stays empty), and an
 overview mean over benchmarks exists only for rows that are complete (MTEB's rule).
+
+Published numbers join a row by (evaluation split, training split, method) and are never
+ranked; the reproduced-minus-published delta exists only for rows of the ``paper`` profile.
+Synthetic splits (``synth_*``) get no published numbers at all: numbers measured on the real
+twin say nothing about a synthetic world, so showing them beside synthetic results would invite
+a comparison that does not exist.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +44,9 @@ METRIC_ORDER = ("recall@1", "recall@5", "recall@10", "recall@1%", "hit_rate", "a
 EFFICIENCY_KEYS = ("params", "gflops_query", "gflops_reference", "embedding_dim", "queries_per_s")
 """Keys of ``record["efficiency"]`` shown as columns."""
 SYNTHETIC_PREFIX = "synth_"
+REPRODUCTION_PROFILE = "paper"
+"""Only rows of this profile (the published recipe) get a reproduced-minus-published delta:
+a number from the small ``cpu`` recipe is not a reproduction of the paper's."""
 
 
 @dataclass
@@ -132,8 +142,10 @@ class BenchmarkTable:
     def key(self) -> str:
         """File-name friendly identity: ``in-domain__cvusa_test`` / ``transfer__cvusa_train__cvact_val``."""
         if self.task == "in-domain":
-            return f"in-domain__{self.eval_split}"
-        return f"transfer__{self.train_split}__{self.eval_split}"
+            key = f"in-domain__{self.eval_split}"
+        else:
+            key = f"transfer__{self.train_split}__{self.eval_split}"
+        return re.sub(r"[^A-Za-z0-9_.-]", "_", key).lstrip(".")
 
     @property
     def title(self) -> str:
@@ -297,6 +309,8 @@ def _join_published(table: BenchmarkTable, published: Published) -> None:
         if entry is None:
             continue
         row.published = entry
+        if row.profile != REPRODUCTION_PROFILE:
+            continue
         for metric, number in entry.metrics.items():
             mine = row.value(metric)
             if mine is not None:
