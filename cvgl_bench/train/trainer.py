@@ -189,6 +189,8 @@ class Trainer:
         self.epoch_hooks = list(epoch_hooks)
         self.fingerprint = fingerprint
         self.device = torch.device(run.device)
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())
         self.world = distributed.world_size()
         self.rank = distributed.rank()
         self.is_main = self.rank == 0
@@ -229,6 +231,8 @@ class Trainer:
             self.load_checkpoint(self.checkpoint_path)
             self._log(f"resumed from {self.checkpoint_path} after epoch {self.epoch}")
         else:
+            if self.checkpoint_path.exists():
+                self._log(f"starting a new run: {self.checkpoint_path} will be overwritten (resume to continue it)")
             seed_everything(derived_seed(self.run.seed, self.rank, 0x7EA1))
         with deterministic_cpu(self.device):
             for epoch in range(self.epoch + 1, self.config.epochs + 1):
