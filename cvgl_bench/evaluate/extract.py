@@ -6,9 +6,9 @@ transform (the method class and its hparams, which fix image size and normalisat
 device type and precision. Re-scoring a checkpoint with another metric or protocol therefore
 costs no forward pass. Files are written atomically; a killed run leaves no partial cache.
 
-Under DDP every rank embeds a contiguous shard of the rows (the last shards padded by
-repetition), the shards are gathered and the padding dropped, so every rank returns the
-full array in order.
+Sharded (every rank of a process group calling alike): each rank embeds a contiguous shard of
+the rows (the last shards padded by repetition), the shards are gathered and the padding
+dropped, so every rank returns the full array in order.
 """
 
 from __future__ import annotations
@@ -78,18 +78,20 @@ def cache_key(checkpoint_hash: str, images: ImageSet, view: str, hparams: Mappin
 
 def embed_array(model: CVGLModel, images: Any, view: str, transform: Callable[[torch.Tensor], torch.Tensor], *,
                 device: str = "cpu", batch_size: int = 64, amp: bool = False, rows: np.ndarray | None = None,
-                progress: bool = False, desc: str = "embedding") -> torch.Tensor:
+                progress: bool = False, desc: str = "embedding", sharded: bool | None = None) -> torch.Tensor:
     """Embed uint8 ``(N, H, W, 3)`` images (an array, a memmap or an ``ImageArray``) -> float32 ``(N, D)`` on CPU.
 
     ``rows`` selects and orders the images to embed (default: all). Inference mode, eval mode
-    (restored afterwards), fp16 autocast when ``amp`` on CUDA; sharded over ranks under DDP.
+    (restored afterwards), fp16 autocast when ``amp`` on CUDA. ``sharded`` (default: whenever a
+    process group is active) splits the rows over the ranks and gathers them back: every rank
+    must then call this function with the same arguments.
     """
     from tqdm.auto import tqdm
 
     array = getattr(images, "array", images)
     rows = np.arange(len(array)) if rows is None else np.asarray(rows, dtype=np.int64)
-    mine = rows[distributed.shard_rows(len(rows), distributed.rank(), distributed.world_size())] \
-        if distributed.is_distributed() else rows
+    sharded = distributed.is_distributed() if sharded is None else (sharded and distributed.is_distributed())
+    mine = rows[distributed.shard_rows(len(rows), distributed.rank(), distributed.world_size())] if sharded else rows
     device_ = torch.device(device)
     use_amp = bool(amp) and device_.type == "cuda"
     was_training = getattr(model, "training", False)
@@ -109,7 +111,7 @@ def embed_array(model: CVGLModel, images: Any, view: str, transform: Callable[[t
             model.train()
     dim = int(getattr(model, "embedding_dim", 0))
     local = torch.cat(chunks) if chunks else torch.zeros((0, dim))
-    if distributed.is_distributed():
+    if sharded:
         local = distributed.gather_rows(local.to(device_), len(rows)).cpu()
     return local
 
@@ -125,7 +127,7 @@ def check_normalised(embeddings: np.ndarray | torch.Tensor, who: str) -> None:
 
 def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, Any], method: Method, *,
           device: str = "cpu", batch_size: int = 64, cache: bool = True, checkpoint_hash: str | None = None,
-          progress: bool = True, arrays: Any = None) -> np.ndarray:
+          progress: bool = True, arrays: Any = None, on_corrupt: str = "fail", sharded: bool = False) -> np.ndarray:
     """Embeddings of every image of ``images`` (one view): float32 ``(N, D)``, L2-normalised.
 
     Images are decoded and resized to ``hparams['image_size'][view]`` by
@@ -135,6 +137,11 @@ def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, A
     ``cache_dir()/embeddings/`` keyed by ``checkpoint_hash`` (default: the hash of the model's
     weights), the image set, the view, the transform and the device; a second call returns it
     without a forward pass.
+
+    ``on_corrupt`` is passed to ``load_images`` (``fail`` or ``skip``: a skipped image embeds
+    as a black image). ``sharded=True`` splits the work over the ranks of an active process
+    group (every rank must call ``embed`` alike; all get the full array); by default the
+    calling process embeds everything, so rank 0 may evaluate alone.
     """
     amp = bool(hparams.get("amp", False))
     path: Path | None = None
@@ -153,16 +160,17 @@ def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, A
         from ..data.images import load_images
 
         size = tuple(int(v) for v in hparams["image_size"][view])
-        arrays = load_images(images, size, progress=progress)
+        arrays = load_images(images, size, on_corrupt=on_corrupt, progress=progress)
     array = getattr(arrays, "array", arrays)
     if len(array) != len(images):
         raise ValueError(f"{len(array)} image arrays for {len(images)} images")
-    out = embed_array(model, array, view, method.eval_transform(hparams, view), device=device,
-                      batch_size=batch_size, amp=amp, progress=progress, desc=f"embedding {view}").numpy()
+    out = embed_array(model, array, view, method.eval_transform(hparams, view), device=device, batch_size=batch_size,
+                      amp=amp, progress=progress, desc=f"embedding {view}", sharded=sharded).numpy()
     out = np.ascontiguousarray(out, dtype=np.float32)
     check_normalised(out, type(method).__name__)
-    if path is not None and distributed.rank() == 0:
+    if path is not None and (not sharded or distributed.rank() == 0):
         with atomic_open(path, "wb") as handle:
             np.save(handle, out, allow_pickle=False)
-    distributed.barrier()
+    if sharded:
+        distributed.barrier()
     return out

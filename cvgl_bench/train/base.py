@@ -235,17 +235,22 @@ class ContrastiveMethod(Method):
     def fit_arrays(self, model: CVGLModel, train: TrainData, query_images: Any, reference_images: Any,
                    hparams: Mapping[str, Any], run: RunContext) -> list[dict[str, Any]]:
         """Train on already decoded uint8 ``(N, H, W, 3)`` arrays (or ``ImageArray``s); returns the history."""
-        with torch_threads(hparams.get("threads"), run.device):
-            return self.make_trainer(model, train, query_images, reference_images, hparams, run).fit()
+        from . import distributed
+
+        joined = run.world_size > 1 and not distributed.is_distributed()
+        if joined:
+            distributed.init_distributed(run.device)
+        try:
+            with torch_threads(hparams.get("threads"), run.device):
+                return self.make_trainer(model, train, query_images, reference_images, hparams, run).fit()
+        finally:
+            if joined:  # leave the group this call joined, so rank 0 may evaluate alone afterwards
+                distributed.cleanup()
 
     def make_trainer(self, model: CVGLModel, train: TrainData, query_images: Any, reference_images: Any,
                      hparams: Mapping[str, Any], run: RunContext) -> Trainer:
         """The :class:`Trainer` that :meth:`fit_arrays` runs: dataset with paired augmentation, batch
         planner (GPS table when asked for), similarity-mining hook, loss, optimiser settings."""
-        from . import distributed
-
-        if run.world_size > 1 and not distributed.is_distributed():
-            distributed.init_distributed(run.device)
         views = tuple(hparams["views"])
         augment = PairAugment(AugmentConfig.from_dict(hparams["augment"]), views)  # type: ignore[arg-type]
         dataset = TrainPairs(query_images, reference_images, train.pairs, augment=augment, seed=run.seed)
