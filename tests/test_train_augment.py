@@ -131,3 +131,15 @@ def test_config_errors_are_one_line():
 def test_config_round_trips_through_plain_data():
     config = AugmentConfig(jpeg_quality=(80, 95), grid_ratio={"satellite": 0.3})
     assert AugmentConfig.from_dict(config.to_dict()) == config
+
+
+def test_hue_rotation_keeps_grey_and_turns_like_hsv():
+    from cvgl_bench.train.augment import _rotate_hue
+
+    grey = torch.full((3, 2, 2), 0.4)
+    torch.testing.assert_close(_rotate_hue(grey, 0.13), grey)
+    red = torch.zeros(3, 1, 1)
+    red[0] = 0.8
+    green = _rotate_hue(red, 1 / 3).flatten()
+    assert green[1] > 0.5 and green[0] < 0.05 and green[2] < 0.05
+    torch.testing.assert_close(_rotate_hue(red, 0.0), red)
