@@ -51,6 +51,10 @@ def test_test_protocols_utm5m_and_exact_id(host, tmp_path):
     assert pos[act_ids(12)[6]] == [act_ids(12)[6]]
     exact = load(host, "cvact_test", root, cvact_test="exact_id")
     assert list(exact.queries.ids) == sorted(ids) and exact.truth.n_positives().tolist() == [1] * 6
+    assert exact.references.utm is not None and exact.info["utm"] == "from ACT_data.mat"
+    (root / "ACT_data.mat").unlink()  # Sample4Geo's protocol does not need the .mat
+    without_mat = load(host, "cvact_test", root, cvact_test="exact_id")
+    assert without_mat.references.utm is None and len(without_mat.queries) == 6
     assert official.fingerprint != exact.fingerprint
 
 

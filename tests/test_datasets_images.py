@@ -32,6 +32,7 @@ def test_decodes_resizes_and_caches(tmp_path):
     assert isinstance(first.array, np.memmap) and first.valid.all() and first.skipped == []
     assert first.cache_path.parent == tmp_path / "cache" / "images" and first.cache_path.suffix == ".u8"
     assert len(first) == 5 and first[2].shape == (16, 24, 3) and first[[0, 4]].shape == (2, 16, 24, 3)
+    assert first[1:3].shape == (2, 16, 24, 3) and not isinstance(first[1:3], np.memmap)
     # a PNG is decoded losslessly: its resized pixels equal PIL's own bilinear resize
     from PIL import Image
 

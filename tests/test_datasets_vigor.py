@@ -83,6 +83,7 @@ def _label_file(root, city="Chicago"):
     (lambda l: l.replace("satellite_", "satelite_", 1), r"line 2: satellite 'satelite_.*' is not in .*satellite_list.txt"),
     (lambda l: l.replace(" 10.0 ", " ten ", 1), r"line 2: offset 'ten' is not a number"),
     (lambda l: "nolatlon.jpg " + l.split(" ", 1)[1], r"line 2: panorama name 'nolatlon.jpg' is not"),
+    (lambda l: " ".join(l.split()[:4] + l.split()[1:4] + l.split()[7:]), r"line 2: the same satellite is listed twice"),
 ])
 def test_malformed_label_lines(host, tmp_path, mutate, expected):
     root = make_vigor(tmp_path / "VIGOR", images=False)

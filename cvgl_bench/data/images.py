@@ -53,9 +53,9 @@ class ImageArray:
         return len(self.array)
 
     def __getitem__(self, index) -> np.ndarray:
-        """One image (H, W, 3), or a batch (B, H, W, 3) for an index array (always a copy)."""
-        if isinstance(index, (int, np.integer)):
-            return np.asarray(self.array[index])
+        """One image (H, W, 3), or a batch (B, H, W, 3) for a slice or an index array (in memory)."""
+        if isinstance(index, (int, np.integer, slice)):
+            return np.array(self.array[index])
         return np.asarray(self.array[np.asarray(index)])
 
     @property

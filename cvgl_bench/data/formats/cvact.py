@@ -225,6 +225,21 @@ def _glob_ids(folder: Path, sub: str, suffix: str) -> set[str]:
     return {n[: -len(suffix)] for n in names if n.endswith(suffix)}
 
 
+def _utm_if_available(path: Path, ids: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """UTM of ``ids`` from the .mat when it is there and lists them all (exact_id needs no .mat)."""
+    if not path.is_file():
+        return None, f"unavailable: {path.name} not found"
+    try:
+        act = read_act_mat(path, splits=())
+    except DataError as exc:
+        return None, f"unavailable: {exc}"
+    row_of = {pid: row for row, pid in enumerate(act.pano_ids.tolist())}
+    rows = [row_of.get(pid) for pid in ids.tolist()]
+    if any(r is None for r in rows):
+        return None, f"unavailable: {sum(r is None for r in rows)} ids are not in {path.name}"
+    return act.utm[np.asarray(rows, dtype=np.int64)], f"from {path.name}"
+
+
 def load_test(root: Path, protocol: Mapping[str, str] | None = None, *, verify_files: bool = True):
     """``cvact_test``: 92,802 queries on the real data under either protocol."""
     root = Path(root)
@@ -239,7 +254,8 @@ def load_test(root: Path, protocol: Mapping[str, str] | None = None, *, verify_f
                             f"{SAT_DIR}/<id>{SAT_SUFFIX}; the split is empty")
         info = {"split_file": str(folder), "layout": "cvact", "listed": int(len(ids)),
                 "ground_only": len(ground_ids - sat_ids), "satellite_only": len(sat_ids - ground_ids)}
-        ground, satellite = _image_sets(folder, ids, None)
+        utm, info["utm"] = _utm_if_available(root / MAT_FILE, ids)
+        ground, satellite = _image_sets(folder, ids, utm)
         truth = GroundTruth.one_to_one(np.arange(len(ids)), len(ids))
     elif mode == "utm5m":
         ids, utm, info = _listed(root, "valSetAll", TEST_DIR, "test", verify_files)

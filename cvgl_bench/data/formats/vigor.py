@@ -152,6 +152,9 @@ def read_label_file(path: Path, satellites: SatelliteList) -> LabelRows:
             sats[k, j] = row
             offsets[k, j, 0] = parse_float(path, number, tokens[2 + 3 * j], "offset")
             offsets[k, j, 1] = parse_float(path, number, tokens[3 + 3 * j], "offset")
+        if len(set(sats[k].tolist())) != 4:
+            raise DataError(f"{path} line {number}: the same satellite is listed twice among the positive "
+                            "and semi-positives")
         numbers.append(number)
         panos.append(tokens[0])
     check_unique(path, panos, numbers, "panorama")
@@ -223,7 +226,7 @@ def read_split(root: Path, name: str, labels: str, verify_files: bool = True,
     _refuse_duplicates(pano_names, "panorama", files)
     if verify_files:
         raise_if_missing(pano_paths, where, "panorama")
-        sat_where = [f"{root}/splits*/{c}/{SATELLITE_LIST}" for c in proto.gallery_cities
+        sat_where = [str(sat_lists[c].path) for c in proto.gallery_cities
                      for _ in sat_lists[c].names]
         raise_if_missing(gallery_paths, sat_where, "satellite image")
     queries = ImageSet("ground", pano_names, pano_paths, latlon=np.concatenate(pano_latlon))
