@@ -94,6 +94,19 @@ def test_corrupt_and_missing_images_fail_or_skip(tmp_path):
         load_images(ImageSet("drone", ["g"], [garbage]), (8, 8), progress=False)
 
 
+def test_to_float_nchw_normalises_like_the_obvious_chain():
+    import torch
+
+    from cvgl_bench.data.images import to_float_nchw
+
+    batch = np.random.default_rng(0).integers(0, 256, (2, 5, 7, 3), dtype=np.uint8)
+    mean, std = (120.0, 110.0, 100.0), (60.0, 50.0, 40.0)
+    out = to_float_nchw(batch, mean, std)
+    expected = ((torch.from_numpy(batch).float() - torch.tensor(mean)) / torch.tensor(std)).permute(0, 3, 1, 2)
+    assert out.shape == (2, 3, 5, 7) and out.is_contiguous() and out.dtype == torch.float32
+    torch.testing.assert_close(out, expected)
+
+
 def test_empty_set_and_bad_arguments(tmp_path):
     empty = load_images(ImageSet("ground", [], []), (4, 4), progress=False)
     assert empty.array.shape == (0, 4, 4, 3) and len(empty) == 0
