@@ -13,6 +13,8 @@ from ..hookspecs import hookimpl
 from ..specs import DatasetSpec, SplitSpec
 
 FORMATS = "cvgl_bench.data.formats.university1652"
+#: 512 x 512 for both views as recalled from the paper's dataset table; not checked against the
+#: release itself (no image of it was available while writing this).
 SIZES = {"drone": (512, 512), "satellite": (512, 512)}
 
 
