@@ -117,6 +117,14 @@ def test_empty_set_and_bad_arguments(tmp_path):
         load_images(images, (0, 4))
 
 
+def test_unwritable_cache_is_a_one_line_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("CVGL_BENCH_CACHE", str(blocker / "cache"))
+    with pytest.raises(ConfigError, match="cannot create the image cache.*CVGL_BENCH_CACHE"):
+        load_images(image_set(tmp_path, n=1), (4, 4), progress=False)
+
+
 def test_interrupted_build_leaves_no_cache_entry(tmp_path, monkeypatch):
     images = image_set(tmp_path, n=3)
 

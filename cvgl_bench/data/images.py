@@ -211,7 +211,11 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
         return _result(array, paths, failed, None)
 
     folder = image_cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{folder}: cannot create the image cache ({exc.strerror or exc}); "
+                          "set CVGL_BENCH_CACHE to a writable folder") from None
     key = cache_key(paths, size)
     data_path, meta_path = folder / f"{key}.u8", folder / f"{key}.json"
     hit = _read_cache(data_path, meta_path, shape)
@@ -222,7 +226,11 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
         return _result(array, paths, failed, data_path)
 
     _ensure_space(folder, int(np.prod(shape)))
-    fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise ConfigError(f"{folder}: cannot write the image cache ({exc.strerror or exc}); "
+                          "set CVGL_BENCH_CACHE to a writable folder") from None
     try:
         os.ftruncate(fd, int(np.prod(shape)))
         os.close(fd)
