@@ -284,3 +284,24 @@ def test_module_units():
     torch.testing.assert_close(gfr.channel_weights(feats, gfr.attention(feats, weights)), expected)
     with pytest.raises(ValueError, match="needs the NCM spatial weights"):
         gfr(feats)
+
+
+@pytest.mark.parametrize("backbone", [BACKBONE, "resnet18"])
+def test_deepcopy_and_pickle_give_an_independent_working_model(backbone):
+    import copy
+    import io
+
+    torch.manual_seed(0)
+    model = CLNetModel(SIZES, "ground", "satellite", backbone=backbone, ncm="spatial").eval()
+    clone = copy.deepcopy(model)
+    with torch.no_grad():
+        expected = model.encode(images("ground"), "ground")
+        assert torch.equal(clone.encode(images("ground"), "ground"), expected)
+        for p in clone.backbone.parameters():
+            p.add_(0.5)  # an EMA copy must not share weights with the original
+        assert torch.equal(model.encode(images("ground"), "ground"), expected)
+        buffer = io.BytesIO()
+        torch.save(model, buffer)
+        buffer.seek(0)
+        restored = torch.load(buffer, weights_only=False)
+        assert torch.equal(restored.encode(images("ground"), "ground"), expected)

@@ -40,28 +40,37 @@ WARP_INITS = ("auto", "polar", "identity")
 class _StageAccess:
     """The backbone cut into ``stem``, ``stages`` and the ``neck`` run before its head.
 
-    A plain object (not a Module) so the backbone's submodules are registered once, under
-    ``backbone``.
+    Holds only the backbone *kind*; modules are looked up on the backbone at each call, so
+    ``copy.deepcopy`` and pickling of the model stay correct and every submodule is registered
+    once, under ``backbone``.
     """
 
     def __init__(self, model: nn.Module):
         if hasattr(model, "stem") and hasattr(model, "stages"):
-            self.stem = model.stem
-            self.stages = list(model.stages)
-            neck = getattr(model, "norm_pre", None)
-            if not isinstance(neck, nn.Module):
-                neck = getattr(model, "norm", None)
-            self.neck = neck if isinstance(neck, nn.Module) else nn.Identity()
+            self.kind = "stages"
+            self.neck_name = next(
+                (name for name in ("norm_pre", "norm") if isinstance(getattr(model, name, None), nn.Module)), None
+            )
         elif all(hasattr(model, name) for name in ("conv1", "bn1", "act1", "maxpool", "layer4")):  # timm ResNet
-            stem_parts = (model.conv1, model.bn1, model.act1, model.maxpool)
-            self.stem = lambda x: stem_parts[3](stem_parts[2](stem_parts[1](stem_parts[0](x))))
-            self.stages = [model.layer1, model.layer2, model.layer3, model.layer4]
-            self.neck = nn.Identity()
+            self.kind, self.neck_name = "resnet", None
         else:
             raise ConfigError(
                 f"CLNet needs a stage-based timm backbone (ConvNeXt, ResNet, ...), "
                 f"{type(model).__name__} has no stem/stages; choose e.g. convnext_base or resnet50"
             )
+
+    def stem(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "stages":
+            return model.stem(x)
+        return model.maxpool(model.act1(model.bn1(model.conv1(x))))
+
+    def stages(self, model: nn.Module) -> list[nn.Module]:
+        if self.kind == "stages":
+            return list(model.stages)
+        return [model.layer1, model.layer2, model.layer3, model.layer4]
+
+    def neck(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return getattr(model, self.neck_name)(x) if self.neck_name else x
 
 
 def _pair(size: Sequence[int], view: str) -> tuple[int, int]:
@@ -153,7 +162,7 @@ class CLNetModel(nn.Module, CVGLModel):
         except RuntimeError as error:  # timm: unknown model name
             raise ConfigError(f"CLNet backbone {backbone!r} is not usable: {error}") from None
         self._access = _StageAccess(self.backbone)
-        n_stages = len(self._access.stages)
+        n_stages = len(self._access.stages(self.backbone))
         self.ncm_kind = ncm
         stages = sorted({int(s) for s in ncm_stages})
         if ncm != "off" and (not stages or stages[0] < 0 or stages[-1] >= n_stages):
@@ -218,9 +227,9 @@ class CLNetModel(nn.Module, CVGLModel):
         try:
             for view in self.views:
                 probe = torch.randn(1, 3, *self.image_size[view], generator=generator)
-                x = self._access.stem(probe)
+                x = self._access.stem(self.backbone, probe)
                 grids, channels = [], []
-                for index, stage in enumerate(self._access.stages):
+                for index, stage in enumerate(self._access.stages(self.backbone)):
                     x = stage(x)
                     if x.ndim != 4:
                         raise ConfigError(f"backbone {self._config['backbone']} stage {index} does not return (B, C, H, W) maps")
@@ -232,7 +241,7 @@ class CLNetModel(nn.Module, CVGLModel):
                         if module is not None:
                             self.ncm[view][str(index)] = module
                             x = module(x)
-                x = self._access.neck(x)
+                x = self._access.neck(self.backbone, x)
                 if view == self.query_view and not torch.equal(x, self.backbone.forward_features(probe)):
                     raise ConfigError(
                         f"backbone {self._config['backbone']} does not run as stem -> stages -> norm; "
@@ -266,15 +275,15 @@ class CLNetModel(nn.Module, CVGLModel):
         record = self.record_activations
         seen: dict[str, torch.Tensor] = {}
         ncm = self.ncm[view]
-        x = self._access.stem(images)
-        for index, stage in enumerate(self._access.stages):
+        x = self._access.stem(self.backbone, images)
+        for index, stage in enumerate(self._access.stages(self.backbone)):
             x = stage(x)
             key = str(index)
             if key in ncm:
                 x = ncm[key](x)
                 if record:
                     seen[f"stage{index}"] = x.detach().abs().mean(dim=1)
-        x = self._access.neck(x)
+        x = self._access.neck(self.backbone, x)
         if self.gfr is not None:
             gfr = self._per_view(self.gfr, view)
             cue = ncm[str(self._last_stage)].spatial_weights() if gfr.cue_kind == "ncm" else None
