@@ -60,7 +60,10 @@ def test_stage_grids_come_from_a_dry_forward():
 def test_all_modules_off_is_exactly_the_sample4geo_encoder():
     model = build(**ALL_OFF)
     reference = sample4geo_encoder(model)
-    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in model.backbone.parameters())
+    # plus the InfoNCE logit scale, initialised like Sample4Geo's (and the toolkit's TwoViewEncoder)
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in model.backbone.parameters()) + 1
+    assert model.logit_scale.item() == pytest.approx(2.6592600)
+    assert build(logit_scale_init=None, **ALL_OFF).logit_scale is None
     with torch.no_grad():
         for view in SIZES:
             assert torch.equal(model.encode(images(view), view), reference(images(view)))
@@ -119,7 +122,7 @@ def test_ncm_parameter_count_follows_variant_and_grids(ncm):
         expected = sum(2 * h * w for s in stages for h, w in [GRIDS["ground"][s]])
     assert module_params(model, "ncm") == expected
     total = sum(p.numel() for p in model.parameters())
-    assert total == expected + sum(p.numel() for p in model.backbone.parameters())
+    assert total == expected + sum(p.numel() for p in model.backbone.parameters()) + 1  # + logit scale
 
 
 def test_nec_and_gfr_parameter_counts_follow_their_switches():
@@ -144,7 +147,7 @@ def test_shapes_norms_and_gradients_reach_every_module():
     torch.testing.assert_close(q.norm(dim=1), torch.ones(2))
     (q @ r.T).diag().sum().backward()
     for name, p in model.named_parameters():
-        if not name.startswith("backbone."):
+        if not name.startswith("backbone.") and name != "logit_scale":  # the loss uses the scale
             assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
@@ -214,8 +217,24 @@ def test_config_rebuilds_the_same_architecture():
     model = build(ncm="spatial", ncm_stages=[3], nec_shared=True, gfr_cue="ncm")
     rebuilt = CLNetModel(**model.config())
     rebuilt.load_state_dict(model.state_dict())  # strict: same parameter names and shapes
-    hp = {"image_size": SIZES, "query_view": "ground", "reference_view": "satellite", "model": {"backbone": BACKBONE, "ncm": "off"}}
-    assert CLNetModel.from_hparams(hp).ncm_kind == "off"
+    # the toolkit's flat hparams: known options are taken, others (batch_size, ...) ignored
+    hp = {"image_size": {"ground": [32, 128], "satellite": [64, 64]}, "views": ["ground", "satellite"],
+          "backbone": BACKBONE, "pretrained": False, "shared_backbone": True, "batch_size": 128,
+          "ncm": "spatial", "ncm_stages": [3], "gfr": False, "model": {"nec": False}}
+    from_hp = CLNetModel.from_hparams(hp)
+    assert (from_hp.ncm_kind, from_hp.ncm_stages, from_hp.gfr, from_hp.nec) == ("spatial", (3,), None, None)
+    old_style = {"image_size": SIZES, "query_view": "ground", "reference_view": "satellite", "model": {"backbone": BACKBONE}}
+    assert CLNetModel.from_hparams(old_style).ncm_kind == "full"
+    with pytest.raises(ConfigError, match="shares one backbone"):
+        CLNetModel.from_hparams({**hp, "shared_backbone": False})
+
+
+def test_forward_takes_a_batch_of_pairs_like_the_toolkit_encoder():
+    model = build()
+    with torch.no_grad():
+        q, r = model(images("ground"), images("satellite"))
+        assert torch.equal(q, model.encode(images("ground"), "ground"))
+        assert torch.equal(r, model.encode(images("satellite"), "satellite"))
 
 
 def test_measure_counts_the_nec_flops_exactly_and_reports_the_model():
@@ -305,3 +324,14 @@ def test_deepcopy_and_pickle_give_an_independent_working_model(backbone):
         buffer.seek(0)
         restored = torch.load(buffer, weights_only=False)
         assert torch.equal(restored.encode(images("ground"), "ground"), expected)
+
+
+def test_unreachable_pretrained_weights_are_one_actionable_line(monkeypatch):
+    from cvgl_bench.errors import UserError
+
+    def offline(*args, **kwargs):
+        raise OSError("We couldn't connect to 'https://huggingface.co'\nmore detail")
+
+    monkeypatch.setattr(timm, "create_model", offline)
+    with pytest.raises(UserError, match=r"cannot load pretrained weights of 'convnext_atto' \(We couldn't connect.*HF_HOME"):
+        CLNetModel(SIZES, "ground", "satellite", backbone=BACKBONE, pretrained=True)

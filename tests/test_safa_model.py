@@ -84,7 +84,7 @@ def test_branches_are_separate_and_each_view_reaches_half_the_parameters():
 
 @pytest.mark.parametrize("k", [1, 4, 8])
 def test_k_sets_descriptor_size_and_head_parameters(k):
-    model = build(k=k)
+    model = build(spatial_embeddings=k)
     assert model.embedding_dim == 512 * k
     assert sum(p.numel() for p in model.heads.parameters()) == 2 * head_params(8, k)
     assert model.encode(images("ground"), "ground").shape == (2, 512 * k)
@@ -128,15 +128,26 @@ def test_same_seed_same_model_other_seed_differs():
 
 
 def test_recorded_spatial_weights_and_config_round_trip():
-    model = build(k=4)
+    model = build(spatial_embeddings=4)
     model.record_activations = True
     with torch.no_grad():
         model.encode(images("ground", n=3), "ground")
     assert model.last_activations["ground"]["spatial_weights"].shape == (3, 4, 2, 4)
     rebuilt = SAFAModel(**model.config())
     rebuilt.load_state_dict(model.state_dict())
-    hp = {"image_size": SIZES, "query_view": "ground", "reference_view": "satellite", "model": {"backbone": BACKBONE, "k": 2}}
-    assert SAFAModel.from_hparams(hp).embedding_dim == 1024
+    hp = {"image_size": {"ground": [64, 128], "satellite": [64, 64]}, "views": ["ground", "satellite"],
+          "backbone": BACKBONE, "pretrained": False, "shared_backbone": True, "batch_size": 32,
+          "spatial_embeddings": 2, "model": {"polar_north": 0.5}}
+    from_hp = SAFAModel.from_hparams(hp)
+    assert from_hp.embedding_dim == 1024 and from_hp.polar.north == 0.5 and from_hp.logit_scale is None
+
+
+def test_forward_takes_a_batch_of_pairs_like_the_toolkit_encoder():
+    model = build()
+    with torch.no_grad():
+        q, r = model(images("ground"), images("satellite"))
+        assert torch.equal(q, model.encode(images("ground"), "ground"))
+        assert torch.equal(r, model.encode(images("satellite"), "satellite"))
 
 
 def test_paper_vgg16_trunk_gives_4x20x512_at_112x616_with_same_pooling_and_dropout():
@@ -163,3 +174,16 @@ def test_errors_are_config_errors():
         SAFAModel({"ground": (64, 128)}, "ground", "satellite", backbone=BACKBONE)
     with pytest.raises(ConfigError, match="not usable"):
         SAFAModel(SIZES, "ground", "satellite", backbone="no_such_net")
+
+
+def test_unreachable_pretrained_weights_are_one_actionable_line(monkeypatch):
+    import timm
+
+    from cvgl_bench.errors import UserError
+
+    def offline(*args, **kwargs):
+        raise OSError("We couldn't connect to 'https://huggingface.co'")
+
+    monkeypatch.setattr(timm, "create_model", offline)
+    with pytest.raises(UserError, match=r"cannot load pretrained weights of 'vgg16'.*HF_HOME"):
+        SAFAModel(SIZES, "ground", "satellite", backbone="vgg16", pretrained=True)

@@ -20,6 +20,7 @@ from the per-view input sizes, found by a dry forward at construction), NEC is p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,13 +29,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cvgl_bench.errors import ConfigError
+from cvgl_bench.errors import ConfigError, UserError
 from cvgl_bench.method import CVGLModel
 
 from .modules import GFR, GFR_CUES, NCM_VARIANTS, NEC, NCMGate, NCMWarp
 
 DEFAULT_BACKBONE = "convnext_base.fb_in22k_ft_in1k_384"
 WARP_INITS = ("auto", "polar", "identity")
+LOGIT_SCALE_INIT = math.log(1 / 0.07)
+"""Sample4Geo's (CLIP's) initial InfoNCE logit scale."""
 
 
 class _StageAccess:
@@ -73,6 +76,22 @@ class _StageAccess:
         return getattr(model, self.neck_name)(x) if self.neck_name else x
 
 
+def _create_backbone(name: str, pretrained: bool) -> nn.Module:
+    """``timm.create_model(name, pretrained=..., num_classes=0)`` with one-line errors."""
+    if not timm.is_model(name.split(".")[0]):
+        raise ConfigError(f"CLNet backbone {name!r} is not usable: timm has no such model (timm.list_models() lists them)")
+    try:
+        return timm.create_model(name, pretrained=pretrained, num_classes=0)
+    except (OSError, RuntimeError, ValueError) as error:
+        if not pretrained:
+            raise
+        first = (str(error).splitlines() or [type(error).__name__])[0]
+        raise UserError(
+            f"cannot load pretrained weights of {name!r} ({first}); connect to the Hugging Face hub once "
+            "or put the weights in its cache (HF_HOME)"
+        ) from error
+
+
 def _pair(size: Sequence[int], view: str) -> tuple[int, int]:
     try:
         height, width = (int(v) for v in size)
@@ -102,6 +121,9 @@ class CLNetModel(nn.Module, CVGLModel):
         nec, nec_shared, nec_hidden_mult: NEC on/off, one MLP for both views, hidden width.
         gfr, gfr_cue, gfr_reduction, gfr_shared: GFR on/off, ``"conv"`` or ``"ncm"`` cue,
             squeeze reduction, one GFR for both views.
+        logit_scale_init: initial InfoNCE logit scale (``logit_scale`` parameter, read by the
+            toolkit's loss); ``None`` builds none.
+        grad_checkpointing: timm gradient checkpointing of the backbone stages.
     """
 
     def __init__(
@@ -123,6 +145,8 @@ class CLNetModel(nn.Module, CVGLModel):
         gfr_cue: str = "conv",
         gfr_reduction: int = 16,
         gfr_shared: bool = True,
+        logit_scale_init: float | None = LOGIT_SCALE_INIT,
+        grad_checkpointing: bool = False,
     ):
         super().__init__()
         if query_view == reference_view:
@@ -156,11 +180,10 @@ class CLNetModel(nn.Module, CVGLModel):
             "gfr_cue": gfr_cue,
             "gfr_reduction": int(gfr_reduction),
             "gfr_shared": bool(gfr_shared),
+            "logit_scale_init": None if logit_scale_init is None else float(logit_scale_init),
+            "grad_checkpointing": bool(grad_checkpointing),
         }
-        try:
-            self.backbone = timm.create_model(backbone, pretrained=pretrained, num_classes=0)
-        except RuntimeError as error:  # timm: unknown model name
-            raise ConfigError(f"CLNet backbone {backbone!r} is not usable: {error}") from None
+        self.backbone = _create_backbone(backbone, pretrained)
         self._access = _StageAccess(self.backbone)
         n_stages = len(self._access.stages(self.backbone))
         self.ncm_kind = ncm
@@ -194,6 +217,10 @@ class CLNetModel(nn.Module, CVGLModel):
             make_nec = lambda: NEC(self.embedding_dim, hidden_mult=nec_hidden_mult)  # noqa: E731
             self.nec = make_nec() if nec_shared else nn.ModuleDict({v: make_nec() for v in self.views})
 
+        # InfoNCE temperature, as in the toolkit's TwoViewEncoder; None for losses without one
+        self.logit_scale = None if logit_scale_init is None else nn.Parameter(torch.tensor(float(logit_scale_init)))
+        if grad_checkpointing:
+            self.backbone.set_grad_checkpointing(True)
         self.record_activations = False
         self.last_activations: dict[str, dict[str, torch.Tensor]] = {}
 
@@ -248,7 +275,7 @@ class CLNetModel(nn.Module, CVGLModel):
                         "CLNet supports ConvNeXt-style timm models and ResNets"
                     )
                 self.stage_channels = channels
-                embedding_dims.add(int(self.backbone.forward_head(x).shape[-1]))
+                embedding_dims.add(int(self.backbone.forward_head(x, pre_logits=True).shape[-1]))
         finally:
             self.backbone.train(was_training)
         (dim,) = embedding_dims
@@ -297,19 +324,20 @@ class CLNetModel(nn.Module, CVGLModel):
             self.last_activations[view] = seen
         return x
 
-    def embed_unnormalised(self, images: torch.Tensor, view: str) -> torch.Tensor:
+    def embed(self, images: torch.Tensor, view: str) -> torch.Tensor:
         """Head output (and NEC) before L2 normalisation: ``(B, embedding_dim)``."""
-        z = self.backbone.forward_head(self.feature_map(images, view))
+        z = self.backbone.forward_head(self.feature_map(images, view), pre_logits=True)
         if self.nec is not None:
             z = self._per_view(self.nec, view)(z)
         return z
 
     def encode(self, images: torch.Tensor, view: str) -> torch.Tensor:
         """L2-normalised embeddings ``(B, embedding_dim)`` of images ``(B, 3, H, W)`` of ``view``."""
-        return F.normalize(self.embed_unnormalised(images, view), dim=-1)
+        return F.normalize(self.embed(images, view).float(), dim=-1)
 
-    def forward(self, images: torch.Tensor, view: str) -> torch.Tensor:
-        return self.encode(images, view)
+    def forward(self, query: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised embeddings of a batch of pairs (the toolkit trainer's ``model(query, reference)``)."""
+        return self.encode(query, self.query_view), self.encode(reference, self.reference_view)
 
     # ----------------------------------------------------------------------------------------
     # inspection
@@ -343,7 +371,24 @@ class CLNetModel(nn.Module, CVGLModel):
 
     @classmethod
     def from_hparams(cls, hparams: Mapping[str, Any]) -> CLNetModel:
-        """Build from a method's hparams: ``image_size``, ``query_view``, ``reference_view`` and
-        the other constructor arguments under ``hparams["model"]``."""
-        options = dict(hparams.get("model", {}))
-        return cls(hparams["image_size"], hparams["query_view"], hparams["reference_view"], **options)
+        """Build from a method's hparams (the toolkit's flat layout).
+
+        Reads ``image_size`` and ``views`` (``[query, reference]``; or ``query_view`` and
+        ``reference_view``), then every constructor option found at the top level
+        (``backbone``, ``pretrained``, ``ncm``, ``ncm_stages``, ..., ``grad_checkpointing``),
+        then those under ``hparams["model"]``, which win. Other keys are ignored. A
+        ``shared_backbone`` of False is refused: CLNet shares its backbone.
+        """
+        if hparams.get("shared_backbone", True) is False:
+            raise ConfigError("CLNet shares one backbone between views; set shared_backbone to true")
+        views = hparams.get("views") or (hparams["query_view"], hparams["reference_view"])
+        options = {k: hparams[k] for k in CONSTRUCTOR_OPTIONS if k in hparams}
+        options.update(hparams.get("model", {}))
+        return cls(hparams["image_size"], views[0], views[1], **options)
+
+
+CONSTRUCTOR_OPTIONS = (
+    "backbone", "pretrained", "ncm", "ncm_stages", "ncm_warp_init", "polar_north", "nec", "nec_shared",
+    "nec_hidden_mult", "gfr", "gfr_cue", "gfr_reduction", "gfr_shared", "logit_scale_init", "grad_checkpointing",
+)
+"""Keyword arguments of :class:`CLNetModel` that :meth:`CLNetModel.from_hparams` takes from hparams."""

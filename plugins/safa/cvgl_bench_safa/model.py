@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cvgl_bench.data.polar import PolarTransform
-from cvgl_bench.errors import ConfigError
+from cvgl_bench.errors import ConfigError, UserError
 from cvgl_bench.method import CVGLModel
 
 PAPER_BACKBONE = "vgg16"
@@ -103,12 +103,20 @@ def _vgg_trunk(name: str, pretrained: bool, dropout: float) -> nn.Module:
 def build_trunk(name: str, pretrained: bool = False, dropout: float = 0.2) -> nn.Module:
     """A CNN mapping ``(B, 3, H, W)`` images to a ``(B, C, h, w)`` map: SAFA's VGG for ``vgg*``
     names, the last ``features_only`` stage of any other timm CNN."""
+    if not timm.is_model(name.split(".")[0]):
+        raise ConfigError(f"SAFA backbone {name!r} is not usable: timm has no such model; choose a CNN such as vgg16 or resnet18")
     try:
         if name.split(".")[0].startswith("vgg"):
             return _vgg_trunk(name, pretrained, dropout)
         return _FeaturesOnly(timm.create_model(name, pretrained=pretrained, features_only=True))
-    except RuntimeError as error:  # timm: unknown model, or no feature maps
-        raise ConfigError(f"SAFA backbone {name!r} is not usable: {error}; choose a timm CNN such as vgg16 or resnet18") from None
+    except (OSError, RuntimeError, ValueError) as error:
+        first = (str(error).splitlines() or [type(error).__name__])[0]
+        if pretrained:
+            raise UserError(
+                f"cannot load pretrained weights of {name!r} ({first}); connect to the Hugging Face hub once "
+                "or put the weights in its cache (HF_HOME)"
+            ) from error
+        raise ConfigError(f"SAFA backbone {name!r} is not usable: {first}; choose a CNN such as vgg16 or resnet18") from error
 
 
 def _pair(size: Sequence[int], what: str) -> tuple[int, int]:
@@ -130,7 +138,8 @@ class SAFAModel(nn.Module, CVGLModel):
         query_view, reference_view: e.g. ``"ground"`` and ``"satellite"``.
         backbone: timm CNN name; ``"vgg16"`` is the paper's.
         pretrained: timm's pretrained weights for both branches.
-        k: number of spatial-aware embeddings (paper: 8); descriptor dim is ``k * C``.
+        spatial_embeddings: ``K``, the number of spatial-aware embeddings (paper: 8); the
+            descriptor has ``K * C`` dims.
         polar: polar-transform reference images inside ``encode``.
         polar_size: ``(H, W)`` of the polar image; default the query image size (the paper feeds
             both branches the same size).
@@ -146,7 +155,7 @@ class SAFAModel(nn.Module, CVGLModel):
         *,
         backbone: str = PAPER_BACKBONE,
         pretrained: bool = False,
-        k: int = 8,
+        spatial_embeddings: int = 8,
         polar: bool = True,
         polar_size: Sequence[int] | None = None,
         polar_north: float = 0.0,
@@ -158,8 +167,9 @@ class SAFAModel(nn.Module, CVGLModel):
         missing = [v for v in (query_view, reference_view) if v not in image_size]
         if missing:
             raise ConfigError(f"image_size has no size for view(s) {missing}; give [H, W] for {query_view!r} and {reference_view!r}")
-        if int(k) < 1:
-            raise ConfigError(f"SAFA needs k >= 1 spatial-aware embeddings, got {k}")
+        k = int(spatial_embeddings)
+        if k < 1:
+            raise ConfigError(f"SAFA needs spatial_embeddings >= 1, got {spatial_embeddings}")
         self.query_view, self.reference_view = query_view, reference_view
         self.views = (query_view, reference_view)
         self.image_size = {v: _pair(image_size[v], f"image_size[{v!r}]") for v in self.views}
@@ -181,7 +191,7 @@ class SAFAModel(nn.Module, CVGLModel):
             "reference_view": reference_view,
             "backbone": backbone,
             "pretrained": bool(pretrained),
-            "k": int(k),
+            "spatial_embeddings": k,
             "polar": bool(polar),
             "polar_size": list(branch_input[reference_view]) if polar else None,
             "polar_north": float(polar_north),
@@ -194,6 +204,7 @@ class SAFAModel(nn.Module, CVGLModel):
             {v: SpatialAwareAggregation(self.feature_grids[v][0] * self.feature_grids[v][1], k=int(k)) for v in self.views}
         )
         self.embedding_dim = int(k) * channels
+        self.logit_scale = None  # SAFA's soft-margin triplet loss has no temperature
         self.record_activations = False
         self.last_activations: dict[str, dict[str, torch.Tensor]] = {}
 
@@ -243,10 +254,11 @@ class SAFAModel(nn.Module, CVGLModel):
         weights = head.spatial_weights(features)
         if self.record_activations:
             self.last_activations[view] = {"spatial_weights": weights.detach()}
-        return F.normalize(head.aggregate(features, weights), dim=-1)
+        return F.normalize(head.aggregate(features, weights).float(), dim=-1)
 
-    def forward(self, images: torch.Tensor, view: str) -> torch.Tensor:
-        return self.encode(images, view)
+    def forward(self, query: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised descriptors of a batch of pairs (the toolkit trainer's ``model(query, reference)``)."""
+        return self.encode(query, self.query_view), self.encode(reference, self.reference_view)
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments as plain data: ``SAFAModel(**model.config())`` rebuilds it."""
@@ -254,7 +266,19 @@ class SAFAModel(nn.Module, CVGLModel):
 
     @classmethod
     def from_hparams(cls, hparams: Mapping[str, Any]) -> SAFAModel:
-        """Build from a method's hparams: ``image_size``, ``query_view``, ``reference_view`` and
-        the other constructor arguments under ``hparams["model"]``."""
-        options = dict(hparams.get("model", {}))
-        return cls(hparams["image_size"], hparams["query_view"], hparams["reference_view"], **options)
+        """Build from a method's hparams (the toolkit's flat layout).
+
+        Reads ``image_size`` and ``views`` (``[query, reference]``; or ``query_view`` and
+        ``reference_view``), then every constructor option found at the top level (``backbone``,
+        ``pretrained``, ``spatial_embeddings``, ``polar``, ``polar_size``, ``polar_north``,
+        ``dropout``), then those under ``hparams["model"]``, which win. Other keys (such as the
+        toolkit's ``shared_backbone``) are ignored: SAFA's branches never share weights.
+        """
+        views = hparams.get("views") or (hparams["query_view"], hparams["reference_view"])
+        options = {k: hparams[k] for k in CONSTRUCTOR_OPTIONS if k in hparams}
+        options.update(hparams.get("model", {}))
+        return cls(hparams["image_size"], views[0], views[1], **options)
+
+
+CONSTRUCTOR_OPTIONS = ("backbone", "pretrained", "spatial_embeddings", "polar", "polar_size", "polar_north", "dropout")
+"""Keyword arguments of :class:`SAFAModel` that :meth:`SAFAModel.from_hparams` takes from hparams."""
