@@ -305,6 +305,28 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: str | None, g
         raise ConfigError(f"{len(failed)} cell(s) failed, first: {failed[0]}; rerun the grid to resume")
 
 
+@cli.command("check-plugin")
+@click.argument("method")
+@click.option("--quick", is_flag=True, help="Skip the two-epoch training check.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_context
+def check_plugin(ctx: click.Context, method: str, quick: bool, as_json: bool) -> None:
+    """Conformance checks for METHOD: shapes, normalisation, backward, determinism, checkpoints, learning."""
+    from .conformance import run_checks
+    from .errors import UserError
+
+    results_ = run_checks(method, host(), quick=quick, debug=_debug_enabled(ctx))
+    if as_json:
+        echo_json([r.__dict__ for r in results_])
+    else:
+        for r in results_:
+            click.echo(f"{'PASS' if r.ok else 'FAIL'}  {r.name:<26} {r.message} ({r.seconds:.1f} s)")
+    failed = [r for r in results_ if not r.ok]
+    if failed:
+        raise UserError(f"{len(failed)} of {len(results_)} checks failed for {method!r}; first: {failed[0].name}: "
+                        f"{failed[0].message}")
+
+
 def _default_suite() -> Any:
     from pathlib import Path
 
