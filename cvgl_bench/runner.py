@@ -228,11 +228,17 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
         log(f"[cvgl-bench] {cell}: reusing checkpoint {model_path}")
     else:
         from .train.context import RunContext
+        from .train.distributed import world_info_from_env
 
-        run = RunContext(seed=cell.seed, device=device, workdir=workdir, resume=True, progress=options.progress,
-                         log=log)
-        log(f"[cvgl-bench] {cell}: training on {p.train_spec.name} ({len(train)} pairs, {device})")
+        world = world_info_from_env()
+        run = RunContext(seed=cell.seed, device=device, workdir=workdir, resume=True,
+                         progress=options.progress and world.rank == 0, log=log, world_size=world.world_size,
+                         rank=world.rank, local_rank=world.local_rank)
+        log(f"[cvgl-bench] {cell}: training on {p.train_spec.name} ({len(train)} pairs, {device}"
+            f"{f', {world.world_size} processes' if world.distributed else ''})")
         method.fit(model, train, hparams, run)
+        if world.rank != 0:
+            return result
         buffer = io.BytesIO()
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
         write_bytes(model_path, buffer.getvalue())
@@ -248,6 +254,9 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
     efficiency = measure(model, {v: tuple(s) for v, s in hparams["image_size"].items()},
                          p.train_spec.query_view, p.train_spec.reference_view)
     base_provenance = provenance.collect(host, device)
+    from .train.distributed import world_info_from_env
+
+    world_size = world_info_from_env().world_size if result.trained else 1
     for spec, data, record, path in todo:
         started = provenance.now()
         phase = dict(timings)
@@ -269,7 +278,7 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
         record["provenance"] = {
             **base_provenance,
             "seed": cell.seed,
-            "world_size": 1,
+            "world_size": world_size,
             "global_batch": int(hparams.get("batch_size", 0)),
             "dataset_fingerprint": data.fingerprint,
             "train_fingerprint": train.fingerprint,
