@@ -332,6 +332,7 @@ def _default_suite() -> Any:
 
     return Path(__file__).resolve().parent.parent / "benchmarks" / "synth.yaml"
 
+
 @cli.command("leaderboard")
 @click.option("--results", "results_dir", default="results", show_default=True,
               help="Folder of result records (searched recursively).")
