@@ -1,4 +1,8 @@
 """Built-in plugins, registered through the same hooks as third-party plugins."""
 
 #: Modules loaded as plugins before any entry point, in this order.
-BUILTIN_PLUGINS: tuple[str, ...] = ()
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "cvgl_bench.builtin.metrics",
+    "cvgl_bench.builtin.search",
+    "cvgl_bench.builtin.score_command",
+)
