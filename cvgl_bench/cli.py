@@ -189,6 +189,43 @@ def backends(as_json: bool) -> None:
     echo_table(rows, "no search backends registered")
 
 
+@cli.command("leaderboard")
+@click.option("--results", "results_dir", default="results", show_default=True,
+              help="Folder of result records (searched recursively).")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "latex", "html"]), default="md", show_default=True,
+              help="Output format.")
+@click.option("--suite", "suites", multiple=True, metavar="SUITE.yaml",
+              help="Keep only the cells of this suite (repeatable: union).")
+@click.option("--out", "out_dir", default=None, metavar="DIR",
+              help="Write one file per benchmark, an index and PNG plots here; without it, print the tables.")
+@click.option("--published", "published_file", default=None, metavar="FILE",
+              help="Published numbers (default: leaderboards/published.yaml of this checkout).")
+@click.option("--data-root", default=None, help="Where the datasets live (for retrieval examples).")
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--no-examples", is_flag=True, help="Skip the retrieval-example plots (they load the split's images).")
+@click.option("--no-significance", is_flag=True, help="Skip the paired bootstrap against the best method.")
+@click.option("--n-boot", default=2000, show_default=True, help="Bootstrap resamples of the significance test.")
+def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out_dir: str | None,
+                        published_file: str | None, data_root: str | None, no_plots: bool, no_examples: bool,
+                        no_significance: bool, n_boot: int) -> None:
+    """Tables and plots from result records, beside published numbers (never ranked)."""
+    from . import leaderboard as lb
+
+    path = published_file or lb.default_path()
+    published = lb.Published.load(path) if path else lb.Published.empty()
+    board = lb.build(results_dir, published=published, suites=lb.read_suites(suites),
+                     significance=not no_significance, n_boot=n_boot)
+    for line in board.warnings:
+        click.echo(f"warning: {line}", err=True)
+    if out_dir is None:
+        click.echo(lb.render_text(board, fmt), nl=False)
+        return
+    files = lb.render(board, out_dir, fmt, plots=not no_plots, examples=not no_examples, host=host(),
+                      data_root=data_root)
+    index = next((f for f in files if f.stem == "index"), files[0])
+    click.echo(f"wrote {len(files)} files to {out_dir}; open {index}")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="cvgl-bench")
