@@ -61,6 +61,16 @@ def brute_ap(sim, truth, q, ties):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problem=problems())
 def test_every_metric_matches_the_explicit_rankings(ties, problem):
+    check_every_metric(ties, problem)
+
+
+@settings(max_examples=20, deadline=None)
+@given(problem=problems(integer=False))
+def test_every_metric_matches_the_explicit_rankings_on_random_floats(problem):
+    check_every_metric("strict", problem)
+
+
+def check_every_metric(ties, problem):
     query, reference, truth = problem
     _, _, _, sim = brute_ranks(query, reference, truth)
     table = table_from(sim, truth)

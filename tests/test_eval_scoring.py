@@ -54,6 +54,33 @@ def test_score_matches_brute_force_end_to_end(host, ties):
     assert "int(0.01R)+1 = 2" in result.metrics["recall@1%"]["convention"]
 
 
+def test_metrics_on_adversarial_galleries_match_brute_force(host):
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal((30, 5)).astype(np.float32)
+    tied = base.copy()
+    tied[10:25] = tied[3]  # the positive of every query tied with 15 copies
+    cases = [
+        (base[:6] + 0.1, tied, GroundTruth.from_lists([[3]] * 6, 30, [[10, 11]] * 6, [[12]] * 6)),
+        (base[:4], base[:1], GroundTruth.one_to_one(np.zeros(4, int), 1)),  # one-element gallery
+        (np.zeros((3, 5), np.float32), base, GroundTruth.from_lists([[0, 1], [], [2]], 30, None, [[3], [], []])),
+    ]
+    for query, reference, truth in cases:
+        _, _, _, sim = brute_ranks(query, reference, truth)
+        nq = truth.n_queries
+        for ties in ("strict", "loose"):
+            data = EvalData("adv", ImageSet("ground", [f"q{i}" for i in range(nq)], [""] * nq),
+                            ImageSet("satellite", [f"r{i}" for i in range(len(reference))], [""] * len(reference)),
+                            truth, {"ties": ties, "r1pct": "u1652"})
+            result = score(query, reference, data, metrics=ALL, n_boot=0, host=host)
+            first = np.array([brute_first_position(sim, truth, q, ties) for q in range(nq)])
+            no_semi = np.array([brute_first_position(sim, truth, q, ties, (3, 2)) for q in range(nq)])
+            k1pct = round(len(reference) * 0.01) + 1
+            np.testing.assert_array_equal(result.per_query["recall@5"], first < 5)
+            np.testing.assert_array_equal(result.per_query["recall@1%"], first < k1pct)
+            np.testing.assert_array_equal(result.per_query["hit_rate"], no_semi < 1)
+            np.testing.assert_allclose(result.per_query["ap"], [brute_ap(sim, truth, q, ties) for q in range(nq)])
+
+
 def test_rescore_from_stored_arrays_reproduces_and_switches_conventions(host, tmp_path):
     query, reference, data = vigor_like()
     first = score(query, reference, data, metrics=ALL, n_boot=100, seed=3, host=host)

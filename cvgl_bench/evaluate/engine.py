@@ -28,7 +28,7 @@ bound. The few references inside that band are recomputed exactly, so every rank
 from __future__ import annotations
 
 import contextlib
-import math
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,7 +158,12 @@ class _Problem:
 
 
 def _host_float32(x: Any, name: str) -> torch.Tensor:
-    t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
+    if isinstance(x, torch.Tensor):
+        t = x
+    else:
+        with warnings.catch_warnings():  # read-only arrays (memory maps) are only read here
+            warnings.simplefilter("ignore", UserWarning)
+            t = torch.from_numpy(np.asarray(x))
     if t.ndim != 2:
         raise ValueError(f"{name} embeddings must be 2-D, got shape {tuple(t.shape)}")
     if not (t.is_floating_point()):
@@ -266,6 +271,20 @@ class _Pass:
             n_ge[pick] = ge[local[pick] - start, slot[pick]]
         return n_gt, n_ge
 
+    def at_least(self, scores: torch.Tensor, local: np.ndarray, limits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in ``local``, column) of every score >= the row's limit, rows ``local``."""
+        dev = scores.device
+        n = scores.shape[1]
+        step = max(1, self.p.memory // max(1, n * 5))
+        which, cols = [], []
+        for start in range(0, len(local), step):
+            block = scores.index_select(0, torch.from_numpy(local[start:start + step]).to(dev))
+            limit = torch.from_numpy(limits[start:start + step]).to(dev, block.dtype).view(-1, 1)
+            w, c = (block >= limit).nonzero(as_tuple=True)
+            which.append(w.cpu().numpy() + start)
+            cols.append(c.cpu().numpy())
+        return np.concatenate(which), np.concatenate(cols)
+
     def recheck_bands(self, scores: torch.Tensor, rows: np.ndarray, ent: np.ndarray, local: np.ndarray,
                       hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact comparisons inside each entry's band [lo, hi]; returns (#above, #at-or-above - 1)."""
@@ -306,7 +325,9 @@ def settle_topk(exact: ExactPairs, k: int, rows: np.ndarray, cand: Any, approx: 
     k best candidates are separated by more than twice the slack (from each other and from
     everything else) is settled by ``approx``. Other rows are settled by exact values of every
     candidate that may reach the k-th best exact value and, only when a non-candidate may reach
-    it too, of every reference ``widen(local_row, floor)`` returns. Ties go to the lower index.
+    it too, of every reference that ``widen(local_rows, floors)`` returns as (position in
+    ``local_rows``, reference) pairs: those whose exact value may reach the row's floor. Ties go
+    to the lower index.
     """
     if k == 0 or not len(rows):
         return
@@ -327,14 +348,13 @@ def settle_topk(exact: ExactPairs, k: int, rows: np.ndarray, cand: Any, approx: 
     floor = kth[rest] - slack[rest]  # the k best candidates are at least this good
     reach = approx[rest] + slack[rest, None] >= floor[:, None]
     who, col = np.nonzero(reach)
-    pool_row, pool_ref = [rest[who]], [cand[rest[who], col]]
-    for j, i in enumerate(rest):
-        if outside_max[i] >= floor[j]:
-            extra = np.asarray(widen(i, floor[j]), dtype=np.int64)
-            pool_row.append(np.full(len(extra), i))
-            pool_ref.append(extra)
-    local = np.concatenate(pool_row)
-    ref = np.concatenate(pool_ref)
+    local, ref = rest[who], cand[rest[who], col]
+    wide = outside_max[rest] >= floor
+    if wide.any():
+        which, extra = widen(rest[wide], floor[wide])
+        local = np.concatenate([local, rest[wide][which]])
+        ref = np.concatenate([ref, np.asarray(extra, dtype=np.int64)])
+        stats["topk_widened"] = stats.get("topk_widened", 0) + int(wide.sum())
     key = local * (int(ref.max(initial=0)) + 1) + ref
     _, first = np.unique(key, return_index=True)
     local, ref = local[first], ref[first]
@@ -394,11 +414,9 @@ class _Fp32Pass(_Pass):
             outside = np.full(len(rows), -np.inf)
             if take > p.k:  # everything outside the candidates scores at most the last one
                 outside = values[:, -1].to(torch.float64).cpu().numpy() + half
-            dev = scores.device
 
-            def widen(i: int, floor: float) -> np.ndarray:
-                limit = torch.tensor(float(float32_below(np.array([floor - half[i]]))[0]), device=dev)
-                return torch.nonzero(scores[i] >= limit).view(-1).cpu().numpy()
+            def widen(local: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                return self.at_least(scores, local, float32_below(floor - half[local]))
 
             self.exact_topk(rows, cand, values, half, outside, widen)
 
@@ -422,7 +440,9 @@ class _Int8Pass(_Pass):
         step = p.chunk_rows(5)
         buffer = torch.empty(min(step, p.n_query) * p.n_ref, dtype=torch.int32)
         counter = RowCounter(min(step, p.n_query), p.n_ref, torch.device("cpu"))
-        self.gather = torch.empty(min(step, p.n_query) * min(p.n_ref, p.k + _TOPK_EXTRA), p.dim)
+        take = min(p.n_ref, p.k + _TOPK_EXTRA)
+        self.gather_rows = max(1, min(step, p.n_query, p.memory // 4 // max(1, take * p.dim * 4)))
+        self.gather = torch.empty(self.gather_rows * take, p.dim)
         p.stats["chunk_rows_int8"] = step
         left: list[np.ndarray] = []
         done = 0
@@ -447,8 +467,9 @@ class _Int8Pass(_Pass):
     def _chunk(self, rows: np.ndarray, scores: torch.Tensor, counter: RowCounter, queries: Any) -> np.ndarray:
         p = self.p
         ent, local, slot = p.entries(rows)
-        # |a_i b S - real| <= err_i ; |exact - real| <= exact_bound
-        err = queries.norm_hat * self.max_ref_residual + queries.norm_residual * p.max_ref_norm
+        # |a_i b S - real| <= err_i (see _int8) ; |exact - real| <= exact_bound
+        err = ((p.query_norms[rows] + queries.norm_residual) * self.max_ref_residual
+               + queries.norm_residual * p.max_ref_norm)
         half = err + p.exact_bound[rows]
         unit = queries.scale * self.ref_scale  # real value of one integer step, per row
         own = p.sim[ent]
@@ -481,19 +502,22 @@ class _Int8Pass(_Pass):
         sub = scores if len(settle) == len(rows) else scores.index_select(0, torch.from_numpy(settle))
         values, cand = torch.topk(sub, take, dim=1)
         m = len(settle)
-        # float32 scores of the candidates (bound: fp32_bound) from gathered reference rows
-        gathered = self.gather[:m * take]
-        torch.index_select(p.reference, 0, cand.reshape(-1), out=gathered)
-        q = p.query.index_select(0, torch.from_numpy(rows[settle]))
-        approx = torch.bmm(gathered.view(m, take, p.dim), q.view(m, p.dim, 1)).view(m, take)
+        # float32 scores of the candidates (bound: fp32_bound), a block of rows at a time
+        approx = torch.empty(m, take)
+        for lo in range(0, m, self.gather_rows):
+            hi = min(m, lo + self.gather_rows)
+            gathered = self.gather[:(hi - lo) * take]
+            torch.index_select(p.reference, 0, cand[lo:hi].reshape(-1), out=gathered)
+            q = p.query.index_select(0, torch.from_numpy(rows[settle[lo:hi]]))
+            torch.bmm(gathered.view(hi - lo, take, p.dim), q.view(hi - lo, p.dim, 1), out=approx[lo:hi].view(-1, take, 1))
         slack = (p.fp32_bound + p.exact_bound)[rows[settle]]
         outside = np.full(m, -np.inf)
         if take < p.n_ref:  # non-candidates have int8 scores at most the last candidate's
             outside = values[:, -1].to(torch.float64).numpy() * unit[settle] + err[settle] + p.exact_bound[rows[settle]]
 
-        def widen(i: int, floor: float) -> np.ndarray:
-            j = settle[i]
-            limit = math.floor((floor - half[j]) / unit[j]) - 1
-            return torch.nonzero(scores[j] >= max(limit, -_INT32_MAX)).view(-1).numpy()
+        def widen(local: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            j = settle[local]
+            limit = np.maximum(np.floor((floor - half[j]) / unit[j]) - 1, -_INT32_MAX).astype(np.int32)
+            return self.at_least(scores, j, limit)
 
         self.exact_topk(rows[settle], cand, approx, slack, outside, widen)

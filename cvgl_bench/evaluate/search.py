@@ -110,10 +110,13 @@ class FaissSearch:
                 resolved[rows[done]] = True
                 outside = (last.astype(np.float64) + half[rows]) if length < nr else np.full(len(rows), -np.inf)
 
-                def widen(i: int, floor: float, rows: np.ndarray = rows) -> np.ndarray:
-                    radius = float(np.nextafter(float32_below(np.array([floor - half[rows[i]]]))[0], -np.inf))
-                    _, _, found = cpu_index.range_search(q[rows[i]:rows[i] + 1], radius)
-                    return found.astype(np.int64)
+                def widen(local: np.ndarray, floor: np.ndarray, rows: np.ndarray = rows):
+                    limit = float32_below(floor - half[rows[local]])
+                    radius = float(np.nextafter(limit.min(), np.float32(-np.inf)))
+                    lims, found_values, found = cpu_index.range_search(q[rows[local]], radius)
+                    which = np.repeat(np.arange(len(local)), np.diff(lims.astype(np.int64)))
+                    keep = found_values >= limit[which]
+                    return which[keep], found[keep].astype(np.int64)
 
                 settle_topk(exact, k, rows, torch.from_numpy(ids), torch.from_numpy(values), half[rows], outside,
                             widen, top, stats)
