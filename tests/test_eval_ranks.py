@@ -231,3 +231,23 @@ def test_engine_rejects_mismatched_inputs():
         compute_ranks(np.zeros((2, 3), np.int64), np.zeros((3, 3), np.float32), truth)
     with pytest.raises(ValueError, match="ground truth"):
         compute_ranks(np.zeros((5, 3), np.float32), np.zeros((3, 3), np.float32), truth)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 4), n=st.integers(1, 3000), take=st.integers(1, 20), integer=st.booleans(),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_top_candidates_hold_the_best_scores_and_bound_the_rest(rows, n, take, integer, seed):
+    from cvgl_bench.evaluate.engine import top_candidates
+
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(-50, 50, (rows, n)).astype(np.int32) if integer else \
+        rng.standard_normal((rows, n)).astype(np.float32)
+    take = min(take, n)
+    values, columns, beyond = top_candidates(torch.from_numpy(scores), take)
+    for i in range(rows):
+        cols = columns[i].numpy()
+        assert len(np.unique(cols)) == take
+        np.testing.assert_array_equal(scores[i, cols], values[i].numpy())
+        np.testing.assert_array_equal(np.sort(scores[i, cols]), np.sort(scores[i])[n - take:])
+        others = np.setdiff1d(np.arange(n), cols)
+        assert not len(others) or scores[i, others].max() <= beyond[i]
