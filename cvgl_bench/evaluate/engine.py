@@ -145,8 +145,15 @@ class _Problem:
                    np.zeros(nnz, np.int64), np.zeros(nnz, np.int64), np.zeros((q.shape[0], k), np.int64),
                    {"queries": q.shape[0], "references": r.shape[0], "entries": nnz})
 
-    def chunk_rows(self, bytes_per_score: int) -> int:
-        return int(max(1, min(8192, self.memory // max(1, self.n_ref * bytes_per_score))))
+    def chunk_rows(self, candidates: int) -> int:
+        """Query rows per chunk: scores (4 B) and a comparison mask (1 B) per reference, plus the
+        top-k candidate pool (64 per candidate, 12 B each), within the memory budget."""
+        per_row = self.n_ref * 5 + _BLOCK * candidates * 12
+        return int(max(1, min(8192, self.memory // per_row)))
+
+    def block_rows(self, bytes_per_score: int) -> int:
+        """Rows of a temporary block of scores: a quarter of the budget."""
+        return int(max(1, self.memory // 4 // max(1, self.n_ref * bytes_per_score)))
 
     def entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For query rows ``rows``: (entry indices, local row of each entry, slot within its row)."""
@@ -239,21 +246,24 @@ class _Pass:
         if slots > _LOOP_SLOTS:
             return self._count_sorted(scores, local, slot, hi, lo, slots)
         rows = scores.shape[0]
+        step = self.p.block_rows(4)
         for s in range(slots):
             pick = np.flatnonzero(slot == s)
             who = local[pick]
             if len(who) == rows:  # every row has this slot: count in place
-                block, order = scores, pick[np.argsort(who)]
-            else:
-                block, order = scores.index_select(0, torch.from_numpy(who).to(dev)), pick
-            n_gt[order] = counter.count(block, torch.from_numpy(hi[order]).to(dev), False).cpu().numpy()
-            n_ge[order] = counter.count(block, torch.from_numpy(lo[order]).to(dev), True).cpu().numpy()
+                parts = [(scores, pick[np.argsort(who)])]
+            else:  # copies of the rows that have it, a block at a time
+                parts = ((scores.index_select(0, torch.from_numpy(who[i:i + step]).to(dev)), pick[i:i + step])
+                         for i in range(0, len(who), step))
+            for block, order in parts:
+                n_gt[order] = counter.count(block, torch.from_numpy(hi[order]).to(dev), False).cpu().numpy()
+                n_ge[order] = counter.count(block, torch.from_numpy(lo[order]).to(dev), True).cpu().numpy()
         return n_gt, n_ge
 
     def _count_sorted(self, scores: torch.Tensor, local: np.ndarray, slot: np.ndarray, hi: np.ndarray,
                       lo: np.ndarray, slots: int) -> tuple[np.ndarray, np.ndarray]:
         rows, n = scores.shape
-        step = max(1, self.p.memory // max(1, n * 12))
+        step = self.p.block_rows(12)
         n_gt = np.zeros(len(local), np.int64)
         n_ge = np.zeros(len(local), np.int64)
         fill_hi = np.iinfo(np.int32).max if scores.dtype == torch.int32 else np.inf
@@ -276,7 +286,7 @@ class _Pass:
         """(position in ``local``, column) of every score >= the row's limit, rows ``local``."""
         dev = scores.device
         n = scores.shape[1]
-        step = max(1, self.p.memory // max(1, n * 5))
+        step = self.p.block_rows(5)
         which, cols = [], []
         for start in range(0, len(local), step):
             block = scores.index_select(0, torch.from_numpy(local[start:start + step]).to(dev))
@@ -295,7 +305,7 @@ class _Pass:
             return above, at_or_above
         dev = scores.device
         n = scores.shape[1]
-        step = max(1, self.p.memory // max(1, n * 6))
+        step = self.p.block_rows(6)
         for start in range(0, len(ent), step):
             sl = slice(start, min(len(ent), start + step))
             block = scores.index_select(0, torch.from_numpy(local[sl]).to(dev))
@@ -411,7 +421,7 @@ class _Fp32Pass(_Pass):
         p = self.p
         dev = p.device
         reference = p.reference.to(dev)
-        step = p.chunk_rows(5)
+        step = p.chunk_rows(p.k + 8)
         buffer = torch.empty(min(step, len(rows)) * p.n_ref, dtype=torch.float32, device=dev)
         counter = RowCounter(min(step, len(rows)), p.n_ref, dev)
         p.stats["chunk_rows_fp32"] = step
@@ -470,7 +480,7 @@ class _Int8Pass(_Pass):
         self.ref_values_t = refs.values.t()
         self.ref_scale = float(refs.scale[0]) if p.n_ref else 1.0
         self.max_ref_residual = float(refs.norm_residual.max()) if p.n_ref else 0.0
-        step = p.chunk_rows(5)
+        step = p.chunk_rows(p.k + _TOPK_EXTRA)
         buffer = torch.empty(min(step, p.n_query) * p.n_ref, dtype=torch.int32)
         counter = RowCounter(min(step, p.n_query), p.n_ref, torch.device("cpu"))
         take = min(p.n_ref, p.k + _TOPK_EXTRA)

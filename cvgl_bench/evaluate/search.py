@@ -53,7 +53,10 @@ class FaissSearch:
 
     def rank(self, query: Any, reference: Any, truth: GroundTruth, *, device: str | None = None,
              topk: int = 10) -> RankTable:
-        """Exact ranks of every ground-truth entry and each query's top-k."""
+        """Exact ranks of every ground-truth entry and each query's top-k.
+
+        ``device``: ``None`` uses a GPU for the k-NN lists when faiss has one, ``"cpu"`` never.
+        """
         import faiss
         import torch
 
@@ -89,7 +92,8 @@ class FaissSearch:
         if nr:
             cpu_index.add(r)
         knn_index, on_gpu = cpu_index, False
-        if device is not None and str(device).startswith("cuda") and faiss.get_num_gpus() > 0:
+        wants_gpu = device is None or str(device).startswith("cuda")
+        if wants_gpu and hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0:
             gpu_id = int(str(device).split(":")[1]) if ":" in str(device) else 0
             self._gpu_resources = faiss.StandardGpuResources()
             knn_index, on_gpu = faiss.index_cpu_to_gpu(self._gpu_resources, gpu_id, cpu_index), True
