@@ -29,9 +29,11 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 METHODS = ("full", "torch", "fp32", "faiss")
@@ -84,7 +86,26 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def child(method: str, n: int, dim: int, noise: float, spectrum: str, repeats: int) -> dict:
+def bare_product(query, reference, rows: int = 2048, sample: int | None = None) -> tuple[float, float]:
+    """(wall s, CPU s) of the bare float32 product query @ reference.T, chunked into one buffer.
+
+    With ``sample``, only that many chunks are timed and the times are scaled to all rows.
+    """
+    import torch
+
+    n = len(query)
+    out = torch.empty(rows, len(reference))
+    starts = list(range(0, n, rows))
+    timed = starts if sample is None else starts[:: max(1, len(starts) // sample)][:sample]
+    wall, cpu = time.perf_counter(), time.process_time()
+    for start in timed:
+        q = query[start:start + rows]
+        torch.mm(q, reference.t(), out=out[:len(q)])
+    scale = n / sum(min(rows, n - s) for s in timed)
+    return (time.perf_counter() - wall) * scale, (time.process_time() - cpu) * scale
+
+
+def child(method: str, n: int, dim: int, noise: float, spectrum: str, repeats: int, save: str | None) -> dict:
     import numpy as np
     import torch
 
@@ -93,7 +114,6 @@ def child(method: str, n: int, dim: int, noise: float, spectrum: str, repeats: i
     query, reference = make_embeddings(n, dim, noise, spectrum)
     truth = GroundTruth.one_to_one(np.arange(n), n)
     rates = sgemm_rate(n, dim)
-    bare = 2 * n * n * dim / (max(rates.values()) * 1e9)
     inputs_mb = _rss_mb()
     stats: dict = {}
 
@@ -112,17 +132,44 @@ def child(method: str, n: int, dim: int, noise: float, spectrum: str, repeats: i
             stats.update(table.stats)
             return table.rank_strict
 
-    times, ranks = [], None
+    runs, ranks = [], None
+    sample = None if n <= 30_000 else 6
     for _ in range(repeats):
-        start = time.perf_counter()
+        bare_wall, bare_cpu = bare_product(query, reference, sample=sample)
+        wall, cpu = time.perf_counter(), time.process_time()
         ranks = run()
-        times.append(time.perf_counter() - start)
+        runs.append({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+                     "bare_wall": bare_wall, "bare_cpu": bare_cpu})
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ranks = np.asarray(ranks)
-    return {"method": method, "n": n, "dim": dim, "times": times, "median_s": statistics.median(times),
-            "bare_s": bare, "rates_gflops": rates, "peak_mb": peak_mb, "inputs_mb": inputs_mb,
+    if save:
+        np.save(save, ranks)
+    return {"method": method, "n": n, "dim": dim, "runs": runs,
+            "median_s": statistics.median(r["wall"] for r in runs),
+            "ratio_wall": statistics.median(r["wall"] / r["bare_wall"] for r in runs),
+            "ratio_cpu": statistics.median(r["cpu"] / r["bare_cpu"] for r in runs),
+            "bare_rate_s": 2 * n * n * dim / (max(rates.values()) * 1e9),
+            "rates_gflops": rates, "peak_mb": peak_mb, "inputs_mb": inputs_mb,
             "recall": {k: float((ranks < k).mean() * 100) for k in (1, 5, 10, max(n // 100, 1))},
             "rank_sum": int(ranks.sum()), "stats": {k: v for k, v in stats.items() if isinstance(v, (int, float, str))}}
+
+
+def _agreement(saved: dict[str, str]) -> str:
+    """Exact methods must give identical ranks; the full fp32 matrix may differ at near-ties."""
+    import numpy as np
+
+    ranks = {m: np.load(p) for m, p in saved.items() if os.path.exists(p)}
+    exact = [m for m in ranks if m != "full"]
+    if not exact:
+        return "(no exact method ran)"
+    ref = ranks[exact[0]]
+    parts = []
+    for m in exact[1:]:
+        parts.append(f"{m} {'==' if np.array_equal(ranks[m], ref) else '!= (BUG)'} {exact[0]}")
+    if "full" in ranks:
+        diff = int((ranks["full"] != ref).sum())
+        parts.append(f"full fp32 matrix differs from the exact ranks for {diff} queries (near-ties within fp32 rounding)")
+    return "; ".join(parts) or f"{exact[0]} only"
 
 
 def available_mb() -> float:
@@ -139,24 +186,27 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=["full", "torch", "fp32"])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per (N, method); the median is shown")
-    parser.add_argument("--noise", type=float, default=0.8)
+    parser.add_argument("--noise", type=float, default=1.5)
     parser.add_argument("--spectrum", choices=("power", "flat"), default="power")
     parser.add_argument("--json", help="also write all results to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--save", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         n = args.sizes[0]
-        print(json.dumps(child(args.child, n, args.dim, args.noise, args.spectrum, args.repeats)))
+        print(json.dumps(child(args.child, n, args.dim, args.noise, args.spectrum, args.repeats, args.save)))
         return
     print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; data: {args.spectrum} spectrum, "
           f"noise {args.noise}, D = {args.dim}; median of {args.repeats} runs; load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
-    header = (f"{'N':>7} {'method':<6} {'median s':>9} {'x bare':>7} {'bare s':>7} {'sgemm':>6} {'peak MB':>8} "
-              f"{'+inputs':>8} {'R@1':>6} {'R@1%':>6}  notes")
+    header = (f"{'N':>7} {'method':<6} {'median s':>9} {'x bare':>7} {'x bare CPU':>10} {'bare@best s':>11} "
+              f"{'sgemm':>6} {'peak MB':>8} {'+inputs':>8} {'R@1':>6} {'R@1%':>6}  notes")
     print(header)
     print("-" * len(header))
     results = []
+    scratch = tempfile.mkdtemp(prefix="cvgl-score-bench-")
     for n in args.sizes:
+        saved: dict[str, str] = {}
         for method in args.methods:
             need_mb = n * n * 5 / 2 ** 20 + 3 * n * args.dim * 4 / 2 ** 20
             if method == "full" and need_mb > 0.7 * available_mb():
@@ -165,13 +215,15 @@ def main() -> None:
                 continue
             cmd = [sys.executable, __file__, "--child", method, "--sizes", str(n), "--dim", str(args.dim),
                    "--repeats", str(1 if method == "full" and n > 25_000 else args.repeats),
-                   "--noise", str(args.noise), "--spectrum", args.spectrum]
+                   "--noise", str(args.noise), "--spectrum", args.spectrum,
+                   "--save", os.path.join(scratch, f"{method}-{n}.npy")]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(f"{n:>7} {method:<6} failed: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
                 continue
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             results.append(r)
+            saved[method] = os.path.join(scratch, f"{method}-{n}.npy")
             s = r["stats"]
             notes = ""
             if s.get("screen") == "int8":
@@ -179,12 +231,12 @@ def main() -> None:
             elif method == "faiss":
                 notes = f"{s.get('queries_range_searched', 0)} range-searched"
             k1 = max(n // 100, 1)
-            print(f"{n:>7} {method:<6} {r['median_s']:>9.2f} {r['median_s'] / r['bare_s']:>7.2f} {r['bare_s']:>7.2f} "
-                  f"{max(r['rates_gflops'].values()):>6.0f} {r['peak_mb']:>8.0f} {r['peak_mb'] - r['inputs_mb']:>8.0f} "
-                  f"{r['recall']['1']:>6.2f} {r['recall'][str(k1)]:>6.2f}  {notes}", flush=True)
-        same = {json.dumps([r["rank_sum"], r["recall"]]) for r in results if r["n"] == n}
-        if len(same) > 1:
-            print(f"  WARNING: methods disagree at N = {n}", flush=True)
+            print(f"{n:>7} {method:<6} {r['median_s']:>9.2f} {r['ratio_wall']:>7.2f} {r['ratio_cpu']:>10.2f} "
+                  f"{r['bare_rate_s']:>11.2f} {max(r['rates_gflops'].values()):>6.0f} {r['peak_mb']:>8.0f} "
+                  f"{r['peak_mb'] - r['inputs_mb']:>8.0f} {r['recall']['1']:>6.2f} {r['recall'][str(k1)]:>6.2f}  {notes}",
+                  flush=True)
+        print("  " + _agreement(saved), flush=True)
+    shutil.rmtree(scratch, ignore_errors=True)
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (other processes share these cores)")
     if args.json:
         with open(args.json, "w") as f:
