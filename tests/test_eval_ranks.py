@@ -237,16 +237,18 @@ def test_engine_rejects_mismatched_inputs():
 @given(rows=st.integers(1, 4), n=st.integers(1, 3000), take=st.integers(1, 20), integer=st.booleans(),
        seed=st.integers(0, 2 ** 32 - 1))
 def test_top_candidates_hold_the_best_scores_and_bound_the_rest(rows, n, take, integer, seed):
-    from cvgl_bench.evaluate.engine import top_candidates
+    from cvgl_bench.evaluate.engine import padded, sentinel, top_candidates
 
     rng = np.random.default_rng(seed)
     scores = rng.integers(-50, 50, (rows, n)).astype(np.int32) if integer else \
         rng.standard_normal((rows, n)).astype(np.float32)
+    block = torch.full((rows, padded(n)), sentinel(torch.from_numpy(scores).dtype), dtype=torch.from_numpy(scores).dtype)
+    block[:, :n] = torch.from_numpy(scores)
     take = min(take, n)
-    values, columns, beyond = top_candidates(torch.from_numpy(scores), take)
+    values, columns, beyond = top_candidates(block, take)
     for i in range(rows):
         cols = columns[i].numpy()
-        assert len(np.unique(cols)) == take
+        assert len(np.unique(cols)) == take and cols.max() < n
         np.testing.assert_array_equal(scores[i, cols], values[i].numpy())
         np.testing.assert_array_equal(np.sort(scores[i, cols]), np.sort(scores[i])[n - take:])
         others = np.setdiff1d(np.arange(n), cols)

@@ -377,38 +377,41 @@ def settle_topk(exact: ExactPairs, k: int, rows: np.ndarray, cand: Any, approx: 
     stats["topk_exact_rows"] = stats.get("topk_exact_rows", 0) + len(rest)
 
 
+def padded(n: int) -> int:
+    """Width of a score block: the gallery size rounded up to whole blocks of ``_BLOCK``."""
+    return -(-n // _BLOCK) * _BLOCK
+
+
+def sentinel(dtype: torch.dtype) -> float | int:
+    """The score of padding columns: below every real score and every threshold."""
+    return -torch.inf if dtype.is_floating_point else torch.iinfo(dtype).min
+
+
 def top_candidates(scores: torch.Tensor, take: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """The ``take`` highest scores of each row, their columns, and a bound on all the others.
 
-    Returns (values, columns, beyond) where ``beyond[i]`` (float64) is at least every score of
-    row i outside the candidates (``-inf`` when every column is a candidate). On a CPU, wide
-    rows go through per-block maxima first (a reduction is several times faster than
-    ``torch.topk`` over the whole row): the ``take`` best scores lie in the ``take`` blocks with
-    the highest maxima, and every other score is at most the next block maximum.
+    ``scores`` is a contiguous block whose width is a multiple of ``_BLOCK``, padding columns
+    holding ``sentinel`` (``take`` must not exceed the real columns). Returns (values, columns,
+    beyond), ``beyond[i]`` (float64) being at least every score of row i outside the candidates.
+    On a CPU, wide rows go through per-block maxima first (a reduction is several times faster
+    than ``torch.topk`` over the whole row): the ``take`` best scores lie in the ``take`` blocks
+    with the highest maxima, and every other score is at most the next block maximum.
     """
-    rows, n = scores.shape
-    if take >= n:
-        values, columns = torch.topk(scores, n, dim=1)
-        return values, columns, np.full(rows, -np.inf)
-    block = _BLOCK
-    full = n // block
-    if scores.device.type != "cpu" or full < 4 * (take + 1) or not scores.is_contiguous():
-        values, columns = torch.topk(scores, take + 1, dim=1)
-        return values[:, :take], columns[:, :take], values[:, take].to(torch.float64).cpu().numpy()
-    grid = scores.as_strided((rows, full, block), (n, block, 1))
-    maxima = grid.amax(dim=2)
-    if n > full * block:
-        maxima = torch.cat([maxima, scores[:, full * block:].amax(dim=1, keepdim=True)], dim=1)
-    best_blocks = torch.topk(maxima, take + 1, dim=1)
-    chosen = best_blocks.indices[:, :take]
-    columns = (chosen.unsqueeze(2) * block + torch.arange(block)).reshape(rows, -1)
-    outside = columns >= n  # the last block may be partial
-    pool = torch.gather(scores, 1, columns.clamp(max=n - 1))
-    lowest = torch.iinfo(scores.dtype).min if not scores.is_floating_point() else -torch.inf
-    pool.masked_fill_(outside, lowest)
+    rows, width = scores.shape
+    blocks = width // _BLOCK
+    if scores.device.type != "cpu" or blocks < 4 * (take + 1):
+        count = min(take + 1, width)
+        values, columns = torch.topk(scores, count, dim=1)
+        beyond = values[:, take].to(torch.float64).cpu().numpy() if count > take else np.full(rows, -np.inf)
+        return values[:, :take], columns[:, :take], beyond
+    best = torch.topk(scores.view(rows, blocks, _BLOCK).amax(dim=2), take + 1, dim=1)
+    chosen = best.indices[:, :take]
+    flat = (torch.arange(rows).view(-1, 1) * blocks + chosen).view(-1)
+    pool = scores.view(-1, _BLOCK).index_select(0, flat).view(rows, take * _BLOCK)
     values, where = torch.topk(pool, take + 1, dim=1)
-    beyond = torch.maximum(best_blocks.values[:, take], values[:, take])
-    return values[:, :take], torch.gather(columns, 1, where[:, :take]), beyond.to(torch.float64).numpy()
+    columns = torch.gather(chosen, 1, where[:, :take] // _BLOCK) * _BLOCK + where[:, :take] % _BLOCK
+    beyond = torch.maximum(best.values[:, take], values[:, take])
+    return values[:, :take], columns, beyond.to(torch.float64).numpy()
 
 
 # -- the fp32 pass --------------------------------------------------------------------------------
@@ -422,8 +425,10 @@ class _Fp32Pass(_Pass):
         dev = p.device
         reference = p.reference.to(dev)
         step = p.chunk_rows(p.k + 8)
-        buffer = torch.empty(min(step, len(rows)) * p.n_ref, dtype=torch.float32, device=dev)
-        counter = RowCounter(min(step, len(rows)), p.n_ref, dev)
+        width = padded(p.n_ref)
+        buffer = torch.empty(min(step, len(rows)), width, dtype=torch.float32, device=dev)
+        buffer[:, p.n_ref:] = sentinel(torch.float32)  # products only ever write the real columns
+        counter = RowCounter(min(step, len(rows)), width, dev)
         p.stats["chunk_rows_fp32"] = step
         p.stats["rows_fp32"] = p.stats.get("rows_fp32", 0) + len(rows)
         contiguous = len(rows) == 0 or bool(rows[-1] - rows[0] + 1 == len(rows))
@@ -433,8 +438,8 @@ class _Fp32Pass(_Pass):
                 q = p.query[int(block[0]):int(block[-1]) + 1]
             else:
                 q = p.query.index_select(0, torch.from_numpy(block))
-            scores = buffer[:len(block) * p.n_ref].view(len(block), p.n_ref)
-            torch.mm(q.to(dev), reference.t(), out=scores)
+            scores = buffer[:len(block)]
+            torch.mm(q.to(dev), reference.t(), out=scores[:, :p.n_ref])
             self._chunk(block, scores, counter)
             if self.bar is not None and counts_progress:
                 self.bar.update(len(block))
@@ -454,8 +459,7 @@ class _Fp32Pass(_Pass):
         loose[band] += add_l
         p.strict[ent], p.loose[ent] = strict, loose
         if p.k:
-            take = min(p.n_ref, p.k + 8)
-            values, cand, beyond = top_candidates(scores, take)
+            values, cand, beyond = top_candidates(scores, min(p.n_ref, p.k + 8))
             outside = beyond + half
 
             def widen(local: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -477,12 +481,15 @@ class _Int8Pass(_Pass):
     def run(self) -> np.ndarray:
         p = self.p
         refs = quantise(p.reference, shared_scale=True)
-        self.ref_values_t = refs.values.t()
+        width = padded(p.n_ref)
+        values = torch.zeros(width, refs.values.shape[1], dtype=torch.int8)
+        values[:p.n_ref] = refs.values
+        self.ref_values_t = values.t()
         self.ref_scale = float(refs.scale[0]) if p.n_ref else 1.0
         self.max_ref_residual = float(refs.norm_residual.max()) if p.n_ref else 0.0
         step = p.chunk_rows(p.k + _TOPK_EXTRA)
-        buffer = torch.empty(min(step, p.n_query) * p.n_ref, dtype=torch.int32)
-        counter = RowCounter(min(step, p.n_query), p.n_ref, torch.device("cpu"))
+        buffer = torch.empty(min(step, p.n_query) * width, dtype=torch.int32)
+        counter = RowCounter(min(step, p.n_query), width, torch.device("cpu"))
         take = min(p.n_ref, p.k + _TOPK_EXTRA)
         self.gather_rows = max(1, min(step, p.n_query, p.memory // 4 // max(1, take * p.dim * 4)))
         self.gather = torch.empty(self.gather_rows * take, p.dim)
@@ -496,8 +503,9 @@ class _Int8Pass(_Pass):
                 left.append(np.arange(start, p.n_query, dtype=np.int64))
                 break
             queries = quantise(p.query[start:start + len(rows)], shared_scale=False)
-            scores = buffer[:len(rows) * p.n_ref].view(len(rows), p.n_ref)
+            scores = buffer[:len(rows) * width].view(len(rows), width)
             torch._int_mm(queries.values, self.ref_values_t, out=scores)
+            scores[:, p.n_ref:] = sentinel(torch.int32)  # zero-padded references score 0: hide them
             left.append(self._chunk(rows, scores, counter, queries))
             done += len(rows)
             if self.bar is not None:
