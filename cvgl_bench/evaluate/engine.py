@@ -39,7 +39,7 @@ import torch
 from ..data.structures import GroundTruth
 from ._count import RowCounter, count_sorted
 from ._exact import (ExactPairs, exact_error_bound, float32_above, float32_below,
-                     fp32_product_bound, row_norms)
+                     fp32_product_bound, row_norms, single_thread)
 from ._int8 import MAX_DIM, int8_matmul_available, quantise
 
 SCREENS = ("auto", "int8", "fp32")
@@ -284,6 +284,10 @@ class _Pass:
 
     def at_least(self, scores: torch.Tensor, local: np.ndarray, limits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in ``local``, column) of every score >= the row's limit, rows ``local``."""
+        with single_thread():
+            return self._at_least(scores, local, limits)
+
+    def _at_least(self, scores: torch.Tensor, local: np.ndarray, limits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         dev = scores.device
         n = scores.shape[1]
         step = self.p.block_rows(5)
@@ -299,6 +303,11 @@ class _Pass:
     def recheck_bands(self, scores: torch.Tensor, rows: np.ndarray, ent: np.ndarray, local: np.ndarray,
                       hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact comparisons inside each entry's band [lo, hi]; returns (#above, #at-or-above - 1)."""
+        with single_thread():
+            return self._recheck_bands(scores, rows, ent, local, hi, lo)
+
+    def _recheck_bands(self, scores: torch.Tensor, rows: np.ndarray, ent: np.ndarray, local: np.ndarray,
+                       hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         above = np.zeros(len(ent), np.int64)
         at_or_above = np.zeros(len(ent), np.int64)
         if not len(ent):
@@ -324,7 +333,8 @@ class _Pass:
 
     def exact_topk(self, rows: np.ndarray, cand: torch.Tensor, approx: torch.Tensor, slack: np.ndarray,
                    outside_max: np.ndarray, widen: Any) -> None:
-        settle_topk(self.p.exact, self.p.k, rows, cand, approx, slack, outside_max, widen, self.p.topk, self.p.stats)
+        with single_thread():
+            settle_topk(self.p.exact, self.p.k, rows, cand, approx, slack, outside_max, widen, self.p.topk, self.p.stats)
 
 
 def settle_topk(exact: ExactPairs, k: int, rows: np.ndarray, cand: Any, approx: Any, slack: np.ndarray,
@@ -544,6 +554,17 @@ class _Int8Pass(_Pass):
             self._topk(rows, scores, settle, queries, err, half, unit)
         return rows[wide_rows]
 
+    def _score_candidates(self, rows: np.ndarray, cand: torch.Tensor, approx: torch.Tensor, take: int) -> None:
+        """float32 scores of each row's candidates (bound: fp32_bound), a block of rows at a time."""
+        p = self.p
+        for lo in range(0, len(rows), self.gather_rows):
+            hi = min(len(rows), lo + self.gather_rows)
+            gathered = self.gather[:(hi - lo) * take]
+            torch.index_select(p.reference, 0, cand[lo:hi].reshape(-1), out=gathered)
+            for i, row in enumerate(rows[lo:hi].tolist()):  # one matrix-vector product per row:
+                block = gathered[i * take:(i + 1) * take]  # several times faster than bmm here
+                torch.mv(block, p.query[row], out=approx[lo + i])
+
     def _topk(self, rows: np.ndarray, scores: torch.Tensor, settle: np.ndarray, queries: Any, err: np.ndarray,
               half: np.ndarray, unit: np.ndarray) -> None:
         p = self.p
@@ -555,12 +576,8 @@ class _Int8Pass(_Pass):
         m = len(settle)
         # float32 scores of the candidates (bound: fp32_bound), a block of rows at a time
         approx = torch.empty(m, take)
-        for lo in range(0, m, self.gather_rows):
-            hi = min(m, lo + self.gather_rows)
-            gathered = self.gather[:(hi - lo) * take]
-            torch.index_select(p.reference, 0, cand[lo:hi].reshape(-1), out=gathered)
-            q = p.query.index_select(0, torch.from_numpy(rows[settle[lo:hi]]))
-            torch.bmm(gathered.view(hi - lo, take, p.dim), q.view(hi - lo, p.dim, 1), out=approx[lo:hi].view(-1, take, 1))
+        with single_thread():
+            self._score_candidates(rows[settle], cand, approx, take)
         slack = (p.fp32_bound + p.exact_bound)[rows[settle]]
         outside = beyond * unit[settle] + err[settle] + p.exact_bound[rows[settle]]
 
