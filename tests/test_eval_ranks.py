@@ -253,3 +253,19 @@ def test_top_candidates_hold_the_best_scores_and_bound_the_rest(rows, n, take, i
         np.testing.assert_array_equal(np.sort(scores[i, cols]), np.sort(scores[i])[n - take:])
         others = np.setdiff1d(np.arange(n), cols)
         assert not len(others) or scores[i, others].max() <= beyond[i]
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 20), dim=st.integers(1, 40), exponent=st.integers(-30, 30), shared=st.booleans(),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_int8_residual_norms_are_upper_bounds(rows, dim, exponent, shared, seed):
+    from cvgl_bench.evaluate._int8 import quantise
+
+    x = torch.from_numpy((np.random.default_rng(seed).standard_normal((rows, dim)) * 10.0 ** exponent)
+                         .astype(np.float32))
+    q = quantise(x, shared_scale=shared)
+    assert q.values.shape == (rows, -(-dim // 8) * 8) and not q.values[:, dim:].any()
+    approx = q.values[:, :dim].double() * torch.from_numpy(q.scale).view(-1, 1)
+    exact = torch.linalg.vector_norm(x.double() - approx, dim=1).numpy()
+    assert (q.norm_residual >= exact).all()
+    assert (q.norm_residual <= exact * 1.001 + 1e-6 * np.linalg.norm(x.double().numpy(), axis=1) + 1e-20).all()

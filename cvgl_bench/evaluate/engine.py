@@ -28,6 +28,7 @@ bound. The few references inside that band are recomputed exactly, so every rank
 from __future__ import annotations
 
 import contextlib
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -74,7 +75,9 @@ def rank(query: Any, reference: Any, truth: GroundTruth, *, device: str | None =
     """
     if screen not in SCREENS:
         raise ValueError(f"screen must be one of {SCREENS}, not {screen!r}")
+    start = time.perf_counter()
     problem = _Problem.build(query, reference, truth, _device(device), topk, memory_mb)
+    problem.stats["seconds"] = {"setup": time.perf_counter() - start}
     mode = _choose_mode(screen, problem)
     problem.stats.update(screen=mode, device=str(problem.device))
     limit = pair_limit if pair_limit is not None else problem.n_ref // 128 + 32
@@ -144,6 +147,16 @@ class _Problem:
                    fp32_product_bound(qn, rmax, dim), exact_error_bound(qn, rmax, dim), qn, rmax,
                    np.zeros(nnz, np.int64), np.zeros(nnz, np.int64), np.zeros((q.shape[0], k), np.int64),
                    {"queries": q.shape[0], "references": r.shape[0], "entries": nnz})
+
+    @contextlib.contextmanager
+    def clock(self, phase: str) -> Iterator[None]:
+        """Add the wall time of the block to ``stats["seconds"][phase]``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            seconds = self.stats.setdefault("seconds", {})
+            seconds[phase] = seconds.get(phase, 0.0) + time.perf_counter() - start
 
     def chunk_rows(self, candidates: int) -> int:
         """Query rows per chunk: scores (4 B) and a comparison mask (1 B) per reference, plus the
@@ -449,7 +462,8 @@ class _Fp32Pass(_Pass):
             else:
                 q = p.query.index_select(0, torch.from_numpy(block))
             scores = buffer[:len(block)]
-            torch.mm(q.to(dev), reference.t(), out=scores[:, :p.n_ref])
+            with p.clock("fp32 product"):
+                torch.mm(q.to(dev), reference.t(), out=scores[:, :p.n_ref])
             self._chunk(block, scores, counter)
             if self.bar is not None and counts_progress:
                 self.bar.update(len(block))
@@ -461,21 +475,25 @@ class _Fp32Pass(_Pass):
         own = p.sim[ent]
         hi = float32_above(own + half[local])
         lo = float32_below(own - half[local])
-        n_gt, n_ge = self.count_entries(scores, counter, local, slot, hi, lo)
+        with p.clock("count"):
+            n_gt, n_ge = self.count_entries(scores, counter, local, slot, hi, lo)
         strict, loose = n_gt.copy(), n_gt.copy()
         band = np.flatnonzero(n_ge - n_gt > 1)
-        add_s, add_l = self.recheck_bands(scores, rows, ent[band], local[band], hi[band], lo[band])
+        with p.clock("band re-check"):
+            add_s, add_l = self.recheck_bands(scores, rows, ent[band], local[band], hi[band], lo[band])
         strict[band] += add_s
         loose[band] += add_l
         p.strict[ent], p.loose[ent] = strict, loose
         if p.k:
-            values, cand, beyond = top_candidates(scores, min(p.n_ref, p.k + 8))
+            with p.clock("top-k"):
+                values, cand, beyond = top_candidates(scores, min(p.n_ref, p.k + 8))
             outside = beyond + half
 
             def widen(local: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 return self.at_least(scores, local, float32_below(floor - half[local]))
 
-            self.exact_topk(rows, cand, values, half, outside, widen)
+            with p.clock("top-k"):
+                self.exact_topk(rows, cand, values, half, outside, widen)
 
 
 # -- the int8 screen ------------------------------------------------------------------------------
@@ -490,7 +508,8 @@ class _Int8Pass(_Pass):
 
     def run(self) -> np.ndarray:
         p = self.p
-        refs = quantise(p.reference, shared_scale=True)
+        with p.clock("quantise"):
+            refs = quantise(p.reference, shared_scale=True)
         width = padded(p.n_ref)
         values = torch.zeros(width, refs.values.shape[1], dtype=torch.int8)
         values[:p.n_ref] = refs.values
@@ -512,10 +531,12 @@ class _Int8Pass(_Pass):
                 p.stats["switched_to_fp32_at_query"] = start
                 left.append(np.arange(start, p.n_query, dtype=np.int64))
                 break
-            queries = quantise(p.query[start:start + len(rows)], shared_scale=False)
+            with p.clock("quantise"):
+                queries = quantise(p.query[start:start + len(rows)], shared_scale=False)
             scores = buffer[:len(rows) * width].view(len(rows), width)
-            torch._int_mm(queries.values, self.ref_values_t, out=scores)
-            scores[:, p.n_ref:] = sentinel(torch.int32)  # zero-padded references score 0: hide them
+            with p.clock("int8 product"):
+                torch._int_mm(queries.values, self.ref_values_t, out=scores)
+                scores[:, p.n_ref:] = sentinel(torch.int32)  # zero-padded references score 0: hide them
             left.append(self._chunk(rows, scores, counter, queries))
             done += len(rows)
             if self.bar is not None:
@@ -538,12 +559,14 @@ class _Int8Pass(_Pass):
         lo = np.ceil((own - half[local]) / unit[local]) - 1
         hi = np.clip(hi, -_INT32_MAX, _INT32_MAX).astype(np.int32)
         lo = np.clip(lo, -_INT32_MAX, _INT32_MAX).astype(np.int32)
-        n_gt, n_ge = self.count_entries(scores, counter, local, slot, hi, lo)
+        with p.clock("count"):
+            n_gt, n_ge = self.count_entries(scores, counter, local, slot, hi, lo)
         width = n_ge - n_gt
         wide_rows = np.unique(local[width > self.pair_limit])
         narrow = np.flatnonzero((width > 1) & ~np.isin(local, wide_rows))
         strict, loose = n_gt.copy(), n_gt.copy()
-        add_s, add_l = self.recheck_bands(scores, rows, ent[narrow], local[narrow], hi[narrow], lo[narrow])
+        with p.clock("band re-check"):
+            add_s, add_l = self.recheck_bands(scores, rows, ent[narrow], local[narrow], hi[narrow], lo[narrow])
         strict[narrow] += add_s
         loose[narrow] += add_l
         keep = ~np.isin(local, wide_rows)
@@ -551,7 +574,8 @@ class _Int8Pass(_Pass):
         self.p.stats["band_entries"] = self.p.stats.get("band_entries", 0) + len(narrow)
         if p.k:
             settle = np.setdiff1d(np.arange(len(rows)), wide_rows)
-            self._topk(rows, scores, settle, queries, err, half, unit)
+            with p.clock("top-k"):
+                self._topk(rows, scores, settle, queries, err, half, unit)
         return rows[wide_rows]
 
     def _score_candidates(self, rows: np.ndarray, cand: torch.Tensor, approx: torch.Tensor, take: int) -> None:
@@ -571,8 +595,10 @@ class _Int8Pass(_Pass):
         if not len(settle):
             return
         take = min(p.n_ref, p.k + _TOPK_EXTRA)
-        sub = scores if len(settle) == len(rows) else scores.index_select(0, torch.from_numpy(settle))
-        values, cand, beyond = top_candidates(sub, take)
+        values, cand, beyond = top_candidates(scores, take)  # wide rows too: cheaper than a copy
+        if len(settle) < len(rows):
+            pick = torch.from_numpy(settle)
+            values, cand, beyond = values[pick], cand[pick], beyond[settle]
         m = len(settle)
         # float32 scores of the candidates (bound: fp32_bound), a block of rows at a time
         approx = torch.empty(m, take)
