@@ -88,7 +88,8 @@ def rank(query: Any, reference: Any, truth: GroundTruth, *, device: str | None =
         if len(rows):
             _Fp32Pass(problem, bar).run(rows, counts_progress=mode != "int8")
     problem.stats["pairs_exact"] = problem.exact.pairs_computed
-    return EngineResult(problem.sim, problem.strict, problem.loose, problem.topk, problem.stats)
+    sim = problem.sim if problem.unscale is None else problem.sim * problem.unscale[truth.query_of_entry]
+    return EngineResult(sim, problem.strict, problem.loose, problem.topk, problem.stats)
 
 
 # -- the problem and its bookkeeping ------------------------------------------------------------
@@ -104,6 +105,8 @@ class _Problem:
     memory: int
     exact: ExactPairs
     sim: np.ndarray
+    unscale: np.ndarray | None
+    """Per query, the power of two that turns similarities of rescaled embeddings back (or None)."""
     fp32_bound: np.ndarray    # per query: |fp32 score - real|
     exact_bound: np.ndarray   # per query: |exact - real|
     query_norms: np.ndarray
@@ -135,15 +138,16 @@ class _Problem:
         if truth.n_queries != q.shape[0] or truth.n_references != r.shape[0]:
             raise ValueError(f"ground truth is for {truth.n_queries} x {truth.n_references} but embeddings "
                              f"are {q.shape[0]} x {r.shape[0]}")
-        exact = ExactPairs(q, r)
-        sim = exact(truth.query_of_entry, truth.ref_index)
         qn = row_norms(q)
         rmax = float(row_norms(r).max()) if r.shape[0] else 0.0
+        q, r, qn, rmax, unscale = _tame_magnitudes(q, r, qn, rmax)
+        exact = ExactPairs(q, r)
+        sim = exact(truth.query_of_entry, truth.ref_index)
         dim = q.shape[1]
         k = max(0, min(int(topk), r.shape[0]))
         default_mb = 1024 if device.type == "cuda" else 256
         nnz = len(truth.ref_index)
-        return cls(q, r, truth, device, k, int((memory_mb or default_mb) * 2 ** 20), exact, sim,
+        return cls(q, r, truth, device, k, int((memory_mb or default_mb) * 2 ** 20), exact, sim, unscale,
                    fp32_product_bound(qn, rmax, dim), exact_error_bound(qn, rmax, dim), qn, rmax,
                    np.zeros(nnz, np.int64), np.zeros(nnz, np.int64), np.zeros((q.shape[0], k), np.int64),
                    {"queries": q.shape[0], "references": r.shape[0], "entries": nnz})
@@ -190,6 +194,22 @@ def _host_float32(x: Any, name: str) -> torch.Tensor:
     if not (t.is_floating_point()):
         raise ValueError(f"{name} embeddings must be floating point, got {t.dtype}")
     return t.detach().to("cpu", torch.float32).contiguous()
+
+
+def _tame_magnitudes(q: torch.Tensor, r: torch.Tensor, qn: np.ndarray, rmax: float) -> tuple[Any, ...]:
+    """Scale rows by powers of two when float32 products could overflow (norms near 1e19).
+
+    A positive factor per query row, and one for all references, leaves every ranking unchanged,
+    and a power of two is exact; the similarities are scaled back at the end. Embeddings of
+    ordinary size are returned as they are (no copy).
+    """
+    if not len(qn) or qn.max() * rmax < 2.0 ** 100:
+        return q, r, qn, rmax, None
+    q_exp = np.frexp(np.where(qn > 0, qn, 1.0))[1].astype(np.float64)
+    r_exp = float(np.frexp(rmax if rmax > 0 else 1.0)[1])
+    q = q * torch.from_numpy(np.ldexp(1.0, -q_exp.astype(int))).to(torch.float32).view(-1, 1)
+    r = r * float(np.ldexp(1.0, -int(r_exp)))
+    return (q, r, row_norms(q), float(row_norms(r).max()), np.ldexp(1.0, (q_exp + r_exp).astype(int)))
 
 
 def _device(device: str | None) -> torch.device:

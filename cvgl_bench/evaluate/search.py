@@ -63,7 +63,7 @@ class FaissSearch:
         from ._exact import (ExactPairs, exact_error_bound, float32_above, float32_below, fp32_product_bound,
                              row_norms)
         from ._lists import ranks_from_lists
-        from .engine import settle_topk
+        from .engine import _tame_magnitudes, settle_topk
 
         q = _float32_rows(query, "query")
         r = _float32_rows(reference, "reference")
@@ -72,11 +72,13 @@ class FaissSearch:
         nq, nr, dim = q.shape[0], r.shape[0], q.shape[1]
         faiss.omp_set_num_threads(torch.get_num_threads())
         qt, rt = torch.from_numpy(q), torch.from_numpy(r)
+        qn = row_norms(qt)
+        rmax = float(row_norms(rt).max()) if nr else 0.0
+        qt, rt, qn, rmax, unscale = _tame_magnitudes(qt, rt, qn, rmax)
+        q, r = qt.numpy(), rt.numpy()
         exact = ExactPairs(qt, rt)
         q_of, ref_of = truth.query_of_entry, truth.ref_index
         own = exact(q_of, ref_of)
-        qn = row_norms(qt)
-        rmax = float(row_norms(rt).max()) if nr else 0.0
         half = fp32_product_bound(qn, rmax, dim) + exact_error_bound(qn, rmax, dim)
         hi = float32_above(own + half[q_of])
         lo = float32_below(own - half[q_of])
@@ -134,6 +136,8 @@ class FaissSearch:
             lists = (lims.astype(np.int64), values, ids.astype(np.int64))
             self._settle_lists(rows, lists, q_of, truth, hi, lo, own, exact, strict, loose, ranks_from_lists)
         stats["pairs_exact"] = exact.pairs_computed
+        if unscale is not None:
+            own = own * unscale[q_of]
         return RankTable(own, strict, loose, top, stats)
 
     @staticmethod
