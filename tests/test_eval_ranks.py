@@ -24,6 +24,8 @@ def brute_ranks(query: np.ndarray, reference: np.ndarray, truth: GroundTruth) ->
     own = sim[q, r]
     strict = (sim[q] > own[:, None]).sum(axis=1)
     loose = (sim[q] >= own[:, None]).sum(axis=1) - 1
+    junk = truth.role == JUNK  # removed from every ranking: not ranked
+    strict[junk], loose[junk] = -1, -1
     return own, strict, loose, sim
 
 
@@ -218,6 +220,10 @@ def test_rank_table_round_trip_and_validation():
         RankTable(np.zeros(1), np.array([2]), np.array([1]), np.zeros((1, 1), int))
     with pytest.raises(ValueError, match="entries"):
         table.check_against(GroundTruth.one_to_one(np.array([0]), 4))
+    unranked = RankTable(np.zeros(2), np.array([0, -1]), np.array([0, -1]), np.zeros((1, 1), int))
+    unranked.check_against(GroundTruth.from_lists([[1]], 4, None, [[0]]))  # the junk entry comes second
+    with pytest.raises(ValueError, match="only junk"):
+        unranked.check_against(GroundTruth.from_lists([[0, 1]], 4))
     from cvgl_bench.errors import DataError
 
     with pytest.raises(DataError, match="rank_loose"):

@@ -8,6 +8,8 @@ embeddings, one summation order per pair)::
     rank_strict(e) = #{references j : sim(q, j) >  s}          ties favour the query
     rank_loose(e)  = #{references j != e : sim(q, j) >= s}     ties count against it
 
+(junk entries are removed from rankings: only their similarity is computed, their ranks are -1)
+
 and for every query the ``topk`` most similar references (ties by index).
 
 How. Queries are processed in chunks against the whole gallery, so memory is
@@ -37,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.structures import GroundTruth
+from ..data.structures import JUNK, GroundTruth
 from ._count import RowCounter, count_sorted
 from ._exact import (ExactPairs, exact_error_bound, float32_above, float32_below,
                      fp32_product_bound, row_norms, single_thread)
@@ -149,7 +151,7 @@ class _Problem:
         nnz = len(truth.ref_index)
         return cls(q, r, truth, device, k, int((memory_mb or default_mb) * 2 ** 20), exact, sim, unscale,
                    fp32_product_bound(qn, rmax, dim), exact_error_bound(qn, rmax, dim), qn, rmax,
-                   np.zeros(nnz, np.int64), np.zeros(nnz, np.int64), np.zeros((q.shape[0], k), np.int64),
+                   np.full(nnz, -1, np.int64), np.full(nnz, -1, np.int64), np.zeros((q.shape[0], k), np.int64),
                    {"queries": q.shape[0], "references": r.shape[0], "entries": nnz})
 
     @contextlib.contextmanager
@@ -173,13 +175,22 @@ class _Problem:
         return int(max(1, self.memory // 4 // max(1, self.n_ref * bytes_per_score)))
 
     def entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For query rows ``rows``: (entry indices, local row of each entry, slot within its row)."""
+        """For query rows ``rows``: (ranked entries, local row of each, slot within its row).
+
+        Junk entries are left out: they are removed from every ranking, so only their
+        similarity matters (their ranks stay -1).
+        """
         indptr = self.truth.indptr
         starts = indptr[rows]
         counts = indptr[rows + 1] - starts
         local = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
-        slot = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-        return starts[local] + slot, local, slot
+        ent = starts[local] + np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts,
+                                                                                        counts)
+        keep = self.truth.role[ent] != JUNK
+        ent, local = ent[keep], local[keep]
+        kept = np.bincount(local, minlength=len(rows))
+        slot = np.arange(len(ent), dtype=np.int64) - np.repeat(np.cumsum(kept) - kept, kept)
+        return ent, local, slot
 
 
 def _host_float32(x: Any, name: str) -> torch.Tensor:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.structures import GroundTruth
+from ..data.structures import JUNK, GroundTruth
 from .ranks import RankTable, compute_ranks
 
 
@@ -82,10 +82,11 @@ class FaissSearch:
         half = fp32_product_bound(qn, rmax, dim) + exact_error_bound(qn, rmax, dim)
         hi = float32_above(own + half[q_of])
         lo = float32_below(own - half[q_of])
+        ranked = truth.role != JUNK  # junk is removed from rankings: its ranks stay -1
         lowest = np.full(nq, np.inf, dtype=np.float32)
-        np.minimum.at(lowest, q_of, lo)
-        strict = np.zeros(len(own), np.int64)
-        loose = np.zeros(len(own), np.int64)
+        np.minimum.at(lowest, q_of[ranked], lo[ranked])
+        strict = np.full(len(own), -1, np.int64)
+        loose = np.full(len(own), -1, np.int64)
         k = max(0, min(int(topk), nr))
         top = np.zeros((nq, k), np.int64)
         stats: dict[str, Any] = {"backend": "faiss", "queries": nq, "references": nr, "entries": len(own)}
@@ -159,6 +160,8 @@ class FaissSearch:
         counts = truth.indptr[rows + 1] - starts
         owner = np.repeat(np.arange(len(rows)), counts)
         ent = starts[owner] + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        keep = truth.role[ent] != JUNK
+        ent, owner = ent[keep], owner[keep]
         if not len(ent):
             return
         lims, values, ids = lists
