@@ -29,17 +29,20 @@ MAX_DIM = 100_000
 
 @dataclass
 class QuantisedRows:
-    values: torch.Tensor       # int8 (n, D8): D rounded up to a multiple of 8 with zero columns
+    values: torch.Tensor       # int8 (rows, D8): D rounded up to a multiple of 8, zero padding
     scale: np.ndarray          # float64 (n,) per-row scale (one shared value for references)
     norm_residual: np.ndarray  # float64 (n,) upper bound of ||row - scale * values||
 
 
-def quantise(x: torch.Tensor, shared_scale: bool, block: int = 4096) -> QuantisedRows:
-    """Round rows of a float32 CPU tensor to int8 (per-row scale, or one scale for all rows)."""
+def quantise(x: torch.Tensor, shared_scale: bool, block: int = 4096, rows: int | None = None) -> QuantisedRows:
+    """Round rows of a float32 CPU tensor to int8 (per-row scale, or one scale for all rows).
+
+    ``rows`` (at least ``len(x)``) pads ``values`` with zero rows, e.g. to whole score blocks.
+    """
     n, dim = x.shape
     # Zero columns up to a multiple of 8 leave every product unchanged; they keep the int8
     # kernels on their well-trodden path (torch 2.14 returns garbage for an inner size of 1).
-    values = torch.zeros(n, -(-dim // 8) * 8, dtype=torch.int8)
+    values = torch.zeros(max(n, rows or 0), -(-dim // 8) * 8, dtype=torch.int8)
     if shared_scale:
         peak = max((_peaks(x[s:s + block]).max().item() for s in range(0, n, block)), default=0.0)
         scales = np.full(n, _scale_of(peak), dtype=np.float64)

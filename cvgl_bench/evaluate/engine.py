@@ -539,19 +539,17 @@ class _Int8Pass(_Pass):
 
     def run(self) -> np.ndarray:
         p = self.p
-        with p.clock("quantise"):
-            refs = quantise(p.reference, shared_scale=True)
         width = padded(p.n_ref)
-        values = torch.zeros(width, refs.values.shape[1], dtype=torch.int8)
-        values[:p.n_ref] = refs.values
-        self.ref_values_t = values.t()
+        with p.clock("quantise"):
+            refs = quantise(p.reference, shared_scale=True, rows=width)
+        self.ref_values_t = refs.values.t()
         self.ref_scale = float(refs.scale[0]) if p.n_ref else 1.0
         self.max_ref_residual = float(refs.norm_residual.max()) if p.n_ref else 0.0
         step = p.chunk_rows(p.k + _TOPK_EXTRA)
         buffer = torch.empty(min(step, p.n_query) * width, dtype=torch.int32)
         counter = RowCounter(min(step, p.n_query), width, torch.device("cpu"))
         take = min(p.n_ref, p.k + _TOPK_EXTRA)
-        self.gather_rows = max(1, min(step, p.n_query, p.memory // 4 // max(1, take * p.dim * 4)))
+        self.gather_rows = max(1, min(step, p.n_query, p.memory // 8 // max(1, take * p.dim * 4)))
         self.gather = torch.empty(self.gather_rows * take, p.dim)
         p.stats["chunk_rows_int8"] = step
         left: list[np.ndarray] = []
