@@ -72,7 +72,7 @@ def rank(query: Any, reference: Any, truth: GroundTruth, *, device: str | None =
     :param reference: (Nr, D) float embeddings.
     :param device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None`` picks a GPU when there is one.
     :param screen: ``"auto"`` (int8 screen on a CPU for large problems), ``"int8"`` or ``"fp32"``.
-    :param memory_mb: size of the per-chunk score buffers (default 256 MB on CPU, 1 GB on GPU).
+    :param memory_mb: size of the per-chunk score buffers (default 192 MB on CPU, 1 GB on GPU).
     :param pair_limit: widest band finished pair by pair in the int8 screen (default Nr/128 + 32).
     """
     if screen not in SCREENS:
@@ -147,7 +147,7 @@ class _Problem:
         sim = exact(truth.query_of_entry, truth.ref_index)
         dim = q.shape[1]
         k = max(0, min(int(topk), r.shape[0]))
-        default_mb = 1024 if device.type == "cuda" else 256
+        default_mb = 1024 if device.type == "cuda" else 192
         nnz = len(truth.ref_index)
         return cls(q, r, truth, device, k, int((memory_mb or default_mb) * 2 ** 20), exact, sim, unscale,
                    fp32_product_bound(qn, rmax, dim), exact_error_bound(qn, rmax, dim), qn, rmax,
