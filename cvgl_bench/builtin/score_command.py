@@ -36,8 +36,12 @@ def parse_protocol(items: tuple[str, ...]) -> dict[str, str]:
 
 
 def load_split(split_name: str, protocol_items: tuple[str, ...], data_root: str | None, host: Any) -> Any:
-    """Resolve an evaluation split, its data root and protocol, and load it (EvalData)."""
-    from ..data.structures import EvalData
+    """Resolve an evaluation split, its data root and protocol, and load it (EvalData).
+
+    Only the split files are needed: images are not checked (the embeddings exist already).
+    Unknown protocol options are errors here, not silently ignored.
+    """
+    from ..data.splits import call_split_loader
     from ..dataroot import resolve_root
     from ..errors import ConfigError, DataError
 
@@ -48,9 +52,9 @@ def load_split(split_name: str, protocol_items: tuple[str, ...], data_root: str 
     protocol = spec.resolve_protocol(parse_protocol(protocol_items))
     dataset = host.datasets.get(spec.dataset)
     root = resolve_root(dataset, data_root, spec)
-    data = spec.load()(root, protocol)
-    if not isinstance(data, EvalData):
-        raise DataError(f"split {split_name!r}: its loader returned {type(data).__name__}, not EvalData")
+    data = call_split_loader(spec, root, protocol, verify_files=False)
+    if not len(data.queries) or not len(data.references):
+        raise DataError(f"split {split_name!r} under {root} has no queries or no references")
     return data
 
 
