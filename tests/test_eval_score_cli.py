@@ -195,3 +195,38 @@ def test_score_as_a_subprocess(tiny):
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["n_queries"] == NQ
+
+
+def _random_embeddings(data, path: Path, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    np.savez(path, query=rng.standard_normal((len(data.queries), 8)).astype(np.float32),
+             reference=rng.standard_normal((len(data.references), 8)).astype(np.float32),
+             query_ids=data.queries.ids, reference_ids=data.references.ids)
+    return path
+
+
+@pytest.mark.parametrize("split, option, values, phrases", [
+    ("cvact_test", "cvact_test", ("utm5m", "exact_id"), ("within 5 m UTM", "the query's id")),
+    ("u1652_d2s", "distractors", ("kept", "removed"), ("kept in the gallery", "removed from every ranking")),
+])
+def test_score_on_builtin_splits(host, tmp_path, split, option, values, phrases):
+    """Built-in loaders (U-1652 without images); each protocol value reaches the metrics."""
+    from cvgl_bench.builtin.score_command import load_split
+    from tests.dataset_trees import make_cvact, make_u1652
+
+    if split.startswith("cvact"):
+        make_cvact(tmp_path / "CVACT")  # exact_id defines the split by the image files
+    else:
+        make_u1652(tmp_path / "University-1652", images=False)
+    data = load_split(split, (), str(tmp_path), host)
+    path = _random_embeddings(data, tmp_path / "emb.npz")
+    recalls = []
+    for value, phrase in zip(values, phrases):
+        result = run("--dataset", split, "--embeddings", path, "--data-root", tmp_path, "--json",
+                     "--protocol", f"{option}={value}")
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        assert out["n_queries"] == len(data.queries) and out["protocol"][option] == value
+        assert all(phrase in m["convention"] for m in out["metrics"].values())
+        recalls.append(out["metrics"]["recall@1"]["value"])
+    assert recalls[1] >= recalls[0] if option == "distractors" else recalls[0] >= recalls[1]
