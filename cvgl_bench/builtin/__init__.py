@@ -1,4 +1,6 @@
 """Built-in plugins, registered through the same hooks as third-party plugins."""
 
 #: Modules loaded as plugins before any entry point, in this order.
-BUILTIN_PLUGINS: tuple[str, ...] = ()
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "cvgl_bench.builtin.synth",
+)
