@@ -104,13 +104,10 @@ def _pair(text: str | None, option: str) -> tuple[int, int] | None:
         return None
     from ..errors import ConfigError
 
-    parts = text.lower().replace("x", " ").split()
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        values = ()
-    if len(values) == 1:
-        values = (values[0], values[0])
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?", text)
+    values = (int(m.group(1)), int(m.group(2) or m.group(1))) if m else ()
     if len(values) != 2 or min(values) < 8:
         raise ConfigError(f"{option} takes HxW (for example 64x256) or one number for a square, not {text!r}")
     return values  # type: ignore[return-value]
@@ -146,10 +143,10 @@ def cvgl_bench_register_commands(cli):
         """Generate the synthetic cross-view world in a real dataset's layout, or a preview sheet."""
         from ..errors import ConfigError
 
-        if preview is None and (layout is None or out is None):
-            raise ConfigError("give --layout and --out to generate a dataset, or --preview OUT.png for a contact sheet")
         if (layout is None) != (out is None):
             raise ConfigError("--layout and --out go together")
+        if preview is None and layout is None:
+            raise ConfigError("give --layout and --out to generate a dataset, or --preview OUT.png for a contact sheet")
         if preview is not None:
             from ..data.synth.preview import write_contact_sheet
 

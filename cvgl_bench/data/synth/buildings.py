@@ -133,10 +133,46 @@ def _house(c, rng, style, centre, w, d, theta, t, front, setback, road, building
     dc = gcentre + front * (d / 2 + drive_len / 2)
     rgb = np.asarray(GROUND["driveway"], np.float32) * float(rng.uniform(0.9, 1.08))
     c.paint_rect(dc[0], dc[1], min(gw, 5.0) / 2, drive_len / 2, theta, cv.DRIVEWAY, rgb, 0.02)
+    spot = gcentre + front * (d / 2 + 3.2)
+    c.driveways.append((float(spot[0]), float(spot[1]), float(theta + np.pi / 2)))
+    _yard(c, rng, centre, w, d, theta, t, front, setback)
     if rng.random() < style.pool:
         pc = centre - front * (d / 2 + rng.uniform(4, 7))
         c.paint_rect(pc[0], pc[1], rng.uniform(2.5, 4.5), rng.uniform(1.8, 2.8), theta, cv.POOL,
                      np.asarray(GROUND["pool"], np.float32), -0.3)
+
+
+FENCES = (((0.47, 0.37, 0.27), 1.8, cv.FENCE), ((0.86, 0.86, 0.83), 1.1, cv.FENCE),
+          ((0.18, 0.29, 0.12), 1.9, cv.HEDGE), ((0.55, 0.53, 0.50), 1.5, cv.FENCE))
+
+
+def _yard(c: cv.Canvas, rng, centre, w, d, theta, t, front, setback) -> None:
+    """Fences or hedges round the back yard and shrubs by the front wall (suburban clutter that
+    hides the ground beyond the street from a street-level camera)."""
+    if rng.random() < 0.75:
+        colour, height, material = FENCES[int(rng.choice(len(FENCES), p=[0.4, 0.15, 0.3, 0.15]))]
+        rgb = np.asarray(colour, np.float32) * float(rng.uniform(0.85, 1.1))
+        height = height * float(rng.uniform(0.85, 1.15))
+        half_w = w / 2 + float(rng.uniform(2.0, 4.5))
+        back = d / 2 + float(rng.uniform(7.0, 13.0))
+        thick = 0.5 if material == cv.HEDGE else 0.3
+        start = float(rng.uniform(-d / 2, d / 2 - 1.0))  # fences start beside the house
+        length = back - start
+        for side in (-1.0, 1.0):
+            mid = centre + t * side * half_w - front * (start + length / 2)
+            c.add_wall(mid[0], mid[1], thick, length / 2, theta, height, rgb, material)
+        bc = centre - front * back
+        c.add_wall(bc[0], bc[1], half_w, thick, theta, height, rgb, material)
+    from .styles import TREES
+
+    shrub = list(TREES).index("shrub")
+    for _ in range(int(rng.integers(0, 5))):
+        along = float(rng.uniform(-w / 2, w / 2))
+        out = float(rng.uniform(1.0, min(3.0, setback - 1.0)))
+        p = centre + t * along + front * (d / 2 + out)
+        r = float(rng.uniform(0.6, 1.3))
+        c.add_tree(float(p[0]), float(p[1]), r, r * float(rng.uniform(1.2, 1.8)), 0.05, shrub, False,
+                   float(rng.uniform(0.85, 1.15)), np.array([0.1, rng.uniform(0, 6.3), 0.05, rng.uniform(0, 6.3)]))
 
 
 def _shop(c, rng, style, centre, w, d, theta, front, setback, building) -> None:

@@ -41,17 +41,69 @@ def far_skyline(cap: Capture, az: np.ndarray) -> np.ndarray:
 
 
 def render_panorama(cap: Capture, cam: np.ndarray, size: tuple[int, int], el_top: float, el_bottom: float,
-                    yaw: float = 0.0, cloud_seed: int = 0, supersample: int = 1, return_hits: bool = False):
-    """Equirectangular panorama (H, W, 3) radiance from ``cam`` = (x, y, z)."""
+                    yaw: float = 0.0, cloud_seed: int = 0, supersample: int = 1, return_hits: bool = False,
+                    tilt: tuple[float, float] = (0.0, 0.0)):
+    """Equirectangular panorama (H, W, 3) radiance from ``cam`` = (x, y, z).
+
+    ``tilt`` = (pitch, roll) in radians: a camera that is not perfectly level (a sloping road,
+    a residual calibration error). The level panorama is rendered with a margin and resampled
+    into the tilted camera's frame.
+    """
     h, w = size
-    az, el = panorama_angles((h * supersample, w * supersample), el_top, el_bottom, yaw)
-    dists = step_distances(0.3, 420.0)
-    hits = cast(cap, cam, az, el, dists)
-    pixel = 2 * np.pi / (w * supersample)
-    img = shade(cap, hits, cam, az, el, pixel, cloud_seed, far_skyline(cap, az))
-    if supersample > 1:
-        img = img.reshape(h, supersample, w, supersample, 3).mean(axis=(1, 3))
-    return (img, hits) if return_hits else img
+    pitch, roll = tilt
+    if pitch == 0.0 and roll == 0.0:
+        az, el = panorama_angles((h * supersample, w * supersample), el_top, el_bottom, yaw)
+        dists = step_distances(0.3, 420.0)
+        hits = cast(cap, cam, az, el, dists)
+        pixel = 2 * np.pi / (w * supersample)
+        img = shade(cap, hits, cam, az, el, pixel, cloud_seed, far_skyline(cap, az))
+        if supersample > 1:
+            img = img.reshape(h, supersample, w, supersample, 3).mean(axis=(1, 3))
+        return (img, hits) if return_hits else img
+    # level render with a margin of rows, then a per-pixel remap
+    row_step = (el_top - el_bottom) / h
+    margin = int(np.ceil((abs(pitch) + abs(roll)) / row_step)) + 2
+    top = min(el_top + margin * row_step, np.pi / 2)
+    bottom = max(el_bottom - margin * row_step, -np.pi / 2)
+    h_level = int(round((top - bottom) / row_step))
+    level, hits = render_panorama(cap, cam, (h_level, w), top, bottom, yaw, cloud_seed, supersample, True)
+    az, el = panorama_angles((h, w), el_top, el_bottom, 0.0)
+    A, E = np.meshgrid(az, el)
+    d = np.stack([np.sin(A) * np.cos(E), np.cos(A) * np.cos(E), np.sin(E)], -1)
+    cp, sp, cr, sr = np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    rot_pitch = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])   # about the east axis
+    rot_roll = np.array([[cr, 0, sr], [0, 1, 0], [-sr, 0, cr]])    # about the north axis
+    dw = d @ (rot_pitch @ rot_roll).T
+    az_w = np.arctan2(dw[..., 0], dw[..., 1])
+    el_w = np.arcsin(np.clip(dw[..., 2], -1, 1))
+    fr = (top - el_w) / row_step - 0.5
+    fc = np.mod((az_w + np.pi) / (2 * np.pi) * w - 0.5, w)
+    img = _remap(level, fr, fc)
+    return (img, _RemappedHits(hits, fr, fc)) if return_hits else img
+
+
+def _remap(image: np.ndarray, fr: np.ndarray, fc: np.ndarray) -> np.ndarray:
+    """Bilinear lookup with wrap-around columns (an equirectangular image)."""
+    h, w = image.shape[:2]
+    r0 = np.clip(np.floor(fr).astype(np.int64), 0, h - 1)
+    r1 = np.clip(r0 + 1, 0, h - 1)
+    ar = np.clip(fr - np.floor(fr), 0, 1)[..., None].astype(np.float32)
+    c0 = np.floor(fc).astype(np.int64) % w
+    c1 = (c0 + 1) % w
+    ac = (fc - np.floor(fc))[..., None].astype(np.float32)
+    return ((image[r0, c0] * (1 - ac) + image[r0, c1] * ac) * (1 - ar)
+            + (image[r1, c0] * (1 - ac) + image[r1, c1] * ac) * ar)
+
+
+class _RemappedHits:
+    """Nearest-neighbour view of a level render's hits through a tilt remap (for labels)."""
+
+    def __init__(self, hits, fr: np.ndarray, fc: np.ndarray):
+        h, w = hits.cls.shape
+        r = np.clip(np.rint(fr).astype(np.int64), 0, h - 1)
+        c = np.rint(fc).astype(np.int64) % w
+        for name in ("cls", "dist", "x", "y", "z", "row", "col", "front_row", "front_col", "inside"):
+            setattr(self, name, getattr(hits, name)[r, c])
 
 
 def render_satellite(cap: Capture, centre: tuple[float, float], extent_m: float, pixels: int,
@@ -97,8 +149,10 @@ def render_drone(cap: Capture, cam: np.ndarray, target: np.ndarray, size: int, f
     rel = np.mod(az_px - heading + np.pi, 2 * np.pi) - np.pi
     a0, a1 = rel.min(), rel.max()
     e0, e1 = el_px.min(), el_px.max()
-    n_az = int(np.ceil(size * 1.3 * (a1 - a0) / fov)) + 2
-    n_el = int(np.ceil(size * 1.3 * (e1 - e0) / fov)) + 2
+    # azimuth steps shrink on the ground by cos(elevation): sample them accordingly
+    squeeze = float(np.cos(np.clip(0.5 * (e0 + e1), -1.45, 1.45)))
+    n_az = int(np.ceil(size * 1.15 * (a1 - a0) * max(squeeze, 0.35) / fov)) + 2
+    n_el = int(np.ceil(size * 1.15 * (e1 - e0) / fov)) + 2
     az = (heading + np.linspace(a0, a1, n_az)).astype(np.float32)
     el = np.linspace(e1, e0, n_el).astype(np.float32)
     height = float(cam[2])
@@ -106,7 +160,7 @@ def render_drone(cap: Capture, cam: np.ndarray, target: np.ndarray, size: int, f
                            min(900.0, height / max(np.tan(max(-e1, 0.02)), 1e-3) + 80.0), fine=0.35, ratio=0.01)
     hits = cast(cap, cam, az, el, dists)
     pixel = fov / size
-    grid = shade(cap, hits, cam, az, el, pixel / 1.3, cloud_seed, None)
+    grid = shade(cap, hits, cam, az, el, pixel / 1.15, cloud_seed, None)
     fa = (rel - a0) / max(a1 - a0, 1e-9) * (n_az - 1)
     fe = (e1 - el_px) / max(e1 - e0, 1e-9) * (n_el - 1)
     out = np.stack([ndimage.map_coordinates(grid[..., k], [fe, fa], order=1, mode="nearest") for k in range(3)], -1)

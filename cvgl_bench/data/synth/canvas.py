@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # Materials (``Canvas.material``).
-GRASS, ASPHALT, PARKING, SIDEWALK, DRIVEWAY, PLAZA, SOIL, WATER, POOL, YELLOW, WHITE, PATH, ROOF, TRUNK = range(14)
+GRASS, ASPHALT, PARKING, SIDEWALK, DRIVEWAY, PLAZA, SOIL, WATER, POOL, YELLOW, WHITE, PATH, ROOF, TRUNK, FENCE, \
+    HEDGE = range(16)
 MATERIAL_NAMES = ("grass", "asphalt", "parking", "sidewalk", "driveway", "plaza", "soil", "water", "pool",
-                  "yellow_line", "white_line", "path", "roof", "trunk")
-GROUND_FOR_MATERIAL = ("grass", "asphalt", "parking", "sidewalk", "driveway", "plaza", "soil", "water", "pool",
-                       "yellow_line", "white_line", "path", None, "soil")
+                  "yellow_line", "white_line", "path", "roof", "trunk", "fence", "hedge")
 
 # Solid kinds (``Canvas.kind``).
 GROUND, BUILDING, STEM, CAR = 0, 1, 2, 3
@@ -60,8 +59,9 @@ class Canvas:
         self.canopy_bottom = np.zeros(self.shape, np.float32)
         self.tree = np.zeros(self.shape, np.int32)
         self.parts = {k: [] for k in PART_FIELDS}
-        self.trees = {k: [] for k in ("x", "y", "radius", "species", "shade", "crown_h", "base")}
+        self.trees = {k: [] for k in ("x", "y", "radius", "species", "shade", "crown_h", "base", "stem", "conifer")}
         self.stalls: list[tuple[float, float, float]] = []
+        self.driveways: list[tuple[float, float, float]] = []
         self.xs = ((np.arange(n) + 0.5) * self.cell).astype(np.float32)
         self.ys = ((n - np.arange(n) - 0.5) * self.cell).astype(np.float32)
 
@@ -125,6 +125,18 @@ class Canvas:
         if raise_by:
             self.height[rs, cs][free] = self.terrain[rs, cs][free] + raise_by
 
+    def add_wall(self, cx: float, cy: float, hx: float, hy: float, theta: float, height: float, rgb: np.ndarray,
+                 material: int) -> None:
+        """A low solid (fence, hedge, garden wall) on open ground inside a rotated rectangle."""
+        m = self.rect_mask(cx, cy, hx, hy, theta)
+        if m is None:
+            return
+        rs, cs, mask, _, _ = m
+        ok = mask & (self.kind[rs, cs] == GROUND) & np.isin(self.material[rs, cs], (GRASS, SOIL, PLAZA))
+        self.height[rs, cs][ok] = self.terrain[rs, cs][ok] + height
+        self.material[rs, cs][ok] = material
+        self.albedo[rs, cs][ok] = rgb
+
     def add_part(self, **p: float) -> int:
         """Stamp one box-like building part (flat, gable or hip roof) and record it; returns its id."""
         m = self.rect_mask(p["cx"], p["cy"], p["hx"], p["hy"], p["theta"])
@@ -174,7 +186,7 @@ class Canvas:
         tid = len(self.trees["x"]) + 1
         base = float(self.terrain[self.index(np.array([x]), np.array([y]))][0])
         for key, value in (("x", x), ("y", y), ("radius", radius), ("species", species), ("shade", shade),
-                           ("crown_h", crown_h), ("base", base)):
+                           ("crown_h", crown_h), ("base", base), ("stem", stem_h), ("conifer", float(conifer))):
             self.trees[key].append(float(value))
         dx, dy = xs - x, ys - y
         ang = np.arctan2(dy, dx)

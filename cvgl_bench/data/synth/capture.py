@@ -25,6 +25,8 @@ CAR_COLOURS = np.array([
     (0.10, 0.20, 0.45), (0.75, 0.75, 0.72), (0.20, 0.30, 0.22), (0.55, 0.45, 0.30), (0.85, 0.70, 0.20),
 ], np.float32)
 CAR_WEIGHTS = np.array([0.22, 0.18, 0.16, 0.12, 0.08, 0.08, 0.06, 0.04, 0.04, 0.02])
+#: Fraction of trees (and shrubs) missing from any one capture: planted or felled in between.
+TREE_TURNOVER = 0.12
 
 
 @dataclass
@@ -69,6 +71,8 @@ class Capture:
     canopy_rgb: np.ndarray
     """Per-tree crown colour of this season, index = tree id (0 unused)."""
     seed: int
+    tree: np.ndarray
+    """Tree id per cell in this capture (trees planted or felled between captures differ)."""
 
 
 def make_light(rng: np.random.Generator, kind: str) -> Light:
@@ -96,11 +100,12 @@ def make_light(rng: np.random.Generator, kind: str) -> Light:
 
 
 def build_capture(world: World, seed: int, name: str, kind: str, exclude: np.ndarray | None = None,
-                  light: Light | None = None) -> Capture:
+                  light: Light | None = None, turnover: float | None = None) -> Capture:
     """A photo session of ``world``: own sun, season, cars and micro-texture.
 
     ``kind`` is ``satellite``, ``ground`` or ``drone`` (it sets the sun's range);
-    ``exclude`` holds (x, y) points where no car may stand (the street-view camera positions).
+    ``exclude`` holds (x, y) points where no car may stand (the street-view camera positions);
+    ``turnover`` is the fraction of trees missing from this capture (default ``TREE_TURNOVER``).
     """
     c = world.canvas
     rng = stream(seed, "capture", name)
@@ -109,6 +114,14 @@ def build_capture(world: World, seed: int, name: str, kind: str, exclude: np.nda
     kind_map = c.kind.copy()
     albedo = c.albedo.copy()
     car_rgb = np.zeros(c.shape + (3,), np.float32)
+    # trees felled or planted between captures: each capture misses its own random subset
+    n_all = len(world.trees["x"])
+    present = rng.random(n_all + 1) >= (TREE_TURNOVER if turnover is None else turnover)
+    present[0] = False
+    tree_map = np.where(present[c.tree], c.tree, 0).astype(np.int32)
+    gone = (kind_map == cv.STEM) & (tree_map == 0)
+    height[gone] = c.terrain[gone]
+    kind_map[gone] = cv.GROUND
     _place_cars(world, rng, height, kind_map, albedo, car_rgb, exclude)
 
     # season: grass dries or greens, deciduous crowns turn, everything a little brighter/darker
@@ -135,11 +148,11 @@ def build_capture(world: World, seed: int, name: str, kind: str, exclude: np.nda
         col = summer * (1 - turn) + autumn * turn
         col *= (trees["shade"] * rng.uniform(0.9, 1.1, n_trees))[:, None]
         canopy_rgb[1:] = np.clip(col, 0, 1)
-    has_canopy = (c.tree > 0) & (c.canopy_top > height)
+    has_canopy = (tree_map > 0) & (c.canopy_top > height)
     crown = np.where(has_canopy, c.canopy_top, height)
     crown_albedo = albedo.copy()
     leaf = 1.0 + 0.18 * grain(rng, c.shape, 1.5)
-    crown_albedo[has_canopy] = canopy_rgb[c.tree[has_canopy]] * leaf[has_canopy][:, None]
+    crown_albedo[has_canopy] = canopy_rgb[tree_map[has_canopy]] * leaf[has_canopy][:, None]
 
     zs = shadow_heights(crown, c.cell, light.sun_az, light.sun_el)
     sun = light.sun_vec
@@ -152,7 +165,7 @@ def build_capture(world: World, seed: int, name: str, kind: str, exclude: np.nda
         + np.where(under, 0.12, 0.0).astype(np.float32)
     ground = _radiance(height, albedo, np.clip(lit_ground, 0, 1), sun, light, c.cell)
     return Capture(world, name, light, height, kind_map, car_rgb, pyramid(surface), pyramid(ground), zs,
-                   canopy_rgb, int(rng.integers(0, 2**31 - 1)))
+                   canopy_rgb, int(rng.integers(0, 2**31 - 1)), tree_map)
 
 
 def _soft(mask: np.ndarray) -> np.ndarray:
@@ -253,6 +266,9 @@ def _place_cars(world: World, rng: np.random.Generator, height: np.ndarray, kind
         heading = np.arctan2(s["ty"], s["tx"])
         for k in np.flatnonzero(pick):
             cars.append((x[k], y[k], heading[k]))
+    if len(world.driveways):
+        for (x, y, h) in world.driveways[rng.random(len(world.driveways)) < 0.45]:
+            cars.append((x, y, h + (np.pi if rng.random() < 0.5 else 0.0)))
     if len(world.stalls):
         full = rng.random(len(world.stalls)) < rng.uniform(0.25, 0.8)
         for (x, y, h) in world.stalls[full]:
@@ -264,7 +280,7 @@ def _place_cars(world: World, rng: np.random.Generator, height: np.ndarray, kind
         from scipy.spatial import cKDTree
 
         d, _ = cKDTree(np.asarray(exclude)[:, :2]).query(cars[:, :2])
-        cars = cars[d > 4.5]
+        cars = cars[d > 7.0]
     colours = CAR_COLOURS[rng.choice(len(CAR_COLOURS), len(cars), p=CAR_WEIGHTS / CAR_WEIGHTS.sum())]
     lengths = rng.uniform(4.0, 5.0, len(cars))
     tall = rng.random(len(cars)) < 0.2

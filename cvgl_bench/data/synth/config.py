@@ -61,7 +61,7 @@ class SynthConfig:
     places_per_world: int = 160
     world_m: float | None = None
     satellite_extent_m: float = 120.0
-    satellite_offset_m: float = 3.0
+    satellite_offset_m: float = 5.0
     """Scale (Rayleigh sigma) of the satellite centre's offset from the camera."""
     vigor_layout: str = "official"
     """``official`` (City/panorama, City/satellite) or ``sample4geo`` (ground/City, satellite/City)."""
@@ -109,24 +109,28 @@ def make_config(layout: str, size: str | int = "small", seed: int = 0, style: st
     if layout == "vigor":
         kw["places_per_world"] = 260
     if label == "tiny":
-        kw["world_m"] = 360.0
+        kw["world_m"] = 300.0 if layout != "vigor" else 270.0
         kw["places_per_world"] = 40 if layout != "vigor" else 30
     cfg = SynthConfig(layout=layout, size=label, seed=int(seed), counts=counts, style=style, **kw)
     clean = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(clean) - set(SynthConfig.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(f"unknown synthetic option {unknown[0]!r}")
     if clean.get("orientation", "north") not in ("north", "unknown"):
         raise ConfigError("orientation must be 'north' or 'unknown'")
-    return replace(cfg, **clean)
+    if clean.get("vigor_layout", "official") not in ("official", "sample4geo"):
+        raise ConfigError("vigor_layout must be 'official' or 'sample4geo'")
+    cfg = replace(cfg, **clean)
+    for name in ("satellite_px", "drone_px"):
+        h, w = getattr(cfg, name)
+        if h != w:
+            raise ConfigError(f"{name.split('_')[0]} images are square; got {h}x{w}")
+    if min(cfg.satellite_px + cfg.ground_px + cfg.drone_px) < 16:
+        raise ConfigError("images must be at least 16 pixels on each side")
+    return cfg
 
 
 def _scaled(layout: str, scale: float) -> dict[str, int]:
+    """Counts of ``small`` scaled to ask for about N training pairs (views per building fixed)."""
     base = COUNTS[layout]["small"]
-    out = {}
-    for key, value in base.items():
-        if key == "views":
-            out[key] = value
-        else:
-            out[key] = max(2, int(math.ceil(value * scale)))
-    if layout == "university1652":
-        views = base["views"]
-        out = {k: max(2, int(math.ceil(v * scale))) if k != "views" else views for k, v in base.items()}
-    return out
+    return {k: v if k == "views" else max(2, int(math.ceil(v * scale))) for k, v in base.items()}

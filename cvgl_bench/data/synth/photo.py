@@ -18,13 +18,14 @@ def develop(radiance: np.ndarray, rng: np.random.Generator, *, exposure_bias: fl
     """An 8-bit RGB image from radiance: auto-exposure (times a bias), white balance, a soft
     shoulder, optional blur and haze veil, Gaussian sensor noise."""
     img = radiance.astype(np.float32, copy=True)
-    if blur > 0:
-        img = np.stack([ndimage.gaussian_filter(img[..., k], blur, mode="nearest") for k in range(3)], -1)
+    if blur > 0.05:
+        img = ndimage.gaussian_filter(img, (blur, blur, 0), mode="nearest", truncate=3.0)
     if haze is not None and haze_amount > 0:
         img = img * (1 - haze_amount) + np.asarray(haze, np.float32) * haze_amount
     lum = img @ np.array([0.299, 0.587, 0.114], np.float32)
     key = float(np.mean(lum)) + 1e-4
-    img *= np.float32(0.42 / key * exposure_bias)
+    # auto-exposure that only partly normalises: dark scenes stay darker than bright ones
+    img *= np.float32((0.42 / key) ** 0.6 * exposure_bias)
     if white_balance is not None:
         img *= np.asarray(white_balance, np.float32)
     if contrast != 1.0:

@@ -22,6 +22,26 @@ from .rng import stream
 SKY, TOP, WALL, CROWN = 0, 1, 2, 3
 
 
+def _crown_profile(trees: dict, tree: np.ndarray, has: np.ndarray, px: np.ndarray, py: np.ndarray):
+    """Exact crown top and bottom heights at sample points (smooth outlines at any distance).
+
+    The raster says which tree a cell belongs to; the height comes from that tree's analytic
+    ellipsoid (or cone) at the sample's exact position, so near crowns are round, not blocky.
+    """
+    t = np.where(has, tree - 1, 0)
+    rho = np.hypot(px - trees["x"][t], py - trees["y"][t]) / np.maximum(trees["radius"][t], 0.1)
+    inside = has & (rho < 1.0)
+    bottom = trees["base"][t] + trees["stem"][t]
+    crown = trees["crown_h"][t]
+    conifer = trees["conifer"][t] > 0
+    prof = np.sqrt(np.clip(1.0 - rho * rho, 0.0, 1.0))
+    top = np.where(conifer, bottom + crown * (1.0 - rho), bottom + crown * (0.5 + 0.5 * prof))
+    bot = np.where(conifer, bottom, bottom + crown * 0.5 * (1.0 - 0.55 * prof))
+    top = np.where(inside, top, -1e4).astype(np.float32)
+    bot = np.where(inside, bot, 1e4).astype(np.float32)
+    return top, bot
+
+
 def step_distances(near: float, far: float, fine: float = 0.25, ratio: float = 0.018) -> np.ndarray:
     """Horizontal sample distances: ``fine`` spacing near the camera, growing geometrically."""
     out = [near]
@@ -73,25 +93,31 @@ def cast(cap: Capture, cam: np.ndarray, az: np.ndarray, el: np.ndarray, dists: n
     queries = (el.astype(np.float64)[:, None] + offset[None, :])  # (R, C)
     s_solid = np.searchsorted(flat, queries.ravel(), side="left").reshape(R, C) - (np.arange(C) * S)[None, :]
     s_solid = np.minimum(s_solid, S)
-    # crown layer: dense test on the steps where a crown is present
-    tree = np.where(inside, c.tree[rowc, colc], 0)
+    # crown layer: dense test on the steps where a visible crown is present (a crown entirely
+    # below the solid horizon of the nearer steps cannot be seen and is skipped)
+    tree = np.where(inside, cap.tree[rowc, colc], 0)
     has = tree > 0
     s_crown = np.full((R, C), S, np.int64)
+    if has.any():
+        ct, cb = _crown_profile(w.trees, tree, has, px, py)
+        e_top_all = np.arctan2(ct - cz, d2)
+        horizon = np.empty_like(run)
+        horizon[0] = -9.0
+        horizon[1:] = run[:-1]
+        has &= e_top_all > horizon
     if has.any():
         k_max = int(has.sum(axis=0).max())
         order = np.argsort(~has, axis=0, kind="stable")[:k_max]  # (K, C) step indices, crown steps first
         valid = np.take_along_axis(has, order, axis=0)
-        ct = c.canopy_top[rowc, colc]
-        cb = c.canopy_bottom[rowc, colc]
         dk = dists[order]
-        e_top = np.arctan2(np.take_along_axis(ct, order, axis=0) - cz, dk)
+        e_top = np.take_along_axis(e_top_all, order, axis=0)
         e_bot = np.arctan2(np.take_along_axis(cb, order, axis=0) - cz, dk)
-        e_top = np.where(valid, e_top, -9.0).astype(np.float32)
-        e_bot = np.where(valid, e_bot, 9.0).astype(np.float32)
-        el32 = el.astype(np.float32)
-        hit = (e_bot[:, :, None] <= el32[None, None, :]) & (el32[None, None, :] <= e_top[:, :, None])  # (K,C,R)
-        first = hit.argmax(axis=0)  # (C, R)
-        any_hit = np.take_along_axis(hit, first[None], axis=0)[0]
+        e_top = np.where(valid, e_top, -9.0).astype(np.float32).T  # (C, K)
+        e_bot = np.where(valid, e_bot, 9.0).astype(np.float32).T
+        el32 = el.astype(np.float32)[None, :, None]
+        hit = (e_bot[:, None, :] <= el32) & (el32 <= e_top[:, None, :])  # (C, R, K)
+        first = hit.argmax(axis=2)  # (C, R)
+        any_hit = np.take_along_axis(hit, first[..., None], axis=2)[..., 0]
         s_first = order[first, np.arange(C)[:, None]]  # (C, R)
         s_crown = np.where(any_hit, s_first, S).T
     crown_first = s_crown < s_solid
@@ -278,8 +304,9 @@ def _walls(cap: Capture, hits: Hits, sel: np.ndarray, cam: np.ndarray, az: np.nd
         bark = np.array([0.22, 0.17, 0.12], np.float32) * (light.sun_rgb * 0.3 + amb)
         col = np.where((kind[other] == cv.STEM)[:, None], bark, base * 0.72)
         carcol = cap.car_rgb[r_[other], c_[other]] * (light.sun_rgb * 0.35 + amb * 0.9)
-        upper = (z[other] - c.terrain[r_[other], c_[other]]) > 0.95
-        carcol = np.where(upper[:, None], carcol * 0.25 + 0.04, carcol)
+        rel = z[other] - c.terrain[r_[other], c_[other]]
+        carcol = np.where((rel > 0.95)[:, None], carcol * 0.25 + 0.04, carcol)
+        carcol = np.where((rel < 0.38)[:, None], np.float32(0.05), carcol)
         out[other] = np.where(car[:, None], carcol, col)
 
     bsel = ~other

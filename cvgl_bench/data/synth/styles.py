@@ -73,9 +73,9 @@ GROUND: dict[str, tuple[float, float, float]] = {
     "dry_grass": (0.56, 0.51, 0.31),
     "asphalt": (0.25, 0.25, 0.26),
     "parking": (0.31, 0.31, 0.32),
-    "sidewalk": (0.68, 0.67, 0.64),
+    "sidewalk": (0.62, 0.61, 0.58),
     "driveway": (0.62, 0.61, 0.58),
-    "plaza": (0.71, 0.67, 0.60),
+    "plaza": (0.56, 0.55, 0.52),
     "soil": (0.45, 0.37, 0.27),
     "water": (0.13, 0.23, 0.27),
     "pool": (0.27, 0.64, 0.76),
@@ -91,6 +91,7 @@ TREES: dict[str, dict] = {
     "linden": {"summer": (0.30, 0.42, 0.16), "autumn": (0.66, 0.56, 0.20), "conifer": False},
     "pine": {"summer": (0.13, 0.23, 0.13), "autumn": (0.15, 0.24, 0.13), "conifer": True},
     "spruce": {"summer": (0.10, 0.19, 0.12), "autumn": (0.11, 0.20, 0.12), "conifer": True},
+    "shrub": {"summer": (0.21, 0.31, 0.13), "autumn": (0.40, 0.33, 0.15), "conifer": False},
 }
 
 
@@ -174,7 +175,7 @@ SUBURB = Style(
     buildings="houses", lot_width=(17.0, 25.0), setback=(5.0, 9.0), house_w=(10.0, 16.0),
     house_d=(9.0, 13.5), storeys=(1, 2), roof_pitched=0.92, pool=0.12, parking=0.04, empty_lot=0.06,
     tree_density=7.0, street_trees=(12.0, 22.0), tree_radius=(2.0, 5.2), ponds=(0, 2),
-    terrain_amp=3.0,
+    terrain_amp=6.0,
     facade_mix={"siding_white": 0.2, "siding_blue": 0.12, "siding_yellow": 0.1, "brick": 0.25,
                 "stucco": 0.25, "stone": 0.08},
 )
@@ -188,7 +189,7 @@ DOWNTOWN = Style(
     height_median=26.0, height_sigma=0.65, height_max=160.0, parcel_frontage=(14.0, 38.0),
     parcel_setback=(0.0, 1.5), podium=0.3, parking=0.1, plaza=0.05, empty_lot=0.02,
     tree_density=3.0, street_trees=(9.0, 14.0), tree_mix={"linden": 0.45, "maple": 0.35, "oak": 0.2},
-    tree_radius=(1.8, 3.6), ponds=(0, 0), open_ground="plaza", terrain_amp=1.0,
+    tree_radius=(1.8, 3.6), ponds=(0, 0), open_ground="plaza", terrain_amp=2.0,
     facade_mix={"concrete": 0.3, "glass": 0.28, "brick": 0.2, "stone": 0.14, "dark_metal": 0.08},
 )
 
@@ -199,7 +200,7 @@ CAMPUS = Style(
     verge=(1.0, 2.5), sidewalk=(2.0, 3.0),
     buildings="campus", storeys=(2, 7), floor_height=(3.4, 4.0), roof_pitched=0.35,
     parking=0.3, plaza=0.2, tree_density=4.0, street_trees=(12.0, 20.0), tree_radius=(2.5, 5.5),
-    ponds=(0, 1), terrain_amp=2.0,
+    ponds=(0, 1), terrain_amp=4.0,
     facade_mix={"brick": 0.45, "stone": 0.25, "concrete": 0.2, "glass": 0.1},
 )
 

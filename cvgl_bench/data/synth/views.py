@@ -22,16 +22,28 @@ SEGMENT_COLOURS = {
 }
 
 
+#: Vertical field of view of a cropped (CVUSA-style) panorama: CVUSA's 1232 x 224 crop of a
+#: full 360 x 180 degree panorama spans 224 / 1232 * 360 = 65.5 degrees, horizon in the middle.
+CROP_FOV = np.radians(360.0 * 224 / 1232)
+
+
+def ground_fov(size: tuple[int, int], full_sphere: bool) -> tuple[float, float]:
+    """Elevation (radians) of the top and bottom edges of a panorama."""
+    if full_sphere:
+        return float(np.pi / 2), float(-np.pi / 2)
+    return float(CROP_FOV / 2), float(-CROP_FOV / 2)
+
+
+#: Residual tilt of a street-level camera (degrees, per axis): sloping roads, imperfect levelling.
+TILT_DEG = 1.0
+
+
 def panorama(cap: Capture, cam: np.ndarray, size: tuple[int, int], full_sphere: bool, yaw: float,
              rng: np.random.Generator, cloud_seed: int, want_labels: bool = False):
     """A developed street-level panorama (uint8) and, optionally, its segmentation (uint8 RGB)."""
-    if full_sphere:
-        el_top, el_bottom = np.pi / 2, -np.pi / 2
-    else:
-        h, w = size
-        half = np.pi * h / w  # square pixels: the vertical field of view follows the aspect ratio
-        el_top, el_bottom = half * 0.5, -half * 0.5
-    rad, hits = render_panorama(cap, cam, size, el_top, el_bottom, yaw, cloud_seed, return_hits=True)
+    el_top, el_bottom = ground_fov(size, full_sphere)
+    tilt = tuple(float(v) for v in np.radians(rng.normal(0, TILT_DEG, 2)))
+    rad, hits = render_panorama(cap, cam, size, el_top, el_bottom, yaw, cloud_seed, return_hits=True, tilt=tilt)
     if full_sphere:
         rad = _capture_vehicle(rad, size, el_top, el_bottom)
     img = develop(rad, rng, exposure_bias=float(np.exp(rng.normal(0, 0.15))),

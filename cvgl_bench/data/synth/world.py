@@ -40,6 +40,8 @@ class World:
     trees: dict[str, np.ndarray]
     stalls: np.ndarray
     """(K, 3) parking stall centres and car headings (x, y, radians from the x axis)."""
+    driveways: np.ndarray
+    """(K, 3) where a car parks in a driveway (x, y, heading)."""
     sky_seed: int
 
     @property
@@ -62,7 +64,7 @@ def build_world(style: Style, seed: int, size_m: float | None = None, cell: floa
     n = c.shape[0]
     rng = stream(seed, "world", style.name)
     # terrain: long gentle undulation
-    c.terrain[:] = style.terrain_amp * fbm(stream(seed, "terrain"), c.shape, (900 / cell, 400 / cell, 180 / cell))
+    c.terrain[:] = style.terrain_amp * fbm(stream(seed, "terrain"), c.shape, (400 / cell, 160 / cell, 70 / cell))
     c.height[:] = c.terrain
     palette = _palette(stream(seed, "palette"), style)
 
@@ -79,7 +81,8 @@ def build_world(style: Style, seed: int, size_m: float | None = None, cell: floa
     _ground_variation(c, stream(seed, "ground"), style)
     sky_seed = int(rng.integers(0, 2**31 - 1))
     return World(style, seed, c, net, road["dist"].astype(np.float32), road["hw"].astype(np.float32), samples,
-                 c.parts_array(), c.trees_array(), np.asarray(c.stalls, np.float64).reshape(-1, 3), sky_seed)
+                 c.parts_array(), c.trees_array(), np.asarray(c.stalls, np.float64).reshape(-1, 3),
+                 np.asarray(c.driveways, np.float64).reshape(-1, 3), sky_seed)
 
 
 def _palette(rng: np.random.Generator, style: Style) -> dict[str, np.ndarray]:
@@ -250,7 +253,7 @@ def _trees(c: cv.Canvas, rng: np.random.Generator, style: Style, net: Network, r
            samples: dict[str, np.ndarray]) -> None:
     """Trees in open green ground (clustered by a density field) and along the streets."""
     n = c.shape[0]
-    names = [k for k in style.tree_mix if k in TREES]
+    names = [k for k in style.tree_mix if k in TREES and k != "shrub"]
     weights = np.asarray([style.tree_mix[k] for k in names], np.float64)
     weights /= weights.sum()
     building = c.kind == cv.BUILDING

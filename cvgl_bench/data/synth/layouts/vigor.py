@@ -88,17 +88,19 @@ def run(job: Job, cfg: SynthConfig, root: Path, tick: Tick) -> list[dict]:
     centres = first + stride * np.arange(n_t)
     rng = stream(cfg.seed, LAYOUT, "places", job.index)
     want = job.tasks["count"]
-    cand = street_places(world, rng, want * 3, edge + 0.5, spacing=9.0, exact=False)
-    per_tile: dict[tuple[int, int], int] = {}
     keep = []
-    for x, y, heading in cand:
-        i, j = int(round((x - first) / stride)), int(round((y - first) / stride))
-        if not (1 <= i < n_t - 1 and 1 <= j < n_t - 1):
-            continue
-        if per_tile.get((i, j), 0) >= MAX_PER_TILE:
-            continue
-        per_tile[(i, j)] = per_tile.get((i, j), 0) + 1
-        keep.append((x, y, heading, i, j))
+    for cap, spacing in ((MAX_PER_TILE, 9.0), (MAX_PER_TILE, 6.0), (MAX_PER_TILE + 1, 5.0), (MAX_PER_TILE + 2, 4.0)):
+        cand = street_places(world, rng, want * 3, edge + 0.5, spacing=spacing, exact=False)
+        per_tile: dict[tuple[int, int], int] = {}
+        keep = []
+        for x, y, heading in cand:
+            i, j = int(round((x - first) / stride)), int(round((y - first) / stride))
+            if not (1 <= i < n_t - 1 and 1 <= j < n_t - 1) or per_tile.get((i, j), 0) >= cap:
+                continue
+            per_tile[(i, j)] = per_tile.get((i, j), 0) + 1
+            keep.append((x, y, heading, i, j))
+            if len(keep) == want:
+                break
         if len(keep) == want:
             break
     if len(keep) < want:
