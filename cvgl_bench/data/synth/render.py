@@ -115,11 +115,17 @@ def cast(cap: Capture, cam: np.ndarray, az: np.ndarray, el: np.ndarray, dists: n
         e_top = np.where(valid, e_top, -9.0).astype(np.float32).T  # (C, K)
         e_bot = np.where(valid, e_bot, 9.0).astype(np.float32).T
         el32 = el.astype(np.float32)[None, :, None]
-        hit = (e_bot[:, None, :] <= el32) & (el32 <= e_top[:, None, :])  # (C, R, K)
-        first = hit.argmax(axis=2)  # (C, R)
-        any_hit = np.take_along_axis(hit, first[..., None], axis=2)[..., 0]
-        s_first = order[first, np.arange(C)[:, None]]  # (C, R)
-        s_crown = np.where(any_hit, s_first, S).T
+        s_crown_cr = np.full((C, R), S, np.int64)
+        # column chunks bound the (columns x rows x crown steps) test to about 32 MB
+        chunk = max(1, int(32_000_000 // max(1, R * k_max)))
+        for c0 in range(0, C, chunk):
+            c1 = min(C, c0 + chunk)
+            hit = (e_bot[c0:c1, None, :] <= el32) & (el32 <= e_top[c0:c1, None, :])  # (c, R, K)
+            first = hit.argmax(axis=2)
+            any_hit = np.take_along_axis(hit, first[..., None], axis=2)[..., 0]
+            s_first = order[first, np.arange(c0, c1)[:, None]]
+            s_crown_cr[c0:c1] = np.where(any_hit, s_first, S)
+        s_crown = s_crown_cr.T
     crown_first = s_crown < s_solid
     s_hit = np.where(crown_first, s_crown, s_solid)
     sky = s_hit >= S
