@@ -206,7 +206,11 @@ def sky_colour(cap: Capture, az: np.ndarray, el: np.ndarray, cam: np.ndarray, cl
         u = (cam[0] + reach * np.sin(az)) / 2400.0
         v = (cam[1] + reach * np.cos(az)) / 2400.0
         m = tex.shape[0]
-        dens = tex[(np.floor(np.mod(v, 1.0) * m)).astype(np.int64), (np.floor(np.mod(u, 1.0) * m)).astype(np.int64)]
+        fu, fv = np.mod(u, 1.0) * m, np.mod(v, 1.0) * m
+        u0, v0 = np.floor(fu).astype(np.int64), np.floor(fv).astype(np.int64)
+        au, av = (fu - u0).astype(np.float32), (fv - v0).astype(np.float32)
+        u0, v0, u1, v1 = u0 % m, v0 % m, (u0 + 1) % m, (v0 + 1) % m
+        dens = (tex[v0, u0] * (1 - au) + tex[v0, u1] * au) * (1 - av) + (tex[v1, u0] * (1 - au) + tex[v1, u1] * au) * av
         cover = np.clip((dens - (1.0 - light.cloud_cover)) * 3.0, 0.0, 1.0) * np.clip(np.sin(el) * 12, 0, 1)
         cloud = (0.78 + 0.22 * dens)[..., None] * np.array([0.95, 0.95, 0.97], np.float32) * \
             (0.55 + 0.45 * light.sun_rgb.mean())
