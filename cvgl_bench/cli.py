@@ -189,6 +189,187 @@ def backends(as_json: bool) -> None:
     echo_table(rows, "no search backends registered")
 
 
+def _parse_protocol(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    from .errors import ConfigError
+
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ConfigError(f"--protocol takes KEY=VALUE (e.g. cvact_test=exact_id), got {item!r}")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
+
+
+def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
+    """cpu for synthetic splits, paper for the real datasets."""
+    return "cpu" if all(h.splits.get(s).synthetic for s in splits) else "paper"
+
+
+@cli.command()
+@click.option("--method", "-m", required=True, help="Method name (see 'cvgl-bench methods').")
+@click.option("--dataset", "-d", "datasets_", multiple=True, required=True,
+              help="Evaluation split, e.g. cvact_test or synth_cvact_test; repeat for several.")
+@click.option("--train-on", default=None, help="Training split; default: the in-domain one. Another one = transfer.")
+@click.option("--profile", default="auto", show_default=True,
+              help="paper (published recipe) or cpu (laptop recipe); auto = cpu for synthetic splits, else paper.")
+@click.option("--seed", "seeds", multiple=True, type=int, default=(0,), show_default=True, help="Repeat for several.")
+@click.option("--data-root", default=None, help="Folder holding CVUSA/, CVACT/, VIGOR/, University-1652/.")
+@click.option("--overwrite", type=click.Choice(["only-missing", "always", "never"]), default="only-missing",
+              show_default=True, help="What to do with records that exist already.")
+@click.option("--protocol", "protocol_items", multiple=True, help="Protocol option KEY=VALUE (repeatable).")
+@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="Checkpoints and training state.")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available).")
+@click.option("--backend", default="torch", show_default=True, help="Exact search backend (see 'cvgl-bench backends').")
+@click.option("--on-corrupt", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="A corrupt image ends the run, or is skipped and counted in the record.")
+@click.option("--threads", type=int, default=None, help="Torch CPU threads (default: torch's choice).")
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON instead of a table.")
+def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: str, seeds: tuple[int, ...],
+        data_root: str | None, overwrite: str, protocol_items: tuple[str, ...], results_dir: str, runs_dir: str,
+        device: str | None, backend: str, on_corrupt: str, threads: int | None, as_json: bool) -> None:
+    """Train METHOD (or reuse its checkpoint) and evaluate it; one record per evaluation split."""
+    from .runner import Cell, RunOptions, run_cell, summary_rows
+
+    h = host()
+    h.search_backends.get(backend)
+    if profile == "auto":
+        profile = _auto_profile(h, datasets_)
+    options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
+                         device=device, backend=backend, on_corrupt=on_corrupt, threads=threads,
+                         log=lambda line: click.echo(line, err=True))
+    protocol = _parse_protocol(protocol_items)
+    records = []
+    for seed in seeds:
+        cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile, seed=seed,
+                    protocol=protocol)
+        records.extend(run_cell(cell, options, h).records)
+    if as_json:
+        echo_json(records)
+    else:
+        echo_table(summary_rows(records))
+
+
+@cli.command()
+@click.argument("suites", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
+@click.option("--jobs", type=int, default=1, show_default=True, help="Cells run at once (local executor).")
+@click.option("--seeds", default=None, help="Comma-separated seeds replacing each suite's seeds, e.g. 0,1,2.")
+@click.option("--gpus-per-cell", type=int, default=0, show_default=True,
+              help="GPUs per cell; more than 1 launches each cell through torchrun (DDP).")
+@click.option("--slurm-partition", default=None, help="Slurm partition (slurm executor).")
+@click.option("--slurm-cluster", default=None, help="submitit cluster: slurm (default), local or debug.")
+@click.option("--timeout-min", type=int, default=24 * 60, show_default=True, help="Slurm time limit per cell.")
+@click.option("--dry-run", is_flag=True, help="List the cells and stop.")
+@click.option("--data-root", default=None, help="Folder holding CVUSA/, CVACT/, VIGOR/, University-1652/.")
+@click.option("--overwrite", type=click.Choice(["only-missing", "always", "never"]), default="only-missing",
+              show_default=True)
+@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False))
+@click.option("--device", default=None)
+@click.option("--threads", type=int, default=None)
+def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: str | None, gpus_per_cell: int,
+         slurm_partition: str | None, slurm_cluster: str | None, timeout_min: int, dry_run: bool,
+         data_root: str | None, overwrite: str, results_dir: str, runs_dir: str, device: str | None,
+         threads: int | None) -> None:
+    """Run every cell of SUITES (default: benchmarks/synth.yaml); rerun to resume."""
+    from .errors import ConfigError
+    from .grid import expand, load_suite, run_grid
+    from .runner import RunOptions
+
+    h = host()
+    paths = suites or (str(_default_suite()),)
+    seed_list = None
+    if seeds:
+        try:
+            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+        except ValueError:
+            raise ConfigError(f"--seeds takes comma-separated integers, got {seeds!r}") from None
+    cells = expand([load_suite(p) for p in paths], seed_list, h)
+    if dry_run:
+        echo_table([{"cell": n, "method": c.method, "train": c.train_split, "eval": ", ".join(c.eval_splits),
+                     "profile": c.profile, "seed": c.seed} for n, c in enumerate(cells, 1)])
+        return
+    options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
+                         device=device, threads=threads, progress=False, log=lambda line: click.echo(line, err=True))
+    slurm = {"cluster": slurm_cluster, "timeout_min": timeout_min}
+    if slurm_partition:
+        slurm["slurm_partition"] = slurm_partition
+    outcome = run_grid(cells, options, executor=executor, jobs=jobs, gpus_per_cell=gpus_per_cell, slurm=slurm,
+                       host=h)
+    failed = [c for c, o in zip(cells, outcome) if isinstance(o, str) and o != "ok"]
+    click.echo(f"{len(cells) - len(failed)} of {len(cells)} cells done; results in {results_dir}")
+    if failed:
+        raise ConfigError(f"{len(failed)} cell(s) failed, first: {failed[0]}; rerun the grid to resume")
+
+
+@cli.command("check-plugin")
+@click.argument("method")
+@click.option("--quick", is_flag=True, help="Skip the two-epoch training check.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_context
+def check_plugin(ctx: click.Context, method: str, quick: bool, as_json: bool) -> None:
+    """Conformance checks for METHOD: shapes, normalisation, backward, determinism, checkpoints, learning."""
+    from .conformance import run_checks
+    from .errors import UserError
+
+    results_ = run_checks(method, host(), quick=quick, debug=_debug_enabled(ctx))
+    if as_json:
+        echo_json([r.__dict__ for r in results_])
+    else:
+        for r in results_:
+            click.echo(f"{'PASS' if r.ok else 'FAIL'}  {r.name:<26} {r.message} ({r.seconds:.1f} s)")
+    failed = [r for r in results_ if not r.ok]
+    if failed:
+        raise UserError(f"{len(failed)} of {len(results_)} checks failed for {method!r}; first: {failed[0].name}: "
+                        f"{failed[0].message}")
+
+
+def _default_suite() -> Any:
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "benchmarks" / "synth.yaml"
+
+
+@cli.command("leaderboard")
+@click.option("--results", "results_dir", default="results", show_default=True,
+              help="Folder of result records (searched recursively).")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "latex", "html"]), default="md", show_default=True,
+              help="Output format.")
+@click.option("--suite", "suites", multiple=True, metavar="SUITE.yaml",
+              help="Keep only the cells of this suite (repeatable: union).")
+@click.option("--out", "out_dir", default=None, metavar="DIR",
+              help="Write one file per benchmark, an index and PNG plots here; without it, print the tables.")
+@click.option("--published", "published_file", default=None, metavar="FILE",
+              help="Published numbers (default: leaderboards/published.yaml of this checkout).")
+@click.option("--data-root", default=None, help="Where the datasets live (for retrieval examples).")
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--no-examples", is_flag=True, help="Skip the retrieval-example plots (they load the split's images).")
+@click.option("--no-significance", is_flag=True, help="Skip the paired bootstrap against the best method.")
+@click.option("--n-boot", default=2000, show_default=True, help="Bootstrap resamples of the significance test.")
+def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out_dir: str | None,
+                        published_file: str | None, data_root: str | None, no_plots: bool, no_examples: bool,
+                        no_significance: bool, n_boot: int) -> None:
+    """Tables and plots from result records, beside published numbers (never ranked)."""
+    from . import leaderboard as lb
+
+    path = published_file or lb.default_path()
+    published = lb.Published.load(path) if path else lb.Published.empty()
+    board = lb.build(results_dir, published=published, suites=lb.read_suites(suites),
+                     significance=not no_significance, n_boot=n_boot)
+    for line in board.warnings:
+        click.echo(f"warning: {line}", err=True)
+    if out_dir is None:
+        click.echo(lb.render_text(board, fmt), nl=False)
+        return
+    files = lb.render(board, out_dir, fmt, plots=not no_plots, examples=not no_examples, host=host(),
+                      data_root=data_root)
+    index = next((f for f in files if f.stem == "index"), files[0])
+    click.echo(f"wrote {len(files)} files to {out_dir}; open {index}")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="cvgl-bench")

@@ -91,9 +91,15 @@ class MethodSpec(_Spec):
     """Caveats a reader of a leaderboard must know (guessed design choices, deviations)."""
     profiles: tuple[str, ...] = ("paper", "cpu")
     tags: tuple[str, ...] = ()
+    views: tuple[str, ...] = VIEWS
+    """The views the method can embed (SAFA's polar transform needs ground panoramas, for example);
+    a split with another view is refused for this method and skipped by grids."""
 
     def __post_init__(self) -> None:
         _check_name("method", self.name)
+        unknown = set(self.views) - set(VIEWS)
+        if unknown:
+            raise PluginError(f"method {self.name!r}: unknown view {sorted(unknown)[0]!r}")
         for required in ("paper", "cpu"):
             if required not in self.profiles:
                 raise PluginError(f"method {self.name!r} must offer a {required!r} profile")
@@ -105,6 +111,11 @@ class MethodSpec(_Spec):
             return factory()
         except Exception as exc:  # noqa: BLE001
             raise PluginError(f"method {self.name!r}: building it failed: {type(exc).__name__}: {exc}") from exc
+
+
+    def supports(self, split: SplitSpec) -> bool:
+        """Whether this method can embed both views of ``split``."""
+        return {split.query_view, split.reference_view} <= set(self.views)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,231 @@
+"""Suites and grids: expand a suite file into cells and run them inline, in worker processes,
+or on a Slurm cluster (submitit); cells that need several GPUs launch through torchrun.
+
+A suite (``benchmarks/*.yaml``)::
+
+    name: synth
+    profile: cpu                  # cpu for synthetic suites, paper for the real datasets
+    methods: [sample4geo, clnet, safa]
+    splits: [synth_cvusa_test, synth_cvact_val, synth_cvact_test]     # in-domain evaluations
+    transfer:                     # [training split, evaluation split]
+      - [synth_cvusa_train, synth_cvact_val]
+    seeds: [0]
+    seeds_for: {synth_cvusa_test: [0, 1, 2]}    # more seeds for some evaluation splits
+    protocol: {}                  # protocol overrides for every split that has the option
+
+Cells group every evaluation that shares (method, training split, seed), so each model is trained
+once and evaluated on all its in-domain and transfer splits. A grid is resumable: records are
+written atomically and only missing ones are computed when it runs again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .plugins import PluginHost, get_host
+from .runner import Cell, CellResult, RunOptions, run_cell
+
+SUITE_KEYS = {"name", "description", "profile", "methods", "splits", "transfer", "seeds", "seeds_for", "protocol"}
+EXECUTORS = ("local", "slurm")
+
+
+@dataclass
+class Suite:
+    """A parsed suite file."""
+
+    name: str
+    profile: str
+    methods: list[str]
+    splits: list[str]
+    transfer: list[tuple[str, str]] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    seeds_for: dict[str, list[int]] = field(default_factory=dict)
+    protocol: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    path: str = ""
+
+
+def load_suite(path: str | os.PathLike) -> Suite:
+    """Read and check a suite file; every problem is a one-line ConfigError naming the file."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read suite {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a suite must be a YAML mapping")
+    unknown = set(data) - SUITE_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r} (keys: {', '.join(sorted(SUITE_KEYS))})")
+    for key in ("methods", "splits"):
+        if not isinstance(data.get(key, []), list) or not all(isinstance(x, str) for x in data.get(key, [])):
+            raise ConfigError(f"{path}: {key!r} must be a list of names")
+    if not data.get("methods"):
+        raise ConfigError(f"{path}: no methods listed")
+    transfer = []
+    for item in data.get("transfer") or []:
+        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)):
+            raise ConfigError(f"{path}: each transfer entry must be [training split, evaluation split], got {item!r}")
+        transfer.append((item[0], item[1]))
+    seeds = data.get("seeds", [0])
+    seeds_for = data.get("seeds_for") or {}
+    if not _int_list(seeds) or not all(_int_list(v) for v in seeds_for.values()):
+        raise ConfigError(f"{path}: seeds must be lists of integers")
+    protocol = {str(k): str(v) for k, v in (data.get("protocol") or {}).items()}
+    return Suite(name=str(data.get("name") or path.stem), profile=str(data.get("profile", "cpu")),
+                 methods=list(data["methods"]), splits=list(data.get("splits") or []), transfer=transfer,
+                 seeds=list(seeds), seeds_for={str(k): list(v) for k, v in seeds_for.items()},
+                 protocol=protocol, description=str(data.get("description", "")), path=str(path))
+
+
+def _int_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(x, int) and not isinstance(x, bool)
+                                                           for x in value)
+
+
+def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, host: PluginHost | None = None) -> list[Cell]:
+    """Every cell of the suites, evaluations grouped per trained model, in a stable order.
+
+    ``seeds`` replaces each suite's ``seeds`` (``seeds_for`` still adds its extra seeds).
+    """
+    host = host or get_host()
+    groups: dict[tuple[str, str, str, int, tuple], list[str]] = {}
+    for suite in suites:
+        protocol = tuple(sorted(suite.protocol.items()))
+        pairs = [(host.splits.get(s).train_split, s) for s in suite.splits] + list(suite.transfer)
+        for train, evaluation in pairs:
+            spec = host.splits.get(evaluation)
+            if train is None:
+                raise ConfigError(f"suite {suite.name!r}: {evaluation} names no training split; list it under transfer")
+            host.splits.get(train)
+            run_seeds = sorted(set(seeds if seeds else suite.seeds) | set(suite.seeds_for.get(spec.name, [])))
+            for method in suite.methods:
+                if not host.methods.get(method).supports(spec):
+                    continue
+                for seed in run_seeds:
+                    key = (method, suite.profile, train, seed, protocol)
+                    evals = groups.setdefault(key, [])
+                    if evaluation not in evals:
+                        evals.append(evaluation)
+    return [Cell(method=m, eval_splits=tuple(evals), train_split=t, profile=p, seed=s, protocol=proto)
+            for (m, p, t, s, proto), evals in groups.items()]
+
+
+def cell_to_json(cell: Cell) -> str:
+    data = asdict(cell)
+    data["eval_splits"] = list(cell.eval_splits)
+    data["protocol"] = [list(x) for x in cell.protocol]
+    return json.dumps(data, sort_keys=True)
+
+
+def cell_from_json(text: str) -> Cell:
+    data = json.loads(text)
+    return Cell(method=data["method"], eval_splits=tuple(data["eval_splits"]), train_split=data["train_split"],
+                profile=data["profile"], seed=int(data["seed"]),
+                protocol=tuple((k, v) for k, v in data["protocol"]))
+
+
+def options_to_json(options: RunOptions) -> str:
+    data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items() if k != "log"}
+    return json.dumps(data, sort_keys=True)
+
+
+def options_from_json(text: str) -> RunOptions:
+    return RunOptions(**json.loads(text))
+
+
+def run_grid(cells: Sequence[Cell], options: RunOptions, *, executor: str = "local", jobs: int = 1,
+             gpus_per_cell: int = 0, slurm: dict[str, Any] | None = None,
+             host: PluginHost | None = None) -> list[CellResult | str]:
+    """Run every cell; returns a result (or, for worker and Slurm runs, a status line) per cell."""
+    if executor not in EXECUTORS:
+        raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    if jobs < 1:
+        raise ConfigError("--jobs must be at least 1")
+    if executor == "slurm":
+        return _run_slurm(cells, options, gpus_per_cell, slurm or {})
+    if gpus_per_cell > 1 or jobs > 1:
+        return _run_workers(cells, options, jobs, gpus_per_cell)
+    out: list[CellResult | str] = []
+    for n, cell in enumerate(cells, 1):
+        options.log(f"[cvgl-bench grid] cell {n}/{len(cells)}: {cell}")
+        out.append(run_cell(cell, options, host))
+    return out
+
+
+def worker_command(cell: Cell, options: RunOptions, nproc: int = 0) -> list[str]:
+    """The command that runs one cell in its own process (through torchrun when nproc > 1)."""
+    args = ["-m", "cvgl_bench.worker", "--cell", cell_to_json(cell), "--options", options_to_json(options)]
+    if nproc > 1:
+        torchrun = shutil.which("torchrun") or ""
+        launcher = [torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"]
+        return [*launcher, "--standalone", f"--nproc_per_node={nproc}", *args]
+    return [sys.executable, *args]
+
+
+def _run_workers(cells: Sequence[Cell], options: RunOptions, jobs: int, gpus_per_cell: int) -> list[str]:
+    """Run cells in separate processes, ``jobs`` at a time; a failed cell does not stop the others."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(cell: Cell) -> str:
+        proc = subprocess.run(worker_command(cell, options, gpus_per_cell), check=False)
+        status = "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
+        options.log(f"[cvgl-bench grid] {cell}: {status}")
+        return status
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(one, cells))
+
+
+class _SlurmCell:
+    """A picklable callable submitit runs on a node; multi-GPU cells set up torch.distributed."""
+
+    def __init__(self, options_json: str):
+        self.options_json = options_json
+
+    def __call__(self, cell_json: str) -> str:
+        from .worker import run_worker
+
+        return run_worker(cell_json, self.options_json, slurm=True)
+
+
+def _run_slurm(cells: Sequence[Cell], options: RunOptions, gpus_per_cell: int, slurm: dict[str, Any]) -> list[str]:
+    try:
+        import submitit
+    except ImportError:
+        raise ConfigError("the slurm executor needs submitit: pip install 'cvgl-bench[slurm]'") from None
+    folder = Path(slurm.pop("folder", options.runs_dir / "submitit"))
+    cluster = slurm.pop("cluster", None)
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    params: dict[str, Any] = {"timeout_min": int(slurm.pop("timeout_min", 24 * 60)),
+                              "slurm_array_parallelism": int(slurm.pop("array_parallelism", 64))}
+    if gpus_per_cell:
+        params.update(gpus_per_node=gpus_per_cell, tasks_per_node=gpus_per_cell)
+    params.update(slurm)
+    try:
+        executor.update_parameters(**params)
+    except ValueError as exc:
+        raise ConfigError(f"slurm parameters: {exc}".splitlines()[0]) from None
+    jobs = executor.map_array(_SlurmCell(options_to_json(options)), [cell_to_json(c) for c in cells])
+    options.log(f"[cvgl-bench grid] submitted {len(jobs)} cells to {executor.cluster} (logs in {folder})")
+    statuses = []
+    for cell, job in zip(cells, jobs):
+        try:
+            statuses.append(job.result())
+        except Exception as exc:  # noqa: BLE001 - a failed job is reported, the grid goes on
+            statuses.append(f"failed: {type(exc).__name__}: {str(exc).splitlines()[-1] if str(exc) else ''}")
+        options.log(f"[cvgl-bench grid] {cell}: {statuses[-1]}")
+    return statuses

@@ -1,0 +1,28 @@
+"""Leaderboards from result records: tables (markdown, CSV, LaTeX, HTML) and plots.
+
+Typical use::
+
+    from cvgl_bench import leaderboard
+    board = leaderboard.build("results", published=leaderboard.Published.load("leaderboards/published.yaml"))
+    leaderboard.render(board, "site", "html")
+    print(leaderboard.render_text(board, "md"))
+
+Rules (see :mod:`.tables`): in-domain and transfer tasks are separate tables; a row is one
+method configuration over its seeds (mean and 95% interval); rows are never averaged over
+incomplete data; published numbers are shown beside ours with their confidence, never ranked;
+each row is tested against the best row by a paired bootstrap over queries.
+"""
+
+from .plots import plot_attention_overlays, plot_recall_curves, plot_retrieval_examples
+from .published import Published, PublishedEntry, default_path
+from .render import FORMATS, documents, render, render_text
+from .suite import SuiteFilter, parse_suite, read_suites
+from .tables import (EFFICIENCY_KEYS, PRIMARY_METRIC, BenchmarkTable, Leaderboard, MetricStat, Row,
+                     aggregate_metric, build)
+
+__all__ = [
+    "EFFICIENCY_KEYS", "FORMATS", "PRIMARY_METRIC", "BenchmarkTable", "Leaderboard", "MetricStat", "Published",
+    "PublishedEntry", "Row", "SuiteFilter", "aggregate_metric", "build", "default_path", "documents",
+    "parse_suite", "plot_attention_overlays", "plot_recall_curves", "plot_retrieval_examples", "read_suites",
+    "render", "render_text",
+]

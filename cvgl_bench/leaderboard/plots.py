@@ -1,0 +1,169 @@
+"""PNG plots of a leaderboard: recall@K curves, retrieval examples, attention overlays.
+
+Figures are built with :class:`matplotlib.figure.Figure` directly (Agg canvas, no pyplot
+state), so plotting works headless and never touches a global backend. Every function returns
+the PNG bytes and writes them atomically to ``path`` when one is given.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..fsutil import write_bytes
+
+ROLE_COLOURS = {"positive": "#1a9850", "semi_positive": "#fdae61", "junk": "#969696", "negative": "#d73027"}
+"""Frame colour of a retrieved reference by its role for the query."""
+
+
+def _figure(width: float, height: float, layout: str | None = "constrained") -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout=layout)
+
+
+def figure_png(fig: Any, path: str | Path | None = None, dpi: int = 100) -> bytes:
+    """Render a figure to PNG bytes (and to ``path``, atomically)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    payload = buffer.getvalue()
+    if path is not None:
+        write_bytes(path, payload)
+    return payload
+
+
+def plot_recall_curves(curves: Mapping[str, np.ndarray], *, title: str, k_marker: int | None = None,
+                       path: str | Path | None = None) -> bytes:
+    """Recall@K (%) against K (log scale), one curve per method; ``k_marker`` draws the R@1% K."""
+    fig = _figure(7.0, 4.2, layout=None)
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.12, top=0.92)
+    ax = fig.add_subplot()
+    for label, curve in curves.items():
+        ax.plot(np.arange(1, len(curve) + 1), curve, label=label, linewidth=1.6)
+    if k_marker:
+        ax.axvline(k_marker, color="0.45", linestyle=":", linewidth=1.2, label=f"R@1% threshold (K={k_marker})")
+    from matplotlib.ticker import FixedLocator, NullLocator, StrMethodFormatter
+
+    k_max = max((len(c) for c in curves.values()), default=10)
+    ax.set_xscale("log")
+    # explicit 1-2-5 ticks with plain labels: the log axis' default minor ticks and mathtext
+    # labels cost more than the rest of the figure together
+    ticks = [m * 10 ** e for e in range(7) for m in (1, 2, 5) if m * 10 ** e <= k_max]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    ax.set_xlabel("K (top-K references)")
+    ax.set_ylabel("Recall@K (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.set_ylim(top=100.5)
+    if curves:
+        ax.legend(fontsize=8, loc="lower right")
+    return figure_png(fig, path)
+
+
+@dataclass
+class Example:
+    """One retrieval example: a query, its top references (with roles) and the true match."""
+
+    query: np.ndarray
+    query_caption: str
+    retrieved: list[tuple[np.ndarray, str, str]]
+    """(image, role, caption) for each of the top references."""
+    truth: tuple[np.ndarray, str] | None = None
+    """(image, caption) of the best positive when it is not among ``retrieved``."""
+
+
+def _framed(ax: Any, image: np.ndarray, colour: str | None, caption: str, width: float = 4.0) -> None:
+    ax.imshow(image)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(colour is not None)
+        if colour is not None:
+            spine.set_edgecolor(colour)
+            spine.set_linewidth(width)
+    ax.set_title(caption, fontsize=7)
+
+
+def plot_retrieval_examples(examples: Sequence[Example], *, title: str, path: str | Path | None = None) -> bytes:
+    """A grid: per example the query, its top-K references framed by role, and the true match."""
+    n_refs = max((len(e.retrieved) for e in examples), default=5)
+    columns = n_refs + 2
+    fig = _figure(2.0 * columns + 1.5, 2.1 * max(len(examples), 1) + 0.4)
+    grid = fig.add_gridspec(max(len(examples), 1), columns, width_ratios=[3] + [1] * (columns - 1))
+    for r, example in enumerate(examples):
+        _framed(fig.add_subplot(grid[r, 0]), example.query, None, example.query_caption)
+        for c, (image, role, caption) in enumerate(example.retrieved):
+            _framed(fig.add_subplot(grid[r, 1 + c]), image, ROLE_COLOURS.get(role, "#d73027"), caption)
+        ax = fig.add_subplot(grid[r, columns - 1])
+        if example.truth is not None:
+            _framed(ax, example.truth[0], ROLE_COLOURS["positive"], example.truth[1])
+        else:
+            ax.axis("off")
+            ax.text(0.5, 0.5, "true match\nis in the top-%d" % len(example.retrieved), ha="center", va="center",
+                    fontsize=8, transform=ax.transAxes)
+    fig.suptitle(title + "  (green frame: true match; red: wrong; orange: semi-positive; grey: junk)",
+                 fontsize=9)
+    return figure_png(fig, path)
+
+
+def _normalised(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return np.zeros_like(values)
+    lo, hi = values[finite].min(), values[finite].max()
+    out = np.zeros_like(values) if hi <= lo else (values - lo) / (hi - lo)
+    return np.where(finite, out, 0.0)
+
+
+def _resize_map(values: np.ndarray, height: int, width: int) -> np.ndarray:
+    from PIL import Image
+
+    if values.shape == (height, width):
+        return values
+    return np.asarray(Image.fromarray(values.astype(np.float32), mode="F").resize((width, height), Image.BILINEAR))
+
+
+def plot_attention_overlays(pairs: Sequence[tuple[np.ndarray, np.ndarray]], *, titles: Sequence[str] | None = None,
+                            path: str | Path | None = None, alpha: float = 0.5, cmap: str = "jet",
+                            columns: int | None = None, suptitle: str = "") -> bytes:
+    """Overlay per-pixel maps (attention, CLNet's NCM...) on their images.
+
+    ``pairs``: (image uint8 HxWx3, map hxw float) per panel; each map is min-max normalised and
+    resized (bilinear) to its image, then drawn over it with ``alpha`` and a colour bar.
+    """
+    if not pairs:
+        raise ValueError("plot_attention_overlays needs at least one (image, map) pair")
+    panels = []
+    for i, (image, values) in enumerate(pairs):
+        image, values = np.asarray(image), np.asarray(values, dtype=np.float64)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"panel {i}: image must be HxWx3, got shape {image.shape}")
+        if values.ndim != 2:
+            raise ValueError(f"panel {i}: map must be 2-D, got shape {values.shape}")
+        panels.append((image, values))
+    columns = columns or min(len(panels), 3)
+    rows = (len(panels) + columns - 1) // columns
+    ratios = [max(img.shape[1] / max(img.shape[0], 1) for img, _ in panels[c::columns]) for c in range(columns)]
+    fig = _figure(2.8 * sum(ratios) + 0.9 * columns, 3.0 * rows + (0.4 if suptitle else 0.0))
+    grid = fig.add_gridspec(rows, columns, width_ratios=ratios)
+    for i, (image, values) in enumerate(panels):
+        ax = fig.add_subplot(grid[i // columns, i % columns])
+        ax.imshow(image)
+        heat = ax.imshow(_resize_map(_normalised(values), image.shape[0], image.shape[1]), cmap=cmap, alpha=alpha,
+                         vmin=0.0, vmax=1.0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if titles is not None and i < len(titles):
+            ax.set_title(str(titles[i]), fontsize=9)
+        fig.colorbar(heat, ax=ax, fraction=0.046, pad=0.02)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    return figure_png(fig, path)

@@ -1,0 +1,123 @@
+"""Restrict a leaderboard to the cells of benchmark suites (``benchmarks/*.yaml``).
+
+A suite names ``methods``, in-domain evaluation ``splits``, ``transfer`` pairs
+``[train_split, eval_split]``, ``seeds`` (a list, or a count meaning 0..n-1) and a ``profile``
+(one name or a list). Unknown keys are ignored, so the suite format can grow without breaking
+the leaderboard. A missing key does not restrict; a suite that names ``splits`` or
+``transfer`` admits exactly those tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SuiteFilter:
+    """Which cells a suite asks for (``None`` = no restriction on that dimension)."""
+
+    name: str
+    methods: frozenset[str] | None = None
+    splits: frozenset[str] | None = None
+    transfer: frozenset[tuple[str, str]] | None = None
+    seeds: tuple[int, ...] | None = None
+    profiles: frozenset[str] | None = None
+
+    def accepts(self, method: str, profile: str, seed: int, task: str, train_split: str | None,
+                eval_split: str) -> bool:
+        """Whether a record of this cell belongs to the suite."""
+        if self.methods is not None and method not in self.methods:
+            return False
+        if self.profiles is not None and profile not in self.profiles:
+            return False
+        if self.seeds is not None and int(seed) not in self.seeds:
+            return False
+        if self.splits is None and self.transfer is None:
+            return True
+        if task == "transfer":
+            return self.transfer is not None and (str(train_split), eval_split) in self.transfer
+        return self.splits is not None and eval_split in self.splits
+
+
+def _names(value: Any, key: str, where: str) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset([value])
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{where}: '{key}' must be a list of names")
+    names = set()
+    for item in value:
+        if isinstance(item, dict) and "name" in item:
+            item = item["name"]
+        if not isinstance(item, str):
+            raise ConfigError(f"{where}: '{key}' must be a list of names, got {item!r}")
+        names.add(item)
+    return frozenset(names)
+
+
+def parse_suite(data: Any, where: str = "suite") -> SuiteFilter:
+    """A :class:`SuiteFilter` from a suite's parsed YAML."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: a suite must be a YAML mapping with methods/splits/transfer/seeds/profile")
+    transfer = None
+    if data.get("transfer") is not None:
+        pairs = set()
+        for pair in data["transfer"]:
+            if isinstance(pair, dict):
+                pair = (pair.get("train"), pair.get("eval"))
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(isinstance(p, str) for p in pair):
+                raise ConfigError(f"{where}: each 'transfer' entry must be [train_split, eval_split], got {pair!r}")
+            pairs.add((pair[0], pair[1]))
+        transfer = frozenset(pairs)
+    seeds = data.get("seeds")
+    if seeds is not None:
+        if isinstance(seeds, int) and not isinstance(seeds, bool):
+            seeds = tuple(range(seeds))
+        elif isinstance(seeds, (list, tuple)) and all(isinstance(s, int) for s in seeds):
+            seeds = tuple(sorted(set(seeds)))
+        else:
+            raise ConfigError(f"{where}: 'seeds' must be a list of integers or a count")
+    profile = data.get("profile", data.get("profiles"))
+    return SuiteFilter(
+        name=str(data.get("name") or where),
+        methods=_names(data["methods"], "methods", where) if data.get("methods") is not None else None,
+        splits=_names(data["splits"], "splits", where) if data.get("splits") is not None else None,
+        transfer=transfer,
+        seeds=seeds,
+        profiles=_names(profile, "profile", where) if profile is not None else None,
+    )
+
+
+def read_suites(paths: Iterable[str | Path]) -> list[SuiteFilter]:
+    """Parse suite files; an unreadable one is a one-line :class:`ConfigError`."""
+    import yaml
+
+    suites = []
+    for path in paths:
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read suite {path}: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"suite {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        suites.append(parse_suite(data, str(path)))
+    return suites
+
+
+def expected_seeds(suites: Sequence[SuiteFilter], method: str, profile: str, task: str,
+                   train_split: str | None, eval_split: str) -> tuple[int, ...] | None:
+    """The seeds the suites ask of this cell (union), or None when no suite says."""
+    wanted: set[int] = set()
+    said = False
+    for suite in suites:
+        if suite.seeds is None:
+            continue
+        if any(suite.accepts(method, profile, s, task, train_split, eval_split) for s in suite.seeds):
+            said = True
+            wanted.update(suite.seeds)
+    return tuple(sorted(wanted)) if said else None

@@ -1,0 +1,476 @@
+"""From records to leaderboard tables: grouping, aggregation over seeds, published numbers, tests.
+
+One table per task: every in-domain evaluation split, and every (training split, evaluation
+split) transfer pair, apart. A row is one configuration of one method: the records of a row
+share method, profile, ``config_hash``, ``dataset_fingerprint`` and protocol, and differ only in
+their seed. Records that disagree on any of these are kept in separate rows, with a warning,
+because averaging them would mix different experiments.
+
+Aggregation over seeds: with two or more seeds, the mean and a Student-t 95% interval over the
+seed means; with one seed, the record's own bootstrap interval over queries, marked n=1. A
+metric missing from some seed of a row is not averaged at all (the cell stays empty), and an
+overview mean over benchmarks exists only for rows that are complete (MTEB's rule).
+
+Published numbers join a row by (evaluation split, training split, method) and are never
+ranked; the reproduced-minus-published delta exists only for rows of the ``paper`` profile.
+Synthetic splits (``synth_*``) get no published numbers at all: numbers measured on the real
+twin say nothing about a synthetic world, so showing them beside synthetic results would invite
+a comparison that does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import results
+from ..errors import DataError, UserError
+from .published import Published, PublishedEntry
+from .ranks import best_positive_rank
+from .significance import ALPHA, mean_scores, paired_bootstrap, per_query_scores
+from .suite import SuiteFilter, expected_seeds
+
+PRIMARY_METRIC = "recall@1"
+"""The metric that orders rows, chooses the best method and is tested for significance."""
+METRIC_ORDER = ("recall@1", "recall@5", "recall@10", "recall@1%", "hit_rate", "ap")
+EFFICIENCY_KEYS = ("params", "gflops_query", "gflops_reference", "embedding_dim", "queries_per_s")
+"""Keys of ``record["efficiency"]`` shown as columns."""
+SYNTHETIC_PREFIX = "synth_"
+REPRODUCTION_PROFILE = "paper"
+"""Only rows of this profile (the published recipe) get a reproduced-minus-published delta:
+a number from the small ``cpu`` recipe is not a reproduction of the paper's."""
+
+
+@dataclass
+class MetricStat:
+    """A metric of one row, aggregated over its seeds."""
+
+    mean: float | None
+    lo: float | None = None
+    hi: float | None = None
+    n: int = 0
+    interval: str = ""
+    """``t`` (Student t over seeds), ``bootstrap`` (one seed: the record's interval over queries),
+    ``none`` (one seed without an interval) or ``incomplete`` (missing in some seeds)."""
+    missing: int = 0
+
+
+@dataclass
+class Run:
+    """One record of a row."""
+
+    path: Path
+    record: dict[str, Any]
+
+    @property
+    def seed(self) -> int:
+        return int(self.record["cell"]["seed"])
+
+
+@dataclass
+class RankSummary:
+    """What a row needs from one record's stored ranks (the arrays themselves are dropped)."""
+
+    best_rank: np.ndarray | None = None
+    per_query: np.ndarray | None = None
+    n_references: int = 0
+    error: str = ""
+
+
+@dataclass
+class Row:
+    """One method configuration on one task, over its seeds."""
+
+    method: str
+    profile: str
+    config_hash: str
+    fingerprint: str
+    protocol: dict[str, str]
+    runs: list[Run]
+    label: str = ""
+    stats: dict[str, MetricStat] = field(default_factory=dict)
+    efficiency: dict[str, float | None] = field(default_factory=dict)
+    devices: list[str] = field(default_factory=list)
+    expected_seeds: tuple[int, ...] | None = None
+    published: PublishedEntry | None = None
+    deltas: dict[str, float] = field(default_factory=dict)
+    protocol_mismatch: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    significance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted(run.seed for run in self.runs)
+
+    @property
+    def missing_seeds(self) -> list[int]:
+        if self.expected_seeds is None:
+            return []
+        return sorted(set(self.expected_seeds) - set(self.seeds))
+
+    def value(self, metric: str = PRIMARY_METRIC) -> float | None:
+        stat = self.stats.get(metric)
+        return None if stat is None else stat.mean
+
+
+@dataclass
+class BenchmarkTable:
+    """The rows of one task, best first, with what is known about the task."""
+
+    task: str
+    train_split: str | None
+    eval_split: str
+    rows: list[Row]
+    metrics: list[str]
+    published_entries: list[PublishedEntry] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    n_queries: int | None = None
+    n_references: int | None = None
+
+    @property
+    def synthetic(self) -> bool:
+        return self.eval_split.startswith(SYNTHETIC_PREFIX)
+
+    @property
+    def key(self) -> str:
+        """File-name friendly identity: ``in-domain__cvusa_test`` / ``transfer__cvusa_train__cvact_val``."""
+        if self.task == "in-domain":
+            key = f"in-domain__{self.eval_split}"
+        else:
+            key = f"transfer__{self.train_split}__{self.eval_split}"
+        return re.sub(r"[^A-Za-z0-9_.-]", "_", key).lstrip(".")
+
+    @property
+    def title(self) -> str:
+        if self.task == "in-domain":
+            trained = f", trained on {self.train_split}" if self.train_split else ""
+            return f"{self.eval_split} (in-domain{trained})"
+        return f"{self.train_split} \u2192 {self.eval_split} (transfer)"
+
+    @property
+    def primary_metric(self) -> str:
+        return PRIMARY_METRIC if PRIMARY_METRIC in self.metrics else (self.metrics[0] if self.metrics else "")
+
+    @property
+    def best(self) -> Row | None:
+        return self.rows[0] if self.rows and self.rows[0].value(self.primary_metric) is not None else None
+
+
+@dataclass
+class Overview:
+    """Primary metric of every row label across the tables of one group; mean only for complete rows."""
+
+    title: str
+    columns: list[str]
+    rows: list[tuple[str, list[float | None], float | None]]
+
+
+@dataclass
+class Leaderboard:
+    """Everything a renderer needs."""
+
+    results_dir: Path
+    tables: list[BenchmarkTable]
+    overviews: list[Overview]
+    published: Published
+    n_records: int
+    warnings: list[str] = field(default_factory=list)
+    summaries: dict[Path, RankSummary] = field(default_factory=dict)
+    n_boot: int = 2000
+
+    def table(self, key: str) -> BenchmarkTable:
+        for table in self.tables:
+            if table.key == key:
+                return table
+        raise KeyError(key)
+
+
+# -- aggregation ------------------------------------------------------------------------------
+def t_quantile(df: int, level: float = 0.95) -> float:
+    """Two-sided Student t quantile (``scipy.special.stdtrit``: light to import)."""
+    from scipy.special import stdtrit
+
+    return float(stdtrit(df, 0.5 + level / 2.0))
+
+
+def aggregate_metric(values: Sequence[float | None], intervals: Sequence[Sequence[float] | None]) -> MetricStat:
+    """Mean and 95% interval of one metric over a row's seeds (see the module docstring)."""
+    n = len(values)
+    present = [float(v) for v in values if v is not None]
+    if len(present) < n:
+        return MetricStat(None, n=len(present), interval="incomplete", missing=n - len(present))
+    if n == 1:
+        ci = intervals[0]
+        if ci and ci[0] is not None and ci[1] is not None:
+            return MetricStat(present[0], float(ci[0]), float(ci[1]), 1, "bootstrap")
+        return MetricStat(present[0], None, None, 1, "none")
+    mean = float(np.mean(present))
+    half = t_quantile(n - 1) * float(np.std(present, ddof=1)) / math.sqrt(n)
+    return MetricStat(mean, mean - half, mean + half, n, "t")
+
+
+def _same_or_median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    return float(values[0]) if len(set(values)) == 1 else float(np.median(values))
+
+
+def _device_of(record: Mapping[str, Any]) -> str:
+    prov = record.get("provenance") or {}
+    device = prov.get("device")
+    if isinstance(device, dict):
+        device = device.get("device")
+    name = prov.get("gpu") if str(device or "").startswith("cuda") else prov.get("cpu")
+    return f"{device} ({name})" if name and device else str(device or name or "unknown device")
+
+
+def _aggregate_row(row: Row, metrics: Sequence[str]) -> None:
+    for metric in metrics:
+        values, intervals = [], []
+        for run in row.runs:
+            m = run.record["metrics"].get(metric)
+            values.append(None if m is None else m.get("value"))
+            intervals.append(None if m is None else m.get("ci95"))
+        row.stats[metric] = aggregate_metric(values, intervals)
+    for key in EFFICIENCY_KEYS:
+        found = [float(v) for run in row.runs
+                 if isinstance(v := (run.record.get("efficiency") or {}).get(key), (int, float))]
+        row.efficiency[key] = _same_or_median(found)
+    row.devices = sorted({_device_of(run.record) for run in row.runs})
+
+
+def _metric_order(names: Iterable[str]) -> list[str]:
+    names = set(names)
+    ordered = [m for m in METRIC_ORDER if m in names]
+    return ordered + sorted(names - set(ordered))
+
+
+# -- building ---------------------------------------------------------------------------------
+def _read_record(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _rank_summary(run: Run, metric: str) -> RankSummary:
+    """Best-positive ranks and per-query scores of ``metric`` from one record's stored ranks."""
+    if not run.record.get("ranks"):
+        return RankSummary(error="no stored ranks")
+    try:
+        arrays = results.read_ranks(run.path, run.record)
+        protocol = run.record.get("protocol") or {}
+        best = best_positive_rank(arrays, protocol.get("ties", "strict"))
+        per_query = per_query_scores(arrays, protocol, metric) if metric else None
+        return RankSummary(best, per_query, int(np.asarray(arrays["gt_n_references"])))
+    except (UserError, ValueError, KeyError) as exc:
+        return RankSummary(error=str(exc) if isinstance(exc, UserError) else f"unreadable ranks: {exc}")
+
+
+def _label_rows(table: BenchmarkTable, warn: list[str]) -> None:
+    by_method: dict[tuple[str, str], list[Row]] = {}
+    for row in table.rows:
+        by_method.setdefault((row.method, row.profile), []).append(row)
+        row.label = row.method
+    for (method, profile), rows in by_method.items():
+        if len(rows) < 2:
+            continue
+        configs = {r.config_hash for r in rows}
+        prints = {r.fingerprint for r in rows}
+        for r in rows:
+            parts = []
+            if len(configs) > 1:
+                parts.append(f"cfg {r.config_hash[:7]}")
+            if len(prints) > 1:
+                parts.append(f"data {str(r.fingerprint)[:7]}")
+            if not parts:
+                parts.append("protocol " + ",".join(f"{k}={v}" for k, v in sorted(r.protocol.items())))
+            r.label = f"{method} [{'; '.join(parts)}]"
+        what = " and ".join(w for w, s in (("config_hash", configs), ("dataset_fingerprint", prints)) if len(s) > 1)
+        warn.append(f"{table.title}: records of {method} ({profile}) differ in {what or 'protocol'}; "
+                    f"kept as {len(rows)} separate rows, not averaged")
+
+
+def _join_published(table: BenchmarkTable, published: Published) -> None:
+    if table.synthetic:
+        real = table.eval_split[len(SYNTHETIC_PREFIX):]
+        table.notes.append(
+            f"Synthetic split (twin of {real}): no method has published numbers on it, and numbers "
+            f"published on the real data are not comparable, so none are shown; compare rows with each other only.")
+        return
+    table.published_entries = sorted(published.entries(table.eval_split, table.train_split),
+                                     key=lambda e: (e.paper_method.lower(), str(e.variant or "")))
+    for row in table.rows:
+        entry = published.primary(table.eval_split, table.train_split, row.method)
+        if entry is None:
+            continue
+        row.published = entry
+        if row.profile != REPRODUCTION_PROFILE:
+            continue
+        for metric, number in entry.metrics.items():
+            mine = row.value(metric)
+            if mine is not None:
+                row.deltas[metric] = mine - float(number["value"])
+        for key, theirs in entry.protocol.items():
+            ours = row.protocol.get(key)
+            if ours != theirs:
+                row.protocol_mismatch[key] = (ours, theirs)
+
+
+def _test_against_best(table: BenchmarkTable, summaries: dict[Path, RankSummary], n_boot: int, seed: int) -> None:
+    best = table.best
+    metric = table.primary_metric
+    for row in table.rows:
+        if row is best:
+            row.significance = {"status": "best"}
+            continue
+        if best is None or row.value(metric) is None:
+            row.significance = {"status": "n/a", "note": f"no {metric}"}
+            continue
+        if row.fingerprint != best.fingerprint:
+            row.significance = {"status": "n/a", "note": "other split fingerprint than the best row"}
+            continue
+        common = sorted(set(row.seeds) & set(best.seeds))
+        paired = common or None
+
+        def scores(r: Row) -> np.ndarray | str:
+            runs = [run for run in r.runs if paired is None or run.seed in paired]
+            got = [summaries.get(run.path) for run in runs]
+            bad = [s for s in got if s is None or s.per_query is None]
+            if bad:
+                return bad[0].error if bad[0] is not None else "ranks not read"
+            try:
+                return mean_scores([s.per_query for s in got])
+            except ValueError as exc:
+                return str(exc)
+
+        a, b = scores(row), scores(best)
+        if isinstance(a, str) or isinstance(b, str):
+            row.significance = {"status": "n/a", "note": a if isinstance(a, str) else b}
+            continue
+        if len(a) != len(b):
+            row.significance = {"status": "n/a", "note": "different numbers of queries"}
+            continue
+        test = paired_bootstrap(a, b, n_boot=n_boot, seed=seed)
+        row.significance = {"status": "tested", "p_value": float(test["p_value"]), "delta": float(test["delta"]),
+                            "ci95": [float(x) for x in test["ci95"]],
+                            "significant": bool(test["p_value"] < ALPHA),
+                            "seeds": "paired seeds " + ",".join(map(str, common)) if common
+                            else "no common seeds: per-query means over all seeds"}
+
+
+def _overviews(tables: Sequence[BenchmarkTable]) -> list[Overview]:
+    out = []
+    for task in ("in-domain", "transfer"):
+        for synthetic in (False, True):
+            group = [t for t in tables if t.task == task and t.synthetic == synthetic and t.primary_metric]
+            if not group:
+                continue
+            columns = [t.eval_split if task == "in-domain" else f"{t.train_split}\u2192{t.eval_split}" for t in group]
+            labels: dict[str, list[float | None]] = {}
+            for i, table in enumerate(group):
+                for row in table.rows:
+                    name = f"{row.label} ({row.profile})"
+                    labels.setdefault(name, [None] * len(group))
+                    if labels[name][i] is None:
+                        labels[name][i] = row.value(table.primary_metric)
+            rows = []
+            for name, values in labels.items():
+                complete = all(v is not None for v in values)
+                rows.append((name, values, float(np.mean(values)) if complete else None))
+            rows.sort(key=lambda r: (r[2] is None, -(r[2] or 0.0), r[0]))
+            kind = "synthetic twins" if synthetic else "real data"
+            metric = group[0].primary_metric
+            out.append(Overview(f"{task.capitalize()}, {kind}: {metric} per benchmark", columns, rows))
+    return out
+
+
+def build(
+    results_dir: str | Path,
+    *,
+    published: Published | None = None,
+    suites: Sequence[SuiteFilter] = (),
+    significance: bool = True,
+    ranks: bool = True,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> Leaderboard:
+    """Read every record under ``results_dir`` and build the leaderboard tables.
+
+    ``published``: numbers to show beside ours (``Published.load(path)``); ``suites``: keep
+    only their cells; ``ranks``: read the stored ranks (needed for curves and significance);
+    ``significance``: paired bootstrap (``n_boot`` resamples, ``seed``) of every row against
+    the best row of its table.
+    """
+    results_dir = Path(results_dir)
+    published = published if published is not None else Published.empty()
+    warn: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = results.load(results_dir)
+    warn.extend(str(w.message) for w in caught)
+    if frame.empty:
+        raise DataError(f"no result records under {results_dir}; run 'cvgl-bench run' first or pass --results")
+    failed = frame[frame["status"] != "ok"]
+    if len(failed):
+        warn.append(f"{len(failed)} record(s) with status 'error' left out")
+    frame = frame[frame["status"] == "ok"]
+
+    groups: dict[tuple[str, str | None, str], dict[tuple, Row]] = {}
+    n_used = 0
+    for path in frame["path"]:
+        path = Path(path)
+        record = _read_record(path)
+        cell = record["cell"]
+        if suites and not any(s.accepts(cell["method"], cell["profile"], cell["seed"], cell["task"],
+                                        cell.get("train_split"), cell["eval_split"]) for s in suites):
+            continue
+        n_used += 1
+        protocol = {str(k): str(v) for k, v in (record.get("protocol") or {}).items()}
+        fingerprint = str(record["provenance"].get("dataset_fingerprint"))
+        task_key = (cell["task"], cell.get("train_split"), cell["eval_split"])
+        row_key = (cell["method"], cell["profile"], cell["config_hash"], fingerprint, tuple(sorted(protocol.items())))
+        row = groups.setdefault(task_key, {}).get(row_key)
+        if row is None:
+            row = Row(cell["method"], cell["profile"], cell["config_hash"], fingerprint, protocol, [])
+            groups[task_key][row_key] = row
+        if any(run.seed == int(cell["seed"]) for run in row.runs):
+            warn.append(f"{path}: a second record of {cell['method']} seed {cell['seed']} on {cell['eval_split']} "
+                        "with the same configuration; left out")
+            continue
+        row.runs.append(Run(path, record))
+    if n_used == 0:
+        raise DataError(f"no record under {results_dir} belongs to the given suite(s)")
+
+    tables = []
+    summaries: dict[Path, RankSummary] = {}
+    for (task, train_split, eval_split), rows_by_key in sorted(groups.items(), key=lambda kv: (
+            kv[0][0] != "in-domain", kv[0][2].startswith(SYNTHETIC_PREFIX), kv[0][2], str(kv[0][1]))):
+        rows = list(rows_by_key.values())
+        metrics = _metric_order({m for row in rows for run in row.runs for m in run.record["metrics"]})
+        table = BenchmarkTable(task, train_split, eval_split, rows, metrics)
+        first = rows[0].runs[0].record
+        table.n_queries, table.n_references = first.get("n_queries"), first.get("n_references")
+        for row in rows:
+            row.runs.sort(key=lambda run: run.seed)
+            _aggregate_row(row, metrics)
+            row.expected_seeds = expected_seeds(suites, row.method, row.profile, task, train_split, eval_split)
+            if row.missing_seeds:
+                table.notes.append(f"{row.method} ({row.profile}): seed(s) {', '.join(map(str, row.missing_seeds))} "
+                                   f"of the suite have no record; the row averages {len(row.runs)} seed(s)")
+        primary = table.primary_metric
+        rows.sort(key=lambda r: (r.value(primary) is None, -(r.value(primary) or 0.0), r.method, r.profile))
+        _label_rows(table, warn)
+        _join_published(table, published)
+        if ranks:
+            for row in rows:
+                for run in row.runs:
+                    summaries[run.path] = _rank_summary(run, primary if significance else "")
+        if significance:
+            _test_against_best(table, summaries, n_boot, seed)
+        tables.append(table)
+    return Leaderboard(results_dir, tables, _overviews(tables), published, n_used, warn, summaries, n_boot)

@@ -1,0 +1,358 @@
+"""One cell: train a method on a training split (or reuse its checkpoint), evaluate it on one or
+more evaluation splits, and write one record per evaluation split.
+
+A cell is ``(method, training split, evaluation splits, profile, seed)``. Without an explicit
+training split each evaluation split trains on its own in-domain training split; a different
+training split makes the task a cross-dataset transfer. Everything a user can get wrong (names,
+views, missing data, malformed files) is checked before training starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import provenance, results
+from .data.structures import EvalData, TrainData
+from .dataroot import resolve_root
+from .errors import ConfigError, DataError, PluginError
+from .fsutil import sha256_file, write_bytes
+from .plugins import PluginHost, get_host
+
+OVERWRITE = ("only-missing", "always", "never")
+"""``only-missing``: run what has no record, and redo records whose configuration changed;
+``always``: recompute and overwrite every record; ``never``: keep every existing record as it is."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a method trained once, evaluated on each of ``eval_splits``."""
+
+    method: str
+    eval_splits: tuple[str, ...]
+    train_split: str | None = None
+    profile: str = "cpu"
+    seed: int = 0
+    protocol: tuple[tuple[str, str], ...] = ()
+    """Protocol overrides (option, value), applied to every evaluation split that has the option."""
+
+    def __str__(self) -> str:
+        train = self.train_split or "in-domain"
+        return f"{self.method}/{self.profile} {train} -> {','.join(self.eval_splits)} seed {self.seed}"
+
+
+@dataclass
+class RunOptions:
+    """Where and how cells run; shared by ``run`` and ``grid``."""
+
+    results_dir: Path = Path("results")
+    runs_dir: Path = Path("runs")
+    data_root: str | None = None
+    overwrite: str = "only-missing"
+    device: str | None = None
+    backend: str = "torch"
+    n_boot: int = 1000
+    on_corrupt: str = "fail"
+    progress: bool = True
+    threads: int | None = None
+    log: Callable[[str], None] = print
+
+    def __post_init__(self) -> None:
+        if self.overwrite not in OVERWRITE:
+            raise ConfigError(f"--overwrite must be one of {', '.join(OVERWRITE)}, not {self.overwrite!r}")
+        if self.on_corrupt not in ("fail", "skip"):
+            raise ConfigError(f"--on-corrupt must be 'fail' or 'skip', not {self.on_corrupt!r}")
+        self.results_dir = Path(self.results_dir)
+        self.runs_dir = Path(self.runs_dir)
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    written: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+    trained: bool = False
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    """A cell with every name resolved and checked."""
+
+    cell: Cell
+    method_spec: Any
+    train_spec: Any
+    eval_specs: list[Any]
+
+
+def plan(cell: Cell, host: PluginHost | None = None) -> _Plan:
+    """Resolve and check every name of a cell; raises one-line errors before any work."""
+    host = host or get_host()
+    method_spec = host.methods.get(cell.method)
+    if cell.profile not in method_spec.profiles:
+        raise ConfigError(f"method {cell.method!r} has no profile {cell.profile!r} "
+                          f"(profiles: {', '.join(method_spec.profiles)})")
+    if not cell.eval_splits:
+        raise ConfigError("no evaluation split given; pass --dataset SPLIT")
+    eval_specs = []
+    for name in cell.eval_splits:
+        spec = host.splits.get(name)
+        if spec.role != "eval":
+            hint = f"; evaluate on one of its evaluation splits or pass it as --train-on" if spec.role == "train" else ""
+            raise ConfigError(f"{name!r} is a training split, not an evaluation split{hint}")
+        if not method_spec.supports(spec):
+            raise ConfigError(f"method {cell.method!r} cannot embed {spec.query_view} -> {spec.reference_view} "
+                              f"({name}); it handles {', '.join(method_spec.views)} views")
+        eval_specs.append(spec)
+    train_name = cell.train_split
+    if train_name is None:
+        in_domain = {spec.train_split for spec in eval_specs}
+        if len(in_domain) != 1 or None in in_domain:
+            raise ConfigError(f"evaluation splits {', '.join(cell.eval_splits)} do not share one training split; "
+                              "pass --train-on SPLIT or run them separately")
+        train_name = in_domain.pop()
+    train_spec = host.splits.get(train_name)
+    if train_spec.role != "train":
+        raise ConfigError(f"--train-on {train_name!r} is an evaluation split; pick a training split")
+    train_views = {train_spec.query_view, train_spec.reference_view}
+    for spec in eval_specs:
+        if {spec.query_view, spec.reference_view} != train_views:
+            raise ConfigError(f"{train_name} trains {' and '.join(sorted(train_views))} views but {spec.name} "
+                              f"evaluates {spec.query_view} -> {spec.reference_view}")
+    return _Plan(cell, method_spec, train_spec, eval_specs)
+
+
+def load_split(spec: Any, data_root: str | None, overrides: Mapping[str, str] | None = None,
+               host: PluginHost | None = None) -> TrainData | EvalData:
+    """Load a split through its dataset plugin, under its protocol (overrides it understands)."""
+    host = host or get_host()
+    dataset = host.datasets.get(spec.dataset)
+    root = resolve_root(dataset, data_root, spec)
+    known = {k: v for k, v in (overrides or {}).items() if k in spec.protocol_options}
+    protocol = spec.resolve_protocol(known)
+    data = spec.load()(root, protocol)
+    expected = TrainData if spec.role == "train" else EvalData
+    if not isinstance(data, expected):
+        origin = host.splits.origin(spec.name).origin
+        raise PluginError(f"split {spec.name!r} of {origin} returned {type(data).__name__}, not {expected.__name__}")
+    size = len(data) if isinstance(data, TrainData) else min(len(data.queries), len(data.references))
+    if size == 0:
+        raise DataError(f"split {spec.name!r} under {root} is empty")
+    return data
+
+
+def config_hash(method: str, method_version: str, profile: str, hparams: Mapping[str, Any],
+                train_split: str, train_fingerprint: str, seed: int) -> str:
+    """Identity of a trained model: equal hashes mean the same experiment."""
+    payload = json.dumps({"method": method, "method_version": method_version, "profile": profile,
+                          "hparams": hparams, "train_split": train_split, "train_fingerprint": train_fingerprint,
+                          "seed": seed}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | None = None) -> CellResult:
+    """Train (or reuse) and evaluate one cell; returns the records written or kept."""
+    import torch
+
+    options = options or RunOptions()
+    host = host or get_host()
+    p = plan(cell, host)
+    log = options.log
+    result = CellResult(cell)
+    overrides = dict(cell.protocol)
+    timings: dict[str, float] = {}
+
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    device = options.device or default_device()
+    method_origin = host.methods.origin(cell.method)
+    method = p.method_spec.load()
+    hparams = method.hparams(cell.profile, p.train_spec)
+    _check_hparams(cell.method, hparams, p.train_spec)
+
+    t0 = time.perf_counter()
+    train = load_split(p.train_spec, options.data_root, None, host)
+    evals = [load_split(spec, options.data_root, overrides, host) for spec in p.eval_specs]
+    timings["load"] = time.perf_counter() - t0
+    chash = config_hash(cell.method, method_origin.version, cell.profile, hparams, p.train_spec.name,
+                        train.fingerprint, cell.seed)
+
+    todo = []
+    for spec, data in zip(p.eval_specs, evals):
+        skeleton = _skeleton(cell, spec, p, method_origin.version, chash, hparams, data)
+        path = results.record_path(options.results_dir, skeleton, _variant(spec, data))
+        if path.exists() and options.overwrite != "always":
+            existing = _read_quietly(path)
+            stale = existing is not None and existing["cell"].get("config_hash") != chash
+            if existing is not None and (options.overwrite == "never" or not stale):
+                result.kept.append(path)
+                result.records.append(existing)
+                continue
+        todo.append((spec, data, skeleton, path))
+    if not todo:
+        log(f"[cvgl-bench] {cell}: every record exists ({len(result.kept)}); nothing to do")
+        return result
+
+    workdir = options.runs_dir / _safe(cell.method) / cell.profile / p.train_spec.name / f"seed{cell.seed}-{chash}"
+    model_path = workdir / "model.pt"
+    seed_everything(cell.seed)
+    model = method.build_model(hparams)
+    t0 = time.perf_counter()
+    if model_path.exists():
+        state = torch.load(model_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        log(f"[cvgl-bench] {cell}: reusing checkpoint {model_path}")
+    else:
+        from .train.context import RunContext
+        from .train.distributed import world_info_from_env
+
+        world = world_info_from_env()
+        run = RunContext(seed=cell.seed, device=device, workdir=workdir, resume=True,
+                         progress=options.progress and world.rank == 0, log=log, world_size=world.world_size,
+                         rank=world.rank, local_rank=world.local_rank)
+        log(f"[cvgl-bench] {cell}: training on {p.train_spec.name} ({len(train)} pairs, {device}"
+            f"{f', {world.world_size} processes' if world.distributed else ''})")
+        method.fit(model, train, hparams, run)
+        if world.rank != 0:
+            return result
+        buffer = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+        write_bytes(model_path, buffer.getvalue())
+        result.trained = True
+    timings["train"] = time.perf_counter() - t0 if result.trained else 0.0
+    checkpoint = {"file": str(model_path), "sha256": sha256_file(model_path)}
+    model.to(device).eval()
+
+    from .efficiency import measure
+    from .evaluate.extract import embed
+    from .evaluate.scoring import score
+
+    efficiency = measure(model, {v: tuple(s) for v, s in hparams["image_size"].items()},
+                         p.train_spec.query_view, p.train_spec.reference_view)
+    base_provenance = provenance.collect(host, device)
+    from .train.distributed import world_info_from_env
+
+    world_size = world_info_from_env().world_size if result.trained else 1
+    for spec, data, record, path in todo:
+        started = provenance.now()
+        phase = dict(timings)
+        t0 = time.perf_counter()
+        query = embed(model, data.queries, spec.query_view, hparams, method, device=device,
+                      checkpoint_hash=checkpoint["sha256"], on_corrupt=options.on_corrupt)
+        t_query = time.perf_counter() - t0
+        reference = embed(model, data.references, spec.reference_view, hparams, method, device=device,
+                          checkpoint_hash=checkpoint["sha256"], on_corrupt=options.on_corrupt)
+        phase["embed"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        scored = score(np.asarray(query), np.asarray(reference), data, metrics=spec.metrics,
+                       backend=options.backend, device=device, n_boot=options.n_boot, seed=cell.seed, host=host)
+        phase["search_and_metrics"] = time.perf_counter() - t0
+        record["metrics"] = scored.metrics
+        record["n_queries"], record["n_references"] = len(data.queries), len(data.references)
+        record["checkpoint"] = checkpoint
+        record["efficiency"] = {**efficiency, "queries_per_s": len(data.queries) / max(t_query, 1e-9)}
+        record["provenance"] = {
+            **base_provenance,
+            "seed": cell.seed,
+            "world_size": world_size,
+            "global_batch": int(hparams.get("batch_size", 0)),
+            "dataset_fingerprint": data.fingerprint,
+            "train_fingerprint": train.fingerprint,
+            "train_reused": not result.trained,
+            "data_info": {k: v for k, v in data.info.items() if _jsonable(v)},
+            "started_at": started,
+            "finished_at": provenance.now(),
+            "wall_time_s": {k: round(v, 3) for k, v in phase.items()},
+        }
+        for warning in results.write(record, path, ranks=scored.rank_arrays(), host=host):
+            log(f"warning: {warning}")
+        result.written.append(path)
+        result.records.append(record)
+        log(f"[cvgl-bench] wrote {path}")
+    return result
+
+
+def _check_hparams(method: str, hparams: Mapping[str, Any], train_spec: Any) -> None:
+    sizes = hparams.get("image_size") if isinstance(hparams, Mapping) else None
+    needed = {train_spec.query_view, train_spec.reference_view}
+    if not isinstance(sizes, Mapping) or not needed <= set(sizes):
+        raise PluginError(f"method {method!r}: hparams['image_size'] must give [H, W] for views "
+                          f"{', '.join(sorted(needed))}")
+
+
+def _skeleton(cell: Cell, spec: Any, p: _Plan, method_version: str, chash: str, hparams: Mapping[str, Any],
+              data: EvalData) -> dict[str, Any]:
+    return results.new_record(
+        method=cell.method, profile=cell.profile, seed=cell.seed, train_split=p.train_spec.name,
+        eval_split=spec.name, config_hash=chash, protocol=data.protocol, provenance={},
+        method_version=method_version, hparams=hparams, in_domain_train_split=spec.train_split,
+    )
+
+
+def _variant(spec: Any, data: EvalData) -> str:
+    """Records under a non-default protocol get their own file name."""
+    changed = {k: v for k, v in data.protocol.items() if spec.protocol_defaults().get(k) != v}
+    return "-".join(f"{k}={v}" for k, v in sorted(changed.items()))
+
+
+def _read_quietly(path: Path) -> dict[str, Any] | None:
+    try:
+        return results.read(path)
+    except DataError:
+        return None
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_.-@%" else "_" for c in name)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def summary_rows(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One short row per record for the end-of-run table."""
+    rows = []
+    for record in records:
+        cell = record["cell"]
+        row = {"method": cell["method"], "train": cell["train_split"], "eval": cell["eval_split"],
+               "seed": cell["seed"]}
+        for name, metric in record["metrics"].items():
+            lo, hi = (metric.get("ci95") or [None, None])[:2]
+            ci = f" [{lo:.1f}, {hi:.1f}]" if lo is not None else ""
+            row[name] = f"{metric['value']:.2f}{ci}"
+        rows.append(row)
+    return rows
+
+
+def environment_threads() -> int | None:
+    value = os.environ.get("CVGL_BENCH_THREADS")
+    return int(value) if value else None

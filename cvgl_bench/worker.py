@@ -1,0 +1,60 @@
+"""Run one cell in its own process: ``python -m cvgl_bench.worker --cell JSON --options JSON``.
+
+The grid starts this module per cell (through torchrun for multi-GPU cells, or as a submitit
+job on Slurm). Under several processes every rank trains its share of each global batch; rank 0
+alone evaluates and writes records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def run_worker(cell_json: str, options_json: str, slurm: bool = False) -> str:
+    """Run the cell described by the JSON strings; returns "ok" (raises on failure)."""
+    from .grid import cell_from_json, options_from_json
+    from .runner import run_cell
+    from .train.distributed import cleanup, init_distributed, world_info_from_env
+
+    if slurm:
+        try:
+            import submitit
+
+            submitit.helpers.TorchDistributedEnvironment().export()
+        except (ImportError, RuntimeError):
+            pass
+    cell, options = cell_from_json(cell_json), options_from_json(options_json)
+    info = world_info_from_env()
+    if info.distributed:
+        from .runner import default_device
+
+        _, device = init_distributed(options.device or default_device())
+        options.device = device
+    try:
+        run_cell(cell, options)
+    finally:
+        cleanup()
+    return "ok"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cvgl_bench.worker", description=__doc__)
+    parser.add_argument("--cell", required=True, help="the cell as JSON (cvgl_bench.grid.cell_to_json)")
+    parser.add_argument("--options", required=True, help="run options as JSON (cvgl_bench.grid.options_to_json)")
+    parser.add_argument("--debug", action="store_true")
+    args = parser.parse_args(argv)
+    from .errors import UserError
+
+    try:
+        run_worker(args.cell, args.options)
+    except UserError as exc:
+        if args.debug:
+            raise
+        print(f"Error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

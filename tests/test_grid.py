@@ -1,0 +1,87 @@
+import importlib
+
+import pytest
+
+from cvgl_bench.errors import ConfigError
+from cvgl_bench.grid import cell_from_json, cell_to_json, expand, load_suite
+from cvgl_bench.runner import Cell, plan
+
+
+@pytest.fixture
+def gw_host(make_host):
+    return make_host(importlib.import_module("tests.fake_plugins.gridworld"))
+
+
+def write(tmp_path, text, name="suite.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_expand_groups_evaluations_per_trained_model_and_skips_unsupported_views(gw_host, tmp_path):
+    suite = load_suite(write(tmp_path, """
+name: t
+profile: cpu
+methods: [anyview, panoonly]
+splits: [gw_a_test, gw_b_test, gw_drone_test]
+transfer: [[gw_a_train, gw_b_test]]
+seeds: [0]
+seeds_for: {gw_a_test: [0, 1]}
+"""))
+    cells = expand([suite], host=gw_host)
+    keys = {(c.method, c.train_split, c.seed): c.eval_splits for c in cells}
+    assert keys[("anyview", "gw_a_train", 0)] == ("gw_a_test", "gw_b_test")
+    assert keys[("anyview", "gw_a_train", 1)] == ("gw_a_test",)
+    assert keys[("anyview", "gw_drone_train", 0)] == ("gw_drone_test",)
+    assert ("panoonly", "gw_drone_train", 0) not in keys
+    assert len(cells) == 7
+    assert len(expand([suite], seeds=[5], host=gw_host)) == 9  # seed 5, plus seeds_for's 0 and 1 for gw_a_test
+
+
+def test_cells_round_trip_through_json():
+    cell = Cell("m", ("a", "b"), "t", "cpu", 3, (("ties", "loose"),))
+    assert cell_from_json(cell_to_json(cell)) == cell
+
+
+@pytest.mark.parametrize("text,message", [
+    ("methods: [a]\nsplits: x\n", "'splits' must be a list"),
+    ("methods: []\n", "no methods"),
+    ("methods: [a]\ncolour: red\n", "unknown key 'colour'"),
+    ("methods: [a]\ntransfer: [[a]]\n", "transfer entry"),
+    ("methods: [a]\nseeds: [one]\n", "seeds must be lists"),
+    ("methods: [a\n", "invalid YAML"),
+    ("- a\n", "must be a YAML mapping"),
+])
+def test_bad_suites_are_one_line_errors(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_suite(write(tmp_path, text))
+
+
+def test_missing_suite_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read suite"):
+        load_suite(tmp_path / "nope.yaml")
+
+
+def test_unknown_names_in_suites_suggest(gw_host, tmp_path):
+    from cvgl_bench.errors import UnknownNameError
+
+    suite = load_suite(write(tmp_path, "methods: [anyveiw]\nsplits: [gw_a_test]\n"))
+    with pytest.raises(UnknownNameError, match="did you mean 'anyview'"):
+        expand([suite], host=gw_host)
+
+
+def test_plan_checks_roles_views_and_training_splits(gw_host):
+    p = plan(Cell("anyview", ("gw_a_test",)), gw_host)
+    assert p.train_spec.name == "gw_a_train"
+    with pytest.raises(ConfigError, match="training split, not an evaluation split"):
+        plan(Cell("anyview", ("gw_a_train",)), gw_host)
+    with pytest.raises(ConfigError, match="is an evaluation split"):
+        plan(Cell("anyview", ("gw_a_test",), train_split="gw_b_test"), gw_host)
+    with pytest.raises(ConfigError, match="do not share one training split"):
+        plan(Cell("anyview", ("gw_a_test", "gw_b_test")), gw_host)
+    with pytest.raises(ConfigError, match="trains drone and satellite views"):
+        plan(Cell("anyview", ("gw_a_test",), train_split="gw_drone_train"), gw_host)
+    with pytest.raises(ConfigError, match="cannot embed drone"):
+        plan(Cell("panoonly", ("gw_drone_test",)), gw_host)
+    with pytest.raises(ConfigError, match="no profile 'gpu'"):
+        plan(Cell("anyview", ("gw_a_test",), profile="gpu"), gw_host)

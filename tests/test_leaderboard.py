@@ -1,0 +1,329 @@
+"""Leaderboard tables: grouping, aggregation over seeds, published numbers, significance, formats."""
+
+import io
+import json
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cvgl_bench import leaderboard as lb
+from cvgl_bench.errors import ConfigError, DataError
+from cvgl_bench.leaderboard.tables import aggregate_metric
+from tests.leaderboard_fakes import rank_arrays, write_record
+
+CVUSA = dict(eval_split="cvusa_test", train_split="cvusa_train", in_domain_train="cvusa_train")
+
+
+def published_doc(protocol=None):
+    """A two-method published file: one unverified (S) and one verified (V) number."""
+    entry = {"paper_method": "Sample4Geo", "variant": None, "primary": True, "confidence": "S", "verified": False,
+             "metrics": {"recall@1": {"value": 98.68, "confidence": "S", "verified": False},
+                         "recall@5": {"value": 99.68, "confidence": "S", "verified": False}},
+             "source": {"ref": "https://example.org/<b>table</b>", "kind": "compiled leaderboard"},
+             "protocol": protocol or {"r1pct": "floor", "ties": "strict"}, "protocol_source": "code"}
+    safa = {"paper_method": "SAFA", "variant": "polar", "primary": True, "confidence": "V", "verified": True,
+            "metrics": {"recall@1": {"value": 89.84, "confidence": "V", "verified": True}},
+            "source": {"ref": "safa readme", "kind": "official repo README"}, "protocol": {}, "protocol_source": "unknown"}
+    other = dict(entry, paper_method="GeoDTR", variant="polar", primary=False)
+    return lb.Published({"schema": "cvgl-bench/published", "confidence_codes": {"V": "verified", "S": "secondary"},
+                         "benchmarks": {"cvusa_test": {"cvusa_train": {"task": "in-domain", "methods": {
+                             "sample4geo": [entry], "safa": [safa], "GeoDTR": [other]}}}}})
+
+
+def ranks_for(best, n_refs=200, seed=0):
+    return rank_arrays(np.asarray(best, dtype=np.int64), n_refs, rng=np.random.default_rng(seed))
+
+
+def constant_ranks(value, n=400, n_refs=500):
+    return ranks_for(np.full(n, value), n_refs)
+
+
+# -- aggregation ------------------------------------------------------------------------------
+def test_t_interval_over_seeds():
+    stat = aggregate_metric([1.0, 2.0, 3.0], [None] * 3)
+    half = 4.302652729911275 * 1.0 / math.sqrt(3)
+    assert stat.mean == pytest.approx(2.0) and stat.interval == "t" and stat.n == 3
+    assert stat.hi - stat.mean == pytest.approx(half, rel=1e-9) and stat.mean - stat.lo == pytest.approx(half)
+
+
+def test_one_seed_shows_the_bootstrap_interval_and_is_marked(tmp_path):
+    write_record(tmp_path, method="m", seed=0, arrays=constant_ranks(0), **CVUSA)
+    stat = aggregate_metric([70.0], [[68.0, 72.0]])
+    assert (stat.mean, stat.lo, stat.hi, stat.interval) == (70.0, 68.0, 72.0, "bootstrap")
+    board = lb.build(tmp_path)
+    text = lb.render_text(board, "md")
+    assert re.search(r"\|\s+1\*\s+\|", text)
+    assert "n=1: [lo, hi] is the 95% bootstrap interval" in text
+    assert "100.00 [99.00, 100.00]" in text
+
+
+def test_metric_missing_in_one_seed_is_not_averaged(tmp_path):
+    write_record(tmp_path, method="m", seed=0, arrays=constant_ranks(0), metrics={"recall@1": 80.0, "recall@5": 90.0},
+                 **CVUSA)
+    write_record(tmp_path, method="m", seed=1, arrays=constant_ranks(0), metrics={"recall@1": 82.0}, **CVUSA)
+    board = lb.build(tmp_path, significance=False)
+    row = board.tables[0].rows[0]
+    assert row.stats["recall@1"].mean == pytest.approx(81.0)
+    assert row.stats["recall@5"].mean is None and row.stats["recall@5"].interval == "incomplete"
+    assert "incomplete" in lb.render_text(board, "md")
+
+
+def test_overview_averages_only_complete_rows(tmp_path):
+    write_record(tmp_path, method="full", seed=0, arrays=None, metrics={"recall@1": 50.0}, **CVUSA)
+    write_record(tmp_path, method="full", seed=0, arrays=None, metrics={"recall@1": 70.0}, eval_split="cvact_val",
+                 train_split="cvact_train", in_domain_train="cvact_train")
+    write_record(tmp_path, method="partial", seed=0, arrays=None, metrics={"recall@1": 99.0}, **CVUSA)
+    board = lb.build(tmp_path)
+    (overview,) = board.overviews
+    rows = {label: (values, mean) for label, values, mean in overview.rows}
+    assert rows["full (cpu)"][1] == pytest.approx(60.0)
+    assert rows["partial (cpu)"][1] is None and None in rows["partial (cpu)"][0]
+    assert [label for label, _, _ in overview.rows][-1] == "partial (cpu)"
+
+
+def test_in_domain_and_transfer_are_separate_tables(tmp_path):
+    write_record(tmp_path, method="m", seed=0, arrays=constant_ranks(0), eval_split="cvact_val",
+                 train_split="cvact_train", in_domain_train="cvact_train")
+    write_record(tmp_path, method="m", seed=0, arrays=constant_ranks(3), eval_split="cvact_val",
+                 train_split="cvusa_train", in_domain_train="cvact_train")
+    board = lb.build(tmp_path)
+    assert [t.key for t in board.tables] == ["in-domain__cvact_val", "transfer__cvusa_train__cvact_val"]
+    assert board.tables[0].rows[0].value() == 100.0 and board.tables[1].rows[0].value() == 0.0
+    assert [o.title.split(",")[0] for o in board.overviews] == ["In-domain", "Transfer"]
+
+
+def test_rows_of_different_configuration_or_data_stay_apart(tmp_path):
+    write_record(tmp_path, method="m", seed=0, arrays=constant_ranks(0), config_hash="aaaaaaa1", **CVUSA)
+    write_record(tmp_path, method="m", seed=1, arrays=constant_ranks(0), config_hash="bbbbbbb2", **CVUSA)
+    write_record(tmp_path / "other", method="m", seed=2, arrays=constant_ranks(0), config_hash="aaaaaaa1",
+                 fingerprint="fp-different", **CVUSA)
+    board = lb.build(tmp_path)
+    rows = board.tables[0].rows
+    assert len(rows) == 3 and all(len(r.runs) == 1 for r in rows)
+    assert any("differ in config_hash and dataset_fingerprint" in w for w in board.warnings)
+    assert len({r.label for r in rows}) == 3
+
+
+def test_error_records_are_left_out_with_a_warning(tmp_path):
+    write_record(tmp_path, method="m", seed=0, arrays=constant_ranks(0), **CVUSA)
+    write_record(tmp_path, method="m", seed=1, arrays=None, metrics={}, status="error", **CVUSA)
+    board = lb.build(tmp_path)
+    assert board.n_records == 1 and any("status 'error'" in w for w in board.warnings)
+
+
+def test_no_records_is_a_user_error(tmp_path):
+    with pytest.raises(DataError, match="no result records"):
+        lb.build(tmp_path)
+
+
+# -- published numbers ------------------------------------------------------------------------
+def test_published_numbers_join_with_delta_and_markers(tmp_path):
+    best = np.where(np.arange(400) < 360, 0, 7)  # recall@1 = 90.00, recall@5 = 90.00
+    write_record(tmp_path, method="sample4geo", seed=0, arrays=ranks_for(best, 500), profile="paper", **CVUSA)
+    write_record(tmp_path, method="sample4geo", seed=1, arrays=ranks_for(best, 500), profile="paper", **CVUSA)
+    write_record(tmp_path, method="safa", seed=0, arrays=constant_ranks(0), profile="paper", **CVUSA)
+    write_record(tmp_path, method="sample4geo", seed=0, arrays=constant_ranks(0), profile="cpu", **CVUSA)
+    board = lb.build(tmp_path, published=published_doc())
+    table = board.tables[0]
+    s4g = next(r for r in table.rows if r.method == "sample4geo" and r.profile == "paper")
+    assert s4g.deltas["recall@1"] == pytest.approx(90.0 - 98.68)
+    small = next(r for r in table.rows if r.profile == "cpu")
+    assert small.published is s4g.published and small.deltas == {}  # the cpu recipe is no reproduction
+    assert s4g.published.number("recall@1")["verified"] is False
+    text = lb.render_text(board, "md")
+    assert "98.68\u2020 [S]" in text and "89.84 [V]" in text and "89.84\u2020" not in text
+    assert "-8.68" in text
+    assert "GeoDTR" in text  # other published methods are listed for reference
+    ranked = [r.method for r in table.rows]
+    assert "GeoDTR" not in ranked  # ... but never ranked
+
+
+def test_protocol_difference_to_the_published_number_is_marked(tmp_path):
+    write_record(tmp_path, method="sample4geo", seed=0, arrays=constant_ranks(0), profile="paper",
+                 protocol={"r1pct": "floor", "ties": "loose"}, **CVUSA)
+    board = lb.build(tmp_path, published=published_doc())
+    row = board.tables[0].rows[0]
+    assert row.protocol_mismatch == {"ties": ("loose", "strict")}
+    text = lb.render_text(board, "md")
+    assert "\u2021" in text and "ties ours=loose vs published=strict" in text
+
+
+def test_synthetic_splits_get_no_published_numbers(tmp_path):
+    doc = published_doc()
+    doc._entries[("synth_cvusa_test", "synth_cvusa_train")] = doc.entries("cvusa_test", "cvusa_train")
+    write_record(tmp_path, method="sample4geo", seed=0, arrays=constant_ranks(0), eval_split="synth_cvusa_test",
+                 train_split="synth_cvusa_train", in_domain_train="synth_cvusa_train")
+    board = lb.build(tmp_path, published=doc)
+    table = board.tables[0]
+    assert table.synthetic and table.rows[0].published is None and not table.published_entries
+    text = lb.render_text(board, "md")
+    assert "98.68" not in text and "Published" not in text and "not comparable" in text
+
+
+def test_committed_published_file_joins_our_method_names(tmp_path):
+    path = lb.default_path()
+    assert path is not None, "leaderboards/published.yaml must be committed"
+    published = lb.Published.load(path)
+    entry = published.primary("cvusa_test", "cvusa_train", "sample4geo")
+    assert entry is not None and entry.number("recall@1")["value"] == pytest.approx(98.68)
+    assert published.primary("cvact_val", "cvusa_train", "sample4geo") is not None  # transfer entry
+
+
+def test_unreadable_published_file_is_a_user_error(tmp_path):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("just: [a, list")
+    with pytest.raises(DataError, match="cannot read published numbers"):
+        lb.Published.load(bad)
+    bad.write_text("schema: other\n")
+    with pytest.raises(DataError, match="not a published-numbers file"):
+        lb.Published.load(bad)
+
+
+# -- significance -----------------------------------------------------------------------------
+def test_significance_clearly_different_versus_identical(tmp_path):
+    good = np.where(np.arange(400) < 380, 0, 9)
+    bad = np.where(np.arange(400) < 200, 0, 9)
+    for seed in (0, 1):
+        write_record(tmp_path, method="best", seed=seed, arrays=ranks_for(good, 500), **CVUSA)
+        write_record(tmp_path, method="twin", seed=seed, arrays=ranks_for(good, 500), **CVUSA)
+        write_record(tmp_path, method="worse", seed=seed, arrays=ranks_for(bad, 500), **CVUSA)
+    board = lb.build(tmp_path, n_boot=1000)
+    rows = {r.method: r for r in board.tables[0].rows}
+    assert rows["best"].significance["status"] == "best" or rows["twin"].significance["status"] == "best"
+    identical = rows["twin"] if rows["best"].significance["status"] == "best" else rows["best"]
+    assert identical.significance["p_value"] == 1.0 and identical.significance["significant"] is False
+    assert rows["worse"].significance["significant"] is True and rows["worse"].significance["p_value"] < 0.01
+    assert rows["worse"].significance["delta"] == pytest.approx(-45.0)
+    assert "paired seeds 0,1" in rows["worse"].significance["seeds"]
+    text = lb.render_text(board, "md")
+    assert re.search(r"yes \(p[<=]0\.00\d\)", text) and "no (p=1.000)" in text
+
+
+def test_significance_needs_ranks_and_the_same_queries(tmp_path):
+    write_record(tmp_path, method="a", seed=0, arrays=constant_ranks(0), **CVUSA)
+    write_record(tmp_path, method="b", seed=0, arrays=None, metrics={"recall@1": 50.0}, **CVUSA)
+    write_record(tmp_path, method="c", seed=0, arrays=constant_ranks(1), fingerprint="fp-other", **CVUSA)
+    board = lb.build(tmp_path)
+    rows = {r.method: r for r in board.tables[0].rows}
+    assert rows["b"].significance == {"status": "n/a", "note": "no stored ranks"}
+    assert rows["c"].significance["status"] == "n/a" and "fingerprint" in rows["c"].significance["note"]
+
+
+# -- suites -----------------------------------------------------------------------------------
+def test_suite_filters_cells_and_flags_missing_seeds(tmp_path):
+    for seed in (0, 1):
+        write_record(tmp_path, method="a", seed=seed, arrays=constant_ranks(0), **CVUSA)
+    write_record(tmp_path, method="b", seed=0, arrays=constant_ranks(0), **CVUSA)
+    write_record(tmp_path, method="a", seed=0, arrays=constant_ranks(0), eval_split="cvact_val",
+                 train_split="cvusa_train", in_domain_train="cvact_train")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("methods: [a]\nsplits: [cvusa_test]\nseeds: 3\nprofile: cpu\nfuture_key: ignored\n")
+    board = lb.build(tmp_path, suites=lb.read_suites([suite]))
+    (table,) = board.tables
+    assert [r.method for r in table.rows] == ["a"] and table.rows[0].missing_seeds == [2]
+    text = lb.render_text(board, "md")
+    assert re.search(r"\|\s+2/3\s+\|", text) and "seed(s) 2 of the suite have no record" in text
+    transfer = lb.parse_suite({"transfer": [["cvusa_train", "cvact_val"]]})
+    assert [t.key for t in lb.build(tmp_path, suites=[transfer]).tables] == ["transfer__cvusa_train__cvact_val"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("methods: [a\n", "not valid YAML"),
+    ("- a\n- b\n", "must be a YAML mapping"),
+    ("transfer: [[a]]\n", "transfer"),
+    ("seeds: [a]\n", "seeds"),
+])
+def test_bad_suites_are_one_line_config_errors(tmp_path, text, message):
+    suite = tmp_path / "s.yaml"
+    suite.write_text(text)
+    with pytest.raises(ConfigError, match=message) as info:
+        lb.read_suites([suite])
+    assert "\n" not in str(info.value)
+
+
+# -- formats ----------------------------------------------------------------------------------
+@pytest.fixture
+def board(tmp_path):
+    for seed in (0, 1):
+        write_record(tmp_path / "r", method="sample4geo", seed=seed, arrays=ranks_for(np.arange(300) % 3, 400),
+                     profile="paper",
+                     efficiency={"params": 87.6e6, "gflops_query": 45.1, "embedding_dim": 1024,
+                                 "queries_per_s": 500.0 + seed}, **CVUSA)
+        write_record(tmp_path / "r", method="a_b&c%", seed=seed, arrays=ranks_for(np.arange(300) % 2, 400), **CVUSA)
+    write_record(tmp_path / "r", method="<script>alert(1)</script>", seed=0, arrays=ranks_for(np.zeros(300), 400),
+                 **CVUSA)
+    return lb.build(tmp_path / "r", published=published_doc())
+
+
+def test_markdown_is_pipe_tables(board):
+    text = lb.render_text(board, "md")
+    header = next(line for line in text.splitlines() if line.startswith("|   #"))
+    assert "R@1" in header and "Params (M)" in header and "Queries/s" in header
+    assert "| 87.6 " in text or "87.6 |" in text
+
+
+def test_csv_parses_with_pandas_and_holds_numbers(board, tmp_path):
+    files = lb.render(board, tmp_path / "csv", "csv", plots=False)
+    names = sorted(p.name for p in files)
+    assert names == ["in-domain__cvusa_test.csv", "in-domain__cvusa_test.published.csv", "index.csv"]
+    frame = pd.read_csv(tmp_path / "csv" / "in-domain__cvusa_test.csv")
+    s4g = frame[frame["method"] == "sample4geo"].iloc[0]
+    assert s4g["n_seeds"] == 2 and s4g["params"] == pytest.approx(87.6e6) and s4g["queries_per_s"] == 500.5
+    assert s4g["delta.recall@1"] == pytest.approx(s4g["recall@1"] - 98.68)
+    assert s4g["published.recall@1.confidence"] == "S" and not s4g["published.recall@1.verified"]
+    published = pd.read_csv(tmp_path / "csv" / "in-domain__cvusa_test.published.csv")
+    assert set(published["paper_method"]) == {"Sample4Geo", "SAFA", "GeoDTR"}
+    assert pd.read_csv(io.StringIO(lb.render_text(board, "csv").split("\n\n")[0])).shape[0] == 3
+
+
+def test_latex_uses_booktabs_and_escapes(board, tmp_path):
+    files = lb.render(board, tmp_path / "tex", "latex", plots=False)
+    table = (tmp_path / "tex" / "in-domain__cvusa_test.tex").read_text()
+    assert "\\toprule" in table and "\\midrule" in table and "\\bottomrule" in table
+    assert "a\\_b\\&c\\%" in table and "a_b&c%" not in table
+    assert "\\textless{}script\\textgreater{}" in table
+    index = (tmp_path / "tex" / "index.tex").read_text()
+    assert index.startswith("\\documentclass") and "\\input{in-domain__cvusa_test.tex}" in index
+    assert index.rstrip().endswith("\\end{document}") and len(files) == 2
+
+
+def test_html_is_self_contained_and_escapes_record_strings(board, tmp_path):
+    files = lb.render(board, tmp_path / "html", "html", plots=True, examples=False)
+    assert sorted(p.name for p in files) == ["in-domain__cvusa_test.html", "index.html"]
+    page = (tmp_path / "html" / "in-domain__cvusa_test.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;table&lt;/b&gt;" in page  # a source string from the published file
+    assert "data:image/png;base64," in page and "<style>" in page
+    assert "http://" not in page.split("<body>")[0] and 'src="http' not in page and "<link" not in page
+    assert not (tmp_path / "html" / "plots").exists()
+
+
+def test_render_writes_one_file_per_table_plus_index_and_plots(board, tmp_path):
+    out = tmp_path / "md"
+    files = lb.render(board, out, "md", examples=False)
+    assert {p.name for p in files} == {"index.md", "in-domain__cvusa_test.md",
+                                       "in-domain__cvusa_test.recall_at_k.png"}
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary files left
+    assert (out / "plots" / "in-domain__cvusa_test.recall_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "](plots/in-domain__cvusa_test.recall_at_k.png)" in (out / "in-domain__cvusa_test.md").read_text()
+    with pytest.raises(ConfigError):
+        lb.render(board, out, "docx")
+
+
+def test_record_fields_reach_the_csv_untouched(board, tmp_path):
+    lb.render(board, tmp_path / "c", "csv", plots=False)
+    frame = pd.read_csv(tmp_path / "c" / "in-domain__cvusa_test.csv")
+    assert "<script>alert(1)</script>" in set(frame["method"])
+    assert json.loads(json.dumps(frame.to_dict(orient="records"), default=str))
+
+
+def test_file_names_from_record_strings_cannot_escape_the_output_folder(tmp_path):
+    write_record(tmp_path / "r", method="m", seed=0, arrays=constant_ranks(0), eval_split="../../evil%x",
+                 train_split="t", in_domain_train="t")
+    board = lb.build(tmp_path / "r")
+    files = lb.render(board, tmp_path / "out", "latex", plots=False)
+    assert all((tmp_path / "out") in f.parents for f in files)
+    assert board.tables[0].key == "in-domain__.._.._evil_x"

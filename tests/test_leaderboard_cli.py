@@ -1,0 +1,62 @@
+"""``cvgl-bench leaderboard``: thin CLI over the library; user errors are one line, exit 2."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cvgl_bench.cli import cli
+from tests.leaderboard_fakes import rank_arrays, write_record
+
+CVUSA = dict(eval_split="cvusa_test", train_split="cvusa_train", in_domain_train="cvusa_train")
+
+
+@pytest.fixture
+def results_dir(tmp_path, host):
+    root = tmp_path / "results"
+    for method, best in (("sample4geo", np.zeros(200)), ("safa", np.arange(200) % 4)):
+        for seed in (0, 1):
+            write_record(root, method=method, seed=seed, arrays=rank_arrays(best.astype(np.int64), 300), **CVUSA)
+    return root
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_prints_markdown_without_out(results_dir):
+    result = run("leaderboard", "--results", str(results_dir))
+    assert result.exit_code == 0, result.output
+    assert "# cvusa_test (in-domain, trained on cvusa_train)" in result.output
+    assert "| sample4geo" in result.output and "98.68\u2020 [S]" in result.output  # committed published.yaml
+
+
+def test_writes_html_with_plots(results_dir, tmp_path):
+    out = tmp_path / "site"
+    result = run("leaderboard", "--results", str(results_dir), "--format", "html", "--out", str(out),
+                 "--no-examples")
+    assert result.exit_code == 0, result.output
+    assert (out / "index.html").is_file() and "data:image/png;base64," in (out / "in-domain__cvusa_test.html").read_text()
+    assert "open " in result.output
+
+
+def test_csv_to_stdout_and_suite_filter(results_dir, tmp_path):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("methods: [safa]\nsplits: [cvusa_test]\n")
+    result = run("leaderboard", "--results", str(results_dir), "--format", "csv", "--suite", str(suite))
+    assert result.exit_code == 0, result.output
+    assert "safa" in result.output and "sample4geo" not in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--results", "{tmp}/missing"], "does not exist"),
+    (["--results", "{tmp}/empty"], "no result records"),
+    (["--results", "{results}", "--suite", "{tmp}/nope.yaml"], "cannot read suite"),
+    (["--results", "{results}", "--published", "{tmp}/nope.yaml"], "cannot read published numbers"),
+    (["--results", "{results}", "--format", "html"], "give --out DIR"),
+])
+def test_user_errors_are_one_line(results_dir, tmp_path, args, message):
+    (tmp_path / "empty").mkdir()
+    args = [a.format(tmp=tmp_path, results=results_dir) for a in args]
+    result = run("leaderboard", *args)
+    assert result.exit_code == 2
+    assert message in result.output and len(result.output.strip().splitlines()) == 1

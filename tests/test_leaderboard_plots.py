@@ -1,0 +1,115 @@
+"""Leaderboard plots: attention overlays, recall curves, retrieval examples from a registered split."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cvgl_bench import DatasetSpec, SplitSpec, hookimpl
+from cvgl_bench import leaderboard as lb
+from cvgl_bench.data.structures import EvalData, GroundTruth, ImageSet
+from tests.leaderboard_fakes import rank_arrays, write_record
+
+
+def png_image(payload):
+    assert payload[:8] == b"\x89PNG\r\n\x1a\n"
+    return np.asarray(Image.open(io.BytesIO(payload)).convert("RGB"))
+
+
+def test_attention_overlay_draws_the_map_over_the_image(tmp_path):
+    image = np.full((60, 240, 3), 128, dtype=np.uint8)
+    bump = np.zeros((6, 24))
+    bump[2:4, 18:22] = 1.0  # "attention" on the right part of the panorama
+    out = tmp_path / "ncm.png"
+    payload = lb.plot_attention_overlays([(image, bump), (image, np.zeros((6, 24)))], titles=["bump", "flat"],
+                                         path=out)
+    assert out.read_bytes() == payload
+    pixels = png_image(payload)
+    assert pixels.shape[0] > 100 and pixels.std() > 10  # something was drawn, not a blank canvas
+    with pytest.raises(ValueError, match="HxWx3"):
+        lb.plot_attention_overlays([(np.zeros((4, 4)), np.zeros((4, 4)))])
+    with pytest.raises(ValueError, match="2-D"):
+        lb.plot_attention_overlays([(image, np.zeros(5))])
+    with pytest.raises(ValueError):
+        lb.plot_attention_overlays([])
+
+
+def test_recall_curves_plot():
+    curves = {"a": np.linspace(50, 100, 88), "b": np.linspace(30, 90, 88)}
+    assert png_image(lb.plot_recall_curves(curves, title="t", k_marker=88)).shape[2] == 3
+
+
+N_Q, N_R = 6, 8
+
+
+def toy_world(root):
+    """A registered toy split with real image files under ``root/ToyData``."""
+    folder = root / "ToyData"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    paths = {}
+    for kind, n, size in (("q", N_Q, (40, 160)), ("r", N_R, (64, 64))):
+        for i in range(n):
+            path = folder / f"{kind}{i}.png"
+            Image.fromarray(rng.integers(0, 255, size=(*size, 3), dtype=np.uint8)).save(path)
+            paths.setdefault(kind, []).append(path)
+
+    def load(data_root, protocol):
+        queries = ImageSet("ground", [f"q{i}" for i in range(N_Q)], [str(data_root / f"q{i}.png") for i in range(N_Q)])
+        refs = ImageSet("satellite", [f"r{i}" for i in range(N_R)], [str(data_root / f"r{i}.png") for i in range(N_R)])
+        truth = GroundTruth.one_to_one(np.arange(N_Q), N_R)
+        return EvalData("toy_test", queries, refs, truth, dict(protocol))
+
+    class ToyPlugin:
+        @hookimpl
+        def cvgl_bench_register_datasets(self, register):
+            register(DatasetSpec(name="toy", loader=None, folder="ToyData"))
+
+        @hookimpl
+        def cvgl_bench_register_splits(self, register):
+            register(SplitSpec(name="toy_test", loader=load, dataset="toy", train_split="toy_train",
+                               protocol_options={"ties": ("strict", "loose")}))
+
+    return ToyPlugin(), load(folder, {"ties": "strict"}).fingerprint
+
+
+def toy_records(results_root, fingerprint):
+    best = np.array([0, 3, 0, 6, 1, 0])
+    arrays = rank_arrays(best, N_R, topk=5, rng=np.random.default_rng(1))
+    arrays["gt_ref_index"] = np.arange(N_Q)  # the toy split's truth: query i <-> reference i
+    top = arrays["topk"]
+    for q in range(N_Q):  # keep the positive exactly where its rank says, others distinct
+        others = [r for r in range(N_R) if r != q][: top.shape[1]]
+        row = others[:]
+        if best[q] < top.shape[1]:
+            row.insert(int(best[q]), q)
+        top[q] = row[: top.shape[1]]
+    write_record(results_root, method="m", seed=0, arrays=arrays, eval_split="toy_test", train_split="toy_train",
+                 in_domain_train="toy_train", fingerprint=fingerprint, protocol={"ties": "strict"})
+
+
+def test_retrieval_examples_come_from_the_registered_split(tmp_path, make_host):
+    plugin, fingerprint = toy_world(tmp_path / "data")
+    host = make_host(plugin)
+    toy_records(tmp_path / "results", fingerprint)
+    board = lb.build(tmp_path / "results")
+    files = lb.render(board, tmp_path / "out", "md", host=host, data_root=tmp_path / "data")
+    example = tmp_path / "out" / "plots" / "in-domain__toy_test.examples.png"
+    assert example in files
+    assert png_image(example.read_bytes()).shape[1] > 800
+    text = (tmp_path / "out" / "in-domain__toy_test.md").read_text()
+    assert "queries drawn at random" in text and "skipped" not in text
+
+
+def test_retrieval_examples_are_skipped_with_a_reason(tmp_path, make_host):
+    plugin, fingerprint = toy_world(tmp_path / "data")
+    host = make_host(plugin)
+    toy_records(tmp_path / "results", "another-fingerprint")
+    board = lb.build(tmp_path / "results")
+    lb.render(board, tmp_path / "out", "md", host=host, data_root=tmp_path / "data")
+    text = (tmp_path / "out" / "in-domain__toy_test.md").read_text()
+    assert "retrieval examples skipped: the toy_test data found here" in text
+    lb.render(board, tmp_path / "out2", "md", host=host, data_root=tmp_path / "nowhere")
+    text = (tmp_path / "out2" / "in-domain__toy_test.md").read_text()
+    assert "retrieval examples skipped: ToyData data not found" in text
