@@ -168,8 +168,7 @@ def test_vigor_layout(tiny):
 
 
 def test_vigor_sample4geo_folders(tmp_path):
-    generate("vigor", tmp_path / "v", size="tiny", seed=1, progress=False, workers=1, vigor_layout="sample4geo",
-             world_m=240.0)
+    generate("vigor", tmp_path / "v", size="tiny", seed=1, progress=False, workers=2, vigor_layout="sample4geo")
     assert (tmp_path / "v" / "ground" / "Chicago").is_dir() and (tmp_path / "v" / "satellite" / "Seattle").is_dir()
     assert not (tmp_path / "v" / "Chicago").exists()
 

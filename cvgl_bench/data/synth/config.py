@@ -109,8 +109,8 @@ def make_config(layout: str, size: str | int = "small", seed: int = 0, style: st
     if layout == "vigor":
         kw["places_per_world"] = 260
     if label == "tiny":
-        kw["world_m"] = 300.0 if layout != "vigor" else 270.0
-        kw["places_per_world"] = 40 if layout != "vigor" else 30
+        kw["world_m"] = 300.0
+        kw["places_per_world"] = 40 if layout != "vigor" else 20
     cfg = SynthConfig(layout=layout, size=label, seed=int(seed), counts=counts, style=style, **kw)
     clean = {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(set(clean) - set(SynthConfig.__dataclass_fields__))

@@ -32,7 +32,7 @@ def default_workers() -> int:
             return max(1, int(env))
         except ValueError:
             raise ConfigError(f"CVGL_BENCH_SYNTH_WORKERS must be an integer, not {env!r}") from None
-    return max(1, min(2, os.cpu_count() or 1))
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def generate(layout: str, out: str | os.PathLike, size: str | int = "small", seed: int = 0, style: str | None = None,

@@ -67,7 +67,9 @@ def contact_sheet(seed: int = 0, row_px: int = 160, rows=ROWS, world_m: float = 
         top = header + n * (row_px + gap)
         for x, img in zip(xs, images):
             sheet.paste(Image.fromarray(img), (x, top))
-        draw.text((xs[0] + 3, top + 3), style_name, fill=(255, 255, 255))
+        box = draw.textbbox((xs[0] + 4, top + 3), style_name)
+        draw.rectangle((box[0] - 2, box[1] - 1, box[2] + 2, box[3] + 1), fill=(20, 20, 20))
+        draw.text((xs[0] + 4, top + 3), style_name, fill=(255, 255, 255))
     return sheet
 
 
