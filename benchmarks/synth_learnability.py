@@ -136,8 +136,8 @@ def main() -> None:
             opt.zero_grad(); loss.backward(); opt.step()
             losses.append(float(loss.detach()))
         scores = {k: recall1(embed(pano_net, v[0]), embed(sat_net, v[1])) for k, v in evals.items()}
-        print(f"epoch {epoch:2d}  loss {np.mean(losses):.3f}  " + "  ".join(f"R@1 {k} {v:5.1f}%" for k, v in scores.items())
-              + f"  ({time.time() - t0:.0f} s)", flush=True)
+        recalls = "  ".join(f"R@1 {k} {v:5.1f}%" for k, v in scores.items())
+        print(f"epoch {epoch:2d}  loss {np.mean(losses):.3f}  {recalls}  ({time.time() - t0:.0f} s)", flush=True)
 
 
 def _read_resized(images: np.ndarray, hw) -> np.ndarray:

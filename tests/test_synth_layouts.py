@@ -167,6 +167,7 @@ def test_vigor_layout(tiny):
     assert counts["same_area_train"] + counts["same_area_test"] == 120 == len(all_panos)
 
 
+@pytest.mark.slow
 def test_vigor_sample4geo_folders(tmp_path):
     generate("vigor", tmp_path / "v", size="tiny", seed=1, progress=False, workers=2, vigor_layout="sample4geo")
     assert (tmp_path / "v" / "ground" / "Chicago").is_dir() and (tmp_path / "v" / "satellite" / "Seattle").is_dir()

@@ -59,7 +59,8 @@ def cvgl_bench_register_splits(register):
     _split(register, "synth_cvusa_test", role="eval", twin="cvusa_test", train_split="synth_cvusa_train",
            summary="synthetic suburbs (other towns than training): one positive satellite per panorama",
            protocol_options={"r1pct": R1PCT_FLOOR_FIRST, "ties": TIES}, metrics=RECALL_METRICS, **cvusa)
-    cvact = {"dataset": "synth_cvact", "layout": "cvact", "image_sizes": {"ground": (128, 256), "satellite": (128, 128)}}
+    full_sphere = {"ground": (128, 256), "satellite": (128, 128)}
+    cvact = {"dataset": "synth_cvact", "layout": "cvact", "image_sizes": full_sphere}
     recall = {"r1pct": R1PCT_FLOOR_FIRST, "ties": TIES}
     _split(register, "synth_cvact_train", role="train", twin="cvact_train",
            summary="synthetic downtowns: one panorama-satellite pair per place", **cvact)
@@ -69,7 +70,7 @@ def cvgl_bench_register_splits(register):
     _split(register, "synth_cvact_test", role="eval", twin="cvact_test", train_split="synth_cvact_train",
            summary="synthetic downtowns (ACT_test): positives within 5 m UTM or the same id",
            protocol_options={**recall, "cvact_test": CVACT_TEST}, metrics=RECALL_METRICS, **cvact)
-    vigor = {"dataset": "synth_vigor", "layout": "vigor", "image_sizes": {"ground": (128, 256), "satellite": (128, 128)}}
+    vigor = {"dataset": "synth_vigor", "layout": "vigor", "image_sizes": full_sphere}
     labels = {"labels": VIGOR_LABELS}
     evaluation = {"r1pct": R1PCT_VIGOR_FIRST, "ties": TIES, **labels}
     _split(register, "synth_vigor_same_train", role="train", twin="vigor_same_train", protocol_options=labels,
@@ -134,7 +135,8 @@ def cvgl_bench_register_commands(cli):
     @click.option("--real-size", is_flag=True, help="Write images at the real datasets' sizes (slow).")
     @click.option("--vigor-layout", type=click.Choice(["official", "sample4geo"]), default=None,
                   help="VIGOR folders: City/panorama (official) or ground/City (Sample4Geo).")
-    @click.option("--workers", type=int, default=None, help="Worker processes (default: min(4, CPUs); CVGL_BENCH_SYNTH_WORKERS).")
+    @click.option("--workers", type=int, default=None,
+                  help="Worker processes (default: min(4, CPUs); CVGL_BENCH_SYNTH_WORKERS).")
     @click.option("--preview", "preview", type=click.Path(dir_okay=False),
                   help="Write a contact sheet PNG (satellite | panorama | drone views of the same places).")
     @click.option("--quiet", is_flag=True, help="No progress bar.")

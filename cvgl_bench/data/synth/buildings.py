@@ -91,7 +91,6 @@ def houses(c: cv.Canvas, rng: np.random.Generator, style: Style, net: Network, r
                     _house(c, rng, style, centre, w, d, theta, t, front, setback, road, building)
                 free = _mark_used(c, free, centre, w / 2 + 2.0, d / 2 + 2.0, theta)
             s += lot
-    _ = samples
 
 
 def _mark_used(c: cv.Canvas, free: np.ndarray, centre, hx, hy, theta) -> np.ndarray:
@@ -354,7 +353,8 @@ def _roof_units(c, rng, centre, hx, hy, theta, z, common) -> None:
         top = z + rng.uniform(1.2, 3.5)
         grey = rng.uniform(0.55, 0.8)
         c.add_part(cx=centre[0] + off[0], cy=centre[1] + off[1], hx=ux, hy=uy, eave=top, top=top,
-                   **{**common, "roof": cv.ROOF_FLAT, "rr": grey, "rg": grey, "rb": grey * 0.98, "windows": 0.0, "shop": 0.0,
+                   **{**common, "roof": cv.ROOF_FLAT, "rr": grey, "rg": grey, "rb": grey * 0.98, "windows": 0.0,
+                      "shop": 0.0,
                       "fr": grey * 0.9, "fg": grey * 0.9, "fb": grey * 0.9})
 
 

@@ -162,7 +162,8 @@ def _hash(*vals: np.ndarray) -> np.ndarray:
     return np.mod(np.sin(acc) * 43758.5453, 1.0).astype(np.float32)
 
 
-def sample_mip(levels: list[np.ndarray], cell: float, x: np.ndarray, y: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+def sample_mip(levels: list[np.ndarray], cell: float, x: np.ndarray, y: np.ndarray,
+               footprint: np.ndarray) -> np.ndarray:
     """Radiance at points (x, y) from a mip pyramid, the level chosen by the pixel footprint (m)."""
     n = levels[0].shape[0]
     lev = np.clip(np.floor(np.log2(np.maximum(footprint, 1e-6) / cell)), 0, len(levels) - 1).astype(np.int64)

@@ -104,8 +104,10 @@ def build_network(rng: np.random.Generator, style: Style, size_m: float) -> Netw
     def inside(p: np.ndarray, pad: float = 60.0) -> bool:
         return bool(np.any((p[:, 0] > -pad) & (p[:, 0] < size_m + pad) & (p[:, 1] > -pad) & (p[:, 1] < size_m + pad)))
 
-    art_u = set(rng.choice(np.arange(2, len(vs) - 2), size=min(style.arterials, max(0, len(vs) - 4)), replace=False).tolist()) \
-        if len(vs) > 4 else set()
+    art_u: set[int] = set()
+    if len(vs) > 4:
+        picks = rng.choice(np.arange(2, len(vs) - 2), size=min(style.arterials, len(vs) - 4), replace=False)
+        art_u = set(picks.tolist())
     art_v: set[int] = set()
     if style.arterials >= 2 and len(us) > 4:
         art_v = {int(rng.integers(2, len(us) - 2))}

@@ -91,9 +91,10 @@ def satellite(cap: Capture, centre: tuple[float, float], extent_m: float, px: in
               provider_quality: tuple[int, int] = (45, 80)) -> np.ndarray:
     """A developed north-up satellite tile: blur, haze, mosaic colour shift, noise, JPEG artefacts."""
     rad = render_satellite(cap, centre, extent_m, px)
+    sharp = max(1.0, px / 128) ** 0.5  # blur in pixels grows more slowly than the resolution
     img = develop(rad, rng, exposure_bias=float(np.exp(rng.normal(0, 0.12))),
                   white_balance=1.0 + rng.normal(0, 0.04, 3), noise=float(rng.uniform(0.004, 0.014)),
-                  blur=float(rng.uniform(0.35, 0.9)) * px / 128, contrast=float(rng.uniform(0.85, 1.05)),
+                  blur=float(rng.uniform(0.35, 0.9)) * sharp, contrast=float(rng.uniform(0.85, 1.05)),
                   haze=cap.light.haze_rgb * 0.6, haze_amount=float(rng.uniform(0.0, 0.12)))
     return jpeg_roundtrip(img, int(rng.integers(*provider_quality)))
 
@@ -103,5 +104,6 @@ def drone(cap: Capture, cam: np.ndarray, target: np.ndarray, px: int, fov: float
     rad = render_drone(cap, cam, target, px, fov, cloud_seed)
     return develop(rad, rng, exposure_bias=float(np.exp(rng.normal(0, 0.1))),
                    white_balance=1.0 + rng.normal(0, 0.03, 3), noise=float(rng.uniform(0.005, 0.015)),
-                   blur=float(rng.uniform(0.0, 0.5)) * px / 128, contrast=float(rng.uniform(0.95, 1.08)),
+                   blur=float(rng.uniform(0.0, 0.5)) * max(1.0, px / 128) ** 0.5,
+                   contrast=float(rng.uniform(0.95, 1.08)),
                    vignette=float(rng.uniform(0.0, 0.25)))

@@ -196,7 +196,8 @@ def _rasterize_roads(c: cv.Canvas, net: Network, palette: dict[str, np.ndarray],
     wear = 0.8 + 0.2 * value_noise(rng, c.shape, 6.0 / c.cell).ravel()[flat]
     mat_flat = c.material.reshape(-1)
     alb_flat = c.albedo.reshape(-1, 3)
-    for m_, name, code in ((yellow, "yellow_line", cv.YELLOW), (white | edge | lane_div | zebra, "white_line", cv.WHITE)):
+    painted = ((yellow, "yellow_line", cv.YELLOW), (white | edge | lane_div | zebra, "white_line", cv.WHITE))
+    for m_, name, code in painted:
         where = flat[m_]
         w = wear[m_][:, None]
         mat_flat[where] = code
@@ -216,8 +217,8 @@ def _road_samples(net: Network, step: float = 2.0) -> dict[str, np.ndarray]:
         tx = np.gradient(x) if len(x) > 1 else np.ones(1)
         ty = np.gradient(y) if len(y) > 1 else np.zeros(1)
         norm = np.maximum(np.hypot(tx, ty), 1e-9)
-        for key, val in (("x", x), ("y", y), ("tx", tx / norm), ("ty", ty / norm), ("hw", np.full(len(x), road.halfwidth)),
-                         ("road", np.full(len(x), k))):
+        for key, val in (("x", x), ("y", y), ("tx", tx / norm), ("ty", ty / norm),
+                         ("hw", np.full(len(x), road.halfwidth)), ("road", np.full(len(x), k))):
             out[key].append(val)
     return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
 

@@ -1,6 +1,7 @@
 """CVUSA layout (CVPR'17 "19zl" subset):
 
-    splits/train-19zl.csv, splits/val-19zl.csv    bingmap/19/<id>.jpg,streetview/panos/<id>.jpg,streetview/annotations/<id>.png
+    splits/train-19zl.csv, splits/val-19zl.csv    rows: bingmap/19/<id>.jpg,streetview/panos/<id>.jpg,
+                                                  streetview/annotations/<id>.png
     split_locations/all.csv                       row r <-> id r+1: sat lat, sat lon, pano lat, pano lon, heading
     bingmap/19/<7-digit id>.jpg                   satellite tile (north-up)
     streetview/panos/<7-digit id>.jpg             north-aligned panorama (vertical crop)
