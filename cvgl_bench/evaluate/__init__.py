@@ -1,0 +1,1 @@
+"""Evaluation: embedding extraction, exact retrieval ranks, metrics and bootstrap intervals."""

@@ -1,0 +1,176 @@
+"""Embedding extraction: batched inference over decoded images, cached on disk.
+
+An embedding file is keyed by what determines it: the checkpoint (hash of its weights), the
+image set (split fingerprint plus each file's size and modification time), the view, and the
+transform (the method class and its hparams, which fix image size and normalisation), plus the
+device type and precision. Re-scoring a checkpoint with another metric or protocol therefore
+costs no forward pass. Files are written atomically; a killed run leaves no partial cache.
+
+Sharded (every rank of a process group calling alike): each rank embeds a contiguous shard of
+the rows (the last shards padded by repetition), the shards are gathered and the padding
+dropped, so every rank returns the full array in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ..dataroot import cache_dir
+from ..data.structures import ImageSet, fingerprint_of
+from ..errors import PluginError
+from ..fsutil import atomic_open
+from ..train import distributed
+
+if TYPE_CHECKING:
+    from ..method import CVGLModel, Method
+
+CACHE_VERSION = 1
+NORM_TOLERANCE = 1e-3
+
+
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """SHA-256 of a model's state (names, dtypes, shapes and bytes of every tensor), 16 hex digits."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def files_fingerprint(images: ImageSet) -> str:
+    """Hash of each image file's size and modification time (``missing`` for absent files)."""
+    h = hashlib.sha256()
+    for path in images.paths.tolist():
+        try:
+            st = os.stat(path)
+            h.update(f"{st.st_size}:{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(b"missing\n")
+    return h.hexdigest()[:16]
+
+
+def cache_key(checkpoint_hash: str, images: ImageSet, view: str, hparams: Mapping[str, Any], method: Any,
+              device: str, amp: bool) -> str:
+    """The embedding cache key of one (checkpoint, image set, view, transform, device) combination."""
+    identity = {
+        "version": CACHE_VERSION,
+        "checkpoint": checkpoint_hash,
+        "images": fingerprint_of(images),
+        "files": files_fingerprint(images),
+        "view": view,
+        "method": f"{type(method).__module__}.{type(method).__qualname__}",
+        "hparams": json.dumps(hparams, sort_keys=True, default=str),
+        "device": torch.device(device).type,
+        "amp": bool(amp),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def embed_array(model: CVGLModel, images: Any, view: str, transform: Callable[[torch.Tensor], torch.Tensor], *,
+                device: str = "cpu", batch_size: int = 64, amp: bool = False, rows: np.ndarray | None = None,
+                progress: bool = False, desc: str = "embedding", sharded: bool | None = None) -> torch.Tensor:
+    """Embed uint8 ``(N, H, W, 3)`` images (an array, a memmap or an ``ImageArray``) -> float32 ``(N, D)`` on CPU.
+
+    ``rows`` selects and orders the images to embed (default: all). Inference mode, eval mode
+    (restored afterwards), fp16 autocast when ``amp`` on CUDA. ``sharded`` (default: whenever a
+    process group is active) splits the rows over the ranks and gathers them back: every rank
+    must then call this function with the same arguments.
+    """
+    from tqdm.auto import tqdm
+
+    array = getattr(images, "array", images)
+    rows = np.arange(len(array)) if rows is None else np.asarray(rows, dtype=np.int64)
+    sharded = distributed.is_distributed() if sharded is None else (sharded and distributed.is_distributed())
+    mine = rows[distributed.shard_rows(len(rows), distributed.rank(), distributed.world_size())] if sharded else rows
+    device_ = torch.device(device)
+    use_amp = bool(amp) and device_.type == "cuda"
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    chunks: list[torch.Tensor] = []
+    starts = range(0, len(mine), batch_size)
+    try:
+        with torch.inference_mode(), torch.autocast(device_type=device_.type, dtype=torch.float16, enabled=use_amp):
+            for lo in tqdm(starts, desc=desc, unit="batch", leave=False,
+                           disable=not progress or distributed.rank() != 0):
+                batch = torch.from_numpy(np.ascontiguousarray(array[mine[lo:lo + batch_size]]))
+                x = transform(batch.to(device_, non_blocking=device_.type == "cuda"))
+                chunks.append(model.encode(x, view).float().cpu())
+    finally:
+        if was_training and hasattr(model, "train"):
+            model.train()
+    dim = int(getattr(model, "embedding_dim", 0))
+    local = torch.cat(chunks) if chunks else torch.zeros((0, dim))
+    if sharded:
+        local = distributed.gather_rows(local.to(device_), len(rows)).cpu()
+    return local
+
+
+def check_normalised(embeddings: np.ndarray | torch.Tensor, who: str) -> None:
+    """Refuse embeddings that are not L2-normalised (the ``CVGLModel.encode`` contract)."""
+    norms = torch.as_tensor(embeddings).float().norm(dim=1)
+    if len(norms) and (not torch.isfinite(norms).all() or (norms - 1).abs().max() > NORM_TOLERANCE):
+        lo, hi = float(norms.min()), float(norms.max())
+        raise PluginError(f"{who}: encode() returned embeddings with norms in [{lo:.4g}, {hi:.4g}]; "
+                          f"CVGLModel.encode must return L2-normalised finite vectors")
+
+
+def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, Any], method: Method, *,
+          device: str = "cpu", batch_size: int = 64, cache: bool = True, checkpoint_hash: str | None = None,
+          progress: bool = True, arrays: Any = None, on_corrupt: str = "fail", sharded: bool = False) -> np.ndarray:
+    """Embeddings of every image of ``images`` (one view): float32 ``(N, D)``, L2-normalised.
+
+    Images are decoded and resized to ``hparams['image_size'][view]`` by
+    ``cvgl_bench.data.images.load_images`` (or taken from ``arrays``, uint8 ``(N, H, W, 3)``,
+    already at that size), transformed by ``method.eval_transform(hparams, view)`` and encoded
+    by ``model.encode``. With ``cache`` the result is stored under
+    ``cache_dir()/embeddings/`` keyed by ``checkpoint_hash`` (default: the hash of the model's
+    weights), the image set, the view, the transform and the device; a second call returns it
+    without a forward pass.
+
+    ``on_corrupt`` is passed to ``load_images`` (``fail`` or ``skip``: a skipped image embeds
+    as a black image). ``sharded=True`` splits the work over the ranks of an active process
+    group (every rank must call ``embed`` alike; all get the full array); by default the
+    calling process embeds everything, so rank 0 may evaluate alone.
+    """
+    amp = bool(hparams.get("amp", False))
+    path: Path | None = None
+    if cache:
+        checkpoint_hash = checkpoint_hash or model_fingerprint(model)  # type: ignore[arg-type]
+        key = cache_key(checkpoint_hash, images, view, hparams, method, device, amp)
+        path = cache_dir() / "embeddings" / f"{key}.npy"
+        if path.exists():
+            try:
+                cached = np.load(path, allow_pickle=False)
+                if cached.shape[0] == len(images):
+                    return cached
+            except (OSError, ValueError):
+                pass  # unreadable: recompute and overwrite
+    if arrays is None:
+        from ..data.images import load_images
+
+        size = tuple(int(v) for v in hparams["image_size"][view])
+        arrays = load_images(images, size, on_corrupt=on_corrupt, progress=progress)
+    array = getattr(arrays, "array", arrays)
+    if len(array) != len(images):
+        raise ValueError(f"{len(array)} image arrays for {len(images)} images")
+    out = embed_array(model, array, view, method.eval_transform(hparams, view), device=device, batch_size=batch_size,
+                      amp=amp, progress=progress, desc=f"embedding {view}", sharded=sharded).numpy()
+    out = np.ascontiguousarray(out, dtype=np.float32)
+    check_normalised(out, type(method).__name__)
+    if path is not None and (not sharded or distributed.rank() == 0):
+        with atomic_open(path, "wb") as handle:
+            np.save(handle, out, allow_pickle=False)
+    if sharded:
+        distributed.barrier()
+    return out

@@ -1,0 +1,346 @@
+"""``ContrastiveMethod``: a complete ``Method`` assembled from the toolkit parts.
+
+A two-view encoder trained with a symmetric contrastive loss (InfoNCE by default) on batches
+that hold each location once, built at random or around geographic / similarity neighbours,
+with paired augmentation. A subclass states its recipes and, when it needs to, its model and
+loss; fitting, transforms and hyper-parameter resolution come from here::
+
+    class MyMethod(ContrastiveMethod):
+        def recipes(self):                      # required
+            return {"paper": {"default": {...}, "cvusa": {...}}, "cpu": {"default": {...}}}
+
+        def build_model(self, hparams):         # optional: default is a TwoViewEncoder
+            return MyEncoder(**self.encoder_kwargs(hparams), extra=hparams["extra"])
+
+        def build_loss(self, hparams):          # optional: default is InfoNCE
+            return SoftMarginTriplet(hparams["triplet_weight"])
+
+``hparams(profile, split)`` merges, in order: :data:`BASE_HPARAMS`, the recipe's ``default``
+entry, and its entry for the split's layout (``cvusa``, ``cvact``, ``vigor``,
+``university1652``); nested dicts (``augment``, ``image_sizes``) merge key by key. The
+per-view ``image_sizes`` table is resolved to ``image_size`` for the split's two views.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import copy
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.structures import TrainData, fingerprint_of
+from ..errors import ConfigError
+from ..method import CVGLModel, Method
+from .augment import AugmentConfig, PairAugment
+from .context import RunContext
+from .encoders import TwoViewEncoder
+from .losses import InfoNCE
+from .pairs import TrainPairs, to_float_chw
+from .samplers import SAMPLERS, BatchPlanner, gps_neighbours, similarity_neighbours
+from .trainer import Trainer, TrainConfig
+
+if TYPE_CHECKING:
+    from ..specs import SplitSpec
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+BASE_HPARAMS: dict[str, Any] = {
+    # model
+    "backbone": "convnext_base.fb_in22k_ft_in1k_384",
+    "pretrained": True,
+    "shared_backbone": True,
+    "backbone_kwargs": {},
+    "grad_checkpointing": False,
+    "image_sizes": {"satellite": [384, 384], "drone": [384, 384], "ground": [140, 768]},
+    "mean": list(IMAGENET_MEAN),
+    "std": list(IMAGENET_STD),
+    # optimisation
+    "batch_size": 128,
+    "epochs": 40,
+    "lr": 1e-3,
+    "warmup_epochs": 1.0,
+    "weight_decay": 0.01,
+    "grad_clip_value": 100.0,
+    "grad_clip_norm": None,
+    "label_smoothing": 0.1,
+    "amp": True,
+    # batching
+    "sampler": "gps",
+    "neighbour_select": 64,
+    "neighbour_range": 128,
+    "neighbour_metric": "auto",
+    "s4g_compat_degrees": False,
+    "max_fails": 1024,
+    "dss_every": 4,
+    "eval_every": 4,
+    # augmentation
+    "augment": AugmentConfig().to_dict(),
+    # execution
+    "threads": None,
+    "workers": 0,
+    "channels_last": False,
+    "embed_batch_size": 128,
+}
+"""Defaults every recipe starts from (Sample4Geo's CVUSA recipe)."""
+
+
+def deep_merge(base: Mapping[str, Any], *updates: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by each of ``updates`` in turn; nested mappings merge key by key."""
+    out = copy.deepcopy(dict(base))
+    for update in updates:
+        for key, value in update.items():
+            if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+                out[key] = deep_merge(out[key], value)
+            else:
+                out[key] = copy.deepcopy(value)
+    return out
+
+
+class Normalize:
+    """Float ``(B, 3, H, W)`` in [0, 1] -> normalised model input, on the batch's device."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float], channels_last: bool = False):
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        self.channels_last = channels_last
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.mean.to(x.device)) / self.std.to(x.device)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+
+class EvalTransform:
+    """uint8 ``(B, H, W, 3)`` -> normalised float ``(B, 3, H, W)`` (the ``Method.eval_transform`` contract)."""
+
+    def __init__(self, normalize: Normalize):
+        self.normalize = normalize
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.normalize(to_float_chw(images))
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None, device: str) -> Iterator[None]:
+    """Use ``threads`` intra-op threads on CPU for the duration (restored afterwards)."""
+    if not threads or torch.device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class ContrastiveMethod(Method):
+    """Two-view encoder trained with symmetric InfoNCE + GPS/DSS batching + paired augmentation.
+
+    Subclasses provide :meth:`recipes`; they may override :meth:`build_model` (a
+    :class:`~cvgl_bench.train.encoders.TwoViewEncoder` subclass with extra modules),
+    :meth:`build_loss`, :meth:`param_groups` and :meth:`base_hparams`. ``fit``,
+    ``eval_transform`` and ``hparams`` come from here.
+    """
+
+    # --- what a subclass states -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def recipes(self) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
+        """``{profile: {layout or "default": hparams overrides}}``; must cover ``paper`` and ``cpu``."""
+
+    def base_hparams(self) -> dict[str, Any]:
+        """The defaults recipes start from (:data:`BASE_HPARAMS`)."""
+        return copy.deepcopy(BASE_HPARAMS)
+
+    def encoder_kwargs(self, hparams: Mapping[str, Any]) -> dict[str, Any]:
+        """Keyword arguments of :class:`TwoViewEncoder` from ``hparams``."""
+        return {"backbone": hparams["backbone"], "views": tuple(hparams["views"]),
+                "shared": bool(hparams["shared_backbone"]), "pretrained": bool(hparams["pretrained"]),
+                "backbone_kwargs": dict(hparams.get("backbone_kwargs") or {}),
+                "grad_checkpointing": bool(hparams.get("grad_checkpointing", False))}
+
+    def build_model(self, hparams: Mapping[str, Any]) -> CVGLModel:
+        """A freshly initialised two-view encoder (the caller seeds torch first)."""
+        return TwoViewEncoder(**self.encoder_kwargs(hparams))
+
+    def build_loss(self, hparams: Mapping[str, Any]) -> nn.Module:
+        """The pair loss ``loss(query_emb, reference_emb, logit_scale)``; symmetric InfoNCE here."""
+        return InfoNCE(label_smoothing=float(hparams["label_smoothing"]))
+
+    def param_groups(self, model: nn.Module, hparams: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        """AdamW parameter groups; ``None`` = every parameter with the same weight decay (Sample4Geo)."""
+        return None
+
+    # --- Method API ---------------------------------------------------------------------------
+
+    def hparams(self, profile: str, train_split: SplitSpec) -> dict[str, Any]:
+        """The full recipe of ``profile`` for ``train_split`` as plain JSON-able data."""
+        recipes = self.recipes()
+        if profile not in recipes:
+            raise ConfigError(f"{type(self).__name__} has no profile {profile!r}; profiles: {', '.join(recipes)}")
+        table = recipes[profile]
+        layout = getattr(train_split, "layout", "") or ""
+        hp = deep_merge(self.base_hparams(), table.get("default", {}), table.get(layout, {}))
+        views = [train_split.query_view, train_split.reference_view]
+        sizes = hp.pop("image_sizes")
+        missing = [v for v in views if v not in sizes]
+        if missing:
+            raise ConfigError(f"{type(self).__name__} profile {profile!r} has no image size for view(s) "
+                              f"{', '.join(missing)} (split {train_split.name!r})")
+        hp["image_size"] = {v: [int(x) for x in sizes[v]] for v in views}
+        hp["views"] = views
+        self.validate_hparams(hp)
+        return json.loads(json.dumps(hp))
+
+    def validate_hparams(self, hp: Mapping[str, Any]) -> None:
+        """Refuse settings that cannot be honoured, with one actionable line."""
+        if hp["sampler"] not in SAMPLERS:
+            raise ConfigError(f"sampler {hp['sampler']!r} is not one of {', '.join(SAMPLERS)}")
+        if int(hp["batch_size"]) < 2:
+            raise ConfigError(f"batch_size must be at least 2, not {hp['batch_size']}")
+        if hp["neighbour_metric"] not in ("auto", "haversine", "euclidean"):
+            raise ConfigError(f"neighbour_metric {hp['neighbour_metric']!r} is not auto, haversine or euclidean")
+        augment = AugmentConfig.from_dict(hp["augment"])
+        sat = hp["image_size"].get("satellite")
+        if augment.rotate_mode != "none" and augment.rotate_p > 0 and sat and sat[0] != sat[1]:
+            raise ConfigError(f"satellite rotation needs square tiles, not {sat[0]}x{sat[1]}; "
+                              f"set augment.rotate_mode to 'none'")
+
+    def eval_transform(self, hparams: Mapping[str, Any], view: str) -> Callable[[torch.Tensor], torch.Tensor]:
+        return EvalTransform(self.normalizer(hparams, view))
+
+    def normalizer(self, hparams: Mapping[str, Any], view: str) -> Normalize:
+        """Float [0, 1] batch -> model input for ``view`` (shared by training and evaluation)."""
+        return Normalize(hparams["mean"], hparams["std"], bool(hparams.get("channels_last", False)))
+
+    def fit(self, model: CVGLModel, train: TrainData, hparams: Mapping[str, Any], run: RunContext) -> None:
+        """Decode the training images at the recipe's sizes and train ``model`` in place."""
+        from ..data.images import load_images
+
+        query_view, reference_view = hparams["views"]
+        query = load_images(train.queries, tuple(hparams["image_size"][query_view]), progress=run.progress)
+        reference = load_images(train.references, tuple(hparams["image_size"][reference_view]),
+                                progress=run.progress)
+        self.fit_arrays(model, train, query, reference, hparams, run)
+
+    # --- training on decoded arrays -----------------------------------------------------------
+
+    def fit_arrays(self, model: CVGLModel, train: TrainData, query_images: Any, reference_images: Any,
+                   hparams: Mapping[str, Any], run: RunContext) -> list[dict[str, Any]]:
+        """Train on already decoded uint8 ``(N, H, W, 3)`` arrays (or ``ImageArray``s); returns the history."""
+        from . import distributed
+
+        joined = run.world_size > 1 and not distributed.is_distributed()
+        if joined:
+            distributed.init_distributed(run.device)
+        try:
+            with torch_threads(hparams.get("threads"), run.device):
+                return self.make_trainer(model, train, query_images, reference_images, hparams, run).fit()
+        finally:
+            if joined:  # leave the group this call joined, so rank 0 may evaluate alone afterwards
+                distributed.cleanup()
+
+    def make_trainer(self, model: CVGLModel, train: TrainData, query_images: Any, reference_images: Any,
+                     hparams: Mapping[str, Any], run: RunContext) -> Trainer:
+        """The :class:`Trainer` that :meth:`fit_arrays` runs: dataset with paired augmentation, batch
+        planner (GPS table when asked for), similarity-mining hook, loss, optimiser settings."""
+        views = tuple(hparams["views"])
+        augment = PairAugment(AugmentConfig.from_dict(hparams["augment"]), views)  # type: ignore[arg-type]
+        dataset = TrainPairs(query_images, reference_images, train.pairs, augment=augment, seed=run.seed)
+        planner = self.build_planner(train, hparams, run)
+        hooks = []
+        if int(hparams.get("dss_every") or 0) > 0:
+            hooks.append(SimilarityMiner(self, train, dataset, planner, hparams, run))
+        normalizers = {v: self.normalizer(hparams, v) for v in views}
+        return Trainer(
+            model, self.build_loss(hparams), dataset, planner, self.train_config(hparams, planner), run,  # type: ignore[arg-type]
+            views=views, input_transform=lambda x, view: normalizers[view](x), epoch_hooks=hooks,
+            param_groups=self.param_groups(model, hparams),  # type: ignore[arg-type]
+            fingerprint=fingerprint_of(json.dumps(hparams, sort_keys=True), train.fingerprint, run.seed))
+
+    def train_config(self, hparams: Mapping[str, Any], planner: BatchPlanner) -> TrainConfig:
+        return TrainConfig(
+            epochs=int(hparams["epochs"]), lr=float(hparams["lr"]), steps_per_epoch=planner.max_batches(),
+            weight_decay=float(hparams["weight_decay"]), warmup_epochs=float(hparams["warmup_epochs"]),
+            grad_clip_value=hparams.get("grad_clip_value"), grad_clip_norm=hparams.get("grad_clip_norm"),
+            amp=bool(hparams["amp"]), eval_every=int(hparams.get("eval_every") or 0),
+            workers=int(hparams.get("workers") or 0), channels_last=bool(hparams.get("channels_last", False)))
+
+    def build_planner(self, train: TrainData, hparams: Mapping[str, Any], run: RunContext) -> BatchPlanner:
+        """The batch planner of ``hparams['sampler']``, with its GPS table when asked for."""
+        planner = BatchPlanner(train.location, int(hparams["batch_size"]), run.seed,
+                               neighbour_select=int(hparams["neighbour_select"]),
+                               neighbour_range=int(hparams["neighbour_range"]), max_fails=int(hparams["max_fails"]))
+        if hparams["sampler"] == "gps":
+            coords, metric = location_coordinates(train, planner.location_keys, hparams["neighbour_metric"])
+            table = gps_neighbours(coords, int(hparams["neighbour_range"]), metric,
+                                   s4g_compat_degrees=bool(hparams["s4g_compat_degrees"]))
+            planner.set_neighbours(table, "gps", epoch=0)
+        return planner
+
+
+def location_coordinates(train: TrainData, location_rows: np.ndarray, metric: str = "auto") -> tuple[np.ndarray, str]:
+    """Coordinates of each location (reference row) for GPS batching, and the metric to use.
+
+    ``auto`` prefers UTM (planar, Euclidean; CVACT) over latitude/longitude (haversine).
+    A location takes its reference image's coordinates, or else its first query's.
+    """
+    want = ["utm", "latlon"] if metric == "auto" else ["utm"] if metric == "euclidean" else ["latlon"]
+    for attr in want:
+        ref = getattr(train.references, attr)
+        if ref is not None:
+            return ref[location_rows], "euclidean" if attr == "utm" else "haversine"
+        qry = getattr(train.queries, attr)
+        if qry is not None:
+            first = {}
+            for q, r in train.pairs[::-1].tolist():
+                first[r] = q
+            return qry[[first[int(r)] for r in location_rows]], "euclidean" if attr == "utm" else "haversine"
+    raise ConfigError(f"GPS batching needs coordinates ({' or '.join(want)}), and split {train.split!r} has none; "
+                      f"set sampler to 'random'")
+
+
+class SimilarityMiner:
+    """Epoch hook of Dynamic Similarity Sampling: every ``dss_every`` epochs (not after the last),
+    embed each location's query and reference with the current model and replace the planner's
+    table by each location's ``neighbour_range`` most similar wrong references."""
+
+    def __init__(self, method: ContrastiveMethod, train: TrainData, dataset: TrainPairs, planner: BatchPlanner,
+                 hparams: Mapping[str, Any], run: RunContext):
+        self.method, self.dataset, self.planner, self.hparams, self.run = method, dataset, planner, hparams, run
+        self.every = int(hparams["dss_every"])
+        self.epochs = int(hparams["epochs"])
+        # Sample4Geo keys the mined table by location and keeps the last query of a location.
+        reversed_locations = planner.location_of_pair[::-1]
+        _, first_in_reversed = np.unique(reversed_locations, return_index=True)
+        last_pair = len(reversed_locations) - 1 - first_in_reversed
+        self.query_rows = train.pairs[last_pair, 0]
+        self.reference_rows = planner.location_keys
+
+    def due(self, epoch: int) -> bool:
+        return epoch % self.every == 0 and epoch < self.epochs
+
+    def __call__(self, epoch: int, model: nn.Module) -> None:
+        if not self.due(epoch):
+            return
+        from ..evaluate.extract import embed_array
+
+        query_view, reference_view = self.hparams["views"]
+        common = {"device": self.run.device, "batch_size": int(self.hparams.get("embed_batch_size", 128)),
+                  "amp": bool(self.hparams["amp"]), "progress": self.run.progress}
+        query = embed_array(model, self.dataset.query_images, query_view,
+                            self.method.eval_transform(self.hparams, query_view), rows=self.query_rows,
+                            desc="mining: queries", **common)
+        reference = embed_array(model, self.dataset.reference_images, reference_view,
+                                self.method.eval_transform(self.hparams, reference_view), rows=self.reference_rows,
+                                desc="mining: references", **common)
+        table = similarity_neighbours(query.to(self.run.device), reference.to(self.run.device),
+                                      int(self.hparams["neighbour_range"]))
+        self.planner.set_neighbours(table, "dss", epoch)

@@ -1,0 +1,46 @@
+"""What the runner hands to ``Method.fit``: seed, device, checkpoint folder and callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..method import CVGLModel
+
+
+@dataclass
+class RunContext:
+    """The environment of one training run.
+
+    ``evaluate`` is called every ``eval_every`` epochs and after the last epoch with the model
+    in eval mode; its metrics are logged and kept in the training history, never used to pick
+    a checkpoint (the final model is the last epoch). It is called on every rank.
+    """
+
+    seed: int
+    device: str
+    """``"cpu"`` or ``"cuda[:N]"``."""
+    workdir: Path
+    """Folder of ``last.pt`` (the resumable checkpoint) and ``history.json``."""
+    resume: bool = False
+    """Continue from ``workdir/last.pt`` when it exists."""
+    progress: bool = True
+    evaluate: Callable[[CVGLModel], dict[str, float]] | None = None
+    world_size: int = 1
+    rank: int = 0
+    log: Callable[[str], None] = print
+    on_step: Callable[[int, int], Any] | None = None
+    """Called after every optimiser step with ``(epoch, global_step)`` (1-based epoch); for
+    time limits, profiling and fault-injection tests."""
+    local_rank: int = 0
+
+    def __post_init__(self) -> None:
+        self.workdir = Path(self.workdir)
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes checkpoints, logs and progress bars."""
+        return self.rank == 0

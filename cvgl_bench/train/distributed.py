@@ -1,0 +1,179 @@
+"""Multi-process training: the launch environment, collectives, and row sharding.
+
+This is the one module that knows about ``torchrun`` and Slurm. One process per GPU (or per
+CPU worker with the gloo backend); every process holds a full model replica wrapped in
+``DistributedDataParallel``.
+
+Contrastive losses need the *global* batch: each rank gathers every rank's embeddings with
+their gradients (:func:`all_gather_with_grad`) and computes the loss of its *local* rows
+against all columns. DDP then averages gradients over ranks, which gives exactly the gradient
+of the single-process loss on the global batch, with no world-size factor to compensate
+(the pitfall of gathering without gradient, or of a full-matrix loss on every rank).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class WorldInfo:
+    """Where this process sits: global rank, rank on its node, number of processes."""
+
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def world_info_from_env(env: Mapping[str, str] | None = None) -> WorldInfo:
+    """Read the launcher's variables: torchrun (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``) first,
+    then Slurm (``SLURM_PROCID``, ``SLURM_LOCALID``, ``SLURM_NTASKS``); one process otherwise."""
+    env = os.environ if env is None else env
+    if "WORLD_SIZE" in env and "RANK" in env:
+        return WorldInfo(int(env["RANK"]), int(env.get("LOCAL_RANK", 0)), int(env["WORLD_SIZE"]))
+    if "SLURM_NTASKS" in env and "SLURM_PROCID" in env:
+        return WorldInfo(int(env["SLURM_PROCID"]), int(env.get("SLURM_LOCALID", 0)), int(env["SLURM_NTASKS"]))
+    return WorldInfo()
+
+
+def init_distributed(device: str = "cpu", env: Mapping[str, str] | None = None,
+                     backend: str | None = None) -> tuple[WorldInfo, str]:
+    """Join the process group described by the environment; return the world and this rank's device.
+
+    Under ``srun`` without torchrun the Slurm variables are mapped to the ones torch reads
+    (``MASTER_ADDR`` must be exported by the job script; ``MASTER_PORT`` defaults to 29500).
+    With one process this does nothing. A CUDA device becomes ``cuda:<local rank>``.
+    """
+    info = world_info_from_env(env)
+    if device.startswith("cuda") and info.distributed:
+        device = f"cuda:{info.local_rank}"
+        torch.cuda.set_device(info.local_rank)
+    if not info.distributed or dist.is_initialized():
+        return info, device
+    os.environ.setdefault("RANK", str(info.rank))
+    os.environ.setdefault("WORLD_SIZE", str(info.world_size))
+    os.environ.setdefault("LOCAL_RANK", str(info.local_rank))
+    os.environ.setdefault("MASTER_PORT", "29500")
+    if "MASTER_ADDR" not in os.environ:
+        from ..errors import ConfigError
+
+        raise ConfigError("distributed run without MASTER_ADDR: launch with torchrun, or export "
+                          "MASTER_ADDR (the first node's host name) in the Slurm job script")
+    backend = backend or ("nccl" if device.startswith("cuda") else "gloo")
+    dist.init_process_group(backend=backend, rank=info.rank, world_size=info.world_size)
+    return info, device
+
+
+def cleanup() -> None:
+    """Leave the process group (if this process joined one)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def is_distributed() -> bool:
+    """Whether a process group with more than one process is active."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def barrier() -> None:
+    if is_distributed():
+        dist.barrier()
+
+
+class _AllGatherWithGrad(torch.autograd.Function):
+    """All-gather along dim 0 whose backward returns to each rank the summed gradient of its rows.
+
+    Written out (rather than ``torch.distributed.nn``) so that it works on gloo, which lacks
+    reduce-scatter: the backward all-reduces the full gradient and keeps this rank's slice.
+    """
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.rank, ctx.rows = dist.get_rank(), tensor.shape[0]
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad[ctx.rank * ctx.rows:(ctx.rank + 1) * ctx.rows]
+
+
+def all_gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``tensor`` (same shape on every rank) from all ranks in rank order, keeping
+    the autograd graph: gradients flow back to the rank that owns each row."""
+    if not is_distributed():
+        return tensor
+    return _AllGatherWithGrad.apply(tensor)
+
+
+def all_gather_no_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``tensor`` (same shape on every rank) from all ranks, without gradient."""
+    if not is_distributed():
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts, dim=0)
+
+
+def all_gather_object(obj: Any) -> list[Any]:
+    """Every rank's ``obj`` (picklable), in rank order."""
+    if not is_distributed():
+        return [obj]
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def shard_rows(n: int, rank_: int, world: int) -> np.ndarray:
+    """The rows of ``range(n)`` this rank processes in a sharded pass (evaluation, mining).
+
+    Rows are split into ``world`` contiguous shards of ``ceil(n / world)``; the last shards are
+    padded by repeating row ``n - 1`` so every rank runs the same number of batches (as
+    ``DistributedSampler`` pads). :func:`gather_rows` drops the padding again.
+    """
+    per = -(-n // world) if n else 0
+    rows = np.arange(rank_ * per, (rank_ + 1) * per)
+    return np.minimum(rows, max(n - 1, 0)) if n else rows
+
+
+def gather_rows(local: torch.Tensor, n: int) -> torch.Tensor:
+    """Reassemble the output of a :func:`shard_rows` pass: all shards in order, padding dropped."""
+    return all_gather_no_grad(local)[:n]
+
+
+def shard_batch(batch: np.ndarray, rank_: int, world: int) -> np.ndarray:
+    """This rank's contiguous slice of one *global* batch.
+
+    A global batch is built whole by the sampler (anchors with their hard neighbours); every
+    rank takes its slice of the same global batch at the same step, so the gathered loss sees
+    each hard-negative group complete.
+    """
+    if len(batch) % world:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"global batch {len(batch)} is not divisible by the world size {world}; "
+                          f"choose a batch size that is a multiple of the number of processes")
+    per = len(batch) // world
+    return batch[rank_ * per:(rank_ + 1) * per]

@@ -1,0 +1,109 @@
+"""A two-view image encoder built from timm backbones.
+
+Sample4Geo's model: one timm backbone shared by both views (or one per view), whose own head
+with ``num_classes=0`` gives the embedding (ConvNeXt: global average pool, then LayerNorm,
+no projection), L2-normalised, plus a learnable logit scale for InfoNCE.
+
+The forward pass is split into overridable steps so that a method can insert its own modules
+without re-implementing the rest::
+
+    features(images, view)  -> feature map   (timm ``forward_features``; override to add
+                                               modules between stages, see ``stages()``)
+    pool(features, view)    -> embedding     (timm head without classifier: avg-pool + LN)
+    project(embedding, view)-> embedding     (identity; override for a per-view MLP)
+    encode(images, view)    -> L2-normalised embedding
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError, UserError
+from ..method import CVGLModel
+from .losses import LOGIT_SCALE_INIT
+
+
+def create_backbone(name: str, *, pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """``timm.create_model(name, pretrained=..., num_classes=0)`` with one-line errors."""
+    import timm
+
+    if not timm.is_model(name.split(".")[0]):
+        from ..errors import UnknownNameError
+
+        raise UnknownNameError("timm model", name, timm.list_models(),
+                               hint="(timm.list_models() lists them; a pretrained tag follows a dot)")
+    try:
+        return timm.create_model(name, pretrained=pretrained, num_classes=0, **kwargs)
+    except (OSError, RuntimeError, ValueError) as exc:
+        if pretrained:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise UserError(f"cannot load pretrained weights of {name!r} ({first}); connect to the Hugging Face "
+                            f"hub once, or put the weights in its cache (HF_HOME)") from exc
+        raise
+
+
+class TwoViewEncoder(nn.Module, CVGLModel):
+    """Query and reference encoder over timm backbones, shared or one per view.
+
+    ``views`` are (query view, reference view); with ``shared=False`` each view gets its own
+    backbone and only those views can be encoded. ``logit_scale_init=None`` builds no logit
+    scale (for losses without one, such as the soft-margin triplet).
+    """
+
+    def __init__(self, backbone: str, views: Sequence[str] = ("ground", "satellite"), *, shared: bool = True,
+                 pretrained: bool = False, logit_scale_init: float | None = LOGIT_SCALE_INIT,
+                 backbone_kwargs: Mapping[str, Any] | None = None, grad_checkpointing: bool = False):
+        super().__init__()
+        if len(views) != 2:
+            raise ValueError(f"views must be (query view, reference view), not {views!r}")
+        self.backbone_name = backbone
+        self.query_view, self.reference_view = views
+        self.shared = bool(shared)
+        names = ("shared",) if self.shared else tuple(dict.fromkeys(views))
+        self.backbones = nn.ModuleDict({
+            name: create_backbone(backbone, pretrained=pretrained, **dict(backbone_kwargs or {})) for name in names
+        })
+        for module in self.backbones.values():
+            if grad_checkpointing:
+                module.set_grad_checkpointing(True)
+        first = next(iter(self.backbones.values()))
+        self.embedding_dim = int(getattr(first, "head_hidden_size", None) or first.num_features)
+        # None for losses without a temperature: under DDP every parameter must get a gradient.
+        self.logit_scale = None if logit_scale_init is None else nn.Parameter(torch.tensor(float(logit_scale_init)))
+
+    def backbone(self, view: str) -> nn.Module:
+        """The backbone that encodes ``view``."""
+        if self.shared:
+            return self.backbones["shared"]
+        if view not in self.backbones:
+            raise ConfigError(f"this model has backbones for {', '.join(self.backbones)} only, not for view {view!r}")
+        return self.backbones[view]
+
+    def features(self, images: torch.Tensor, view: str) -> torch.Tensor:
+        """The backbone's final feature map ``(B, C, h, w)`` (timm ``forward_features``)."""
+        return self.backbone(view).forward_features(images)
+
+    def pool(self, features: torch.Tensor, view: str) -> torch.Tensor:
+        """Feature map -> embedding through timm's head without its classifier."""
+        return self.backbone(view).forward_head(features, pre_logits=True)
+
+    def project(self, embedding: torch.Tensor, view: str) -> torch.Tensor:
+        """A per-view transformation of the pooled embedding; identity here."""
+        return embedding
+
+    def embed(self, images: torch.Tensor, view: str) -> torch.Tensor:
+        """Unnormalised embedding of a batch of ``view`` images."""
+        return self.project(self.pool(self.features(images, view), view), view)
+
+    def encode(self, images: torch.Tensor, view: str) -> torch.Tensor:
+        """L2-normalised float embeddings (the ``CVGLModel`` contract)."""
+        return F.normalize(self.embed(images, view).float(), dim=-1)
+
+    def forward(self, query: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings of a batch of pairs (query view, reference view), normalised."""
+        return self.encode(query, self.query_view), self.encode(reference, self.reference_view)

@@ -1,0 +1,428 @@
+"""The training loop: AdamW, warm-up + cosine per iteration, AMP, clipping, checkpoints, resume.
+
+Sample4Geo's optimisation, made resumable and distributed:
+
+- AdamW over all parameters (torch defaults: weight decay 0.01 applies to norms, biases and
+  the logit scale too, as in Sample4Geo) unless the method passes parameter groups.
+- Learning rate: linear warm-up from 0 over ``warmup_epochs`` then half-cosine to 0, stepped
+  after every iteration (``transformers.get_cosine_schedule_with_warmup``). The schedule
+  length is ``epochs * steps_per_epoch`` with ``steps_per_epoch`` given by the caller; Sample4Geo
+  uses ``ceil(pairs / batch)`` while its epochs hold at most ``floor`` batches, so its rate
+  never quite reaches 0. The first step runs at rate 0 (the schedule's value at step 0).
+- AMP (fp16 autocast + ``GradScaler(init_scale=2**10)``) on CUDA only; gradients are unscaled
+  before clipping by value and/or by norm.
+- After each epoch: the evaluation callback (every ``eval_every`` epochs and after the last;
+  logged only, never used to select a checkpoint), the method's epoch-end hooks (similarity
+  mining), then an atomic checkpoint ``last.pt`` with model, optimiser, scheduler, scaler,
+  sampler and RNG states. ``RunContext.resume`` continues from it; a run killed at any point
+  and resumed reproduces the uninterrupted run bit for bit on CPU.
+- A NaN or infinite loss stops the run at once with :class:`NonFiniteLossError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ..errors import ConfigError, UserError
+from ..fsutil import atomic_open, write_json
+from . import distributed
+from .context import RunContext
+from .pairs import TrainPairs, keep_batch
+from .samplers import BatchPlanner
+
+CHECKPOINT_NAME = "last.pt"
+HISTORY_NAME = "history.json"
+CHECKPOINT_FORMAT = 1
+
+
+class NonFiniteLossError(UserError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings of one run (a subset of the method's hparams)."""
+
+    epochs: int
+    lr: float
+    steps_per_epoch: int
+    """Schedule length per epoch (Sample4Geo: ``ceil(pairs / global batch)``)."""
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    warmup_epochs: float = 1.0
+    grad_clip_value: float | None = None
+    grad_clip_norm: float | None = None
+    amp: bool = True
+    """fp16 autocast and gradient scaling, on CUDA devices only."""
+    grad_scaler_init: float = 2.0 ** 10
+    eval_every: int = 0
+    """Run the evaluation callback every this many epochs and after the last (0: never)."""
+    workers: int = 0
+    """Data-loader worker processes (0: load and augment in the training process)."""
+    channels_last: bool = False
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.steps_per_epoch < 1:
+            raise ConfigError(f"epochs ({self.epochs}) and steps per epoch ({self.steps_per_epoch}) must be positive")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be positive, not {self.lr}")
+        self.betas = tuple(self.betas)  # type: ignore[assignment]
+
+
+def warmup_cosine(step: float, warmup_steps: float, total_steps: float) -> float:
+    """Learning-rate factor at ``step``: linear 0 -> 1 over ``warmup_steps``, then half-cosine to 0
+    at ``total_steps`` (``transformers.get_cosine_schedule_with_warmup``, fractional warm-up allowed;
+    past ``total_steps`` it stays 0 where transformers' cosine would rise again)."""
+    if step < warmup_steps:
+        return float(step) / float(max(1.0, warmup_steps))
+    progress = min(1.0, float(step - warmup_steps) / float(max(1.0, total_steps - warmup_steps)))
+    return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+class _Schedule:
+    """Picklable ``LambdaLR`` factor (the lambda itself is not stored in checkpoints)."""
+
+    def __init__(self, warmup_steps: float, total_steps: float):
+        self.warmup_steps, self.total_steps = warmup_steps, total_steps
+
+    def __call__(self, step: int) -> float:
+        return warmup_cosine(step, self.warmup_steps, self.total_steps)
+
+
+@contextlib.contextmanager
+def deterministic_cpu(device: torch.device) -> Iterator[None]:
+    """Deterministic kernels while training on CPU; the previous setting is restored."""
+    if device.type != "cpu":
+        yield
+        return
+    before, warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before, warn_only=warn)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every global RNG state, in types ``torch.load(weights_only=True)`` accepts."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` captured."""
+    torch.set_rng_state(state["torch"])
+    npy = state["numpy"]
+    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["cached_gaussian"]))
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["internal"]), py["gauss_next"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, numpy and Python's global generators."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def derived_seed(*parts: int) -> int:
+    """A 63-bit seed hashed from integers (run seed, rank, purpose...)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)[0] & (2**63 - 1))
+
+
+EpochHook = Callable[[int, nn.Module], None]
+InputTransform = Callable[[torch.Tensor, str], torch.Tensor]
+LossFn = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+
+class Trainer:
+    """Trains a two-input model on planned batches of training pairs.
+
+    ``model(query, reference)`` returns the two embedding batches; ``loss(query_emb,
+    reference_emb, logit_scale)`` gets the model's ``logit_scale`` attribute (``None`` when it
+    has none). ``input_transform(batch, view)`` turns augmented float [0, 1] ``(B, 3, H, W)``
+    batches, already on the device, into model inputs (normalisation, memory format).
+    ``epoch_hooks`` run after each epoch's evaluation and before its checkpoint, with the
+    unwrapped model in eval mode; the planner's state is checkpointed after them.
+    ``fingerprint`` identifies the configuration; resuming from a checkpoint of another
+    configuration is refused.
+    """
+
+    def __init__(self, model: nn.Module, loss: LossFn, dataset: TrainPairs, planner: BatchPlanner,
+                 config: TrainConfig, run: RunContext, *, views: tuple[str, str],
+                 input_transform: InputTransform | None = None, epoch_hooks: Sequence[EpochHook] = (),
+                 param_groups: Sequence[dict[str, Any]] | None = None, fingerprint: str = ""):
+        self.model = model
+        self.loss = loss
+        self.dataset = dataset
+        self.planner = planner
+        self.config = config
+        self.run = run
+        self.views = tuple(views)
+        self.input_transform = input_transform or (lambda x, view: x)
+        self.epoch_hooks = list(epoch_hooks)
+        self.fingerprint = fingerprint
+        self.device = torch.device(run.device)
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())
+        self.world = distributed.world_size()
+        self.rank = distributed.rank()
+        self.is_main = self.rank == 0
+        self.use_amp = bool(config.amp) and self.device.type == "cuda"
+        self.model.to(self.device)
+        if config.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        groups = list(param_groups) if param_groups is not None else [{"params": list(model.parameters())}]
+        self.optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, eps=config.eps,
+                                           weight_decay=config.weight_decay)
+        total = config.epochs * config.steps_per_epoch
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, _Schedule(config.warmup_epochs * config.steps_per_epoch, total))
+        self.scaler = torch.amp.GradScaler("cuda", init_scale=config.grad_scaler_init, enabled=self.use_amp)
+        self.global_step = 0
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self._checked_gradients = False
+        self.wrapped = self._wrap(model)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run.workdir / CHECKPOINT_NAME
+
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        if self.world == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=device_ids)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def fit(self) -> list[dict[str, Any]]:
+        """Train from scratch or from ``last.pt`` (when resuming) to the last epoch; returns the history."""
+        if self.run.resume and self.checkpoint_path.exists():
+            self.load_checkpoint(self.checkpoint_path)
+            self._log(f"resumed from {self.checkpoint_path} after epoch {self.epoch}")
+        else:
+            if self.checkpoint_path.exists():
+                self._log(f"starting a new run: {self.checkpoint_path} will be overwritten (resume to continue it)")
+            seed_everything(derived_seed(self.run.seed, self.rank, 0x7EA1))
+        with deterministic_cpu(self.device):
+            for epoch in range(self.epoch + 1, self.config.epochs + 1):
+                self.train_epoch(epoch)
+                self._end_of_epoch(epoch)
+        return self.history
+
+    def loader(self, epoch: int) -> DataLoader:
+        """This rank's batches of ``epoch``: its slice of each global batch of the plan."""
+        plan = self.planner.plan(epoch)
+        shards = [distributed.shard_batch(batch, self.rank, self.world).tolist() for batch in plan]
+        self.dataset.set_epoch(epoch)
+        return DataLoader(self.dataset, batch_sampler=shards, collate_fn=keep_batch,
+                          num_workers=self.config.workers, pin_memory=self.device.type == "cuda")
+
+    def train_epoch(self, epoch: int) -> dict[str, Any]:
+        """One pass over ``epoch``'s plan; appends and returns its history entry."""
+        from tqdm.auto import tqdm
+
+        self.model.train()
+        loader = self.loader(epoch)
+        n_batches = len(loader)
+        global_batch = self.planner.batch_size
+        bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{self.config.epochs}", unit="batch", leave=False,
+                   disable=not (self.run.progress and self.is_main), dynamic_ncols=True)
+        loss_sum, steps = 0.0, 0
+        data_s = step_s = 0.0
+        started = tick = time.perf_counter()
+        try:
+            for batch_index, (query, reference) in enumerate(loader):
+                fetched = time.perf_counter()
+                data_s += fetched - tick
+                loss_value = self.train_step(query, reference, epoch, batch_index, n_batches)
+                loss_sum += loss_value
+                steps += 1
+                tick = time.perf_counter()
+                step_s += tick - fetched
+                if self.run.on_step is not None:
+                    self.run.on_step(epoch, self.global_step)
+                rate = 2 * global_batch * steps / max(tick - started, 1e-9)
+                bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{self.current_lr():.2e}", img_s=f"{rate:.1f}",
+                                refresh=False)
+                bar.update()
+        finally:
+            bar.close()
+        seconds = time.perf_counter() - started
+        entry = {
+            "epoch": epoch, "loss": loss_sum / max(steps, 1), "lr": self.current_lr(), "steps": steps,
+            "global_step": self.global_step, "seconds": seconds,
+            "images_per_s": 2 * global_batch * steps / max(seconds, 1e-9), "data_s": data_s, "step_s": step_s,
+            "neighbours": self.planner.neighbour_source,
+        }
+        self.history.append(entry)
+        self.epoch = epoch
+        self._log(f"epoch {epoch}/{self.config.epochs}: loss {entry['loss']:.4f}, lr {entry['lr']:.3g}, "
+                  f"{entry['images_per_s']:.1f} img/s, {seconds:.1f} s ({steps} steps of {global_batch} pairs, "
+                  f"batches from {entry['neighbours']})")
+        return entry
+
+    def train_step(self, query: torch.Tensor, reference: torch.Tensor, epoch: int = 0, batch_index: int = 0,
+                   n_batches: int = 0) -> float:
+        """Forward, loss, backward, clip, optimiser and schedule step on one (local) batch; returns
+        the global batch's loss (the mean of the ranks' local losses)."""
+        non_blocking = self.device.type == "cuda"
+        query = self.input_transform(query.to(self.device, non_blocking=non_blocking), self.views[0])
+        reference = self.input_transform(reference.to(self.device, non_blocking=non_blocking), self.views[1])
+        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp):
+            query_emb, reference_emb = self.wrapped(query, reference)
+            loss = self.loss(query_emb, reference_emb, getattr(self.model, "logit_scale", None))
+        value = loss.detach().float()
+        if self.world > 1:
+            value = value.clone()
+            torch.distributed.all_reduce(value)
+            value /= self.world
+        loss_value = float(value)
+        if not math.isfinite(loss_value):
+            where = f"step {self.global_step + 1} (epoch {epoch}, batch {batch_index + 1} of {n_batches})"
+            last = f"the last checkpoint is {self.checkpoint_path} (epoch {self.epoch})" \
+                if self.checkpoint_path.exists() else "no checkpoint was written yet"
+            raise NonFiniteLossError(f"training stopped: the loss is {loss_value} at {where}; {last}; lower lr "
+                                     f"({self.current_lr():.3g} now) or set grad_clip_norm")
+        self.scaler.scale(loss).backward()
+        if self.world > 1 and not self._checked_gradients:
+            self._check_every_parameter_has_a_gradient()
+        if self.config.grad_clip_value or self.config.grad_clip_norm:
+            self.scaler.unscale_(self.optimizer)
+            params = [p for p in self.model.parameters() if p.grad is not None]
+            if self.config.grad_clip_value:
+                torch.nn.utils.clip_grad_value_(params, self.config.grad_clip_value)
+            if self.config.grad_clip_norm:
+                torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.global_step += 1
+        return loss_value
+
+    def _check_every_parameter_has_a_gradient(self) -> None:
+        # DDP averages gradients bucket by bucket once every parameter of a bucket has one; a
+        # parameter the loss never reaches stalls its bucket and leaves other gradients local.
+        missing = [n for n, p in self.model.named_parameters() if p.requires_grad and p.grad is None]
+        if missing:
+            raise ConfigError(f"parameter(s) {', '.join(missing[:5])} received no gradient; under DDP every trainable "
+                              f"parameter must be used by the loss: remove them or set requires_grad=False")
+        self._checked_gradients = True
+
+    def current_lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _end_of_epoch(self, epoch: int) -> None:
+        entry = self.history[-1]
+        last = epoch == self.config.epochs
+        every = self.config.eval_every
+        if self.run.evaluate is not None and every > 0 and (epoch % every == 0 or last):
+            self.model.eval()
+            started = time.perf_counter()
+            metrics = self.run.evaluate(self.model)
+            entry["eval"] = {k: float(v) for k, v in (metrics or {}).items()}
+            entry["eval_s"] = time.perf_counter() - started
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in entry["eval"].items())
+            self._log(f"epoch {epoch}: evaluation (logged only, not used for model selection): {shown}")
+        if self.epoch_hooks:
+            self.model.eval()
+            started = time.perf_counter()
+            for hook in self.epoch_hooks:
+                hook(epoch, self.model)
+            entry["hooks_s"] = time.perf_counter() - started
+        self.model.train()
+        started = time.perf_counter()
+        self.save_checkpoint(self.checkpoint_path)
+        entry["checkpoint_s"] = time.perf_counter() - started
+        if self.is_main:
+            write_json(self.run.workdir / HISTORY_NAME, self.history)
+
+    # --- checkpoints --------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where this epoch ended."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "fingerprint": self.fingerprint,
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "world_size": self.world,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "sampler": self.planner.state_dict(),
+            "rng": distributed.all_gather_object(rng_state()),
+            "history": json.dumps(self.history),
+            "config": json.dumps(asdict(self.config)),
+        }
+
+    def save_checkpoint(self, path: Path) -> None:
+        """Write the state atomically (rank 0; every rank contributes its RNG state)."""
+        state = self.state_dict()
+        if self.is_main:
+            with atomic_open(path, "wb") as handle:
+                torch.save(state, handle)
+        distributed.barrier()
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Restore a :meth:`state_dict` written by this configuration (strictly: every key must match)."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - a damaged file is a user-fixable condition
+            raise ConfigError(f"cannot read checkpoint {path} ({type(exc).__name__}); delete it to start over") from exc
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ConfigError(f"checkpoint {path} has format {state.get('format')}, expected {CHECKPOINT_FORMAT}")
+        if self.fingerprint and state.get("fingerprint") != self.fingerprint:
+            raise ConfigError(f"checkpoint {path} was made with other hyper-parameters or data; resume with the "
+                              f"same configuration, or use a new working folder")
+        self.model.load_state_dict(state["model"], strict=True)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.planner.load_state_dict(state["sampler"])
+        self.epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+        self.history = json.loads(state["history"])
+        states = state["rng"]
+        if len(states) == self.world:
+            set_rng_state(states[self.rank])
+        else:
+            self._log(f"checkpoint was written by {len(states)} processes, this run has {self.world}: "
+                      f"random streams are reseeded, so this run will not replay the original bit for bit")
+            seed_everything(derived_seed(self.run.seed, self.rank, self.epoch, 0x7EA1))
+
+    def _log(self, message: str) -> None:
+        if self.is_main:
+            self.run.log(message)

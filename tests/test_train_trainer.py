@@ -1,0 +1,176 @@
+"""The trainer: schedule, kill-and-resume bit identity on CPU, NaN stop, checkpoints, evaluation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cvgl_bench.errors import ConfigError, UserError
+from cvgl_bench.train.context import RunContext
+from cvgl_bench.train.losses import InfoNCE
+from cvgl_bench.train.trainer import CHECKPOINT_NAME, NonFiniteLossError, warmup_cosine
+
+from .train_helpers import TinyMethod, toy_images, toy_train_data, train_split_spec
+
+N_LOCATIONS = 24  # batch 8 -> 3 steps per epoch
+
+
+class Killed(Exception):
+    pass
+
+
+def _setup(**overrides):
+    method = TinyMethod()
+    method.overrides = overrides
+    hp = method.hparams("cpu", train_split_spec())
+    train = toy_train_data(N_LOCATIONS)
+    q = toy_images(N_LOCATIONS, hp["image_size"]["ground"], seed=1)
+    r = toy_images(N_LOCATIONS, hp["image_size"]["satellite"], seed=2)
+    return method, hp, train, q, r
+
+
+def _model(method, hp, seed=0):
+    torch.manual_seed(seed)
+    return method.build_model(hp)
+
+
+def _run(tmp_path, *, resume=False, on_step=None, evaluate=None, seed=0, model_seed=0, **overrides):
+    method, hp, train, q, r = _setup(**overrides)
+    model = _model(method, hp, model_seed)
+    run = RunContext(seed=seed, device="cpu", workdir=tmp_path, resume=resume, progress=False,
+                     log=lambda m: None, on_step=on_step, evaluate=evaluate)
+    history = method.fit_arrays(model, train, q, r, hp, run)
+    return model, history
+
+
+def _kill_at(step):
+    def on_step(epoch, global_step):
+        if global_step == step:
+            raise Killed(f"killed at step {step}")
+    return on_step
+
+
+def test_warmup_cosine_values():
+    assert warmup_cosine(0, 10, 110) == 0.0
+    assert warmup_cosine(5, 10, 110) == 0.5
+    assert warmup_cosine(10, 10, 110) == 1.0
+    assert warmup_cosine(60, 10, 110) == pytest.approx(0.5)
+    assert warmup_cosine(110, 10, 110) == pytest.approx(0.0, abs=1e-12)
+    assert warmup_cosine(200, 10, 110) == 0.0
+    # fractional warm-up (University-1652: 0.1 epoch) as transformers computes it
+    assert warmup_cosine(1, 2.5, 10) == pytest.approx(1 / 2.5)
+    assert warmup_cosine(3, 2.5, 10) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.5 / 7.5)))
+    assert warmup_cosine(0, 0, 10) == 1.0
+
+
+def test_learning_rate_is_stepped_per_iteration_from_zero(tmp_path, monkeypatch):
+    from cvgl_bench.train.trainer import Trainer
+
+    used = []
+    original = Trainer.train_step
+
+    def spy(self, *args, **kwargs):
+        used.append(self.current_lr())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "train_step", spy)
+    _, history = _run(tmp_path, epochs=2, warmup_epochs=1.0, dss_every=0, eval_every=0)
+    steps = 3  # ceil(24 / 8)
+    expected = [1e-3 * warmup_cosine(s, steps, 2 * steps) for s in range(2 * steps)]
+    assert used == pytest.approx(expected)
+    assert used[0] == 0.0, "Sample4Geo's schedule runs its first step at rate 0"
+    assert history[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_killed_and_resumed_run_is_bit_identical(tmp_path):
+    straight, straight_history = _run(tmp_path / "straight")
+    with pytest.raises(Killed):
+        _run(tmp_path / "killed", on_step=_kill_at(5))  # epoch 2, second batch
+    ckpt = torch.load(tmp_path / "killed" / CHECKPOINT_NAME, weights_only=True)
+    assert ckpt["epoch"] == 1 and ckpt["sampler"]["neighbour_source"] == "dss"
+    # A different initialisation proves that the checkpoint, not the init, carries the state.
+    resumed, resumed_history = _run(tmp_path / "killed", resume=True, model_seed=123)
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert [h["loss"] for h in resumed_history] == [h["loss"] for h in straight_history]
+
+
+def test_kill_before_the_first_checkpoint_restarts_cleanly(tmp_path):
+    straight, _ = _run(tmp_path / "straight", dss_every=0)
+    with pytest.raises(Killed):
+        _run(tmp_path / "killed", on_step=_kill_at(2), dss_every=0)
+    assert not (tmp_path / "killed" / CHECKPOINT_NAME).exists()
+    resumed, _ = _run(tmp_path / "killed", resume=True, dss_every=0)
+    assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))
+
+
+def test_resuming_a_finished_run_trains_nothing(tmp_path):
+    first, _ = _run(tmp_path, dss_every=0)
+    steps = []
+    again, history = _run(tmp_path, resume=True, model_seed=9, dss_every=0, on_step=lambda e, s: steps.append(s))
+    assert steps == [] and len(history) == 2
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+
+
+def test_resume_with_other_hparams_is_refused(tmp_path):
+    _run(tmp_path, dss_every=0)
+    with pytest.raises(ConfigError, match="other hyper-parameters"):
+        _run(tmp_path, resume=True, dss_every=0, lr=1e-2)
+
+
+def test_checkpoint_loads_with_weights_only_and_holds_every_state(tmp_path):
+    _run(tmp_path, dss_every=0)
+    state = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
+    assert {"model", "optimizer", "scheduler", "scaler", "sampler", "rng", "epoch", "global_step"} <= set(state)
+    assert state["epoch"] == 2 and state["global_step"] == 6
+    assert (tmp_path / "history.json").exists()
+
+
+class _NanAtCall(InfoNCE):
+    def __init__(self, at):
+        super().__init__(0.1)
+        self.calls, self.at = 0, at
+
+    def forward(self, q, r, scale):
+        self.calls += 1
+        loss = super().forward(q, r, scale)
+        return loss * float("nan") if self.calls == self.at else loss
+
+
+def test_nan_loss_stops_at_once_naming_the_step(tmp_path):
+    method, hp, train, q, r = _setup(dss_every=0)
+    loss = _NanAtCall(at=5)
+    method.build_loss = lambda hparams: loss  # type: ignore[method-assign]
+    steps = []
+    run = RunContext(seed=0, device="cpu", workdir=tmp_path, progress=False, log=lambda m: None,
+                     on_step=lambda e, s: steps.append(s))
+    with pytest.raises(NonFiniteLossError) as info:
+        method.fit_arrays(_model(method, hp), train, q, r, hp, run)
+    message = str(info.value)
+    assert isinstance(info.value, UserError)
+    assert "nan at step 5 (epoch 2, batch 2 of 3)" in message
+    assert "last checkpoint" in message and "\n" not in message
+    assert steps == [1, 2, 3, 4] and loss.calls == 5
+
+
+def test_evaluation_is_logged_every_k_epochs_and_never_selects(tmp_path):
+    calls = []
+
+    def evaluate(model):
+        calls.append(model.training)
+        return {"recall@1": 100.0 - 10 * len(calls)}  # gets worse: a selector would keep epoch 1
+
+    model, history = _run(tmp_path, evaluate=evaluate, epochs=3, eval_every=2, dss_every=0)
+    assert calls == [False, False]                      # epochs 2 and 3 (the last), in eval mode
+    assert [("eval" in h) for h in history] == [False, True, True]
+    assert model.training
+    final = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)["model"]
+    assert all(torch.equal(final[k], v) for k, v in model.state_dict().items())
+
+
+def test_grad_clipping_by_norm_and_value_runs(tmp_path):
+    _, history = _run(tmp_path, grad_clip_value=0.01, grad_clip_norm=0.5, dss_every=0, epochs=1)
+    assert np.isfinite(history[0]["loss"])
