@@ -1,0 +1,97 @@
+"""Built-in plugin: the ``cvgl-bench data`` command group (``data check``)."""
+
+from __future__ import annotations
+
+import click
+
+from ..hookspecs import hookimpl
+
+
+def _dataset_spec(host, name: str):
+    """A dataset by name, folder name (any case) or by the name of one of its splits."""
+    if name in host.datasets:
+        return host.datasets.get(name)
+    for spec in host.datasets:
+        if spec.folder and spec.folder.lower() == name.lower():
+            return spec
+    if name in host.splits:
+        return host.datasets.get(host.splits.get(name).dataset)
+    return host.datasets.get(name)  # raises with a did-you-mean suggestion
+
+
+def _dataset_folder(spec, root: str | None):
+    from pathlib import Path
+
+    from ..dataroot import resolve_root
+
+    if root is None:
+        return resolve_root(spec, None)
+    place = Path(root).expanduser()
+    folder = spec.folder or spec.name
+    return place / folder if (place / folder).is_dir() else place
+
+
+def _print_report(report: dict) -> None:
+    from ..cli import echo_table
+
+    click.echo(f"{report['dataset']} at {report['root']}")
+    rows = []
+    for entry in report["splits"]:
+        counts, expected = entry.get("counts", {}), entry.get("expected", {})
+        row = {"split": entry["split"]}
+        for key in ("queries", "references", "pairs"):
+            found = counts.get(key)
+            want = expected.get(key)
+            row[key] = "-" if found is None else (f"{found}" if want is None or want == found else f"{found} (official {want})")
+        row["missing"] = entry.get("missing", "-")
+        row["unreadable"] = entry.get("unreadable", "-")
+        row["status"] = "ERROR" if entry["status"] == "error" else entry["status"]
+        rows.append(row)
+    echo_table(rows)
+    for entry in report["splits"]:
+        if entry.get("error"):
+            click.echo(f"{entry['split']}: {entry['error']}")
+        for key in ("missing_examples", "unreadable_examples"):
+            for example in entry.get(key, []):
+                click.echo(f"{entry['split']}: {key.split('_')[0]}: {example}")
+        if entry.get("note"):
+            click.echo(f"{entry['split']}: note: {entry['note']}")
+    click.echo("OK: the folder matches the official release" if report["ok"] else
+               "PROBLEMS found (see the status column and the lines above)")
+
+
+@hookimpl
+def cvgl_bench_register_commands(cli):
+    @cli.group("data")
+    def data() -> None:
+        """Inspect and validate dataset folders."""
+
+    @data.command("check")
+    @click.argument("dataset")
+    @click.option("--root", "root", default=None, metavar="DIR",
+                  help="The dataset folder, or a data root holding it (default: --data-root resolution: "
+                       "CVGL_DATA_ROOT, then the config file).")
+    @click.option("--decode", is_flag=True, help="Decode every image fully (slow) instead of checking its header.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+    def check(dataset: str, root: str | None, decode: bool, as_json: bool) -> None:
+        """Check DATASET's folder: split counts against the official ones, missing and
+        unreadable image files.
+
+        Exit status: 0 when everything matches, 1 when counts differ or files are missing or
+        unreadable, 2 when a split file cannot be parsed (the line names file and line).
+        """
+        from ..cli import echo_json, host
+        from ..data.check import check_dataset
+
+        h = host()
+        spec = _dataset_spec(h, dataset)
+        folder = _dataset_folder(spec, root)
+        report = check_dataset(spec.name, folder, decode=decode, host=h)
+        if as_json:
+            echo_json(report)
+        else:
+            _print_report(report)
+        if any(e["status"] == "error" for e in report["splits"]):
+            raise SystemExit(2)
+        if not report["ok"]:
+            raise SystemExit(1)

@@ -1,0 +1,148 @@
+"""``cvgl-bench data check``: validate a dataset folder against the official split sizes.
+
+Every split of the dataset is loaded with its default protocol (plus the alternative
+``cvact_test`` protocol, which reads a different listing), the counts are compared with the
+split's ``expected_counts``, and every image file is checked: present, non-empty, and starting
+with a JPEG or PNG signature (``decode=True`` decodes each one fully, which is slow).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError, UserError
+from .splits import call_split_loader
+from .structures import EvalData
+
+#: Protocol options whose alternative values read a different listing and so are checked too.
+LISTING_OPTIONS = ("cvact_test",)
+#: Files known to be absent from an official release (split -> count), reported but tolerated.
+KNOWN_MISSING_PAIRS = {"cvact_train": 1}
+EXAMPLES = 5
+
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+
+def file_problem(path: str, decode: bool = False) -> str | None:
+    """None when ``path`` looks like a readable image, else what is wrong ("missing", ...)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except FileNotFoundError:
+        return "missing"
+    except IsADirectoryError:
+        return "a directory, not an image"
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    if not head:
+        return "empty file"
+    if not head.startswith(_SIGNATURES):
+        return "not a JPEG or PNG file"
+    if decode:
+        from PIL import Image
+
+        try:
+            with Image.open(path) as image:
+                image.load()
+        except Exception as exc:  # noqa: BLE001
+            return f"cannot decode: {type(exc).__name__}: {exc}".splitlines()[0]
+    return None
+
+
+def _counts(data: Any) -> dict[str, int]:
+    counts = {"queries": len(data.queries), "references": len(data.references)}
+    if not isinstance(data, EvalData):
+        counts["pairs"] = len(data.pairs)
+    return counts
+
+
+def _scan(paths: Iterable[str], decode: bool, seen: dict[str, str | None]) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {"missing": [], "unreadable": []}
+    for path in paths:
+        if path not in seen:
+            seen[path] = file_problem(path, decode)
+        problem = seen[path]
+        if problem is not None:
+            problems["missing" if problem == "missing" else "unreadable"].append(f"{path} ({problem})"
+                                                                                   if problem != "missing" else path)
+    return problems
+
+
+def check_dataset(name: str, root: str | os.PathLike, *, decode: bool = False, host: Any = None) -> dict[str, Any]:
+    """Check every split of dataset ``name`` in ``root`` (the dataset's own folder).
+
+    Returns ``{"dataset", "root", "ok", "splits": [...]}``; each split entry has ``counts``,
+    ``expected``, ``missing``/``unreadable`` (numbers and a few examples), ``status`` and,
+    when the split could not be loaded, ``error`` (the one-line reason).
+    """
+    from ..plugins import get_host
+
+    host = host or get_host()
+    dataset = host.datasets.get(name)
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: dataset folder does not exist")
+    seen: dict[str, str | None] = {}
+    entries = []
+    for split in host.splits:
+        if split.dataset != dataset.name:
+            continue
+        variants: list[dict[str, str]] = [{}]
+        for key in LISTING_OPTIONS:
+            variants += [{key: value} for value in split.protocol_options.get(key, ())[1:]]
+        for override in variants:
+            entries.append(_check_split(split, root, override, decode, seen))
+    return {"dataset": dataset.name, "root": str(root), "ok": all(e["status"] == "ok" for e in entries),
+            "splits": entries}
+
+
+def _check_split(split: Any, root: Path, override: dict[str, str], decode: bool, seen: dict) -> dict[str, Any]:
+    label = split.name + "".join(f" [{k}={v}]" for k, v in override.items())
+    entry: dict[str, Any] = {"split": label, "role": split.role, "expected": dict(split.expected_counts)}
+    try:
+        data = call_split_loader(split, root, split.resolve_protocol(override), verify_files=False)
+    except UserError as exc:
+        entry.update(status="error", error=str(exc), counts={})
+        return entry
+    counts = _counts(data)
+    entry["counts"] = counts
+    info = {k: v for k, v in data.info.items() if isinstance(v, (int, float, str, bool))}
+    entry["info"] = info
+    paths = list(data.queries.paths) + list(data.references.paths)
+    problems = _scan(paths, decode, seen)
+    entry["missing"] = len(problems["missing"])
+    entry["missing_examples"] = problems["missing"][:EXAMPLES]
+    entry["unreadable"] = len(problems["unreadable"])
+    entry["unreadable_examples"] = problems["unreadable"][:EXAMPLES]
+    differ = [k for k, v in split.expected_counts.items() if counts.get(k) != v]
+    tolerated = 2 * KNOWN_MISSING_PAIRS.get(split.name, 0)
+    status = []
+    if differ:
+        status.append("counts differ from the official " + ", ".join(f"{k} {split.expected_counts[k]}" for k in differ))
+    if entry["missing"] > tolerated:
+        status.append(f"{entry['missing']} files missing")
+    elif entry["missing"]:
+        entry["note"] = f"{entry['missing']} files missing, as in the official release (skipped by every loader)"
+    if entry["unreadable"]:
+        status.append(f"{entry['unreadable']} files unreadable")
+    entry["status"] = "; ".join(status) or "ok"
+    return entry
+
+
+def check_cvusa(root: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
+    return check_dataset("cvusa", root, **kwargs)
+
+
+def check_cvact(root: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
+    return check_dataset("cvact", root, **kwargs)
+
+
+def check_vigor(root: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
+    return check_dataset("vigor", root, **kwargs)
+
+
+def check_university1652(root: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
+    return check_dataset("university1652", root, **kwargs)

@@ -1,0 +1,259 @@
+"""Decode, resize and cache images as one uint8 array per (image set, size).
+
+Every image of an :class:`~cvgl_bench.data.structures.ImageSet` is decoded once, converted to
+RGB and resized to the requested (H, W) (bilinear with antialiasing, aspect ratio not kept, as
+Sample4Geo does). The result is a single ``uint8`` array (N, H, W, 3) written to
+``cache_dir()/images/<key>.u8`` and memory-mapped, so later epochs and later runs cost a memory
+copy per batch instead of a JPEG decode per image. The key hashes the paths, their sizes and
+modification times, the target size and :data:`DECODER_VERSION`, so a changed file, size or
+decoder never reuses a stale cache. Writes are atomic: a killed process leaves no cache entry.
+
+Corrupt or missing images fail with one line naming the path (``on_corrupt="fail"``) or leave a
+zero row that is marked invalid and listed in :attr:`ImageArray.skipped` (``"skip"``), so a
+caller can count them in its record instead of silently evaluating fewer images.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from .structures import ImageSet
+
+#: Changes whenever decoding or resizing changes pixels; part of every cache key.
+DECODER_VERSION = "pil-draft-rgb-bilinear-aa/1"
+ON_CORRUPT = ("fail", "skip")
+
+
+@dataclass(eq=False)
+class ImageArray:
+    """Decoded images of one image set at one size."""
+
+    array: np.ndarray
+    """uint8 (N, H, W, 3); a read-only ``np.memmap`` when cached."""
+    valid: np.ndarray
+    """bool (N,): False for images that could not be decoded (their rows are zeros)."""
+    skipped: list[str] = field(default_factory=list)
+    """Paths that could not be decoded (only with ``on_corrupt="skip"``)."""
+    cache_path: Path | None = None
+    """The memory-mapped cache file, when there is one."""
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, index) -> np.ndarray:
+        """One image (H, W, 3), or a batch (B, H, W, 3) for a slice or an index array (in memory)."""
+        if isinstance(index, (int, np.integer, slice)):
+            return np.array(self.array[index])
+        return np.asarray(self.array[np.asarray(index)])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.array.shape[1]), int(self.array.shape[2])
+
+
+def to_float_nchw(batch: np.ndarray, mean: Sequence[float] = (0.0, 0.0, 0.0),
+                  std: Sequence[float] = (1.0, 1.0, 1.0)):
+    """A uint8 (B, H, W, 3) batch as a contiguous float32 (B, 3, H, W) tensor, ``(x - mean) / std``
+    with ``mean`` and ``std`` on the 0-255 scale.
+
+    One cast-and-transpose copy plus one in-place multiply-add: 3-5x faster than the obvious
+    ``float() / sub / div / permute().contiguous()`` chain, which matters on a 2-core machine.
+    """
+    import torch
+
+    src = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
+    out = torch.empty(src.shape, dtype=torch.float32)
+    out.copy_(src)
+    scale = 1.0 / torch.as_tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    shift = -torch.as_tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * scale
+    return out.mul_(scale).add_(shift)
+
+
+def decode_resize(path: str, size: tuple[int, int]) -> np.ndarray:
+    """One image as uint8 (H, W, 3) RGB at ``size = (H, W)``; raises on any decode failure.
+
+    JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the target
+    (``Image.draft``), which is 2-3x faster for large images and loses nothing visible after
+    the antialiased downscale.
+    """
+    from PIL import Image
+
+    height, width = size
+    with Image.open(path) as image:
+        if image.format == "JPEG":
+            image.draft("RGB", (width, height))
+        image = image.convert("RGB")
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.Resampling.BILINEAR)
+        out = np.asarray(image, dtype=np.uint8)
+    if out.shape != (height, width, 3):
+        raise ValueError(f"decoded to shape {out.shape}")
+    return out
+
+
+def cache_key(paths: Sequence[str], size: tuple[int, int]) -> str:
+    """Hash of the paths, their sizes and mtimes, the target size and the decoder version."""
+    h = hashlib.sha256()
+    h.update(f"{DECODER_VERSION}\0{size[0]}x{size[1]}\0{len(paths)}\n".encode())
+    for path in paths:
+        try:
+            st = os.stat(path)
+            h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{path}\0missing\n".encode())
+    return h.hexdigest()[:32]
+
+
+def image_cache_dir() -> Path:
+    from ..dataroot import cache_dir
+
+    return cache_dir() / "images"
+
+
+def _check_size(size: Sequence[int]) -> tuple[int, int]:
+    try:
+        height, width = (int(s) for s in size)
+    except (TypeError, ValueError):
+        raise ConfigError(f"image size must be (height, width), not {size!r}") from None
+    if height <= 0 or width <= 0:
+        raise ConfigError(f"image size must be positive, not {size!r}")
+    return height, width
+
+
+def _corrupt_message(path: str, exc: BaseException) -> str:
+    if isinstance(exc, FileNotFoundError):
+        reason = "file missing"
+    else:
+        reason = f"cannot decode image: {type(exc).__name__}: {exc}".splitlines()[0]
+    return f"{path}: {reason} (on_corrupt='skip' skips it and counts it in the record)"
+
+
+def _decode_into(out: np.ndarray, paths: Sequence[str], size: tuple[int, int], on_corrupt: str,
+                 progress: bool, desc: str, workers: int | None) -> list[int]:
+    """Fill ``out`` row by row; return the rows that failed (``skip``) or raise (``fail``)."""
+    from tqdm import tqdm
+
+    workers = workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    failed: list[int] = []
+
+    def work(i: int) -> tuple[int, BaseException | None]:
+        try:
+            out[i] = decode_resize(paths[i], size)
+            return i, None
+        except Exception as exc:  # noqa: BLE001 - every decoder failure is a corrupt image
+            return i, exc
+
+    with tqdm(total=len(paths), desc=desc, unit="img", disable=not progress, leave=False) as bar, \
+            ThreadPoolExecutor(max_workers=workers) as pool:
+        for i, exc in pool.map(work, range(len(paths)), chunksize=64):
+            bar.update(1)
+            if exc is not None:
+                if on_corrupt == "fail":
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise DataError(_corrupt_message(paths[i], exc))
+                out[i] = 0
+                failed.append(i)
+    return sorted(failed)
+
+
+def _read_cache(data_path: Path, meta_path: Path, shape: tuple[int, ...]) -> tuple[np.memmap, list[int]] | None:
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if tuple(meta["shape"]) != shape or data_path.stat().st_size != int(np.prod(shape)):
+            return None
+        return np.memmap(data_path, dtype=np.uint8, mode="r", shape=shape), [int(r) for r in meta["skipped_rows"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _ensure_space(folder: Path, needed: int) -> None:
+    free = shutil.disk_usage(folder).free
+    if free < needed * 1.05:
+        raise DataError(f"{folder}: the image cache needs {needed / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB "
+                        "are free; set CVGL_BENCH_CACHE to a larger disk or use a smaller image size")
+
+
+def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "fail", cache: bool = True,
+                progress: bool = True, workers: int | None = None) -> ImageArray:
+    """Decode every image of ``images`` to RGB uint8 at ``size = (H, W)``; cached by default.
+
+    :param on_corrupt: ``"fail"`` raises :class:`DataError` naming the first undecodable (or
+        missing) path; ``"skip"`` leaves its row zero, sets ``valid[row] = False`` and lists
+        the path in ``.skipped``.
+    :param cache: keep the result as a memory-mapped file in ``cache_dir()/images`` and reuse
+        it on the next call with the same files and size.
+    :param workers: decoding threads (default: the CPUs this process may use); Pillow releases
+        the GIL while decoding and resizing.
+    """
+    if on_corrupt not in ON_CORRUPT:
+        raise ConfigError(f"on_corrupt must be one of {', '.join(ON_CORRUPT)}, not {on_corrupt!r}")
+    size = _check_size(size)
+    paths = [str(p) for p in images.paths]
+    shape = (len(paths), size[0], size[1], 3)
+    desc = f"decoding {len(paths)} {images.view} images"
+    if not paths:
+        return ImageArray(np.zeros(shape, dtype=np.uint8), np.zeros(0, dtype=bool), [])
+    if not cache:
+        array = np.empty(shape, dtype=np.uint8)
+        failed = _decode_into(array, paths, size, on_corrupt, progress, desc, workers)
+        return _result(array, paths, failed, None)
+
+    folder = image_cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{folder}: cannot create the image cache ({exc.strerror or exc}); "
+                          "set CVGL_BENCH_CACHE to a writable folder") from None
+    key = cache_key(paths, size)
+    data_path, meta_path = folder / f"{key}.u8", folder / f"{key}.json"
+    hit = _read_cache(data_path, meta_path, shape)
+    if hit is not None:
+        array, failed = hit
+        if failed and on_corrupt == "fail":
+            raise DataError(_corrupt_message(paths[failed[0]], ValueError("it failed to decode when the cache was built")))
+        return _result(array, paths, failed, data_path)
+
+    _ensure_space(folder, int(np.prod(shape)))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise ConfigError(f"{folder}: cannot write the image cache ({exc.strerror or exc}); "
+                          "set CVGL_BENCH_CACHE to a writable folder") from None
+    try:
+        os.ftruncate(fd, int(np.prod(shape)))
+        os.close(fd)
+        fd = -1
+        writable = np.memmap(tmp, dtype=np.uint8, mode="r+", shape=shape)
+        failed = _decode_into(writable, paths, size, on_corrupt, progress, desc, workers)
+        writable.flush()
+        del writable
+        from ..fsutil import write_json
+
+        write_json(meta_path, {"shape": list(shape), "decoder": DECODER_VERSION, "skipped_rows": failed,
+                               "skipped": [paths[i] for i in failed], "first_path": paths[0]})
+        os.replace(tmp, data_path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return _result(np.memmap(data_path, dtype=np.uint8, mode="r", shape=shape), paths, failed, data_path)
+
+
+def _result(array: np.ndarray, paths: Sequence[str], failed: list[int], cache_path: Path | None) -> ImageArray:
+    valid = np.ones(len(paths), dtype=bool)
+    valid[failed] = False
+    return ImageArray(array, valid, [paths[i] for i in failed], cache_path)

@@ -1,0 +1,22 @@
+"""Named evaluation conventions of the standard splits (official value first = default).
+
+``r1pct`` sets the size k of "top 1 %": ``floor`` = floor(R/100) (Sample4Geo, TransGeo, SAFA),
+``vigor`` = int(0.01 R) + 1 (VIGOR's own code), ``u1652`` = round(0.01 |G|) + 1 (University-1652
+CMC index). ``ties`` says whether references tied with the positive count against the query
+(``loose``) or not (``strict``: rank = number of strictly better references, as every public
+codebase). The dataset-specific options are documented with their loaders.
+"""
+
+from __future__ import annotations
+
+TIES = ("strict", "loose")
+R1PCT_FLOOR_FIRST = ("floor", "vigor", "u1652")
+R1PCT_VIGOR_FIRST = ("vigor", "floor", "u1652")
+R1PCT_U1652_FIRST = ("u1652", "floor", "vigor")
+CVACT_TEST = ("utm5m", "exact_id")
+VIGOR_LABELS = ("corrected", "original")
+U1652_DISTRACTORS = ("kept", "removed")
+
+RECALL_METRICS = ("recall@1", "recall@5", "recall@10", "recall@1%")
+VIGOR_METRICS = RECALL_METRICS + ("hit_rate",)
+U1652_METRICS = RECALL_METRICS + ("ap",)

@@ -1,0 +1,122 @@
+"""``cvgl-bench data check``: counts against the official ones, missing/unreadable files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+from click.testing import CliRunner
+
+from cvgl_bench import DatasetSpec, SplitSpec, hookimpl
+from cvgl_bench.cli import cli
+from cvgl_bench.data.check import check_dataset
+
+from .dataset_trees import act_ids, make_cvact, make_cvusa, make_u1652, make_vigor
+
+
+@pytest.fixture(autouse=True)
+def no_data_root(monkeypatch, tmp_path):
+    monkeypatch.delenv("CVGL_DATA_ROOT", raising=False)
+    monkeypatch.setenv("CVGL_BENCH_CONFIG", str(tmp_path / "no-config.yaml"))
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["data", "check", *args])
+
+
+def tiny_plugin():
+    """A third-party style dataset whose 'official' counts are those of the miniature CVUSA tree."""
+    plugin = types.ModuleType("tiny_plugin")
+
+    @hookimpl
+    def cvgl_bench_register_datasets(register):
+        register(DatasetSpec(name="tiny", loader=None, folder="Tiny"))
+
+    @hookimpl
+    def cvgl_bench_register_splits(register):
+        register(SplitSpec(name="tiny_test", loader="cvgl_bench.data.formats.cvusa:load_test", dataset="tiny",
+                           expected_counts={"queries": 2, "references": 2}))
+
+    plugin.cvgl_bench_register_datasets = cvgl_bench_register_datasets
+    plugin.cvgl_bench_register_splits = cvgl_bench_register_splits
+    return plugin
+
+
+def test_a_complete_tree_passes(make_host, tmp_path):
+    make_host(tiny_plugin())
+    make_cvusa(tmp_path / "data" / "Tiny")
+    result = run("tiny", "--root", str(tmp_path / "data"))
+    assert result.exit_code == 0, result.output
+    assert "tiny_test" in result.output and "OK: the folder matches the official release" in result.output
+
+
+def test_counts_missing_and_unreadable_files(host, tmp_path):
+    root = make_cvusa(tmp_path / "CVUSA")
+    (root / "streetview/panos/0000002.jpg").unlink()
+    (root / "bingmap/19/0000003.jpg").write_bytes(b"")
+    (root / "bingmap/19/0000005.jpg").write_bytes(b"<html>not an image</html>")
+    result = run("cvusa", "--root", str(root), "--json")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.output)
+    by_split = {e["split"]: e for e in report["splits"]}
+    train, test = by_split["cvusa_train"], by_split["cvusa_test"]
+    assert train["counts"] == {"queries": 4, "references": 4, "pairs": 4} and train["expected"] == {"pairs": 35532}
+    assert train["missing"] == 1 and train["missing_examples"] == [str(root / "streetview/panos/0000002.jpg")]
+    assert train["unreadable"] == 1 and "empty file" in train["unreadable_examples"][0]
+    assert test["unreadable"] == 1 and "not a JPEG or PNG" in test["unreadable_examples"][0]
+    assert "counts differ from the official pairs 35532" in train["status"]
+    text = run("cvusa", "--root", str(tmp_path)).output  # a data root holding CVUSA/ works too
+    assert "4 (official 35532)" in text and "missing: " in text and "PROBLEMS found" in text
+
+
+def test_unparsable_split_exits_2_with_the_line(host, tmp_path):
+    root = make_cvusa(tmp_path / "CVUSA", images=False)
+    (root / "splits" / "val-19zl.csv").write_text("a,b\n")
+    result = run("cvusa", "--root", str(root))
+    assert result.exit_code == 2
+    assert "val-19zl.csv line 1: expected 3 comma-separated paths" in result.output
+
+
+def test_decode_option_finds_truncated_images(host, tmp_path):
+    root = make_cvusa(tmp_path / "CVUSA", train=(1,), test=(2,))
+    path = root / "bingmap/19/0000002.jpg"
+    path.write_bytes(path.read_bytes()[:200])
+    def test_entry(**kwargs):
+        return next(e for e in check_dataset("cvusa", root, host=host, **kwargs)["splits"] if e["split"] == "cvusa_test")
+
+    assert test_entry()["unreadable"] == 0
+    entry = test_entry(decode=True)
+    assert entry["unreadable"] == 1 and "cannot decode" in entry["unreadable_examples"][0]
+
+
+def test_cvact_checks_both_test_protocols_and_tolerates_the_known_missing_pair(host, tmp_path):
+    root = make_cvact(tmp_path / "CVACT", skip_ids=(act_ids(12)[1],))
+    report = check_dataset("cvact", root, host=host)
+    by_split = {e["split"]: e for e in report["splits"]}
+    assert set(by_split) == {"cvact_train", "cvact_val", "cvact_test", "cvact_test [cvact_test=exact_id]"}
+    train = by_split["cvact_train"]
+    assert train["missing"] == 2 and "as in the official release" in train["note"]
+    assert "files missing" not in train["status"]
+    assert by_split["cvact_test [cvact_test=exact_id]"]["counts"]["queries"] == 6
+
+
+def test_vigor_and_u1652_trees(host, tmp_path):
+    vigor = check_dataset("vigor", make_vigor(tmp_path / "VIGOR", layout="sample4geo"), host=host)
+    assert [e["missing"] for e in vigor["splits"]] == [0, 0, 0, 0]
+    assert {e["split"]: e["counts"]["queries"] for e in vigor["splits"]}["vigor_same_test"] == 8
+    u1652 = check_dataset("university1652", make_u1652(tmp_path / "University-1652"), host=host)
+    assert all(e["unreadable"] == 0 and e["missing"] == 0 for e in u1652["splits"])
+    result = run("university1652", "--root", str(tmp_path / "University-1652"))
+    assert "u1652_d2s" in result.output and result.exit_code == 1  # counts differ from the official
+
+
+def test_missing_data_is_one_line_with_how_to_obtain(host, tmp_path):
+    result = run("cvact")
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "Liumouliu/OriCNN" in result.output
+    result = run("vigor", "--root", str(tmp_path / "nothing"))
+    assert result.exit_code == 2 and "dataset folder does not exist" in result.output
+    result = run("cvsua")
+    assert result.exit_code == 2 and "did you mean 'cvusa'" in result.output
+    assert run("cvusa_test", "--root", str(tmp_path / "x")).exit_code == 2  # a split name picks its dataset

@@ -1,0 +1,84 @@
+"""University-1652 loader: both directions, both distractor protocols, training pairs, bad trees."""
+
+from __future__ import annotations
+
+import pytest
+
+from cvgl_bench.data.formats.university1652 import read_name_list
+from cvgl_bench.data.splits import call_split_loader
+from cvgl_bench.data.structures import JUNK, POSITIVE
+from cvgl_bench.errors import DataError
+
+from .dataset_trees import make_u1652
+
+
+def load(host, name, root, **protocol):
+    split = host.splits.get(name)
+    return call_split_loader(split, root, split.resolve_protocol(protocol))
+
+
+def test_drone_to_satellite_distractors_kept_and_removed(host, tmp_path):
+    root = make_u1652(tmp_path / "University-1652")
+    kept = load(host, "u1652_d2s", root)
+    assert kept.protocol == {"r1pct": "u1652", "ties": "strict", "distractors": "kept"}
+    assert kept.queries.view == "drone" and kept.references.view == "satellite"
+    assert list(kept.queries.ids) == ["0000/image-01.jpeg", "0000/image-02.jpeg", "0001/image-01.jpeg",
+                                      "0001/image-02.jpeg"]
+    assert kept.queries.labels.tolist() == [0, 0, 1, 1] and kept.references.labels.tolist() == [0, 1, 2]
+    assert kept.truth.role.tolist() == [POSITIVE] * 4 and kept.truth.ref_index.tolist() == [0, 0, 1, 1]
+    assert kept.info["distractor_buildings"] == 1
+    removed = load(host, "u1652_d2s", root, distractors="removed")
+    for q in range(4):  # the distractor building 0002 is junk for every query
+        refs, roles = removed.truth.entries(q)
+        assert dict(zip(refs.tolist(), roles.tolist())) == {q // 2: POSITIVE, 2: JUNK}
+    assert removed.fingerprint != kept.fingerprint
+
+
+def test_satellite_to_drone(host, tmp_path):
+    root = make_u1652(tmp_path / "University-1652")
+    data = load(host, "u1652_s2d", root, distractors="removed")
+    assert data.queries.view == "satellite" and len(data.queries) == 2 and len(data.references) == 6
+    refs, roles = data.truth.entries(1)
+    assert sorted(refs[roles == POSITIVE].tolist()) == [2, 3] and sorted(refs[roles == JUNK].tolist()) == [4, 5]
+    assert data.references.paths[0] == f"{root}/test/gallery_drone/0000/image-01.jpeg"
+
+
+def test_training_pairs_and_nested_release_folder(host, tmp_path):
+    root = make_u1652(tmp_path / "University-1652" / "University-Release")
+    train = load(host, "u1652_train", tmp_path / "University-1652")
+    assert train.queries.view == "drone" and train.references.view == "satellite"
+    assert len(train) == 9 and len(train.references) == 3
+    for q, r in train.pairs:
+        assert train.queries.labels[q] == train.references.labels[r]
+    assert train.references.paths[0] == f"{root}/train/satellite/0839/0839.jpg"
+
+
+def test_name_lists_strip_the_data_prefix(tmp_path):
+    path = tmp_path / "query_name.txt"
+    path.write_text("./data/test/query_drone/0001/image-01.jpeg\n./data/test/query_drone/0001/image-02.jpeg")
+    assert read_name_list(path) == ["test/query_drone/0001/image-01.jpeg", "test/query_drone/0001/image-02.jpeg"]
+    path.write_text("./data/test/query_drone/0001/image-01.jpeg\n./data/test/query_drone/0001/image-01.jpeg\n")
+    with pytest.raises(DataError, match=r"query_name.txt line 2: duplicate image"):
+        read_name_list(path)
+    path.write_text("./data/test/query_drone/0001\n")
+    with pytest.raises(DataError, match=r"query_name.txt line 1: expected"):
+        read_name_list(path)
+
+
+def test_bad_trees(host, tmp_path):
+    root = make_u1652(tmp_path / "University-1652")
+    (root / "test" / "gallery_satellite" / "notanumber").mkdir()
+    with pytest.raises(DataError, match=r"gallery_satellite/notanumber: building folder names must be numbers"):
+        load(host, "u1652_d2s", root)
+    (root / "train" / "satellite" / "0840" / "0840.jpg").unlink()
+    with pytest.raises(DataError, match=r"train/satellite/0840: missing; train/drone/0840 has images"):
+        load(host, "u1652_train", root)
+    empty = tmp_path / "empty" / "University-1652"
+    (empty / "test" / "query_satellite").mkdir(parents=True)
+    (empty / "test" / "gallery_drone" / "0001").mkdir(parents=True)
+    with pytest.raises(DataError, match=r"test/query_satellite: no images .* the split is empty"):
+        load(host, "u1652_s2d", empty)
+    with pytest.raises(DataError, match=r"dataset folder does not exist"):
+        load(host, "u1652_s2d", tmp_path / "nowhere")
+    with pytest.raises(DataError, match=r"test/query_drone: folder not found"):
+        load(host, "u1652_d2s", empty)
