@@ -7,4 +7,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "cvgl_bench.builtin.vigor",
     "cvgl_bench.builtin.university1652",
     "cvgl_bench.builtin.data_command",
+    "cvgl_bench.builtin.synth",
 )

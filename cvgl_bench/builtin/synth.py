@@ -1,0 +1,166 @@
+"""Built-in plugin: the synthetic cross-view world (the benchmark's embedded default).
+
+Registers the ``synth_*`` datasets and splits and the ``cvgl-bench synth`` command. Every
+synthetic split is the twin of a real split: it generates its layout into the user cache on
+first use (``CVGL_BENCH_SYNTH_SIZE``, default ``small``; ``CVGL_BENCH_SYNTH_SEED``, default 0)
+and then reads it with the real split's loader. Protocol options, metrics and views are
+declared identically to the real twins (a test checks they agree).
+
+Nothing heavy is imported here: the generator loads only when a split or the command is used.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..hookspecs import hookimpl
+from ..specs import DatasetSpec, SplitSpec
+
+SPLITS = "cvgl_bench.data.synth.splits"
+
+# The real twins' conventions (first value = default), declared identically.
+TIES = ("strict", "loose")
+R1PCT_FLOOR_FIRST = ("floor", "vigor", "u1652")
+R1PCT_VIGOR_FIRST = ("vigor", "floor", "u1652")
+R1PCT_U1652_FIRST = ("u1652", "floor", "vigor")
+CVACT_TEST = ("utm5m", "exact_id")
+VIGOR_LABELS = ("corrected", "original")
+U1652_DISTRACTORS = ("kept", "removed")
+RECALL_METRICS = ("recall@1", "recall@5", "recall@10", "recall@1%")
+VIGOR_METRICS = RECALL_METRICS + ("hit_rate",)
+U1652_METRICS = RECALL_METRICS + ("ap",)
+
+GENERATED = "generated into the user cache on first use (cvgl-bench synth); no download"
+
+
+@hookimpl
+def cvgl_bench_register_datasets(register):
+    for layout, real, what in (("cvusa", "cvusa", "suburb towns, CVUSA layout"),
+                               ("cvact", "cvact", "downtown grids, CVACT layout"),
+                               ("vigor", "vigor", "four cities with overlapping tiles, VIGOR layout"),
+                               ("university1652", "university1652", "campus buildings from drones, "
+                                                                    "University-1652 layout")):
+        register(DatasetSpec(
+            name=f"synth_{layout}", loader=f"{SPLITS}:check_synth_{layout}", folder=layout,
+            summary=f"synthetic world: {what} (twin of {real})", obtain=GENERATED,
+            homepage="", license="generated (same license as cvgl-bench)", synthetic=True,
+        ))
+
+
+def _split(register, name: str, **kw) -> None:
+    register(SplitSpec(name=name, loader=f"{SPLITS}:{name}", synthetic=True, **kw))
+
+
+@hookimpl
+def cvgl_bench_register_splits(register):
+    cvusa = {"dataset": "synth_cvusa", "layout": "cvusa", "image_sizes": {"ground": (64, 256), "satellite": (128, 128)}}
+    _split(register, "synth_cvusa_train", role="train", twin="cvusa_train",
+           summary="synthetic suburbs: one panorama-satellite pair per place", **cvusa)
+    _split(register, "synth_cvusa_test", role="eval", twin="cvusa_test", train_split="synth_cvusa_train",
+           summary="synthetic suburbs (other towns than training): one positive satellite per panorama",
+           protocol_options={"r1pct": R1PCT_FLOOR_FIRST, "ties": TIES}, metrics=RECALL_METRICS, **cvusa)
+    cvact = {"dataset": "synth_cvact", "layout": "cvact", "image_sizes": {"ground": (128, 256), "satellite": (128, 128)}}
+    recall = {"r1pct": R1PCT_FLOOR_FIRST, "ties": TIES}
+    _split(register, "synth_cvact_train", role="train", twin="cvact_train",
+           summary="synthetic downtowns: one panorama-satellite pair per place", **cvact)
+    _split(register, "synth_cvact_val", role="eval", twin="cvact_val", train_split="synth_cvact_train",
+           summary="synthetic downtowns (ACT_small val): one positive each", protocol_options=recall,
+           metrics=RECALL_METRICS, **cvact)
+    _split(register, "synth_cvact_test", role="eval", twin="cvact_test", train_split="synth_cvact_train",
+           summary="synthetic downtowns (ACT_test): positives within 5 m UTM or the same id",
+           protocol_options={**recall, "cvact_test": CVACT_TEST}, metrics=RECALL_METRICS, **cvact)
+    vigor = {"dataset": "synth_vigor", "layout": "vigor", "image_sizes": {"ground": (128, 256), "satellite": (128, 128)}}
+    labels = {"labels": VIGOR_LABELS}
+    evaluation = {"r1pct": R1PCT_VIGOR_FIRST, "ties": TIES, **labels}
+    _split(register, "synth_vigor_same_train", role="train", twin="vigor_same_train", protocol_options=labels,
+           summary="synthetic VIGOR same-area train (all four cities)", **vigor)
+    _split(register, "synth_vigor_same_test", role="eval", twin="vigor_same_test", train_split="synth_vigor_same_train",
+           summary="synthetic VIGOR same-area test: gallery = every tile of the four cities; 1 positive + 3 semi",
+           protocol_options=evaluation, metrics=VIGOR_METRICS, **vigor)
+    _split(register, "synth_vigor_cross_train", role="train", twin="vigor_cross_train", protocol_options=labels,
+           summary="synthetic VIGOR cross-area train: NewYork + Seattle", **vigor)
+    _split(register, "synth_vigor_cross_test", role="eval", twin="vigor_cross_test",
+           train_split="synth_vigor_cross_train",
+           summary="synthetic VIGOR cross-area test: Chicago + SanFrancisco", protocol_options=evaluation,
+           metrics=VIGOR_METRICS, **vigor)
+    u1652 = {"dataset": "synth_university1652", "layout": "university1652",
+             "image_sizes": {"drone": (128, 128), "satellite": (128, 128)}}
+    u_eval = {"r1pct": R1PCT_U1652_FIRST, "ties": TIES, "distractors": U1652_DISTRACTORS}
+    _split(register, "synth_u1652_train", role="train", twin="u1652_train", query_view="drone",
+           reference_view="satellite", summary="synthetic campuses: every training drone view with its satellite",
+           **u1652)
+    _split(register, "synth_u1652_d2s", role="eval", twin="u1652_d2s", train_split="synth_u1652_train",
+           query_view="drone", reference_view="satellite",
+           summary="synthetic drone -> satellite, distractor buildings in the gallery", protocol_options=u_eval,
+           metrics=U1652_METRICS, **u1652)
+    _split(register, "synth_u1652_s2d", role="eval", twin="u1652_s2d", train_split="synth_u1652_train",
+           query_view="satellite", reference_view="drone",
+           summary="synthetic satellite -> drone, distractor buildings in the gallery", protocol_options=u_eval,
+           metrics=U1652_METRICS, **u1652)
+
+
+def _pair(text: str | None, option: str) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    from ..errors import ConfigError
+
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?", text)
+    values = (int(m.group(1)), int(m.group(2) or m.group(1))) if m else ()
+    if len(values) != 2 or min(values) < 8:
+        raise ConfigError(f"{option} takes HxW (for example 64x256) or one number for a square, not {text!r}")
+    return values  # type: ignore[return-value]
+
+
+@hookimpl
+def cvgl_bench_register_commands(cli):
+    from ..data.synth.config import LAYOUTS
+
+    @cli.command("synth")
+    @click.option("--layout", type=click.Choice(LAYOUTS), help="Real dataset layout to write.")
+    @click.option("--out", type=click.Path(file_okay=False), help="Folder to create (must be new or empty).")
+    @click.option("--size", default="small", show_default=True,
+                  help="tiny (tests, seconds), small (>= 2,000 train / 1,000 test pairs), medium, full, "
+                       "or a number of training pairs.")
+    @click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same bytes.")
+    @click.option("--style", type=click.Choice(["suburb", "downtown", "campus"]),
+                  help="Use this town style for every world instead of the layout's default.")
+    @click.option("--orientation", type=click.Choice(["north", "unknown"]), default=None,
+                  help="north-aligned panoramas (default) or random yaw (unknown orientation).")
+    @click.option("--satellite-size", "satellite_size", help="Satellite image size HxW (square: one number).")
+    @click.option("--ground-size", "ground_size", help="Panorama size HxW.")
+    @click.option("--drone-size", "drone_size", help="Drone image size HxW (square: one number).")
+    @click.option("--real-size", is_flag=True, help="Write images at the real datasets' sizes (slow).")
+    @click.option("--vigor-layout", type=click.Choice(["official", "sample4geo"]), default=None,
+                  help="VIGOR folders: City/panorama (official) or ground/City (Sample4Geo).")
+    @click.option("--workers", type=int, default=None, help="Worker processes (default: min(2, CPUs)).")
+    @click.option("--preview", "preview", type=click.Path(dir_okay=False),
+                  help="Write a contact sheet PNG (satellite | panorama | drone views of the same places).")
+    @click.option("--quiet", is_flag=True, help="No progress bar.")
+    def synth(layout, out, size, seed, style, orientation, satellite_size, ground_size, drone_size, real_size,
+              vigor_layout, workers, preview, quiet):
+        """Generate the synthetic cross-view world in a real dataset's layout, or a preview sheet."""
+        from ..errors import ConfigError
+
+        if (layout is None) != (out is None):
+            raise ConfigError("--layout and --out go together")
+        if preview is None and layout is None:
+            raise ConfigError("give --layout and --out to generate a dataset, or --preview OUT.png for a contact sheet")
+        if preview is not None:
+            from ..data.synth.preview import write_contact_sheet
+
+            path = write_contact_sheet(preview, seed=seed)
+            click.echo(f"wrote {path}")
+        if layout is not None:
+            from ..data.synth.generate import generate
+
+            sat = _pair(satellite_size, "--satellite-size")
+            grd = _pair(ground_size, "--ground-size")
+            drn = _pair(drone_size, "--drone-size")
+            summary = generate(layout, out, size=size, seed=seed, style=style, workers=workers, progress=not quiet,
+                               real_sizes=real_size, satellite_px=sat, ground_px=grd, drone_px=drn,
+                               orientation=orientation, vigor_layout=vigor_layout)
+            counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items() if not isinstance(v, dict))
+            click.echo(f"wrote {summary['path']}: {counts} ({summary['worlds']} worlds, "
+                       f"{summary['seconds']:.1f} s)")

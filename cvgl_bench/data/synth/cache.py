@@ -1,0 +1,83 @@
+"""Synthetic datasets in the user cache: generated on first use, reused afterwards.
+
+A dataset lives in ``cache_dir()/synth/<layout>-<size>-seed<S>-v<GENERATOR_VERSION>/``; a new
+generator version therefore regenerates instead of reusing stale files. Generation goes to a
+temporary folder that is renamed into place, under a file lock, so concurrent processes (for
+example the ranks of a torchrun job) wait for one generator instead of racing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from ...dataroot import cache_dir
+from ...errors import ConfigError
+from . import GENERATOR_VERSION
+from .config import LAYOUTS, parse_size
+from .generate import META_FILE, generate
+
+SIZE_ENV = "CVGL_BENCH_SYNTH_SIZE"
+SEED_ENV = "CVGL_BENCH_SYNTH_SEED"
+
+
+def selected_size_seed(size: str | int | None = None, seed: int | None = None) -> tuple[str, int]:
+    """Size and seed from the arguments, else ``CVGL_BENCH_SYNTH_SIZE`` / ``_SEED`` (small, 0)."""
+    if size is None:
+        size = os.environ.get(SIZE_ENV, "small") or "small"
+    label, _ = parse_size(size)
+    if seed is None:
+        text = os.environ.get(SEED_ENV, "0") or "0"
+        try:
+            seed = int(text)
+        except ValueError:
+            raise ConfigError(f"{SEED_ENV} must be an integer, not {text!r}") from None
+    return label, int(seed)
+
+
+def dataset_dir(layout: str, size: str | int | None = None, seed: int | None = None) -> Path:
+    """Where the synthetic ``layout`` of this size and seed lives in the cache (may not exist yet)."""
+    if layout not in LAYOUTS:
+        raise ConfigError(f"unknown synthetic layout {layout!r}; layouts: {', '.join(LAYOUTS)}")
+    label, seed = selected_size_seed(size, seed)
+    return cache_dir() / "synth" / f"{layout}-{label}-seed{seed}-v{GENERATOR_VERSION}"
+
+
+def is_complete(path: Path) -> bool:
+    return (path / META_FILE).is_file()
+
+
+def ensure_generated(layout: str, size: str | int | None = None, seed: int | None = None,
+                     progress: bool = True) -> Path:
+    """The folder of the synthetic ``layout``, generating it first if it is not in the cache."""
+    target = dataset_dir(layout, size, seed)
+    if is_complete(target):
+        return target
+    label, seed_value = selected_size_seed(size, seed)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(target.parent / f".{target.name}.lock"):
+        if is_complete(target):
+            return target
+        if progress:
+            print(f"cvgl-bench: generating the synthetic {layout} dataset ({label}, seed {seed_value}) into "
+                  f"{target} (first use; reused afterwards)", file=sys.stderr)
+        generate(layout, target, size=label, seed=seed_value, progress=progress, overwrite=True)
+    return target
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no inter-process lock, the atomic rename still protects
+        yield
+        return
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

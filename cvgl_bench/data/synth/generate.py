@@ -1,0 +1,126 @@
+"""Generate a synthetic dataset in a real dataset's layout: plan, render (in parallel), write.
+
+Output is written into a temporary folder beside the target and renamed into place at the
+end, so a killed run never leaves a half-written dataset. Each world is rendered by one job
+whose randomness is keyed by (seed, layout, world index), so the bytes do not depend on the
+number of worker processes or on the order in which jobs finish.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ...errors import ConfigError
+from . import GENERATOR_VERSION
+from .config import SynthConfig, make_config
+from .layouts import layout_module
+
+META_FILE = "synth_meta.json"
+
+
+def default_workers() -> int:
+    env = os.environ.get("CVGL_BENCH_SYNTH_WORKERS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ConfigError(f"CVGL_BENCH_SYNTH_WORKERS must be an integer, not {env!r}") from None
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def generate(layout: str, out: str | os.PathLike, size: str | int = "small", seed: int = 0, style: str | None = None,
+             workers: int | None = None, progress: bool = True, overwrite: bool = False, real_sizes: bool = False,
+             **overrides: Any) -> dict:
+    """Generate ``layout`` at ``size`` into the folder ``out``; returns a summary dict.
+
+    ``overrides`` are :class:`SynthConfig` fields (``satellite_px``, ``ground_px``,
+    ``drone_px``, ``orientation``, ``vigor_layout``...).
+    """
+    cfg = make_config(layout, size, seed, style, real_sizes=real_sizes, **overrides)
+    return generate_config(cfg, out, workers=workers, progress=progress, overwrite=overwrite)
+
+
+def generate_config(cfg: SynthConfig, out: str | os.PathLike, workers: int | None = None, progress: bool = True,
+                    overwrite: bool = False) -> dict:
+    out = Path(out).expanduser()
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(f"{out} exists and is not empty; choose a new --out folder")
+    module = layout_module(cfg.layout)
+    jobs = module.plan(cfg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    started = time.perf_counter()
+    try:
+        records = _run_jobs(jobs, cfg, tmp, workers or default_workers(), progress)
+        counts = module.finalize(cfg, jobs, [r for recs in records for r in recs], tmp)
+        meta = {"generator": "cvgl_bench.data.synth", "generator_version": GENERATOR_VERSION,
+                "layout": cfg.layout, "config": cfg.describe(), "worlds": len(jobs), "counts": counts,
+                "styles": sorted({job.style.name for job in jobs})}
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"path": str(out), "seconds": time.perf_counter() - started, **meta}
+
+
+def _job_entry(args: tuple) -> list[dict]:
+    job, cfg, root, queue = args
+    module = layout_module(cfg.layout)
+
+    def tick(n: int) -> None:
+        if queue is not None:
+            queue.put(n)
+
+    return module.run(job, cfg, Path(root), tick)
+
+
+def _run_jobs(jobs: list, cfg: SynthConfig, root: Path, workers: int, progress: bool) -> list[list[dict]]:
+    from tqdm import tqdm
+
+    total = sum(job.work for job in jobs)
+    bar = tqdm(total=total, desc=f"synth {cfg.layout} {cfg.size}", unit="img", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    try:
+        if workers <= 1 or len(jobs) <= 1:
+            module = layout_module(cfg.layout)
+            return [module.run(job, cfg, root, bar.update) for job in jobs]
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with ctx.Manager() as manager:
+            queue = manager.Queue()
+            with ctx.Pool(min(workers, len(jobs))) as pool:
+                # largest jobs first keeps both workers busy until the end
+                order = sorted(range(len(jobs)), key=lambda k: -jobs[k].work)
+                pending = {k: pool.apply_async(_job_entry, ((jobs[k], cfg, str(root), queue),)) for k in order}
+                results: dict[int, list[dict]] = {}
+                while pending:
+                    _drain(queue, bar)
+                    for k in [k for k, res in pending.items() if res.ready()]:
+                        results[k] = pending.pop(k).get()
+                    time.sleep(0.05)
+                _drain(queue, bar)
+            return [results[k] for k in range(len(jobs))]
+    finally:
+        bar.close()
+
+
+def _drain(queue, bar) -> None:
+    import queue as queue_module
+
+    while True:
+        try:
+            bar.update(queue.get_nowait())
+        except queue_module.Empty:
+            return

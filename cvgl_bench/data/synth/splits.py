@@ -1,0 +1,93 @@
+"""Loaders of the ``synth_*`` splits: generate into the cache, then read with the REAL loader.
+
+A synthetic split never parses files itself: after making sure its layout is generated, it
+looks up its real twin in the plugin host (``cvusa_test`` for ``synth_cvusa_test``...) and calls
+that split's loader on the generated folder, so synthetic data goes through exactly the code
+paths real data takes. The returned data is renamed to the synthetic split and notes where it
+was generated from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .cache import dataset_dir, ensure_generated, selected_size_seed
+
+#: synthetic split -> (layout, real split)
+SYNTH_SPLITS: dict[str, tuple[str, str]] = {
+    "synth_cvusa_train": ("cvusa", "cvusa_train"),
+    "synth_cvusa_test": ("cvusa", "cvusa_test"),
+    "synth_cvact_train": ("cvact", "cvact_train"),
+    "synth_cvact_val": ("cvact", "cvact_val"),
+    "synth_cvact_test": ("cvact", "cvact_test"),
+    "synth_vigor_same_train": ("vigor", "vigor_same_train"),
+    "synth_vigor_same_test": ("vigor", "vigor_same_test"),
+    "synth_vigor_cross_train": ("vigor", "vigor_cross_train"),
+    "synth_vigor_cross_test": ("vigor", "vigor_cross_test"),
+    "synth_u1652_train": ("university1652", "u1652_train"),
+    "synth_u1652_d2s": ("university1652", "u1652_d2s"),
+    "synth_u1652_s2d": ("university1652", "u1652_s2d"),
+}
+
+#: synthetic dataset -> (layout, real dataset)
+SYNTH_DATASETS: dict[str, tuple[str, str]] = {
+    "synth_cvusa": ("cvusa", "cvusa"),
+    "synth_cvact": ("cvact", "cvact"),
+    "synth_vigor": ("vigor", "vigor"),
+    "synth_university1652": ("university1652", "university1652"),
+}
+
+
+def _real_spec(kind: str, name: str) -> Any:
+    from ...plugins import get_host
+
+    registry = get_host().splits if kind == "split" else get_host().datasets
+    return registry.get(name, hint="(synthetic data is read by the real dataset's loader, which must be installed)")
+
+
+class SynthSplitLoader:
+    """``load(root, protocol)`` of one synthetic split (``root`` is ignored: the data lives in the
+    cache folder chosen by ``CVGL_BENCH_SYNTH_SIZE`` and ``CVGL_BENCH_SYNTH_SEED``)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.layout, self.real = SYNTH_SPLITS[name]
+        self.__qualname__ = f"SynthSplitLoader({name!r})"
+
+    def __call__(self, root: Path | None = None, protocol: dict | None = None, **kwargs: Any) -> Any:
+        generated = ensure_generated(self.layout)
+        spec = _real_spec("split", self.real)
+        data = spec.load()(generated, protocol if protocol is not None else spec.protocol_defaults(), **kwargs)
+        data.split = self.name
+        size, seed = selected_size_seed()
+        data.info = {**getattr(data, "info", {}), "synthetic": {"layout": self.layout, "size": size, "seed": seed,
+                                                                "root": str(generated), "real_split": self.real}}
+        return data
+
+
+class SynthDatasetCheck:
+    """``check(root)`` of a synthetic dataset: generate if needed, then run the real checker."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.layout, self.real = SYNTH_DATASETS[name]
+        self.__qualname__ = f"SynthDatasetCheck({name!r})"
+
+    def __call__(self, root: Path | None = None, *args: Any, **kwargs: Any) -> Any:
+        generated = ensure_generated(self.layout)
+        spec = _real_spec("dataset", self.real)
+        if spec.loader is None:
+            return {"root": str(generated)}
+        return spec.load()(generated, *args, **kwargs)
+
+
+def cached_root(layout: str) -> Path:
+    """The cache folder the synthetic splits of ``layout`` read (generated or not)."""
+    return dataset_dir(layout)
+
+
+for _name in SYNTH_SPLITS:
+    globals()[_name] = SynthSplitLoader(_name)
+for _name in SYNTH_DATASETS:
+    globals()[f"check_{_name}"] = SynthDatasetCheck(_name)

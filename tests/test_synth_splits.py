@@ -1,0 +1,165 @@
+"""The synth plugin: specs, the cache, delegation to the real loaders, the command line."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cvgl_bench import SplitSpec, hookimpl
+from cvgl_bench.data.synth import cache
+from cvgl_bench.data.synth.splits import SYNTH_SPLITS
+
+REAL_OF = {name: real for name, (_, real) in SYNTH_SPLITS.items()}
+
+
+def test_specs_registered(host):
+    for name, real in REAL_OF.items():
+        spec = host.splits.get(name)
+        assert spec.synthetic and spec.twin == real and spec.dataset.startswith("synth_")
+        if spec.role == "eval":
+            assert spec.train_split in host.splits and host.splits.get(spec.train_split).role == "train"
+            assert spec.metrics and spec.protocol_options
+    for name in ("synth_cvusa", "synth_cvact", "synth_vigor", "synth_university1652"):
+        assert host.datasets.get(name).synthetic
+
+
+def test_specs_mirror_their_real_twins(host):
+    present = [n for n, real in REAL_OF.items() if real in host.splits]
+    if not present:
+        pytest.skip("the real dataset plugins are not installed here")
+    for name in present:
+        ours, real = host.splits.get(name), host.splits.get(REAL_OF[name])
+        for field in ("role", "layout", "query_view", "reference_view", "metrics"):
+            assert getattr(ours, field) == getattr(real, field), (name, field)
+        assert dict(ours.protocol_options) == dict(real.protocol_options), name
+        assert real.twin == name
+
+
+class RecordingReal:
+    """A stand-in for the real CVUSA plugin that records what it was asked to read."""
+
+    calls: list = []
+
+    @hookimpl
+    def cvgl_bench_register_splits(register):
+        def load(root, protocol):
+            from types import SimpleNamespace
+
+            RecordingReal.calls.append((Path(root), dict(protocol)))
+            lines = (Path(root) / "splits" / "val-19zl.csv").read_text().splitlines()
+            return SimpleNamespace(split="cvusa_test", info={}, lines=lines)
+
+        register(SplitSpec(name="cvusa_test", loader=load, dataset="cvusa", role="eval", layout="cvusa",
+                           protocol_options={"r1pct": ("floor", "vigor", "u1652"), "ties": ("strict", "loose")}))
+
+
+@pytest.fixture
+def tiny_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CVGL_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CVGL_BENCH_SYNTH_SIZE", "tiny")
+    monkeypatch.setenv("CVGL_BENCH_SYNTH_SEED", "7")
+    monkeypatch.setenv("CVGL_BENCH_SYNTH_WORKERS", "2")
+    return tmp_path / "cache"
+
+
+def test_split_generates_once_then_reads_with_the_real_loader(make_host, tiny_cache, monkeypatch):
+    from cvgl_bench.data.synth import generate as gen_module
+
+    host = make_host(RecordingReal)
+    if host.splits.origin("cvusa_test").name != "RecordingReal":
+        pytest.skip("a real cvusa plugin is installed; covered by the end-to-end test")
+    RecordingReal.calls.clear()
+    runs = []
+    real_generate = gen_module.generate_config
+    monkeypatch.setattr(gen_module, "generate_config", lambda *a, **k: runs.append(1) or real_generate(*a, **k))
+    spec = host.splits.get("synth_cvusa_test")
+    data = spec.load()(None, spec.protocol_defaults())
+    expected = tiny_cache / "synth" / f"cvusa-tiny-seed7-v{cache.GENERATOR_VERSION}"
+    assert RecordingReal.calls == [(expected, {"r1pct": "floor", "ties": "strict"})]
+    assert data.split == "synth_cvusa_test" and len(data.lines) == 24
+    assert data.info["synthetic"] == {"layout": "cvusa", "size": "tiny", "seed": 7, "root": str(expected),
+                                      "real_split": "cvusa_test"}
+    spec.load()(None, spec.protocol_defaults())
+    assert runs == [1]  # the second load reuses the cache
+    assert not list((tiny_cache / "synth").glob(".*tmp*"))
+
+
+def test_new_generator_version_means_new_folder(tiny_cache, monkeypatch):
+    first = cache.dataset_dir("cvact")
+    monkeypatch.setattr(cache, "GENERATOR_VERSION", "999")
+    assert cache.dataset_dir("cvact") != first and cache.dataset_dir("cvact").name.endswith("-v999")
+    assert cache.dataset_dir("cvact", "small", 3).name == "cvact-small-seed3-v999"
+
+
+def test_missing_real_loader_is_one_actionable_line(make_host, tiny_cache, monkeypatch):
+    from cvgl_bench.errors import UnknownNameError
+
+    host = make_host()
+    if "vigor_same_test" in host.splits:
+        pytest.skip("the real VIGOR plugin is installed")
+    monkeypatch.setattr(cache, "ensure_generated", lambda *a, **k: tiny_cache)
+    from cvgl_bench.data.synth import splits
+
+    monkeypatch.setattr(splits, "ensure_generated", lambda *a, **k: tiny_cache)
+    with pytest.raises(UnknownNameError, match="vigor_same_test"):
+        host.splits.get("synth_vigor_same_test").load()(None, {})
+
+
+def test_failed_generation_leaves_nothing(tmp_path, monkeypatch):
+    from cvgl_bench.data.synth.generate import generate
+    from cvgl_bench.data.synth.layouts import cvusa
+
+    def boom(*a, **k):
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(cvusa, "run", boom)
+    with pytest.raises(RuntimeError, match="crashed"):
+        generate("cvusa", tmp_path / "out", size="tiny", progress=False, workers=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_cli_generates_byte_identical_files(host, tmp_path):
+    """Same seed, same bytes: the command (two workers) and the API (one worker) agree."""
+    from cvgl_bench.cli import cli
+    from cvgl_bench.data.synth.generate import generate
+
+    result = CliRunner().invoke(cli, ["synth", "--layout", "cvact", "--out", str(tmp_path / "a"), "--size", "tiny",
+                                      "--seed", "11", "--quiet", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "train 40, val 16, test 24" in result.output
+    generate("cvact", tmp_path / "b", size="tiny", seed=11, progress=False, workers=1)
+    a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")
+    assert a == b and len(a) > 150
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "give --layout and --out"),
+    (["--layout", "cvusa"], "--layout and --out go together"),
+    (["--layout", "cvusa", "--out", "X", "--size", "huge"], "--size must be"),
+    (["--layout", "cvusa", "--out", "X", "--ground-size", "64x"], "--ground-size takes HxW"),
+    (["--layout", "cvusa", "--out", "X", "--satellite-size", "64x128"], "square"),
+])
+def test_cli_errors_are_one_line(host, tmp_path, monkeypatch, args, message):
+    from cvgl_bench.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["synth", *args])
+    assert result.exit_code == 2
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_cli_refuses_a_full_folder(host, tmp_path):
+    from cvgl_bench.cli import cli
+
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x").write_text("x")
+    result = CliRunner().invoke(cli, ["synth", "--layout", "cvusa", "--out", str(tmp_path / "busy"), "--size", "tiny"])
+    assert result.exit_code == 2 and "not empty" in result.output
