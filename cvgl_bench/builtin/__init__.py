@@ -8,4 +8,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "cvgl_bench.builtin.university1652",
     "cvgl_bench.builtin.data_command",
     "cvgl_bench.builtin.synth",
+    "cvgl_bench.builtin.metrics",
+    "cvgl_bench.builtin.search",
+    "cvgl_bench.builtin.score_command",
 )

@@ -1,0 +1,127 @@
+"""Precomputed embeddings in a ``.npz`` file, checked and put in a split's order.
+
+The file holds four arrays: ``query`` (Nq x D) and ``reference`` (Nr x D) floating-point
+embeddings, and ``query_ids`` / ``reference_ids``, strings naming each row with the split's own
+ids (CVUSA's 7-digit ids, CVACT panoIds, VIGOR file names, University-1652 image paths relative
+to the split folder). Rows may come in any order. Every problem is one line naming the file and
+what to fix (:class:`~cvgl_bench.errors.DataError`).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.structures import EvalData, ImageSet
+from ..errors import DataError
+
+ARRAYS = ("query", "reference", "query_ids", "reference_ids")
+_BLOCK = 8192
+
+
+@dataclass
+class EmbeddingFile:
+    """The validated content of an embeddings file (embeddings as float32, ids as str)."""
+
+    path: Path
+    query: np.ndarray
+    reference: np.ndarray
+    query_ids: np.ndarray
+    reference_ids: np.ndarray
+
+
+def read_embeddings(path: str | Path) -> EmbeddingFile:
+    """Load and check an embeddings file; raises one-line :class:`DataError` on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"embeddings file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [name for name in ARRAYS if name not in npz.files]
+            if missing:
+                raise DataError(f"{path}: no array {missing[0]!r}; an embeddings file needs {', '.join(ARRAYS)}")
+            arrays = {name: _read_array(npz, name, path) for name in ARRAYS}
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path} is not a readable .npz file ({first}); save it with numpy.savez") from None
+    query = _embeddings(arrays["query"], "query", path)
+    reference = _embeddings(arrays["reference"], "reference", path)
+    if query.shape[1] != reference.shape[1]:
+        raise DataError(f"{path}: query embeddings have D = {query.shape[1]} but reference embeddings have "
+                        f"D = {reference.shape[1]}")
+    query_ids = _ids(arrays["query_ids"], "query_ids", len(query), "query", path)
+    reference_ids = _ids(arrays["reference_ids"], "reference_ids", len(reference), "reference", path)
+    return EmbeddingFile(path, query, reference, query_ids, reference_ids)
+
+
+def align(emb: EmbeddingFile, data: EvalData) -> tuple[np.ndarray, np.ndarray]:
+    """Query and reference embeddings in the split's row order (every id exactly once)."""
+    query = emb.query[_order(emb.query_ids, data.queries, "query", emb.path, data.split)]
+    reference = emb.reference[_order(emb.reference_ids, data.references, "reference", emb.path, data.split)]
+    return query, reference
+
+
+def _read_array(npz: np.lib.npyio.NpzFile, name: str, path: Path) -> np.ndarray:
+    try:
+        return npz[name]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise DataError(f"{path}: {name!r} is stored as Python objects; save it as a numeric or string "
+                            f"array (e.g. np.asarray(ids, dtype=str))") from None
+        raise
+
+
+def _embeddings(x: np.ndarray, name: str, path: Path) -> np.ndarray:
+    if not np.issubdtype(x.dtype, np.floating):
+        raise DataError(f"{path}: {name!r} has dtype {x.dtype}; embeddings must be floating point (float32)")
+    if x.ndim != 2:
+        raise DataError(f"{path}: {name!r} must be 2-D (rows x D), got shape {x.shape}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise DataError(f"{path}: {name!r} is empty (shape {x.shape})")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    for start in range(0, len(x), _BLOCK):
+        finite = np.isfinite(x[start:start + _BLOCK]).all(axis=1)
+        if not finite.all():
+            row = start + int(np.flatnonzero(~finite)[0])
+            raise DataError(f"{path}: {name!r} contains NaN or inf (first in row {row}) "
+                            f"or a value beyond float32 range")
+    return x
+
+
+def _ids(x: np.ndarray, name: str, rows: int, of: str, path: Path) -> np.ndarray:
+    if x.dtype.kind == "S":
+        try:
+            x = np.asarray([value.decode("utf-8") for value in x.reshape(-1).tolist()], dtype=str).reshape(x.shape)
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: {name!r} holds bytes that are not UTF-8 text") from None
+    if x.dtype.kind != "U":
+        raise DataError(f"{path}: {name!r} has dtype {x.dtype}; ids must be strings, the split's own ids "
+                        f"(e.g. np.asarray(ids, dtype=str))")
+    if x.ndim != 1:
+        raise DataError(f"{path}: {name!r} must be 1-D, got shape {x.shape}")
+    if len(x) != rows:
+        raise DataError(f"{path}: {name!r} has {len(x)} ids but {of!r} has {rows} rows")
+    unique, counts = np.unique(x, return_counts=True)
+    if len(unique) != len(x):
+        raise DataError(f"{path}: duplicate {of} id {str(unique[counts > 1][0])!r} in {name!r}")
+    return x
+
+
+def _order(ids: np.ndarray, images: ImageSet, of: str, path: Path, split: str) -> np.ndarray:
+    """Row of the file for each image of the split, in the split's order."""
+    row_of = {value: row for row, value in enumerate(ids.tolist())}
+    split_ids = [str(i) for i in images.ids.tolist()]
+    missing = [i for i in split_ids if i not in row_of]
+    if missing:
+        raise DataError(f"{path}: {len(missing)} of the {len(split_ids)} {of} ids of {split} are missing "
+                        f"(first: {missing[0]!r})")
+    if len(ids) != len(split_ids):
+        known = set(split_ids)
+        unknown = [i for i in ids.tolist() if i not in known]
+        raise DataError(f"{path}: {of} id {unknown[0]!r} is not in {split} ({len(unknown)} unknown ids)")
+    return np.fromiter((row_of[i] for i in split_ids), dtype=np.int64, count=len(split_ids))

@@ -1,0 +1,166 @@
+"""Embeddings (or stored ranks) to metric values with conventions and 95% intervals.
+
+``score`` ranks a split's query embeddings against its reference embeddings with a search
+backend, then computes every requested metric plugin from the ranks. ``rescore`` does the
+second half from the arrays stored beside a record, so metrics, conventions and intervals can
+be recomputed without embeddings.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..data.structures import EvalData, GroundTruth
+from ..errors import ConfigError, DataError
+from .bootstrap import bootstrap_means, percentile_interval
+from .ranks import RankTable
+
+DEFAULT_METRICS = ("recall@1", "recall@5", "recall@10", "recall@1%")
+"""Reported when neither the caller nor the split names metrics."""
+
+
+@dataclass
+class Scored:
+    """Metric values of one split, the ranks they came from, and the per-query scores."""
+
+    metrics: dict[str, dict[str, Any]]
+    """name -> {"value": %, "convention": str, "ci95": [lo, hi] (%), "higher_is_better": bool}."""
+    ranks: RankTable
+    per_query: dict[str, np.ndarray]
+    """name -> per-query scores in [0, 1] (the input of paired tests between records)."""
+    truth: GroundTruth
+    protocol: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_queries(self) -> int:
+        return self.truth.n_queries
+
+    @property
+    def n_references(self) -> int:
+        return self.truth.n_references
+
+    def rank_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays to store beside a record: ``ranks.arrays()`` and ``truth.arrays()``."""
+        return {**self.ranks.arrays(), **self.truth.arrays()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary: metrics, protocol and sizes."""
+        return {"n_queries": self.n_queries, "n_references": self.n_references, "protocol": dict(self.protocol),
+                "metrics": self.metrics}
+
+
+@dataclass(frozen=True)
+class StoredSplit:
+    """What metrics need of a split when only stored arrays are at hand."""
+
+    truth: GroundTruth
+    protocol: dict[str, str]
+    split: str = ""
+
+
+def score(query: np.ndarray, reference: np.ndarray, data: EvalData, *, metrics: Sequence[str] | None = None,
+          backend: str = "torch", device: str | None = None, n_boot: int = 1000, seed: int = 0,
+          host: Any = None, topk: int = 10, progress: bool = False) -> Scored:
+    """Rank ``query`` against ``reference`` embeddings (rows in the split's order) and score.
+
+    :param metrics: metric names; default: the split's own list, else ``DEFAULT_METRICS``.
+    :param backend: a registered search backend (``torch``, ``faiss``...).
+    :param n_boot: bootstrap resamples for the 95% intervals (0: no interval).
+    """
+    host = _host(host)
+    names = _metric_names(metrics, data.split, host)
+    spec = host.search_backends.get(backend)
+    if not spec.available():
+        needs = ", ".join(spec.requires)
+        raise ConfigError(f"search backend {backend!r} needs {needs}, which is not installed "
+                          f"(pip install {needs}-cpu or use --backend torch)")
+    searcher = spec.load()()
+    query = np.asarray(query) if not hasattr(query, "detach") else query
+    if len(query) != data.truth.n_queries or len(reference) != data.truth.n_references:
+        raise DataError(f"{data.split}: embeddings are {len(query)} x {len(reference)} but the split has "
+                        f"{data.truth.n_queries} queries and {data.truth.n_references} references")
+    kwargs: dict[str, Any] = {"device": device, "topk": topk}
+    large = data.truth.n_queries * data.truth.n_references >= 1e8
+    if progress and large and "progress" in inspect.signature(searcher.rank).parameters:
+        kwargs["progress"] = True
+    ranks = searcher.rank(query, reference, data.truth, **kwargs)
+    return _evaluate(ranks, data, dict(data.protocol), names, n_boot, seed, host)
+
+
+def rescore(arrays: Mapping[str, np.ndarray], protocol: Mapping[str, str], metrics: Sequence[str], *,
+            n_boot: int = 1000, seed: int = 0, host: Any = None, split: str = "") -> Scored:
+    """Recompute metrics from stored arrays (``Scored.rank_arrays()``), without embeddings."""
+    host = _host(host)
+    try:
+        truth = GroundTruth.from_arrays(dict(arrays))
+    except KeyError as exc:
+        raise DataError(f"stored ranks lack the array {exc.args[0]!r}; they were not written by cvgl-bench") from None
+    ranks = RankTable.from_arrays(arrays)
+    try:
+        ranks.check_against(truth)
+    except ValueError as exc:
+        raise DataError(f"stored ranks do not fit their ground truth: {exc}") from None
+    data = StoredSplit(truth, dict(protocol), split)
+    return _evaluate(ranks, data, dict(protocol), list(metrics), n_boot, seed, host)
+
+
+def _evaluate(ranks: RankTable, data: Any, protocol: dict[str, str], names: Sequence[str], n_boot: int, seed: int,
+              host: Any) -> Scored:
+    truth = data.truth
+    ranks.check_against(truth)
+    per_query: dict[str, np.ndarray] = {}
+    conventions: dict[str, str] = {}
+    higher: dict[str, bool] = {}
+    for name in names:
+        spec = host.metrics.get(name)
+        fn = spec.load()
+        values = np.asarray(fn(ranks, data, protocol), dtype=np.float64)
+        if values.shape != (truth.n_queries,):
+            raise DataError(f"metric {name!r} returned {values.shape}, expected one score per query "
+                            f"({truth.n_queries})")
+        if truth.n_queries and (np.isnan(values).any() or values.min() < 0 or values.max() > 1):
+            raise DataError(f"metric {name!r} returned per-query scores outside [0, 1]")
+        per_query[name] = values
+        conventions[name] = _convention(fn, spec, protocol, data)
+        higher[name] = bool(spec.higher_is_better)
+    results: dict[str, dict[str, Any]] = {}
+    stacked = np.stack([per_query[n] for n in names]) if names else np.zeros((0, truth.n_queries))
+    means = bootstrap_means(stacked, n_boot, seed) if n_boot > 0 and len(names) else None
+    for row, name in enumerate(names):
+        values = per_query[name]
+        value = float(values.mean() * 100) if len(values) else float("nan")
+        interval = list(percentile_interval(means[row])) if means is not None else None
+        results[name] = {"value": value, "convention": conventions[name], "ci95": interval,
+                         "higher_is_better": higher[name]}
+    return Scored(results, ranks, per_query, truth, protocol)
+
+
+def _convention(fn: Any, spec: Any, protocol: Mapping[str, str], data: Any) -> str:
+    describe = getattr(fn, "describe", None)
+    if callable(describe):
+        return str(describe(protocol, data))
+    option = spec.convention_option
+    if option and option in protocol:
+        return f"{option}={protocol[option]}"
+    return spec.summary or "as defined by its plugin"
+
+
+def _metric_names(metrics: Sequence[str] | None, split: str, host: Any) -> list[str]:
+    if metrics:
+        return list(dict.fromkeys(metrics))
+    if split in host.splits and host.splits.get(split).metrics:
+        return list(host.splits.get(split).metrics)
+    return list(DEFAULT_METRICS)
+
+
+def _host(host: Any) -> Any:
+    if host is not None:
+        return host
+    from ..plugins import get_host
+
+    return get_host()

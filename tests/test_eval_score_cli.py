@@ -1,0 +1,197 @@
+"""``cvgl-bench score`` on a tiny in-test dataset plugin: good files, every bad file, protocols."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cvgl_bench import hookimpl
+from cvgl_bench.cli import cli
+from cvgl_bench.data.structures import EvalData, GroundTruth, ImageSet
+from cvgl_bench.specs import DatasetSpec, SplitSpec
+
+REPO = Path(__file__).resolve().parents[1]
+NQ, NR, DIM = 30, 40, 16
+
+
+def load_tiny(root: Path, protocol: dict) -> EvalData:
+    """Queries q000.., references r000..; query i: positive r(i), semi-positive r(i+1)."""
+    qids = (root / "queries.txt").read_text().split()
+    rids = (root / "references.txt").read_text().split()
+    truth = GroundTruth.from_lists([[i] for i in range(len(qids))], len(rids),
+                                   [[(i + 1) % len(rids)] for i in range(len(qids))])
+    return EvalData("tiny_test", ImageSet("ground", qids, [root / f"{i}.jpg" for i in qids]),
+                    ImageSet("satellite", rids, [root / f"{i}.jpg" for i in rids]), truth, dict(protocol))
+
+
+tiny_plugin = types.ModuleType("tiny_eval_plugin")
+tiny_plugin.cvgl_bench_register_datasets = hookimpl(lambda register: register(
+    DatasetSpec(name="tiny", loader=None, folder="Tiny", obtain="it is made by the test")))
+tiny_plugin.cvgl_bench_register_splits = hookimpl(lambda register: [
+    register(SplitSpec(name="tiny_test", dataset="tiny", loader=load_tiny, role="eval", train_split="tiny_train",
+                       protocol_options={"ties": ("strict", "loose"), "r1pct": ("floor", "vigor", "u1652")},
+                       metrics=("recall@1", "recall@5", "recall@1%", "hit_rate", "ap"))),
+    register(SplitSpec(name="tiny_train", dataset="tiny", loader=load_tiny, role="train")),
+])
+
+
+@pytest.fixture
+def tiny(make_host, tmp_path):
+    """A data root with the tiny split and a matching good embeddings file."""
+    root = tmp_path / "data" / "Tiny"
+    root.mkdir(parents=True)
+    qids = [f"q{i:03d}" for i in range(NQ)]
+    rids = [f"r{i:03d}" for i in range(NR)]
+    (root / "queries.txt").write_text("\n".join(qids))
+    (root / "references.txt").write_text("\n".join(rids))
+    rng = np.random.default_rng(0)
+    reference = rng.standard_normal((NR, DIM)).astype(np.float32)
+    query = reference[:NQ] + 0.9 * rng.standard_normal((NQ, DIM)).astype(np.float32)
+    arrays = {"query": query, "reference": reference, "query_ids": np.asarray(qids), "reference_ids": np.asarray(rids)}
+    np.savez(tmp_path / "good.npz", **arrays)
+    make_host(tiny_plugin)
+    return types.SimpleNamespace(root=tmp_path / "data", path=tmp_path, arrays=arrays)
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["score", *map(str, args)])
+
+
+def write(tiny, name, **changes):
+    arrays = {**tiny.arrays, **changes}
+    arrays = {k: v for k, v in arrays.items() if v is not None}
+    path = tiny.path / f"{name}.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def test_score_prints_every_metric_with_convention_and_interval(tiny):
+    result = run("--dataset", "tiny_test", "--embeddings", tiny.path / "good.npz", "--data-root", tiny.root)
+    assert result.exit_code == 0, result.output
+    assert "tiny_test: 30 queries, 40 references" in result.stdout
+    for name in ("recall@1", "recall@5", "recall@1%", "hit_rate", "ap"):
+        assert name in result.stdout
+    assert "strict ranks (ties favour the query)" in result.stdout
+
+
+def test_score_json_is_one_object_and_row_order_does_not_matter(tiny):
+    result = run("--dataset", "tiny_test", "--embeddings", tiny.path / "good.npz", "--data-root", tiny.root, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["n_queries"] == NQ and data["n_references"] == NR and data["split"] == "tiny_test"
+    assert data["protocol"] == {"ties": "strict", "r1pct": "floor"}
+    assert set(data["metrics"]) == {"recall@1", "recall@5", "recall@1%", "hit_rate", "ap"}
+    for metric in data["metrics"].values():
+        lo, hi = metric["ci95"]
+        assert lo <= metric["value"] <= hi and metric["convention"] and metric["higher_is_better"]
+    assert "floor(R/100) = 0" in data["metrics"]["recall@1%"]["convention"]
+    perm_q, perm_r = np.random.default_rng(1).permutation(NQ), np.random.default_rng(2).permutation(NR)
+    shuffled = write(tiny, "shuffled", **{k: tiny.arrays[k][perm_q] for k in ("query", "query_ids")},
+                     **{k: tiny.arrays[k][perm_r] for k in ("reference", "reference_ids")})
+    again = json.loads(run("--dataset", "tiny_test", "--embeddings", shuffled, "--data-root", tiny.root,
+                           "--json").stdout)
+    assert {k: v["value"] for k, v in again["metrics"].items()} == {k: v["value"] for k, v in data["metrics"].items()}
+
+
+def test_protocol_options_change_the_convention(tiny):
+    args = ["--dataset", "tiny_test", "--embeddings", tiny.path / "good.npz", "--data-root", tiny.root, "--json"]
+    data = json.loads(run(*args, "--protocol", "r1pct=vigor", "--protocol", "ties=loose", "--metric", "recall@1%").stdout)
+    assert data["protocol"] == {"ties": "loose", "r1pct": "vigor"} and list(data["metrics"]) == ["recall@1%"]
+    assert "int(0.01R)+1 = 1" in data["metrics"]["recall@1%"]["convention"]
+    assert "loose ranks" in data["metrics"]["recall@1%"]["convention"]
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+BAD_FILES = {
+    "missing_array": (dict(reference_ids=None), "no array 'reference_ids'"),
+    "integer_dtype": (dict(query=np.ones((NQ, DIM), np.int64)), "must be floating point"),
+    "one_dimensional": (dict(reference=np.ones(NR, np.float32)), "must be 2-D"),
+    "nan": (dict(query=np.where(np.arange(NQ)[:, None] == 7, np.nan, 1.0).repeat(DIM, 1).astype(np.float32)),
+            "NaN or inf (first in row 7)"),
+    "inf": (dict(reference=np.full((NR, DIM), np.inf, np.float32)), "NaN or inf"),
+    "dimension_mismatch": (dict(reference=np.ones((NR, DIM + 1), np.float32)), "D = 16 but reference"),
+    "numeric_ids": (dict(query_ids=np.arange(NQ)), "ids must be strings"),
+    "id_count": (dict(query_ids=np.asarray([f"q{i:03d}" for i in range(NQ - 1)])), "has 29 ids but 'query' has 30"),
+    "duplicate_id": (dict(reference_ids=np.asarray(["r000"] + [f"r{i:03d}" for i in range(1, NR - 1)] + ["r000"])),
+                     "duplicate reference id 'r000'"),
+    "missing_id": (dict(query=np.ones((NQ - 1, DIM), np.float32),
+                        query_ids=np.asarray([f"q{i:03d}" for i in range(1, NQ)])), "1 of the 30 query ids"),
+    "unknown_id": (dict(query=np.ones((NQ + 1, DIM), np.float32),
+                        query_ids=np.asarray([f"q{i:03d}" for i in range(NQ)] + ["zzz"])), "query id 'zzz' is not in"),
+    "empty": (dict(query=np.ones((0, DIM), np.float32), query_ids=np.asarray([], dtype=str)), "is empty"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_each_bad_embeddings_file_is_one_line_and_exit_2(tiny, case):
+    changes, message = BAD_FILES[case]
+    path = write(tiny, case, **changes)
+    assert_one_line_error(run("--dataset", "tiny_test", "--embeddings", path, "--data-root", tiny.root), message)
+
+
+def test_unreadable_files_are_one_line_errors(tiny):
+    args = ("--dataset", "tiny_test", "--data-root", tiny.root, "--embeddings")
+    assert_one_line_error(run(*args, tiny.path / "nothing.npz"), "does not exist")
+    (tiny.path / "text.npz").write_text("not a zip")
+    assert_one_line_error(run(*args, tiny.path / "text.npz"), "not a readable .npz")
+    objects = write(tiny, "objects", query_ids=np.asarray([f"q{i:03d}" for i in range(NQ)], dtype=object))
+    assert_one_line_error(run(*args, objects), "stored as Python objects")
+
+
+def test_split_protocol_and_data_errors(tiny, monkeypatch):
+    monkeypatch.delenv("CVGL_DATA_ROOT", raising=False)
+    monkeypatch.setenv("CVGL_BENCH_CONFIG", str(tiny.path / "no-config.yaml"))
+    good = tiny.path / "good.npz"
+    assert_one_line_error(run("--dataset", "tiny_tset", "--embeddings", good), "did you mean 'tiny_test'")
+    assert_one_line_error(run("--dataset", "tiny_train", "--embeddings", good, "--data-root", tiny.root),
+                          "training split")
+    assert_one_line_error(run("--dataset", "tiny_test", "--embeddings", good, "--data-root", tiny.root,
+                              "--protocol", "ties"), "KEY=VALUE")
+    assert_one_line_error(run("--dataset", "tiny_test", "--embeddings", good, "--data-root", tiny.root,
+                              "--protocol", "r1pct=ceil"), "r1pct='ceil'")
+    assert_one_line_error(run("--dataset", "tiny_test", "--embeddings", good, "--data-root", tiny.root,
+                              "--metric", "recal@1"), "unknown metric")
+    assert_one_line_error(run("--dataset", "tiny_test", "--embeddings", good, "--data-root", tiny.path / "elsewhere"),
+                          "Tiny data not found")
+
+
+SCRIPT = """
+import sys
+from cvgl_bench import plugins
+from cvgl_bench.cli import main
+from tests.test_eval_score_cli import tiny_plugin
+host = plugins.PluginHost(entry_points=False)
+host.add_plugin(tiny_plugin, "tiny_eval_plugin")
+plugins.set_host(host)
+sys.argv = ["cvgl-bench", *sys.argv[1:]]
+main()
+"""
+
+
+def test_score_as_a_subprocess(tiny):
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONPATH": str(REPO)}
+    common = ["--dataset", "tiny_test", "--data-root", str(tiny.root), "--embeddings"]
+    bad = write(tiny, "nan_sub", reference=np.full((NR, DIM), np.nan, np.float32))
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, "score", *common, str(bad)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().count("\n") == 0 and "NaN or inf" in proc.stderr
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, "score", *common, str(tiny.path / "good.npz"), "--json"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["n_queries"] == NQ
