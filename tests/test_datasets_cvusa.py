@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cvgl_bench.data.splits import call_split_loader, load_split
+from cvgl_bench.data.splits import call_split_loader
+from cvgl_bench.runner import load_split
 from cvgl_bench.data.structures import EvalData, TrainData
 from cvgl_bench.errors import DataError, DataNotFoundError
 
@@ -60,10 +61,10 @@ def test_data_root_resolution_and_not_found_message(host, tmp_path, monkeypatch)
     monkeypatch.setenv("CVGL_BENCH_CONFIG", str(tmp_path / "none.yaml"))
     make_cvusa(tmp_path / "data" / "CVUSA")
     monkeypatch.setenv("CVGL_DATA_ROOT", str(tmp_path / "data"))
-    assert len(load_split("cvusa_test", host=host).queries) == 2
+    assert len(load_split(host.splits.get("cvusa_test"), None, None, host).queries) == 2
     monkeypatch.setenv("CVGL_DATA_ROOT", str(tmp_path / "empty"))
     with pytest.raises(DataNotFoundError) as info:
-        load_split("cvusa_test", host=host)
+        load_split(host.splits.get("cvusa_test"), None, None, host)
     message = str(info.value)
     assert "\n" not in message and str(tmp_path / "empty" / "CVUSA") in message
     assert "mvrl" in message.lower() and "--dataset synth_cvusa_test" in message

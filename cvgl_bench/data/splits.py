@@ -1,9 +1,12 @@
-"""Load a registered split by name: find its data, fill in its protocol, call its loader."""
+"""Call a split's loader and check what it returns.
+
+The runner's ``load_split`` finds the data folder and fills in the protocol; ``cvgl-bench data
+check`` calls loaders through :func:`call_split_loader` without the per-image existence check.
+"""
 
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,26 +33,6 @@ def call_split_loader(split: SplitSpec, root: Path, protocol: Mapping[str, str],
         raise PluginError(f"split {split.name!r}: its loader returned {type(data).__name__}, "
                           f"expected {expected.__name__} for a {split.role} split")
     return data
-
-
-def load_split(name: str, *, data_root: str | os.PathLike | None = None,
-               protocol: Mapping[str, str] | None = None, host: Any = None,
-               verify_files: bool = True) -> TrainData | EvalData:
-    """The split ``name`` loaded under ``protocol`` (defaults filled in, unknown keys refused).
-
-    The data folder comes from ``data_root`` / ``CVGL_DATA_ROOT`` / the config file
-    (:func:`cvgl_bench.dataroot.resolve_root`); when it is nowhere, the one-line error says
-    where it looked, how to obtain the dataset and which synthetic twin runs instead.
-    """
-    from ..dataroot import resolve_root
-    from ..plugins import get_host
-
-    host = host or get_host()
-    split = host.splits.get(name)
-    dataset = host.datasets.get(split.dataset)
-    resolved = split.resolve_protocol(protocol)
-    root = resolve_root(dataset, data_root, split)
-    return call_split_loader(split, root, resolved, verify_files=verify_files)
 
 
 def _accepts(func: Any, name: str) -> bool:
