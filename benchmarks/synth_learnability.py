@@ -134,7 +134,7 @@ def main() -> None:
             target = torch.arange(len(idx))
             loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
             opt.zero_grad(); loss.backward(); opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         scores = {k: recall1(embed(pano_net, v[0]), embed(sat_net, v[1])) for k, v in evals.items()}
         print(f"epoch {epoch:2d}  loss {np.mean(losses):.3f}  " + "  ".join(f"R@1 {k} {v:5.1f}%" for k, v in scores.items())
               + f"  ({time.time() - t0:.0f} s)", flush=True)

@@ -209,3 +209,42 @@ def test_metadata_written(tiny):
         meta = json.loads((root / META_FILE).read_text())
         assert meta["layout"] == layout and meta["generator_version"]
         assert not list(root.parent.glob(f".{layout}.tmp-*"))  # no temp folder left behind
+
+
+def test_synth_splits_load_through_the_real_loaders(tiny, host, tmp_path, monkeypatch):
+    """Every synth_* split, at size tiny, read by its real twin's loader (skipped without it)."""
+    from cvgl_bench.data.structures import EvalData, TrainData
+    from cvgl_bench.data.synth.cache import dataset_dir
+    from cvgl_bench.data.synth.splits import SYNTH_SPLITS
+
+    if not any(real in host.splits for _, real in SYNTH_SPLITS.values()):
+        pytest.skip("the real dataset plugins are not installed here")
+    monkeypatch.setenv("CVGL_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CVGL_BENCH_SYNTH_SIZE", "tiny")
+    monkeypatch.setenv("CVGL_BENCH_SYNTH_SEED", "3")
+    for layout, (root, _) in tiny.items():
+        target = dataset_dir(layout)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(root, target_is_directory=True)
+    sizes = {}
+    for name, (layout, real) in SYNTH_SPLITS.items():
+        if real not in host.splits:
+            continue
+        spec = host.splits.get(name)
+        data = spec.load()(None, spec.protocol_defaults())
+        assert data.split == name and data.info["synthetic"]["real_split"] == real
+        if spec.role == "train":
+            assert isinstance(data, TrainData)
+            sizes[name] = len(data)
+        else:
+            assert isinstance(data, EvalData)
+            assert (data.truth.n_positives() >= 1).all()
+            sizes[name] = (len(data.queries), len(data.references))
+    expected = {"synth_cvusa_train": 48, "synth_cvusa_test": (24, 24), "synth_cvact_train": 40,
+                "synth_cvact_val": (16, 16), "synth_cvact_test": (24, 24), "synth_vigor_cross_train": 80,
+                "synth_u1652_train": 24, "synth_u1652_d2s": (16, 6), "synth_u1652_s2d": (4, 24)}
+    for name, value in expected.items():
+        if name in sizes:
+            assert sizes[name] == value, name
+    if "synth_vigor_same_test" in sizes:
+        assert sizes["synth_vigor_same_train"] + sizes["synth_vigor_same_test"][0] == 120

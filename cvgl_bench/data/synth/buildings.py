@@ -266,34 +266,41 @@ def parcels(c: cv.Canvas, rng: np.random.Generator, style: Style, net: Network, 
 
 
 def _fit_block(c: cv.Canvas, free: np.ndarray, rot: np.ndarray, origin: np.ndarray, box):
-    """Shrink a lattice cell side by side until each side runs on free ground (not street)."""
+    """Shrink a lattice cell side by side until each side runs on free ground (not street).
+
+    Each side is moved inward in 0.5 m steps (all candidate insets tested at once) until the
+    middle part of the side lies on free ground; corners follow from the neighbouring sides.
+    """
     u0, u1, v0, v1 = box
+    n = c.shape[0]
+    insets = np.arange(0.0, 30.0, 0.5)
 
-    def side_free(points_uv: np.ndarray) -> bool:
-        xy = points_uv @ rot.T + origin
-        inside = (xy[:, 0] > 0) & (xy[:, 1] > 0) & (xy[:, 0] < c.size_m) & (xy[:, 1] < c.size_m)
-        if not inside.any():
-            return True
-        r, col = c.index(xy[inside, 0], xy[inside, 1])
-        return bool(free[r, col].all())
+    def first_free(fixed: np.ndarray, along: np.ndarray, axis: int) -> float | None:
+        # points (len(insets), len(along)) in lattice coordinates -> world -> free lookup
+        uv = np.empty((len(insets), len(along), 2))
+        uv[..., axis] = fixed[:, None]
+        uv[..., 1 - axis] = along[None, :]
+        xy = uv @ rot.T + origin
+        col = np.floor(xy[..., 0] / c.cell).astype(np.int64)
+        row = np.floor(n - xy[..., 1] / c.cell).astype(np.int64)
+        inside = (col >= 0) & (col < n) & (row >= 0) & (row < n)
+        ok = np.ones(col.shape, bool)
+        ok[inside] = free[row[inside], col[inside]]
+        good = np.flatnonzero(ok.all(axis=1))
+        return float(insets[good[0]]) if len(good) else None
 
-    for _ in range(60):
-        changed = False
-        us = np.linspace(u0, u1, max(3, int((u1 - u0) / 2)))
-        vs = np.linspace(v0, v1, max(3, int((v1 - v0) / 2)))
-        if not side_free(np.stack([np.full_like(vs, u0), vs], 1)):
-            u0 += 0.5; changed = True
-        if not side_free(np.stack([np.full_like(vs, u1), vs], 1)):
-            u1 -= 0.5; changed = True
-        if not side_free(np.stack([us, np.full_like(us, v0)], 1)):
-            v0 += 0.5; changed = True
-        if not side_free(np.stack([us, np.full_like(us, v1)], 1)):
-            v1 -= 0.5; changed = True
-        if u1 - u0 < 10 or v1 - v0 < 10:
-            return None
-        if not changed:
-            return (u0, u1, v0, v1)
-    return None
+    mid_u = np.linspace(u0 + 0.25 * (u1 - u0), u1 - 0.25 * (u1 - u0), 24)
+    mid_v = np.linspace(v0 + 0.25 * (v1 - v0), v1 - 0.25 * (v1 - v0), 24)
+    a = first_free(u0 + insets, mid_v, 0)
+    b = first_free(u1 - insets, mid_v, 0)
+    d = first_free(v0 + insets, mid_u, 1)
+    e = first_free(v1 - insets, mid_u, 1)
+    if None in (a, b, d, e):
+        return None
+    out = (u0 + a, u1 - b, v0 + d, v1 - e)
+    if out[1] - out[0] < 10 or out[3] - out[2] < 10:
+        return None
+    return out
 
 
 def _split(rng, box, frontage):

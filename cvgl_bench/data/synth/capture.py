@@ -283,22 +283,48 @@ def _place_cars(world: World, rng: np.random.Generator, height: np.ndarray, kind
         cars = cars[d > 7.0]
     colours = CAR_COLOURS[rng.choice(len(CAR_COLOURS), len(cars), p=CAR_WEIGHTS / CAR_WEIGHTS.sum())]
     lengths = rng.uniform(4.0, 5.0, len(cars))
-    tall = rng.random(len(cars)) < 0.2
-    for (x, y, h), rgb, length, t in zip(cars, colours, lengths, tall):
-        m = c.rect_mask(float(x), float(y), length / 2, 0.95, float(h))
-        if m is None:
-            continue
-        rs, cs, mask, u, v = m
-        ok = mask & (kind[rs, cs] == cv.GROUND) & np.isin(c.material[rs, cs], (cv.ASPHALT, cv.PARKING, cv.WHITE,
-                                                                              cv.YELLOW, cv.DRIVEWAY))
-        if ok.sum() < mask.sum() * 0.8:
-            continue
-        cabin = (np.abs(u) < length * 0.28) & (np.abs(v) < 0.8)
-        roof_h = 1.9 if t else 1.45
-        z = c.terrain[rs, cs] + np.where(cabin, roof_h, 0.95)
-        glass = cabin & ((np.abs(u) > length * 0.17) | (np.abs(v) > 0.68))
-        col = np.where(glass[..., None], np.float32(0.12) * rgb / max(rgb.max(), 1e-3) + 0.05, rgb)
-        height[rs, cs][ok] = z[ok]
-        kind[rs, cs][ok] = cv.CAR
-        albedo[rs, cs][ok] = col[ok]
-        car_rgb[rs, cs][ok] = rgb
+    roof_h = np.where(rng.random(len(cars)) < 0.2, 1.9, 1.45)
+    _stamp_cars(c, cars, colours, lengths, roof_h, height, kind, albedo, car_rgb)
+
+
+def _stamp_cars(c, cars: np.ndarray, colours: np.ndarray, lengths: np.ndarray, roof_h: np.ndarray,
+                height: np.ndarray, kind: np.ndarray, albedo: np.ndarray, car_rgb: np.ndarray) -> None:
+    """Stamp every car at once: a fixed window of cells around each car, tested against its box."""
+    n = c.shape[0]
+    half = int(np.ceil(2.6 / c.cell))
+    offs = np.arange(-half, half + 1)
+    col0 = np.floor(cars[:, 0] / c.cell).astype(np.int64)
+    row0 = np.floor(n - cars[:, 1] / c.cell).astype(np.int64)
+    rows = row0[:, None, None] + offs[None, :, None]
+    cols = col0[:, None, None] + offs[None, None, :]
+    inside = (rows >= 0) & (rows < n) & (cols >= 0) & (cols < n)
+    rows_c, cols_c = np.clip(rows, 0, n - 1), np.clip(cols, 0, n - 1)
+    dx = (cols_c + 0.5) * c.cell - cars[:, 0, None, None]
+    dy = (n - rows_c - 0.5) * c.cell - cars[:, 1, None, None]
+    ch, sh = np.cos(cars[:, 2])[:, None, None], np.sin(cars[:, 2])[:, None, None]
+    u = dx * ch + dy * sh
+    v = -dx * sh + dy * ch
+    lh = (lengths / 2)[:, None, None]
+    box = inside & (np.abs(u) <= lh) & (np.abs(v) <= 0.95)
+    road_like = np.isin(c.material[rows_c, cols_c], (cv.ASPHALT, cv.PARKING, cv.WHITE, cv.YELLOW, cv.DRIVEWAY))
+    ok = box & (kind[rows_c, cols_c] == cv.GROUND) & road_like
+    # a car needs nearly all of its cells on free road, or it is not placed at all
+    placed = ok.sum(axis=(1, 2)) >= 0.8 * np.maximum(box.sum(axis=(1, 2)), 1)
+    # later cars must not overlap earlier ones: keep the first car claiming a cell
+    sel = ok & placed[:, None, None]
+    flat = (rows_c * n + cols_c)[sel]
+    owner = np.broadcast_to(np.arange(len(cars))[:, None, None], sel.shape)[sel]
+    first = np.full(n * n, len(cars), np.int64)
+    np.minimum.at(first, flat, owner)
+    keep = first[flat] == owner
+    flat, owner = flat[keep], owner[keep]
+    uu, vv = u[sel][keep], v[sel][keep]
+    cabin = (np.abs(uu) < lengths[owner] * 0.28) & (np.abs(vv) < 0.8)
+    terrain = c.terrain.reshape(-1)[flat]
+    height.reshape(-1)[flat] = terrain + np.where(cabin, roof_h[owner], 0.95)
+    kind.reshape(-1)[flat] = cv.CAR
+    rgb = colours[owner]
+    glass = cabin & ((np.abs(uu) > lengths[owner] * 0.17) | (np.abs(vv) > 0.68))
+    dark = np.float32(0.12) * rgb / np.maximum(rgb.max(axis=1, keepdims=True), 1e-3) + np.float32(0.05)
+    albedo.reshape(-1, 3)[flat] = np.where(glass[:, None], dark, rgb)
+    car_rgb.reshape(-1, 3)[flat] = rgb

@@ -19,7 +19,7 @@ COUNTS: dict[str, dict[str, dict[str, int]]] = {
               "medium": {"train": 8000, "val": 2000, "test": 4000},
               "full": {"train": 35532, "val": 8884, "test": 92802}},
     # VIGOR: panoramas per city (NewYork and Seattle train the cross-area split)
-    "vigor": {"tiny": {"large": 40, "small": 20}, "small": {"large": 1000, "small": 500},
+    "vigor": {"tiny": {"large": 40, "small": 20}, "small": {"large": 1020, "small": 510},
               "medium": {"large": 4000, "small": 2000}, "full": {"large": 26000, "small": 26600}},
     # University-1652: buildings (train, test, distractors) and drone views per building
     "university1652": {"tiny": {"train": 6, "test": 4, "distractors": 2, "views": 4},
@@ -58,7 +58,7 @@ class SynthConfig:
     drone_px: tuple[int, int] = (128, 128)
     orientation: str = "north"
     """``north`` (north-aligned panoramas, the datasets' convention) or ``unknown`` (random yaw)."""
-    places_per_world: int = 160
+    places_per_world: int = 200
     world_m: float | None = None
     satellite_extent_m: float = 120.0
     satellite_offset_m: float = 5.0

@@ -115,11 +115,17 @@ def cast(cap: Capture, cam: np.ndarray, az: np.ndarray, el: np.ndarray, dists: n
         e_top = np.where(valid, e_top, -9.0).astype(np.float32).T  # (C, K)
         e_bot = np.where(valid, e_bot, 9.0).astype(np.float32).T
         el32 = el.astype(np.float32)[None, :, None]
-        hit = (e_bot[:, None, :] <= el32) & (el32 <= e_top[:, None, :])  # (C, R, K)
-        first = hit.argmax(axis=2)  # (C, R)
-        any_hit = np.take_along_axis(hit, first[..., None], axis=2)[..., 0]
-        s_first = order[first, np.arange(C)[:, None]]  # (C, R)
-        s_crown = np.where(any_hit, s_first, S).T
+        s_crown_cr = np.full((C, R), S, np.int64)
+        # column chunks bound the (columns x rows x crown steps) test to about 32 MB
+        chunk = max(1, int(32_000_000 // max(1, R * k_max)))
+        for c0 in range(0, C, chunk):
+            c1 = min(C, c0 + chunk)
+            hit = (e_bot[c0:c1, None, :] <= el32) & (el32 <= e_top[c0:c1, None, :])  # (c, R, K)
+            first = hit.argmax(axis=2)
+            any_hit = np.take_along_axis(hit, first[..., None], axis=2)[..., 0]
+            s_first = order[first, np.arange(c0, c1)[:, None]]
+            s_crown_cr[c0:c1] = np.where(any_hit, s_first, S)
+        s_crown = s_crown_cr.T
     crown_first = s_crown < s_solid
     s_hit = np.where(crown_first, s_crown, s_solid)
     sky = s_hit >= S
@@ -200,7 +206,11 @@ def sky_colour(cap: Capture, az: np.ndarray, el: np.ndarray, cam: np.ndarray, cl
         u = (cam[0] + reach * np.sin(az)) / 2400.0
         v = (cam[1] + reach * np.cos(az)) / 2400.0
         m = tex.shape[0]
-        dens = tex[(np.floor(np.mod(v, 1.0) * m)).astype(np.int64), (np.floor(np.mod(u, 1.0) * m)).astype(np.int64)]
+        fu, fv = np.mod(u, 1.0) * m, np.mod(v, 1.0) * m
+        u0, v0 = np.floor(fu).astype(np.int64), np.floor(fv).astype(np.int64)
+        au, av = (fu - u0).astype(np.float32), (fv - v0).astype(np.float32)
+        u0, v0, u1, v1 = u0 % m, v0 % m, (u0 + 1) % m, (v0 + 1) % m
+        dens = (tex[v0, u0] * (1 - au) + tex[v0, u1] * au) * (1 - av) + (tex[v1, u0] * (1 - au) + tex[v1, u1] * au) * av
         cover = np.clip((dens - (1.0 - light.cloud_cover)) * 3.0, 0.0, 1.0) * np.clip(np.sin(el) * 12, 0, 1)
         cloud = (0.78 + 0.22 * dens)[..., None] * np.array([0.95, 0.95, 0.97], np.float32) * \
             (0.55 + 0.45 * light.sun_rgb.mean())

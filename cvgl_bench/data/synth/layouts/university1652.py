@@ -92,7 +92,7 @@ def pick_targets(world, rng: np.random.Generator, count: int, edge: float, spaci
 
 def orbit(n: int, rng: np.random.Generator) -> list[tuple[float, float, float]]:
     """(heading of the camera, slant distance, pitch) for ``n`` views: rings at 2-3 altitudes."""
-    levels = [(175.0, 52.0), (140.0, 40.0), (115.0, 30.0)][: 2 if n < 24 else 3]
+    levels = [(145.0, 52.0), (118.0, 40.0), (96.0, 30.0)][: 2 if n < 24 else 3]
     counts = split_evenly(n, len(levels))
     out = []
     for (dist, pitch), m in zip(levels, counts):
