@@ -17,6 +17,7 @@ def table_from(sim: np.ndarray, truth: GroundTruth) -> RankTable:
     own = sim[q, r]
     strict = (sim[q] > own[:, None]).sum(axis=1)
     loose = (sim[q] >= own[:, None]).sum(axis=1) - 1
+    strict[truth.role == JUNK], loose[truth.role == JUNK] = -1, -1  # junk is never ranked
     return RankTable(own, strict, loose, np.zeros((truth.n_queries, 0), int))
 
 

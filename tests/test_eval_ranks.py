@@ -24,6 +24,8 @@ def brute_ranks(query: np.ndarray, reference: np.ndarray, truth: GroundTruth) ->
     own = sim[q, r]
     strict = (sim[q] > own[:, None]).sum(axis=1)
     loose = (sim[q] >= own[:, None]).sum(axis=1) - 1
+    junk = truth.role == JUNK  # removed from every ranking: not ranked
+    strict[junk], loose[junk] = -1, -1
     return own, strict, loose, sim
 
 
@@ -118,8 +120,9 @@ def test_adversarial_galleries(backend):
     cases.append((base[:7], base[:1], GroundTruth.one_to_one(np.zeros(7, int), 1)))
     # queries without any labelled reference next to one with many positives
     cases.append((base[:3], base, GroundTruth.from_lists([[], list(range(0, 50, 2)), []], 50)))
-    # huge and tiny magnitudes
+    # huge and tiny magnitudes, and norms whose float32 products would overflow
     cases.append((base[:5] * 1e15, base * 1e-12, _one_positive_each(5, 50)))
+    cases.append((base[:5] * 3e19, base * 1e19, _one_positive_each(5, 50)))
     for query, reference, truth in cases:
         own, strict, loose, sim = brute_ranks(query, reference, truth)
         table = BACKENDS[backend]().rank(query, reference, truth, topk=5)
@@ -217,6 +220,10 @@ def test_rank_table_round_trip_and_validation():
         RankTable(np.zeros(1), np.array([2]), np.array([1]), np.zeros((1, 1), int))
     with pytest.raises(ValueError, match="entries"):
         table.check_against(GroundTruth.one_to_one(np.array([0]), 4))
+    unranked = RankTable(np.zeros(2), np.array([0, -1]), np.array([0, -1]), np.zeros((1, 1), int))
+    unranked.check_against(GroundTruth.from_lists([[1]], 4, None, [[0]]))  # the junk entry comes second
+    with pytest.raises(ValueError, match="only junk"):
+        unranked.check_against(GroundTruth.from_lists([[0, 1]], 4))
     from cvgl_bench.errors import DataError
 
     with pytest.raises(DataError, match="rank_loose"):
@@ -253,3 +260,21 @@ def test_top_candidates_hold_the_best_scores_and_bound_the_rest(rows, n, take, i
         np.testing.assert_array_equal(np.sort(scores[i, cols]), np.sort(scores[i])[n - take:])
         others = np.setdiff1d(np.arange(n), cols)
         assert not len(others) or scores[i, others].max() <= beyond[i]
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 20), dim=st.integers(1, 40), exponent=st.integers(-30, 30), shared=st.booleans(),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_int8_residual_norms_are_upper_bounds(rows, dim, exponent, shared, seed):
+    from cvgl_bench.evaluate._int8 import quantise
+
+    x = torch.from_numpy((np.random.default_rng(seed).standard_normal((rows, dim)) * 10.0 ** exponent)
+                         .astype(np.float32))
+    q = quantise(x, shared_scale=shared)
+    assert q.values.shape == (rows, -(-dim // 8) * 8) and not q.values[:, dim:].any()
+    approx = q.values[:, :dim].double() * torch.from_numpy(q.scale).view(-1, 1)
+    exact = torch.linalg.vector_norm(x.double() - approx, dim=1).numpy()
+    assert (q.norm_residual >= exact).all()
+    if exponent < 18:  # beyond, float32 squares overflow and the bound is (correctly) infinite
+        assert (q.norm_residual <= exact * 1.001 + 1e-6 * np.linalg.norm(x.double().numpy(), axis=1)
+                + 1e-20).all()

@@ -81,11 +81,13 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
     h.splits.get(split_name)  # an unknown split fails before the file is read
     emb = read_embeddings(embeddings_path)
     data = load_split(split_name, protocol_items, data_root, h)
+    path = emb.path
     query, reference = align(emb, data)
+    del emb  # rows that had to be reordered are copies: let the file's arrays go
     result = run_score(query, reference, data, metrics=list(metric_names) or None, backend=backend, device=device,
                        n_boot=n_boot, seed=seed, host=h, progress=not as_json)
     if as_json:
-        echo_json({"split": data.split, "embeddings": str(emb.path), "backend": backend,
+        echo_json({"split": data.split, "embeddings": str(path), "backend": backend,
                    "n_queries": result.n_queries, "n_references": result.n_references,
                    "protocol": result.protocol, "dataset_fingerprint": data.fingerprint,
                    "metrics": result.metrics})

@@ -82,7 +82,7 @@ class ExactPairs:
     of bounded size (``memory_mb``), so any number of pairs can be asked for.
     """
 
-    def __init__(self, query: torch.Tensor, reference: torch.Tensor, memory_mb: float = 64):
+    def __init__(self, query: torch.Tensor, reference: torch.Tensor, memory_mb: float = 32):
         self.query = query
         self.reference = reference
         self.dim = query.shape[1]

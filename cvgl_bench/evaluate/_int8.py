@@ -29,17 +29,20 @@ MAX_DIM = 100_000
 
 @dataclass
 class QuantisedRows:
-    values: torch.Tensor       # int8 (n, D8): D rounded up to a multiple of 8 with zero columns
+    values: torch.Tensor       # int8 (rows, D8): D rounded up to a multiple of 8, zero padding
     scale: np.ndarray          # float64 (n,) per-row scale (one shared value for references)
     norm_residual: np.ndarray  # float64 (n,) upper bound of ||row - scale * values||
 
 
-def quantise(x: torch.Tensor, shared_scale: bool, block: int = 4096) -> QuantisedRows:
-    """Round rows of a float32 CPU tensor to int8 (per-row scale, or one scale for all rows)."""
+def quantise(x: torch.Tensor, shared_scale: bool, block: int = 4096, rows: int | None = None) -> QuantisedRows:
+    """Round rows of a float32 CPU tensor to int8 (per-row scale, or one scale for all rows).
+
+    ``rows`` (at least ``len(x)``) pads ``values`` with zero rows, e.g. to whole score blocks.
+    """
     n, dim = x.shape
     # Zero columns up to a multiple of 8 leave every product unchanged; they keep the int8
     # kernels on their well-trodden path (torch 2.14 returns garbage for an inner size of 1).
-    values = torch.zeros(n, -(-dim // 8) * 8, dtype=torch.int8)
+    values = torch.zeros(max(n, rows or 0), -(-dim // 8) * 8, dtype=torch.int8)
     if shared_scale:
         peak = max((_peaks(x[s:s + block]).max().item() for s in range(0, n, block)), default=0.0)
         scales = np.full(n, _scale_of(peak), dtype=np.float64)
@@ -55,10 +58,10 @@ def quantise(x: torch.Tensor, shared_scale: bool, block: int = 4096) -> Quantise
         scale = torch.from_numpy(scales[start:stop].astype(np.float32)).view(-1, 1)
         q = work[:len(part)]
         torch.div(part, scale, out=q).round_().clamp_(-LEVELS, LEVELS)
-        values[start:stop, :dim] = q.to(torch.int8)
-        q.mul_(scale).neg_().add_(part)  # float32 residual: part - fl(scale * q)
+        values[start:stop, :dim] = q
+        torch.addcmul(part, q, scale, value=-1, out=q)  # float32 residual of part - scale * q
         residual[start:stop] = torch.linalg.vector_norm(q, dim=1).to(torch.float64).numpy()
-    # Exact residual d vs the float32 one: |d_k - r_k/(1+t)| <= u |scale q_k| (two roundings),
+    # Exact residual d vs the float32 one (one or two roundings): |d_k - r_k/(1+t)| <= u |scale q_k|,
     # a float32 norm is within gamma_{D+2} of its value (plus underflow of the squares), and
     # ||scale q|| <= ||x|| + ||d||.
     norms = torch.linalg.vector_norm(x, dim=1).to(torch.float64).numpy() if n else np.zeros(0)
@@ -71,7 +74,8 @@ def quantise(x: torch.Tensor, shared_scale: bool, block: int = 4096) -> Quantise
 def _peaks(part: torch.Tensor) -> torch.Tensor:
     if part.shape[1] == 0:
         return torch.zeros(len(part))
-    return torch.maximum(part.amax(dim=1), part.amin(dim=1).neg())
+    low, high = torch.aminmax(part, dim=1)
+    return torch.maximum(high, low.neg())
 
 
 def _scale_of(peak: float) -> float:

@@ -60,10 +60,16 @@ def read_embeddings(path: str | Path) -> EmbeddingFile:
 
 
 def align(emb: EmbeddingFile, data: EvalData) -> tuple[np.ndarray, np.ndarray]:
-    """Query and reference embeddings in the split's row order (every id exactly once)."""
-    query = emb.query[_order(emb.query_ids, data.queries, "query", emb.path, data.split)]
-    reference = emb.reference[_order(emb.reference_ids, data.references, "reference", emb.path, data.split)]
-    return query, reference
+    """Query and reference embeddings in the split's row order (every id exactly once).
+
+    Arrays already in that order are returned as they are (no copy).
+    """
+    return (_reordered(emb.query, _order(emb.query_ids, data.queries, "query", emb.path, data.split)),
+            _reordered(emb.reference, _order(emb.reference_ids, data.references, "reference", emb.path, data.split)))
+
+
+def _reordered(x: np.ndarray, order: np.ndarray) -> np.ndarray:
+    return x if np.array_equal(order, np.arange(len(order))) else x[order]
 
 
 def _read_array(npz: np.lib.npyio.NpzFile, name: str, path: Path) -> np.ndarray:

@@ -8,6 +8,8 @@ embeddings, one summation order per pair)::
     rank_strict(e) = #{references j : sim(q, j) >  s}          ties favour the query
     rank_loose(e)  = #{references j != e : sim(q, j) >= s}     ties count against it
 
+(junk entries are removed from rankings: only their similarity is computed, their ranks are -1)
+
 and for every query the ``topk`` most similar references (ties by index).
 
 How. Queries are processed in chunks against the whole gallery, so memory is
@@ -28,6 +30,7 @@ bound. The few references inside that band are recomputed exactly, so every rank
 from __future__ import annotations
 
 import contextlib
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.structures import GroundTruth
+from ..data.structures import JUNK, GroundTruth
 from ._count import RowCounter, count_sorted
 from ._exact import (ExactPairs, exact_error_bound, float32_above, float32_below,
                      fp32_product_bound, row_norms, single_thread)
@@ -74,7 +77,9 @@ def rank(query: Any, reference: Any, truth: GroundTruth, *, device: str | None =
     """
     if screen not in SCREENS:
         raise ValueError(f"screen must be one of {SCREENS}, not {screen!r}")
+    start = time.perf_counter()
     problem = _Problem.build(query, reference, truth, _device(device), topk, memory_mb)
+    problem.stats["seconds"] = {"setup": time.perf_counter() - start}
     mode = _choose_mode(screen, problem)
     problem.stats.update(screen=mode, device=str(problem.device))
     limit = pair_limit if pair_limit is not None else problem.n_ref // 128 + 32
@@ -85,7 +90,8 @@ def rank(query: Any, reference: Any, truth: GroundTruth, *, device: str | None =
         if len(rows):
             _Fp32Pass(problem, bar).run(rows, counts_progress=mode != "int8")
     problem.stats["pairs_exact"] = problem.exact.pairs_computed
-    return EngineResult(problem.sim, problem.strict, problem.loose, problem.topk, problem.stats)
+    sim = problem.sim if problem.unscale is None else problem.sim * problem.unscale[truth.query_of_entry]
+    return EngineResult(sim, problem.strict, problem.loose, problem.topk, problem.stats)
 
 
 # -- the problem and its bookkeeping ------------------------------------------------------------
@@ -101,6 +107,8 @@ class _Problem:
     memory: int
     exact: ExactPairs
     sim: np.ndarray
+    unscale: np.ndarray | None
+    """Per query, the power of two that turns similarities of rescaled embeddings back (or None)."""
     fp32_bound: np.ndarray    # per query: |fp32 score - real|
     exact_bound: np.ndarray   # per query: |exact - real|
     query_norms: np.ndarray
@@ -132,18 +140,29 @@ class _Problem:
         if truth.n_queries != q.shape[0] or truth.n_references != r.shape[0]:
             raise ValueError(f"ground truth is for {truth.n_queries} x {truth.n_references} but embeddings "
                              f"are {q.shape[0]} x {r.shape[0]}")
-        exact = ExactPairs(q, r)
-        sim = exact(truth.query_of_entry, truth.ref_index)
         qn = row_norms(q)
         rmax = float(row_norms(r).max()) if r.shape[0] else 0.0
+        q, r, qn, rmax, unscale = _tame_magnitudes(q, r, qn, rmax)
+        exact = ExactPairs(q, r)
+        sim = exact(truth.query_of_entry, truth.ref_index)
         dim = q.shape[1]
         k = max(0, min(int(topk), r.shape[0]))
         default_mb = 1024 if device.type == "cuda" else 256
         nnz = len(truth.ref_index)
-        return cls(q, r, truth, device, k, int((memory_mb or default_mb) * 2 ** 20), exact, sim,
+        return cls(q, r, truth, device, k, int((memory_mb or default_mb) * 2 ** 20), exact, sim, unscale,
                    fp32_product_bound(qn, rmax, dim), exact_error_bound(qn, rmax, dim), qn, rmax,
-                   np.zeros(nnz, np.int64), np.zeros(nnz, np.int64), np.zeros((q.shape[0], k), np.int64),
+                   np.full(nnz, -1, np.int64), np.full(nnz, -1, np.int64), np.zeros((q.shape[0], k), np.int64),
                    {"queries": q.shape[0], "references": r.shape[0], "entries": nnz})
+
+    @contextlib.contextmanager
+    def clock(self, phase: str) -> Iterator[None]:
+        """Add the wall time of the block to ``stats["seconds"][phase]``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            seconds = self.stats.setdefault("seconds", {})
+            seconds[phase] = seconds.get(phase, 0.0) + time.perf_counter() - start
 
     def chunk_rows(self, candidates: int) -> int:
         """Query rows per chunk: scores (4 B) and a comparison mask (1 B) per reference, plus the
@@ -156,13 +175,22 @@ class _Problem:
         return int(max(1, self.memory // 4 // max(1, self.n_ref * bytes_per_score)))
 
     def entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For query rows ``rows``: (entry indices, local row of each entry, slot within its row)."""
+        """For query rows ``rows``: (ranked entries, local row of each, slot within its row).
+
+        Junk entries are left out: they are removed from every ranking, so only their
+        similarity matters (their ranks stay -1).
+        """
         indptr = self.truth.indptr
         starts = indptr[rows]
         counts = indptr[rows + 1] - starts
         local = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
-        slot = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-        return starts[local] + slot, local, slot
+        ent = starts[local] + np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts,
+                                                                                        counts)
+        keep = self.truth.role[ent] != JUNK
+        ent, local = ent[keep], local[keep]
+        kept = np.bincount(local, minlength=len(rows))
+        slot = np.arange(len(ent), dtype=np.int64) - np.repeat(np.cumsum(kept) - kept, kept)
+        return ent, local, slot
 
 
 def _host_float32(x: Any, name: str) -> torch.Tensor:
@@ -177,6 +205,22 @@ def _host_float32(x: Any, name: str) -> torch.Tensor:
     if not (t.is_floating_point()):
         raise ValueError(f"{name} embeddings must be floating point, got {t.dtype}")
     return t.detach().to("cpu", torch.float32).contiguous()
+
+
+def _tame_magnitudes(q: torch.Tensor, r: torch.Tensor, qn: np.ndarray, rmax: float) -> tuple[Any, ...]:
+    """Scale rows by powers of two when float32 products could overflow (norms near 1e19).
+
+    A positive factor per query row, and one for all references, leaves every ranking unchanged,
+    and a power of two is exact; the similarities are scaled back at the end. Embeddings of
+    ordinary size are returned as they are (no copy).
+    """
+    if not len(qn) or qn.max() * rmax < 2.0 ** 100:
+        return q, r, qn, rmax, None
+    q_exp = np.frexp(np.where(qn > 0, qn, 1.0))[1].astype(np.float64)
+    r_exp = float(np.frexp(rmax if rmax > 0 else 1.0)[1])
+    q = q * torch.from_numpy(np.ldexp(1.0, -q_exp.astype(int))).to(torch.float32).view(-1, 1)
+    r = r * float(np.ldexp(1.0, -int(r_exp)))
+    return (q, r, row_norms(q), float(row_norms(r).max()), np.ldexp(1.0, (q_exp + r_exp).astype(int)))
 
 
 def _device(device: str | None) -> torch.device:
@@ -449,7 +493,8 @@ class _Fp32Pass(_Pass):
             else:
                 q = p.query.index_select(0, torch.from_numpy(block))
             scores = buffer[:len(block)]
-            torch.mm(q.to(dev), reference.t(), out=scores[:, :p.n_ref])
+            with p.clock("fp32 product"):
+                torch.mm(q.to(dev), reference.t(), out=scores[:, :p.n_ref])
             self._chunk(block, scores, counter)
             if self.bar is not None and counts_progress:
                 self.bar.update(len(block))
@@ -461,21 +506,25 @@ class _Fp32Pass(_Pass):
         own = p.sim[ent]
         hi = float32_above(own + half[local])
         lo = float32_below(own - half[local])
-        n_gt, n_ge = self.count_entries(scores, counter, local, slot, hi, lo)
+        with p.clock("count"):
+            n_gt, n_ge = self.count_entries(scores, counter, local, slot, hi, lo)
         strict, loose = n_gt.copy(), n_gt.copy()
         band = np.flatnonzero(n_ge - n_gt > 1)
-        add_s, add_l = self.recheck_bands(scores, rows, ent[band], local[band], hi[band], lo[band])
+        with p.clock("band re-check"):
+            add_s, add_l = self.recheck_bands(scores, rows, ent[band], local[band], hi[band], lo[band])
         strict[band] += add_s
         loose[band] += add_l
         p.strict[ent], p.loose[ent] = strict, loose
         if p.k:
-            values, cand, beyond = top_candidates(scores, min(p.n_ref, p.k + 8))
+            with p.clock("top-k"):
+                values, cand, beyond = top_candidates(scores, min(p.n_ref, p.k + 8))
             outside = beyond + half
 
             def widen(local: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 return self.at_least(scores, local, float32_below(floor - half[local]))
 
-            self.exact_topk(rows, cand, values, half, outside, widen)
+            with p.clock("top-k"):
+                self.exact_topk(rows, cand, values, half, outside, widen)
 
 
 # -- the int8 screen ------------------------------------------------------------------------------
@@ -490,18 +539,17 @@ class _Int8Pass(_Pass):
 
     def run(self) -> np.ndarray:
         p = self.p
-        refs = quantise(p.reference, shared_scale=True)
         width = padded(p.n_ref)
-        values = torch.zeros(width, refs.values.shape[1], dtype=torch.int8)
-        values[:p.n_ref] = refs.values
-        self.ref_values_t = values.t()
+        with p.clock("quantise"):
+            refs = quantise(p.reference, shared_scale=True, rows=width)
+        self.ref_values_t = refs.values.t()
         self.ref_scale = float(refs.scale[0]) if p.n_ref else 1.0
         self.max_ref_residual = float(refs.norm_residual.max()) if p.n_ref else 0.0
         step = p.chunk_rows(p.k + _TOPK_EXTRA)
         buffer = torch.empty(min(step, p.n_query) * width, dtype=torch.int32)
         counter = RowCounter(min(step, p.n_query), width, torch.device("cpu"))
         take = min(p.n_ref, p.k + _TOPK_EXTRA)
-        self.gather_rows = max(1, min(step, p.n_query, p.memory // 4 // max(1, take * p.dim * 4)))
+        self.gather_rows = max(1, min(step, p.n_query, p.memory // 8 // max(1, take * p.dim * 4)))
         self.gather = torch.empty(self.gather_rows * take, p.dim)
         p.stats["chunk_rows_int8"] = step
         left: list[np.ndarray] = []
@@ -512,10 +560,12 @@ class _Int8Pass(_Pass):
                 p.stats["switched_to_fp32_at_query"] = start
                 left.append(np.arange(start, p.n_query, dtype=np.int64))
                 break
-            queries = quantise(p.query[start:start + len(rows)], shared_scale=False)
+            with p.clock("quantise"):
+                queries = quantise(p.query[start:start + len(rows)], shared_scale=False)
             scores = buffer[:len(rows) * width].view(len(rows), width)
-            torch._int_mm(queries.values, self.ref_values_t, out=scores)
-            scores[:, p.n_ref:] = sentinel(torch.int32)  # zero-padded references score 0: hide them
+            with p.clock("int8 product"):
+                torch._int_mm(queries.values, self.ref_values_t, out=scores)
+                scores[:, p.n_ref:] = sentinel(torch.int32)  # zero-padded references score 0: hide them
             left.append(self._chunk(rows, scores, counter, queries))
             done += len(rows)
             if self.bar is not None:
@@ -538,12 +588,14 @@ class _Int8Pass(_Pass):
         lo = np.ceil((own - half[local]) / unit[local]) - 1
         hi = np.clip(hi, -_INT32_MAX, _INT32_MAX).astype(np.int32)
         lo = np.clip(lo, -_INT32_MAX, _INT32_MAX).astype(np.int32)
-        n_gt, n_ge = self.count_entries(scores, counter, local, slot, hi, lo)
+        with p.clock("count"):
+            n_gt, n_ge = self.count_entries(scores, counter, local, slot, hi, lo)
         width = n_ge - n_gt
         wide_rows = np.unique(local[width > self.pair_limit])
         narrow = np.flatnonzero((width > 1) & ~np.isin(local, wide_rows))
         strict, loose = n_gt.copy(), n_gt.copy()
-        add_s, add_l = self.recheck_bands(scores, rows, ent[narrow], local[narrow], hi[narrow], lo[narrow])
+        with p.clock("band re-check"):
+            add_s, add_l = self.recheck_bands(scores, rows, ent[narrow], local[narrow], hi[narrow], lo[narrow])
         strict[narrow] += add_s
         loose[narrow] += add_l
         keep = ~np.isin(local, wide_rows)
@@ -551,7 +603,8 @@ class _Int8Pass(_Pass):
         self.p.stats["band_entries"] = self.p.stats.get("band_entries", 0) + len(narrow)
         if p.k:
             settle = np.setdiff1d(np.arange(len(rows)), wide_rows)
-            self._topk(rows, scores, settle, queries, err, half, unit)
+            with p.clock("top-k"):
+                self._topk(rows, scores, settle, queries, err, half, unit)
         return rows[wide_rows]
 
     def _score_candidates(self, rows: np.ndarray, cand: torch.Tensor, approx: torch.Tensor, take: int) -> None:
@@ -571,8 +624,10 @@ class _Int8Pass(_Pass):
         if not len(settle):
             return
         take = min(p.n_ref, p.k + _TOPK_EXTRA)
-        sub = scores if len(settle) == len(rows) else scores.index_select(0, torch.from_numpy(settle))
-        values, cand, beyond = top_candidates(sub, take)
+        values, cand, beyond = top_candidates(scores, take)  # wide rows too: cheaper than a copy
+        if len(settle) < len(rows):
+            pick = torch.from_numpy(settle)
+            values, cand, beyond = values[pick], cand[pick], beyond[settle]
         m = len(settle)
         # float32 scores of the candidates (bound: fp32_bound), a block of rows at a time
         approx = torch.empty(m, take)

@@ -8,7 +8,8 @@ entry's exact similarity and two ranks over the *whole* gallery::
                                                                            as Sample4Geo, TransGeo, SAFA)
     rank_loose  = #{other references at least as similar as the entry}   (ties count against it)
 
-plus each query's ``topk`` most similar references for plots. Metrics subtract what their
+plus each query's ``topk`` most similar references for plots. Junk entries are removed from
+every ranking, so only their similarity is computed (ranks -1). Metrics subtract what their
 convention removes (junk, semi-positives) using the similarities of the entries themselves, so
 one table serves every convention, and a record's stored table can be re-scored later.
 
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.structures import GroundTruth
+from ..data.structures import JUNK, GroundTruth
 
 ARRAY_NAMES = ("similarity", "rank_strict", "rank_loose", "topk")
 
@@ -40,9 +41,10 @@ class RankTable:
     similarity: np.ndarray
     """float64 [nnz]: similarity of the entry's query and reference."""
     rank_strict: np.ndarray
-    """int64 [nnz]: number of references of the whole gallery with a greater similarity."""
+    """int64 [nnz]: number of references of the whole gallery with a greater similarity
+    (-1 for junk entries: they are removed from every ranking, only their similarity is used)."""
     rank_loose: np.ndarray
-    """int64 [nnz]: number of other references with a greater or equal similarity."""
+    """int64 [nnz]: number of other references with a greater or equal similarity (-1 for junk)."""
     topk: np.ndarray
     """int64 [Nq, k]: the k most similar reference rows per query, best first (ties by index)."""
     stats: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -59,8 +61,8 @@ class RankTable:
             raise ValueError("similarity, rank_strict and rank_loose must be 1-D arrays of one length")
         if self.topk.ndim != 2:
             raise ValueError("topk must be a 2-D array (queries x k)")
-        if n and (self.rank_strict.min() < 0 or np.any(self.rank_loose < self.rank_strict)):
-            raise ValueError("ranks must satisfy 0 <= rank_strict <= rank_loose")
+        if n and (self.rank_strict.min() < -1 or np.any(self.rank_loose < self.rank_strict)):
+            raise ValueError("ranks must satisfy 0 <= rank_strict <= rank_loose (or -1 for junk)")
 
     def __len__(self) -> int:
         return len(self.similarity)
@@ -73,6 +75,8 @@ class RankTable:
             raise ValueError(f"rank table has top-k of {len(self.topk)} queries, ground truth has {truth.n_queries}")
         if len(self) and self.rank_loose.max() >= max(truth.n_references, 1):
             raise ValueError("a rank exceeds the gallery size of the ground truth")
+        if np.any((self.rank_strict < 0) & (truth.role != JUNK)):
+            raise ValueError("only junk entries may be left unranked (-1)")
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for storage beside a record (see :meth:`from_arrays`)."""

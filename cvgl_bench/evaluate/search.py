@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.structures import GroundTruth
+from ..data.structures import JUNK, GroundTruth
 from .ranks import RankTable, compute_ranks
 
 
@@ -63,7 +63,7 @@ class FaissSearch:
         from ._exact import (ExactPairs, exact_error_bound, float32_above, float32_below, fp32_product_bound,
                              row_norms)
         from ._lists import ranks_from_lists
-        from .engine import settle_topk
+        from .engine import _tame_magnitudes, settle_topk
 
         q = _float32_rows(query, "query")
         r = _float32_rows(reference, "reference")
@@ -72,18 +72,21 @@ class FaissSearch:
         nq, nr, dim = q.shape[0], r.shape[0], q.shape[1]
         faiss.omp_set_num_threads(torch.get_num_threads())
         qt, rt = torch.from_numpy(q), torch.from_numpy(r)
+        qn = row_norms(qt)
+        rmax = float(row_norms(rt).max()) if nr else 0.0
+        qt, rt, qn, rmax, unscale = _tame_magnitudes(qt, rt, qn, rmax)
+        q, r = qt.numpy(), rt.numpy()
         exact = ExactPairs(qt, rt)
         q_of, ref_of = truth.query_of_entry, truth.ref_index
         own = exact(q_of, ref_of)
-        qn = row_norms(qt)
-        rmax = float(row_norms(rt).max()) if nr else 0.0
         half = fp32_product_bound(qn, rmax, dim) + exact_error_bound(qn, rmax, dim)
         hi = float32_above(own + half[q_of])
         lo = float32_below(own - half[q_of])
+        ranked = truth.role != JUNK  # junk is removed from rankings: its ranks stay -1
         lowest = np.full(nq, np.inf, dtype=np.float32)
-        np.minimum.at(lowest, q_of, lo)
-        strict = np.zeros(len(own), np.int64)
-        loose = np.zeros(len(own), np.int64)
+        np.minimum.at(lowest, q_of[ranked], lo[ranked])
+        strict = np.full(len(own), -1, np.int64)
+        loose = np.full(len(own), -1, np.int64)
         k = max(0, min(int(topk), nr))
         top = np.zeros((nq, k), np.int64)
         stats: dict[str, Any] = {"backend": "faiss", "queries": nq, "references": nr, "entries": len(own)}
@@ -134,6 +137,8 @@ class FaissSearch:
             lists = (lims.astype(np.int64), values, ids.astype(np.int64))
             self._settle_lists(rows, lists, q_of, truth, hi, lo, own, exact, strict, loose, ranks_from_lists)
         stats["pairs_exact"] = exact.pairs_computed
+        if unscale is not None:
+            own = own * unscale[q_of]
         return RankTable(own, strict, loose, top, stats)
 
     @staticmethod
@@ -155,6 +160,8 @@ class FaissSearch:
         counts = truth.indptr[rows + 1] - starts
         owner = np.repeat(np.arange(len(rows)), counts)
         ent = starts[owner] + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        keep = truth.role[ent] != JUNK
+        ent, owner = ent[keep], owner[keep]
         if not len(ent):
             return
         lims, values, ids = lists
