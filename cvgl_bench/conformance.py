@@ -213,8 +213,10 @@ def check_batch_independence(ctx: _Context) -> str:
     return f"an image embeds the same alone and in a batch (max difference {worst:.1e})"
 
 
-def _training_loss(ctx: _Context, model: Any, query: Any, reference: Any) -> tuple[Any, str]:
-    """The loss the method trains with: the toolkit's for a ContrastiveMethod, else symmetric InfoNCE."""
+def _training_loss(ctx: _Context, model: Any, query: Any, reference: Any) -> tuple[Any, str, tuple[Any, Any]]:
+    """The loss the method trains with (the toolkit's for a ContrastiveMethod, else a symmetric
+    InfoNCE), its name, and the two embedding batches it was computed from."""
+    import torch
     import torch.nn.functional as F
 
     from .train.base import ContrastiveMethod
@@ -222,14 +224,13 @@ def _training_loss(ctx: _Context, model: Any, query: Any, reference: Any) -> tup
     if isinstance(ctx.method, ContrastiveMethod):
         q, r = model(query, reference)
         loss_fn = ctx.method.build_loss(ctx.hparams)
-        return loss_fn(q, r, getattr(model, "logit_scale", None)), f"the method's {type(loss_fn).__name__}"
-    import torch
-
+        return loss_fn(q, r, getattr(model, "logit_scale", None)), f"the method's {type(loss_fn).__name__}", (q, r)
     q_view, r_view = _views(ctx)
     q, r = _encode(model, query, q_view), _encode(model, reference, r_view)
     logits = 10.0 * q @ r.t()
     target = torch.arange(len(q), device=logits.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)), "a symmetric InfoNCE"
+    loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+    return loss, "a symmetric InfoNCE", (q, r)
 
 
 def check_backward(ctx: _Context) -> str:
@@ -237,7 +238,12 @@ def check_backward(ctx: _Context) -> str:
 
     model = _fresh_model(ctx).train()
     q_view, r_view = _views(ctx)
-    loss, which = _training_loss(ctx, model, _random_batch(ctx, q_view), _random_batch(ctx, r_view, 1))
+    loss, which, embeddings = _training_loss(ctx, model, _random_batch(ctx, q_view), _random_batch(ctx, r_view, 1))
+    for view, emb in zip((q_view, r_view), embeddings):
+        if isinstance(emb, torch.Tensor) and emb.grad_fn is None:
+            raise CheckFailed(f"the {view} embeddings have no gradient: encode() or forward() runs under "
+                              "torch.no_grad(), inference_mode or detach()es its output; let training calls build "
+                              "the autograd graph")
     if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
         raise CheckFailed(f"{which} returned {type(loss).__name__} {tuple(getattr(loss, 'shape', ()))}; a loss must be "
                           "a scalar tensor")

@@ -326,6 +326,11 @@ def _check_hparams(method: str, hparams: Mapping[str, Any], train_spec: Any) -> 
     if not isinstance(sizes, Mapping) or not needed <= set(sizes):
         raise PluginError(f"method {method!r}: hparams['image_size'] must give [H, W] for views "
                           f"{', '.join(sorted(needed))}")
+    for view in sorted(needed):
+        size = sizes[view]
+        if not (isinstance(size, (list, tuple)) and len(size) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+            raise ConfigError(f"method {method!r}: image_size of {view} must be [H, W] in pixels, not {size!r}")
 
 
 def _skeleton(cell: Cell, spec: Any, p: _Plan, method_version: str, chash: str, hparams: Mapping[str, Any],
