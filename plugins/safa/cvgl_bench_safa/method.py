@@ -40,6 +40,8 @@ SAFA_OPTIONS: dict[str, Any] = {
     "polar_north": 0.5,
     "dropout": 0.2,
     "triplet_weight": 10.0,
+    # non-VGG trunks: the timm features_only stage whose map is aggregated (None: the last)
+    "trunk_stage": None,
 }
 
 _PAPER: dict[str, dict[str, Any]] = {
