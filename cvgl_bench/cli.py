@@ -218,6 +218,9 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
 @click.option("--overwrite", type=click.Choice(["only-missing", "always", "never"]), default="only-missing",
               show_default=True, help="What to do with records that exist already.")
 @click.option("--protocol", "protocol_items", multiple=True, help="Protocol option KEY=VALUE (repeatable).")
+@click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE",
+              help="Override a hparam of the method's recipe (repeatable; VALUE is YAML, dotted KEY for nested "
+                   "ones): an ablation, e.g. --set ncm=off. Records are named after it.")
 @click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False))
 @click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
               help="Checkpoints and training state.")
@@ -228,9 +231,11 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
 @click.option("--threads", type=int, default=None, help="Torch CPU threads (default: torch's choice).")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON instead of a table.")
 def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: str, seeds: tuple[int, ...],
-        data_root: str | None, overwrite: str, protocol_items: tuple[str, ...], results_dir: str, runs_dir: str,
-        device: str | None, backend: str, on_corrupt: str, threads: int | None, as_json: bool) -> None:
+        data_root: str | None, overwrite: str, protocol_items: tuple[str, ...], set_items: tuple[str, ...],
+        results_dir: str, runs_dir: str, device: str | None, backend: str, on_corrupt: str, threads: int | None,
+        as_json: bool) -> None:
     """Train METHOD (or reuse its checkpoint) and evaluate it; one record per evaluation split."""
+    from .overrides import parse_set
     from .runner import Cell, RunOptions, run_cell, summary_rows
 
     h = host()
@@ -241,10 +246,11 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
                          device=device, backend=backend, on_corrupt=on_corrupt, threads=threads,
                          log=lambda line: click.echo(line, err=True))
     protocol = _parse_protocol(protocol_items)
+    overrides = parse_set(set_items)
     records = []
     for seed in seeds:
         cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile, seed=seed,
-                    protocol=protocol)
+                    protocol=protocol, overrides=overrides)
         records.extend(run_cell(cell, options, h).records)
     if as_json:
         echo_json(records)
@@ -307,15 +313,17 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: str | None, g
 
 @cli.command("check-plugin")
 @click.argument("method")
-@click.option("--quick", is_flag=True, help="Skip the two-epoch training check.")
+@click.option("--quick", is_flag=True, help="Skip the two-epoch training check (seconds instead of about a minute).")
+@click.option("--device", default="cpu", show_default=True, help="Where the checks build and run the model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.pass_context
-def check_plugin(ctx: click.Context, method: str, quick: bool, as_json: bool) -> None:
-    """Conformance checks for METHOD: shapes, normalisation, backward, determinism, checkpoints, learning."""
+def check_plugin(ctx: click.Context, method: str, quick: bool, device: str, as_json: bool) -> None:
+    """Conformance checks for METHOD: recipes, shapes, normalisation, batch independence, backward,
+    determinism, checkpoints, learning (on a tiny synthetic split generated on first use)."""
     from .conformance import run_checks
     from .errors import UserError
 
-    results_ = run_checks(method, host(), quick=quick, debug=_debug_enabled(ctx))
+    results_ = run_checks(method, host(), quick=quick, device=device, debug=_debug_enabled(ctx))
     if as_json:
         echo_json([r.__dict__ for r in results_])
     else:
@@ -325,6 +333,9 @@ def check_plugin(ctx: click.Context, method: str, quick: bool, as_json: bool) ->
     if failed:
         raise UserError(f"{len(failed)} of {len(results_)} checks failed for {method!r}; first: {failed[0].name}: "
                         f"{failed[0].message}")
+    if not as_json:
+        skipped = " (the training check skipped: --quick)" if quick else ""
+        click.echo(f"all {len(results_)} checks passed for {method!r}{skipped}")
 
 
 def _default_suite() -> Any:

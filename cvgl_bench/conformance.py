@@ -1,14 +1,33 @@
 """``cvgl-bench check-plugin``: the conformance suite a method author runs on a laptop.
 
-Each check builds what it needs from the method's ``cpu`` profile, runs in seconds to a couple of
-minutes on a CPU, and reports a failure as a sentence the author can act on. The project's own
-tests run it over every registered method, as timm tests every registered model.
+Every check builds what it needs from the method's ``cpu`` profile, runs in seconds on a CPU
+(the training check in under a minute, on a tiny synthetic split), and reports a failure as a
+sentence the author can act on. The project's own tests run it over every registered method, as
+timm tests every registered model.
+
+Checks, in order (a failed ``recipes`` check stops the rest: nothing can be built without it):
+
+1. ``recipes``: ``hparams("cpu", split)`` and ``hparams("paper", split)`` are JSON data with an
+   ``image_size`` for both views of the split.
+2. ``forward shapes``: ``encode(images, view)`` returns ``(batch, embedding_dim)`` finite floats.
+3. ``L2-normalised embeddings``.
+4. ``independent of the batch``: an image embeds the same alone and among others in eval mode
+   (retrieval stays factorised; no batch statistics at inference).
+5. ``backward``: the training loss (the toolkit's, for a ``ContrastiveMethod``) reaches every
+   trainable parameter (distributed training stops on one that it does not reach).
+6. ``determinism under a seed``: two models built after the same seeding are identical.
+7. ``checkpoint round trip``: ``state_dict`` through ``torch.save`` / ``torch.load(weights_only=True)``
+   restores the same embeddings, the way the runner reloads a trained model.
+8. ``learns in two epochs`` (skipped by ``--quick``): ``fit`` for two epochs on a tiny synthetic
+   training split must rank its own pairs better than the untrained model.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
+import random
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -20,8 +39,11 @@ import numpy as np
 
 from .plugins import PluginHost, get_host
 
-#: Training splits tried, in order, for the two-epoch learning check (the first one the method supports).
+#: Training splits tried, in order, for the checks (the first pair the method supports).
 CHECK_SPLITS = (("synth_cvusa_train", "synth_cvusa_test"), ("synth_u1652_train", "synth_u1652_d2s"))
+
+#: Seed of the models built by the checks.
+SEED = 123
 
 
 @dataclass
@@ -40,29 +62,95 @@ class _Context:
     spec: Any
     train_spec: Any
     eval_spec: Any
-    hparams: dict[str, Any]
+    hparams: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
     batch: int = 4
 
 
-def _random_batch(ctx: _Context, view: str, seed: int = 0) -> Any:
-    import torch
-
-    h, w = ctx.hparams["image_size"][view]
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (ctx.batch, h, w, 3), generator=g, dtype=torch.uint8)
-    return ctx.method.eval_transform(ctx.hparams, view)(images)
+class CheckFailed(AssertionError):
+    """A check's verdict: the message is the sentence shown to the plugin author."""
 
 
+# -- helpers -----------------------------------------------------------------------------------
 def _views(ctx: _Context) -> tuple[str, str]:
     return ctx.train_spec.query_view, ctx.train_spec.reference_view
 
 
-def _fresh_model(ctx: _Context, seed: int = 0) -> Any:
+def _seed_all(seed: int) -> None:
     import torch
 
+    random.seed(seed)
+    np.random.seed(seed)
     torch.manual_seed(seed)
-    return ctx.method.build_model(ctx.hparams)
+
+
+def _fresh_model(ctx: _Context, seed: int = SEED) -> Any:
+    """A model built the way the runner builds one: every global generator seeded first."""
+    _seed_all(seed)
+    model = ctx.method.build_model(ctx.hparams)
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailed(f"build_model returned a {type(model).__name__}, not a torch.nn.Module; return the model "
+                          "(an nn.Module that also subclasses cvgl_bench.method.CVGLModel)")
+    return model.to(ctx.device)
+
+
+def _random_batch(ctx: _Context, view: str, seed: int = 0, batch: int | None = None) -> Any:
+    """Random uint8 images of ``view`` at the recipe's size, through the method's eval transform."""
+    import torch
+
+    h, w = ctx.hparams["image_size"][view]
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (batch or ctx.batch, h, w, 3), generator=generator, dtype=torch.uint8)
+    out = ctx.method.eval_transform(ctx.hparams, view)(images)
+    if not isinstance(out, torch.Tensor) or out.ndim != 4 or out.shape[1] != 3:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise CheckFailed(f"eval_transform(hparams, {view!r}) must map uint8 (B, H, W, 3) to float (B, 3, H, W), "
+                          f"got {shape}")
+    return out.to(ctx.device)
+
+
+def _encode(model: Any, images: Any, view: str) -> Any:
+    if not callable(getattr(model, "encode", None)):
+        raise CheckFailed(f"the model ({type(model).__name__}) has no encode(images, view) method; subclass "
+                          "cvgl_bench.method.CVGLModel and implement encode")
+    return model.encode(images, view)
+
+
+def _names(names: list[str], limit: int = 4) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+# -- the checks --------------------------------------------------------------------------------
+def check_recipes(ctx: _Context) -> str:
+    """Both profiles resolve to JSON data with image sizes; fills ``ctx.hparams`` (cpu)."""
+    views = _views(ctx)
+    resolved = {}
+    for profile in ("cpu", "paper"):
+        hparams = ctx.method.hparams(profile, ctx.train_spec)
+        if not isinstance(hparams, dict):
+            raise CheckFailed(f"hparams({profile!r}, split) returned a {type(hparams).__name__}; return a dict")
+        try:
+            json.dumps(hparams, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise CheckFailed(f"hparams({profile!r}, split) is not plain JSON data ({exc}); it is hashed into the "
+                              "configuration and stored in every record: use numbers, strings, lists and dicts") from None
+        sizes = hparams.get("image_size")
+        missing = [v for v in views if not isinstance(sizes, dict) or v not in sizes]
+        if missing:
+            raise CheckFailed(f"hparams({profile!r}, {ctx.train_spec.name}) has no image_size for {', '.join(missing)}; "
+                              "give image_size = {view: [H, W]} for both views of the split")
+        for view in views:
+            size = sizes[view]
+            if not (isinstance(size, list | tuple) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+                raise CheckFailed(f"hparams({profile!r}, split)['image_size'][{view!r}] must be [H, W] positive "
+                                  f"integers, got {size!r}")
+        resolved[profile] = hparams
+    ctx.hparams = resolved["cpu"]
+    sizes = ", ".join(f"{v} {'x'.join(map(str, ctx.hparams['image_size'][v]))}" for v in views)
+    return f"cpu and paper profiles resolve for {ctx.train_spec.name} ({sizes} in the cpu profile)"
 
 
 def check_forward(ctx: _Context) -> str:
@@ -70,19 +158,24 @@ def check_forward(ctx: _Context) -> str:
 
     model = _fresh_model(ctx).eval()
     dim = getattr(model, "embedding_dim", None)
-    if not isinstance(dim, int) or dim <= 0:
-        raise AssertionError("the model has no positive integer attribute `embedding_dim`; set it in __init__")
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
+        raise CheckFailed(f"the model has no positive integer attribute embedding_dim (got {dim!r}); set it in "
+                          "__init__ to the size of the vectors encode returns")
     for view in _views(ctx):
         with torch.no_grad():
-            out = model.encode(_random_batch(ctx, view), view)
-        if not isinstance(out, torch.Tensor) or out.shape != (ctx.batch, dim):
-            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise AssertionError(f"encode(images, {view!r}) must return a tensor of shape (batch, embedding_dim) = "
-                                 f"({ctx.batch}, {dim}), got {shape}")
-        if out.dtype not in (torch.float32, torch.float16, torch.bfloat16):
-            raise AssertionError(f"encode(..., {view!r}) returned {out.dtype}; return floating-point embeddings")
+            out = _encode(model, _random_batch(ctx, view), view)
+        if not isinstance(out, torch.Tensor):
+            raise CheckFailed(f"encode(images, {view!r}) returned a {type(out).__name__}; return a tensor "
+                              f"(batch, embedding_dim)")
+        if tuple(out.shape) != (ctx.batch, dim):
+            raise CheckFailed(f"encode(images, {view!r}) returned shape {tuple(out.shape)} for {ctx.batch} images, "
+                              f"expected ({ctx.batch}, {dim}) = (batch, embedding_dim): return one row per image and "
+                              f"set embedding_dim to the row length")
+        if not out.is_floating_point():
+            raise CheckFailed(f"encode(images, {view!r}) returned {out.dtype}; return floating-point embeddings")
         if not torch.isfinite(out).all():
-            raise AssertionError(f"encode(..., {view!r}) returned NaN or inf on random images")
+            raise CheckFailed(f"encode(images, {view!r}) returned NaN or inf on random images; check divisions and "
+                              "normalisations of all-zero features (add an epsilon)")
     return f"encode gives ({ctx.batch}, {dim}) for {' and '.join(_views(ctx))}"
 
 
@@ -92,11 +185,52 @@ def check_normalised(ctx: _Context) -> str:
     model = _fresh_model(ctx).eval()
     for view in _views(ctx):
         with torch.no_grad():
-            norms = model.encode(_random_batch(ctx, view), view).float().norm(dim=1)
+            norms = _encode(model, _random_batch(ctx, view), view).float().norm(dim=1)
         if not torch.allclose(norms, torch.ones_like(norms), atol=1e-3):
-            raise AssertionError(f"embeddings of {view!r} are not L2-normalised (norms {norms.min():.4f}..."
-                                 f"{norms.max():.4f}); end encode() with torch.nn.functional.normalize(x, dim=-1)")
-    return "unit-norm embeddings"
+            raise CheckFailed(f"embeddings of {view!r} have L2 norms {norms.min():.4f} to {norms.max():.4f}, not 1: "
+                              "end encode() with torch.nn.functional.normalize(x, dim=-1) (retrieval ranks by "
+                              "inner product, which is the cosine only for unit vectors)")
+    return "unit-norm embeddings for both views"
+
+
+def check_batch_independence(ctx: _Context) -> str:
+    import torch
+
+    model = _fresh_model(ctx).eval()
+    worst = 0.0
+    for view in _views(ctx):
+        images = _random_batch(ctx, view, seed=3)
+        with torch.no_grad():
+            together = _encode(model, images, view).float()
+            alone = torch.cat([_encode(model, images[i:i + 1], view).float() for i in range(len(images))])
+        diff = float((together - alone).abs().max())
+        worst = max(worst, diff)
+        if diff > 1e-4:
+            raise CheckFailed(f"in eval mode an image of {view!r} embeds differently alone than in a batch of "
+                              f"{len(images)} (max difference {diff:.2g}): an embedding must depend on its own image "
+                              "only; use running statistics at inference (model.eval() for BatchNorm) and no "
+                              "attention or normalisation across the batch")
+    return f"an image embeds the same alone and in a batch (max difference {worst:.1e})"
+
+
+def _training_loss(ctx: _Context, model: Any, query: Any, reference: Any) -> tuple[Any, str, tuple[Any, Any]]:
+    """The loss the method trains with (the toolkit's for a ContrastiveMethod, else a symmetric
+    InfoNCE), its name, and the two embedding batches it was computed from."""
+    import torch
+    import torch.nn.functional as F
+
+    from .train.base import ContrastiveMethod
+
+    if isinstance(ctx.method, ContrastiveMethod):
+        q, r = model(query, reference)
+        loss_fn = ctx.method.build_loss(ctx.hparams)
+        return loss_fn(q, r, getattr(model, "logit_scale", None)), f"the method's {type(loss_fn).__name__}", (q, r)
+    q_view, r_view = _views(ctx)
+    q, r = _encode(model, query, q_view), _encode(model, reference, r_view)
+    logits = 10.0 * q @ r.t()
+    target = torch.arange(len(q), device=logits.device)
+    loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+    return loss, "a symmetric InfoNCE", (q, r)
 
 
 def check_backward(ctx: _Context) -> str:
@@ -104,100 +238,160 @@ def check_backward(ctx: _Context) -> str:
 
     model = _fresh_model(ctx).train()
     q_view, r_view = _views(ctx)
-    q = model.encode(_random_batch(ctx, q_view), q_view)
-    r = model.encode(_random_batch(ctx, r_view, 1), r_view)
-    loss = -(q * r).sum(dim=1).mean() + (q @ r.t()).logsumexp(dim=1).mean()
+    loss, which, embeddings = _training_loss(ctx, model, _random_batch(ctx, q_view), _random_batch(ctx, r_view, 1))
+    for view, emb in zip((q_view, r_view), embeddings):
+        if isinstance(emb, torch.Tensor) and emb.grad_fn is None:
+            raise CheckFailed(f"the {view} embeddings have no gradient: encode() or forward() runs under "
+                              "torch.no_grad(), inference_mode or detach()es its output; let training calls build "
+                              "the autograd graph")
+    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+        raise CheckFailed(f"{which} returned {type(loss).__name__} {tuple(getattr(loss, 'shape', ()))}; a loss must be "
+                          "a scalar tensor")
+    if not torch.isfinite(loss):
+        raise CheckFailed(f"{which} is {float(loss)} on random images at initialisation; check the loss for log(0), "
+                          "divisions by zero and overflowing exponentials")
+    if loss.grad_fn is None:
+        raise CheckFailed(f"{which} has no gradient: encode() or forward() runs under torch.no_grad(), inference_mode "
+                          "or detach()es its output; let training calls build the autograd graph")
     loss.backward()
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not params:
-        raise AssertionError("the model has no trainable parameters")
-    with_grad = [n for n, p in params if p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0]
-    if not with_grad:
-        raise AssertionError("no parameter received a gradient from a contrastive loss on encode(); "
-                             "check for detach(), torch.no_grad() or inference_mode inside encode")
-    return f"{len(with_grad)} of {len(params)} trainable tensors receive gradients"
+        raise CheckFailed("the model has no trainable parameters (every requires_grad is False)")
+    unreached = [n for n, p in params if p.grad is None]
+    if len(unreached) == len(params):
+        raise CheckFailed(f"no parameter received a gradient from {which}; check for detach(), torch.no_grad() or "
+                          "inference_mode inside encode/forward")
+    if unreached:
+        raise CheckFailed(f"{len(unreached)} trainable parameter(s) receive no gradient from {which}: "
+                          f"{_names(unreached)}; distributed training (torchrun) stops on them: use them in "
+                          "forward, delete them, or set requires_grad=False")
+    bad = [n for n, p in params if not torch.isfinite(p.grad).all()]
+    if bad:
+        raise CheckFailed(f"gradients of {_names(bad)} are NaN or inf at initialisation; check the forward pass for "
+                          "unstable operations (sqrt or log of 0, normalising an all-zero vector)")
+    nonzero = sum(1 for _, p in params if p.grad.abs().sum() > 0)
+    return (f"{which} reaches all {len(params)} trainable tensors ({nonzero} with a non-zero gradient; "
+            "zero-initialised layers start at zero)")
 
 
 def check_determinism(ctx: _Context) -> str:
     import torch
 
-    outs = []
-    for _ in range(2):
-        model = _fresh_model(ctx, seed=123).eval()
-        view = _views(ctx)[1]
-        with torch.no_grad():
-            outs.append(model.encode(_random_batch(ctx, view), view))
-    if not torch.equal(outs[0], outs[1]):
-        raise AssertionError("two models built after torch.manual_seed(123) give different embeddings; draw all "
-                             "random initialisation from torch's global generator (no unseeded numpy/random)")
-    return "same seed, same model"
+    first, second = _fresh_model(ctx), _fresh_model(ctx)
+    a, b = first.state_dict(), second.state_dict()
+    differ = [k for k in a if k not in b or not torch.equal(a[k], b[k])]
+    if differ:
+        raise CheckFailed(f"two models built after seeding torch, numpy and random with {SEED} differ in "
+                          f"{_names(differ)}; draw every random initialisation from those global generators (no "
+                          "unseeded numpy.random.default_rng(), torch.Generator or clock-based seeds)")
+    view = _views(ctx)[1]
+    images = _random_batch(ctx, view)
+    first.eval()
+    second.eval()
+    with torch.no_grad():
+        if not torch.equal(_encode(first, images, view), _encode(second, images, view)):
+            raise CheckFailed(f"two identical models embed the same {view!r} images differently in eval mode; the "
+                              "embedding must not draw random numbers at inference (dropout outside training, "
+                              "random crops in encode)")
+    return f"same seed, same parameters ({len(a)} tensors) and embeddings"
 
 
 def check_checkpoint(ctx: _Context) -> str:
     import torch
 
-    model = _fresh_model(ctx, seed=1).eval()
+    trained = _fresh_model(ctx, seed=1).eval()
     buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    buffer.seek(0)
-    other = _fresh_model(ctx, seed=2).eval()
     try:
-        other.load_state_dict(torch.load(buffer, weights_only=True))
+        torch.save({k: v.detach().cpu() for k, v in trained.state_dict().items()}, buffer)
+    except Exception as exc:  # noqa: BLE001 - whatever torch.save raises, the author needs the reason
+        raise CheckFailed(f"state_dict cannot be saved with torch.save ({type(exc).__name__}: {exc}); keep only "
+                          "tensors in the state") from None
+    buffer.seek(0)
+    try:
+        state = torch.load(buffer, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
-        raise AssertionError(f"state_dict does not round-trip through torch.save / torch.load(weights_only=True): "
-                             f"{type(exc).__name__}: {exc}; keep only tensors in the state") from None
+        raise CheckFailed(f"the saved state_dict does not load with torch.load(weights_only=True) "
+                          f"({type(exc).__name__}: {str(exc).splitlines()[0]}); keep only tensors in the state") from None
+    fresh = _fresh_model(ctx, seed=2).eval()
+    try:
+        fresh.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckFailed(f"a freshly built model refuses the checkpoint of another ({first}); build_model(hparams) "
+                          "must create the same parameters and buffers every time") from None
     for view in _views(ctx):
-        x = _random_batch(ctx, view)
+        images = _random_batch(ctx, view, seed=5)
         with torch.no_grad():
-            if not torch.allclose(model.encode(x, view), other.encode(x, view), atol=1e-6):
-                raise AssertionError(f"a reloaded checkpoint embeds {view!r} differently; register every learned "
-                                     "tensor as a parameter or buffer")
-    return "state_dict round trip"
+            diff = float((_encode(trained, images, view) - _encode(fresh, images, view)).abs().max())
+        if diff > 1e-5:
+            raise CheckFailed(f"a model restored from a checkpoint embeds {view!r} differently from the saved one "
+                              f"(max difference {diff:.2g}): register every learned tensor as an nn.Parameter or "
+                              "a persistent buffer, and keep no learned state in plain attributes")
+    return f"state_dict round trip ({len(state)} tensors) restores the embeddings"
+
+
+def _train_pairs_as_eval(train: Any) -> tuple[Any, Any, Any]:
+    """The queries of a training split's pairs (one pair each), all its references, and the truth."""
+    from .data.structures import GroundTruth
+
+    pairs = np.asarray(train.pairs)
+    _, first = np.unique(pairs[:, 0], return_index=True)
+    chosen = pairs[np.sort(first)]
+    truth = GroundTruth.one_to_one(chosen[:, 1], len(train.references))
+    return train.queries.subset(chosen[:, 0]), train.references, truth
 
 
 def check_learns(ctx: _Context, epochs: int = 2) -> str:
-    """Two epochs on a tiny synthetic split must beat the untrained model."""
+    """Two epochs of ``fit`` on a tiny synthetic split must rank its pairs better than the untrained model."""
     import tempfile
     from pathlib import Path
 
-    import torch
-
     from .evaluate.extract import embed
-    from .evaluate.scoring import score
-    from .runner import load_split
+    from .evaluate.ranks import compute_ranks
+    from .runner import environment_threads, load_split
     from .train.context import RunContext
 
     train = load_split(ctx.train_spec, None)
-    data = load_split(ctx.eval_spec, None)
+    queries, references, truth = _train_pairs_as_eval(train)
     hparams = dict(ctx.hparams)
-    hparams["epochs"] = epochs
+    if "epochs" in hparams:
+        hparams["epochs"] = epochs
+    if isinstance(hparams.get("batch_size"), int):  # a few steps per epoch even on a tiny split
+        hparams["batch_size"] = max(2, min(hparams["batch_size"], len(train) // 4))
+    q_view, r_view = _views(ctx)
 
-    def evaluate(model: Any) -> float:
+    def ranks(model: Any) -> tuple[float, float]:
         model.eval()
-        q = embed(model, data.queries, ctx.eval_spec.query_view, hparams, ctx.method, cache=False, progress=False)
-        r = embed(model, data.references, ctx.eval_spec.reference_view, hparams, ctx.method, cache=False,
-                  progress=False)
-        scored = score(np.asarray(q), np.asarray(r), data, metrics=("recall@1", "recall@5", "recall@10"), n_boot=0)
-        return float(np.mean([m["value"] for m in scored.metrics.values()]))
+        common = {"device": ctx.device, "cache": False, "progress": False}
+        q = embed(model, queries, q_view, hparams, ctx.method, **common)
+        r = embed(model, references, r_view, hparams, ctx.method, **common)
+        table = compute_ranks(np.asarray(q), np.asarray(r), truth, device=ctx.device, screen="fp32")
+        rank = np.asarray(table.rank_strict, dtype=np.float64)
+        return float(rank.mean()), float((rank < 1).mean() * 100.0)
 
     model = _fresh_model(ctx, seed=0)
-    before = evaluate(model)
+    before, r1_before = ranks(model)
     with tempfile.TemporaryDirectory() as tmp:
-        run = RunContext(seed=0, device=ctx.device, workdir=Path(tmp), progress=False, log=lambda line: None)
-        torch.manual_seed(0)
+        run = RunContext(seed=0, device=ctx.device, workdir=Path(tmp), progress=False, log=lambda line: None,
+                         threads=environment_threads())
+        _seed_all(0)
         model.train()
         ctx.method.fit(model, train, hparams, run)
-    after = evaluate(model)
-    if not after > before:
-        raise AssertionError(f"after {epochs} epochs on {ctx.train_spec.name} (tiny) the mean of R@1/5/10 on "
-                             f"{ctx.eval_spec.name} is {after:.1f}%, not above the untrained {before:.1f}%; check the "
-                             "loss sign, the learning rate of the cpu profile, and that fit() updates this model")
-    return f"mean R@1/5/10 {before:.1f}% untrained -> {after:.1f}% after {epochs} epochs"
+    after, r1_after = ranks(model)
+    where = (f"{len(queries)} training pairs of {ctx.train_spec.name} (tiny) against its {len(references)} references")
+    if not after < before:
+        raise CheckFailed(f"after {epochs} epochs of fit() the mean rank of the positive is {after:.2f}, no better "
+                          f"than the untrained model's {before:.2f} ({where}); check that fit() trains the model "
+                          "object it is given (not a copy), the sign of the loss, and the cpu profile's learning rate")
+    return (f"mean rank of the positive {before:.2f} -> {after:.2f}, R@1 {r1_before:.1f}% -> {r1_after:.1f}% "
+            f"after {epochs} epochs ({where})")
 
 
 CHECKS: tuple[tuple[str, Callable[[_Context], str]], ...] = (
+    ("recipes", check_recipes),
     ("forward shapes", check_forward),
     ("L2-normalised embeddings", check_normalised),
+    ("independent of the batch", check_batch_independence),
     ("backward", check_backward),
     ("determinism under a seed", check_determinism),
     ("checkpoint round trip", check_checkpoint),
@@ -218,30 +412,47 @@ def _tiny_synthetic_world() -> Iterator[None]:
             os.environ["CVGL_BENCH_SYNTH_SIZE"] = old
 
 
+def _crash_message(exc: BaseException) -> str:
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" (at {os.path.basename(frame.filename)}:{frame.lineno})" if frame else ""
+    first = (str(exc).splitlines() or [""])[0]
+    return (f"raised {type(exc).__name__}: {first}{where}; rerun with 'cvgl-bench --debug check-plugin' for the "
+            "traceback")
+
+
 def run_checks(method_name: str, host: PluginHost | None = None, quick: bool = False,
                device: str = "cpu", debug: bool = False) -> list[CheckResult]:
     """Run every check (``quick`` skips the training check) and return their results in order.
 
-    ``debug`` lets an exception raised by plugin code propagate with its traceback.
+    ``debug`` lets an exception raised by plugin code propagate with its traceback. A failed
+    ``recipes`` check marks the remaining checks as not run (they need its hparams).
     """
+    import torch
+
     from .errors import ConfigError
 
     host = host or get_host()
     spec = host.methods.get(method_name)
-    pair = next(((t, e) for t, e in CHECK_SPLITS if t in host.splits and spec.supports(host.splits.get(e))), None)
+    pair = next(((t, e) for t, e in CHECK_SPLITS
+                 if t in host.splits and e in host.splits and spec.supports(host.splits.get(e))), None)
     if pair is None:
         raise ConfigError(f"method {method_name!r} supports none of the synthetic check splits "
-                          f"({', '.join(e for _, e in CHECK_SPLITS)})")
+                          f"({', '.join(e for _, e in CHECK_SPLITS)}); it must embed ground or drone images and "
+                          "satellite tiles")
     train_spec, eval_spec = host.splits.get(pair[0]), host.splits.get(pair[1])
     method = spec.load()
-    hparams = method.hparams("cpu", train_spec)
-    ctx = _Context(method_name, method, spec, train_spec, eval_spec, hparams, device)
-    out = []
+    ctx = _Context(method_name, method, spec, train_spec, eval_spec, device=device)
+    out: list[CheckResult] = []
+    blocked = ""
+    threads = torch.get_num_threads()
     with _tiny_synthetic_world():
         for name, check in CHECKS:
             if quick and check is check_learns:
                 continue
-            t0 = time.perf_counter()
+            if blocked:
+                out.append(CheckResult(name, False, f"not run: {blocked}", 0.0))
+                continue
+            started = time.perf_counter()
             try:
                 message, ok = check(ctx), True
             except AssertionError as exc:
@@ -249,9 +460,10 @@ def run_checks(method_name: str, host: PluginHost | None = None, quick: bool = F
             except Exception as exc:  # noqa: BLE001 - a crash in plugin code is a failed check, with its cause
                 if debug:
                     raise
-                frame = traceback.extract_tb(exc.__traceback__)[-1]
-                message = (f"raised {type(exc).__name__}: {exc} (at {os.path.basename(frame.filename)}:"
-                           f"{frame.lineno}); rerun with 'cvgl-bench --debug check-plugin' for the traceback")
-                ok = False
-            out.append(CheckResult(name, ok, message, time.perf_counter() - t0))
+                message, ok = _crash_message(exc), False
+            finally:
+                torch.set_num_threads(threads)
+            out.append(CheckResult(name, ok, message, time.perf_counter() - started))
+            if not ok and check is check_recipes:
+                blocked = "the recipes check failed, and every other check builds from the cpu recipe"
     return out

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .overrides import normalise
 from .plugins import PluginHost, get_host
 from .runner import Cell, CellResult, RunOptions, run_cell
 
@@ -128,6 +129,7 @@ def cell_to_json(cell: Cell) -> str:
     data = asdict(cell)
     data["eval_splits"] = list(cell.eval_splits)
     data["protocol"] = [list(x) for x in cell.protocol]
+    data["overrides"] = [list(x) for x in cell.overrides]
     return json.dumps(data, sort_keys=True)
 
 
@@ -135,7 +137,8 @@ def cell_from_json(text: str) -> Cell:
     data = json.loads(text)
     return Cell(method=data["method"], eval_splits=tuple(data["eval_splits"]), train_split=data["train_split"],
                 profile=data["profile"], seed=int(data["seed"]),
-                protocol=tuple((k, v) for k, v in data["protocol"]))
+                protocol=tuple((k, v) for k, v in data["protocol"]),
+                overrides=normalise(data.get("overrides") or ()))
 
 
 def options_to_json(options: RunOptions) -> str:

@@ -15,7 +15,8 @@ Schema (``SCHEMA_VERSION`` 1)::
     schema_version    1
     status            "ok" | "error"
     cell              {method, method_version, profile, seed, train_split, eval_split,
-                       task ("in-domain" | "transfer"), config_hash, hparams}
+                       task ("in-domain" | "transfer"), config_hash, variant, hparams}
+                      (variant: the hparams overrides, "ncm=off"; "" or absent for none)
     protocol          {option: value} for every convention of the split
     n_queries, n_references
     metrics           {name: {value, convention, ci95: [lo, hi], higher_is_better}}
@@ -73,8 +74,12 @@ def new_record(
     method_version: str = "",
     hparams: Mapping[str, Any] | None = None,
     in_domain_train_split: str | None = None,
+    variant: str = "",
 ) -> dict[str, Any]:
-    """A record skeleton with identity, protocol and provenance filled in."""
+    """A record skeleton with identity, protocol and provenance filled in.
+
+    ``variant`` names the hparams overrides of the cell (``"ncm=off"``; empty for the method's
+    own recipe)."""
     task = "in-domain" if train_split is None or train_split == in_domain_train_split else "transfer"
     return {
         "schema": SCHEMA,
@@ -89,6 +94,7 @@ def new_record(
             "eval_split": eval_split,
             "task": task,
             "config_hash": config_hash,
+            "variant": str(variant or ""),
             "hparams": dict(hparams or {}),
         },
         "protocol": dict(protocol),
@@ -223,6 +229,7 @@ def load(root: str | Path) -> Any:
         cell = record["cell"]
         row: dict[str, Any] = {k: cell.get(k) for k in ("method", "method_version", "profile", "seed",
                                                         "train_split", "eval_split", "task", "config_hash")}
+        row["variant"] = cell.get("variant") or ""
         row.update({
             "status": record["status"],
             "n_queries": record.get("n_queries"),
@@ -239,5 +246,5 @@ def load(root: str | Path) -> Any:
     frame = pd.DataFrame(rows)
     if frame.empty:
         frame = pd.DataFrame(columns=["method", "profile", "seed", "train_split", "eval_split", "task",
-                                      "config_hash", "status", "path"])
+                                      "config_hash", "variant", "status", "path"])
     return frame

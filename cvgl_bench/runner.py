@@ -27,6 +27,7 @@ from .data.structures import EvalData, TrainData
 from .dataroot import resolve_root
 from .errors import ConfigError, DataError, PluginError
 from .fsutil import sha256_file, write_bytes
+from .overrides import apply_overrides, variant_label
 from .plugins import PluginHost, get_host
 
 OVERWRITE = ("only-missing", "always", "never")
@@ -45,10 +46,19 @@ class Cell:
     seed: int = 0
     protocol: tuple[tuple[str, str], ...] = ()
     """Protocol overrides (option, value), applied to every evaluation split that has the option."""
+    overrides: tuple[tuple[str, str], ...] = ()
+    """Hyper-parameter overrides (key, JSON value), deep-merged into the method's hparams
+    (``cvgl-bench run --set``, :mod:`cvgl_bench.overrides`); an ablation is one override."""
+
+    @property
+    def variant(self) -> str:
+        """``"ncm=off"`` for a cell with overrides, ``""`` without."""
+        return variant_label(self.overrides)
 
     def __str__(self) -> str:
         train = self.train_split or "in-domain"
-        return f"{self.method}/{self.profile} {train} -> {','.join(self.eval_splits)} seed {self.seed}"
+        variant = f" [{self.variant}]" if self.overrides else ""
+        return f"{self.method}/{self.profile}{variant} {train} -> {','.join(self.eval_splits)} seed {self.seed}"
 
 
 @dataclass
@@ -186,13 +196,13 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
     overrides = dict(cell.protocol)
     timings: dict[str, float] = {}
 
-    if options.threads:
-        torch.set_num_threads(options.threads)
+    threads = options.threads or environment_threads()
+    if threads:
+        torch.set_num_threads(threads)
     device = options.device or default_device()
     method_origin = host.methods.origin(cell.method)
     method = p.method_spec.load()
-    hparams = method.hparams(cell.profile, p.train_spec)
-    _check_hparams(cell.method, hparams, p.train_spec)
+    hparams = resolve_hparams(method, cell, p.train_spec)
 
     t0 = time.perf_counter()
     train = load_split(p.train_spec, options.data_root, None, host)
@@ -204,7 +214,7 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
     todo = []
     for spec, data in zip(p.eval_specs, evals):
         skeleton = _skeleton(cell, spec, p, method_origin.version, chash, hparams, data)
-        path = results.record_path(options.results_dir, skeleton, _variant(spec, data))
+        path = results.record_path(options.results_dir, skeleton, _record_variant(cell, spec, data))
         if path.exists() and options.overwrite != "always":
             existing = _read_quietly(path)
             stale = existing is not None and existing["cell"].get("config_hash") != chash
@@ -233,7 +243,7 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
         world = world_info_from_env()
         run = RunContext(seed=cell.seed, device=device, workdir=workdir, resume=True,
                          progress=options.progress and world.rank == 0, log=log, world_size=world.world_size,
-                         rank=world.rank, local_rank=world.local_rank)
+                         rank=world.rank, local_rank=world.local_rank, threads=threads)
         log(f"[cvgl-bench] {cell}: training on {p.train_spec.name} ({len(train)} pairs, {device}"
             f"{f', {world.world_size} processes' if world.distributed else ''})")
         method.fit(model, train, hparams, run)
@@ -296,12 +306,31 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
     return result
 
 
+def resolve_hparams(method: Any, cell: Cell, train_spec: Any) -> dict[str, Any]:
+    """The method's hparams for the cell's profile and training split, with the cell's overrides
+    merged in and checked again by the method (``validate_hparams``, when it has one)."""
+    hparams = method.hparams(cell.profile, train_spec)
+    _check_hparams(cell.method, hparams, train_spec)
+    if cell.overrides:
+        hparams = apply_overrides(hparams, cell.overrides, method=cell.method)
+        validate = getattr(method, "validate_hparams", None)
+        if callable(validate):
+            validate(hparams)
+        _check_hparams(cell.method, hparams, train_spec)
+    return hparams
+
+
 def _check_hparams(method: str, hparams: Mapping[str, Any], train_spec: Any) -> None:
     sizes = hparams.get("image_size") if isinstance(hparams, Mapping) else None
     needed = {train_spec.query_view, train_spec.reference_view}
     if not isinstance(sizes, Mapping) or not needed <= set(sizes):
         raise PluginError(f"method {method!r}: hparams['image_size'] must give [H, W] for views "
                           f"{', '.join(sorted(needed))}")
+    for view in sorted(needed):
+        size = sizes[view]
+        if not (isinstance(size, (list, tuple)) and len(size) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+            raise ConfigError(f"method {method!r}: image_size of {view} must be [H, W] in pixels, not {size!r}")
 
 
 def _skeleton(cell: Cell, spec: Any, p: _Plan, method_version: str, chash: str, hparams: Mapping[str, Any],
@@ -310,6 +339,7 @@ def _skeleton(cell: Cell, spec: Any, p: _Plan, method_version: str, chash: str, 
         method=cell.method, profile=cell.profile, seed=cell.seed, train_split=p.train_spec.name,
         eval_split=spec.name, config_hash=chash, protocol=data.protocol, provenance={},
         method_version=method_version, hparams=hparams, in_domain_train_split=spec.train_split,
+        variant=cell.variant,
     )
 
 
@@ -317,6 +347,11 @@ def _variant(spec: Any, data: EvalData) -> str:
     """Records under a non-default protocol get their own file name."""
     changed = {k: v for k, v in data.protocol.items() if spec.protocol_defaults().get(k) != v}
     return "-".join(f"{k}={v}" for k, v in sorted(changed.items()))
+
+
+def _record_variant(cell: Cell, spec: Any, data: EvalData) -> str:
+    """The record file's variant: hparams overrides, then protocol changes (``ncm=off__ties=loose``)."""
+    return "__".join(part for part in (cell.variant, _variant(spec, data)) if part)
 
 
 def _read_quietly(path: Path) -> dict[str, Any] | None:
@@ -343,8 +378,8 @@ def summary_rows(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for record in records:
         cell = record["cell"]
-        row = {"method": cell["method"], "train": cell["train_split"], "eval": cell["eval_split"],
-               "seed": cell["seed"]}
+        method = f"{cell['method']} [{cell['variant']}]" if cell.get("variant") else cell["method"]
+        row = {"method": method, "train": cell["train_split"], "eval": cell["eval_split"], "seed": cell["seed"]}
         for name, metric in record["metrics"].items():
             lo, hi = (metric.get("ci95") or [None, None])[:2]
             ci = f" [{lo:.1f}, {hi:.1f}]" if lo is not None else ""
@@ -354,5 +389,6 @@ def summary_rows(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def environment_threads() -> int | None:
+    """``CVGL_BENCH_THREADS``: CPU threads for training and evaluation on this machine (None: unset)."""
     value = os.environ.get("CVGL_BENCH_THREADS")
     return int(value) if value else None

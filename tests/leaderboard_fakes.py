@@ -71,13 +71,13 @@ def write_record(root: Path, *, method: str, eval_split: str, train_split: str, 
                  arrays: Mapping[str, np.ndarray] | None, metrics: Mapping[str, float] | None = None,
                  profile: str = "cpu", config_hash: str | None = None, fingerprint: str | None = None,
                  protocol: Mapping[str, str] = PROTOCOL, efficiency: Mapping[str, float] | None = None,
-                 metric_names: Sequence[str] = METRICS, status: str = "ok") -> Path:
+                 metric_names: Sequence[str] = METRICS, status: str = "ok", variant: str = "") -> Path:
     """Write one record; metrics are computed from ``arrays`` unless given."""
     fingerprint = fingerprint or f"fp-{eval_split}"
     record = results.new_record(method=method, profile=profile, seed=seed, train_split=train_split,
                                 eval_split=eval_split, config_hash=config_hash or f"cfg-{method}",
                                 protocol=dict(protocol), provenance=provenance(seed, fingerprint),
-                                in_domain_train_split=in_domain_train)
+                                in_domain_train_split=in_domain_train, variant=variant)
     record["status"] = status
     if arrays is not None:
         record["n_queries"] = int(len(arrays["gt_indptr"]) - 1)
@@ -93,7 +93,7 @@ def write_record(root: Path, *, method: str, eval_split: str, train_split: str, 
                                    "higher_is_better": True}
     if efficiency is not None:
         record["efficiency"] = dict(efficiency)
-    path = results.record_path(root, record)
+    path = results.record_path(root, record, variant)
 
     class _NoSinks:
         @staticmethod

@@ -162,7 +162,8 @@ def table_frame(table: BenchmarkTable) -> Any:
         data: dict[str, Any] = {
             "rank": rank if row.value(table.primary_metric) is not None else None,
             "task": table.task, "train_split": table.train_split, "eval_split": table.eval_split,
-            "method": row.method, "label": row.label, "profile": row.profile, "config_hash": row.config_hash,
+            "method": row.method, "variant": row.variant, "label": row.label, "profile": row.profile,
+            "config_hash": row.config_hash,
             "dataset_fingerprint": row.fingerprint,
             "protocol": ";".join(f"{k}={v}" for k, v in sorted(row.protocol.items())),
             "n_seeds": len(row.runs), "seeds": ";".join(map(str, row.seeds)),
@@ -198,7 +199,7 @@ def published_frame(table: BenchmarkTable) -> Any:
     """Every published number on this task, long format, with our reproduced mean where we have one."""
     import pandas as pd
 
-    ours = {row.method: row for row in table.rows}
+    ours = {row.method: row for row in table.rows if not row.variant}
     records = []
     for entry in table.published_entries:
         row = ours.get(entry.method) if entry.primary else None

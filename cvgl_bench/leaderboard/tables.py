@@ -95,6 +95,8 @@ class Row:
     fingerprint: str
     protocol: dict[str, str]
     runs: list[Run]
+    variant: str = ""
+    """The cell's hparams overrides (``"ncm=off"``): an ablation of the method, shown in the label."""
     label: str = ""
     stats: dict[str, MetricStat] = field(default_factory=dict)
     efficiency: dict[str, float | None] = field(default_factory=dict)
@@ -271,25 +273,31 @@ def _rank_summary(run: Run, metric: str) -> RankSummary:
         return RankSummary(error=str(exc) if isinstance(exc, UserError) else f"unreadable ranks: {exc}")
 
 
+def method_label(method: str, variant: str = "") -> str:
+    """``clnet`` or, for an ablation, ``clnet [ncm=off]``."""
+    return f"{method} [{variant}]" if variant else method
+
+
 def _label_rows(table: BenchmarkTable, warn: list[str]) -> None:
     by_method: dict[tuple[str, str], list[Row]] = {}
     for row in table.rows:
-        by_method.setdefault((row.method, row.profile), []).append(row)
-        row.label = row.method
+        name = method_label(row.method, row.variant)
+        by_method.setdefault((name, row.profile), []).append(row)
+        row.label = name
     for (method, profile), rows in by_method.items():
         if len(rows) < 2:
             continue
         configs = {r.config_hash for r in rows}
         prints = {r.fingerprint for r in rows}
         for r in rows:
-            parts = []
+            parts = [r.variant] if r.variant else []
             if len(configs) > 1:
                 parts.append(f"cfg {r.config_hash[:7]}")
             if len(prints) > 1:
                 parts.append(f"data {str(r.fingerprint)[:7]}")
-            if not parts:
+            if len(parts) == (1 if r.variant else 0):
                 parts.append("protocol " + ",".join(f"{k}={v}" for k, v in sorted(r.protocol.items())))
-            r.label = f"{method} [{'; '.join(parts)}]"
+            r.label = f"{r.method} [{'; '.join(parts)}]"
         what = " and ".join(w for w, s in (("config_hash", configs), ("dataset_fingerprint", prints)) if len(s) > 1)
         warn.append(f"{table.title}: records of {method} ({profile}) differ in {what or 'protocol'}; "
                     f"kept as {len(rows)} separate rows, not averaged")
@@ -305,6 +313,8 @@ def _join_published(table: BenchmarkTable, published: Published) -> None:
     table.published_entries = sorted(published.entries(table.eval_split, table.train_split),
                                      key=lambda e: (e.paper_method.lower(), str(e.variant or "")))
     for row in table.rows:
+        if row.variant:  # an ablation is not the configuration the paper published
+            continue
         entry = published.primary(table.eval_split, table.train_split, row.method)
         if entry is None:
             continue
@@ -433,10 +443,12 @@ def build(
         protocol = {str(k): str(v) for k, v in (record.get("protocol") or {}).items()}
         fingerprint = str(record["provenance"].get("dataset_fingerprint"))
         task_key = (cell["task"], cell.get("train_split"), cell["eval_split"])
-        row_key = (cell["method"], cell["profile"], cell["config_hash"], fingerprint, tuple(sorted(protocol.items())))
+        variant = str(cell.get("variant") or "")
+        row_key = (cell["method"], cell["profile"], variant, cell["config_hash"], fingerprint,
+                   tuple(sorted(protocol.items())))
         row = groups.setdefault(task_key, {}).get(row_key)
         if row is None:
-            row = Row(cell["method"], cell["profile"], cell["config_hash"], fingerprint, protocol, [])
+            row = Row(cell["method"], cell["profile"], cell["config_hash"], fingerprint, protocol, [], variant=variant)
             groups[task_key][row_key] = row
         if any(run.seed == int(cell["seed"]) for run in row.runs):
             warn.append(f"{path}: a second record of {cell['method']} seed {cell['seed']} on {cell['eval_split']} "
@@ -463,7 +475,7 @@ def build(
                 table.notes.append(f"{row.method} ({row.profile}): seed(s) {', '.join(map(str, row.missing_seeds))} "
                                    f"of the suite have no record; the row averages {len(row.runs)} seed(s)")
         primary = table.primary_metric
-        rows.sort(key=lambda r: (r.value(primary) is None, -(r.value(primary) or 0.0), r.method, r.profile))
+        rows.sort(key=lambda r: (r.value(primary) is None, -(r.value(primary) or 0.0), r.method, r.variant, r.profile))
         _label_rows(table, warn)
         _join_published(table, published)
         if ranks:

@@ -69,6 +69,7 @@ BASE_HPARAMS: dict[str, Any] = {
     "weight_decay": 0.01,
     "grad_clip_value": 100.0,
     "grad_clip_norm": None,
+    "lr_schedule": "cosine",
     "label_smoothing": 0.1,
     "amp": True,
     # batching
@@ -241,7 +242,7 @@ class ContrastiveMethod(Method):
         if joined:
             distributed.init_distributed(run.device)
         try:
-            with torch_threads(hparams.get("threads"), run.device):
+            with torch_threads(getattr(run, "threads", None) or hparams.get("threads"), run.device):
                 return self.make_trainer(model, train, query_images, reference_images, hparams, run).fit()
         finally:
             if joined:  # leave the group this call joined, so rank 0 may evaluate alone afterwards
@@ -271,7 +272,8 @@ class ContrastiveMethod(Method):
             weight_decay=float(hparams["weight_decay"]), warmup_epochs=float(hparams["warmup_epochs"]),
             grad_clip_value=hparams.get("grad_clip_value"), grad_clip_norm=hparams.get("grad_clip_norm"),
             amp=bool(hparams["amp"]), eval_every=int(hparams.get("eval_every") or 0),
-            workers=int(hparams.get("workers") or 0), channels_last=bool(hparams.get("channels_last", False)))
+            workers=int(hparams.get("workers") or 0), channels_last=bool(hparams.get("channels_last", False)),
+            schedule=str(hparams.get("lr_schedule", "cosine")))
 
     def build_planner(self, train: TrainData, hparams: Mapping[str, Any], run: RunContext) -> BatchPlanner:
         """The batch planner of ``hparams['sampler']``, with its GPS table when asked for."""

@@ -36,6 +36,10 @@ class RunContext:
     """Called after every optimiser step with ``(epoch, global_step)`` (1-based epoch); for
     time limits, profiling and fault-injection tests."""
     local_rank: int = 0
+    threads: int | None = None
+    """CPU threads for this run (``cvgl-bench run --threads``, ``CVGL_BENCH_THREADS``); wins over the
+    recipe's ``threads``, which describes the machine the recipe was made for, not this one. Not
+    part of the configuration: it changes speed, not results."""
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir)

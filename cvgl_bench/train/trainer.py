@@ -9,6 +9,7 @@ Sample4Geo's optimisation, made resumable and distributed:
   length is ``epochs * steps_per_epoch`` with ``steps_per_epoch`` given by the caller; Sample4Geo
   uses ``ceil(pairs / batch)`` while its epochs hold at most ``floor`` batches, so its rate
   never quite reaches 0. The first step runs at rate 0 (the schedule's value at step 0).
+  ``TrainConfig.schedule = "constant"`` keeps the full rate after the warm-up instead (SAFA).
 - AMP (fp16 autocast + ``GradScaler(init_scale=2**10)``) on CUDA only; gradients are unscaled
   before clipping by value and/or by norm.
 - After each epoch: the evaluation callback (every ``eval_every`` epochs and after the last;
@@ -46,6 +47,7 @@ from .samplers import BatchPlanner
 CHECKPOINT_NAME = "last.pt"
 HISTORY_NAME = "history.json"
 CHECKPOINT_FORMAT = 1
+SCHEDULES = ("cosine", "constant")
 
 
 class NonFiniteLossError(UserError):
@@ -74,8 +76,13 @@ class TrainConfig:
     workers: int = 0
     """Data-loader worker processes (0: load and augment in the training process)."""
     channels_last: bool = False
+    schedule: str = "cosine"
+    """``cosine``: warm-up then half-cosine to 0 (Sample4Geo); ``constant``: warm-up then ``lr``
+    throughout (SAFA's fixed-rate Adam)."""
 
     def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
         if self.epochs < 1 or self.steps_per_epoch < 1:
             raise ConfigError(f"epochs ({self.epochs}) and steps per epoch ({self.steps_per_epoch}) must be positive")
         if self.lr <= 0:
@@ -96,10 +103,12 @@ def warmup_cosine(step: float, warmup_steps: float, total_steps: float) -> float
 class _Schedule:
     """Picklable ``LambdaLR`` factor (the lambda itself is not stored in checkpoints)."""
 
-    def __init__(self, warmup_steps: float, total_steps: float):
-        self.warmup_steps, self.total_steps = warmup_steps, total_steps
+    def __init__(self, warmup_steps: float, total_steps: float, kind: str = "cosine"):
+        self.warmup_steps, self.total_steps, self.kind = warmup_steps, total_steps, kind
 
     def __call__(self, step: int) -> float:
+        if self.kind == "constant":
+            return warmup_cosine(step, self.warmup_steps, self.total_steps) if step < self.warmup_steps else 1.0
         return warmup_cosine(step, self.warmup_steps, self.total_steps)
 
 
@@ -203,7 +212,7 @@ class Trainer:
                                            weight_decay=config.weight_decay)
         total = config.epochs * config.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, _Schedule(config.warmup_epochs * config.steps_per_epoch, total))
+            self.optimizer, _Schedule(config.warmup_epochs * config.steps_per_epoch, total, config.schedule))
         self.scaler = torch.amp.GradScaler("cuda", init_scale=config.grad_scaler_init, enabled=self.use_amp)
         self.global_step = 0
         self.epoch = 0

@@ -12,7 +12,8 @@ The paper's trunk is VGG16's conv1_1 .. conv5_3 (ImageNet weights, dropout 0.2 a
 conv4/conv5 ReLU during training) followed by one more 2x2 max pool, all pools TF "SAME" (here:
 ``ceil_mode=True``); for CVUSA/CVACT it takes 112x616 panoramas and 112x616 polar images, giving
 a 4x20x512 map and a 4096-d descriptor with ``K = 8``. With a timm ``vgg*`` name this module
-builds exactly that; any other timm CNN uses its last ``features_only`` map.
+builds exactly that; any other timm CNN uses its last ``features_only`` map, or the map of stage
+``trunk_stage`` (for example ``resnet18`` cut after ``layer3``, stride 16).
 """
 
 from __future__ import annotations
@@ -100,15 +101,22 @@ def _vgg_trunk(name: str, pretrained: bool, dropout: float) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-def build_trunk(name: str, pretrained: bool = False, dropout: float = 0.2) -> nn.Module:
+def build_trunk(name: str, pretrained: bool = False, dropout: float = 0.2, stage: int | None = None) -> nn.Module:
     """A CNN mapping ``(B, 3, H, W)`` images to a ``(B, C, h, w)`` map: SAFA's VGG for ``vgg*``
-    names, the last ``features_only`` stage of any other timm CNN."""
+    names, the last ``features_only`` stage (or stage ``stage``, zero-based, of timm's
+    ``feature_info``) of any other timm CNN; layers after that stage are not built."""
     if not timm.is_model(name.split(".")[0]):
         raise ConfigError(f"SAFA backbone {name!r} is not usable: timm has no such model; choose a CNN such as vgg16 or resnet18")
     try:
         if name.split(".")[0].startswith("vgg"):
+            if stage is not None:
+                raise ConfigError("trunk_stage applies to features_only CNNs, not to SAFA's VGG trunk; leave it unset")
             return _vgg_trunk(name, pretrained, dropout)
-        return _FeaturesOnly(timm.create_model(name, pretrained=pretrained, features_only=True))
+        kwargs = {} if stage is None else {"out_indices": (int(stage),)}
+        return _FeaturesOnly(timm.create_model(name, pretrained=pretrained, features_only=True, **kwargs))
+    except IndexError:
+        raise ConfigError(f"trunk_stage {stage} is not a feature stage of {name!r}; use 0 (the first) up to "
+                          "the last stage index of timm's feature_info") from None
     except (OSError, RuntimeError, ValueError) as error:
         first = (str(error).splitlines() or [type(error).__name__])[0]
         if pretrained:
@@ -145,6 +153,8 @@ class SAFAModel(nn.Module, CVGLModel):
             both branches the same size).
         polar_north: ``north`` of the polar transform (:mod:`cvgl_bench.data.polar`).
         dropout: VGG only: dropout after the conv4/conv5 ReLUs while training (paper keep 0.8).
+        trunk_stage: non-VGG trunks only: the zero-based ``features_only`` stage whose map is
+            aggregated (default: the last); later stages are not built.
     """
 
     def __init__(
@@ -160,6 +170,7 @@ class SAFAModel(nn.Module, CVGLModel):
         polar_size: Sequence[int] | None = None,
         polar_north: float = 0.0,
         dropout: float = 0.2,
+        trunk_stage: int | None = None,
     ):
         super().__init__()
         if query_view == reference_view:
@@ -196,8 +207,9 @@ class SAFAModel(nn.Module, CVGLModel):
             "polar_size": list(branch_input[reference_view]) if polar else None,
             "polar_north": float(polar_north),
             "dropout": float(dropout),
+            "trunk_stage": None if trunk_stage is None else int(trunk_stage),
         }
-        self.trunks = nn.ModuleDict({v: build_trunk(backbone, pretrained, dropout) for v in self.views})
+        self.trunks = nn.ModuleDict({v: build_trunk(backbone, pretrained, dropout, trunk_stage) for v in self.views})
         self.feature_grids = self._feature_grids(branch_input)
         channels = self._channels
         self.heads = nn.ModuleDict(
@@ -271,7 +283,7 @@ class SAFAModel(nn.Module, CVGLModel):
         Reads ``image_size`` and ``views`` (``[query, reference]``; or ``query_view`` and
         ``reference_view``), then every constructor option found at the top level (``backbone``,
         ``pretrained``, ``spatial_embeddings``, ``polar``, ``polar_size``, ``polar_north``,
-        ``dropout``), then those under ``hparams["model"]``, which win. Other keys (such as the
+        ``dropout``, ``trunk_stage``), then those under ``hparams["model"]``, which win. Other keys (such as the
         toolkit's ``shared_backbone``) are ignored: SAFA's branches never share weights.
         """
         views = hparams.get("views") or (hparams["query_view"], hparams["reference_view"])
@@ -280,5 +292,6 @@ class SAFAModel(nn.Module, CVGLModel):
         return cls(hparams["image_size"], views[0], views[1], **options)
 
 
-CONSTRUCTOR_OPTIONS = ("backbone", "pretrained", "spatial_embeddings", "polar", "polar_size", "polar_north", "dropout")
+CONSTRUCTOR_OPTIONS = ("backbone", "pretrained", "spatial_embeddings", "polar", "polar_size", "polar_north", "dropout",
+                       "trunk_stage")
 """Keyword arguments of :class:`SAFAModel` that :meth:`SAFAModel.from_hparams` takes from hparams."""

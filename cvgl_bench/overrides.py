@@ -1,0 +1,126 @@
+"""Hyper-parameter overrides of a cell (``cvgl-bench run --set KEY=VALUE``): ablations as one option.
+
+An override replaces one entry of the method's resolved hparams; dotted keys reach into nested
+tables (``augment.flip_p=0``, ``image_size.ground=[32,128]``). Values are YAML scalars or lists
+under the YAML 1.2 core schema: only ``true``/``false`` are booleans, so ``ncm=off`` stays the
+string ``"off"`` (YAML 1.1 would read it as false).
+
+A cell carries its overrides as ``((key, json value), ...)`` so it stays hashable and travels
+as JSON to worker processes; the record names them in ``cell.variant`` (``"ncm=off"``) and in
+its file name, and the configuration hash covers the merged hparams, so an ablation never
+reuses the checkpoint of the full model.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .errors import ConfigError
+
+Overrides = tuple[tuple[str, str], ...]
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
+
+
+def _yaml_loader() -> type:
+    """A safe YAML loader with the YAML 1.2 core schema's booleans (only true/false: ``off`` stays
+    a string) and floats (``1e-4`` is a number, as in YAML 1.2; YAML 1.1 needs ``1.0e-4``)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    replaced = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:float"}
+    Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] not in replaced]
+                                      for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                 list("tTfF"))
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+        list("-+0123456789."))
+    return Loader
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: a YAML scalar or flow list/mapping (``3``, ``1e-4``, ``off``, ``[2, 3]``)."""
+    import yaml
+
+    try:
+        value = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set value {text!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if value is None and text.strip() not in ("null", "~", "None", ""):
+        value = text
+    return value
+
+
+def parse_set(items: Iterable[str]) -> Overrides:
+    """``("ncm=off", "lr=1e-4")`` -> ``(("ncm", '"off"'), ("lr", "0.0001"))``; bad items are one-line errors."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set takes KEY=VALUE (e.g. ncm=off, lr=1e-4, augment.flip_p=0), got {item!r}")
+        if not _KEY.match(key):
+            raise ConfigError(f"--set key {key!r} must be a hparams name, dotted for nested ones (augment.flip_p)")
+        out[key] = json.dumps(parse_value(text.strip()), sort_keys=True)
+    return tuple(out.items())
+
+
+def normalise(overrides: Iterable[Sequence[Any]]) -> Overrides:
+    """Overrides as a tuple of ``(key, json)`` string pairs (from JSON lists or tuples)."""
+    return tuple((str(k), str(v)) for k, v in overrides)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def variant_label(overrides: Overrides) -> str:
+    """``"ncm=off"``, ``"nec=false,gfr=false"``; empty without overrides."""
+    return ",".join(f"{key}={_show(json.loads(value))}" for key, value in overrides)
+
+
+def _merged(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(base))
+    for key, value in update.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+            else copy.deepcopy(value)
+    return out
+
+
+def apply_overrides(hparams: Mapping[str, Any], overrides: Overrides, *, method: str = "the method") -> dict[str, Any]:
+    """``hparams`` with every override deep-merged in; an unknown key is a one-line error.
+
+    A dotted key replaces one entry of a nested table; a mapping value merges key by key into
+    a mapping entry. Keys must exist already, so a typo (``nmc=off``) fails instead of training
+    the unchanged model under a new name.
+    """
+    out = copy.deepcopy(dict(hparams))
+    for key, text in overrides:
+        value = json.loads(text)
+        *parents, last = key.split(".")
+        table: Any = out
+        path = []
+        for part in parents:
+            path.append(part)
+            if not isinstance(table, dict) or not isinstance(table.get(part), dict):
+                raise ConfigError(f"--set {key}: {'.'.join(path)} is not a table of {method}'s hparams")
+            table = table[part]
+        if last not in table:
+            known = ", ".join(sorted(table)) if len(table) <= 60 else f"{len(table)} keys"
+            where = f"{'.'.join(parents)} of " if parents else ""
+            raise ConfigError(f"--set {key}: {method} has no hparam {last!r} in {where}its recipe (known: {known})")
+        if isinstance(value, dict) and isinstance(table[last], dict):
+            table[last] = _merged(table[last], value)
+        else:
+            table[last] = value
+    return json.loads(json.dumps(out))

@@ -1,0 +1,169 @@
+"""CLNet on the cvgl-bench toolkit: Sample4Geo's training recipe around :class:`CLNetModel`.
+
+**Unofficial re-implementation from the abstract** (arXiv 2512.14560). Training is Sample4Geo's
+(symmetric InfoNCE with label smoothing 0.1 and a learnable scale, AdamW, warm-up + cosine,
+GPS then similarity batches, paired augmentation); the model adds NCM, NEC and GFR. Each module
+is a flat hparams key, so an ablation is one option::
+
+    cvgl-bench run --method clnet --dataset synth_cvusa_test --set ncm=off
+    cvgl-bench run --method clnet --dataset synth_cvusa_test --set nec=false
+    cvgl-bench run --method clnet --dataset synth_cvusa_test --set gfr=false
+
+With ``ncm=off, nec=false, gfr=false`` the model and recipe are Sample4Geo's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cvgl_bench.errors import ConfigError
+from cvgl_bench.method import CVGLModel
+from cvgl_bench.train.base import ContrastiveMethod
+
+PAPER_BACKBONE = "convnext_base.fb_in22k_ft_in1k_384"
+
+MODULES: dict[str, Any] = {
+    # NCM: per-view learnable maps after stages 3 and 4 (zero-based 2, 3), residual gating
+    "ncm": "full",
+    "ncm_stages": [2, 3],
+    "ncm_warp_init": "auto",
+    # North on the panorama's centre column (CVUSA, CVACT, VIGOR and the synthetic world);
+    # only the "warp" variant's polar initialisation reads it.
+    "polar_north": 0.5,
+    # NEC: per-view residual MLP on the pooled embedding
+    "nec": True,
+    "nec_shared": False,
+    "nec_hidden_mult": 2.0,
+    # GFR: SE-style gating squeezed by a learned spatial cue
+    "gfr": True,
+    "gfr_cue": "conv",
+    "gfr_reduction": 16,
+    "gfr_shared": True,
+    # learning-rate factor of the NCM/NEC/GFR parameters relative to lr (1 = Sample4Geo's single group)
+    "module_lr_mult": 1.0,
+}
+"""CLNet's own switches (guesses, see README.md), shared by both profiles."""
+
+# Sample4Geo's published recipe (cvgl-bench-sample4geo's ``paper`` profile, restated so that this
+# distribution does not depend on that one; a test checks the two agree).
+_PAPER: dict[str, dict[str, Any]] = {
+    "default": {
+        "backbone": PAPER_BACKBONE,
+        "pretrained": True,
+        "image_sizes": {"satellite": [384, 384], "ground": [140, 768], "drone": [384, 384]},
+        "batch_size": 128,
+        "epochs": 40,
+        "lr": 1e-3,
+        "warmup_epochs": 1.0,
+        "weight_decay": 0.01,
+        "grad_clip_value": 100.0,
+        "label_smoothing": 0.1,
+        "sampler": "gps",
+        "neighbour_select": 64,
+        "neighbour_range": 128,
+        "dss_every": 4,
+        "eval_every": 4,
+        "augment": {"flip_p": 0.5, "rotate_p": 0.75, "rotate_mode": "paired"},
+        "amp": True,
+        "channels_last": True,
+        "workers": 4,
+        **MODULES,
+    },
+    "cvusa": {},
+    "cvact": {},
+    "vigor": {"image_sizes": {"ground": [384, 768]}},
+    "university1652": {
+        "epochs": 1,
+        "warmup_epochs": 0.1,
+        "sampler": "random",
+        "dss_every": 0,
+        "eval_every": 1,
+        "max_fails": 512,
+        "augment": {"rotate_mode": "reference", "rotate_p": 0.75},
+    },
+}
+
+_CPU: dict[str, dict[str, Any]] = {
+    "default": {
+        "backbone": "convnext_atto",
+        "pretrained": False,
+        "image_sizes": {"satellite": [128, 128], "ground": [64, 256], "drone": [128, 128]},
+        "batch_size": 32,
+        "epochs": 4,
+        "lr": 1e-3,
+        "warmup_epochs": 1.0,
+        "weight_decay": 0.01,
+        "grad_clip_value": 100.0,
+        "label_smoothing": 0.1,
+        "sampler": "gps",
+        "neighbour_select": 16,
+        "neighbour_range": 32,
+        "dss_every": 2,
+        "eval_every": 0,
+        "augment": {"flip_p": 0.5, "rotate_p": 0.75, "rotate_mode": "paired"},
+        "amp": False,
+        "channels_last": False,
+        "threads": 2,
+        "workers": 0,
+        "embed_batch_size": 64,
+        **MODULES,
+    },
+    "university1652": {
+        "epochs": 1,
+        "warmup_epochs": 0.1,
+        "sampler": "random",
+        "dss_every": 0,
+        "max_fails": 512,
+        "augment": {"rotate_mode": "reference", "rotate_p": 0.75},
+    },
+}
+
+_SWITCHES_OFF = {"off", "none", "false", "no", "0"}
+
+
+class CLNet(ContrastiveMethod):
+    """CLNet (unofficial, from the abstract): ``paper`` and ``cpu`` profiles, NCM/NEC/GFR switches."""
+
+    def recipes(self) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
+        return {"paper": _PAPER, "cpu": _CPU}
+
+    def validate_hparams(self, hp: Mapping[str, Any]) -> None:
+        super().validate_hparams(hp)
+        if hp.get("shared_backbone", True) is False:
+            raise ConfigError("CLNet shares one backbone between views; set shared_backbone to true")
+        model_hp = self.model_hparams(hp)
+        for key in ("nec", "gfr", "nec_shared", "gfr_shared"):
+            if not isinstance(model_hp[key], bool):
+                raise ConfigError(f"CLNet option {key} must be true or false, not {model_hp[key]!r}")
+        if float(hp.get("module_lr_mult", 1.0)) <= 0:
+            raise ConfigError(f"module_lr_mult must be positive, not {hp['module_lr_mult']!r}")
+
+    @staticmethod
+    def model_hparams(hp: Mapping[str, Any]) -> dict[str, Any]:
+        """``hp`` with the module switches in the model's vocabulary: ``ncm`` false/off -> ``"off"``,
+        ``ncm`` true -> ``"full"`` (so ``--set ncm=false`` and ``--set ncm=off`` mean the same)."""
+        out = dict(hp)
+        ncm = out.get("ncm", MODULES["ncm"])
+        if ncm is False or (isinstance(ncm, str) and ncm.lower() in _SWITCHES_OFF):
+            out["ncm"] = "off"
+        elif ncm is True:
+            out["ncm"] = "full"
+        return out
+
+    def build_model(self, hparams: Mapping[str, Any]) -> CVGLModel:
+        """A freshly initialised :class:`CLNetModel` (every module zero-initialised to the identity)."""
+        from .model import CLNetModel
+
+        return CLNetModel.from_hparams(self.model_hparams(hparams))
+
+    def param_groups(self, model: Any, hparams: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        """One group (Sample4Geo) unless ``module_lr_mult`` gives NCM/NEC/GFR their own rate."""
+        mult = float(hparams.get("module_lr_mult", 1.0))
+        if mult == 1.0:
+            return None
+        modules, rest = [], []
+        for name, parameter in model.named_parameters():
+            (modules if name.split(".")[0] in ("ncm", "nec", "gfr") else rest).append(parameter)
+        lr = float(hparams["lr"])
+        return [{"params": rest}, {"params": modules, "lr": lr * mult}]

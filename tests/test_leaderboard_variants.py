@@ -1,0 +1,56 @@
+"""Ablation records (``cell.variant``) are rows of their own, labelled ``method [variant]``, never joined
+to the paper's published numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cvgl_bench import leaderboard as lb
+from cvgl_bench.leaderboard.formats import table_frame
+
+from .leaderboard_fakes import rank_arrays, write_record
+from .test_leaderboard import CVUSA, published_doc
+
+
+def _ranks(best, n_refs=200):
+    return rank_arrays(np.asarray(best, dtype=np.int64), n_refs, rng=np.random.default_rng(0))
+
+
+def test_variants_are_separate_rows_with_their_own_label(tmp_path):
+    for seed in (0, 1):
+        write_record(tmp_path, method="clnet", seed=seed, arrays=_ranks(np.zeros(100)), **CVUSA)
+        write_record(tmp_path, method="clnet", seed=seed, arrays=_ranks(np.arange(100) % 3), config_hash="cfg-ncm",
+                     variant="ncm=off", **CVUSA)
+    write_record(tmp_path, method="clnet", seed=0, arrays=_ranks(np.arange(100) % 5), config_hash="cfg-nec",
+                 variant="nec=false", **CVUSA)
+    board = lb.build(tmp_path, significance=False)
+    (table,) = board.tables
+    labels = [row.label for row in table.rows]
+    assert labels == ["clnet", "clnet [ncm=off]", "clnet [nec=false]"]
+    assert [len(row.runs) for row in table.rows] == [2, 2, 1]  # seeds of one variant are averaged together
+    assert not any("kept as" in w for w in board.warnings)
+    text = lb.render_text(board, "md")
+    assert "clnet [ncm=off]" in text and "clnet [nec=false]" in text
+    assert list(table_frame(table)["variant"]) == ["", "ncm=off", "nec=false"]
+
+
+def test_a_variant_never_gets_the_papers_published_number(tmp_path):
+    write_record(tmp_path, method="sample4geo", seed=0, arrays=_ranks(np.zeros(100)), profile="paper", **CVUSA)
+    write_record(tmp_path, method="sample4geo", seed=0, arrays=_ranks(np.zeros(100)), profile="paper",
+                 config_hash="cfg-x", variant="label_smoothing=0", **CVUSA)
+    board = lb.build(tmp_path, published=published_doc(), significance=False)
+    rows = {row.label: row for row in board.tables[0].rows}
+    assert rows["sample4geo"].published is not None and "recall@1" in rows["sample4geo"].deltas
+    assert rows["sample4geo [label_smoothing=0]"].published is None
+    assert not rows["sample4geo [label_smoothing=0]"].deltas
+
+
+def test_conflicting_records_of_one_variant_keep_the_variant_in_the_label(tmp_path):
+    write_record(tmp_path, method="clnet", seed=0, arrays=_ranks(np.zeros(100)), config_hash="cfg-a",
+                 variant="ncm=off", **CVUSA)
+    write_record(tmp_path / "other", method="clnet", seed=0, arrays=_ranks(np.zeros(100)), config_hash="cfg-b",
+                 variant="ncm=off", **CVUSA)
+    board = lb.build(tmp_path, significance=False)
+    labels = sorted(row.label for row in board.tables[0].rows)
+    assert labels == ["clnet [ncm=off; cfg cfg-a]", "clnet [ncm=off; cfg cfg-b]"]
+    assert any("clnet [ncm=off]" in w and "kept as 2 separate rows" in w for w in board.warnings)

@@ -1,0 +1,258 @@
+"""The clnet and safa plugins: packaged and registered as a third party would, recipes, ablation
+switches, SAFA's polar north against the synthetic world, measured costs."""
+
+from __future__ import annotations
+
+import configparser
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cvgl_bench.data.polar import polar_transform
+from cvgl_bench.errors import ConfigError
+from cvgl_bench.overrides import apply_overrides, parse_set
+
+from .train_helpers import train_split_spec
+
+clnet_plugin = pytest.importorskip("cvgl_bench_clnet.plugin", reason="pip install -e plugins/clnet")
+safa_plugin = pytest.importorskip("cvgl_bench_safa.plugin", reason="pip install -e plugins/safa")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("name, package", [("clnet", "cvgl_bench_clnet"), ("safa", "cvgl_bench_safa")])
+def test_each_plugin_is_its_own_distribution_with_an_entry_point(name, package):
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "plugins" / name / "setup.cfg")
+    assert cfg["metadata"]["name"] == f"cvgl-bench-{name}"
+    assert cfg["options.entry_points"]["cvgl_bench"].strip() == f"{name} = {package}.plugin"
+    assert "cvgl-bench" in cfg["options"]["install_requires"]
+    assert (ROOT / "plugins" / name / "pyproject.toml").is_file() and (ROOT / "plugins" / name / "README.md").is_file()
+
+
+@pytest.mark.parametrize("module", ["cvgl_bench_clnet.plugin", "cvgl_bench_safa.plugin"])
+def test_plugin_modules_only_implement_the_hook_and_import_nothing_heavy(module):
+    import importlib
+    import inspect
+
+    plugin = importlib.import_module(module)
+    hooks = [n for n, f in vars(plugin).items() if inspect.isfunction(f) and n.startswith("cvgl_bench_")]
+    assert hooks == ["cvgl_bench_register_methods"]
+    source = inspect.getsource(plugin)
+    assert "import torch" not in source and "import timm" not in source
+
+
+def test_clnet_says_it_is_unofficial_and_lists_its_guesses(make_host):
+    spec = make_host(clnet_plugin).methods.get("clnet")
+    assert spec.official is False and "2512.14560" in spec.paper and "CLNet" in spec.paper
+    assert "UNOFFICIAL" in spec.notes and "guess" in spec.notes and "UNOFFICIAL" in spec.summary
+    for guessed in ("NCM", "NEC", "GFR", "Sample4Geo", "no extra correspondence loss"):
+        assert guessed in spec.notes
+    readme = (ROOT / "plugins" / "clnet" / "README.md").read_text()
+    assert "unofficial re-implementation" in readme.lower() and "## Guesses" in readme
+    assert type(spec.load()).__name__ == "CLNet"
+
+
+def test_safa_embeds_ground_and_satellite_only(make_host, host):
+    spec = make_host(safa_plugin).methods.get("safa")
+    assert spec.views == ("ground", "satellite") and "NeurIPS 2019" in spec.paper
+    assert not spec.supports(host.splits.get("synth_u1652_d2s"))
+    assert spec.supports(host.splits.get("synth_cvact_test"))
+    with pytest.raises(ConfigError, match="SAFA embeds ground panoramas and satellite tiles only"):
+        spec.load().hparams("cpu", train_split_spec("cvusa", "drone", "satellite"))
+
+
+# -- CLNet -------------------------------------------------------------------------------------
+@pytest.fixture
+def clnet():
+    from cvgl_bench_clnet.method import CLNet
+
+    return CLNet()
+
+
+@pytest.mark.parametrize("layout, views", [("cvusa", ("ground", "satellite")), ("cvact", ("ground", "satellite")),
+                                           ("vigor", ("ground", "satellite")),
+                                           ("university1652", ("drone", "satellite"))])
+def test_clnet_paper_recipe_is_sample4geos_plus_the_modules(clnet, layout, views):
+    s4g = pytest.importorskip("cvgl_bench_sample4geo.method")
+    from cvgl_bench_clnet.method import MODULES
+
+    split = train_split_spec(layout, *views)
+    ours, theirs = clnet.hparams("paper", split), s4g.Sample4Geo().hparams("paper", split)
+    assert {k: v for k, v in ours.items() if k not in MODULES} == theirs
+    assert {k: ours[k] for k in MODULES} == MODULES
+    assert ours["ncm"] == "full" and ours["nec"] is True and ours["gfr"] is True
+
+
+def test_clnet_cpu_recipe_is_sample4geos_cpu_recipe_plus_the_modules(clnet):
+    s4g = pytest.importorskip("cvgl_bench_sample4geo.method")
+    from cvgl_bench_clnet.method import MODULES
+
+    split = train_split_spec("cvusa")
+    ours, theirs = clnet.hparams("cpu", split), s4g.Sample4Geo().hparams("cpu", split)
+    assert {k: v for k, v in ours.items() if k not in MODULES} == theirs
+
+
+@pytest.mark.parametrize("item, check", [
+    ("ncm=off", lambda m: len(m.ncm["ground"]) == 0 and len(m.ncm["satellite"]) == 0),
+    ("ncm=false", lambda m: len(m.ncm["ground"]) == 0),
+    ("ncm=spatial", lambda m: m.ncm["ground"]["3"].map.shape[1] == 1),
+    ("nec=false", lambda m: m.nec is None and m.gfr is not None),
+    ("gfr=false", lambda m: m.gfr is None and m.nec is not None),
+])
+def test_each_clnet_module_switches_off_with_one_option(clnet, item, check):
+    hp = clnet.hparams("cpu", train_split_spec())
+    hp = apply_overrides(hp, parse_set([item]), method="clnet")
+    clnet.validate_hparams(hp)
+    torch.manual_seed(0)
+    model = clnet.build_model(hp)
+    assert check(model)
+    q, r = model(torch.randn(2, 3, 64, 256), torch.randn(2, 3, 128, 128))
+    assert q.shape == r.shape == (2, model.embedding_dim)
+
+
+def test_clnet_all_modules_off_embeds_like_sample4geo(clnet):
+    s4g = pytest.importorskip("cvgl_bench_sample4geo.method").Sample4Geo()
+    split = train_split_spec()
+    hp = apply_overrides(clnet.hparams("cpu", split), parse_set(["ncm=off", "nec=false", "gfr=false"]))
+    torch.manual_seed(0)
+    ours = clnet.build_model(hp).eval()
+    torch.manual_seed(0)
+    theirs = s4g.build_model(s4g.hparams("cpu", split)).eval()
+    x = torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.allclose(ours.encode(x, "satellite"), theirs.encode(x, "satellite"), atol=1e-6)
+
+
+def test_clnet_switches_must_be_booleans(clnet):
+    hp = apply_overrides(clnet.hparams("cpu", train_split_spec()), parse_set(["nec=maybe"]))
+    with pytest.raises(ConfigError, match="nec must be true or false"):
+        clnet.validate_hparams(hp)
+
+
+def test_clnet_module_learning_rate_gets_its_own_group(clnet):
+    hp = apply_overrides(clnet.hparams("cpu", train_split_spec()), parse_set(["module_lr_mult=10"]))
+    torch.manual_seed(0)
+    model = clnet.build_model(hp)
+    groups = clnet.param_groups(model, hp)
+    assert groups[1]["lr"] == pytest.approx(10 * hp["lr"])
+    module_params = {id(p) for n, p in model.named_parameters() if n.split(".")[0] in ("ncm", "nec", "gfr")}
+    assert {id(p) for p in groups[1]["params"]} == module_params
+    assert len(groups[0]["params"]) + len(groups[1]["params"]) == len(list(model.parameters()))
+    assert clnet.param_groups(model, clnet.hparams("cpu", train_split_spec())) is None
+
+
+def test_clnet_exposes_its_ncm_maps_for_plots(clnet):
+    torch.manual_seed(0)
+    model = clnet.build_model(clnet.hparams("cpu", train_split_spec()))
+    maps = model.ncm_maps("satellite", channel_mean=True)
+    assert sorted(maps) == [2, 3] and all(m.ndim == 2 for m in maps.values())
+    assert all(torch.allclose(m, torch.ones_like(m)) for m in maps.values())  # identity at initialisation
+
+
+# -- SAFA --------------------------------------------------------------------------------------
+@pytest.fixture
+def safa():
+    from cvgl_bench_safa.method import SAFA
+
+    return SAFA()
+
+
+@pytest.mark.parametrize("layout, epochs", [("cvusa", 10), ("cvact", 100)])
+def test_safa_paper_recipe_follows_the_authors_code(safa, layout, epochs):
+    from cvgl_bench.train.losses import SoftMarginTriplet
+
+    hp = safa.hparams("paper", train_split_spec(layout))
+    assert (hp["backbone"], hp["pretrained"], hp["shared_backbone"]) == ("vgg16", True, False)
+    assert hp["image_size"]["ground"] == [112, 616] and hp["polar_size"] == [112, 616]
+    assert (hp["spatial_embeddings"], hp["triplet_weight"], hp["batch_size"]) == (8, 10.0, 32)
+    assert (hp["lr"], hp["lr_schedule"], hp["weight_decay"], hp["warmup_epochs"]) == (1e-5, "constant", 0.0, 0.0)
+    assert hp["sampler"] == "random" and hp["augment"]["flip_p"] == 0 and hp["augment"]["rotate_p"] == 0
+    assert hp["epochs"] == epochs and hp["dropout"] == 0.2
+    loss = safa.build_loss(hp)
+    assert isinstance(loss, SoftMarginTriplet) and loss.weight == 10.0
+
+
+def test_safa_cpu_recipe_builds_a_small_model(safa):
+    hp = safa.hparams("cpu", train_split_spec())
+    assert hp["pretrained"] is False and hp["threads"] == 2
+    torch.manual_seed(0)
+    model = safa.build_model(hp)
+    assert model.logit_scale is None and model.polar is not None
+    sizes = hp["image_size"]
+    q, r = model(torch.randn(2, 3, *sizes["ground"]), torch.randn(2, 3, *sizes["satellite"]))
+    assert q.shape == r.shape == (2, model.embedding_dim)
+
+
+def test_safa_refuses_a_shared_backbone(safa):
+    hp = apply_overrides(safa.hparams("cpu", train_split_spec()), parse_set(["shared_backbone=true"]))
+    with pytest.raises(ConfigError, match="never share weights"):
+        safa.validate_hparams(hp)
+
+
+def _red_box_pair(azimuth: float, pano_width: int = 256, tile: int = 128):
+    """Panorama wall columns and a satellite tile of one world with a tall red-roofed box at ``azimuth``."""
+    from cvgl_bench.data.synth.cameras import panorama_angles, render_satellite
+    from cvgl_bench.data.synth.capture import Light, build_capture
+    from cvgl_bench.data.synth.render import WALL, cast, step_distances
+
+    from .synth_helpers import flat_world
+
+    light = Light(sun_az=math.pi, sun_el=math.radians(80), sun_rgb=np.ones(3, np.float32),
+                  sky_rgb=np.full(3, 0.3, np.float32), zenith_rgb=np.array([0.2, 0.4, 0.8], np.float32),
+                  horizon_rgb=np.full(3, 0.8, np.float32), haze_rgb=np.full(3, 0.8, np.float32),
+                  visibility=5000.0, cloud_cover=0.0)
+    cx, cy = 100 + 25 * math.sin(azimuth), 100 + 25 * math.cos(azimuth)
+    world = flat_world(boxes=[(cx, cy, 3, 3, 25)])
+    ground = build_capture(world, 1, "g", "ground", light=light, turnover=0.0)
+    az, el = panorama_angles((32, pano_width), math.radians(40), math.radians(-30))
+    walls = (cast(ground, np.array([100.0, 100.0, 2.0]), az, el, step_distances(0.3, 150.0)).cls == WALL).sum(axis=0)
+    sat = render_satellite(build_capture(world, 1, "s", "satellite", light=light), (100.0, 100.0), 80.0, tile)
+    red = ((sat[..., 0] > 2 * sat[..., 1]) & (sat[..., 0] > 0.3)).astype(np.float32)
+    return walls, red
+
+
+def _circular_centre(mass: np.ndarray) -> float:
+    angles = 2 * np.pi * (np.arange(len(mass)) + 0.5) / len(mass)
+    mean = np.angle(np.sum(mass * np.exp(1j * angles)))
+    return (mean % (2 * np.pi)) / (2 * np.pi) * len(mass) - 0.5
+
+
+@pytest.mark.parametrize("azimuth_deg", [0.0, 60.0, 135.0, 250.0])
+def test_safa_polar_satellite_lines_up_with_the_synthetic_panorama(safa, azimuth_deg):
+    """The synthetic world puts north on the panorama's centre column; the SAFA recipes' polar_north
+    must put the same azimuth in the same column of the polar satellite image, through the model."""
+    walls, red = _red_box_pair(math.radians(azimuth_deg))
+    for profile in ("cpu", "paper"):
+        hp = safa.hparams(profile, train_split_spec())
+        assert hp["polar_north"] == 0.5
+    hp = apply_overrides(safa.hparams("cpu", train_split_spec()), parse_set(["polar_size=[32, 256]"]))
+    torch.manual_seed(0)
+    model = safa.build_model(hp)
+    tile = torch.from_numpy(red)[None, None].repeat(1, 3, 1, 1)
+    polar = model.branch_input(tile, "satellite")[0, 0].numpy()  # (32, 256)
+    width = polar.shape[1]
+    got, expected = _circular_centre(polar.sum(axis=0)), _circular_centre(walls.astype(np.float64))
+    assert min(abs(got - expected), width - abs(got - expected)) <= 3.0, (got, expected)
+    north_left = polar_transform(red[..., None], (32, width), north=0.0)[..., 0]
+    wrong = _circular_centre(north_left.sum(axis=0))
+    assert min(abs(wrong - expected), width - abs(wrong - expected)) > width / 4  # the other convention is off
+
+
+@pytest.mark.parametrize("name", ["clnet", "safa"])
+def test_costs_are_measured_from_the_cpu_model(name, clnet, safa):
+    from cvgl_bench.efficiency import measure
+
+    method = {"clnet": clnet, "safa": safa}[name]
+    hp = method.hparams("cpu", train_split_spec())
+    torch.manual_seed(0)
+    model = method.build_model(hp)
+    cost = measure(model, {v: tuple(s) for v, s in hp["image_size"].items()}, "ground", "satellite")
+    assert cost["params"] == sum(p.numel() for p in model.parameters())
+    assert cost["embedding_dim"] == model.embedding_dim
+    assert cost["gflops_query"] > 0 and cost["gflops_reference"] > 0
+    if name == "safa":  # two branches: an image pays for one of them
+        assert cost["params_query"] < cost["params"] and cost["params_reference"] < cost["params"]

@@ -1,0 +1,84 @@
+"""``run --set``: an ablation is one option; its records, checkpoints and leaderboard rows stay apart."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cvgl_bench import results
+from cvgl_bench.errors import ConfigError
+from cvgl_bench.overrides import parse_set
+from cvgl_bench.runner import Cell, RunOptions, run_cell
+
+from .fake_plugins import toy_methods
+from .synth_tiny import tiny_synth_dir, tiny_world  # noqa: F401 - fixtures
+
+
+@pytest.fixture
+def toy_host(make_host, tiny_world):
+    return make_host(toy_methods)
+
+
+def _options(tmp_path, **kw):
+    return RunOptions(results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False, n_boot=20,
+                      log=lambda line: None, **kw)
+
+
+def test_overrides_reach_the_model_and_name_the_record(toy_host, tmp_path):
+    plain = run_cell(Cell("tiny", ("synth_cvusa_test",)), _options(tmp_path), toy_host)
+    ablated = run_cell(Cell("tiny", ("synth_cvusa_test",), overrides=parse_set(["epochs=1", "augment.flip_p=0"])),
+                       _options(tmp_path), toy_host)
+    (plain_path,), (ablated_path,) = plain.written, ablated.written
+    assert plain_path.name == "synth_cvusa_train__synth_cvusa_test__seed0.json"
+    assert ablated_path.name == "synth_cvusa_train__synth_cvusa_test__epochs_1_augment.flip_p_0__seed0.json"
+    p, a = results.read(plain_path), results.read(ablated_path)
+    assert p["cell"]["variant"] == "" and a["cell"]["variant"] == "epochs=1,augment.flip_p=0"
+    assert a["cell"]["hparams"]["epochs"] == 1 and a["cell"]["hparams"]["augment"]["flip_p"] == 0
+    assert p["cell"]["hparams"]["epochs"] == 2
+    assert p["cell"]["config_hash"] != a["cell"]["config_hash"]  # never the same checkpoint
+    assert p["checkpoint"]["file"] != a["checkpoint"]["file"]
+    assert a["efficiency"]["params"] > 0 and a["efficiency"]["embedding_dim"] == 16
+    frame = results.load(tmp_path / "results")
+    assert sorted(frame["variant"]) == ["", "epochs=1,augment.flip_p=0"]
+    again = run_cell(Cell("tiny", ("synth_cvusa_test",), overrides=parse_set(["epochs=1", "augment.flip_p=0"])),
+                     _options(tmp_path), toy_host)
+    assert again.kept == [ablated_path] and not again.trained
+
+
+def test_protocol_and_hparams_variants_combine_in_the_file_name(toy_host, tmp_path):
+    out = run_cell(Cell("tiny", ("synth_cvusa_test",), protocol=(("ties", "loose"),), overrides=parse_set(["epochs=1"])),
+                   _options(tmp_path), toy_host)
+    assert out.written[0].name == "synth_cvusa_train__synth_cvusa_test__epochs_1__ties_loose__seed0.json"
+
+
+@pytest.mark.parametrize("item, message", [
+    ("epochz=1", "tiny has no hparam 'epochz'"),
+    ("sampler=bogus", "sampler 'bogus' is not one of"),  # the method validates the merged hparams again
+    ("image_size.ground=oops", "image_size"),
+])
+def test_bad_overrides_fail_before_any_training(toy_host, tmp_path, item, message):
+    with pytest.raises(ConfigError, match=message):
+        run_cell(Cell("tiny", ("synth_cvusa_test",), overrides=parse_set([item])), _options(tmp_path), toy_host)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_set_and_the_leaderboard_label(toy_host, tmp_path):
+    from cvgl_bench.cli import cli
+    from cvgl_bench.leaderboard.tables import build
+
+    common = ["run", "--method", "tiny", "--dataset", "synth_cvusa_test", "--results", str(tmp_path / "r"),
+              "--runs", str(tmp_path / "runs")]
+    runner = CliRunner()
+    plain = runner.invoke(cli, common)
+    assert plain.exit_code == 0, plain.output
+    ablated = runner.invoke(cli, common + ["--set", "epochs=1", "--json"])
+    assert ablated.exit_code == 0, ablated.output
+    assert json.loads(ablated.stdout)[0]["cell"]["variant"] == "epochs=1"
+    bad = runner.invoke(cli, common + ["--set", "epochz=1"])
+    assert bad.exit_code == 2 and "no hparam 'epochz'" in bad.output and "Traceback" not in bad.output
+    board = build(tmp_path / "r", significance=False, ranks=False)
+    (table,) = board.tables
+    assert sorted(row.label for row in table.rows) == ["tiny", "tiny [epochs=1]"]
+    assert not any("kept as" in w for w in board.warnings)  # an ablation is a row of its own, not a conflict

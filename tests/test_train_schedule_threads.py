@@ -1,0 +1,55 @@
+"""Toolkit additions used by the method plugins: a constant learning rate (SAFA) and the run's thread count."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cvgl_bench.errors import ConfigError
+from cvgl_bench.train.context import RunContext
+from cvgl_bench.train.trainer import TrainConfig, _Schedule
+
+from .train_helpers import TinyMethod, toy_images, toy_train_data, train_split_spec
+
+
+def test_constant_schedule_keeps_the_rate_after_warm_up():
+    constant, cosine = _Schedule(4, 40, "constant"), _Schedule(4, 40, "cosine")
+    assert [constant(s) for s in (0, 2, 4, 20, 39, 40)] == [0.0, 0.5, 1.0, 1.0, 1.0, 1.0]
+    assert cosine(2) == 0.5 and cosine(22) == pytest.approx(0.5) and cosine(40) == 0.0
+    assert _Schedule(0, 40, "constant")(0) == 1.0  # no warm-up: full rate from the first step
+
+
+def test_unknown_schedule_is_a_one_line_error():
+    with pytest.raises(ConfigError, match="lr_schedule must be one of cosine, constant"):
+        TrainConfig(epochs=1, lr=1e-3, steps_per_epoch=1, schedule="linear")
+
+
+def _fit(tmp_path, threads=None, **overrides):
+    method = TinyMethod()
+    method.overrides = {"dss_every": 0, "eval_every": 0, **overrides}
+    hp = method.hparams("cpu", train_split_spec())
+    train = toy_train_data(16)
+    torch.manual_seed(0)
+    model = method.build_model(hp)
+    seen = []
+    run = RunContext(seed=0, device="cpu", workdir=tmp_path, progress=False, log=lambda m: None, threads=threads,
+                     on_step=lambda epoch, step: seen.append(torch.get_num_threads()))
+    trainer = method.make_trainer(model, train, toy_images(16, hp["image_size"]["ground"]),
+                                  toy_images(16, hp["image_size"]["satellite"], seed=1), hp, run)
+    return method, hp, trainer, run, seen, model, train
+
+
+def test_constant_schedule_reaches_the_optimiser(tmp_path):
+    _, _, trainer, *_ = _fit(tmp_path, lr_schedule="constant", warmup_epochs=0.0, lr=1e-3)
+    trainer.fit()
+    assert trainer.current_lr() == pytest.approx(1e-3)
+
+
+def test_the_runs_thread_count_wins_over_the_recipes(tmp_path):
+    method, hp, _, run, seen, model, train = _fit(tmp_path, threads=1)
+    assert hp["threads"] == 2
+    before = torch.get_num_threads()
+    method.fit_arrays(model, train, toy_images(16, hp["image_size"]["ground"]),
+                      toy_images(16, hp["image_size"]["satellite"], seed=1), hp, run)
+    assert seen and set(seen) == {1}
+    assert torch.get_num_threads() == before
