@@ -59,6 +59,9 @@ BASE_HPARAMS: dict[str, Any] = {
     "backbone_kwargs": {},
     "grad_checkpointing": False,
     "embedding_norm": "none",
+    "head": "timm",
+    "head_dim": 512,
+    "head_reduce": 32,
     "image_sizes": {"satellite": [384, 384], "drone": [384, 384], "ground": [140, 768]},
     "mean": list(IMAGENET_MEAN),
     "std": list(IMAGENET_STD),
@@ -167,7 +170,9 @@ class ContrastiveMethod(Method):
                 "shared": bool(hparams["shared_backbone"]), "pretrained": bool(hparams["pretrained"]),
                 "backbone_kwargs": dict(hparams.get("backbone_kwargs") or {}),
                 "grad_checkpointing": bool(hparams.get("grad_checkpointing", False)),
-                "embedding_norm": str(hparams.get("embedding_norm", "none"))}
+                "embedding_norm": str(hparams.get("embedding_norm", "none")),
+                "head": str(hparams.get("head", "timm")), "image_size": hparams.get("image_size"),
+                "head_dim": int(hparams.get("head_dim", 512)), "head_reduce": int(hparams.get("head_reduce", 32))}
 
     def build_model(self, hparams: Mapping[str, Any]) -> CVGLModel:
         """A freshly initialised two-view encoder (the caller seeds torch first)."""

@@ -9,7 +9,8 @@ without re-implementing the rest::
 
     features(images, view)  -> feature map   (timm ``forward_features``; override to add
                                                modules between stages, see ``stages()``)
-    pool(features, view)    -> embedding     (timm head without classifier: avg-pool + LN)
+    pool(features, view)    -> embedding     (timm head without classifier: avg-pool + LN;
+                                               or ``head="spatial"``: :class:`~.heads.SpatialHead`)
     project(embedding, view)-> embedding     (identity; override for a per-view MLP)
     embedding_norm          -> embedding     (``"none"``, or ``"batch"``: per-view BatchNorm,
                                                see :class:`EmbeddingNorm`)
@@ -27,6 +28,7 @@ from torch import nn
 
 from ..errors import ConfigError, UserError
 from ..method import CVGLModel
+from .heads import SpatialHead, check_head
 from .losses import LOGIT_SCALE_INIT
 
 
@@ -92,12 +94,16 @@ class TwoViewEncoder(nn.Module, CVGLModel):
     backbone and only those views can be encoded. ``logit_scale_init=None`` builds no logit
     scale (for losses without one, such as the soft-margin triplet). ``embedding_norm`` is
     ``"none"`` (Sample4Geo) or ``"batch"`` (:class:`EmbeddingNorm`, for backbones from scratch).
+    ``head`` is ``"timm"`` (the backbone's pooling head, Sample4Geo) or ``"spatial"``
+    (:class:`~cvgl_bench.train.heads.SpatialHead` of ``head_dim``; needs ``image_size``, the
+    ``{view: (H, W)}`` its layout is built for).
     """
 
     def __init__(self, backbone: str, views: Sequence[str] = ("ground", "satellite"), *, shared: bool = True,
                  pretrained: bool = False, logit_scale_init: float | None = LOGIT_SCALE_INIT,
                  backbone_kwargs: Mapping[str, Any] | None = None, grad_checkpointing: bool = False,
-                 embedding_norm: str = "none"):
+                 embedding_norm: str = "none", head: str = "timm",
+                 image_size: Mapping[str, Sequence[int]] | None = None, head_dim: int = 512, head_reduce: int = 32):
         super().__init__()
         if len(views) != 2:
             raise ValueError(f"views must be (query view, reference view), not {views!r}")
@@ -113,6 +119,23 @@ class TwoViewEncoder(nn.Module, CVGLModel):
                 module.set_grad_checkpointing(True)
         first = next(iter(self.backbones.values()))
         self.embedding_dim = int(getattr(first, "head_hidden_size", None) or first.num_features)
+        self.spatial_head: SpatialHead | None = None
+        if check_head(head) == "spatial":
+            missing = [v for v in views if v not in (image_size or {})]
+            if missing:
+                raise ConfigError(f"head 'spatial' needs image_size for view(s) {', '.join(missing)}")
+            grids, channels = {}, 0
+            with torch.no_grad():
+                for view in dict.fromkeys(views):
+                    backbone = self.backbone(view)
+                    was_training = backbone.training
+                    backbone.eval()  # a probe must not move BatchNorm statistics
+                    size = [int(s) for s in image_size[view]]  # type: ignore[index]
+                    probe = backbone.forward_features(torch.zeros(1, 3, *size))
+                    backbone.train(was_training)
+                    grids[view], channels = tuple(probe.shape[-2:]), int(probe.shape[1])
+            self.spatial_head = SpatialHead(channels, grids, reduce=head_reduce, dim=head_dim)
+            self.embedding_dim = int(head_dim)
         self.embedding_norm = EmbeddingNorm(embedding_norm, self.embedding_dim, views)
         # None for losses without a temperature: under DDP every parameter must get a gradient.
         self.logit_scale = None if logit_scale_init is None else nn.Parameter(torch.tensor(float(logit_scale_init)))
@@ -130,7 +153,9 @@ class TwoViewEncoder(nn.Module, CVGLModel):
         return self.backbone(view).forward_features(images)
 
     def pool(self, features: torch.Tensor, view: str) -> torch.Tensor:
-        """Feature map -> embedding through timm's head without its classifier."""
+        """Feature map -> embedding: timm's head without its classifier, or the spatial head."""
+        if self.spatial_head is not None:
+            return self.spatial_head(features, view)
         return self.backbone(view).forward_head(features, pre_logits=True)
 
     def project(self, embedding: torch.Tensor, view: str) -> torch.Tensor:

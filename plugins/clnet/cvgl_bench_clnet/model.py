@@ -32,6 +32,7 @@ from torch import nn
 from cvgl_bench.errors import ConfigError, UserError
 from cvgl_bench.method import CVGLModel
 from cvgl_bench.train.encoders import EmbeddingNorm
+from cvgl_bench.train.heads import SpatialHead, check_head
 
 from .modules import GFR, GFR_CUES, NCM_VARIANTS, NEC, NCMGate, NCMWarp
 
@@ -125,6 +126,9 @@ class CLNetModel(nn.Module, CVGLModel):
         logit_scale_init: initial InfoNCE logit scale (``logit_scale`` parameter, read by the
             toolkit's loss); ``None`` builds none.
         grad_checkpointing: timm gradient checkpointing of the backbone stages.
+        head, head_dim, head_reduce: ``"timm"`` (the backbone's average pool + LayerNorm, as
+            Sample4Geo) or ``"spatial"`` (the toolkit's ``SpatialHead``: layout-keeping
+            aggregation of the last map into ``head_dim``; the cpu profile, from scratch).
         embedding_norm: ``"none"`` or ``"batch"`` (the toolkit's per-view ``EmbeddingNorm`` after
             NEC; the cpu profile's from-scratch backbone needs it).
     """
@@ -151,6 +155,9 @@ class CLNetModel(nn.Module, CVGLModel):
         logit_scale_init: float | None = LOGIT_SCALE_INIT,
         grad_checkpointing: bool = False,
         embedding_norm: str = "none",
+        head: str = "timm",
+        head_dim: int = 512,
+        head_reduce: int = 32,
     ):
         super().__init__()
         if query_view == reference_view:
@@ -187,6 +194,9 @@ class CLNetModel(nn.Module, CVGLModel):
             "logit_scale_init": None if logit_scale_init is None else float(logit_scale_init),
             "grad_checkpointing": bool(grad_checkpointing),
             "embedding_norm": embedding_norm,
+            "head": check_head(head),
+            "head_dim": int(head_dim),
+            "head_reduce": int(head_reduce),
         }
         self.backbone = _create_backbone(backbone, pretrained)
         self._access = _StageAccess(self.backbone)
@@ -211,6 +221,11 @@ class CLNetModel(nn.Module, CVGLModel):
         self.stage_grids: dict[str, list[tuple[int, int]]] = {}
         self.stage_channels: list[int] = []
         self.embedding_dim = self._dry_forward()
+        self.spatial_head: SpatialHead | None = None
+        if head == "spatial":
+            grids = {v: self.stage_grids[v][-1] for v in self.views}
+            self.spatial_head = SpatialHead(self.stage_channels[-1], grids, reduce=head_reduce, dim=head_dim)
+            self.embedding_dim = int(head_dim)
 
         channels = self.stage_channels[-1]
         self.gfr: nn.Module | None = None
@@ -332,7 +347,8 @@ class CLNetModel(nn.Module, CVGLModel):
 
     def embed(self, images: torch.Tensor, view: str) -> torch.Tensor:
         """Head output (and NEC) before L2 normalisation: ``(B, embedding_dim)``."""
-        z = self.backbone.forward_head(self.feature_map(images, view), pre_logits=True)
+        x = self.feature_map(images, view)
+        z = self.spatial_head(x, view) if self.spatial_head is not None else self.backbone.forward_head(x, pre_logits=True)
         if self.nec is not None:
             z = self._per_view(self.nec, view)(z)
         return self.embedding_norm(z, view)
@@ -396,6 +412,6 @@ class CLNetModel(nn.Module, CVGLModel):
 CONSTRUCTOR_OPTIONS = (
     "backbone", "pretrained", "ncm", "ncm_stages", "ncm_warp_init", "polar_north", "nec", "nec_shared",
     "nec_hidden_mult", "gfr", "gfr_cue", "gfr_reduction", "gfr_shared", "logit_scale_init", "grad_checkpointing",
-    "embedding_norm",
+    "embedding_norm", "head", "head_dim", "head_reduce",
 )
 """Keyword arguments of :class:`CLNetModel` that :meth:`CLNetModel.from_hparams` takes from hparams."""

@@ -70,7 +70,10 @@ _CPU: dict[str, dict[str, Any]] = {
     "default": {
         "backbone": "convnext_atto",
         "pretrained": False,
-        # from scratch, pooled ConvNeXt embeddings share one direction and InfoNCE collapses them
+        # from scratch, average pooling does not learn in a CPU budget (cvgl_bench.train.heads):
+        # a layout-keeping head, and per-view BatchNorm against the shared-direction collapse
+        "head": "spatial",
+        "head_dim": 512,
         "embedding_norm": "batch",
         "image_sizes": {"satellite": [128, 128], "ground": [64, 256], "drone": [128, 128]},
         "batch_size": 32,
