@@ -67,7 +67,7 @@ def test_cpu_model_trains_one_step_at_small_size(method):
     hp = method.hparams("cpu", train_split_spec())
     torch.manual_seed(0)
     model = method.build_model(hp)
-    assert model.embedding_dim == 320 and torch.exp(model.logit_scale).item() == pytest.approx(1 / 0.07)
+    assert model.embedding_dim == hp["head_dim"] == 512 and torch.exp(model.logit_scale).item() == pytest.approx(1 / 0.07)
     loss_fn = method.build_loss(hp)
     norm = method.normalizer(hp, "ground")
     q, r = model(norm(torch.rand(4, 3, 32, 128)), norm(torch.rand(4, 3, 32, 32)))

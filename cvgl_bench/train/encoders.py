@@ -87,6 +87,13 @@ class EmbeddingNorm(nn.Module):
         return f"kind={self.kind!r}"
 
 
+def drop_timm_head(backbone: nn.Module) -> None:
+    """Replace a timm model's pooling head by the identity when another head pools its features:
+    parameters without gradient (ConvNeXt's head LayerNorm) stop ``torchrun`` training."""
+    if isinstance(getattr(backbone, "head", None), nn.Module):
+        backbone.head = nn.Identity()
+
+
 class TwoViewEncoder(nn.Module, CVGLModel):
     """Query and reference encoder over timm backbones, shared or one per view.
 
@@ -136,6 +143,8 @@ class TwoViewEncoder(nn.Module, CVGLModel):
                     grids[view], channels = tuple(probe.shape[-2:]), int(probe.shape[1])
             self.spatial_head = SpatialHead(channels, grids, reduce=head_reduce, dim=head_dim)
             self.embedding_dim = int(head_dim)
+            for backbone in self.backbones.values():
+                drop_timm_head(backbone)
         self.embedding_norm = EmbeddingNorm(embedding_norm, self.embedding_dim, views)
         # None for losses without a temperature: under DDP every parameter must get a gradient.
         self.logit_scale = None if logit_scale_init is None else nn.Parameter(torch.tensor(float(logit_scale_init)))

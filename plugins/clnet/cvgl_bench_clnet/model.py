@@ -31,7 +31,7 @@ from torch import nn
 
 from cvgl_bench.errors import ConfigError, UserError
 from cvgl_bench.method import CVGLModel
-from cvgl_bench.train.encoders import EmbeddingNorm
+from cvgl_bench.train.encoders import EmbeddingNorm, drop_timm_head
 from cvgl_bench.train.heads import SpatialHead, check_head
 
 from .modules import GFR, GFR_CUES, NCM_VARIANTS, NEC, NCMGate, NCMWarp
@@ -226,6 +226,7 @@ class CLNetModel(nn.Module, CVGLModel):
             grids = {v: self.stage_grids[v][-1] for v in self.views}
             self.spatial_head = SpatialHead(self.stage_channels[-1], grids, reduce=head_reduce, dim=head_dim)
             self.embedding_dim = int(head_dim)
+            drop_timm_head(self.backbone)
 
         channels = self.stage_channels[-1]
         self.gfr: nn.Module | None = None
