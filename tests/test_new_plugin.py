@@ -11,8 +11,10 @@ from __future__ import annotations
 import ast
 import configparser
 import importlib
+import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -133,3 +135,10 @@ def test_the_generated_plugin_loads_through_its_entry_point_and_passes_the_quick
     result = CliRunner().invoke(cli, ["new-plugin", "gen_method", "--dir", str(tmp_path / "again")])
     assert result.exit_code == 2 and "exists already" in result.output
 
+
+
+def test_ci_runs_the_outside_plugin_script_and_the_script_parses():
+    root = Path(__file__).resolve().parent.parent
+    script = root / "scripts" / "ci_outside_plugin.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    assert "bash scripts/ci_outside_plugin.sh" in (root / ".ci" / "run").read_text()
