@@ -10,7 +10,8 @@ In an empty temporary folder, with the tiny synthetic world:
   install.
 
 Entry points are on (as for a user), plugin failures are errors (``CVGL_BENCH_STRICT_PLUGINS``),
-and the user config file is out of the way. A block of any other language fails the test.
+the user config file is out of the way, and every process uses one CPU thread. A block of any
+other language fails the test.
 """
 
 from __future__ import annotations
@@ -82,7 +83,10 @@ def _environment(tmp: Path, site: Path, cache: Path) -> dict[str, str]:
         "CVGL_BENCH_CACHE": str(cache),
         "CVGL_BENCH_CONFIG": str(tmp / "no-config.yaml"),
         "CVGL_BENCH_STRICT_PLUGINS": "1",
-        "OMP_NUM_THREADS": "2",
+        # One CPU thread per process: on a busy shared machine two OpenMP threads can wait on each
+        # other for seconds per step (measured 30x slower than one thread under load).
+        "OMP_NUM_THREADS": "1",
+        "CVGL_BENCH_THREADS": "1",
     })
     return env
 
@@ -122,7 +126,9 @@ def test_every_block_of_the_guide_runs_in_order(tmp_path, tiny_synth_dir):  # no
     printed = "\n".join(outputs)
 
     # what the guide says happened, happened
+    assert re.search(r"^my_method\s", printed, re.M), "new-plugin's method is not listed by 'cvgl-bench methods'"
     assert re.search(r"tutorial_net\s+cvgl-bench-tutorial-net 0\.1\.0\s+method: tutorial_net\s+ok", printed)
+    assert re.search(r"^\|\s+1 \| tutorial_net ", printed, re.M), "no leaderboard row for tutorial_net"
     assert "all 8 checks passed for 'tutorial_net'" in printed
     assert "sues200_d2s" in printed and "loc@50m" in printed
     records = [json.loads(p.read_text()) for p in (work / "results").rglob("*.json")]
