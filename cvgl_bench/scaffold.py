@@ -191,7 +191,6 @@ CPU = {
         "dss_every": 0,
         "eval_every": 0,
         "amp": False,
-        "threads": 2,
         "workers": 0,
         "embed_batch_size": 64,
     },
