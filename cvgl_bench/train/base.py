@@ -58,6 +58,7 @@ BASE_HPARAMS: dict[str, Any] = {
     "shared_backbone": True,
     "backbone_kwargs": {},
     "grad_checkpointing": False,
+    "embedding_norm": "none",
     "image_sizes": {"satellite": [384, 384], "drone": [384, 384], "ground": [140, 768]},
     "mean": list(IMAGENET_MEAN),
     "std": list(IMAGENET_STD),
@@ -165,7 +166,8 @@ class ContrastiveMethod(Method):
         return {"backbone": hparams["backbone"], "views": tuple(hparams["views"]),
                 "shared": bool(hparams["shared_backbone"]), "pretrained": bool(hparams["pretrained"]),
                 "backbone_kwargs": dict(hparams.get("backbone_kwargs") or {}),
-                "grad_checkpointing": bool(hparams.get("grad_checkpointing", False))}
+                "grad_checkpointing": bool(hparams.get("grad_checkpointing", False)),
+                "embedding_norm": str(hparams.get("embedding_norm", "none"))}
 
     def build_model(self, hparams: Mapping[str, Any]) -> CVGLModel:
         """A freshly initialised two-view encoder (the caller seeds torch first)."""

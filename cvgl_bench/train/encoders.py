@@ -11,6 +11,8 @@ without re-implementing the rest::
                                                modules between stages, see ``stages()``)
     pool(features, view)    -> embedding     (timm head without classifier: avg-pool + LN)
     project(embedding, view)-> embedding     (identity; override for a per-view MLP)
+    embedding_norm          -> embedding     (``"none"``, or ``"batch"``: per-view BatchNorm,
+                                               see :class:`EmbeddingNorm`)
     encode(images, view)    -> L2-normalised embedding
 """
 
@@ -47,17 +49,55 @@ def create_backbone(name: str, *, pretrained: bool = False, **kwargs: Any) -> nn
         raise
 
 
+EMBEDDING_NORMS = ("none", "batch")
+"""Values of the ``embedding_norm`` option."""
+
+
+class EmbeddingNorm(nn.Module):
+    """Per-view normalisation of pooled embeddings, applied before L2 normalisation.
+
+    ``"batch"`` centres and scales every embedding dimension with one ``BatchNorm1d`` per view.
+    Why: a ConvNeXt trained from scratch (the ``cpu`` profiles) pools to embeddings dominated by
+    one direction shared by every image (cosine about 0.99 between any two images at
+    initialisation, measured on synth_cvusa_train), and InfoNCE then collapses them to a
+    constant (the loss stays at ln(batch size)); centring removes the shared direction.
+    Pretrained backbones (the ``paper`` recipes) do not need it: ``"none"`` is the identity.
+    In evaluation mode the running statistics are used, so each embedding still depends on its
+    own image only.
+    """
+
+    def __init__(self, kind: str, dim: int, views: Sequence[str]):
+        super().__init__()
+        if kind not in EMBEDDING_NORMS:
+            raise ConfigError(f"embedding_norm must be one of {', '.join(EMBEDDING_NORMS)}, not {kind!r}")
+        self.kind = kind
+        self.norms = nn.ModuleDict({v: nn.BatchNorm1d(dim) for v in dict.fromkeys(views)}) if kind == "batch" else None
+
+    def forward(self, embedding: torch.Tensor, view: str) -> torch.Tensor:
+        if self.norms is None:
+            return embedding
+        if view not in self.norms:
+            raise ConfigError(f"embedding_norm 'batch' has statistics for views {', '.join(self.norms)} only, "
+                              f"not {view!r}; train on a split with that view")
+        return self.norms[view](embedding)
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}"
+
+
 class TwoViewEncoder(nn.Module, CVGLModel):
     """Query and reference encoder over timm backbones, shared or one per view.
 
     ``views`` are (query view, reference view); with ``shared=False`` each view gets its own
     backbone and only those views can be encoded. ``logit_scale_init=None`` builds no logit
-    scale (for losses without one, such as the soft-margin triplet).
+    scale (for losses without one, such as the soft-margin triplet). ``embedding_norm`` is
+    ``"none"`` (Sample4Geo) or ``"batch"`` (:class:`EmbeddingNorm`, for backbones from scratch).
     """
 
     def __init__(self, backbone: str, views: Sequence[str] = ("ground", "satellite"), *, shared: bool = True,
                  pretrained: bool = False, logit_scale_init: float | None = LOGIT_SCALE_INIT,
-                 backbone_kwargs: Mapping[str, Any] | None = None, grad_checkpointing: bool = False):
+                 backbone_kwargs: Mapping[str, Any] | None = None, grad_checkpointing: bool = False,
+                 embedding_norm: str = "none"):
         super().__init__()
         if len(views) != 2:
             raise ValueError(f"views must be (query view, reference view), not {views!r}")
@@ -73,6 +113,7 @@ class TwoViewEncoder(nn.Module, CVGLModel):
                 module.set_grad_checkpointing(True)
         first = next(iter(self.backbones.values()))
         self.embedding_dim = int(getattr(first, "head_hidden_size", None) or first.num_features)
+        self.embedding_norm = EmbeddingNorm(embedding_norm, self.embedding_dim, views)
         # None for losses without a temperature: under DDP every parameter must get a gradient.
         self.logit_scale = None if logit_scale_init is None else nn.Parameter(torch.tensor(float(logit_scale_init)))
 
@@ -98,7 +139,7 @@ class TwoViewEncoder(nn.Module, CVGLModel):
 
     def embed(self, images: torch.Tensor, view: str) -> torch.Tensor:
         """Unnormalised embedding of a batch of ``view`` images."""
-        return self.project(self.pool(self.features(images, view), view), view)
+        return self.embedding_norm(self.project(self.pool(self.features(images, view), view), view), view)
 
     def encode(self, images: torch.Tensor, view: str) -> torch.Tensor:
         """L2-normalised float embeddings (the ``CVGLModel`` contract)."""

@@ -88,6 +88,8 @@ _CPU: dict[str, dict[str, Any]] = {
     "default": {
         "backbone": "convnext_atto",
         "pretrained": False,
+        # from scratch, pooled ConvNeXt embeddings share one direction and InfoNCE collapses them
+        "embedding_norm": "batch",
         "image_sizes": {"satellite": [128, 128], "ground": [64, 256], "drone": [128, 128]},
         "batch_size": 32,
         "epochs": 4,

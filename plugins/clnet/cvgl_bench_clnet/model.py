@@ -31,6 +31,7 @@ from torch import nn
 
 from cvgl_bench.errors import ConfigError, UserError
 from cvgl_bench.method import CVGLModel
+from cvgl_bench.train.encoders import EmbeddingNorm
 
 from .modules import GFR, GFR_CUES, NCM_VARIANTS, NEC, NCMGate, NCMWarp
 
@@ -124,6 +125,8 @@ class CLNetModel(nn.Module, CVGLModel):
         logit_scale_init: initial InfoNCE logit scale (``logit_scale`` parameter, read by the
             toolkit's loss); ``None`` builds none.
         grad_checkpointing: timm gradient checkpointing of the backbone stages.
+        embedding_norm: ``"none"`` or ``"batch"`` (the toolkit's per-view ``EmbeddingNorm`` after
+            NEC; the cpu profile's from-scratch backbone needs it).
     """
 
     def __init__(
@@ -147,6 +150,7 @@ class CLNetModel(nn.Module, CVGLModel):
         gfr_shared: bool = True,
         logit_scale_init: float | None = LOGIT_SCALE_INIT,
         grad_checkpointing: bool = False,
+        embedding_norm: str = "none",
     ):
         super().__init__()
         if query_view == reference_view:
@@ -182,6 +186,7 @@ class CLNetModel(nn.Module, CVGLModel):
             "gfr_shared": bool(gfr_shared),
             "logit_scale_init": None if logit_scale_init is None else float(logit_scale_init),
             "grad_checkpointing": bool(grad_checkpointing),
+            "embedding_norm": embedding_norm,
         }
         self.backbone = _create_backbone(backbone, pretrained)
         self._access = _StageAccess(self.backbone)
@@ -216,6 +221,7 @@ class CLNetModel(nn.Module, CVGLModel):
         if nec:
             make_nec = lambda: NEC(self.embedding_dim, hidden_mult=nec_hidden_mult)  # noqa: E731
             self.nec = make_nec() if nec_shared else nn.ModuleDict({v: make_nec() for v in self.views})
+        self.embedding_norm = EmbeddingNorm(embedding_norm, self.embedding_dim, self.views)
 
         # InfoNCE temperature, as in the toolkit's TwoViewEncoder; None for losses without one
         self.logit_scale = None if logit_scale_init is None else nn.Parameter(torch.tensor(float(logit_scale_init)))
@@ -329,7 +335,7 @@ class CLNetModel(nn.Module, CVGLModel):
         z = self.backbone.forward_head(self.feature_map(images, view), pre_logits=True)
         if self.nec is not None:
             z = self._per_view(self.nec, view)(z)
-        return z
+        return self.embedding_norm(z, view)
 
     def encode(self, images: torch.Tensor, view: str) -> torch.Tensor:
         """L2-normalised embeddings ``(B, embedding_dim)`` of images ``(B, 3, H, W)`` of ``view``."""
@@ -390,5 +396,6 @@ class CLNetModel(nn.Module, CVGLModel):
 CONSTRUCTOR_OPTIONS = (
     "backbone", "pretrained", "ncm", "ncm_stages", "ncm_warp_init", "polar_north", "nec", "nec_shared",
     "nec_hidden_mult", "gfr", "gfr_cue", "gfr_reduction", "gfr_shared", "logit_scale_init", "grad_checkpointing",
+    "embedding_norm",
 )
 """Keyword arguments of :class:`CLNetModel` that :meth:`CLNetModel.from_hparams` takes from hparams."""
