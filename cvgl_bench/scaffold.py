@@ -181,6 +181,8 @@ CPU = {
     "default": {
         "backbone": "convnext_atto",
         "pretrained": False,
+        # from scratch, ConvNeXt embeds every image nearly alike: centre the embeddings per view
+        "embedding_norm": "batch",
         "image_sizes": {"satellite": [64, 64], "ground": [32, 128], "drone": [64, 64]},
         "batch_size": 16,
         "epochs": 2,

@@ -129,6 +129,7 @@ def test_the_generated_plugin_loads_through_its_entry_point_and_passes_the_quick
     assert "torch" not in repr(host.methods.get("gen_method").loader)
     hp = host.methods.get("gen_method").load().hparams("cpu", host.splits.get("synth_cvusa_train"))
     assert hp["backbone"] == "convnext_atto" and hp["epochs"] <= 2 and not hp["pretrained"]
+    assert hp["embedding_norm"] == "batch"
     results = run_checks("gen_method", host, quick=True)
     assert all(r.ok for r in results), [f"{r.name}: {r.message}" for r in results if not r.ok]
     # once installed, the name is taken
