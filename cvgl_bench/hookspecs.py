@@ -21,6 +21,10 @@ datasets, metrics and search backends register through these same hooks.
 
 Register hooks are called once per plugin; a plugin that raises while registering is rolled
 back (nothing it registered stays) and listed as failed by ``cvgl-bench plugins``.
+
+``docs/plugins.md`` is the guide (a method, a dataset and a metric plugin, every example
+executed by the tests) and the versioned reference (``SPEC_API_VERSION``);
+``cvgl-bench new-plugin NAME`` writes a ready-to-install method plugin package.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from .errors import PluginError
 
 #: Version of the hook and spec API that plugins are written against. Bumped (minor) when a
 #: field or hook argument is added; a major bump would mean a breaking change, which the
-#: project promises not to make within 1.x.
+#: project promises not to make within 1.x. Each version's hooks, spec fields and ``Method``
+#: interface are frozen in ``tests/test_plugin_api.py`` and documented in ``docs/plugins.md``.
 SPEC_API_VERSION = "1.0"
 
 VIEWS = ("ground", "drone", "satellite")

@@ -11,4 +11,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "cvgl_bench.builtin.metrics",
     "cvgl_bench.builtin.search",
     "cvgl_bench.builtin.score_command",
+    "cvgl_bench.builtin.new_plugin_command",
 )

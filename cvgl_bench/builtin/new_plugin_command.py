@@ -1,0 +1,31 @@
+"""Built-in plugin: the ``cvgl-bench new-plugin NAME [--dir DIR]`` command.
+
+Writes a method plugin package ready for ``pip install -e DIR`` (see :mod:`cvgl_bench.scaffold`).
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..hookspecs import hookimpl
+
+
+@hookimpl
+def cvgl_bench_register_commands(cli):
+    cli.add_command(new_plugin)
+
+
+@click.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "target", default=None, type=click.Path(), metavar="DIR",
+              help="Folder to write the package into (default: ./cvgl-bench-NAME); must be new or empty.")
+def new_plugin(name: str, target: str | None) -> None:
+    """Write a method plugin package NAME: setup.cfg with its entry point, a method built from the
+    toolkit, a README and a test."""
+    from ..cli import host
+    from ..scaffold import create_plugin
+
+    folder, files = create_plugin(name, target, host())
+    for path in files:
+        click.echo(f"wrote {path}")
+    click.echo(f"next: pip install -e {folder} && cvgl-bench check-plugin {name}")
