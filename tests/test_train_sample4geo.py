@@ -70,7 +70,8 @@ def test_cpu_model_trains_one_step_at_small_size(method):
     assert model.embedding_dim == hp["head_dim"] == 512 and torch.exp(model.logit_scale).item() == pytest.approx(1 / 0.07)
     loss_fn = method.build_loss(hp)
     norm = method.normalizer(hp, "ground")
-    q, r = model(norm(torch.rand(4, 3, 32, 128)), norm(torch.rand(4, 3, 32, 32)))
+    ground, satellite = hp["image_size"]["ground"], hp["image_size"]["satellite"]
+    q, r = model(norm(torch.rand(4, 3, *ground)), norm(torch.rand(4, 3, *satellite)))
     loss = loss_fn(q, r, model.logit_scale)
     loss.backward()
     assert torch.isfinite(loss) and model.logit_scale.grad is not None
