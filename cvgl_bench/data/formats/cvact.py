@@ -63,7 +63,7 @@ def _load_matfile(path: Path) -> dict:
         raise DataError(f"{path}: not found (CVACT needs ACT_data.mat at the top of its folder)")
     try:
         return scipy.io.loadmat(str(path))
-    except NotImplementedError:
+    except NotImplementedError:  # noqa: scipy.io signals MATLAB v7.3 (HDF5) files this way; not a stub
         raise DataError(f"{path}: MATLAB v7.3 (HDF5) files are not supported; re-save it with "
                         "save(..., '-v7')") from None
     except Exception as exc:  # noqa: BLE001 - scipy raises many types on truncated/garbage input
