@@ -13,22 +13,23 @@ from __future__ import annotations
 
 import click
 
+from ..data.protocols import (  # the real twins' conventions (first value = default)
+    CVACT_TEST,
+    R1PCT_FLOOR_FIRST,
+    R1PCT_U1652_FIRST,
+    R1PCT_VIGOR_FIRST,
+    RECALL_METRICS,
+    TIES,
+    U1652_DISTRACTORS,
+    U1652_METRICS,
+    VIGOR_LABELS,
+    VIGOR_METRICS,
+)
 from ..hookspecs import hookimpl
 from ..specs import DatasetSpec, SplitSpec
 
 SPLITS = "cvgl_bench.data.synth.splits"
 
-# The real twins' conventions (first value = default), declared identically.
-TIES = ("strict", "loose")
-R1PCT_FLOOR_FIRST = ("floor", "vigor", "u1652")
-R1PCT_VIGOR_FIRST = ("vigor", "floor", "u1652")
-R1PCT_U1652_FIRST = ("u1652", "floor", "vigor")
-CVACT_TEST = ("utm5m", "exact_id")
-VIGOR_LABELS = ("corrected", "original")
-U1652_DISTRACTORS = ("kept", "removed")
-RECALL_METRICS = ("recall@1", "recall@5", "recall@10", "recall@1%")
-VIGOR_METRICS = RECALL_METRICS + ("hit_rate",)
-U1652_METRICS = RECALL_METRICS + ("ap",)
 
 GENERATED = "generated into the user cache on first use (cvgl-bench synth); no download"
 
