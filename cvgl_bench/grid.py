@@ -33,6 +33,7 @@ from typing import Any
 from .errors import ConfigError
 from .overrides import normalise
 from .plugins import PluginHost, get_host
+from .suitefile import read_suite_yaml
 from .runner import Cell, CellResult, RunOptions, run_cell
 
 SUITE_KEYS = {"name", "description", "profile", "methods", "splits", "transfer", "seeds", "seeds_for", "protocol"}
@@ -57,15 +58,8 @@ class Suite:
 
 def load_suite(path: str | os.PathLike) -> Suite:
     """Read and check a suite file; every problem is a one-line ConfigError naming the file."""
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read suite {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    data = read_suite_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a suite must be a YAML mapping")
     unknown = set(data) - SUITE_KEYS

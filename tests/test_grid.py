@@ -49,7 +49,7 @@ def test_cells_round_trip_through_json():
     ("methods: [a]\ncolour: red\n", "unknown key 'colour'"),
     ("methods: [a]\ntransfer: [[a]]\n", "transfer entry"),
     ("methods: [a]\nseeds: [one]\n", "seeds must be lists"),
-    ("methods: [a\n", "invalid YAML"),
+    ("methods: [a\n", "not valid YAML"),
     ("- a\n", "must be a YAML mapping"),
 ])
 def test_bad_suites_are_one_line_errors(tmp_path, text, message):

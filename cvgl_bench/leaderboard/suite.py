@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..suitefile import read_suite_yaml
 
 
 @dataclass(frozen=True)
@@ -94,19 +95,7 @@ def parse_suite(data: Any, where: str = "suite") -> SuiteFilter:
 
 def read_suites(paths: Iterable[str | Path]) -> list[SuiteFilter]:
     """Parse suite files; an unreadable one is a one-line :class:`ConfigError`."""
-    import yaml
-
-    suites = []
-    for path in paths:
-        path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read suite {path}: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"suite {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        suites.append(parse_suite(data, str(path)))
-    return suites
+    return [parse_suite(read_suite_yaml(path), str(path)) for path in paths]
 
 
 def expected_seeds(suites: Sequence[SuiteFilter], method: str, profile: str, task: str,
