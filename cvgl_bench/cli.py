@@ -229,11 +229,13 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
 @click.option("--on-corrupt", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
               help="A corrupt image ends the run, or is skipped and counted in the record.")
 @click.option("--threads", type=int, default=None, help="Torch CPU threads (default: torch's choice).")
+@click.option("--resume/--restart", default=True, show_default=True,
+              help="Continue an interrupted training from its last epoch checkpoint, or start it over.")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON instead of a table.")
 def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: str, seeds: tuple[int, ...],
         data_root: str | None, overwrite: str, protocol_items: tuple[str, ...], set_items: tuple[str, ...],
         results_dir: str, runs_dir: str, device: str | None, backend: str, on_corrupt: str, threads: int | None,
-        as_json: bool) -> None:
+        resume: bool, as_json: bool) -> None:
     """Train METHOD (or reuse its checkpoint) and evaluate it; one record per evaluation split."""
     from .overrides import parse_set
     from .runner import Cell, RunOptions, run_cell, summary_rows
@@ -243,7 +245,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     if profile == "auto":
         profile = _auto_profile(h, datasets_)
     options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
-                         device=device, backend=backend, on_corrupt=on_corrupt, threads=threads,
+                         device=device, backend=backend, on_corrupt=on_corrupt, threads=threads, resume=resume,
                          log=lambda line: click.echo(line, err=True))
     protocol = _parse_protocol(protocol_items)
     overrides = parse_set(set_items)

@@ -75,6 +75,7 @@ class RunOptions:
     on_corrupt: str = "fail"
     progress: bool = True
     threads: int | None = None
+    resume: bool = True
     log: Callable[[str], None] = print
 
     def __post_init__(self) -> None:
@@ -241,7 +242,7 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
         from .train.distributed import world_info_from_env
 
         world = world_info_from_env()
-        run = RunContext(seed=cell.seed, device=device, workdir=workdir, resume=True,
+        run = RunContext(seed=cell.seed, device=device, workdir=workdir, resume=options.resume,
                          progress=options.progress and world.rank == 0, log=log, world_size=world.world_size,
                          rank=world.rank, local_rank=world.local_rank, threads=threads)
         log(f"[cvgl-bench] {cell}: training on {p.train_spec.name} ({len(train)} pairs, {device}"

@@ -82,3 +82,15 @@ def test_cli_set_and_the_leaderboard_label(toy_host, tmp_path):
     (table,) = board.tables
     assert sorted(row.label for row in table.rows) == ["tiny", "tiny [epochs=1]"]
     assert not any("kept as" in w for w in board.warnings)  # an ablation is a row of its own, not a conflict
+
+
+@pytest.mark.parametrize("resume, expected", [(True, "resumed from"), (False, "starting a new run")])
+def test_resume_continues_an_interrupted_training_and_restart_starts_over(toy_host, tmp_path, resume, expected):
+    cell = Cell("tiny", ("synth_cvusa_test",), overrides=parse_set(["epochs=1"]))
+    run_cell(cell, _options(tmp_path), toy_host)
+    for leftover in (*(tmp_path / "runs").rglob("model.pt"), *(tmp_path / "results").rglob("*.json")):
+        leftover.unlink()  # as if killed after the last epoch checkpoint, before the model was saved
+    lines: list[str] = []
+    run_cell(cell, RunOptions(results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False, n_boot=20,
+                              log=lines.append, resume=resume), toy_host)
+    assert any(expected in line for line in lines), lines
