@@ -1,12 +1,14 @@
 """Leaderboard plots: attention overlays, recall curves, retrieval examples from a registered split."""
 
 import io
+import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from cvgl_bench import DatasetSpec, SplitSpec, hookimpl
+from cvgl_bench import DatasetSpec, MethodSpec, SplitSpec, hookimpl
 from cvgl_bench import leaderboard as lb
 from cvgl_bench.data.structures import EvalData, GroundTruth, ImageSet
 from tests.leaderboard_fakes import rank_arrays, write_record
@@ -113,3 +115,56 @@ def test_retrieval_examples_are_skipped_with_a_reason(tmp_path, make_host):
     lb.render(board, tmp_path / "out2", "md", host=host, data_root=tmp_path / "nowhere")
     text = (tmp_path / "out2" / "in-domain__toy_test.md").read_text()
     assert "retrieval examples skipped: ToyData data not found" in text
+
+
+class MappedModel(torch.nn.Module):
+    """A model with ``spatial_maps``: its map is the image's brightness, so the plot is checkable."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def spatial_maps(self, images, view):
+        return {"brightness": images.mean(dim=1) * self.scale}
+
+
+class MappedMethod:
+    def build_model(self, hparams):
+        return MappedModel()
+
+    def eval_transform(self, hparams, view):
+        return lambda x: x.permute(0, 3, 1, 2).float() / 255.0
+
+
+def _with_checkpoint(record_path, checkpoint):
+    record = json.loads(record_path.read_text())
+    record["checkpoint"] = {"file": str(checkpoint), "sha256": ""}
+    record["cell"]["hparams"] = {"views": ["ground", "satellite"],
+                                 "image_size": {"ground": [20, 80], "satellite": [32, 32]}}
+    record_path.write_text(json.dumps(record))
+
+
+def test_models_with_spatial_maps_get_a_figure_and_missing_checkpoints_a_reason(tmp_path, make_host, monkeypatch):
+    plugin, fingerprint = toy_world(tmp_path / "data")
+
+    class MethodPlugin:
+        @hookimpl
+        def cvgl_bench_register_methods(self, register):
+            register(MethodSpec(name="m", loader=f"{__name__}:MappedMethod", summary="mapped"))
+
+    host = make_host(plugin, MethodPlugin())
+    toy_records(tmp_path / "results", fingerprint)
+    (record_path,) = (tmp_path / "results").rglob("*.json")
+    checkpoint = tmp_path / "model.pt"
+    torch.save(MappedModel().state_dict(), checkpoint)
+    _with_checkpoint(record_path, checkpoint)
+    board = lb.build(tmp_path / "results")
+    files = lb.render(board, tmp_path / "out", "md", host=host, data_root=tmp_path / "data")
+    maps = tmp_path / "out" / "plots" / "in-domain__toy_test.m.maps.png"
+    assert maps in files and png_image(maps.read_bytes()).std() > 10
+    assert "spatial maps over 2 query and 2 reference images" in (tmp_path / "out" / "in-domain__toy_test.md").read_text()
+
+    checkpoint.unlink()
+    lb.render(lb.build(tmp_path / "results"), tmp_path / "out2", "md", host=host, data_root=tmp_path / "data")
+    text = (tmp_path / "out2" / "in-domain__toy_test.md").read_text()
+    assert "skipped for m: their checkpoints are not on this machine" in text

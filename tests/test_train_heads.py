@@ -67,3 +67,15 @@ def test_clnet_with_spatial_head_keeps_its_modules():
     assert emb.shape == (2, 32)
     rebuilt = CLNetModel(**model.config())
     assert rebuilt.embedding_dim == 32
+
+
+def test_clnet_spatial_maps_cover_every_gate_and_gfr():
+    CLNetModel = pytest.importorskip("cvgl_bench_clnet.model").CLNetModel
+    torch.manual_seed(0)
+    model = CLNetModel(SIZES, "ground", "satellite", backbone="convnext_atto").eval()
+    maps = model.spatial_maps(torch.randn(2, 3, *SIZES["ground"]), "ground")
+    assert set(maps) == {"NCM gain, stage 2", "NCM gain, stage 3", "GFR attention"}
+    assert all(m.ndim == 3 and m.shape[0] == 2 for m in maps.values())
+    assert not model.record_activations  # switched back
+    warp = CLNetModel(SIZES, "ground", "satellite", backbone="convnext_atto", ncm="warp", gfr=False).eval()
+    assert warp.spatial_maps(torch.randn(1, 3, *SIZES["satellite"]), "satellite") == {}

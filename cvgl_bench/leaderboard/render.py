@@ -74,6 +74,10 @@ def table_figures(board: Leaderboard, table: BenchmarkTable, *, examples: bool =
         else:
             blocks.append(Text(caption if caption.startswith("retrieval examples skipped")
                                else f"retrieval examples skipped: {caption}"))
+        if table.task == "in-domain":
+            from .maps import map_figures
+
+            blocks.extend(map_figures(table, host=host, data_root=data_root))
     return blocks
 
 

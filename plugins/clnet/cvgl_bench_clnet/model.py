@@ -384,6 +384,26 @@ class CLNetModel(nn.Module, CVGLModel):
             maps[int(key)] = value.detach().cpu()
         return maps
 
+    @torch.no_grad()
+    def spatial_maps(self, images: torch.Tensor, view: str) -> dict[str, torch.Tensor]:
+        """Maps over the input, ``{name: (B, h, w)}``, for the leaderboard's plots: each gating
+        NCM's gain (channel mean; learned per place, so the same for every image of a view), and
+        per image GFR's spatial attention. A ``warp`` NCM is a sampling grid, not a map: omitted.
+        """
+        was = self.record_activations
+        self.record_activations = True
+        try:
+            self.embed(images, view)
+        finally:
+            self.record_activations = was
+        batch = images.shape[0]
+        maps = {f"NCM gain, stage {stage}": gain.expand(batch, *gain.shape)
+                for stage, gain in self.ncm_maps(view, channel_mean=True).items() if gain.ndim == 2}
+        attention = self.last_activations.get(view, {}).get("gfr_attention")
+        if attention is not None:
+            maps["GFR attention"] = attention.cpu()
+        return maps
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments as plain data: ``CLNetModel(**model.config())`` rebuilds it."""
         return {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v) for k, v in self._config.items()}

@@ -1,0 +1,104 @@
+"""Spatial maps of a table's methods over their input images (CLNet's NCM maps, attention...).
+
+A model may offer ``spatial_maps(images, view) -> {name: (B, h, w) tensor}``: maps over the
+input that say where the model looks or how it aligns the views. The core knows no method by
+name: any model with that method gets a figure, drawn from its checkpoint on a few images of
+the table's evaluation split. Without the checkpoint or the data here, the figure is skipped
+with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError
+from .examples import _eval_data
+from .document import Figure, Text
+from .plots import plot_attention_overlays
+from .tables import BenchmarkTable, Row
+
+MAPS_METHOD = "spatial_maps"
+"""Name of the optional model method that returns maps over the input."""
+
+
+def _resized(path: str, size: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB").resize((size[1], size[0]), Image.BILINEAR))
+
+
+def _model_of(row: Row, host: Any) -> tuple[Any, Any, dict[str, Any]] | None:
+    """The row's method, model (from its first run's checkpoint) and hparams; None when the
+    record names no checkpoint."""
+    import torch
+
+    run = row.runs[0]
+    named = (run.record.get("checkpoint") or {}).get("file")
+    if not named:
+        return None
+    checkpoint = Path(str(named))
+    if not checkpoint.is_file():
+        raise UserError(f"checkpoint {checkpoint} of {row.label} is not here")
+    method = host.methods.get(row.method).load()
+    hparams = dict(run.record["cell"]["hparams"])
+    model = method.build_model(hparams)
+    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+    model.eval()
+    return method, model, hparams
+
+
+def map_figures(table: BenchmarkTable, *, host: Any = None, data_root: Any = None, n_images: int = 2) -> list[Any]:
+    """One figure per row whose model offers ``spatial_maps``; texts saying why others were skipped."""
+    import torch
+
+    if host is None:
+        from ..plugins import get_host
+
+        host = get_host()
+    blocks: list[Any] = []
+    data = None
+    missing = []
+    for row in table.rows:
+        try:
+            loaded = _model_of(row, host)
+        except UserError:
+            missing.append(row.label)
+            continue
+        if loaded is None:
+            continue
+        method, model, hparams = loaded
+        if not callable(getattr(model, MAPS_METHOD, None)):
+            continue
+        try:
+            data = data if data is not None else _eval_data(table, row.protocol, host, data_root)
+        except UserError as exc:
+            blocks.append(Text(f"spatial maps skipped: {exc}"))
+            return blocks
+        pairs, titles = [], []
+        views = tuple(hparams["views"])
+        for view, images in zip(views, (data.queries, data.references)):
+            size = tuple(int(v) for v in hparams["image_size"][view])
+            chosen = np.linspace(0, len(images) - 1, n_images).astype(int)
+            pixels = np.stack([_resized(images.paths[int(i)], size) for i in chosen])
+            batch = method.eval_transform(hparams, view)(torch.from_numpy(pixels))
+            with torch.inference_mode():
+                maps = getattr(model, MAPS_METHOD)(batch, view)
+            for name, values in maps.items():
+                for k, i in enumerate(chosen):
+                    pairs.append((pixels[k], np.asarray(values[k].float().cpu())))
+                    titles.append(f"{view} {images.ids[int(i)]}: {name}")
+        if pairs:
+            key = f"{table.key}.{row.method}{'.' + row.variant if getattr(row, 'variant', '') else ''}.maps.png"
+            png = plot_attention_overlays(pairs, titles=titles, columns=n_images,
+                                          suptitle=f"{row.label}: spatial maps over the input ({table.title})")
+            blocks.append(Figure(key.replace("=", "-"), png,
+                                 f"{row.label}, seed {row.runs[0].seed}: its model's spatial maps over "
+                                 f"{n_images} query and {n_images} reference images of {table.eval_split}"))
+    if missing:
+        blocks.append(Text(f"spatial maps (of models that offer them) skipped for {', '.join(missing)}: "
+                           "their checkpoints are not on this machine"))
+    return blocks
