@@ -187,3 +187,17 @@ def test_unreachable_pretrained_weights_are_one_actionable_line(monkeypatch):
     monkeypatch.setattr(timm, "create_model", offline)
     with pytest.raises(UserError, match=r"cannot load pretrained weights of 'vgg16'.*HF_HOME"):
         SAFAModel(SIZES, "ground", "satellite", backbone="vgg16", pretrained=True)
+
+
+def test_embedding_norm_and_trunk_stage_options():
+    torch.manual_seed(0)
+    model = SAFAModel(SIZES, "ground", "satellite", backbone="resnet18", trunk_stage=2, embedding_norm="batch").eval()
+    assert model.config()["embedding_norm"] == "batch" and model.config()["trunk_stage"] == 2
+    for view in SIZES:
+        emb = model.encode(images(view), view)
+        assert emb.shape == (2, model.embedding_dim)
+        torch.testing.assert_close(emb.norm(dim=-1), torch.ones(2))
+    with pytest.raises(ConfigError, match="embedding_norm must be one of"):
+        build(embedding_norm="layer")
+    with pytest.raises(ConfigError, match="trunk_stage 9 is not a feature stage"):
+        SAFAModel(SIZES, "ground", "satellite", backbone="resnet18", trunk_stage=9)

@@ -29,6 +29,7 @@ from torch import nn
 from cvgl_bench.data.polar import PolarTransform
 from cvgl_bench.errors import ConfigError, UserError
 from cvgl_bench.method import CVGLModel
+from cvgl_bench.train.encoders import EmbeddingNorm
 
 PAPER_BACKBONE = "vgg16"
 
@@ -155,6 +156,8 @@ class SAFAModel(nn.Module, CVGLModel):
         dropout: VGG only: dropout after the conv4/conv5 ReLUs while training (paper keep 0.8).
         trunk_stage: non-VGG trunks only: the zero-based ``features_only`` stage whose map is
             aggregated (default: the last); later stages are not built.
+        embedding_norm: ``"none"`` (the paper) or ``"batch"``: the toolkit's per-view BatchNorm
+            on the descriptor before L2 normalisation (trunks trained from scratch).
     """
 
     def __init__(
@@ -171,6 +174,7 @@ class SAFAModel(nn.Module, CVGLModel):
         polar_north: float = 0.0,
         dropout: float = 0.2,
         trunk_stage: int | None = None,
+        embedding_norm: str = "none",
     ):
         super().__init__()
         if query_view == reference_view:
@@ -208,6 +212,7 @@ class SAFAModel(nn.Module, CVGLModel):
             "polar_north": float(polar_north),
             "dropout": float(dropout),
             "trunk_stage": None if trunk_stage is None else int(trunk_stage),
+            "embedding_norm": embedding_norm,
         }
         self.trunks = nn.ModuleDict({v: build_trunk(backbone, pretrained, dropout, trunk_stage) for v in self.views})
         self.feature_grids = self._feature_grids(branch_input)
@@ -216,6 +221,7 @@ class SAFAModel(nn.Module, CVGLModel):
             {v: SpatialAwareAggregation(self.feature_grids[v][0] * self.feature_grids[v][1], k=int(k)) for v in self.views}
         )
         self.embedding_dim = int(k) * channels
+        self.embedding_norm = EmbeddingNorm(embedding_norm, self.embedding_dim, self.views)
         self.logit_scale = None  # SAFA's soft-margin triplet loss has no temperature
         self.record_activations = False
         self.last_activations: dict[str, dict[str, torch.Tensor]] = {}
@@ -266,7 +272,7 @@ class SAFAModel(nn.Module, CVGLModel):
         weights = head.spatial_weights(features)
         if self.record_activations:
             self.last_activations[view] = {"spatial_weights": weights.detach()}
-        return F.normalize(head.aggregate(features, weights).float(), dim=-1)
+        return F.normalize(self.embedding_norm(head.aggregate(features, weights), view).float(), dim=-1)
 
     def forward(self, query: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised descriptors of a batch of pairs (the toolkit trainer's ``model(query, reference)``)."""
@@ -293,5 +299,5 @@ class SAFAModel(nn.Module, CVGLModel):
 
 
 CONSTRUCTOR_OPTIONS = ("backbone", "pretrained", "spatial_embeddings", "polar", "polar_size", "polar_north", "dropout",
-                       "trunk_stage")
+                       "trunk_stage", "embedding_norm")
 """Keyword arguments of :class:`SAFAModel` that :meth:`SAFAModel.from_hparams` takes from hparams."""
