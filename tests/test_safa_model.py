@@ -201,3 +201,11 @@ def test_embedding_norm_and_trunk_stage_options():
         build(embedding_norm="layer")
     with pytest.raises(ConfigError, match="trunk_stage 9 is not a feature stage"):
         SAFAModel(SIZES, "ground", "satellite", backbone="resnet18", trunk_stage=9)
+
+
+def test_spatial_maps_only_over_images_they_describe():
+    model = build()
+    maps = model.spatial_maps(images("ground"), "ground")
+    assert set(maps) == {"spatial embedding 1", "mean of the 8 spatial embeddings"}
+    assert all(m.shape == (2, 2, 4) for m in maps.values())
+    assert model.spatial_maps(images("satellite"), "satellite") == {}  # polar maps would mislead over the tile

@@ -274,6 +274,16 @@ class SAFAModel(nn.Module, CVGLModel):
             self.last_activations[view] = {"spatial_weights": weights.detach()}
         return F.normalize(self.embedding_norm(head.aggregate(features, weights), view).float(), dim=-1)
 
+    @torch.no_grad()
+    def spatial_maps(self, images: torch.Tensor, view: str) -> dict[str, torch.Tensor]:
+        """Maps over the input, ``{name: (B, h, w)}``, for the leaderboard's plots: the first of the
+        ``K`` spatial embeddings and their mean. A polar-transformed reference view has none: its
+        maps live on the polar image, not on the tile the plot would draw them over."""
+        if self.polar is not None and view == self.reference_view:
+            return {}
+        weights = self.heads[view].spatial_weights(self.trunks[view](self.branch_input(images, view)))
+        return {"spatial embedding 1": weights[:, 0].cpu(), f"mean of the {weights.shape[1]} spatial embeddings": weights.mean(dim=1).cpu()}
+
     def forward(self, query: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised descriptors of a batch of pairs (the toolkit trainer's ``model(query, reference)``)."""
         return self.encode(query, self.query_view), self.encode(reference, self.reference_view)
