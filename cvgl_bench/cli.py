@@ -362,14 +362,19 @@ def _default_suite() -> Any:
 @click.option("--no-examples", is_flag=True, help="Skip the retrieval-example plots (they load the split's images).")
 @click.option("--no-significance", is_flag=True, help="Skip the paired bootstrap against the best method.")
 @click.option("--n-boot", default=2000, show_default=True, help="Bootstrap resamples of the significance test.")
+@click.option("--published-only", is_flag=True,
+              help="Only the published numbers, one Markdown table per task (no records needed).")
 def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out_dir: str | None,
                         published_file: str | None, data_root: str | None, no_plots: bool, no_examples: bool,
-                        no_significance: bool, n_boot: int) -> None:
+                        no_significance: bool, n_boot: int, published_only: bool) -> None:
     """Tables and plots from result records, beside published numbers (never ranked)."""
     from . import leaderboard as lb
 
     path = published_file or lb.default_path()
     published = lb.Published.load(path) if path else lb.Published.empty()
+    if published_only:
+        _write_published(published, out_dir, fmt)
+        return
     board = lb.build(results_dir, published=published, suites=lb.read_suites(suites),
                      significance=not no_significance, n_boot=n_boot)
     for line in board.warnings:
@@ -381,6 +386,27 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
                       data_root=data_root)
     index = next((f for f in files if f.stem == "index"), files[0])
     click.echo(f"wrote {len(files)} files to {out_dir}; open {index}")
+
+
+def _write_published(published: Any, out_dir: str | None, fmt: str) -> None:
+    from pathlib import Path
+
+    from .errors import ConfigError
+    from .fsutil import write_bytes
+    from .leaderboard.published_tables import published_markdown
+
+    if fmt != "md":
+        raise ConfigError("--published-only writes Markdown; use --format md")
+    if not published:
+        raise ConfigError("no published numbers found; pass --published FILE")
+    files = published_markdown(published)
+    if out_dir is None:
+        click.echo("\n".join(files[name] for name in sorted(files) if name != "published.md"), nl=False)
+        return
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        write_bytes(Path(out_dir) / name, text.encode("utf-8"))
+    click.echo(f"wrote {len(files)} files to {out_dir}; open {Path(out_dir) / 'published.md'}")
 
 
 def main() -> None:

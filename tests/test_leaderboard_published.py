@@ -125,3 +125,20 @@ def test_script_check_mode(tmp_path):
     out.write_text(out.read_text() + "# edited\n")
     assert b.main([str(reference), "--out", str(out), "--check"]) == 1
     assert b.main([str(tmp_path / "missing.yaml"), "--out", str(out)]) == 2
+
+
+def test_published_only_writes_one_table_per_task_without_records(tmp_path):
+    from click.testing import CliRunner
+
+    from cvgl_bench.cli import cli
+
+    out = tmp_path / "published"
+    result = CliRunner().invoke(cli, ["leaderboard", "--published-only", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    index = (out / "published.md").read_text()
+    assert "[cvusa_test (in-domain, trained on cvusa_train)](published__cvusa_test__cvusa_train.md)" in index
+    table = (out / "published__cvusa_test__cvusa_train.md").read_text()
+    assert "| Method | R@1 |" in table and "Sample4Geo" in table
+    assert "(transfer, trained on cvusa_train)" in (out / "published__cvact_val__cvusa_train.md").read_text()
+    refused = CliRunner().invoke(cli, ["leaderboard", "--published-only", "--format", "html"])
+    assert refused.exit_code == 2 and "--format md" in refused.output

@@ -102,6 +102,10 @@ class Published:
     def empty(cls) -> Published:
         return cls()
 
+    def tasks(self) -> list[tuple[str, str]]:
+        """Every (evaluation split, training split) with published numbers, sorted."""
+        return sorted(self._entries)
+
     def entries(self, eval_split: str, train_split: str | None) -> list[PublishedEntry]:
         """Every published entry for this task (all methods and variants), in file order."""
         return list(self._entries.get((eval_split, str(train_split)), []))
