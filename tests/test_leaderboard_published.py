@@ -127,7 +127,7 @@ def test_script_check_mode(tmp_path):
     assert b.main([str(tmp_path / "missing.yaml"), "--out", str(out)]) == 2
 
 
-def test_published_only_writes_one_table_per_task_without_records(tmp_path):
+def test_published_only_writes_one_table_per_task_without_records(tmp_path, host):
     from click.testing import CliRunner
 
     from cvgl_bench.cli import cli
