@@ -133,3 +133,16 @@ def test_results_sink_receives_each_record(tmp_path, make_host):
     path = results.record_path(tmp_path, rec)
     results.write(rec, path, host=host)
     assert good.SINK_CALLS == [("m", path)]
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from cvgl_bench.fsutil import write_json
+
+    path = tmp_path / "r.json"
+    write_json(path, {"a": 1})
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
