@@ -327,3 +327,23 @@ def test_file_names_from_record_strings_cannot_escape_the_output_folder(tmp_path
     files = lb.render(board, tmp_path / "out", "latex", plots=False)
     assert all((tmp_path / "out") in f.parents for f in files)
     assert board.tables[0].key == "in-domain__.._.._evil_x"
+
+
+def test_runner_records_of_one_configuration_average_over_seeds(tmp_path):
+    """The runner's config_hash includes the seed; rows group by the seed-free configuration."""
+    from cvgl_bench.runner import config_hash
+
+    for seed, value in ((0, 40.0), (1, 44.0)):
+        path = write_record(tmp_path, method="clnet", seed=seed, arrays=None, metrics={"recall@1": value},
+                            config_hash=f"hash-with-seed-{seed}", eval_split="cvusa_test", train_split="cvusa_train",
+                            in_domain_train="cvusa_train")
+        record = json.loads(path.read_text())
+        cell = record["cell"]
+        cell["hparams"] = {"lr": 0.001, "epochs": 4}
+        record["provenance"]["train_fingerprint"] = "train-fp"
+        cell["config_hash"] = config_hash(cell["method"], str(cell["method_version"]), cell["profile"], cell["hparams"],
+                                          cell["train_split"], "train-fp", seed)
+        path.write_text(json.dumps(record))
+    (table,) = lb.build(tmp_path, significance=False, ranks=False).tables
+    (row,) = table.rows
+    assert row.seeds == [0, 1] and row.value("recall@1") == pytest.approx(42.0)

@@ -2,8 +2,8 @@
 
 One table per task: every in-domain evaluation split, and every (training split, evaluation
 split) transfer pair, apart. A row is one configuration of one method: the records of a row
-share method, profile, ``config_hash``, ``dataset_fingerprint`` and protocol, and differ only in
-their seed. Records that disagree on any of these are kept in separate rows, with a warning,
+share method, profile, configuration (:func:`configuration_id`: the runner's ``config_hash``
+without the seed), ``dataset_fingerprint`` and protocol, and differ only in their seed. Records that disagree on any of these are kept in separate rows, with a warning,
 because averaging them would mix different experiments.
 
 Aggregation over seeds: with two or more seeds, the mean and a Student-t 95% interval over the
@@ -19,6 +19,8 @@ a comparison that does not exist.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import json
 import math
@@ -399,6 +401,26 @@ def _overviews(tables: Sequence[BenchmarkTable]) -> list[Overview]:
     return out
 
 
+def configuration_id(record: dict[str, Any]) -> str:
+    """Seed-free identity of the configuration a record's model was trained with.
+
+    The runner's ``config_hash`` names one trained model, so it includes the seed; rows average
+    seeds, so a record whose ``config_hash`` is the runner's hash of its own fields groups by
+    the same hash computed with the seed left out. Any other record (made by another tool)
+    groups by its ``config_hash`` as given.
+    """
+    from ..runner import config_hash
+
+    cell = record["cell"]
+    given = str(cell["config_hash"])
+    train_fingerprint = str((record.get("provenance") or {}).get("train_fingerprint"))
+    fields = (cell["method"], str(cell.get("method_version")), cell["profile"], cell.get("hparams") or {},
+              str(cell.get("train_split")), train_fingerprint)
+    if config_hash(*fields, int(cell["seed"])) != given:
+        return given
+    return config_hash(*fields, -1)
+
+
 def build(
     results_dir: str | Path,
     *,
@@ -444,11 +466,12 @@ def build(
         fingerprint = str(record["provenance"].get("dataset_fingerprint"))
         task_key = (cell["task"], cell.get("train_split"), cell["eval_split"])
         variant = str(cell.get("variant") or "")
-        row_key = (cell["method"], cell["profile"], variant, cell["config_hash"], fingerprint,
+        configuration = configuration_id(record)
+        row_key = (cell["method"], cell["profile"], variant, configuration, fingerprint,
                    tuple(sorted(protocol.items())))
         row = groups.setdefault(task_key, {}).get(row_key)
         if row is None:
-            row = Row(cell["method"], cell["profile"], cell["config_hash"], fingerprint, protocol, [], variant=variant)
+            row = Row(cell["method"], cell["profile"], configuration, fingerprint, protocol, [], variant=variant)
             groups[task_key][row_key] = row
         if any(run.seed == int(cell["seed"]) for run in row.runs):
             warn.append(f"{path}: a second record of {cell['method']} seed {cell['seed']} on {cell['eval_split']} "
