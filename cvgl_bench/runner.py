@@ -26,7 +26,7 @@ from . import provenance, results
 from .data.structures import EvalData, TrainData
 from .dataroot import resolve_root
 from .errors import ConfigError, DataError, PluginError
-from .fsutil import sha256_file, write_bytes
+from .fsutil import sha256_file, write_bytes, write_json
 from .overrides import apply_overrides, variant_label
 from .plugins import PluginHost, get_host
 
@@ -171,6 +171,20 @@ def config_hash(method: str, method_version: str, profile: str, hparams: Mapping
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+TRAIN_INFO = "train.json"
+"""Beside a checkpoint: how it was trained (world size, global batch, device, seconds), so a
+record that reuses the checkpoint states the training's provenance, not its own process's."""
+
+
+def _train_info(workdir: Path) -> dict[str, Any]:
+    """The checkpoint's ``train.json``; empty for checkpoints written before it existed."""
+    path = workdir / TRAIN_INFO
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}
+
+
 def seed_everything(seed: int) -> None:
     import torch
 
@@ -254,7 +268,11 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
         write_bytes(model_path, buffer.getvalue())
         result.trained = True
+        write_json(workdir / TRAIN_INFO, {"world_size": world.world_size,
+                                          "global_batch": int(hparams.get("batch_size", 0)),
+                                          "device": str(device), "train_s": round(time.perf_counter() - t0, 3)})
     timings["train"] = time.perf_counter() - t0 if result.trained else 0.0
+    trained_with = _train_info(workdir)
     checkpoint = {"file": str(model_path), "sha256": sha256_file(model_path)}
     model.to(device).eval()
 
@@ -267,7 +285,7 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
     base_provenance = provenance.collect(host, device)
     from .train.distributed import world_info_from_env
 
-    world_size = world_info_from_env().world_size if result.trained else 1
+    world_size = world_info_from_env().world_size if result.trained else int(trained_with.get("world_size", 1))
     for spec, data, record, path in todo:
         started = provenance.now()
         phase = dict(timings)
@@ -290,7 +308,8 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
             **base_provenance,
             "seed": cell.seed,
             "world_size": world_size,
-            "global_batch": int(hparams.get("batch_size", 0)),
+            "global_batch": int(trained_with.get("global_batch", hparams.get("batch_size", 0))),
+            "trained_with": trained_with,
             "dataset_fingerprint": data.fingerprint,
             "train_fingerprint": train.fingerprint,
             "train_reused": not result.trained,

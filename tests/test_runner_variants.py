@@ -94,3 +94,19 @@ def test_resume_continues_an_interrupted_training_and_restart_starts_over(toy_ho
     run_cell(cell, RunOptions(results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False, n_boot=20,
                               log=lines.append, resume=resume), toy_host)
     assert any(expected in line for line in lines), lines
+
+
+def test_a_reused_checkpoint_keeps_the_provenance_of_its_training(toy_host, tmp_path):
+    cell = Cell("tiny", ("synth_cvusa_test",), overrides=parse_set(["epochs=1"]))
+    run_cell(cell, _options(tmp_path), toy_host)
+    (info,) = (tmp_path / "runs").rglob("train.json")
+    saved = json.loads(info.read_text())
+    saved["world_size"] = 4  # as if trained by torchrun on 4 GPUs
+    info.write_text(json.dumps(saved))
+    for record in (tmp_path / "results").rglob("*.json"):
+        record.unlink()
+    run_cell(cell, _options(tmp_path), toy_host)
+    (record,) = (tmp_path / "results").rglob("*.json")
+    provenance = json.loads(record.read_text())["provenance"]
+    assert provenance["train_reused"] and provenance["world_size"] == 4
+    assert provenance["trained_with"]["global_batch"] == provenance["global_batch"] > 0
