@@ -347,3 +347,16 @@ def test_runner_records_of_one_configuration_average_over_seeds(tmp_path):
     (table,) = lb.build(tmp_path, significance=False, ranks=False).tables
     (row,) = table.rows
     assert row.seeds == [0, 1] and row.value("recall@1") == pytest.approx(42.0)
+
+
+def test_suite_filter_takes_seeds_for_as_the_grid_runs_them():
+    from cvgl_bench.leaderboard.suite import expected_seeds, parse_suite
+
+    suite = parse_suite({"methods": ["m"], "splits": ["a_test", "b_test"], "seeds": [0],
+                         "seeds_for": {"a_test": [0, 1, 2]}})
+    assert suite.accepts("m", "cpu", 2, "in-domain", "a_train", "a_test")
+    assert not suite.accepts("m", "cpu", 2, "in-domain", "b_train", "b_test")
+    assert expected_seeds([suite], "m", "cpu", "in-domain", "a_train", "a_test") == (0, 1, 2)
+    assert expected_seeds([suite], "m", "cpu", "in-domain", "b_train", "b_test") == (0,)
+    with pytest.raises(ConfigError, match="seeds_for"):
+        parse_suite({"seeds": [0], "seeds_for": {"a_test": "x"}})

@@ -28,6 +28,15 @@ class SuiteFilter:
     transfer: frozenset[tuple[str, str]] | None = None
     seeds: tuple[int, ...] | None = None
     profiles: frozenset[str] | None = None
+    seeds_for: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    """Extra seeds per evaluation split (the suite's ``seeds_for``), as the grid runs them."""
+
+    def seeds_of(self, eval_split: str) -> tuple[int, ...] | None:
+        """The seeds this suite runs for ``eval_split``: ``seeds`` plus its ``seeds_for`` entry."""
+        if self.seeds is None:
+            return None
+        extra = dict(self.seeds_for).get(eval_split, ())
+        return tuple(sorted(set(self.seeds) | set(extra)))
 
     def accepts(self, method: str, profile: str, seed: int, task: str, train_split: str | None,
                 eval_split: str) -> bool:
@@ -36,7 +45,8 @@ class SuiteFilter:
             return False
         if self.profiles is not None and profile not in self.profiles:
             return False
-        if self.seeds is not None and int(seed) not in self.seeds:
+        seeds = self.seeds_of(eval_split)
+        if seeds is not None and int(seed) not in seeds:
             return False
         if self.splits is None and self.transfer is None:
             return True
@@ -82,8 +92,13 @@ def parse_suite(data: Any, where: str = "suite") -> SuiteFilter:
             seeds = tuple(sorted(set(seeds)))
         else:
             raise ConfigError(f"{where}: 'seeds' must be a list of integers or a count")
+    seeds_for = data.get("seeds_for") or {}
+    if not isinstance(seeds_for, dict) or not all(
+            isinstance(v, (list, tuple)) and all(isinstance(s, int) for s in v) for v in seeds_for.values()):
+        raise ConfigError(f"{where}: 'seeds_for' must map evaluation splits to lists of integers")
     profile = data.get("profile", data.get("profiles"))
     return SuiteFilter(
+        seeds_for=tuple(sorted((str(k), tuple(sorted(set(v)))) for k, v in seeds_for.items())),
         name=str(data.get("name") or where),
         methods=_names(data["methods"], "methods", where) if data.get("methods") is not None else None,
         splits=_names(data["splits"], "splits", where) if data.get("splits") is not None else None,
@@ -104,9 +119,10 @@ def expected_seeds(suites: Sequence[SuiteFilter], method: str, profile: str, tas
     wanted: set[int] = set()
     said = False
     for suite in suites:
-        if suite.seeds is None:
+        seeds = suite.seeds_of(eval_split)
+        if seeds is None:
             continue
-        if any(suite.accepts(method, profile, s, task, train_split, eval_split) for s in suite.seeds):
+        if any(suite.accepts(method, profile, s, task, train_split, eval_split) for s in seeds):
             said = True
-            wanted.update(suite.seeds)
+            wanted.update(seeds)
     return tuple(sorted(wanted)) if said else None
