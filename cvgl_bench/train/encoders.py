@@ -32,6 +32,18 @@ from .heads import SpatialHead, check_head
 from .losses import LOGIT_SCALE_INIT
 
 
+def size_pair(size: Sequence[int], what: str) -> tuple[int, int]:
+    """``(H, W)`` as two positive ints; otherwise a one-line ConfigError naming ``what``
+    (e.g. ``image_size['ground']``)."""
+    try:
+        height, width = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be [H, W], got {size!r}") from None
+    if height < 1 or width < 1:
+        raise ConfigError(f"{what} must be positive, got {size!r}")
+    return height, width
+
+
 def create_backbone(name: str, *, pretrained: bool = False, **kwargs: Any) -> nn.Module:
     """``timm.create_model(name, pretrained=..., num_classes=0)`` with one-line errors."""
     import timm

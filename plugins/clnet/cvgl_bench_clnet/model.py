@@ -31,7 +31,7 @@ from torch import nn
 
 from cvgl_bench.errors import ConfigError, UserError
 from cvgl_bench.method import CVGLModel
-from cvgl_bench.train.encoders import EmbeddingNorm, drop_timm_head
+from cvgl_bench.train.encoders import EmbeddingNorm, drop_timm_head, size_pair
 from cvgl_bench.train.heads import SpatialHead, check_head
 
 from .modules import GFR, GFR_CUES, NCM_VARIANTS, NEC, NCMGate, NCMWarp
@@ -92,16 +92,6 @@ def _create_backbone(name: str, pretrained: bool) -> nn.Module:
             f"cannot load pretrained weights of {name!r} ({first}); connect to the Hugging Face hub once "
             "or put the weights in its cache (HF_HOME)"
         ) from error
-
-
-def _pair(size: Sequence[int], view: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in size)
-    except (TypeError, ValueError):
-        raise ConfigError(f"image_size[{view!r}] must be [H, W], got {size!r}") from None
-    if height < 1 or width < 1:
-        raise ConfigError(f"image_size[{view!r}] must be positive, got {size!r}")
-    return height, width
 
 
 class CLNetModel(nn.Module, CVGLModel):
@@ -173,7 +163,7 @@ class CLNetModel(nn.Module, CVGLModel):
             raise ConfigError(f"gfr_cue must be one of {', '.join(GFR_CUES)}; got {gfr_cue!r}")
         self.query_view, self.reference_view = query_view, reference_view
         self.views = (query_view, reference_view)
-        self.image_size = {v: _pair(image_size[v], v) for v in self.views}
+        self.image_size = {v: size_pair(image_size[v], f"image_size[{v!r}]") for v in self.views}
         self._config = {
             "image_size": {v: list(s) for v, s in self.image_size.items()},
             "query_view": query_view,

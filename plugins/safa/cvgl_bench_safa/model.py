@@ -29,7 +29,7 @@ from torch import nn
 from cvgl_bench.data.polar import PolarTransform
 from cvgl_bench.errors import ConfigError, UserError
 from cvgl_bench.method import CVGLModel
-from cvgl_bench.train.encoders import EmbeddingNorm
+from cvgl_bench.train.encoders import EmbeddingNorm, size_pair
 
 PAPER_BACKBONE = "vgg16"
 
@@ -128,16 +128,6 @@ def build_trunk(name: str, pretrained: bool = False, dropout: float = 0.2, stage
         raise ConfigError(f"SAFA backbone {name!r} is not usable: {first}; choose a CNN such as vgg16 or resnet18") from error
 
 
-def _pair(size: Sequence[int], what: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in size)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{what} must be [H, W], got {size!r}") from None
-    if height < 1 or width < 1:
-        raise ConfigError(f"{what} must be positive, got {size!r}")
-    return height, width
-
-
 class SAFAModel(nn.Module, CVGLModel):
     """SAFA: two separate CNN branches, polar transform of the reference, K spatial-aware embeddings.
 
@@ -187,7 +177,7 @@ class SAFAModel(nn.Module, CVGLModel):
             raise ConfigError(f"SAFA needs spatial_embeddings >= 1, got {spatial_embeddings}")
         self.query_view, self.reference_view = query_view, reference_view
         self.views = (query_view, reference_view)
-        self.image_size = {v: _pair(image_size[v], f"image_size[{v!r}]") for v in self.views}
+        self.image_size = {v: size_pair(image_size[v], f"image_size[{v!r}]") for v in self.views}
         self.polar: PolarTransform | None = None
         branch_input = dict(self.image_size)
         if polar:
@@ -197,7 +187,7 @@ class SAFAModel(nn.Module, CVGLModel):
                     f"SAFA's polar transform needs square {reference_view} images, got {side_h}x{side_w}; "
                     "set a square image_size or polar=False"
                 )
-            out = _pair(polar_size, "polar_size") if polar_size is not None else self.image_size[query_view]
+            out = size_pair(polar_size, "polar_size") if polar_size is not None else self.image_size[query_view]
             self.polar = PolarTransform(side_h, out, north=polar_north)
             branch_input[reference_view] = out
         self._config = {
