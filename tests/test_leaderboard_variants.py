@@ -54,3 +54,15 @@ def test_conflicting_records_of_one_variant_keep_the_variant_in_the_label(tmp_pa
     labels = sorted(row.label for row in board.tables[0].rows)
     assert labels == ["clnet [ncm=off; cfg cfg-a]", "clnet [ncm=off; cfg cfg-b]"]
     assert any("clnet [ncm=off]" in w and "kept as 2 separate rows" in w for w in board.warnings)
+
+
+def test_a_missing_seed_note_names_the_variant(tmp_path):
+    for seed in (0, 1, 2):
+        write_record(tmp_path, method="clnet", seed=seed, arrays=_ranks(np.zeros(100)), **CVUSA)
+    write_record(tmp_path, method="clnet", seed=0, arrays=_ranks(np.zeros(100)), config_hash="cfg-ncm",
+                 variant="ncm=off", **CVUSA)
+    suite = lb.parse_suite({"methods": ["clnet"], "splits": ["cvusa_test"], "seeds": 3, "profile": "cpu"})
+    (table,) = lb.build(tmp_path, suites=[suite], significance=False).tables
+    assert table.notes.count("clnet [ncm=off] (cpu): seed(s) 1, 2 of the suite have no record; "
+                             "the row averages 1 seed(s)") == 1
+    assert not any(note.startswith("clnet (cpu)") for note in table.notes)

@@ -495,7 +495,7 @@ def build(
             _aggregate_row(row, metrics)
             row.expected_seeds = expected_seeds(suites, row.method, row.profile, task, train_split, eval_split)
             if row.missing_seeds:
-                table.notes.append(f"{row.method} ({row.profile}): seed(s) {', '.join(map(str, row.missing_seeds))} "
+                table.notes.append(f"{method_label(row.method, row.variant)} ({row.profile}): seed(s) {', '.join(map(str, row.missing_seeds))} "
                                    f"of the suite have no record; the row averages {len(row.runs)} seed(s)")
         primary = table.primary_metric
         rows.sort(key=lambda r: (r.value(primary) is None, -(r.value(primary) or 0.0), r.method, r.variant, r.profile))
