@@ -1,5 +1,6 @@
 """Leaderboard tables: grouping, aggregation over seeds, published numbers, significance, formats."""
 
+import importlib
 import io
 import json
 import math
@@ -228,6 +229,27 @@ def test_suite_filters_cells_and_flags_missing_seeds(tmp_path):
     assert re.search(r"\|\s+2/3\s+\|", text) and "seed(s) 2 of the suite have no record" in text
     transfer = lb.parse_suite({"transfer": [["cvusa_train", "cvact_val"]]})
     assert [t.key for t in lb.build(tmp_path, suites=[transfer]).tables] == ["transfer__cvusa_train__cvact_val"]
+
+
+def test_a_suite_method_without_a_row_is_named_with_the_reason(tmp_path):
+    write_record(tmp_path, method="a", seed=0, arrays=constant_ranks(0), **CVUSA)
+    suite = lb.parse_suite({"methods": ["a", "b"], "splits": ["cvusa_test"], "seeds": [0]})
+    (table,) = lb.build(tmp_path, suites=[suite], significance=False).tables
+    assert table.notes.count("b: the suite asks for it; no record") == 1
+    assert not any(note.startswith("a:") for note in table.notes)
+    other = lb.parse_suite({"methods": ["a", "b"], "splits": ["cvact_test"]})
+    (table,) = lb.build(tmp_path, suites=[suite, other], significance=False).tables
+    assert sum(note.startswith("b:") for note in table.notes) == 1  # only the suite that covers the table
+
+
+def test_a_method_that_cannot_embed_a_view_is_noted_as_not_run(tmp_path, make_host):
+    make_host(importlib.import_module("tests.fake_plugins.gridworld"))
+    drone = dict(eval_split="gw_drone_test", train_split="gw_drone_train", in_domain_train="gw_drone_train")
+    write_record(tmp_path, method="anyview", seed=0, arrays=constant_ranks(0), **drone)
+    suite = lb.parse_suite({"methods": ["anyview", "panoonly"], "splits": ["gw_drone_test"], "seeds": [0]})
+    (table,) = lb.build(tmp_path, suites=[suite], significance=False).tables
+    assert table.notes.count("panoonly: not run: it embeds only the ground, satellite view(s), not drone "
+                             "(the grid skips it)") == 1
 
 
 @pytest.mark.parametrize("text, message", [

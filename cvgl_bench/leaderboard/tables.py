@@ -275,6 +275,39 @@ def _rank_summary(run: Run, metric: str) -> RankSummary:
         return RankSummary(error=str(exc) if isinstance(exc, UserError) else f"unreadable ranks: {exc}")
 
 
+def _absent_methods(suites: Sequence[SuiteFilter], rows: Sequence[Row], task: str, train_split: str | None,
+                    eval_split: str) -> list[str]:
+    """One note per method that a suite asks for on this table but that has no row, saying why when
+    the plugin says so (a method that cannot embed one of the split's views is never run)."""
+    present = {row.method for row in rows}
+    notes = []
+    for suite in suites:
+        for method in sorted((suite.methods or frozenset()) - present):
+            profiles = sorted(suite.profiles) if suite.profiles else [""]
+            seeds = suite.seeds_of(eval_split) or (0,)
+            if not any(suite.accepts(method, profile, seed, task, train_split, eval_split)
+                       for profile in profiles for seed in seeds):
+                continue
+            present.add(method)
+            notes.append(f"{method}: {_why_absent(method, eval_split)}")
+    return notes
+
+
+def _why_absent(method: str, eval_split: str) -> str:
+    from ..plugins import get_host
+
+    try:
+        host = get_host()
+        spec, split = host.methods.get(method), host.splits.get(eval_split)
+    except UserError:
+        return "the suite asks for it; no record"
+    if spec.supports(split):
+        return "the suite asks for it; no record"
+    missing = sorted({split.query_view, split.reference_view} - set(spec.views))
+    return (f"not run: it embeds only the {', '.join(spec.views)} view(s), not {', '.join(missing)} "
+            "(the grid skips it)")
+
+
 def method_label(method: str, variant: str = "") -> str:
     """``clnet`` or, for an ablation, ``clnet [ncm=off]``."""
     return f"{method} [{variant}]" if variant else method
@@ -497,6 +530,7 @@ def build(
             if row.missing_seeds:
                 table.notes.append(f"{method_label(row.method, row.variant)} ({row.profile}): seed(s) {', '.join(map(str, row.missing_seeds))} "
                                    f"of the suite have no record; the row averages {len(row.runs)} seed(s)")
+        table.notes.extend(_absent_methods(suites, rows, task, train_split, eval_split))
         primary = table.primary_metric
         rows.sort(key=lambda r: (r.value(primary) is None, -(r.value(primary) or 0.0), r.method, r.variant, r.profile))
         _label_rows(table, warn)
