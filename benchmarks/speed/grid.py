@@ -1,10 +1,11 @@
 """How long does the full synthetic grid take? (target: under 60 min on the 2-core CPU machine)
 
 Runs ``cvgl-bench grid`` on a suite (default ``benchmarks/synth.yaml``: 3 methods, every
-synthetic split including transfer, cpu profile) with one seed, into a fresh work folder and,
-unless ``--shared-cache``, a fresh ``CVGL_BENCH_CACHE``: the figure then includes generating the
-synthetic datasets and their image caches, as on a new machine. Afterwards it reads the records'
-``provenance.wall_time_s`` and prints where the time went, per trained cell and per evaluation.
+synthetic split including transfer, cpu profile) with one seed (the suite's ``seeds_for``
+extras left out), into a fresh work folder and, unless ``--shared-cache``, a fresh
+``CVGL_BENCH_CACHE``: the figure then includes generating the synthetic datasets and their image
+caches, as on a new machine. Afterwards it reads the records' ``provenance.wall_time_s`` and
+prints where the time went, per trained cell and per evaluation.
 
     python benchmarks/speed/grid.py [--suite benchmarks/synth.yaml] [--seeds 0] [--keep DIR]
     python benchmarks/speed/grid.py --summarize DIR   # only the breakdown of an earlier --keep DIR
@@ -32,11 +33,27 @@ def cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "cvgl_bench"]
 
 
+def timing_suites(paths: list[str], seeds: str, base: Path) -> list[str]:
+    """Copies of the suites that run only ``seeds``: the grid's ``--seeds`` keeps each suite's
+    ``seeds_for`` extras, which the timing leaves out."""
+    import yaml
+
+    copies = []
+    for i, path in enumerate(paths):
+        suite = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        suite.pop("seeds_for", None)
+        suite["seeds"] = [int(s) for s in seeds.split(",")]
+        copy = base / f"suite-{i}-{Path(path).name}"
+        copy.write_text(yaml.safe_dump(suite, sort_keys=False), encoding="utf-8")
+        copies.append(str(copy))
+    return copies
+
+
 def run_grid(args: argparse.Namespace, base: Path) -> float:
     env = dict(os.environ)
     if not args.shared_cache:
         env["CVGL_BENCH_CACHE"] = str(base / "cache")
-    command = cli() + ["grid", *args.suite, "--seeds", args.seeds,
+    command = cli() + ["grid", *timing_suites(args.suite, args.seeds, base),
                        "--results", str(base / "results"), "--runs", str(base / "runs")]
     if args.threads:
         command += ["--threads", str(args.threads)]
@@ -57,7 +74,8 @@ def summarize(base: Path, wall: float | None) -> None:
     for path in sorted((base / "results").rglob("*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
         cell, times = record["cell"], record["provenance"].get("wall_time_s", {})
-        key = (cell["method"], cell["train_split"], cell["seed"])
+        method = f"{cell['method']} [{cell['variant']}]" if cell.get("variant") else cell["method"]
+        key = (method, cell["train_split"], cell["seed"])
         if not record["provenance"].get("train_reused"):
             trained[key] = max(trained.get(key, 0.0), float(times.get("train", 0.0)))
         evaluations.append((key, cell["eval_split"], sum(float(v) for k, v in times.items() if k != "train")))
@@ -66,11 +84,11 @@ def summarize(base: Path, wall: float | None) -> None:
     per_cell = defaultdict(list)
     for key, split, seconds in evaluations:
         per_cell[key].append((split, seconds))
-    print(f"\n{'method':<11} {'trained on':<24} seed {'train min':>9} {'eval s':>7}  evaluated on")
+    print(f"\n{'method':<18} {'trained on':<24} seed {'train min':>9} {'eval s':>7}  evaluated on")
     for key in sorted(per_cell):
         method, train_split, seed = key
         evals = per_cell[key]
-        print(f"{method:<11} {train_split:<24} {seed:>4} {trained.get(key, 0.0) / 60:>9.1f} "
+        print(f"{method:<18} {train_split:<24} {seed:>4} {trained.get(key, 0.0) / 60:>9.1f} "
               f"{sum(s for _, s in evals):>7.1f}  {', '.join(split for split, _ in evals)}")
     train_s = sum(trained.values())
     eval_s = sum(seconds for _, _, seconds in evaluations)
