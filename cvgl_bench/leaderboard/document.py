@@ -282,7 +282,8 @@ def index_document(board: Leaderboard) -> Document:
                                 [False] + [True] * (len(overview.columns) + 1)))
         if any(mean is None for _, _, mean in overview.rows):
             doc.blocks.append(Notes([f"{DASH}: the row misses a benchmark, so it has no mean (never averaged over "
-                                     "incomplete rows) and sorts last."]))
+                                     "incomplete rows) and sorts last. An empty cell has no record; the "
+                                     "benchmark's own table says why when a suite asked for it."]))
     for task in ("in-domain", "transfer"):
         links = [(t.title, t.key) for t in board.tables if t.task == task]
         if links:
