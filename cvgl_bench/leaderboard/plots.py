@@ -40,8 +40,8 @@ def figure_png(fig: Any, path: str | Path | None = None, dpi: int = 100) -> byte
 def plot_recall_curves(curves: Mapping[str, np.ndarray], *, title: str, k_marker: int | None = None,
                        path: str | Path | None = None) -> bytes:
     """Recall@K (%) against K (log scale), one curve per method; ``k_marker`` draws the R@1% K."""
-    fig = _figure(7.0, 4.2, layout=None)
-    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.12, top=0.92)
+    fig = _figure(9.0, 4.2, layout=None)
+    fig.subplots_adjust(left=0.07, right=0.68, bottom=0.12, top=0.92)
     ax = fig.add_subplot()
     for label, curve in curves.items():
         ax.plot(np.arange(1, len(curve) + 1), curve, label=label, linewidth=1.6)
@@ -61,9 +61,10 @@ def plot_recall_curves(curves: Mapping[str, np.ndarray], *, title: str, k_marker
     ax.set_ylabel("Recall@K (%)")
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
-    ax.set_ylim(top=100.5)
+    highest = max((float(np.max(c)) for c in curves.values() if len(c)), default=100.0)
+    ax.set_ylim(bottom=0.0, top=min(100.5, max(10.0, 1.15 * highest)))  # low curves stay readable
     if curves:
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return figure_png(fig, path)
 
 

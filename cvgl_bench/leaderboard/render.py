@@ -29,6 +29,10 @@ def _check_format(fmt: str) -> None:
         raise ConfigError(f"unknown leaderboard format {fmt!r}; use one of {', '.join(EXTENSIONS)}")
 
 
+CURVE_K_MAX = 100
+"""Recall@K curves run to K=100 (or the R@1% K, when larger), as the papers' curves do."""
+
+
 def recall_curves(board: Leaderboard, table: BenchmarkTable) -> tuple[dict[str, np.ndarray], int]:
     """Recall@K curves (mean over seeds) of every row with stored ranks, and the R@1% K."""
     n_refs = max((board.summaries[run.path].n_references for row in table.rows for run in row.runs
@@ -37,7 +41,7 @@ def recall_curves(board: Leaderboard, table: BenchmarkTable) -> tuple[dict[str, 
         return {}, 0
     protocol = table.rows[0].protocol
     k_1pct = r1pct_k(n_refs, protocol.get("r1pct", "floor"))
-    k_max = max(k_1pct, 10)
+    k_max = min(n_refs, max(k_1pct, CURVE_K_MAX))
     curves = {}
     for row in table.rows:
         per_seed = []
