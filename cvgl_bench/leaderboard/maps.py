@@ -53,6 +53,8 @@ def _model_of(row: Row, host: Any) -> tuple[Any, Any, dict[str, Any]] | None:
 
 def map_figures(table: BenchmarkTable, *, host: Any = None, data_root: Any = None, n_images: int = 2) -> list[Any]:
     """One figure per row whose model offers ``spatial_maps``; texts saying why others were skipped."""
+    if not any((row.runs[0].record.get("checkpoint") or {}).get("file") for row in table.rows if row.runs):
+        return []  # no model to ask: skip importing torch, which costs more than the whole table
     import torch
 
     if host is None:

@@ -47,7 +47,7 @@ def per_query_scores(arrays: Mapping[str, np.ndarray], protocol: Mapping[str, st
     rescore = _optional("cvgl_bench.evaluate.scoring", "rescore")
     if rescore is None:
         return local_per_query(arrays, protocol, metric)
-    return np.asarray(rescore(dict(arrays), dict(protocol), [metric]).per_query[metric], dtype=np.float64)
+    return np.asarray(rescore(dict(arrays), dict(protocol), [metric], n_boot=0).per_query[metric], dtype=np.float64)
 
 
 def local_paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int = 10000, seed: int = 0,
