@@ -69,34 +69,38 @@ def run_grid(args: argparse.Namespace, base: Path) -> float:
 
 
 def summarize(base: Path, wall: float | None) -> None:
-    trained: dict[tuple, float] = {}
-    evaluations = []
+    """Per trained cell: its load phase (generating the synthetic data on a fresh cache),
+    training, and the embedding and search of each evaluation. A cell's records all carry the
+    cell's load and train times, so those count once per cell."""
+    load: dict[tuple, float] = defaultdict(float)
+    trained: dict[tuple, float] = defaultdict(float)
+    per_cell: dict[tuple, list[tuple[str, float]]] = defaultdict(list)
     for path in sorted((base / "results").rglob("*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
         cell, times = record["cell"], record["provenance"].get("wall_time_s", {})
         method = f"{cell['method']} [{cell['variant']}]" if cell.get("variant") else cell["method"]
         key = (method, cell["train_split"], cell["seed"])
+        load[key] = max(load[key], float(times.get("load", 0.0)))
         if not record["provenance"].get("train_reused"):
-            trained[key] = max(trained.get(key, 0.0), float(times.get("train", 0.0)))
-        evaluations.append((key, cell["eval_split"], sum(float(v) for k, v in times.items() if k != "train")))
-    if not evaluations:
+            trained[key] = max(trained[key], float(times.get("train", 0.0)))
+        per_cell[key].append((cell["eval_split"], sum(float(v) for k, v in times.items() if k not in ("load", "train"))))
+    if not per_cell:
         sys.exit(f"no records under {base / 'results'}")
-    per_cell = defaultdict(list)
-    for key, split, seconds in evaluations:
-        per_cell[key].append((split, seconds))
-    print(f"\n{'method':<18} {'trained on':<24} seed {'train min':>9} {'eval s':>7}  evaluated on")
+    print(f"\n{'method':<18} {'trained on':<24} seed {'load s':>7} {'train min':>9} {'eval s':>7}  evaluated on")
     for key in sorted(per_cell):
         method, train_split, seed = key
         evals = per_cell[key]
-        print(f"{method:<18} {train_split:<24} {seed:>4} {trained.get(key, 0.0) / 60:>9.1f} "
+        print(f"{method:<18} {train_split:<24} {seed:>4} {load[key]:>7.1f} {trained[key] / 60:>9.1f} "
               f"{sum(s for _, s in evals):>7.1f}  {', '.join(split for split, _ in evals)}")
-    train_s = sum(trained.values())
-    eval_s = sum(seconds for _, _, seconds in evaluations)
-    print(f"\n{len(trained)} trained cells, {len(evaluations)} records")
+    load_s, train_s = sum(load.values()), sum(trained.values())
+    eval_s = sum(seconds for evals in per_cell.values() for _, seconds in evals)
+    print(f"\n{sum(1 for t in trained.values() if t > 0)} trained cells, "
+          f"{sum(len(e) for e in per_cell.values())} records")
+    print(f"load       {load_s / 60:6.1f} min  (reading splits; generating synthetic data on a fresh cache)")
     print(f"training   {train_s / 60:6.1f} min")
-    print(f"evaluation {eval_s / 60:6.1f} min")
+    print(f"evaluation {eval_s / 60:6.1f} min  (embedding, search, metrics)")
     if wall is not None:
-        print(f"other      {(wall - train_s - eval_s) / 60:6.1f} min  (data generation, image caches, start-up)")
+        print(f"other      {(wall - load_s - train_s - eval_s) / 60:6.1f} min  (start-up, checkpoints, records)")
         print(f"total      {wall / 60:6.1f} min  (target: under 60 min)")
 
 
