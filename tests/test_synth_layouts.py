@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cvgl_bench.data.synth import GENERATOR_VERSION
 from cvgl_bench.data.synth.generate import META_FILE, generate
 from cvgl_bench.data.synth.layouts.vigor import CITIES, DELTA_UNIT, tile_extent_m
+
+from . import synth_appearance
+
+APPEARANCE = Path(__file__).parent / "data" / "synth_appearance.json"
+UPDATE_APPEARANCE = "CVGL_UPDATE_SYNTH_APPEARANCE"
 
 PANO_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
@@ -209,6 +215,35 @@ def test_metadata_written(tiny):
         meta = json.loads((root / META_FILE).read_text())
         assert meta["layout"] == layout and meta["generator_version"]
         assert not list(root.parent.glob(f".{layout}.tmp-*"))  # no temp folder left behind
+
+
+def test_generator_output_matches_its_version(tiny):
+    """The tiny worlds look as recorded for this GENERATOR_VERSION. Cached datasets are keyed by
+    that version, so output that changes without a bump would silently reuse stale caches."""
+    import json
+    import os
+
+    actual = {layout: synth_appearance.summarize(root) for layout, (root, _) in tiny.items()}
+    if os.environ.get(UPDATE_APPEARANCE):
+        APPEARANCE.write_text(json.dumps({"generator_version": GENERATOR_VERSION, "size": "tiny", "seed": 3,
+                                          "layouts": actual}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        pytest.skip(f"wrote {APPEARANCE}")
+    recorded = json.loads(APPEARANCE.read_text(encoding="utf-8"))
+    update = f"{UPDATE_APPEARANCE}=1 pytest tests/test_synth_layouts.py -k generator_output"
+    assert recorded["generator_version"] == GENERATOR_VERSION, \
+        f"GENERATOR_VERSION is {GENERATOR_VERSION}, the recorded appearance is of {recorded['generator_version']}: {update}"
+    changed = [f"{layout} {line}" for layout in actual
+               for line in synth_appearance.differences(recorded["layouts"][layout], actual[layout])]
+    assert not changed, ("the generator's output changed but GENERATOR_VERSION did not: bump it in "
+                         f"cvgl_bench/data/synth/__init__.py, then {update}. Changed: " + "; ".join(changed[:6]))
+
+
+def test_appearance_differences_see_a_blur_and_ignore_rounding():
+    base = {"a/b": [10, 120.0, 50.0, 8.0]}
+    assert synth_appearance.differences(base, {"a/b": [10, 120.0000001, 50.0, 8.0]}) == []
+    assert synth_appearance.differences(base, {"a/b": [10, 120.0, 50.0, 7.9]}) == ["a/b: sharpness 7.9000, expected 8.0000"]
+    assert synth_appearance.differences(base, {"a/b": [9, 120.0, 50.0, 8.0]}) == ["a/b: 9 images, expected 10"]
+    assert synth_appearance.differences(base, {}) == ["a/b: missing"]
 
 
 def test_synth_splits_load_through_the_real_loaders(tiny, host, tmp_path, monkeypatch):
