@@ -16,14 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+CLI = [sys.executable, "-m", "cvgl_bench"]
 REPO = Path(__file__).resolve().parents[1]
 START, END = "<!-- overview:start -->", "<!-- overview:end -->"
 OVERVIEWS = ("In-domain, synthetic twins: recall@1 per benchmark", "Transfer, synthetic twins: recall@1 per benchmark")
-
-
-def cli() -> list[str]:
-    script = Path(sys.executable).with_name("cvgl-bench")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cvgl_bench"]
 
 
 def render(results: Path) -> None:
@@ -38,7 +34,7 @@ def render(results: Path) -> None:
     for command in (common + ["--out", str(out), "--format", "md"],
                     common + ["--out", str(out / "html"), "--format", "html", "--no-examples"],
                     ["leaderboard", "--published-only", "--out", str(REPO / "leaderboards" / "published")]):
-        subprocess.run(cli() + command, check=True)
+        subprocess.run(CLI + command, check=True)
 
 
 def overview_blocks(index: str) -> str:

@@ -230,8 +230,9 @@ def test_generator_output_matches_its_version(tiny):
         pytest.skip(f"wrote {APPEARANCE}")
     recorded = json.loads(APPEARANCE.read_text(encoding="utf-8"))
     update = f"{UPDATE_APPEARANCE}=1 pytest tests/test_synth_layouts.py -k generator_output"
-    assert recorded["generator_version"] == GENERATOR_VERSION, \
-        f"GENERATOR_VERSION is {GENERATOR_VERSION}, the recorded appearance is of {recorded['generator_version']}: {update}"
+    assert recorded["generator_version"] == GENERATOR_VERSION, (
+        f"GENERATOR_VERSION is {GENERATOR_VERSION}, the recorded appearance is of "
+        f"{recorded['generator_version']}: {update}")
     changed = [f"{layout} {line}" for layout in actual
                for line in synth_appearance.differences(recorded["layouts"][layout], actual[layout])]
     assert not changed, ("the generator's output changed but GENERATOR_VERSION did not: bump it in "
@@ -241,7 +242,8 @@ def test_generator_output_matches_its_version(tiny):
 def test_appearance_differences_see_a_blur_and_ignore_rounding():
     base = {"a/b": [10, 120.0, 50.0, 8.0]}
     assert synth_appearance.differences(base, {"a/b": [10, 120.0000001, 50.0, 8.0]}) == []
-    assert synth_appearance.differences(base, {"a/b": [10, 120.0, 50.0, 7.9]}) == ["a/b: sharpness 7.9000, expected 8.0000"]
+    assert synth_appearance.differences(base, {"a/b": [10, 120.0, 50.0, 7.9]}) == [
+        "a/b: sharpness 7.9000, expected 8.0000"]
     assert synth_appearance.differences(base, {"a/b": [9, 120.0, 50.0, 8.0]}) == ["a/b: 9 images, expected 10"]
     assert synth_appearance.differences(base, {}) == ["a/b: missing"]
 

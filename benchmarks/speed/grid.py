@@ -25,12 +25,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+CLI = [sys.executable, "-m", "cvgl_bench"]
 REPO = Path(__file__).resolve().parents[2]
-
-
-def cli() -> list[str]:
-    script = Path(sys.executable).with_name("cvgl-bench")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cvgl_bench"]
 
 
 def timing_suites(paths: list[str], seeds: str, base: Path) -> list[str]:
@@ -53,7 +49,7 @@ def run_grid(args: argparse.Namespace, base: Path) -> float:
     env = dict(os.environ)
     if not args.shared_cache:
         env["CVGL_BENCH_CACHE"] = str(base / "cache")
-    command = cli() + ["grid", *timing_suites(args.suite, args.seeds, base),
+    command = CLI + ["grid", *timing_suites(args.suite, args.seeds, base),
                        "--results", str(base / "results"), "--runs", str(base / "runs")]
     if args.threads:
         command += ["--threads", str(args.threads)]
@@ -83,7 +79,8 @@ def summarize(base: Path, wall: float | None) -> None:
         load[key] = max(load[key], float(times.get("load", 0.0)))
         if not record["provenance"].get("train_reused"):
             trained[key] = max(trained[key], float(times.get("train", 0.0)))
-        per_cell[key].append((cell["eval_split"], sum(float(v) for k, v in times.items() if k not in ("load", "train"))))
+        evaluation = sum(float(v) for k, v in times.items() if k not in ("load", "train"))
+        per_cell[key].append((cell["eval_split"], evaluation))
     if not per_cell:
         sys.exit(f"no records under {base / 'results'}")
     print(f"\n{'method':<18} {'trained on':<24} seed {'load s':>7} {'train min':>9} {'eval s':>7}  evaluated on")
@@ -118,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.summarize:
         base = Path(args.summarize)
         wall_file = base / "wall_s.txt"
-        summarize(base, float(wall_file.read_text()) if wall_file.exists() else None)
+        wall = float(wall_file.read_text()) if wall_file.exists() else None
+        if wall is not None and any(p.stat().st_mtime > wall_file.stat().st_mtime
+                                    for p in (base / "results").rglob("*.json")):
+            print("records were added after the timed run: the breakdown covers them all, the total is left out")
+            wall = None
+        summarize(base, wall)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(args.keep) if args.keep else Path(tmp)

@@ -3,8 +3,9 @@
 One table per task: every in-domain evaluation split, and every (training split, evaluation
 split) transfer pair, apart. A row is one configuration of one method: the records of a row
 share method, profile, configuration (:func:`configuration_id`: the runner's ``config_hash``
-without the seed), ``dataset_fingerprint`` and protocol, and differ only in their seed. Records that disagree on any of these are kept in separate rows, with a warning,
-because averaging them would mix different experiments.
+without the seed), ``dataset_fingerprint`` and protocol, and differ only in their seed. Records
+that disagree on any of these are kept in separate rows, with a warning, because averaging them
+would mix different experiments.
 
 Aggregation over seeds: with two or more seeds, the mean and a Student-t 95% interval over the
 seed means; with one seed, the record's own bootstrap interval over queries, marked n=1. A
@@ -19,8 +20,6 @@ a comparison that does not exist.
 """
 
 from __future__ import annotations
-
-import hashlib
 
 import json
 import math
@@ -528,7 +527,8 @@ def build(
             _aggregate_row(row, metrics)
             row.expected_seeds = expected_seeds(suites, row.method, row.profile, task, train_split, eval_split)
             if row.missing_seeds:
-                table.notes.append(f"{method_label(row.method, row.variant)} ({row.profile}): seed(s) {', '.join(map(str, row.missing_seeds))} "
+                missing = ", ".join(map(str, row.missing_seeds))
+                table.notes.append(f"{method_label(row.method, row.variant)} ({row.profile}): seed(s) {missing} "
                                    f"of the suite have no record; the row averages {len(row.runs)} seed(s)")
         table.notes.extend(_absent_methods(suites, rows, task, train_split, eval_split))
         primary = table.primary_metric
