@@ -16,7 +16,7 @@ from cvgl_bench_clnet.model import CLNetModel  # noqa: E402
 from cvgl_bench_clnet.modules import GFR, NEC, NCMGate, NCMWarp  # noqa: E402
 
 from cvgl_bench.efficiency import measure  # noqa: E402
-from cvgl_bench.errors import ConfigError  # noqa: E402
+from cvgl_bench.errors import ConfigError, UnknownNameError  # noqa: E402
 
 BACKBONE = "convnext_atto"
 SIZES = {"ground": (32, 128), "satellite": (64, 64)}
@@ -264,7 +264,7 @@ def test_wrong_input_size_unknown_view_and_bad_options_are_config_errors():
             build(**options)
     with pytest.raises(ConfigError, match="no size for view"):
         CLNetModel({"ground": (32, 128)}, "ground", "satellite", backbone=BACKBONE)
-    with pytest.raises(ConfigError, match="not usable"):
+    with pytest.raises(UnknownNameError, match="unknown timm model 'no_such_net'"):
         CLNetModel(SIZES, "ground", "satellite", backbone="no_such_net")
     with pytest.raises(ConfigError, match="no stem/stages"):
         CLNetModel(SIZES, "ground", "satellite", backbone="vit_tiny_patch16_224")

@@ -167,7 +167,7 @@ class ContrastiveMethod(Method):
     def encoder_kwargs(self, hparams: Mapping[str, Any]) -> dict[str, Any]:
         """Keyword arguments of :class:`TwoViewEncoder` from ``hparams``."""
         return {"backbone": hparams["backbone"], "views": tuple(hparams["views"]),
-                "shared": bool(hparams["shared_backbone"]), "pretrained": bool(hparams["pretrained"]),
+                "shared": bool(hparams["shared_backbone"]), "pretrained": hparams["pretrained"],
                 "backbone_kwargs": dict(hparams.get("backbone_kwargs") or {}),
                 "grad_checkpointing": bool(hparams.get("grad_checkpointing", False)),
                 "embedding_norm": str(hparams.get("embedding_norm", "none")),

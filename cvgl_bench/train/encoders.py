@@ -44,9 +44,24 @@ def size_pair(size: Sequence[int], what: str) -> tuple[int, int]:
     return height, width
 
 
-def create_backbone(name: str, *, pretrained: bool = False, **kwargs: Any) -> nn.Module:
-    """``timm.create_model(name, pretrained=..., num_classes=0)`` with one-line errors."""
+def create_backbone(name: str, *, pretrained: bool | str = False, **kwargs: Any) -> nn.Module:
+    """``timm.create_model(name, pretrained=..., num_classes=0)`` with one-line errors.
+
+    ``pretrained`` is ``False`` (random initialisation), ``True`` (timm's weights, from the
+    Hugging Face hub or its cache) or the name of synthetic-pretrained weights shipped with
+    cvgl-bench (``synth-<backbone>-<sha8>``, :mod:`cvgl_bench.train.pretrained`).
+    """
     import timm
+
+    from . import pretrained as synth_weights
+
+    if synth_weights.is_synth_weights(pretrained):
+        model = create_backbone(name, pretrained=False, **kwargs)
+        synth_weights.load_into(model, str(pretrained), name)
+        return model
+    if isinstance(pretrained, str):
+        raise ConfigError(f"pretrained must be true, false or the name of synthetic weights "
+                          f"({synth_weights.PREFIX}...), not {pretrained!r}")
 
     if not timm.is_model(name.split(".")[0]):
         from ..errors import UnknownNameError

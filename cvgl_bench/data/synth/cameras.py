@@ -139,8 +139,9 @@ def look_at_angles(size: int, fov: float, pitch: float, heading: float, oversamp
 
 
 def render_drone(cap: Capture, cam: np.ndarray, target: np.ndarray, size: int, fov: float,
-                 cloud_seed: int = 0) -> np.ndarray:
-    """Perspective view (size x size x 3) from ``cam`` looking at ``target`` (both x, y, z)."""
+                 cloud_seed: int = 0, labels: bool = False):
+    """Perspective view (size x size x 3) from ``cam`` looking at ``target`` (both x, y, z);
+    with ``labels``, also the class of every pixel (:func:`.labels.hit_classes`, nearest ray)."""
     d = target - cam
     heading = float(np.arctan2(d[0], d[1]))
     pitch = float(np.arctan2(-d[2], np.hypot(d[0], d[1])))
@@ -164,4 +165,9 @@ def render_drone(cap: Capture, cam: np.ndarray, target: np.ndarray, size: int, f
     fa = (rel - a0) / max(a1 - a0, 1e-9) * (n_az - 1)
     fe = (e1 - el_px) / max(e1 - e0, 1e-9) * (n_el - 1)
     out = np.stack([ndimage.map_coordinates(grid[..., k], [fe, fa], order=1, mode="nearest") for k in range(3)], -1)
-    return out.astype(np.float32)
+    if not labels:
+        return out.astype(np.float32)
+    from .labels import hit_classes
+
+    classes = ndimage.map_coordinates(hit_classes(cap, hits), [fe, fa], order=0, mode="nearest")
+    return out.astype(np.float32), classes.astype(np.uint8)

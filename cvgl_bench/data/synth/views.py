@@ -39,8 +39,10 @@ TILT_DEG = 1.0
 
 
 def panorama(cap: Capture, cam: np.ndarray, size: tuple[int, int], full_sphere: bool, yaw: float,
-             rng: np.random.Generator, cloud_seed: int, want_labels: bool = False):
-    """A developed street-level panorama (uint8) and, optionally, its segmentation (uint8 RGB)."""
+             rng: np.random.Generator, cloud_seed: int, want_labels: bool | str = False):
+    """A developed street-level panorama (uint8) and, optionally, its labels: with ``want_labels``
+    true (or ``"segmentation"``) CVUSA's coloured segmentation (uint8 RGB), with ``"classes"``
+    the class of every pixel (:mod:`.labels`); ``None`` without."""
     el_top, el_bottom = ground_fov(size, full_sphere)
     tilt = tuple(float(v) for v in np.radians(rng.normal(0, TILT_DEG, 2)))
     rad, hits = render_panorama(cap, cam, size, el_top, el_bottom, yaw, cloud_seed, return_hits=True, tilt=tilt)
@@ -49,7 +51,12 @@ def panorama(cap: Capture, cam: np.ndarray, size: tuple[int, int], full_sphere: 
     img = develop(rad, rng, exposure_bias=float(np.exp(rng.normal(0, 0.15))),
                   white_balance=1.0 + rng.normal(0, 0.035, 3), noise=float(rng.uniform(0.006, 0.02)),
                   blur=float(rng.uniform(0.0, 0.5)), contrast=float(rng.uniform(0.92, 1.08)))
-    labels = segmentation(cap, hits) if want_labels else None
+    if want_labels == "classes":
+        from .labels import hit_classes
+
+        labels = hit_classes(cap, hits)
+    else:
+        labels = segmentation(cap, hits) if want_labels else None
     return img, labels
 
 
@@ -100,8 +107,16 @@ def satellite(cap: Capture, centre: tuple[float, float], extent_m: float, px: in
 
 
 def drone(cap: Capture, cam: np.ndarray, target: np.ndarray, px: int, fov: float, rng: np.random.Generator,
-          cloud_seed: int) -> np.ndarray:
-    rad = render_drone(cap, cam, target, px, fov, cloud_seed)
+          cloud_seed: int, want_labels: bool = False):
+    """A developed drone photograph (uint8); with ``want_labels``, ``(photo, classes)``
+    (:mod:`.labels`)."""
+    if want_labels:
+        rad, classes = render_drone(cap, cam, target, px, fov, cloud_seed, labels=True)
+        return _develop_drone(rad, px, rng), classes
+    return _develop_drone(render_drone(cap, cam, target, px, fov, cloud_seed), px, rng)
+
+
+def _develop_drone(rad: np.ndarray, px: int, rng: np.random.Generator) -> np.ndarray:
     return develop(rad, rng, exposure_bias=float(np.exp(rng.normal(0, 0.1))),
                    white_balance=1.0 + rng.normal(0, 0.03, 3), noise=float(rng.uniform(0.005, 0.015)),
                    blur=float(rng.uniform(0.0, 0.5)) * max(1.0, px / 128) ** 0.5,

@@ -24,14 +24,13 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cvgl_bench.errors import ConfigError, UserError
+from cvgl_bench.errors import ConfigError
 from cvgl_bench.method import CVGLModel
-from cvgl_bench.train.encoders import EmbeddingNorm, drop_timm_head, size_pair
+from cvgl_bench.train.encoders import EmbeddingNorm, create_backbone, drop_timm_head, size_pair
 from cvgl_bench.train.heads import SpatialHead, check_head
 
 from .modules import GFR, GFR_CUES, NCM_VARIANTS, NEC, NCMGate, NCMWarp
@@ -78,22 +77,6 @@ class _StageAccess:
         return getattr(model, self.neck_name)(x) if self.neck_name else x
 
 
-def _create_backbone(name: str, pretrained: bool) -> nn.Module:
-    """``timm.create_model(name, pretrained=..., num_classes=0)`` with one-line errors."""
-    if not timm.is_model(name.split(".")[0]):
-        raise ConfigError(f"CLNet backbone {name!r} is not usable: timm has no such model (timm.list_models() lists them)")
-    try:
-        return timm.create_model(name, pretrained=pretrained, num_classes=0)
-    except (OSError, RuntimeError, ValueError) as error:
-        if not pretrained:
-            raise
-        first = (str(error).splitlines() or [type(error).__name__])[0]
-        raise UserError(
-            f"cannot load pretrained weights of {name!r} ({first}); connect to the Hugging Face hub once "
-            "or put the weights in its cache (HF_HOME)"
-        ) from error
-
-
 class CLNetModel(nn.Module, CVGLModel):
     """CLNet re-implementation: Sample4Geo encoder + NCM / NEC / GFR, each switchable.
 
@@ -102,7 +85,9 @@ class CLNetModel(nn.Module, CVGLModel):
             NCM map sizes follow from these.
         query_view, reference_view: the two views (e.g. ``"ground"``, ``"satellite"``).
         backbone: timm model name (stage-based: ConvNeXt family, ResNet, ...).
-        pretrained: load timm's pretrained weights (needs network or a populated HF cache).
+        pretrained: ``True`` loads timm's pretrained weights (needs network or a populated HF
+            cache); the name of synthetic-pretrained weights (``synth-...``) loads those
+            (:mod:`cvgl_bench.train.pretrained`).
         ncm: ``"off"``, ``"spatial"`` (1xHxW map), ``"full"`` (CxHxW map) or ``"warp"``
             (learned sampling grid moving the reference features into the query layout).
         ncm_stages: zero-based stage indices after which NCM acts.
@@ -130,7 +115,7 @@ class CLNetModel(nn.Module, CVGLModel):
         reference_view: str,
         *,
         backbone: str = DEFAULT_BACKBONE,
-        pretrained: bool = False,
+        pretrained: bool | str = False,
         ncm: str = "full",
         ncm_stages: Sequence[int] = (2, 3),
         ncm_warp_init: str = "auto",
@@ -169,7 +154,7 @@ class CLNetModel(nn.Module, CVGLModel):
             "query_view": query_view,
             "reference_view": reference_view,
             "backbone": backbone,
-            "pretrained": bool(pretrained),
+            "pretrained": pretrained if isinstance(pretrained, str) else bool(pretrained),
             "ncm": ncm,
             "ncm_stages": [int(s) for s in ncm_stages],
             "ncm_warp_init": ncm_warp_init,
@@ -188,7 +173,7 @@ class CLNetModel(nn.Module, CVGLModel):
             "head_dim": int(head_dim),
             "head_reduce": int(head_reduce),
         }
-        self.backbone = _create_backbone(backbone, pretrained)
+        self.backbone = create_backbone(backbone, pretrained=pretrained)
         self._access = _StageAccess(self.backbone)
         n_stages = len(self._access.stages(self.backbone))
         self.ncm_kind = ncm

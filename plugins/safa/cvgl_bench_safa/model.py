@@ -29,7 +29,8 @@ from torch import nn
 from cvgl_bench.data.polar import PolarTransform
 from cvgl_bench.errors import ConfigError, UserError
 from cvgl_bench.method import CVGLModel
-from cvgl_bench.train.encoders import EmbeddingNorm, size_pair
+from cvgl_bench.train.encoders import EmbeddingNorm, create_backbone, size_pair
+from cvgl_bench.train.pretrained import is_synth_weights
 
 PAPER_BACKBONE = "vgg16"
 
@@ -102,7 +103,7 @@ def _vgg_trunk(name: str, pretrained: bool, dropout: float) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-def build_trunk(name: str, pretrained: bool = False, dropout: float = 0.2, stage: int | None = None) -> nn.Module:
+def build_trunk(name: str, pretrained: bool | str = False, dropout: float = 0.2, stage: int | None = None) -> nn.Module:
     """A CNN mapping ``(B, 3, H, W)`` images to a ``(B, C, h, w)`` map: SAFA's VGG for ``vgg*``
     names, the last ``features_only`` stage (or stage ``stage``, zero-based, of timm's
     ``feature_info``) of any other timm CNN; layers after that stage are not built."""
@@ -113,6 +114,12 @@ def build_trunk(name: str, pretrained: bool = False, dropout: float = 0.2, stage
             if stage is not None:
                 raise ConfigError("trunk_stage applies to features_only CNNs, not to SAFA's VGG trunk; leave it unset")
             return _vgg_trunk(name, pretrained, dropout)
+        if is_synth_weights(pretrained):
+            from timm.models import FeatureListNet
+
+            model = create_backbone(name, pretrained=pretrained)
+            out_indices = (int(stage),) if stage is not None else (len(model.feature_info) - 1,)
+            return _FeaturesOnly(FeatureListNet(model, out_indices=out_indices))
         kwargs = {} if stage is None else {"out_indices": (int(stage),)}
         return _FeaturesOnly(timm.create_model(name, pretrained=pretrained, features_only=True, **kwargs))
     except IndexError:
@@ -136,7 +143,8 @@ class SAFAModel(nn.Module, CVGLModel):
             ``polar=True`` the reference image must be square.
         query_view, reference_view: e.g. ``"ground"`` and ``"satellite"``.
         backbone: timm CNN name; ``"vgg16"`` is the paper's.
-        pretrained: timm's pretrained weights for both branches.
+        pretrained: timm's pretrained weights for both branches (``True``), or the name of
+            synthetic-pretrained weights (``synth-...``, :mod:`cvgl_bench.train.pretrained`).
         spatial_embeddings: ``K``, the number of spatial-aware embeddings (paper: 8); the
             descriptor has ``K * C`` dims.
         polar: polar-transform reference images inside ``encode``.
@@ -157,7 +165,7 @@ class SAFAModel(nn.Module, CVGLModel):
         reference_view: str,
         *,
         backbone: str = PAPER_BACKBONE,
-        pretrained: bool = False,
+        pretrained: bool | str = False,
         spatial_embeddings: int = 8,
         polar: bool = True,
         polar_size: Sequence[int] | None = None,
@@ -195,7 +203,7 @@ class SAFAModel(nn.Module, CVGLModel):
             "query_view": query_view,
             "reference_view": reference_view,
             "backbone": backbone,
-            "pretrained": bool(pretrained),
+            "pretrained": pretrained if isinstance(pretrained, str) else bool(pretrained),
             "spatial_embeddings": k,
             "polar": bool(polar),
             "polar_size": list(branch_input[reference_view]) if polar else None,
