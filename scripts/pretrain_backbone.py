@@ -6,7 +6,7 @@ drone views of worlds the benchmark never uses (:mod:`cvgl_bench.data.synth.corp
 soft-label classification at strides 8, 16 and 32. It never sees a pair: it learns what things
 are, never which tile matches which panorama. The weights are made once and committed::
 
-    python scripts/pretrain_backbone.py                      # convnext_atto, the committed weights
+    python scripts/pretrain_backbone.py --worlds 96          # convnext_atto, the committed weights (~40 min)
     python scripts/pretrain_backbone.py --worlds 6 --epochs 1 --out /tmp/w   # a quick try
 
 Writes ``synth-<backbone>-<sha8>.pt`` (the backbone's fp16 state dict, timm key names,
@@ -35,6 +35,7 @@ from torch import nn
 from cvgl_bench.data.synth import GENERATOR_VERSION
 from cvgl_bench.data.synth.corpus import CLASSES, CorpusConfig, render_corpus
 from cvgl_bench.dataroot import cache_dir
+from cvgl_bench.provenance import git_revision
 from cvgl_bench.fsutil import write_bytes, write_json, write_npz
 from cvgl_bench.train.encoders import create_backbone
 from cvgl_bench.train.pretrained import WEIGHTS_DIR, weights_name
@@ -207,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                    "seed": args.seed, "stages": list(STAGES), "input_size": {v: list(s) for v, s in INPUT_SIZE.items()}},
         "seconds": {"corpus": round(corpus_s, 1), "train": round(train_s, 1)}, "threads": args.threads,
         "machine": platform.processor() or platform.machine(), "torch": torch.__version__, "timm": timm.__version__,
+        "git": git_revision(), "command": " ".join(["python", "scripts/pretrain_backbone.py", *sys.argv[1:]]),
         "history": history,
     })
     print(f"wrote {args.out / (name + '.pt')} ({len(payload) / 1e6:.1f} MB); corpus {corpus_s:.0f} s, "

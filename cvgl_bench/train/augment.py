@@ -44,6 +44,10 @@ from ..errors import ConfigError
 
 ROTATE_MODES = ("paired", "reference", "none")
 
+NO_PHOTOMETRIC: dict[str, float] = {"jpeg_p": 0.0, "color_jitter_p": 0.0, "blur_sharpen_p": 0.0, "dropout_p": 0.0}
+"""``augment`` overrides that switch every photometric step off (geometry stays): the ``cpu``
+recipes' setting, where a budget of a few epochs cannot afford them (docs/synth.md)."""
+
 
 @dataclass(frozen=True)
 class AugmentConfig:

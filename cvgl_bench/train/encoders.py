@@ -44,17 +44,24 @@ def size_pair(size: Sequence[int], what: str) -> tuple[int, int]:
     return height, width
 
 
-def create_backbone(name: str, *, pretrained: bool | str = False, **kwargs: Any) -> nn.Module:
+def create_backbone(name: str, *, pretrained: bool | str = False, stages: int | None = None,
+                    **kwargs: Any) -> nn.Module:
     """``timm.create_model(name, pretrained=..., num_classes=0)`` with one-line errors.
 
     ``pretrained`` is ``False`` (random initialisation), ``True`` (timm's weights, from the
     Hugging Face hub or its cache) or the name of synthetic-pretrained weights shipped with
     cvgl-bench (``synth-<backbone>-<sha8>``, :mod:`cvgl_bench.train.pretrained`).
+    ``stages`` keeps only the first ``stages`` feature stages of timm's ``feature_info``
+    (``prune_intermediate_layers``; the pooling head keeps its average pool, not its norm): a
+    finer, cheaper final map, e.g. 3 of ConvNeXt's 4 stages end at stride 16 instead of 32.
     """
     import timm
 
     from . import pretrained as synth_weights
 
+    if stages is not None:
+        model = create_backbone(name, pretrained=pretrained, **kwargs)
+        return prune_stages(model, name, int(stages))
     if synth_weights.is_synth_weights(pretrained):
         model = create_backbone(name, pretrained=False, **kwargs)
         synth_weights.load_into(model, str(pretrained), name)
@@ -76,6 +83,39 @@ def create_backbone(name: str, *, pretrained: bool | str = False, **kwargs: Any)
             raise UserError(f"cannot load pretrained weights of {name!r} ({first}); connect to the Hugging Face "
                             f"hub once, or put the weights in its cache (HF_HOME)") from exc
         raise
+
+
+def prune_stages(model: nn.Module, name: str, stages: int) -> nn.Module:
+    """Keep the first ``stages`` feature stages of a timm ``model`` (and no head norm)."""
+    total = len(getattr(model, "feature_info", []) or [])
+    if not hasattr(model, "prune_intermediate_layers") or not total:
+        raise ConfigError(f"backbone {name!r} cannot be cut after a stage (timm has no prune_intermediate_layers "
+                          f"for it); leave backbone_stages unset")
+    if not 1 <= stages <= total:
+        raise ConfigError(f"backbone_stages must be between 1 and {total} for {name!r}, not {stages}")
+    if stages < total:
+        model.prune_intermediate_layers(indices=[stages - 1], prune_norm=True, prune_head=True)
+        model.reset_classifier(0, "avg")  # its pooling head: average pool, without the pruned norm
+    return model
+
+
+def freeze_stages(model: nn.Module, name: str, stages: int) -> None:
+    """Stop training the stem and the first ``stages`` feature stages of a timm ``model``
+    (``requires_grad = False``): their backward pass is skipped, the cheapest way to fine-tune
+    a pretrained backbone on a CPU. Parameters are frozen in registration order up to the end
+    of the ``stages``-th module of timm's ``feature_info``."""
+    if stages <= 0:
+        return
+    info = list(getattr(model, "feature_info", []) or [])
+    if stages > len(info):
+        raise ConfigError(f"frozen_stages must be at most {len(info)} for {name!r}, not {stages}")
+    last = str(info[stages - 1]["module"])
+    names = [n for n, _ in model.named_parameters()]
+    inside = [i for i, n in enumerate(names) if n == last or n.startswith(last + ".")]
+    end = (inside[-1] + 1) if inside else 0
+    for index, (_, parameter) in enumerate(model.named_parameters()):
+        if index < end:
+            parameter.requires_grad_(False)
 
 
 EMBEDDING_NORMS = ("none", "batch")
@@ -128,6 +168,8 @@ class TwoViewEncoder(nn.Module, CVGLModel):
     backbone and only those views can be encoded. ``logit_scale_init=None`` builds no logit
     scale (for losses without one, such as the soft-margin triplet). ``embedding_norm`` is
     ``"none"`` (Sample4Geo) or ``"batch"`` (:class:`EmbeddingNorm`, for backbones from scratch).
+    ``backbone_stages`` keeps only the backbone's first stages (:func:`create_backbone`);
+    ``frozen_stages`` stops training its stem and first stages (:func:`freeze_stages`).
     ``head`` is ``"timm"`` (the backbone's pooling head, Sample4Geo) or ``"spatial"``
     (:class:`~cvgl_bench.train.heads.SpatialHead` of ``head_dim``; needs ``image_size``, the
     ``{view: (H, W)}`` its layout is built for).
@@ -135,7 +177,8 @@ class TwoViewEncoder(nn.Module, CVGLModel):
 
     def __init__(self, backbone: str, views: Sequence[str] = ("ground", "satellite"), *, shared: bool = True,
                  pretrained: bool = False, logit_scale_init: float | None = LOGIT_SCALE_INIT,
-                 backbone_kwargs: Mapping[str, Any] | None = None, grad_checkpointing: bool = False,
+                 backbone_kwargs: Mapping[str, Any] | None = None, backbone_stages: int | None = None,
+                 frozen_stages: int = 0, grad_checkpointing: bool = False,
                  embedding_norm: str = "none", head: str = "timm",
                  image_size: Mapping[str, Sequence[int]] | None = None, head_dim: int = 512, head_reduce: int = 32):
         super().__init__()
@@ -146,9 +189,11 @@ class TwoViewEncoder(nn.Module, CVGLModel):
         self.shared = bool(shared)
         names = ("shared",) if self.shared else tuple(dict.fromkeys(views))
         self.backbones = nn.ModuleDict({
-            name: create_backbone(backbone, pretrained=pretrained, **dict(backbone_kwargs or {})) for name in names
+            name: create_backbone(backbone, pretrained=pretrained, stages=backbone_stages, **dict(backbone_kwargs or {}))
+            for name in names
         })
         for module in self.backbones.values():
+            freeze_stages(module, backbone, int(frozen_stages))
             if grad_checkpointing:
                 module.set_grad_checkpointing(True)
         first = next(iter(self.backbones.values()))

@@ -23,7 +23,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 PREFIX = "synth-"
 
-SYNTH_CONVNEXT_ATTO = "synth-convnext_atto-00000000"
+SYNTH_CONVNEXT_ATTO = "synth-convnext_atto-3803c015"
 """The weights every ``cpu`` recipe starts from (ConvNeXt-atto; see ``weights/<name>.json``)."""
 
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from cvgl_bench.errors import ConfigError
 from cvgl_bench.method import CVGLModel
-from cvgl_bench.train.encoders import EmbeddingNorm, create_backbone, drop_timm_head, size_pair
+from cvgl_bench.train.encoders import EmbeddingNorm, create_backbone, drop_timm_head, freeze_stages, size_pair
 from cvgl_bench.train.heads import SpatialHead, check_head
 
 from .modules import GFR, GFR_CUES, NCM_VARIANTS, NEC, NCMGate, NCMWarp
@@ -88,6 +88,10 @@ class CLNetModel(nn.Module, CVGLModel):
         pretrained: ``True`` loads timm's pretrained weights (needs network or a populated HF
             cache); the name of synthetic-pretrained weights (``synth-...``) loads those
             (:mod:`cvgl_bench.train.pretrained`).
+        backbone_stages: keep only the backbone's first stages (the toolkit's ``create_backbone``);
+            ``ncm_stages`` index the stages kept.
+        frozen_stages: the backbone's stem and this many first stages are not trained (the
+            toolkit's ``freeze_stages``).
         ncm: ``"off"``, ``"spatial"`` (1xHxW map), ``"full"`` (CxHxW map) or ``"warp"``
             (learned sampling grid moving the reference features into the query layout).
         ncm_stages: zero-based stage indices after which NCM acts.
@@ -116,6 +120,8 @@ class CLNetModel(nn.Module, CVGLModel):
         *,
         backbone: str = DEFAULT_BACKBONE,
         pretrained: bool | str = False,
+        backbone_stages: int | None = None,
+        frozen_stages: int = 0,
         ncm: str = "full",
         ncm_stages: Sequence[int] = (2, 3),
         ncm_warp_init: str = "auto",
@@ -155,6 +161,8 @@ class CLNetModel(nn.Module, CVGLModel):
             "reference_view": reference_view,
             "backbone": backbone,
             "pretrained": pretrained if isinstance(pretrained, str) else bool(pretrained),
+            "backbone_stages": None if backbone_stages is None else int(backbone_stages),
+            "frozen_stages": int(frozen_stages),
             "ncm": ncm,
             "ncm_stages": [int(s) for s in ncm_stages],
             "ncm_warp_init": ncm_warp_init,
@@ -173,7 +181,8 @@ class CLNetModel(nn.Module, CVGLModel):
             "head_dim": int(head_dim),
             "head_reduce": int(head_reduce),
         }
-        self.backbone = create_backbone(backbone, pretrained=pretrained)
+        self.backbone = create_backbone(backbone, pretrained=pretrained, stages=backbone_stages)
+        freeze_stages(self.backbone, backbone, int(frozen_stages))
         self._access = _StageAccess(self.backbone)
         n_stages = len(self._access.stages(self.backbone))
         self.ncm_kind = ncm
@@ -406,7 +415,7 @@ class CLNetModel(nn.Module, CVGLModel):
 
 
 CONSTRUCTOR_OPTIONS = (
-    "backbone", "pretrained", "ncm", "ncm_stages", "ncm_warp_init", "polar_north", "nec", "nec_shared",
+    "backbone", "pretrained", "backbone_stages", "frozen_stages", "ncm", "ncm_stages", "ncm_warp_init", "polar_north", "nec", "nec_shared",
     "nec_hidden_mult", "gfr", "gfr_cue", "gfr_reduction", "gfr_shared", "logit_scale_init", "grad_checkpointing",
     "embedding_norm", "head", "head_dim", "head_reduce",
 )

@@ -29,8 +29,7 @@ from torch import nn
 from cvgl_bench.data.polar import PolarTransform
 from cvgl_bench.errors import ConfigError, UserError
 from cvgl_bench.method import CVGLModel
-from cvgl_bench.train.encoders import EmbeddingNorm, create_backbone, size_pair
-from cvgl_bench.train.pretrained import is_synth_weights
+from cvgl_bench.train.encoders import EmbeddingNorm, create_backbone, freeze_stages, size_pair
 
 PAPER_BACKBONE = "vgg16"
 
@@ -103,36 +102,40 @@ def _vgg_trunk(name: str, pretrained: bool, dropout: float) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-def build_trunk(name: str, pretrained: bool | str = False, dropout: float = 0.2, stage: int | None = None) -> nn.Module:
+def build_trunk(name: str, pretrained: bool | str = False, dropout: float = 0.2, stage: int | None = None,
+                frozen_stages: int = 0) -> nn.Module:
     """A CNN mapping ``(B, 3, H, W)`` images to a ``(B, C, h, w)`` map: SAFA's VGG for ``vgg*``
-    names, the last ``features_only`` stage (or stage ``stage``, zero-based, of timm's
-    ``feature_info``) of any other timm CNN; layers after that stage are not built."""
+    names, the last feature stage (or stage ``stage``, zero-based, of timm's ``feature_info``)
+    of any other timm CNN, built by the toolkit's ``create_backbone`` (so ``pretrained`` may
+    name synthetic-pretrained weights); layers after that stage are not built.
+    ``frozen_stages`` stops training the stem and first stages (the toolkit's ``freeze_stages``)."""
     if not timm.is_model(name.split(".")[0]):
         raise ConfigError(f"SAFA backbone {name!r} is not usable: timm has no such model; choose a CNN such as vgg16 or resnet18")
-    try:
-        if name.split(".")[0].startswith("vgg"):
-            if stage is not None:
-                raise ConfigError("trunk_stage applies to features_only CNNs, not to SAFA's VGG trunk; leave it unset")
+    if name.split(".")[0].startswith("vgg"):
+        if stage is not None or frozen_stages:
+            raise ConfigError("trunk_stage and frozen_stages apply to timm CNNs with feature stages, not to SAFA's "
+                              "VGG trunk; leave them unset")
+        try:
             return _vgg_trunk(name, pretrained, dropout)
-        if is_synth_weights(pretrained):
-            from timm.models import FeatureListNet
+        except (OSError, RuntimeError, ValueError) as error:
+            first = (str(error).splitlines() or [type(error).__name__])[0]
+            raise UserError(f"cannot load pretrained weights of {name!r} ({first}); connect to the Hugging Face hub "
+                            "once or put the weights in its cache (HF_HOME)") from error
+    from timm.models import FeatureListNet
 
-            model = create_backbone(name, pretrained=pretrained)
-            out_indices = (int(stage),) if stage is not None else (len(model.feature_info) - 1,)
-            return _FeaturesOnly(FeatureListNet(model, out_indices=out_indices))
-        kwargs = {} if stage is None else {"out_indices": (int(stage),)}
-        return _FeaturesOnly(timm.create_model(name, pretrained=pretrained, features_only=True, **kwargs))
-    except IndexError:
+    model = create_backbone(name, pretrained=pretrained)
+    stages = len(getattr(model, "feature_info", []) or [])
+    if not stages:
+        raise ConfigError(f"SAFA backbone {name!r} is not usable: it declares no feature stages; choose a CNN such "
+                          "as vgg16 or resnet18")
+    index = stages - 1 if stage is None else int(stage)
+    if not 0 <= index < stages:
         raise ConfigError(f"trunk_stage {stage} is not a feature stage of {name!r}; use 0 (the first) up to "
-                          "the last stage index of timm's feature_info") from None
-    except (OSError, RuntimeError, ValueError) as error:
-        first = (str(error).splitlines() or [type(error).__name__])[0]
-        if pretrained:
-            raise UserError(
-                f"cannot load pretrained weights of {name!r} ({first}); connect to the Hugging Face hub once "
-                "or put the weights in its cache (HF_HOME)"
-            ) from error
-        raise ConfigError(f"SAFA backbone {name!r} is not usable: {first}; choose a CNN such as vgg16 or resnet18") from error
+                          f"{stages - 1}, the last stage index of timm's feature_info")
+    freeze_stages(model, name, int(frozen_stages))
+    # timm flattens nested stage containers ("stages.2") into top-level modules ("stages_2")
+    nested = any("." in str(info["module"]) for info in model.feature_info)
+    return _FeaturesOnly(FeatureListNet(model, out_indices=(index,), flatten_sequential=nested))
 
 
 class SAFAModel(nn.Module, CVGLModel):
@@ -154,6 +157,8 @@ class SAFAModel(nn.Module, CVGLModel):
         dropout: VGG only: dropout after the conv4/conv5 ReLUs while training (paper keep 0.8).
         trunk_stage: non-VGG trunks only: the zero-based ``features_only`` stage whose map is
             aggregated (default: the last); later stages are not built.
+        frozen_stages: non-VGG trunks only: the stem and this many first stages are not trained
+            (fine-tuning pretrained trunks cheaply).
         embedding_norm: ``"none"`` (the paper) or ``"batch"``: the toolkit's per-view BatchNorm
             on the descriptor before L2 normalisation (trunks trained from scratch).
     """
@@ -172,6 +177,7 @@ class SAFAModel(nn.Module, CVGLModel):
         polar_north: float = 0.0,
         dropout: float = 0.2,
         trunk_stage: int | None = None,
+        frozen_stages: int = 0,
         embedding_norm: str = "none",
     ):
         super().__init__()
@@ -210,9 +216,11 @@ class SAFAModel(nn.Module, CVGLModel):
             "polar_north": float(polar_north),
             "dropout": float(dropout),
             "trunk_stage": None if trunk_stage is None else int(trunk_stage),
+            "frozen_stages": int(frozen_stages),
             "embedding_norm": embedding_norm,
         }
-        self.trunks = nn.ModuleDict({v: build_trunk(backbone, pretrained, dropout, trunk_stage) for v in self.views})
+        self.trunks = nn.ModuleDict({v: build_trunk(backbone, pretrained, dropout, trunk_stage, int(frozen_stages))
+                                     for v in self.views})
         self.feature_grids = self._feature_grids(branch_input)
         channels = self._channels
         self.heads = nn.ModuleDict(
@@ -307,5 +315,5 @@ class SAFAModel(nn.Module, CVGLModel):
 
 
 CONSTRUCTOR_OPTIONS = ("backbone", "pretrained", "spatial_embeddings", "polar", "polar_size", "polar_north", "dropout",
-                       "trunk_stage", "embedding_norm")
+                       "trunk_stage", "frozen_stages", "embedding_norm")
 """Keyword arguments of :class:`SAFAModel` that :meth:`SAFAModel.from_hparams` takes from hparams."""
