@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from cvgl_bench.errors import ConfigError
+from cvgl_bench.train.pretrained import SYNTH_CONVNEXT_ATTO, describe
 
 from .train_helpers import train_split_spec
 
@@ -51,9 +52,10 @@ def test_paper_recipe_per_dataset(method, layout, views, sizes):
 
 def test_cpu_recipe_is_small(method):
     hp = method.hparams("cpu", train_split_spec("cvusa"))
-    assert hp["backbone"] == "convnext_atto" and hp["pretrained"] is False
+    assert hp["backbone"] == "convnext_atto" and hp["pretrained"] == SYNTH_CONVNEXT_ATTO
+    assert describe(hp["pretrained"])["backbone"] == "convnext_atto"  # the weights ship with the package
     assert hp["image_size"] == {"ground": [64, 256], "satellite": [128, 128]}
-    assert hp["threads"] == 2 and hp["epochs"] <= 5
+    assert hp["threads"] == 2 and hp["epochs"] <= 8
     drone = method.hparams("cpu", train_split_spec("university1652", "drone", "satellite"))
     assert drone["image_size"] == {"drone": [128, 128], "satellite": [128, 128]} and drone["epochs"] == 1
 
