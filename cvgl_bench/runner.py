@@ -25,7 +25,7 @@ import numpy as np
 
 from . import provenance, results
 from .data.structures import EvalData, TrainData
-from .dataroot import resolve_root
+from .dataroot import cache_dir, resolve_root
 from .errors import ConfigError, DataError, PluginError
 from .fsutil import sha256_file, write_bytes, write_json
 from .overrides import apply_overrides, variant_label
@@ -184,6 +184,17 @@ def load_split(spec: Any, data_root: str | None, overrides: Mapping[str, str] | 
     return data
 
 
+def _path_bases(spec: Any, data_root: str | None, host: PluginHost) -> list[tuple[str, Path]]:
+    """The folders a record names by label instead of by path (:func:`results.portable_paths`):
+    the data root (``<data>``, the folder above the split's dataset), the user cache
+    (``<cache>``, where synthetic data is generated) and the home folder (``~``)."""
+    bases: list[tuple[str, Path]] = [("<cache>", cache_dir()), ("~", Path.home())]
+    dataset = host.datasets.get(spec.dataset)
+    if not dataset.synthetic:
+        bases.append(("<data>", resolve_root(dataset, data_root, spec).parent))
+    return bases
+
+
 def config_hash(method: str, method_version: str, profile: str, hparams: Mapping[str, Any],
                 train_split: str, train_fingerprint: str, seed: int) -> str:
     """Identity of a trained model: equal hashes mean the same experiment."""
@@ -296,7 +307,7 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
                                           "device": str(device), "train_s": round(time.perf_counter() - t0, 3)})
     timings["train"] = time.perf_counter() - t0 if result.trained else 0.0
     trained_with = _train_info(workdir)
-    checkpoint = {"file": str(model_path), "sha256": sha256_file(model_path)}
+    checkpoint = results.checkpoint_entry(model_path, options.runs_dir, sha256_file(model_path))
     model.to(device).eval()
 
     from .efficiency import measure
@@ -336,7 +347,8 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
             "dataset_fingerprint": data.fingerprint,
             "train_fingerprint": train.fingerprint,
             "train_reused": not result.trained,
-            "data_info": {k: v for k, v in data.info.items() if _jsonable(v)},
+            "data_info": results.portable_paths({k: v for k, v in data.info.items() if _jsonable(v)},
+                                                _path_bases(spec, options.data_root, host)),
             "started_at": started,
             "finished_at": provenance.now(),
             "wall_time_s": {k: round(v, 3) for k, v in phase.items()},
