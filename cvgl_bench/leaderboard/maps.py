@@ -9,7 +9,6 @@ with the reason.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,6 +59,8 @@ def map_figures(table: BenchmarkTable, *, host: Any = None, data_root: Any = Non
         return []  # no model to ask: skip importing torch, which costs more than the whole table
     import torch
 
+    runs_dir = "runs" if runs_dir is None else runs_dir
+
     if host is None:
         from ..plugins import get_host
 
@@ -69,7 +70,7 @@ def map_figures(table: BenchmarkTable, *, host: Any = None, data_root: Any = Non
     missing = []
     for row in table.rows:
         try:
-            loaded = _model_of(row, host, runs_dir if runs_dir is not None else "runs")
+            loaded = _model_of(row, host, runs_dir)
         except UserError:
             missing.append(row.label)
             continue
@@ -105,6 +106,5 @@ def map_figures(table: BenchmarkTable, *, host: Any = None, data_root: Any = Non
                                  f"{n_images} query and {n_images} reference images of {table.eval_split}"))
     if missing:
         blocks.append(Text(f"spatial maps (of models that offer them) skipped for {', '.join(missing)}: "
-                           f"their checkpoints are not under {runs_dir if runs_dir is not None else 'runs'} "
-                           "on this machine (--runs)"))
+                           f"their checkpoints are not under {runs_dir} on this machine (--runs)"))
     return blocks

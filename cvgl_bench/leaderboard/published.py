@@ -178,8 +178,8 @@ def check_document(document: Any) -> list[str]:
     ``V``, known flags, at most one ``primary`` entry per method, a protocol of option -> value
     whose ``protocol_source`` is ``unknown`` exactly when the protocol is empty; per number a
     known metric, a value in [0, 100] with its own confidence; and R@1 <= R@5 <= R@10 <= R@1%
-    and R@1 <= hit rate unless the entry is flagged ``internally-inconsistent``. Split and method names are not
-    checked against a registry here (plugins may add splits); the test suite does that.
+    and R@1 <= hit rate unless the entry is flagged ``internally-inconsistent``. Split and method
+    names are not checked against a registry here (plugins may add splits); the test suite does.
     """
     if not isinstance(document, Mapping):
         return ["the file must be a YAML mapping"]
