@@ -358,6 +358,8 @@ def _default_suite() -> Any:
 @click.option("--published", "published_file", default=None, metavar="FILE",
               help="Published numbers (default: leaderboards/published.yaml of this checkout).")
 @click.option("--data-root", default=None, help="Where the datasets live (for retrieval examples).")
+@click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="The runs folder the records' checkpoints are in (for the spatial-map plots).")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--no-examples", is_flag=True, help="Skip the retrieval-example plots (they load the split's images).")
 @click.option("--no-significance", is_flag=True, help="Skip the paired bootstrap against the best method.")
@@ -365,8 +367,8 @@ def _default_suite() -> Any:
 @click.option("--published-only", is_flag=True,
               help="Only the published numbers, one Markdown table per task (no records needed).")
 def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out_dir: str | None,
-                        published_file: str | None, data_root: str | None, no_plots: bool, no_examples: bool,
-                        no_significance: bool, n_boot: int, published_only: bool) -> None:
+                        published_file: str | None, data_root: str | None, runs_dir: str, no_plots: bool,
+                        no_examples: bool, no_significance: bool, n_boot: int, published_only: bool) -> None:
     """Tables and plots from result records, beside published numbers (never ranked)."""
     from . import leaderboard as lb
 
@@ -383,7 +385,7 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
         click.echo(lb.render_text(board, fmt), nl=False)
         return
     files = lb.render(board, out_dir, fmt, plots=not no_plots, examples=not no_examples, host=host(),
-                      data_root=data_root)
+                      data_root=data_root, runs_dir=runs_dir)
     index = next((f for f in files if f.stem == "index"), files[0])
     click.echo(f"wrote {len(files)} files to {out_dir}; open {index}")
 

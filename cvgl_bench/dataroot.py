@@ -65,11 +65,16 @@ def candidate_roots(dataset: DatasetSpec, data_root: str | os.PathLike | None = 
 
 
 def resolve_root(dataset: DatasetSpec, data_root: str | os.PathLike | None = None,
-                 split: SplitSpec | None = None) -> Path:
+                 split: SplitSpec | None = None, *, twin_command: str | None = None) -> Path:
     """The folder of ``dataset``; raises one actionable line when it is nowhere to be found.
 
     A place holds the dataset when ``place/<folder>`` exists, or when the place itself is named
     like the folder (case-insensitive), or when it is a per-dataset entry of the config file.
+
+    The message ends with what to run instead: ``twin_command`` when the caller gives one (the
+    runner passes the whole ``cvgl-bench run`` of the cell's synthetic twin), else, for an
+    evaluation ``split`` with a twin, ``--dataset <twin>``. A training split gets no ``--dataset``
+    hint of its own: ``--dataset`` takes evaluation splits only.
     """
     if dataset.synthetic:
         return cache_dir() / "synth" / (dataset.folder or dataset.name)
@@ -83,6 +88,11 @@ def resolve_root(dataset: DatasetSpec, data_root: str | os.PathLike | None = Non
             return place
     looked = "; ".join(f"{place / folder} ({source})" for source, place in places) or \
         "nowhere: set --data-root, CVGL_DATA_ROOT or data_root in the config file"
-    twin = f"; or run its synthetic twin: --dataset {split.twin}" if split is not None and split.twin else ""
+    if twin_command:
+        twin = f"; or run its synthetic twin: {twin_command}"
+    elif split is not None and split.twin and split.role == "eval":
+        twin = f"; or use its synthetic twin: --dataset {split.twin}"
+    else:
+        twin = ""
     obtain = f"; to obtain it: {dataset.obtain}" if dataset.obtain else ""
     raise DataNotFoundError(f"{folder} data not found (looked in {looked}){obtain}{twin}")

@@ -20,21 +20,27 @@ Schema (``SCHEMA_VERSION`` 1)::
     protocol          {option: value} for every convention of the split
     n_queries, n_references
     metrics           {name: {value, convention, ci95: [lo, hi], higher_is_better}}
-    ranks             {file, sha256} or null
-    checkpoint        {file, sha256} or null
+    ranks             {file, sha256} or null (file: beside the record)
+    checkpoint        {file, sha256} or null (file: relative to the runs folder, ``--runs``; records
+                      written before that hold an absolute path, still read)
     efficiency        {params, gflops_query, gflops_reference, embedding_dim, queries_per_s, ...}
     provenance        {cvgl_bench_version, packages, plugins, git, python, platform, device,
                        world_size, global_batch, dataset_fingerprint, train_fingerprint,
-                       started_at, finished_at, wall_time_s: {phase: seconds}}
+                       started_at, finished_at, wall_time_s: {phase: seconds}, data_info}
+                      (paths in data_info start with ``<data>`` for the data root, ``<cache>`` for
+                      the user cache or ``~`` for the home folder: see :func:`portable_paths`)
     error             message, when status is "error"
+
+A record names no folder of the machine that wrote it, so records can be committed and moved.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +112,60 @@ def new_record(
         "efficiency": {},
         "provenance": dict(provenance),
     }
+
+
+def checkpoint_entry(model_path: str | Path, runs_dir: str | Path, sha256: str) -> dict[str, str]:
+    """The record's ``checkpoint`` field: the file relative to the runs folder, and its checksum.
+
+    ``model_path`` must lie under ``runs_dir`` (the runner puts every checkpoint there).
+    """
+    relative = Path(os.path.relpath(Path(model_path).absolute(), Path(runs_dir).absolute()))
+    if relative.parts and relative.parts[0] == "..":
+        raise ValueError(f"checkpoint {model_path} is not under the runs folder {runs_dir}")
+    return {"file": relative.as_posix(), "sha256": sha256}
+
+
+def checkpoint_file(record: Mapping[str, Any], runs_dir: str | Path = "runs") -> Path | None:
+    """Where the record's checkpoint is on this machine, or None when the record names none.
+
+    The stored path is relative to the runs folder (``runs_dir``); an absolute path (records
+    written by cvgl-bench before relative paths) is returned as it is.
+    """
+    named = (record.get("checkpoint") or {}).get("file")
+    if not named:
+        return None
+    path = Path(str(named))
+    return path if path.is_absolute() else Path(runs_dir) / path
+
+
+def portable_paths(value: Any, bases: Sequence[tuple[str, str | Path]]) -> Any:
+    """``value`` with every occurrence of a base folder replaced by its label, recursively.
+
+    ``bases`` pairs a label with a folder: ``[("<cache>", cache_dir()), ("<data>", data root)]``;
+    with the cache in ``/data/me/cache``, ``/data/me/cache/synth/x.csv`` becomes
+    ``<cache>/synth/x.csv``. Longer folders are replaced first, so a cache inside the home folder
+    keeps its own label. Strings, lists, tuples
+    and dict values are rewritten; anything else is returned unchanged.
+    """
+    folders: list[tuple[str, str]] = []
+    for label, base in bases:
+        for form in {str(Path(base)), str(Path(base).expanduser().resolve())}:
+            if form not in ("", "/", "."):
+                folders.append((form.rstrip("/"), label))
+    folders.sort(key=lambda pair: len(pair[0]), reverse=True)
+
+    def rewrite(item: Any) -> Any:
+        if isinstance(item, str):
+            for folder, label in folders:
+                item = re.sub(re.escape(folder) + r"(?=/|$|[\s,;:)\]])", lambda _: label, item)
+            return item
+        if isinstance(item, Mapping):
+            return {key: rewrite(v) for key, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [rewrite(v) for v in item]
+        return item
+
+    return rewrite(value)
 
 
 def validate(record: Mapping[str, Any], where: str = "record") -> None:

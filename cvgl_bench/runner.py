@@ -14,6 +14,7 @@ import io
 import json
 import os
 import random
+import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ import numpy as np
 
 from . import provenance, results
 from .data.structures import EvalData, TrainData
-from .dataroot import resolve_root
+from .dataroot import cache_dir, resolve_root
 from .errors import ConfigError, DataError, PluginError
 from .fsutil import sha256_file, write_bytes, write_json
 from .overrides import apply_overrides, variant_label
@@ -143,12 +144,33 @@ def plan(cell: Cell, host: PluginHost | None = None) -> _Plan:
     return _Plan(cell, method_spec, train_spec, eval_specs)
 
 
+def synthetic_twin_command(p: _Plan) -> str | None:
+    """The ``cvgl-bench run`` of the cell's synthetic twin: the same method on the twins of its
+    evaluation splits (and of its training split, for a transfer); None when a split has no twin
+    or the cell is synthetic already.
+
+    The profile is left out, so ``--profile auto`` picks the twin's own (``cpu`` on synthetic data).
+    """
+    specs = [*p.eval_specs, p.train_spec]
+    if any(spec.synthetic or not spec.twin for spec in specs):
+        return None
+    words = ["cvgl-bench", "run", "--method", p.cell.method]
+    for spec in p.eval_specs:
+        words += ["--dataset", spec.twin]
+    if p.cell.train_split is not None and any(spec.train_split != p.train_spec.name for spec in p.eval_specs):
+        words += ["--train-on", p.train_spec.twin]
+    return " ".join(shlex.quote(word) for word in words)
+
+
 def load_split(spec: Any, data_root: str | None, overrides: Mapping[str, str] | None = None,
-               host: PluginHost | None = None) -> TrainData | EvalData:
-    """Load a split through its dataset plugin, under its protocol (overrides it understands)."""
+               host: PluginHost | None = None, twin_command: str | None = None) -> TrainData | EvalData:
+    """Load a split through its dataset plugin, under its protocol (overrides it understands).
+
+    Missing data is one line naming ``twin_command`` (the command to run on synthetic data
+    instead) when given."""
     host = host or get_host()
     dataset = host.datasets.get(spec.dataset)
-    root = resolve_root(dataset, data_root, spec)
+    root = resolve_root(dataset, data_root, spec, twin_command=twin_command)
     known = {k: v for k, v in (overrides or {}).items() if k in spec.protocol_options}
     protocol = spec.resolve_protocol(known)
     data = spec.load()(root, protocol)
@@ -160,6 +182,17 @@ def load_split(spec: Any, data_root: str | None, overrides: Mapping[str, str] | 
     if size == 0:
         raise DataError(f"split {spec.name!r} under {root} is empty")
     return data
+
+
+def _path_bases(spec: Any, data_root: str | None, host: PluginHost) -> list[tuple[str, Path]]:
+    """The folders a record names by label instead of by path (:func:`results.portable_paths`):
+    the data root (``<data>``, the folder above the split's dataset), the user cache
+    (``<cache>``, where synthetic data is generated) and the home folder (``~``)."""
+    bases: list[tuple[str, Path]] = [("<cache>", cache_dir()), ("~", Path.home())]
+    dataset = host.datasets.get(spec.dataset)
+    if not dataset.synthetic:
+        bases.append(("<data>", resolve_root(dataset, data_root, spec).parent))
+    return bases
 
 
 def config_hash(method: str, method_version: str, profile: str, hparams: Mapping[str, Any],
@@ -220,8 +253,9 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
     hparams = resolve_hparams(method, cell, p.train_spec)
 
     t0 = time.perf_counter()
-    train = load_split(p.train_spec, options.data_root, None, host)
-    evals = [load_split(spec, options.data_root, overrides, host) for spec in p.eval_specs]
+    twin = synthetic_twin_command(p)
+    train = load_split(p.train_spec, options.data_root, None, host, twin)
+    evals = [load_split(spec, options.data_root, overrides, host, twin) for spec in p.eval_specs]
     timings["load"] = time.perf_counter() - t0
     chash = config_hash(cell.method, method_origin.version, cell.profile, hparams, p.train_spec.name,
                         train.fingerprint, cell.seed)
@@ -273,7 +307,7 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
                                           "device": str(device), "train_s": round(time.perf_counter() - t0, 3)})
     timings["train"] = time.perf_counter() - t0 if result.trained else 0.0
     trained_with = _train_info(workdir)
-    checkpoint = {"file": str(model_path), "sha256": sha256_file(model_path)}
+    checkpoint = results.checkpoint_entry(model_path, options.runs_dir, sha256_file(model_path))
     model.to(device).eval()
 
     from .efficiency import measure
@@ -313,7 +347,8 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
             "dataset_fingerprint": data.fingerprint,
             "train_fingerprint": train.fingerprint,
             "train_reused": not result.trained,
-            "data_info": {k: v for k, v in data.info.items() if _jsonable(v)},
+            "data_info": results.portable_paths({k: v for k, v in data.info.items() if _jsonable(v)},
+                                                _path_bases(spec, options.data_root, host)),
             "started_at": started,
             "finished_at": provenance.now(),
             "wall_time_s": {k: round(v, 3) for k, v in phase.items()},

@@ -1,11 +1,13 @@
 """Render the repository's leaderboards from their stored records and refresh the README overview.
 
-    python scripts/render_leaderboards.py [--results leaderboards/synth/results]
+    python scripts/render_leaderboards.py [--results leaderboards/synth/results] [--runs runs]
 
 Writes ``leaderboards/synth/`` (markdown with plots), ``leaderboards/synth/html/`` (self-contained
 HTML) and ``leaderboards/published/``, then copies the two overview tables of
 ``leaderboards/synth/index.md`` into README.md between the ``overview`` markers. Run it after
-``cvgl-bench grid benchmarks/synth.yaml --results leaderboards/synth/results``.
+``cvgl-bench grid benchmarks/synth.yaml --results leaderboards/synth/results``; ``--runs`` is the
+runs folder of that grid (the records name their checkpoints relative to it; CLNet's map plots
+need them).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ START, END = "<!-- overview:start -->", "<!-- overview:end -->"
 OVERVIEWS = ("In-domain, synthetic twins: recall@1 per benchmark", "Transfer, synthetic twins: recall@1 per benchmark")
 
 
-def render(results: Path) -> None:
+def render(results: Path, runs: Path = Path("runs")) -> None:
     out = REPO / "leaderboards" / "synth"
     for stale in [*out.glob("*.md"), out / "plots", out / "html"]:
         if stale.is_dir():
@@ -30,7 +32,7 @@ def render(results: Path) -> None:
         elif stale.exists():
             stale.unlink()
     suite = str(REPO / "benchmarks" / "synth.yaml")
-    common = ["leaderboard", "--results", str(results), "--suite", suite]
+    common = ["leaderboard", "--results", str(results), "--suite", suite, "--runs", str(runs)]
     for command in (common + ["--out", str(out), "--format", "md"],
                     common + ["--out", str(out / "html"), "--format", "html", "--no-examples"],
                     ["leaderboard", "--published-only", "--out", str(REPO / "leaderboards" / "published")]):
@@ -56,8 +58,10 @@ def fill_readme(readme: Path, overview: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=REPO / "leaderboards" / "synth" / "results")
+    parser.add_argument("--runs", type=Path, default=Path("runs"),
+                        help="the runs folder holding the records' checkpoints (default: %(default)s)")
     args = parser.parse_args(argv)
-    render(args.results)
+    render(args.results, args.runs)
     index = (REPO / "leaderboards" / "synth" / "index.md").read_text(encoding="utf-8")
     fill_readme(REPO / "README.md", overview_blocks(index))
     return 0

@@ -1,8 +1,9 @@
 """The loaders on real split files: committed excerpts always, the full files where CI has them.
 
-Full-size tests read ``$CVGL_REAL_SPLITS`` (``.ci/run`` points it at ``../shared/real-splits``
-beside the checkout) and are skipped with a reason elsewhere, so an outside user's test run
-still passes. The counts asserted are the official ones, taken from the split specs.
+Full-size tests read the folder of real split files named by ``$CVGL_REAL_SPLITS`` (its layout
+is described in ``benchmarks/speed/split_files.py``; CI sets it) and are skipped with a reason
+where it is not set, so a user's test run passes without it. The counts asserted are the official
+ones, taken from the split specs.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ EXCERPTS = Path(__file__).parent / "fixtures" / "real_excerpts"
 REAL = Path(os.environ["CVGL_REAL_SPLITS"]) if os.environ.get("CVGL_REAL_SPLITS") else None
 needs_real = pytest.mark.skipif(
     REAL is None or not REAL.is_dir(),
-    reason="full-size real split files not available: set CVGL_REAL_SPLITS to shared/real-splits "
-           "(.ci/run does)",
+    reason="full-size real split files not available: set CVGL_REAL_SPLITS to a folder of them "
+           "(layout in benchmarks/speed/split_files.py)",
 )
 U1652 = "university1652/University1652-Baseline"
 

@@ -164,7 +164,15 @@ def test_models_with_spatial_maps_get_a_figure_and_missing_checkpoints_a_reason(
     assert maps in files and png_image(maps.read_bytes()).std() > 10
     assert "spatial maps over 2 query and 2 reference images" in (tmp_path / "out" / "in-domain__toy_test.md").read_text()
 
-    checkpoint.unlink()
+    # a record names its checkpoint relative to the runs folder, found through runs_dir (--runs)
+    runs = tmp_path / "elsewhere" / "runs"
+    (runs / "m").mkdir(parents=True)
+    checkpoint.rename(runs / "m" / "model.pt")
+    _with_checkpoint(record_path, "m/model.pt")
+    files = lb.render(lb.build(tmp_path / "results"), tmp_path / "out3", "md", host=host,
+                      data_root=tmp_path / "data", runs_dir=runs)
+    assert tmp_path / "out3" / "plots" / "in-domain__toy_test.m.maps.png" in files
+
     lb.render(lb.build(tmp_path / "results"), tmp_path / "out2", "md", host=host, data_root=tmp_path / "data")
     text = (tmp_path / "out2" / "in-domain__toy_test.md").read_text()
-    assert "skipped for m: their checkpoints are not on this machine" in text
+    assert "skipped for m: their checkpoints are not under runs on this machine (--runs)" in text

@@ -1,132 +1,193 @@
-"""leaderboards/published.yaml: built from the shared reference, normalised, every number sourced."""
+"""leaderboards/published.yaml: kept by hand, checked here. Every entry sourced, every number sane,
+every name one of the registry's, and leaderboards/published/ rendered from it."""
 
-import importlib.util
-import os
+from __future__ import annotations
+
+import copy
 from pathlib import Path
 
 import pytest
 import yaml
 
+from cvgl_bench.errors import DataError
+from cvgl_bench.leaderboard.published import FLAGS, SCHEMA_VERSION, Published, check_document
+
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "leaderboards" / "published.yaml"
+RENDERED = REPO / "leaderboards" / "published"
+SHIPPED_METHODS = {"sample4geo", "clnet", "safa"}  # the first-party plugins in plugins/
 
 
-def builder():
-    spec = importlib.util.spec_from_file_location("build_published", REPO / "leaderboards" / "build_published.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def document():
+    return yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
 
 
-def reference_file():
-    """The shared reference: ``$CVGL_REAL_SPLITS/../reference`` or ``<repo>/../shared/reference``."""
-    candidates = []
-    if os.environ.get("CVGL_REAL_SPLITS"):
-        candidates.append(Path(os.environ["CVGL_REAL_SPLITS"]).parent / "reference" / "published_results.yaml")
-    candidates.append(REPO.parent / "shared" / "reference" / "published_results.yaml")
-    return next((c for c in candidates if c.is_file()), None)
-
-
-def test_committed_file_is_what_the_script_builds():
-    reference = reference_file()
-    if reference is None:
-        pytest.skip("shared reference not available (set CVGL_REAL_SPLITS)")
-    assert COMMITTED.read_text(encoding="utf-8") == builder().render(reference), \
-        "leaderboards/published.yaml is stale: run python leaderboards/build_published.py"
-
-
-def test_every_entry_and_number_has_a_source_and_a_confidence():
-    document = yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
-    assert document["schema"] == "cvgl-bench/published"
-    codes = set(document["confidence_codes"])
-    n_numbers = 0
+def entries(document):
     for eval_split, by_train in document["benchmarks"].items():
         for train_split, slot in by_train.items():
-            assert slot["task"] in ("in-domain", "transfer")
-            for method, entries in slot["methods"].items():
-                assert sum(e["primary"] for e in entries) <= 1, (eval_split, method)
-                for entry in entries:
-                    assert entry["source"]["ref"] and entry["source"]["kind"], (eval_split, method)
-                    assert entry["confidence"] in codes and entry["verified"] == (entry["confidence"] == "V")
-                    assert entry["metrics"], (eval_split, method)
-                    for metric, number in entry["metrics"].items():
-                        assert metric in {"recall@1", "recall@5", "recall@10", "recall@1%", "hit_rate", "ap"}
-                        assert number["confidence"] in codes and number["verified"] == (number["confidence"] == "V")
-                        assert 0 <= number["value"] <= 100
-                        n_numbers += 1
-    assert set(document["benchmarks"]) <= {"cvusa_test", "cvact_val", "cvact_test", "vigor_same_test",
-                                           "vigor_cross_test", "u1652_d2s", "u1652_s2d"}
-    assert n_numbers > 300
+            for method, items in slot["methods"].items():
+                for entry in items:
+                    yield eval_split, train_split, method, entry
 
 
-def test_our_methods_have_a_headline_entry_where_published():
-    document = yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
+# -- the committed file ----------------------------------------------------------------------
+def test_the_committed_file_passes_every_check(document):
+    assert check_document(document) == []
+    assert document["schema_version"] == SCHEMA_VERSION
+    assert sum(len(e["metrics"]) for *_, e in entries(document)) > 300
+
+
+def test_every_entry_has_a_source_url_or_says_it_has_none(document):
+    missing = [(ev, m, e["variant"]) for ev, _, m, e in entries(document) if not e["source"]["url"]]
+    flagged = [(ev, m, e["variant"]) for ev, _, m, e in entries(document) if "no-source-url" in e["flags"]]
+    assert missing == flagged
+    assert len(missing) <= 5, "a new number needs the address of its source"
+    for *_, entry in entries(document):
+        if "no-source-url" in entry["flags"]:
+            assert entry["confidence"] in ("S", "U") and entry["source"]["kind"]
+
+
+def test_names_are_the_registry_s(document, host):
+    for eval_split, train_split, method, entry in entries(document):
+        spec = host.splits.get(eval_split)
+        train = host.splits.get(train_split)
+        assert spec.role == "eval" and train.role == "train" and not spec.synthetic, (eval_split, train_split)
+        task = document["benchmarks"][eval_split][train_split]["task"]
+        assert task == ("in-domain" if spec.train_split == train_split else "transfer"), (eval_split, train_split)
+        for option, value in entry["protocol"].items():
+            assert value in spec.protocol_options.get(option, ()), (eval_split, method, option, value)
+        if method in SHIPPED_METHODS:
+            assert document["our_methods"][entry["paper_method"]] == method
+        else:
+            assert method == entry["paper_method"] and method not in document["our_methods"]
+    assert set(document["our_methods"].values()) == SHIPPED_METHODS
+
+
+def test_our_methods_have_a_headline_entry_where_published(document):
     s4g = document["benchmarks"]["cvusa_test"]["cvusa_train"]["methods"]["sample4geo"]
     assert s4g[0]["primary"] and s4g[0]["metrics"]["recall@1"]["value"] == 98.68
     assert s4g[0]["protocol"] == {"r1pct": "floor", "ties": "strict"}
+    assert "docs/protocols.md" in s4g[0]["protocol_source"]
     transfer = document["benchmarks"]["cvusa_test"]["cvact_train"]
     assert transfer["task"] == "transfer" and "clnet" in transfer["methods"]
     u1652 = document["benchmarks"]["u1652_d2s"]["u1652_train"]["methods"]["sample4geo"][0]
     assert u1652["protocol"]["distractors"] == "removed"
 
 
-def entry(**overrides):
-    base = {"method": "Sample4Geo", "variant": None, "paper_title": "t", "venue": "ICCV", "year": 2023, "url": "u",
-            "dataset_split": "cvact_val", "metrics": {"r1": 90.81, "r5": None, "r10": None, "r1p": 98.77, "ap": None,
-                                                       "hit": None},
-            "backbone": None, "input_size": None, "polar_transform": False, "params_flops": None,
-            "source": "https://example.org", "source_kind": "paperswithcode entry", "also_reported_by": [],
-            "confidence": "secondary-source"}
-    base.update(overrides)
-    return base
+def test_the_rendered_tables_are_those_of_the_committed_file():
+    from cvgl_bench.leaderboard.published_tables import published_markdown
+
+    files = published_markdown(Published.load(COMMITTED))
+    committed = {path.name: path.read_text(encoding="utf-8") for path in RENDERED.glob("*.md")}
+    assert committed == files, ("leaderboards/published/ is stale: run cvgl-bench leaderboard --published-only "
+                                "--out leaderboards/published")
 
 
-def test_build_normalises_names_and_chooses_the_headline_variant():
-    b = builder()
-    reference = [
-        entry(),
-        entry(variant="ablation: random batch sampling", confidence="verified-from-source"),
-        entry(method="GeoDTR", variant="polar"), entry(method="GeoDTR", variant="no polar"),
-        entry(method="CLNet", dataset_split="cross_cvusa2cvact_val", confidence="uncertain"),
-        entry(method="TransGeo", dataset_split="vigor_same_area", metrics={"r1": 61.48, "hit": 73.09},
-              per_metric_confidence={"hit": "uncertain (only from notes)"}),
-        entry(method="MuSe-Net", dataset_split="cvusa_multiweather_mean"),
-    ]
-    doc = b.build(reference)
-    s4g = doc["benchmarks"]["cvact_val"]["cvact_train"]["methods"]["sample4geo"]
-    assert [e["primary"] for e in s4g] == [True, False] and s4g[0]["variant"] is None
-    assert s4g[0]["metrics"] == {"recall@1": {"value": 90.81, "confidence": "S", "verified": False},
-                                 "recall@1%": {"value": 98.77, "confidence": "S", "verified": False}}
-    assert s4g[1]["verified"] is True and s4g[1]["standard_protocol"] is False
-    assert not any(e["primary"] for e in doc["benchmarks"]["cvact_val"]["cvact_train"]["methods"]["GeoDTR"])
-    clnet = doc["benchmarks"]["cvact_val"]["cvusa_train"]
-    assert clnet["task"] == "transfer" and clnet["methods"]["clnet"][0]["confidence"] == "U"
-    assert clnet["methods"]["clnet"][0]["protocol"] == {}  # transfer numbers: evaluation code unknown
-    hit = doc["benchmarks"]["vigor_same_test"]["vigor_same_train"]["methods"]["TransGeo"][0]["metrics"]["hit_rate"]
-    assert hit["confidence"] == "U" and "notes" in hit["note"]
-    assert doc["skipped"][0]["dataset_split"] == "cvusa_multiweather_mean"
+# -- the checks can fail ------------------------------------------------------------------------
+def a_document():
+    """A small sound document: one Sample4Geo entry on cvusa_test."""
+    return {
+        "schema": "cvgl-bench/published", "schema_version": SCHEMA_VERSION,
+        "confidence_codes": {"V": "verified", "S": "secondary", "U": "uncertain"},
+        "our_methods": {"Sample4Geo": "sample4geo"},
+        "benchmarks": {"cvusa_test": {"cvusa_train": {"task": "in-domain", "methods": {"sample4geo": [{
+            "paper_method": "Sample4Geo", "variant": None, "primary": True,
+            "metrics": {"recall@1": {"value": 98.68, "confidence": "S", "verified": False},
+                        "recall@5": {"value": 99.68, "confidence": "S", "verified": False},
+                        "recall@10": {"value": 99.78, "confidence": "S", "verified": False},
+                        "recall@1%": {"value": 99.87, "confidence": "S", "verified": False}},
+            "confidence": "S", "verified": False,
+            "source": {"ref": "results block", "url": "https://example.org/s4g", "kind": "paperswithcode entry"},
+            "paper": {"title": "Sample4Geo", "venue": "ICCV", "year": 2023, "url": None},
+            "protocol": {"r1pct": "floor", "ties": "strict"}, "protocol_source": "the authors' code",
+            "standard_protocol": True, "setup": {}, "flags": [], "notes": None}]}}}},
+    }
 
 
-def test_build_rejects_unknown_confidence_and_missing_source():
-    b = builder()
-    with pytest.raises(ValueError, match="confidence"):
-        b.build([entry(confidence="probably")])
-    with pytest.raises(ValueError, match="no source"):
-        b.build([entry(source="")])
+def entry_of(doc):
+    return doc["benchmarks"]["cvusa_test"]["cvusa_train"]["methods"]["sample4geo"][0]
 
 
-def test_script_check_mode(tmp_path):
-    b = builder()
-    reference = tmp_path / "published_results.yaml"
-    reference.write_text(yaml.safe_dump([entry()]))
-    out = tmp_path / "published.yaml"
-    assert b.main([str(reference), "--out", str(out)]) == 0
-    assert b.main([str(reference), "--out", str(out), "--check"]) == 0
-    out.write_text(out.read_text() + "# edited\n")
-    assert b.main([str(reference), "--out", str(out), "--check"]) == 1
-    assert b.main([str(tmp_path / "missing.yaml"), "--out", str(out)]) == 2
+def test_a_sound_document_passes():
+    assert check_document(a_document()) == []
 
 
+def _set(path, value):
+    def change(doc):
+        target = entry_of(doc)
+        *parents, last = path
+        for key in parents:
+            target = target[key]
+        if value is KeyError:
+            del target[last]
+        else:
+            target[last] = value
+    return change
+
+
+@pytest.mark.parametrize("change, message", [
+    (_set(["source", "url"], None), "source.url is missing"),
+    (_set(["source", "url"], "example.org/page"), "is not an http(s) URL"),
+    (_set(["source", "ref"], ""), "source.ref is missing"),
+    (_set(["source", "kind"], KeyError), "source.kind is missing"),
+    (_set(["paper", "venue"], None), "paper.venue is missing"),
+    (_set(["paper", "year"], "2023"), "paper.year must be a year"),
+    (_set(["confidence"], "probably"), "confidence 'probably' is not one of"),
+    (_set(["verified"], True), "verified must be true exactly when the confidence is V"),
+    (_set(["metrics", "recall@1", "value"], 101.0), "not a percentage in [0, 100]"),
+    (_set(["metrics", "recall@1", "value"], -1), "not a percentage in [0, 100]"),
+    (_set(["metrics", "recall@1", "confidence"], "V"), "recall@1: verified must be true"),
+    (_set(["metrics", "recall@50"], {"value": 1.0, "confidence": "S", "verified": False}), "unknown metric"),
+    (_set(["metrics", "recall@10", "value"], 99.5), "recall@5 99.68 > recall@10 99.5"),
+    (_set(["metrics", "hit_rate"], {"value": 90.0, "confidence": "S", "verified": False}),
+     "recall@1 98.68 > hit_rate 90.0"),
+    (_set(["metrics"], {}), "has no numbers"),
+    (_set(["flags"], ["dubious"]), "flags must be a list of"),
+    (_set(["flags"], ["no-source-url"]), "flagged no-source-url but has a source.url"),
+    (_set(["protocol"], {}), "protocol_source must be 'unknown' exactly when the protocol is empty"),
+    (_set(["protocol_source"], "unknown"), "protocol_source must be 'unknown' exactly when"),
+    (_set(["primary"], "yes"), "primary must be true or false"),
+    (lambda doc: doc["benchmarks"]["cvusa_test"]["cvusa_train"]["methods"]["sample4geo"].append(
+        copy.deepcopy(entry_of(doc))), "more than one primary entry"),
+    (lambda doc: doc["benchmarks"]["cvusa_test"]["cvusa_train"].update(task="cross"), "task must be in-domain"),
+    (lambda doc: doc.update(schema_version=1), "schema_version must be 2"),
+    (lambda doc: doc.update(confidence_codes=None), "confidence_codes must map"),
+])
+def test_each_check_catches_its_problem(change, message):
+    doc = a_document()
+    change(doc)
+    problems = check_document(doc)
+    assert any(message in p for p in problems), problems
+
+
+def test_flags_waive_exactly_their_own_check():
+    doc = a_document()
+    _set(["metrics", "recall@10", "value"], 76.12)(doc)  # R@10 < R@5 as a README printed it
+    _set(["flags"], ["internally-inconsistent"])(doc)
+    assert check_document(doc) == []
+    _set(["source", "url"], None)(doc)
+    _set(["flags"], ["internally-inconsistent", "no-source-url"])(doc)
+    assert check_document(doc) == []
+    assert set(FLAGS) == {"suspicious", "internally-inconsistent", "no-source-url"}
+
+
+def test_loading_a_broken_file_is_one_line_naming_the_first_problem(tmp_path):
+    doc = a_document()
+    _set(["source", "url"], None)(doc)
+    _set(["metrics", "recall@1", "value"], 140)(doc)
+    path = tmp_path / "published.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(DataError) as info:
+        Published.load(path)
+    message = str(info.value)
+    assert "\n" not in message and "source.url is missing" in message and "(and 1 more)" in message
+    path.write_text(yaml.safe_dump(a_document()))
+    assert Published.load(path).primary("cvusa_test", "cvusa_train", "sample4geo").source_text == \
+        "results block https://example.org/s4g (paperswithcode entry)"
+
+
+# -- the CLI ----------------------------------------------------------------------------------------
 def test_published_only_writes_one_table_per_task_without_records(tmp_path, host):
     from click.testing import CliRunner
 
@@ -139,6 +200,21 @@ def test_published_only_writes_one_table_per_task_without_records(tmp_path, host
     assert "[cvusa_test (in-domain, trained on cvusa_train)](published__cvusa_test__cvusa_train.md)" in index
     table = (out / "published__cvusa_test__cvusa_train.md").read_text()
     assert "| Method | R@1 |" in table and "Sample4Geo" in table
+    assert "https://arxiv.org/abs/2603.12551" in table  # a source URL the reference text does not hold
     assert "(transfer, trained on cvusa_train)" in (out / "published__cvact_val__cvusa_train.md").read_text()
     refused = CliRunner().invoke(cli, ["leaderboard", "--published-only", "--format", "html"])
     assert refused.exit_code == 2 and "--format md" in refused.output
+
+
+def test_a_broken_published_file_stops_the_cli_with_exit_code_2(tmp_path, host):
+    from click.testing import CliRunner
+
+    from cvgl_bench.cli import cli
+
+    doc = a_document()
+    _set(["metrics", "recall@5", "value"], 50.0)(doc)
+    path = tmp_path / "published.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    result = CliRunner().invoke(cli, ["leaderboard", "--published-only", "--published", str(path)])
+    assert result.exit_code == 2 and "recall@1 98.68 > recall@5 50.0" in result.output
+    assert "Traceback" not in result.output

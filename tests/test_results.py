@@ -1,5 +1,6 @@
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,3 +147,41 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     mask = os.umask(0o022)
     os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+# -- records name no folder of the machine that wrote them ------------------------------------
+def test_the_checkpoint_is_stored_relative_to_the_runs_folder(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    model = runs / "m" / "cpu" / "a_train" / "seed0-abc" / "model.pt"
+    entry = results.checkpoint_entry(model, runs, "0" * 64)
+    assert entry == {"file": "m/cpu/a_train/seed0-abc/model.pt", "sha256": "0" * 64}
+    monkeypatch.chdir(tmp_path)  # the CLI's default runs folder is relative
+    assert results.checkpoint_entry("runs/m/model.pt", "runs", "x")["file"] == "m/model.pt"
+    with pytest.raises(ValueError, match="not under the runs folder"):
+        results.checkpoint_entry(tmp_path / "elsewhere" / "model.pt", runs, "x")
+
+
+def test_the_checkpoint_is_found_under_the_runs_folder_and_old_absolute_paths_still_read(tmp_path):
+    record = make_record()
+    assert results.checkpoint_file(record, tmp_path) is None  # no checkpoint named
+    record["checkpoint"] = {"file": "m/cpu/model.pt", "sha256": ""}
+    assert results.checkpoint_file(record, tmp_path / "runs") == tmp_path / "runs" / "m" / "cpu" / "model.pt"
+    assert results.checkpoint_file(record) == Path("runs") / "m" / "cpu" / "model.pt"
+    record["checkpoint"] = {"file": str(tmp_path / "old" / "model.pt"), "sha256": ""}  # written before
+    assert results.checkpoint_file(record, tmp_path / "runs") == tmp_path / "old" / "model.pt"
+
+
+def test_portable_paths_label_every_known_folder(tmp_path):
+    cache, data, home = tmp_path / "home" / ".cache" / "cvgl-bench", tmp_path / "data", tmp_path / "home"
+    info = {"split_file": f"{data}/CVUSA/splits/val-19zl.csv", "layout": "cvusa", "n": 3,
+            "files": f"{cache}/synth/v/a.txt, {cache}/synth/v/b.txt",
+            "synthetic": {"root": str(cache / "synth" / "v"), "seed": 0},
+            "list": [f"{home}/notes.txt", f"{home}x/other"], "mat": f"{data}/CVACT/ACT_data.mat valSet.valInd",
+            "folder": str(data)}
+    out = results.portable_paths(info, [("<cache>", cache), ("~", home), ("<data>", data)])
+    assert out == {"split_file": "<data>/CVUSA/splits/val-19zl.csv", "layout": "cvusa", "n": 3,
+                   "files": "<cache>/synth/v/a.txt, <cache>/synth/v/b.txt",
+                   "synthetic": {"root": "<cache>/synth/v", "seed": 0},
+                   "list": ["~/notes.txt", f"{home}x/other"],  # only whole folder names are replaced
+                   "mat": "<data>/CVACT/ACT_data.mat valSet.valInd", "folder": "<data>"}
+    assert str(tmp_path) not in json.dumps({k: v for k, v in out.items() if k != "list"})

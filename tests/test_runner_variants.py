@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -110,3 +111,19 @@ def test_a_reused_checkpoint_keeps_the_provenance_of_its_training(toy_host, tmp_
     provenance = json.loads(record.read_text())["provenance"]
     assert provenance["train_reused"] and provenance["world_size"] == 4
     assert provenance["trained_with"]["global_batch"] == provenance["global_batch"] > 0
+
+
+def test_a_record_names_no_folder_of_the_machine(toy_host, tmp_path, tiny_world):
+    """Checkpoint relative to the runs folder, data paths by label: records can be committed."""
+    out = run_cell(Cell("tiny", ("synth_cvusa_test",), overrides=parse_set(["epochs=1"])), _options(tmp_path),
+                   toy_host)
+    (path,) = out.written
+    text = path.read_text()
+    for folder in (tmp_path, tiny_world, Path.home()):
+        assert f'"{folder}' not in text and f" {folder}/" not in text, folder
+    record = json.loads(text)
+    assert not record["checkpoint"]["file"].startswith("/")
+    checkpoint = results.checkpoint_file(record, tmp_path / "runs")
+    assert checkpoint.is_file() and checkpoint.name == "model.pt"
+    info = record["provenance"]["data_info"]
+    assert info["split_file"].startswith("<cache>/synth/") and info["synthetic"]["root"].startswith("<cache>/")

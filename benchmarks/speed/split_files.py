@@ -1,8 +1,18 @@
 """Time the split loaders on the real split files at full size (no images needed).
 
-    CVGL_REAL_SPLITS=../shared/real-splits python benchmarks/speed/split_files.py [--repeats 5]
+    CVGL_REAL_SPLITS=DIR python benchmarks/speed/split_files.py [--repeats 5]
 
-Prints the median wall time of each parse over ``--repeats`` runs and the sizes found.
+Prints the median wall time of each parse over ``--repeats`` runs and the sizes found. ``DIR``
+(or ``--real DIR``) holds real split files, no images, laid out as the datasets lay them out:
+``cvusa/splits/val-19zl.csv`` and ``cvusa/split_locations/all.csv``,
+``cvusa_partial/splits/train-19zl.csv`` (any CVUSA training split file),
+``vigor/splits__corrected/<City>/`` (SliceMatch's corrected VIGOR labels) and
+``university1652/University1652-Baseline/{drone2satellite,satellite2drone}/{query,gallery}_name.txt``
+(the name lists of the University-1652 repository). The full-size tests of
+``tests/test_datasets_real.py`` read the same folder, plus a few more files in it: a reduced
+"CVUSA subset" split (``cvusa_subset/{train,val}-19zl.csv``), University-1652's
+``new_name_list.txt`` and a UAVM 2023 workshop list
+(``university1652/UAVM2023_University-160k/query_drone_name.txt``).
 """
 
 from __future__ import annotations

@@ -178,12 +178,6 @@ def _protocol_text(row: Row, entry: PublishedEntry) -> str:
     return "same (" + ", ".join(f"{k}={v}" for k, v in sorted(entry.protocol.items())) + ")"
 
 
-def _source_text(entry: PublishedEntry) -> str:
-    ref = entry.source.get("ref") or ""
-    kind = entry.source.get("kind")
-    return f"{ref} ({kind})" if kind else ref
-
-
 def comparison_table(table: BenchmarkTable, sources: dict[str, int]) -> Table | None:
     """Reproduced vs published, per method and metric (long format)."""
     rows = []
@@ -191,7 +185,7 @@ def comparison_table(table: BenchmarkTable, sources: dict[str, int]) -> Table | 
         entry = row.published
         if entry is None or not row.deltas:
             continue
-        ref = sources.setdefault(_source_text(entry), len(sources) + 1)
+        ref = sources.setdefault(entry.source_text, len(sources) + 1)
         for metric in table.metrics:
             number = entry.number(metric)
             if number is None:
@@ -213,7 +207,7 @@ def published_table(table: BenchmarkTable, sources: dict[str, int]) -> Table | N
     metrics = [m for m in METRIC_LABELS if any(m in e.metrics for e in entries)]
     rows = []
     for e in entries:
-        ref = sources.setdefault(_source_text(e), len(sources) + 1)
+        ref = sources.setdefault(e.source_text, len(sources) + 1)
         name = e.paper_method if e.method == e.paper_method else f"{e.paper_method} ({e.method})"
         cells = [format_number(n, code=n is not None and n["confidence"] != e.confidence)
                  for n in (e.number(m) for m in metrics)]

@@ -35,7 +35,7 @@ def _eval_data(table: BenchmarkTable, protocol: dict[str, str], host: Any, data_
 
     spec = host.splits.get(table.eval_split)
     dataset = host.datasets.get(spec.dataset)
-    root = resolve_root(dataset, data_root, split=spec)
+    root = resolve_root(dataset, data_root)  # no twin hint: the leaderboard has no --dataset to pass it to
     return spec.load()(root, spec.resolve_protocol(protocol))
 
 

@@ -209,7 +209,8 @@ def published_frame(table: BenchmarkTable) -> Any:
                             "primary": entry.primary, "metric": metric, "value": number["value"],
                             "confidence": number["confidence"], "verified": number["verified"],
                             "reproduced": mine, "delta": None if mine is None else mine - number["value"],
-                            "source": entry.source.get("ref"), "source_kind": entry.source.get("kind"),
+                            "source": entry.source.get("ref"), "source_url": entry.source.get("url"),
+                            "source_kind": entry.source.get("kind"),
                             "protocol": ";".join(f"{k}={v}" for k, v in sorted(entry.protocol.items())),
                             "flags": ";".join(entry.flags)})
     return pd.DataFrame(records)

@@ -9,12 +9,12 @@ with the reason.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import UserError
+from ..results import checkpoint_file
 from .examples import _eval_data
 from .document import Figure, Text
 from .plots import plot_attention_overlays
@@ -31,16 +31,15 @@ def _resized(path: str, size: tuple[int, int]) -> np.ndarray:
         return np.asarray(image.convert("RGB").resize((size[1], size[0]), Image.BILINEAR))
 
 
-def _model_of(row: Row, host: Any) -> tuple[Any, Any, dict[str, Any]] | None:
-    """The row's method, model (from its first run's checkpoint) and hparams; None when the
-    record names no checkpoint."""
+def _model_of(row: Row, host: Any, runs_dir: Any = "runs") -> tuple[Any, Any, dict[str, Any]] | None:
+    """The row's method, model (from its first run's checkpoint, found under ``runs_dir``) and
+    hparams; None when the record names no checkpoint."""
     import torch
 
     run = row.runs[0]
-    named = (run.record.get("checkpoint") or {}).get("file")
-    if not named:
+    checkpoint = checkpoint_file(run.record, runs_dir)
+    if checkpoint is None:
         return None
-    checkpoint = Path(str(named))
     if not checkpoint.is_file():
         raise UserError(f"checkpoint {checkpoint} of {row.label} is not here")
     method = host.methods.get(row.method).load()
@@ -51,11 +50,16 @@ def _model_of(row: Row, host: Any) -> tuple[Any, Any, dict[str, Any]] | None:
     return method, model, hparams
 
 
-def map_figures(table: BenchmarkTable, *, host: Any = None, data_root: Any = None, n_images: int = 2) -> list[Any]:
-    """One figure per row whose model offers ``spatial_maps``; texts saying why others were skipped."""
+def map_figures(table: BenchmarkTable, *, host: Any = None, data_root: Any = None, runs_dir: Any = None,
+                n_images: int = 2) -> list[Any]:
+    """One figure per row whose model offers ``spatial_maps``; texts saying why others were skipped.
+
+    Checkpoints are looked up under ``runs_dir`` (default ``runs``, as ``cvgl-bench run`` writes them)."""
     if not any((row.runs[0].record.get("checkpoint") or {}).get("file") for row in table.rows if row.runs):
         return []  # no model to ask: skip importing torch, which costs more than the whole table
     import torch
+
+    runs_dir = "runs" if runs_dir is None else runs_dir
 
     if host is None:
         from ..plugins import get_host
@@ -66,7 +70,7 @@ def map_figures(table: BenchmarkTable, *, host: Any = None, data_root: Any = Non
     missing = []
     for row in table.rows:
         try:
-            loaded = _model_of(row, host)
+            loaded = _model_of(row, host, runs_dir)
         except UserError:
             missing.append(row.label)
             continue
@@ -102,5 +106,5 @@ def map_figures(table: BenchmarkTable, *, host: Any = None, data_root: Any = Non
                                  f"{n_images} query and {n_images} reference images of {table.eval_split}"))
     if missing:
         blocks.append(Text(f"spatial maps (of models that offer them) skipped for {', '.join(missing)}: "
-                           "their checkpoints are not on this machine"))
+                           f"their checkpoints are not under {runs_dir} on this machine (--runs)"))
     return blocks

@@ -44,7 +44,7 @@ def published_markdown(published: Published) -> dict[str, str]:
             flags = f" ({', '.join(entry.flags)})" if entry.flags else ""
             numbers = [format_number(entry.number(m), code=False) for m, _ in used]
             lines.append("| " + " | ".join(_cell(x) for x in [entry.label + flags, *numbers, entry.confidence,
-                                                               protocol, entry.source.get("ref", "")]) + " |")
+                                                               protocol, entry.source_link]) + " |")
         name = f"{task_key(eval_split, train_split)}.md"
         files[name] = "\n".join(lines) + "\n"
         links.append(f"- [{title}]({name}): {len(entries)} entries")

@@ -56,8 +56,9 @@ def recall_curves(board: Leaderboard, table: BenchmarkTable) -> tuple[dict[str, 
 
 
 def table_figures(board: Leaderboard, table: BenchmarkTable, *, examples: bool = True, host: Any = None,
-                  data_root: Any = None) -> list[Figure | Text]:
-    """The plots of one table (recall@K curves; retrieval examples when the data is here)."""
+                  data_root: Any = None, runs_dir: Any = None) -> list[Figure | Text]:
+    """The plots of one table (recall@K curves; retrieval examples when the data is here; spatial
+    maps of the models whose checkpoints are under ``runs_dir``)."""
     from .plots import plot_recall_curves, plot_retrieval_examples
 
     blocks: list[Figure | Text] = []
@@ -81,7 +82,7 @@ def table_figures(board: Leaderboard, table: BenchmarkTable, *, examples: bool =
         if table.task == "in-domain":
             from .maps import map_figures
 
-            blocks.extend(map_figures(table, host=host, data_root=data_root))
+            blocks.extend(map_figures(table, host=host, data_root=data_root, runs_dir=runs_dir))
     return blocks
 
 
@@ -96,17 +97,18 @@ def _write_csv(path: Path, frame: Any) -> None:
 
 
 def documents(board: Leaderboard, *, plots: bool = True, examples: bool = True, host: Any = None,
-              data_root: Any = None) -> list[Document]:
+              data_root: Any = None, runs_dir: Any = None) -> list[Document]:
     """The index and one document per table (figures rendered when ``plots``)."""
     docs = [index_document(board)]
     for table in board.tables:
-        figures = table_figures(board, table, examples=examples, host=host, data_root=data_root) if plots else []
+        figures = (table_figures(board, table, examples=examples, host=host, data_root=data_root, runs_dir=runs_dir)
+                   if plots else [])
         docs.append(table_document(board, table, figures))
     return docs
 
 
 def render(board: Leaderboard, out_dir: str | Path, fmt: str = "md", *, plots: bool = True, examples: bool = True,
-           host: Any = None, data_root: Any = None) -> list[Path]:
+           host: Any = None, data_root: Any = None, runs_dir: Any = None) -> list[Path]:
     """Write the leaderboard in ``fmt`` (md, csv, latex, html) under ``out_dir``; returns the files written."""
     _check_format(fmt)
     out_dir = Path(out_dir)
@@ -125,10 +127,10 @@ def render(board: Leaderboard, out_dir: str | Path, fmt: str = "md", *, plots: b
         if plots:
             for table in board.tables:
                 written += _write_figures(out_dir, table_figures(board, table, examples=examples, host=host,
-                                                                 data_root=data_root))
+                                                                 data_root=data_root, runs_dir=runs_dir))
         return written
     ext = EXTENSIONS[fmt]
-    for doc in documents(board, plots=plots, examples=examples, host=host, data_root=data_root):
+    for doc in documents(board, plots=plots, examples=examples, host=host, data_root=data_root, runs_dir=runs_dir):
         if fmt == "md":
             text = to_markdown(doc)
         elif fmt == "html":

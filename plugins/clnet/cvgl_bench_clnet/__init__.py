@@ -2,8 +2,8 @@
 
 CLNet (Cao et al., arXiv 2512.14560, "Cross-View Correspondence Makes a Stronger
 Geo-Localizationer") has no public code and no public method section. This package builds the
-Sample4Geo-style encoder plus the three modules its abstract names (NCM, NEC, GFR) as designed in
-cvgl-bench's ``reference/clnet.md``; every design choice is a guess, listed in README.md.
+Sample4Geo-style encoder plus the three modules its abstract names (NCM, NEC, GFR); every design
+choice is a guess, listed with its reasons in README.md ("Guesses", "Why this design").
 """
 
 __version__ = "0.1.0"

@@ -1,7 +1,7 @@
 """CLNetModel: a Sample4Geo encoder (timm backbone, avg-pool + LayerNorm head, L2) with NCM, NEC, GFR.
 
 **Unofficial re-implementation from the abstract** of CLNet (arXiv 2512.14560); the design is
-cvgl-bench's guess (``reference/clnet.md`` section 4, this plugin's README).
+cvgl-bench's guess (this plugin's README: "Guesses", "Why this design").
 
 Forward for one view ``v`` (stage indices are zero-based; default NCM stages ``(2, 3)`` are the
 paper-style "stages 3-4")::

@@ -1,9 +1,9 @@
 """CLNet's three modules as standalone torch modules: NCM, NEC, GFR.
 
 **Unofficial re-implementation from the abstract** of arXiv 2512.14560 (CLNet, Cao et al.
-2025): the paper's method section is not public. The shapes below follow the design proposed
-in cvgl-bench's ``reference/clnet.md`` section 4; every choice is a guess (see this plugin's
-README, "Guesses"). Each module starts as an exact identity (zero-initialised), so a freshly
+2025): the paper's method section is not public. The shapes below are this plugin's design;
+every choice is a guess (this plugin's README lists them under "Guesses" and gives the reasons
+under "Why this design"). Each module starts as an exact identity (zero-initialised), so a freshly
 built CLNet embeds exactly like its backbone, and none looks at the other view's image:
 gallery embeddings stay independent of the query.
 
