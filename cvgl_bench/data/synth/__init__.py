@@ -13,4 +13,4 @@ Entry points: :func:`cvgl_bench.data.synth.generate.generate` (a dataset into a 
 
 #: Bumped whenever the generator's output changes; cached datasets carry it in their folder
 #: name, so a new version regenerates instead of reusing stale files.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
