@@ -61,8 +61,8 @@ def rank_arrays(best: np.ndarray, n_references: int, *, semi: int = 0, junk: int
     }
 
 
-def provenance(seed: int, fingerprint: str, device: str = "cpu") -> dict[str, Any]:
-    return {"cvgl_bench_version": "0", "git": {"revision": None}, "device": device, "cpu": "x86_64",
+def provenance(seed: int, fingerprint: str, device: str = "cpu", revision: str | None = None) -> dict[str, Any]:
+    return {"cvgl_bench_version": "0", "git": {"revision": revision}, "device": device, "cpu": "x86_64",
             "world_size": 1, "global_batch": 32, "dataset_fingerprint": fingerprint, "seed": seed,
             "wall_time_s": {"eval": 1.0}}
 
@@ -71,12 +71,13 @@ def write_record(root: Path, *, method: str, eval_split: str, train_split: str, 
                  arrays: Mapping[str, np.ndarray] | None, metrics: Mapping[str, float] | None = None,
                  profile: str = "cpu", config_hash: str | None = None, fingerprint: str | None = None,
                  protocol: Mapping[str, str] = PROTOCOL, efficiency: Mapping[str, float] | None = None,
-                 metric_names: Sequence[str] = METRICS, status: str = "ok", variant: str = "") -> Path:
+                 metric_names: Sequence[str] = METRICS, status: str = "ok", variant: str = "",
+                 revision: str | None = None) -> Path:
     """Write one record; metrics are computed from ``arrays`` unless given."""
     fingerprint = fingerprint or f"fp-{eval_split}"
     record = results.new_record(method=method, profile=profile, seed=seed, train_split=train_split,
                                 eval_split=eval_split, config_hash=config_hash or f"cfg-{method}",
-                                protocol=dict(protocol), provenance=provenance(seed, fingerprint),
+                                protocol=dict(protocol), provenance=provenance(seed, fingerprint, revision=revision),
                                 in_domain_train_split=in_domain_train, variant=variant)
     record["status"] = status
     if arrays is not None:

@@ -36,6 +36,7 @@ from .. import results
 from ..errors import DataError, UserError
 from .published import Published, PublishedEntry
 from .ranks import best_positive_rank
+from .staleness import CodeHistory, table_staleness
 from .significance import ALPHA, mean_scores, paired_bootstrap, per_query_scores
 from .suite import SuiteFilter, expected_seeds
 
@@ -136,6 +137,8 @@ class BenchmarkTable:
     notes: list[str] = field(default_factory=list)
     n_queries: int | None = None
     n_references: int | None = None
+    stale: bool = False
+    """Some record predates the code or generator that would produce it now (:mod:`.staleness`)."""
 
     @property
     def synthetic(self) -> bool:
@@ -462,13 +465,15 @@ def build(
     ranks: bool = True,
     n_boot: int = 2000,
     seed: int = 0,
+    history: CodeHistory | None = None,
 ) -> Leaderboard:
     """Read every record under ``results_dir`` and build the leaderboard tables.
 
     ``published``: numbers to show beside ours (``Published.load(path)``); ``suites``: keep
     only their cells; ``ranks``: read the stored ranks (needed for curves and significance);
     ``significance``: paired bootstrap (``n_boot`` resamples, ``seed``) of every row against
-    the best row of its table.
+    the best row of its table. ``history``: where to look up whether a record is stale (default:
+    the git checkout holding the package, when there is one).
     """
     results_dir = Path(results_dir)
     published = published if published is not None else Published.empty()
@@ -513,6 +518,9 @@ def build(
     if n_used == 0:
         raise DataError(f"no record under {results_dir} belongs to the given suite(s)")
 
+    from ..data.synth import GENERATOR_VERSION
+
+    history = history if history is not None else CodeHistory()
     tables = []
     summaries: dict[Path, RankSummary] = {}
     for (task, train_split, eval_split), rows_by_key in sorted(groups.items(), key=lambda kv: (
@@ -541,5 +549,14 @@ def build(
                     summaries[run.path] = _rank_summary(run, primary if significance else "")
         if significance:
             _test_against_best(table, summaries, n_boot, seed)
+        stale = table_staleness(((f"{method_label(row.method, row.variant)} seed {run.seed}", run.record)
+                                 for row in rows for run in row.runs), history, GENERATOR_VERSION)
+        if stale:
+            table.stale = True
+            table.notes.extend(stale.notes())
         tables.append(table)
+    n_stale = sum(t.stale for t in tables)
+    if n_stale:
+        warn.append(f"stale: {n_stale} of {len(tables)} table(s) hold records made by older code or an older "
+                    "synthetic generator than this checkout's; each table's notes say which")
     return Leaderboard(results_dir, tables, _overviews(tables), published, n_used, warn, summaries, n_boot)

@@ -1,0 +1,114 @@
+"""Stale records: results made by older code than the checkout that renders them.
+
+A record carries the git revision it was made at and, for synthetic data, the generator
+version. A table whose records predate a change to the code that trains, generates, loads or
+scores them no longer shows what the committed code produces; its page says so ("stale") and
+names the revision, so a reader knows to regenerate it instead of trusting it.
+
+Two checks, each used when it can be made:
+
+* the generator version of a synthetic record against :data:`GENERATOR_VERSION` (always);
+* ``git rev-list --count <revision>..HEAD -- <RESULT_CODE>`` in the checkout that holds the
+  package (only when the package runs from a git checkout that knows the revision).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RESULT_CODE = ("cvgl_bench/train", "cvgl_bench/data", "cvgl_bench/evaluate", "cvgl_bench/runner.py",
+               "cvgl_bench/worker.py", "plugins")
+"""Paths (from the repository root) whose changes can move a record's numbers."""
+
+_VERSION_IN_ROOT = re.compile(r"-v([0-9A-Za-z.]+)/?$")
+
+
+@dataclass
+class Staleness:
+    """Why the records of one table are stale (empty when they are not)."""
+
+    reasons: dict[str, list[str]] = field(default_factory=dict)
+    """reason -> labels of the records it applies to."""
+
+    def add(self, reason: str, label: str) -> None:
+        self.reasons.setdefault(reason, []).append(label)
+
+    def __bool__(self) -> bool:
+        return bool(self.reasons)
+
+    def notes(self) -> list[str]:
+        return [f"stale: {reason} ({len(labels)} record(s): {', '.join(_abbreviate(labels))}); rerun these cells "
+                "to see what the current code produces" for reason, labels in sorted(self.reasons.items())]
+
+
+def _abbreviate(labels: list[str], keep: int = 4) -> list[str]:
+    return labels if len(labels) <= keep else [*labels[:keep], f"and {len(labels) - keep} more"]
+
+
+def record_generator_version(record: dict[str, Any]) -> str | None:
+    """The synthetic generator version a record's data came from (None: not synthetic or unknown)."""
+    synthetic = ((record.get("provenance") or {}).get("data_info") or {}).get("synthetic")
+    if not isinstance(synthetic, dict):
+        return None
+    if synthetic.get("generator_version") is not None:
+        return str(synthetic["generator_version"])
+    match = _VERSION_IN_ROOT.search(str(synthetic.get("root") or ""))
+    return match.group(1) if match else None
+
+
+class CodeHistory:
+    """Answers "did the result code change after revision R?" from the package's git checkout."""
+
+    def __init__(self, repo: Path | None = None, paths: Sequence[str] = RESULT_CODE) -> None:
+        self.repo = repo if repo is not None else _checkout_root()
+        self.paths = [p for p in paths if self.repo is not None and (self.repo / p).exists()]
+        self._cache: dict[str, int | None] = {}
+
+    def changes_since(self, revision: str) -> int | None:
+        """Commits after ``revision`` touching :data:`RESULT_CODE`; None when git cannot tell."""
+        if self.repo is None or not revision or not re.fullmatch(r"[0-9a-fA-F]{7,40}", revision):
+            return None
+        if revision not in self._cache:
+            self._cache[revision] = _git_count(self.repo, revision, self.paths)
+        return self._cache[revision]
+
+
+def _checkout_root() -> Path | None:
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / ".git").exists() and (root / "cvgl_bench").is_dir() else None
+
+
+def _git_count(repo: Path, revision: str, paths: list[str]) -> int | None:
+    try:
+        done = subprocess.run(["git", "rev-list", "--count", f"{revision}..HEAD", "--", *paths], cwd=repo,
+                              capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    try:
+        return int(done.stdout.strip())
+    except ValueError:
+        return None
+
+
+def table_staleness(runs: Iterable[tuple[str, dict[str, Any]]], history: CodeHistory,
+                    generator_version: str) -> Staleness:
+    """Staleness of the records ``(label, record)`` of one table."""
+    found = Staleness()
+    for label, record in runs:
+        version = record_generator_version(record)
+        if version is not None and version != generator_version:
+            found.add(f"made from synthetic data of generator version {version}; the generator is now version "
+                      f"{generator_version}", label)
+        revision = str((((record.get("provenance") or {}).get("git") or {}).get("revision")) or "")
+        changes = history.changes_since(revision)
+        if changes:
+            found.add(f"made at {revision[:7]}; {changes} later commit(s) changed the code that trains, loads, "
+                      f"generates or scores results ({', '.join(history.paths)})", label)
+    return found
