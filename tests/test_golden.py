@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cvgl_bench.results import ranks_path
+
 GOLDEN = Path(__file__).parent / "data" / "golden" / "sample4geo_cpu_synth_cvusa_test_tiny.json"
 COMMAND = ["run", "--method", "sample4geo", "--dataset", "synth_cvusa_test", "--set", "epochs=1", "--seed", "0",
            "--threads", "1"]
@@ -28,14 +30,14 @@ UPDATE = "CVGL_BENCH_UPDATE_GOLDEN"
 
 
 def _run_cell(tmp_path: Path) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CVGL_BENCH_CACHE": str(tmp_path / "cache"),
+    env = {**os.environ, "CVGL_BENCH_NO_ENTRYPOINTS": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CVGL_BENCH_CACHE": str(tmp_path / "cache"),
            "CVGL_BENCH_SYNTH_SIZE": "tiny", "CVGL_BENCH_SYNTH_SEED": "0"}
     done = subprocess.run([sys.executable, "-m", "cvgl_bench", *COMMAND, "--results", str(tmp_path / "results"),
                            "--runs", str(tmp_path / "runs")], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     (record_path,) = sorted((tmp_path / "results").rglob("*.json"))
     record = json.loads(record_path.read_text())
-    with np.load(record_path.with_suffix(".npz")) as arrays:
+    with np.load(ranks_path(record_path)) as arrays:
         ranks = {name: arrays[name].tolist() for name in sorted(arrays.files)}
     return {
         "command": "cvgl-bench " + " ".join(COMMAND),
