@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.curves:
         name, epochs, minutes, recall = read_curve(path)
         name = labels.get(path.name, labels.get(str(path), name))
-        line, = by_epoch.plot(epochs, recall, marker="o", ms=3, label=name)
-        by_time.plot(minutes, recall, marker="o", ms=3, color=line.get_color())
+        # a file with a "source" holds points quoted from elsewhere, not a measured curve: dotted
+        style = ":" if json.loads(path.read_text(encoding="utf-8")).get("source") else "-"
+        line, = by_epoch.plot(epochs, recall, marker="o", ms=3, ls=style, label=name)
+        by_time.plot(minutes, recall, marker="o", ms=3, ls=style, color=line.get_color())
     by_epoch.set_xlabel("epoch")
     by_time.set_xlabel("training wall time (min, 2-core CPU, evaluation excluded)")
     by_epoch.set_ylabel("R@1 (%)")
