@@ -239,6 +239,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     """Train METHOD (or reuse its checkpoint) and evaluate it; one record per evaluation split."""
     from .overrides import parse_set
     from .runner import Cell, RunOptions, run_cell, summary_rows
+    from .specs import check_protocol_overrides
 
     h = host()
     h.search_backends.get(backend)
@@ -248,6 +249,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
                          device=device, backend=backend, on_corrupt=on_corrupt, threads=threads, resume=resume,
                          log=lambda line: click.echo(line, err=True))
     protocol = _parse_protocol(protocol_items)
+    check_protocol_overrides(dict(protocol), [h.splits.get(name) for name in datasets_])
     overrides = parse_set(set_items)
     records = []
     for seed in seeds:

@@ -77,9 +77,18 @@ def load_suite(path: str | os.PathLike) -> Suite:
         transfer.append((item[0], item[1]))
     seeds = data.get("seeds", [0])
     seeds_for = data.get("seeds_for") or {}
+    if not isinstance(seeds_for, dict):
+        raise ConfigError(f"{path}: seeds_for must map evaluation splits to seed lists, e.g. "
+                          "{synth_cvusa_test: [0, 1, 2]}")
     if not _int_list(seeds) or not all(_int_list(v) for v in seeds_for.values()):
         raise ConfigError(f"{path}: seeds must be lists of integers")
-    protocol = {str(k): str(v) for k, v in (data.get("protocol") or {}).items()}
+    raw_protocol = data.get("protocol") or {}
+    if not isinstance(raw_protocol, dict) or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                                                     for v in raw_protocol.values()):
+        raise ConfigError(f"{path}: protocol must map option names to values, e.g. {{ties: loose}}")
+    protocol = {str(k): str(v) for k, v in raw_protocol.items()}
+    if not isinstance(data.get("profile", "cpu"), str):
+        raise ConfigError(f"{path}: profile must be a name, e.g. cpu")
     return Suite(name=str(data.get("name") or path.stem), profile=str(data.get("profile", "cpu")),
                  methods=list(data["methods"]), splits=list(data.get("splits") or []), transfer=transfer,
                  seeds=list(seeds), seeds_for={str(k): list(v) for k, v in seeds_for.items()},
@@ -99,13 +108,13 @@ def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, host: Pl
     host = host or get_host()
     groups: dict[tuple[str, str, str, int, tuple], list[str]] = {}
     for suite in suites:
+        _check_suite_names(suite, host)
         protocol = tuple(sorted(suite.protocol.items()))
         pairs = [(host.splits.get(s).train_split, s) for s in suite.splits] + list(suite.transfer)
         for train, evaluation in pairs:
             spec = host.splits.get(evaluation)
             if train is None:
                 raise ConfigError(f"suite {suite.name!r}: {evaluation} names no training split; list it under transfer")
-            host.splits.get(train)
             run_seeds = sorted(set(seeds if seeds else suite.seeds) | set(suite.seeds_for.get(spec.name, [])))
             for method in suite.methods:
                 if not host.methods.get(method).supports(spec):
@@ -117,6 +126,38 @@ def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, host: Pl
                         evals.append(evaluation)
     return [Cell(method=m, eval_splits=tuple(evals), train_split=t, profile=p, seed=s, protocol=proto)
             for (m, p, t, s, proto), evals in groups.items()]
+
+
+def _check_suite_names(suite: Suite, host: PluginHost) -> None:
+    """Every name of the suite resolves before any cell runs: methods and their profile, splits in
+    their roles, the protocol options and the seeds_for splits."""
+    from .specs import check_protocol_overrides
+
+    where = f"suite {suite.path or suite.name}"
+    for method in suite.methods:
+        profiles = host.methods.get(method).profiles
+        if suite.profile not in profiles:
+            raise ConfigError(f"{where}: method {method!r} has no profile {suite.profile!r} "
+                              f"(profiles: {', '.join(profiles)})")
+    evaluations = []
+    for name in suite.splits:
+        spec = host.splits.get(name)
+        if spec.role != "eval":
+            raise ConfigError(f"{where}: {name} under splits is a training split; list evaluation splits there")
+        evaluations.append(spec)
+    for train, evaluation in suite.transfer:
+        if host.splits.get(train).role != "train":
+            raise ConfigError(f"{where}: transfer [{train}, {evaluation}]: {train} is not a training split "
+                              "(the first entry is what the model trains on)")
+        spec = host.splits.get(evaluation)
+        if spec.role != "eval":
+            raise ConfigError(f"{where}: transfer [{train}, {evaluation}]: {evaluation} is not an evaluation split")
+        evaluations.append(spec)
+    listed = {spec.name for spec in evaluations}
+    for name in suite.seeds_for:
+        if name not in listed:
+            raise ConfigError(f"{where}: seeds_for names {name!r}, which the suite does not evaluate")
+    check_protocol_overrides(suite.protocol, evaluations, where=f"{where}: protocol")
 
 
 def cell_to_json(cell: Cell) -> str:

@@ -37,6 +37,7 @@ A record names no folder of the machine that wrote it, so records can be committ
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import warnings
@@ -185,6 +186,11 @@ def validate(record: Mapping[str, Any], where: str = "record") -> None:
             raise DataError(f"{where}: missing field cell.{key}")
     if record["cell"]["task"] not in TASKS:
         raise DataError(f"{where}: cell.task must be one of {TASKS}")
+    if not _is_int(record["cell"]["seed"]):
+        raise DataError(f"{where}: cell.seed must be an integer")
+    for key in ("n_queries", "n_references"):
+        if record.get(key) is not None and not _is_int(record[key]):
+            raise DataError(f"{where}: field {key!r} must be an integer")
     if record["status"] == "ok":
         for key in _REQUIRED_PROVENANCE:
             if key not in record["provenance"]:
@@ -192,6 +198,24 @@ def validate(record: Mapping[str, Any], where: str = "record") -> None:
         for name, metric in record["metrics"].items():
             if not isinstance(metric, dict) or "value" not in metric or "convention" not in metric:
                 raise DataError(f"{where}: metric {name!r} needs a value and a convention")
+            if not _is_finite(metric["value"]):
+                raise DataError(f"{where}: metric {name!r} has value {metric['value']!r}, not a finite number")
+            ci = metric.get("ci95")
+            if ci is not None and not (isinstance(ci, list) and len(ci) == 2 and all(_is_finite(x) for x in ci)):
+                raise DataError(f"{where}: metric {name!r}: ci95 must be [low, high] finite numbers or null")
+        if not isinstance(record.get("efficiency") or {}, dict):
+            raise DataError(f"{where}: field 'efficiency' must be an object")
+        for name, value in (record.get("efficiency") or {}).items():
+            if value is not None and not _is_finite(value):
+                raise DataError(f"{where}: efficiency {name!r} has value {value!r}, not a finite number")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _safe(part: str) -> str:

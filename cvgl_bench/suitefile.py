@@ -18,5 +18,8 @@ def read_suite_yaml(path: str | os.PathLike) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read suite {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"suite {path} is not UTF-8 text; a suite is a YAML file (see benchmarks/synth.yaml)") \
+            from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"suite {path} is not valid YAML: {str(exc).splitlines()[0]}") from None

@@ -271,9 +271,13 @@ def _rank_summary(run: Run, metric: str) -> RankSummary:
         arrays = results.read_ranks(run.path, run.record)
         protocol = run.record.get("protocol") or {}
         best = best_positive_rank(arrays, protocol.get("ties", "strict"))
+        n_queries = run.record.get("n_queries")
+        if n_queries is not None and len(best) != n_queries:
+            return RankSummary(error=f"{run.path}: the ranks file has {len(best)} queries, the record "
+                                     f"{n_queries}; rerun the cell")
         per_query = per_query_scores(arrays, protocol, metric) if metric else None
         return RankSummary(best, per_query, int(np.asarray(arrays["gt_n_references"])))
-    except (UserError, ValueError, KeyError) as exc:
+    except (UserError, ValueError, KeyError, IndexError, TypeError) as exc:
         return RankSummary(error=str(exc) if isinstance(exc, UserError) else f"unreadable ranks: {exc}")
 
 
@@ -547,6 +551,8 @@ def build(
             for row in rows:
                 for run in row.runs:
                     summaries[run.path] = _rank_summary(run, primary if significance else "")
+                    if run.record.get("ranks") and summaries[run.path].error:
+                        warn.append(f"{run.path}: ranks left out: {summaries[run.path].error}")
         if significance:
             _test_against_best(table, summaries, n_boot, seed)
         stale = table_staleness(((f"{method_label(row.method, row.variant)} seed {run.seed}", run.record)

@@ -1,0 +1,133 @@
+"""Hostile input through the real command line: one actionable stderr line, exit code 2, no
+traceback, nothing written (issue: reliability). Each case runs ``python -m cvgl_bench`` in a
+subprocess with the installed plugins, a private cache and a timeout."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CVGL_BENCH_NO_ENTRYPOINTS": "0",
+           "CVGL_BENCH_CACHE": str(tmp_path / "cache"), "CVGL_BENCH_SYNTH_SIZE": "tiny"}
+    return subprocess.run([sys.executable, "-m", "cvgl_bench", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout, cwd=tmp_path)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+SUITE_HEAD = "methods: [sample4geo]\nsplits: [synth_cvusa_test]\n"
+
+HOSTILE_SUITES = {
+    "random_bytes": (None, "not UTF-8 text"),
+    "protocol_list": (SUITE_HEAD + "protocol: [ties, loose]\n", "protocol must map"),
+    "protocol_unknown_key": (SUITE_HEAD + "protocol: {nosuch: 1}\n", "protocol option 'nosuch'"),
+    "protocol_bad_value": (SUITE_HEAD + "protocol: {ties: sideways}\n", "ties='sideways'"),
+    "seeds_for_list": (SUITE_HEAD + "seeds_for: [1, 2]\n", "seeds_for must map"),
+    "seeds_for_other_split": (SUITE_HEAD + "seeds_for: {synth_cvact_test: [1]}\n", "does not evaluate"),
+    "seeds_strings": (SUITE_HEAD + "seeds: [a, b]\n", "seeds must be lists of integers"),
+    "unknown_profile": (SUITE_HEAD + "profile: nosuch\n", "no profile 'nosuch'"),
+    "transfer_from_eval_split": (SUITE_HEAD + "transfer: [[synth_cvact_val, synth_cvusa_test]]\n",
+                                 "is not a training split"),
+    "training_split_as_eval": ("methods: [sample4geo]\nsplits: [synth_cvusa_train]\n", "is a training split"),
+    "unknown_method": ("methods: [nosuch]\nsplits: [synth_cvusa_test]\n", "nosuch"),
+    "unknown_key": (SUITE_HEAD + "sedes: [0]\n", "unknown key 'sedes'"),
+    "not_a_mapping": ("- a\n- b\n", "must be a YAML mapping"),
+    "invalid_yaml": ("methods: [sample4geo\n", "not valid YAML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_SUITES))
+def test_a_hostile_suite_is_one_line_before_any_work(tmp_path, case):
+    text, needle = HOSTILE_SUITES[case]
+    suite = tmp_path / "suite.yaml"
+    if text is None:
+        suite.write_bytes(bytes(range(128, 256)) * 3)
+    else:
+        suite.write_text(text)
+    proc = cli(tmp_path, "grid", str(suite), "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"))
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
+    assert not (tmp_path / "cache").exists()  # refused before generating any data
+
+
+@pytest.mark.parametrize("option,needle", [("nosuch=1", "protocol option 'nosuch'"), ("ties=bogus", "ties='bogus'"),
+                                           ("ties", "KEY=VALUE")])
+def test_run_refuses_a_protocol_option_it_would_ignore(tmp_path, option, needle):
+    proc = cli(tmp_path, "run", "--method", "sample4geo", "--dataset", "synth_cvusa_test", "--protocol", option,
+               "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"))
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / "results").exists() and not (tmp_path / "cache").exists()
+
+
+# -- the leaderboard over damaged records -----------------------------------------------------
+def _good_record(root: Path, seed: int, value: float) -> Path:
+    from .leaderboard_fakes import write_record
+
+    return write_record(root, method="m", eval_split="synth_cvusa_test", train_split="synth_cvusa_train",
+                        in_domain_train="synth_cvusa_train", seed=seed, arrays=None, metrics={"recall@1": value})
+
+
+DAMAGE = {
+    "string_metric": lambda r: r["metrics"]["recall@1"].__setitem__("value", "50"),
+    "nan_metric": lambda r: r["metrics"]["recall@1"].__setitem__("value", math.nan),
+    "infinite_interval": lambda r: r["metrics"]["recall@1"].__setitem__("ci95", [0, math.inf]),
+    "string_efficiency": lambda r: r.__setitem__("efficiency", {"params": "many"}),
+    "string_n_queries": lambda r: r.__setitem__("n_queries", "1000"),
+    "string_seed": lambda r: r["cell"].__setitem__("seed", "1"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_the_leaderboard_skips_a_damaged_record_with_one_warning(tmp_path, damage):
+    results = tmp_path / "results"
+    _good_record(results, 0, 40.0)
+    bad = _good_record(results, 1, 45.0)
+    record = json.loads(bad.read_text())
+    DAMAGE[damage](record)
+    bad.write_text(json.dumps(record))  # json writes NaN and Infinity, as a careless tool would
+    proc = cli(tmp_path, "leaderboard", "--results", str(results), "--format", "md")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert "nan ±" not in proc.stdout and "| nan" not in proc.stdout  # never ranked as a number
+    warnings = [line for line in proc.stderr.splitlines() if bad.name in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: "), proc.stderr
+    assert "40.00" in proc.stdout  # the good record is still on the board
+
+
+def test_a_ranks_file_with_the_wrong_row_count_is_left_out_with_a_warning(tmp_path):
+    import numpy as np
+
+    from cvgl_bench import results as results_module
+    from cvgl_bench.leaderboard.tables import build
+
+    from .leaderboard_fakes import draw_ranks, rank_arrays, write_record
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "results"
+    for seed in (0, 1):
+        arrays = rank_arrays(draw_ranks(50, 100, 0.5, 0.1, rng), 100)
+        path = write_record(root, method="m", eval_split="synth_cvusa_test", train_split="synth_cvusa_train",
+                            in_domain_train="synth_cvusa_train", seed=seed, arrays=arrays)
+    record = json.loads(path.read_text())
+    record["n_queries"] = 49  # the record and its ranks file disagree
+    path.write_text(json.dumps(record))
+    assert results_module.read(path)["n_queries"] == 49
+    board = build(root)
+    assert any(str(path) in w and "rerun the cell" in w for w in board.warnings)
