@@ -97,6 +97,41 @@ def _merged(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a name"
+    if isinstance(value, dict):
+        return "a table"
+    return "a list"
+
+
+#: kinds an override may give a recipe entry of each kind (a name or a flag may stand for each
+#: other: ``pretrained`` is ``true`` in one profile and a weights name in another)
+_COMPATIBLE = {"an integer": {"an integer"}, "a number": {"a number", "an integer"},
+               "true/false": {"true/false", "a name"}, "a name": {"a name", "true/false"},
+               "a table": {"a table"}, "a list": {"a list"}}
+
+
+def _check_type(key: str, default: Any, value: Any) -> None:
+    """An override keeps the kind of the recipe's value (``epochs=abc`` is refused before any work);
+    entries whose recipe value is null, and null overrides, accept anything."""
+    if default is None or value is None:
+        return
+    want, got = _kind(default), _kind(value)
+    if got not in _COMPATIBLE.get(want, {want}):
+        shown = json.dumps(default)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ConfigError(f"--set {key}={json.dumps(value)}: the recipe's {key} is {want} ({shown}), not {got}")
+
+
 def apply_overrides(hparams: Mapping[str, Any], overrides: Overrides, *, method: str = "the method") -> dict[str, Any]:
     """``hparams`` with every override deep-merged in; an unknown key is a one-line error.
 
@@ -119,6 +154,7 @@ def apply_overrides(hparams: Mapping[str, Any], overrides: Overrides, *, method:
             known = ", ".join(sorted(table)) if len(table) <= 60 else f"{len(table)} keys"
             where = f"{'.'.join(parents)} of " if parents else ""
             raise ConfigError(f"--set {key}: {method} has no hparam {last!r} in {where}its recipe (known: {known})")
+        _check_type(key, table[last], value)
         if isinstance(value, dict) and isinstance(table[last], dict):
             table[last] = _merged(table[last], value)
         else:

@@ -131,3 +131,27 @@ def test_a_ranks_file_with_the_wrong_row_count_is_left_out_with_a_warning(tmp_pa
     assert results_module.read(path)["n_queries"] == 49
     board = build(root)
     assert any(str(path) in w and "rerun the cell" in w for w in board.warnings)
+
+
+@pytest.mark.parametrize("setting,needle", [("epochs=abc", "epochs is an integer"),
+                                            ("batch_size=abc", "batch_size is an integer"),
+                                            ("batch_size=[1,2]", "not a list"),
+                                            ("augment=5", "augment is a table"),
+                                            ("epochs=2.5", "not a number")])
+def test_run_refuses_an_override_of_the_wrong_kind_before_loading_data(tmp_path, setting, needle):
+    proc = cli(tmp_path, "run", "--method", "sample4geo", "--dataset", "synth_cvusa_test", "--set", setting,
+               "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"))
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "results").exists()
+
+
+def test_overrides_keep_the_recipe_kind_but_flags_and_names_interchange():
+    from cvgl_bench.errors import ConfigError
+    from cvgl_bench.overrides import apply_overrides, parse_set
+
+    recipe = {"epochs": 8, "lr": 1e-3, "pretrained": "synth-x", "stages": None, "augment": {"flip_p": 0.5}}
+    out = apply_overrides(recipe, parse_set(["lr=1", "pretrained=false", "stages=3", "augment.flip_p=0"]))
+    assert out["lr"] == 1 and out["pretrained"] is False and out["stages"] == 3 and out["augment"]["flip_p"] == 0
+    for bad in ("epochs=1.5", "epochs=true", "augment=[1]", "lr=fast"):
+        with pytest.raises(ConfigError, match="the recipe's"):
+            apply_overrides(recipe, parse_set([bad]))
