@@ -13,7 +13,6 @@ import configparser
 import importlib
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -95,6 +94,7 @@ def test_the_written_files_are_valid_python_toml_and_setup_cfg(tmp_path):
         if path.suffix == ".py":
             ast.parse(path.read_text(), filename=str(path))
         assert "$" not in path.read_text(), f"unsubstituted template variable in {path}"
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
     assert tomllib.loads((folder / "pyproject.toml").read_text())["build-system"]["build-backend"]
     cfg = configparser.ConfigParser()
     cfg.read(folder / "setup.cfg")
