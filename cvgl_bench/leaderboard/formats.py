@@ -118,7 +118,42 @@ figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: .82em; color: #555; }
 p.skip { font-size: .85em; color: #8a6d3b; }
 nav a { margin-right: 1em; }
+table.sortable thead th { cursor: pointer; user-select: none; }
+table.sortable thead th[aria-sort="ascending"]::after { content: " \\25B2"; }
+table.sortable thead th[aria-sort="descending"]::after { content: " \\25BC"; }
 """
+
+SORT_JS = """
+function cvglSort(table, col, dir) {
+  const body = table.tBodies[0], rows = Array.from(body.rows);
+  const numeric = table.tHead.rows[0].cells[col].classList.contains("num");
+  const key = r => {
+    const t = r.cells[col] ? r.cells[col].textContent.trim() : "";
+    if (!numeric) return t === "" ? null : t.toLowerCase();
+    const v = parseFloat(t.replace(/,/g, ""));
+    return isNaN(v) ? null : v;
+  };
+  rows.sort((a, b) => {
+    const x = key(a), y = key(b);
+    if (x === null || y === null) return (x === null) - (y === null);
+    return (x < y ? -1 : x > y ? 1 : 0) * (dir === "desc" ? -1 : 1);
+  });
+  rows.forEach(r => body.appendChild(r));
+  Array.from(table.tHead.rows[0].cells).forEach((c, i) =>
+    c.setAttribute("aria-sort", i === col ? (dir === "desc" ? "descending" : "ascending") : "none"));
+}
+document.querySelectorAll("table.sortable").forEach(table => {
+  Array.from(table.tHead.rows[0].cells).forEach((cell, col) => cell.addEventListener("click", () =>
+    cvglSort(table, col, cell.getAttribute("aria-sort") === "ascending" ? "desc" : "asc")));
+});
+const cvglHash = location.hash.match(/^#sort=(\\d+):(\\d+):(asc|desc)$/);
+if (cvglHash) {
+  const table = document.querySelectorAll("table.sortable")[Number(cvglHash[1])];
+  if (table) cvglSort(table, Number(cvglHash[2]), cvglHash[3]);
+}
+"""
+"""Click a column header to sort by it (again to reverse); empty cells stay last. A page opened
+as ``page.html#sort=T:C:asc|desc`` starts sorted by column C of its T-th table (a shareable view)."""
 
 
 def to_html(doc: Document, *, link_ext: str = "html") -> str:
@@ -138,7 +173,8 @@ def to_html(doc: Document, *, link_ext: str = "html") -> str:
             head = "".join(f'<th{" class=num" if n else ""}>{esc(h)}</th>' for h, n in zip(block.headers, numeric))
             rows = "".join("<tr>" + "".join(f'<td{" class=num" if n else ""}>{esc(c)}</td>'
                                             for c, n in zip(row, numeric)) + "</tr>" for row in block.rows)
-            body.append(f'<div class="wrap"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>')
+            body.append(f'<div class="wrap"><table class="sortable"><thead><tr>{head}</tr></thead>'
+                        f'<tbody>{rows}</tbody></table></div>')
         elif isinstance(block, Figure):
             data = base64.b64encode(block.png).decode("ascii")
             body.append(f'<figure><img alt="{esc(block.caption)}" src="data:image/png;base64,{data}">'
@@ -149,7 +185,8 @@ def to_html(doc: Document, *, link_ext: str = "html") -> str:
     nav = "" if doc.key == "index" else f'<nav><a href="index.{link_ext}">&larr; leaderboard index</a></nav>'
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{esc(doc.title)}</title>\n"
-            f"<style>{CSS}</style>\n</head>\n<body>\n{nav}\n" + "\n".join(body) + "\n</body>\n</html>\n")
+            f"<style>{CSS}</style>\n</head>\n<body>\n{nav}\n" + "\n".join(body)
+            + f"\n<script>{SORT_JS}</script>\n</body>\n</html>\n")
 
 
 # -- CSV --------------------------------------------------------------------------------------
