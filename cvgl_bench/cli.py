@@ -368,9 +368,14 @@ def _default_suite() -> Any:
 @click.option("--n-boot", default=2000, show_default=True, help="Bootstrap resamples of the significance test.")
 @click.option("--published-only", is_flag=True,
               help="Only the published numbers, one Markdown table per task (no records needed).")
+@click.option("--paper-table", is_flag=True,
+              help="One table across benchmarks as papers print it (md or latex booktabs; best in bold).")
+@click.option("--tables", "table_keys", default="", metavar="KEY,KEY",
+              help="With --paper-table: the benchmarks, in order, by file key (e.g. in-domain__synth_cvusa_test).")
 def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out_dir: str | None,
                         published_file: str | None, data_root: str | None, runs_dir: str, no_plots: bool,
-                        no_examples: bool, no_significance: bool, n_boot: int, published_only: bool) -> None:
+                        no_examples: bool, no_significance: bool, n_boot: int, published_only: bool,
+                        paper_table: bool, table_keys: str) -> None:
     """Tables and plots from result records, beside published numbers (never ranked)."""
     from . import leaderboard as lb
 
@@ -383,6 +388,9 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
                      significance=not no_significance, n_boot=n_boot)
     for line in board.warnings:
         click.echo(f"warning: {line}", err=True)
+    if paper_table or table_keys:
+        _write_paper_table(board, fmt, table_keys, out_dir, paper_table)
+        return
     if out_dir is None:
         click.echo(lb.render_text(board, fmt), nl=False)
         return
@@ -390,6 +398,27 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
                       data_root=data_root, runs_dir=runs_dir)
     index = next((f for f in files if f.stem == "index"), files[0])
     click.echo(f"wrote {len(files)} files to {out_dir}; open {index}")
+
+
+def _write_paper_table(board: Any, fmt: str, table_keys: str, out_dir: str | None, asked: bool) -> None:
+    from pathlib import Path
+
+    from .errors import ConfigError
+    from .fsutil import write_bytes
+    from .leaderboard.paper_table import paper_latex, paper_markdown, select_tables
+
+    if not asked:
+        raise ConfigError("--tables chooses the benchmarks of --paper-table; add --paper-table")
+    if fmt not in ("md", "latex"):
+        raise ConfigError("--paper-table writes md or latex; use --format md or --format latex")
+    tables = select_tables(board, [k.strip() for k in table_keys.split(",") if k.strip()])
+    text = (paper_latex if fmt == "latex" else paper_markdown)(tables)
+    if out_dir is None:
+        click.echo(text, nl=False)
+        return
+    path = Path(out_dir) / ("paper_table.tex" if fmt == "latex" else "paper_table.md")
+    write_bytes(path, text.encode("utf-8"))
+    click.echo(f"wrote {path}")
 
 
 def _write_published(published: Any, out_dir: str | None, fmt: str) -> None:
