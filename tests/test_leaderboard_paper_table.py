@@ -35,7 +35,8 @@ def test_rows_columns_best_and_gaps(tmp_path):
     assert md.count(f"**{best_r1:.2f}**") >= 1 and "synth_cvusa_test R@1" in md
     tex = paper_latex(board.tables)
     assert tex.startswith("\\begin{tabular}{lrrrrrrrr}") and "\\toprule" in tex and "\\bottomrule" in tex
-    assert "\\multicolumn{4}{c}{synth\\_cvusa\\_test}" in tex and "\\multicolumn{4}{c}{synth\\_cvact\\_val}" in tex and "\\cmidrule(lr){2-5}\\cmidrule(lr){6-9}" in tex
+    assert "\\multicolumn{4}{c}{synth\\_cvusa\\_test}" in tex
+    assert "\\multicolumn{4}{c}{synth\\_cvact\\_val}" in tex and "\\cmidrule(lr){2-5}\\cmidrule(lr){6-9}" in tex
     assert f"\\textbf{{{best_r1:.2f}}}" in tex
 
 
