@@ -40,7 +40,8 @@ def test_rows_columns_best_and_gaps(tmp_path):
     assert f"\\textbf{{{best_r1:.2f}}}" in tex
 
 
-def test_cli_paper_table_and_its_errors(tmp_path):
+def test_cli_paper_table_and_its_errors(tmp_path, make_host):
+    make_host()
     _board(tmp_path)
     runner = CliRunner()
     done = runner.invoke(cli, ["leaderboard", "--results", str(tmp_path / "r"), "--paper-table", "--format", "latex",
