@@ -7,7 +7,7 @@ soft-label classification at strides 8, 16 and 32. It never sees a pair: it lear
 are, never which tile matches which panorama. The weights are made once and committed::
 
     python scripts/pretrain_backbone.py --worlds 96          # convnext_atto, the committed weights (~40 min)
-    python scripts/pretrain_backbone.py --worlds 6 --epochs 1 --out /tmp/w   # a quick try
+    python scripts/pretrain_backbone.py --worlds 6 --epochs 1 --out ~/cvgl-weights-try   # a quick try
 
 Writes ``synth-<backbone>-<sha8>.pt`` (the backbone's fp16 state dict, timm key names,
 ``num_classes=0``) and a ``.json`` beside it (corpus, recipe, times, held-out pixel accuracy,
