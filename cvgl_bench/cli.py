@@ -266,7 +266,8 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
 @click.argument("suites", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
 @click.option("--jobs", type=int, default=1, show_default=True, help="Cells run at once (local executor).")
-@click.option("--seeds", default=None, help="Comma-separated seeds replacing each suite's seeds, e.g. 0,1,2.")
+@click.option("--seeds", default=None,
+              help="Comma-separated seeds replacing each suite's seeds, e.g. 0,1,2 (its seeds_for extras still run).")
 @click.option("--gpus-per-cell", type=int, default=0, show_default=True,
               help="GPUs per cell; more than 1 launches each cell through torchrun (DDP).")
 @click.option("--slurm-partition", default=None, help="Slurm partition (slurm executor).")
