@@ -99,13 +99,15 @@ def plugins(as_json: bool) -> None:
     h = get_host()
     if as_json:
         echo_json([s.to_dict() for s in h.statuses])
-        return
-    rows = []
-    for s in h.statuses:
-        what = "; ".join(f"{kind}: {', '.join(sorted(names))}" for kind, names in s.registered.items() if names)
-        rows.append({"plugin": s.name, "distribution": f"{s.distribution} {s.version}".strip(),
-                     "registered": what or "-", "status": f"FAILED: {s.error}" if s.error else "ok"})
-    echo_table(rows, "no plugins loaded")
+    else:
+        rows = []
+        for s in h.statuses:
+            what = "; ".join(f"{kind}: {', '.join(sorted(names))}" for kind, names in s.registered.items() if names)
+            rows.append({"plugin": s.name, "distribution": f"{s.distribution} {s.version}".strip(),
+                         "registered": what or "-", "status": f"FAILED: {s.error}" if s.error else "ok"})
+        echo_table(rows, "no plugins loaded")
+    for problem in h.unresolved_names():
+        click.echo(f"warning: {problem}", err=True)
 
 
 def _spec_rows(registry: Any, fields: tuple[str, ...], h: Any) -> list[dict[str, Any]]:
@@ -227,10 +229,12 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available).")
 @click.option("--backend", default="torch", show_default=True, help="Exact search backend (see 'cvgl-bench backends').")
 @click.option("--on-corrupt", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
-              help="A corrupt image ends the run, or is skipped and counted in the record.")
+              help="A corrupt image ends the run, or is skipped: an evaluation image is counted in the record, "
+                   "a training image leaves out its pairs (counted in the checkpoint's train.json).")
 @click.option("--threads", type=int, default=None, help="Torch CPU threads (default: torch's choice).")
 @click.option("--resume/--restart", default=True, show_default=True,
-              help="Continue an interrupted training from its last epoch checkpoint, or start it over.")
+              help="Continue an interrupted training from its last epoch checkpoint and reuse a trained "
+                   "model, or train from scratch and rewrite the cell's records (unless --overwrite never).")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON instead of a table.")
 def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: str, seeds: tuple[int, ...],
         data_root: str | None, overwrite: str, protocol_items: tuple[str, ...], set_items: tuple[str, ...],

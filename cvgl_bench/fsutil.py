@@ -1,4 +1,9 @@
-"""Atomic file writes: a killed process never leaves a half-written file behind."""
+"""Atomic file writes: a killed process never leaves a half-written file behind.
+
+Temporary files and folders are named ``.<name>.<host>-<pid>.<random>.tmp`` (folders
+``.<name>.tmp-<host>-<pid>``), so the next writer of the same name can tell the leftovers of a
+writer that died (``kill -9``, power loss) from the work of a live one, and removes them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,9 @@ import contextlib
 import io
 import json
 import os
+import re
+import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +28,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = mkstemp_beside(path)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a result file is as readable as any other
     binary = "b" in mode
     try:
@@ -33,6 +41,74 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def mkstemp_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path`` named after it and this writer; leftovers of dead writers go first."""
+    sweep_dead_temps(path.parent, path.name)
+    return tempfile.mkstemp(prefix=f".{path.name}.{_writer_tag()}.", suffix=".tmp", dir=path.parent)
+
+
+def temp_dir_beside(path: Path) -> Path:
+    """The temporary folder name beside ``path`` for this writer (not created); leftovers of dead writers go first."""
+    sweep_dead_temps(path.parent, path.name)
+    return path.parent / f".{path.name}.tmp-{_writer_tag()}"
+
+
+def sweep_dead_temps(folder: Path, name: str) -> list[Path]:
+    """Remove the temporary files and folders for ``name`` in ``folder`` whose writer is dead.
+
+    A writer is dead when it ran on this host and its PID no longer exists. Temporaries of
+    other hosts (a shared file system) and of live processes are left alone. Returns what went.
+    """
+    removed = []
+    try:
+        entries = list(folder.glob(f".{glob_escape(name)}.*"))
+    except OSError:
+        return removed
+    host = _host()
+    for entry in entries:
+        match = _TEMP_FILE.fullmatch(entry.name[len(name) + 2:]) or _TEMP_DIR.fullmatch(entry.name[len(name) + 2:])
+        if match is None:
+            continue
+        owner_host, pid = match.group("host"), int(match.group("pid"))
+        if (owner_host or host) != host or _pid_alive(pid):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+_TEMP_FILE = re.compile(r"(?:(?P<host>[^/]+)-)?(?P<pid>[0-9]+)\.[A-Za-z0-9_]+\.tmp")
+_TEMP_DIR = re.compile(r"tmp-(?:(?P<host>[^/]+)-)?(?P<pid>[0-9]+)")
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
+
+
+def _writer_tag() -> str:
+    return f"{_host()}-{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def _umask() -> int:

@@ -84,6 +84,16 @@ def _show(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+def effective_overrides(hparams: Mapping[str, Any], overrides: Overrides, *, method: str = "the method"
+                        ) -> tuple[Overrides, Overrides]:
+    """``(changing, no_ops)``: the overrides that change ``hparams`` and those that set the value
+    the recipe has already (``--set epochs=4`` on a 4-epoch recipe), which must not make a variant."""
+    changing, no_ops = [], []
+    for item in overrides:
+        (changing if apply_overrides(hparams, (item,), method=method) != dict(hparams) else no_ops).append(item)
+    return tuple(changing), tuple(no_ops)
+
+
 def variant_label(overrides: Overrides) -> str:
     """``"ncm=off"``, ``"nec=false,gfr=false"``; empty without overrides."""
     return ",".join(f"{key}={_show(json.loads(value))}" for key, value in overrides)

@@ -82,6 +82,8 @@ class Registry:
         self.kind = kind
         self._specs: dict[str, Any] = {}
         self._origin: dict[str, PluginStatus] = {}
+        self.failed_note = ""
+        """Set by the host when plugins failed to load: a name asked for may be theirs."""
 
     def add(self, spec: Any, origin: PluginStatus) -> None:
         expected = SPEC_TYPES[self.kind]
@@ -104,10 +106,12 @@ class Registry:
         self._origin.pop(name, None)
 
     def get(self, name: str, hint: str = "") -> Any:
-        """The spec called ``name``; an unknown name raises with a did-you-mean suggestion."""
+        """The spec called ``name``; an unknown name raises with a did-you-mean suggestion (and,
+        when plugins failed to load, names them: the name may be one of theirs)."""
         try:
             return self._specs[name]
         except KeyError:
+            hint = " ".join(part for part in (hint, self.failed_note) if part)
             raise UnknownNameError(KIND_TITLES[self.kind], name, self._specs, hint) from None
 
     def origin(self, name: str) -> PluginStatus:
@@ -201,11 +205,31 @@ class PluginHost:
                 )
                 self._load_one(status, ep.load)
         failed = [s for s in self.statuses if s.error]
+        if failed:
+            note = (f"({len(failed)} plugin(s) failed to load: {', '.join(s.name for s in failed)}; "
+                    "see 'cvgl-bench plugins')")
+            for registry in self.registries.values():
+                registry.failed_note = note
         if failed and self.strict:
             first = failed[0]
             self._strict_error = PluginError(f"plugin {first.origin} failed: {first.error} (CVGL_BENCH_STRICT_PLUGINS is set)")
             raise self._strict_error
         return self
+
+    def unresolved_names(self) -> list[str]:
+        """Names a registered split uses that nothing registered: its dataset, training split or metrics."""
+        self.load()
+        problems = []
+        for spec in self.splits:
+            who = f"split {spec.name!r} of {self.splits.origin(spec.name).origin}"
+            if spec.dataset not in self.datasets:
+                problems.append(f"{who} belongs to dataset {spec.dataset!r}, which no plugin registers")
+            if spec.train_split and spec.train_split not in self.splits:
+                problems.append(f"{who} trains on {spec.train_split!r}, which no plugin registers")
+            for metric in spec.metrics or ():
+                if metric not in self.metrics:
+                    problems.append(f"{who} reports metric {metric!r}, which no plugin provides")
+        return problems
 
     def _load_one(self, status: PluginStatus, get_plugin: Callable[[], Any]) -> None:
         self.statuses.append(status)

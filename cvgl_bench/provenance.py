@@ -67,6 +67,40 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def source_digest(obj: Any) -> str | None:
+    """SHA-256 over the Python sources of the packages that define ``obj``'s class and its bases
+    (this core package left out: its changes are tracked by the git revision of each record).
+
+    What defines a trained model beyond its hyper-parameters: a plugin edited in place (an
+    editable install, same version) gets a new digest, so its old checkpoints are not reused.
+    None when the package has no source files on disk (a zip import, a frozen build).
+    """
+    import hashlib
+
+    tops = sorted({cls.__module__.split(".")[0] for cls in type(obj).__mro__}
+                  - {__package__, *sys.stdlib_module_names, *sys.builtin_module_names})
+    files: list[tuple[str, Path]] = []
+    for top in tops:
+        module = sys.modules.get(top)
+        folders = [Path(f) for f in getattr(module, "__path__", None) or []]
+        if folders:
+            files += sorted((f"{top}/{f.relative_to(folder).as_posix()}", f) for folder in folders
+                            for f in folder.rglob("*.py"))
+        elif getattr(module, "__file__", None):
+            files.append((top, Path(module.__file__)))
+        else:
+            return None
+    h = hashlib.sha256()
+    for name, path in files:
+        try:
+            payload = path.read_bytes()
+        except OSError:
+            return None
+        h.update(f"{name}\0{len(payload)}\0".encode())
+        h.update(payload)
+    return h.hexdigest() if files else None
+
+
 def collect(host: Any = None, device: str | None = None) -> dict[str, Any]:
     """The provenance block shared by every record of a run."""
     data: dict[str, Any] = {

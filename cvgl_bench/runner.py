@@ -9,6 +9,7 @@ views, missing data, malformed files) is checked before training starts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -16,8 +17,8 @@ import os
 import random
 import shlex
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,12 @@ from . import provenance, results
 from .data.structures import EvalData, TrainData
 from .dataroot import cache_dir, resolve_root
 from .errors import ConfigError, DataError, PluginError
+from .evaluate.scoring import DEFAULT_METRICS
 from .fsutil import sha256_file, write_bytes, write_json
-from .overrides import apply_overrides, variant_label
+from .locking import exclusive
+from .overrides import apply_overrides, effective_overrides, variant_label
 from .plugins import PluginHost, get_host
+from .train.checkpoints import load_model_state, read_checkpoint
 
 OVERWRITE = ("only-missing", "always", "never")
 """``only-missing``: run what has no record, and redo records whose configuration changed;
@@ -125,6 +129,8 @@ def plan(cell: Cell, host: PluginHost | None = None) -> _Plan:
         if not method_spec.supports(spec):
             raise ConfigError(f"method {cell.method!r} cannot embed {spec.query_view} -> {spec.reference_view} "
                               f"({name}); it handles {', '.join(method_spec.views)} views")
+        for metric in spec.metrics or DEFAULT_METRICS:
+            host.metrics.get(metric, hint=f"(split {name} reports it; install the plugin that provides it)")
         eval_specs.append(spec)
     train_name = cell.train_split
     if train_name is None:
@@ -218,6 +224,45 @@ def _train_info(workdir: Path) -> dict[str, Any]:
         return {}
 
 
+SOURCE_INFO = "source.json"
+"""Beside a checkpoint: the digest of the method plugin's source it was trained with
+(:func:`provenance.source_digest`), written before training starts, so ``last.pt`` and
+``model.pt`` of an edited plugin are neither resumed nor reused."""
+
+
+def _reusable_checkpoint(workdir: Path, source: str | None, resume: bool, log: Callable[[str], None],
+                         label: str) -> bool | None:
+    """True: reuse ``model.pt``; None: train, resuming ``last.pt`` if there is one; False: train from scratch.
+
+    ``--restart`` (``resume=False``) and a plugin whose source changed since the checkpoint
+    was trained both train from scratch. A checkpoint from before source digests were kept is
+    trusted (its load still checks every key and shape)."""
+    if not resume:
+        return False
+    try:
+        recorded = json.loads((workdir / SOURCE_INFO).read_text(encoding="utf-8")).get("method_source_sha256")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded is not None and source is not None and recorded != source:
+        log(f"[cvgl-bench] {label}: the method's source changed since {workdir} was trained; training from scratch")
+        return False
+    return True if (workdir / "model.pt").exists() else None
+
+
+@contextlib.contextmanager
+def _cell_lock(workdir: Path, label: str) -> Iterator[None]:
+    """One process per cell: a second run of the same cell waits (bounded, saying for whom).
+
+    Only rank 0 of a distributed job takes it; its other ranks follow rank 0's collectives."""
+    from .train.distributed import world_info_from_env
+
+    if world_info_from_env().rank != 0:
+        yield
+        return
+    with exclusive(workdir.parent / f".{workdir.name}.lock", f"running the cell {label}"):
+        yield
+
+
 def seed_everything(seed: int) -> None:
     import torch
 
@@ -250,6 +295,15 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
     device = options.device or default_device()
     method_origin = host.methods.origin(cell.method)
     method = p.method_spec.load()
+    if cell.overrides:
+        base = method.hparams(cell.profile, p.train_spec)
+        changing, no_ops = effective_overrides(base, cell.overrides, method=cell.method)
+        if no_ops:
+            log(f"[cvgl-bench] {cell}: --set {variant_label(no_ops)} is the recipe's value already; "
+                f"{'the cell runs as the variant ' + variant_label(changing) if changing else 'the cell is the recipe'}")
+            cell = replace(cell, overrides=changing)
+            p = replace(p, cell=cell)
+            result.cell = cell
     hparams = resolve_hparams(method, cell, p.train_spec)
 
     t0 = time.perf_counter()
@@ -260,105 +314,114 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
     chash = config_hash(cell.method, method_origin.version, cell.profile, hparams, p.train_spec.name,
                         train.fingerprint, cell.seed)
 
-    todo = []
-    for spec, data in zip(p.eval_specs, evals):
-        skeleton = _skeleton(cell, spec, p, method_origin.version, chash, hparams, data)
-        path = results.record_path(options.results_dir, skeleton, _record_variant(cell, spec, data))
-        if path.exists() and options.overwrite != "always":
-            existing = _read_quietly(path)
-            stale = existing is not None and existing["cell"].get("config_hash") != chash
-            if existing is not None and (options.overwrite == "never" or not stale):
-                result.kept.append(path)
-                result.records.append(existing)
-                continue
-        todo.append((spec, data, skeleton, path))
-    if not todo:
-        log(f"[cvgl-bench] {cell}: every record exists ({len(result.kept)}); nothing to do")
-        return result
-
     workdir = options.runs_dir / _safe(cell.method) / cell.profile / p.train_spec.name / f"seed{cell.seed}-{chash}"
-    model_path = workdir / "model.pt"
-    seed_everything(cell.seed)
-    model = method.build_model(hparams)
-    t0 = time.perf_counter()
-    if model_path.exists():
-        state = torch.load(model_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-        log(f"[cvgl-bench] {cell}: reusing checkpoint {model_path}")
-    else:
-        from .train.context import RunContext
+    with _cell_lock(workdir, str(cell)):
+        todo = []
+        for spec, data in zip(p.eval_specs, evals):
+            skeleton = _skeleton(cell, spec, p, method_origin.version, chash, hparams, data)
+            path = results.record_path(options.results_dir, skeleton, _record_variant(cell, spec, data))
+            redo = options.overwrite == "always" or (not options.resume and options.overwrite != "never")
+            if path.exists() and not redo:
+                existing = _read_quietly(path)
+                stale = existing is not None and existing["cell"].get("config_hash") != chash
+                if existing is not None and (options.overwrite == "never" or not stale):
+                    result.kept.append(path)
+                    result.records.append(existing)
+                    continue
+            todo.append((spec, data, skeleton, path))
+        if not todo:
+            log(f"[cvgl-bench] {cell}: every record exists ({len(result.kept)}); nothing to do")
+            return result
+
+        model_path = workdir / "model.pt"
+        seed_everything(cell.seed)
+        model = method.build_model(hparams)
+        t0 = time.perf_counter()
+        source = provenance.source_digest(method)
+        reuse = _reusable_checkpoint(workdir, source, options.resume, log, str(cell))
+        if reuse:
+            fix = "delete it, or rerun with --restart, to train again"
+            load_model_state(model, read_checkpoint(model_path, fix), model_path, fix)
+            log(f"[cvgl-bench] {cell}: reusing checkpoint {model_path}")
+        else:
+            from .train.context import RunContext
+            from .train.distributed import world_info_from_env
+
+            world = world_info_from_env()
+            if world.rank == 0:
+                write_json(workdir / SOURCE_INFO, {"method_source_sha256": source})
+            run = RunContext(seed=cell.seed, device=device, workdir=workdir, resume=reuse is None,
+                             progress=options.progress and world.rank == 0, log=log, world_size=world.world_size,
+                             rank=world.rank, local_rank=world.local_rank, threads=threads,
+                             on_corrupt=options.on_corrupt)
+            log(f"[cvgl-bench] {cell}: training on {p.train_spec.name} ({len(train)} pairs, {device}"
+                f"{f', {world.world_size} processes' if world.distributed else ''})")
+            method.fit(model, train, hparams, run)
+            if world.rank != 0:
+                return result
+            write_json(workdir / TRAIN_INFO, {"world_size": world.world_size,
+                                              "global_batch": int(hparams.get("batch_size", 0)),
+                                              "device": str(device), "train_s": round(time.perf_counter() - t0, 3),
+                                              **run.notes})
+            buffer = io.BytesIO()
+            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+            write_bytes(model_path, buffer.getvalue())
+            result.trained = True
+        timings["train"] = time.perf_counter() - t0 if result.trained else 0.0
+        trained_with = _train_info(workdir)
+        checkpoint = results.checkpoint_entry(model_path, options.runs_dir, sha256_file(model_path))
+        model.to(device).eval()
+
+        from .efficiency import measure
+        from .evaluate.extract import embed
+        from .evaluate.scoring import score
+
+        efficiency = measure(model, {v: tuple(s) for v, s in hparams["image_size"].items()},
+                             p.train_spec.query_view, p.train_spec.reference_view)
+        base_provenance = provenance.collect(host, device)
         from .train.distributed import world_info_from_env
 
-        world = world_info_from_env()
-        run = RunContext(seed=cell.seed, device=device, workdir=workdir, resume=options.resume,
-                         progress=options.progress and world.rank == 0, log=log, world_size=world.world_size,
-                         rank=world.rank, local_rank=world.local_rank, threads=threads)
-        log(f"[cvgl-bench] {cell}: training on {p.train_spec.name} ({len(train)} pairs, {device}"
-            f"{f', {world.world_size} processes' if world.distributed else ''})")
-        method.fit(model, train, hparams, run)
-        if world.rank != 0:
-            return result
-        buffer = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
-        write_bytes(model_path, buffer.getvalue())
-        result.trained = True
-        write_json(workdir / TRAIN_INFO, {"world_size": world.world_size,
-                                          "global_batch": int(hparams.get("batch_size", 0)),
-                                          "device": str(device), "train_s": round(time.perf_counter() - t0, 3)})
-    timings["train"] = time.perf_counter() - t0 if result.trained else 0.0
-    trained_with = _train_info(workdir)
-    checkpoint = results.checkpoint_entry(model_path, options.runs_dir, sha256_file(model_path))
-    model.to(device).eval()
-
-    from .efficiency import measure
-    from .evaluate.extract import embed
-    from .evaluate.scoring import score
-
-    efficiency = measure(model, {v: tuple(s) for v, s in hparams["image_size"].items()},
-                         p.train_spec.query_view, p.train_spec.reference_view)
-    base_provenance = provenance.collect(host, device)
-    from .train.distributed import world_info_from_env
-
-    world_size = world_info_from_env().world_size if result.trained else int(trained_with.get("world_size", 1))
-    for spec, data, record, path in todo:
-        started = provenance.now()
-        phase = dict(timings)
-        t0 = time.perf_counter()
-        query = embed(model, data.queries, spec.query_view, hparams, method, device=device,
-                      checkpoint_hash=checkpoint["sha256"], on_corrupt=options.on_corrupt)
-        t_query = time.perf_counter() - t0
-        reference = embed(model, data.references, spec.reference_view, hparams, method, device=device,
+        world_size = world_info_from_env().world_size if result.trained else int(trained_with.get("world_size", 1))
+        for spec, data, record, path in todo:
+            started = provenance.now()
+            phase = dict(timings)
+            t0 = time.perf_counter()
+            query = embed(model, data.queries, spec.query_view, hparams, method, device=device,
                           checkpoint_hash=checkpoint["sha256"], on_corrupt=options.on_corrupt)
-        phase["embed"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        scored = score(np.asarray(query), np.asarray(reference), data, metrics=spec.metrics,
-                       backend=options.backend, device=device, n_boot=options.n_boot, seed=cell.seed, host=host)
-        phase["search_and_metrics"] = time.perf_counter() - t0
-        record["metrics"] = scored.metrics
-        record["n_queries"], record["n_references"] = len(data.queries), len(data.references)
-        record["checkpoint"] = checkpoint
-        record["efficiency"] = {**efficiency, "queries_per_s": len(data.queries) / max(t_query, 1e-9)}
-        record["provenance"] = {
-            **base_provenance,
-            "seed": cell.seed,
-            "world_size": world_size,
-            "global_batch": int(trained_with.get("global_batch", hparams.get("batch_size", 0))),
-            "trained_with": trained_with,
-            "dataset_fingerprint": data.fingerprint,
-            "train_fingerprint": train.fingerprint,
-            "train_reused": not result.trained,
-            "data_info": results.portable_paths({k: v for k, v in data.info.items() if _jsonable(v)},
-                                                _path_bases(spec, options.data_root, host)),
-            "started_at": started,
-            "finished_at": provenance.now(),
-            "wall_time_s": {k: round(v, 3) for k, v in phase.items()},
-        }
-        for warning in results.write(record, path, ranks=scored.rank_arrays(), host=host):
-            log(f"warning: {warning}")
-        result.written.append(path)
-        result.records.append(record)
-        log(f"[cvgl-bench] wrote {path}")
-    return result
+            t_query = time.perf_counter() - t0
+            reference = embed(model, data.references, spec.reference_view, hparams, method, device=device,
+                              checkpoint_hash=checkpoint["sha256"], on_corrupt=options.on_corrupt)
+            phase["embed"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            scored = score(np.asarray(query), np.asarray(reference), data, metrics=spec.metrics,
+                           backend=options.backend, device=device, n_boot=options.n_boot, seed=cell.seed, host=host)
+            phase["search_and_metrics"] = time.perf_counter() - t0
+            record["metrics"] = scored.metrics
+            record["n_queries"], record["n_references"] = len(data.queries), len(data.references)
+            record["checkpoint"] = checkpoint
+            record["efficiency"] = {**efficiency, "queries_per_s": len(data.queries) / max(t_query, 1e-9)}
+            record["provenance"] = {
+                **base_provenance,
+                "seed": cell.seed,
+                "world_size": world_size,
+                "global_batch": int(trained_with.get("global_batch", hparams.get("batch_size", 0))),
+                "trained_with": trained_with,
+                "dataset_fingerprint": data.fingerprint,
+                "train_fingerprint": train.fingerprint,
+                "train_reused": not result.trained,
+                "method_source_sha256": source,
+                "data_info": results.portable_paths({k: v for k, v in data.info.items() if _jsonable(v)},
+                                                    _path_bases(spec, options.data_root, host)),
+                "started_at": started,
+                "finished_at": provenance.now(),
+                "wall_time_s": {k: round(v, 3) for k, v in phase.items()},
+            }
+            for warning in results.write(record, path, ranks=scored.rank_arrays(), host=host):
+                log(f"warning: {warning}")
+            result.written.append(path)
+            result.records.append(record)
+            log(f"[cvgl-bench] wrote {path}")
+        return result
 
 
 def resolve_hparams(method: Any, cell: Cell, train_spec: Any) -> dict[str, Any]:

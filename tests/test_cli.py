@@ -40,7 +40,7 @@ def test_listing_commands_show_registered_things_in_text_and_json(make_host):
     assert "toy@1" in run("metrics").output
     assert "toy@1" in [m["name"] for m in json.loads(run("metrics", "--json").output)]
     assert run("backends").exit_code == 0
-    plugins = json.loads(run("plugins", "--json").output)
+    plugins = json.loads(run("plugins", "--json").stdout)  # warnings about unresolved names go to stderr
     mine = [p for p in plugins if p["name"] == "tests.fake_plugins.good"][0]
     assert mine["registered"]["method"] == ["toy"] and mine["registered"]["command"] == ["toy-hello"]
 
@@ -59,7 +59,7 @@ def test_plugin_commands_are_added_and_cannot_shadow_builtins(make_host):
     make_host(good(), shadow)
     assert run("toy-hello").output.strip() == "hello from toy"
     assert "hijacked" not in run("methods").output
-    plugins = json.loads(run("plugins", "--json").output)
+    plugins = json.loads(run("plugins", "--json").stdout)  # warnings about unresolved names go to stderr
     assert "cannot be replaced" in [p for p in plugins if p["name"] == "shadow_plugin"][0]["error"]
 
 

@@ -25,8 +25,9 @@ def run(*args):
     return CliRunner().invoke(cli, ["data", "check", *args])
 
 
-def tiny_plugin():
+def tiny_plugin(expected_counts: dict | None = None):
     """A third-party style dataset whose 'official' counts are those of the miniature CVUSA tree."""
+    expected_counts = {"queries": 2, "references": 2} if expected_counts is None else expected_counts
     plugin = types.ModuleType("tiny_plugin")
 
     @hookimpl
@@ -36,7 +37,7 @@ def tiny_plugin():
     @hookimpl
     def cvgl_bench_register_splits(register):
         register(SplitSpec(name="tiny_test", loader="cvgl_bench.data.formats.cvusa:load_test", dataset="tiny",
-                           expected_counts={"queries": 2, "references": 2}))
+                           expected_counts=expected_counts))
 
     plugin.cvgl_bench_register_datasets = cvgl_bench_register_datasets
     plugin.cvgl_bench_register_splits = cvgl_bench_register_splits
@@ -49,6 +50,14 @@ def test_a_complete_tree_passes(make_host, tmp_path):
     result = run("tiny", "--root", str(tmp_path / "data"))
     assert result.exit_code == 0, result.output
     assert "tiny_test" in result.output and "OK: the folder matches the official release" in result.output
+
+
+def test_a_dataset_without_official_counts_does_not_claim_to_match_them(make_host, tmp_path):
+    make_host(tiny_plugin(expected_counts={}))
+    make_cvusa(tmp_path / "data" / "Tiny")
+    result = run("tiny", "--data-root", str(tmp_path / "data"))
+    assert result.exit_code == 0, result.output
+    assert "official release" not in result.output and "no official counts are known" in result.output
 
 
 def test_counts_missing_and_unreadable_files(host, tmp_path):
@@ -66,7 +75,7 @@ def test_counts_missing_and_unreadable_files(host, tmp_path):
     assert train["unreadable"] == 1 and "empty file" in train["unreadable_examples"][0]
     assert test["unreadable"] == 1 and "not a JPEG or PNG" in test["unreadable_examples"][0]
     assert "counts differ from the official pairs 35532" in train["status"]
-    text = run("cvusa", "--root", str(tmp_path)).output  # a data root holding CVUSA/ works too
+    text = run("cvusa", "--data-root", str(tmp_path)).output  # a data root holding CVUSA/ works too
     assert "4 (official 35532)" in text and "missing: " in text and "PROBLEMS found" in text
 
 

@@ -74,7 +74,7 @@ def test_corrupt_and_missing_images_fail_or_skip(tmp_path):
         handle.seek(0)
         handle.truncate()
         handle.write(data[: len(data) // 2])
-    with pytest.raises(DataError, match=rf"{bad}: cannot decode image: .*on_corrupt='skip'") as info:
+    with pytest.raises(DataError, match=rf"{bad}: cannot decode image: .*--on-corrupt skip") as info:
         load_images(images, (8, 8), progress=False)
     assert "\n" not in str(info.value)
     assert not list((tmp_path / "cache" / "images").glob("*.u8")) and not list((tmp_path / "cache" / "images").glob("*.tmp"))

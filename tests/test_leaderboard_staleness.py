@@ -16,11 +16,11 @@ def _git(repo: Path, *args: str) -> str:
                                "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"}).stdout.strip()
 
 
-def _commit(repo: Path, path: str, text: str) -> str:
+def _commit(repo: Path, path: str, text: str, message: str | None = None) -> str:
     (repo / path).parent.mkdir(parents=True, exist_ok=True)
     (repo / path).write_text(text)
     _git(repo, "add", path)
-    _git(repo, "commit", "-qm", f"edit {path}")
+    _git(repo, "commit", "-qm", message or f"edit {path}")
     return _git(repo, "rev-parse", "HEAD")
 
 
@@ -47,6 +47,17 @@ def test_a_change_to_result_code_after_the_record_makes_it_stale(repo):
     found = table_staleness([("m seed 0", _record(made_at)), ("m seed 1", _record(made_at))], stale, "2")
     (note,) = found.notes()
     assert note.startswith(f"stale: made at {made_at[:7]}; 1 later commit(s)") and "m seed 0, m seed 1" in note
+
+
+def test_a_commit_declaring_results_unchanged_is_not_counted(repo):
+    made_at = _commit(repo, "cvgl_bench/data/synth/cache.py", "a")
+    _commit(repo, "cvgl_bench/data/synth/cache.py", "b", "Lock dies with its owner\n\nResults-unchanged: only the lock")
+    _commit(repo, "cvgl_bench/train/loop.py", "c", "Mention Results-unchanged: in the subject does not count")
+    _commit(repo, "cvgl_bench/train/loop.py", "d", "Empty trailer\n\nResults-unchanged:")
+    assert CodeHistory(repo).changes_since(made_at) == 2
+    unchanged_only = _commit(repo, "cvgl_bench/evaluate/x.py", "e")
+    _commit(repo, "cvgl_bench/evaluate/x.py", "f", "Refuse NaN\n\nresults-unchanged: a check that refuses input")
+    assert not table_staleness([("r", _record(unchanged_only))], CodeHistory(repo), "2")
 
 
 def test_plugins_and_generator_changes_count_too(repo):
@@ -92,3 +103,19 @@ def test_the_leaderboard_page_says_stale(tmp_path, repo):
     assert table.stale and any(w.startswith("stale: 1 of 1 table") for w in board.warnings)
     text = "\n".join(str(b) for b in table_document(board, table, []).blocks)
     assert "stale: made at" in text
+
+
+def test_a_layout_revision_makes_only_that_layouts_records_stale(monkeypatch):
+    from cvgl_bench.data import synth
+
+    monkeypatch.setattr(synth, "LAYOUT_REVISIONS", {"cvusa": 1})
+    assert synth.dataset_version("cvusa") == f"{synth.GENERATOR_VERSION}.1"
+    assert synth.dataset_version("vigor") == synth.GENERATOR_VERSION
+    old_cvusa = _record("0" * 40, generator=synth.GENERATOR_VERSION)
+    vigor = _record("0" * 40, generator=synth.GENERATOR_VERSION)
+    vigor["provenance"]["data_info"]["synthetic"]["layout"] = "vigor"
+    no_git = CodeHistory(repo=None)
+    (note,) = table_staleness([("c", old_cvusa)], no_git, synth.dataset_version).notes()
+    assert f"synthetic cvusa data of generator version {synth.GENERATOR_VERSION};" in note
+    assert f"now version {synth.GENERATOR_VERSION}.1" in note
+    assert not table_staleness([("v", vigor)], no_git, synth.dataset_version)

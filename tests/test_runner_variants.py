@@ -127,3 +127,17 @@ def test_a_record_names_no_folder_of_the_machine(toy_host, tmp_path, tiny_world)
     assert checkpoint.is_file() and checkpoint.name == "model.pt"
     info = record["provenance"]["data_info"]
     assert info["split_file"].startswith("<cache>/synth/") and info["synthetic"]["root"].startswith("<cache>/")
+
+
+def test_an_override_equal_to_the_recipe_is_not_a_variant(toy_host, tmp_path):
+    lines: list[str] = []
+    options = RunOptions(results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False, n_boot=20,
+                         log=lines.append)
+    plain = run_cell(Cell("tiny", ("synth_cvusa_test",)), options, toy_host)
+    same = run_cell(Cell("tiny", ("synth_cvusa_test",), overrides=parse_set(["epochs=2"])), options, toy_host)
+    assert same.kept == plain.written and not same.trained  # the recipe's own record, not "[epochs=2]"
+    assert any("--set epochs=2 is the recipe's value already" in line for line in lines)
+    mixed = run_cell(Cell("tiny", ("synth_cvusa_test",), overrides=parse_set(["epochs=2", "augment.flip_p=0"])),
+                     options, toy_host)
+    assert mixed.cell.variant == "augment.flip_p=0"
+    assert mixed.written[0].name == "synth_cvusa_train__synth_cvusa_test__augment.flip_p_0__seed0.json"

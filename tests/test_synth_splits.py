@@ -77,7 +77,7 @@ def test_split_generates_once_then_reads_with_the_real_loader(make_host, tiny_ca
     monkeypatch.setattr(gen_module, "generate_config", lambda *a, **k: runs.append(1) or real_generate(*a, **k))
     spec = host.splits.get("synth_cvusa_test")
     data = spec.load()(None, spec.protocol_defaults())
-    expected = tiny_cache / "synth" / f"cvusa-tiny-seed7-v{cache.GENERATOR_VERSION}"
+    expected = tiny_cache / "synth" / f"cvusa-tiny-seed7-v{cache.dataset_version('cvusa')}"
     assert RecordingReal.calls == [(expected, {"r1pct": "floor", "ties": "strict"})]
     assert data.split == "synth_cvusa_test" and len(data.lines) == 24
     assert data.info["synthetic"] == {"layout": "cvusa", "size": "tiny", "seed": 7, "root": str(expected),
@@ -88,10 +88,14 @@ def test_split_generates_once_then_reads_with_the_real_loader(make_host, tiny_ca
 
 
 def test_new_generator_version_means_new_folder(tiny_cache, monkeypatch):
+    from cvgl_bench.data import synth
+
     first = cache.dataset_dir("cvact")
-    monkeypatch.setattr(cache, "GENERATOR_VERSION", "999")
+    monkeypatch.setattr(synth, "GENERATOR_VERSION", "999")
     assert cache.dataset_dir("cvact") != first and cache.dataset_dir("cvact").name.endswith("-v999")
-    assert cache.dataset_dir("cvact", "small", 3).name == "cvact-small-seed3-v999"
+    monkeypatch.setattr(synth, "LAYOUT_REVISIONS", {"cvact": 4})
+    assert cache.dataset_dir("cvact", "small", 3).name == "cvact-small-seed3-v999.4"
+    assert cache.dataset_dir("vigor").name.endswith("-v999")  # a layout revision moves only its layout
 
 
 def test_missing_real_loader_is_one_actionable_line(make_host, tiny_cache, monkeypatch):

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..fsutil import mkstemp_beside, write_json
 from .structures import ImageSet
 
 #: Changes whenever decoding or resizing changes pixels; part of every cache key.
@@ -137,7 +137,7 @@ def _corrupt_message(path: str, exc: BaseException) -> str:
         reason = "file missing"
     else:
         reason = f"cannot decode image: {type(exc).__name__}: {exc}".splitlines()[0]
-    return f"{path}: {reason} (on_corrupt='skip' skips it and counts it in the record)"
+    return f"{path}: {reason} (--on-corrupt skip leaves it out and counts it)"
 
 
 def _decode_into(out: np.ndarray, paths: Sequence[str], size: tuple[int, int], on_corrupt: str,
@@ -227,7 +227,7 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
 
     _ensure_space(folder, int(np.prod(shape)))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=folder)
+        fd, tmp = mkstemp_beside(data_path)
     except OSError as exc:
         raise ConfigError(f"{folder}: cannot write the image cache ({exc.strerror or exc}); "
                           "set CVGL_BENCH_CACHE to a writable folder") from None
@@ -239,8 +239,6 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
         failed = _decode_into(writable, paths, size, on_corrupt, progress, desc, workers)
         writable.flush()
         del writable
-        from ..fsutil import write_json
-
         write_json(meta_path, {"shape": list(shape), "decoder": DECODER_VERSION, "skipped_rows": failed,
                                "skipped": [paths[i] for i in failed], "first_path": paths[0]})
         os.replace(tmp, data_path)

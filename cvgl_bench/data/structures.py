@@ -239,6 +239,13 @@ class TrainData:
         """Location key of each pair (its reference row)."""
         return self.pairs[:, 1]
 
+    def without_images(self, bad_queries: np.ndarray, bad_references: np.ndarray) -> TrainData:
+        """The split less every pair that uses a query or reference row flagged True (images
+        that could not be decoded); the image sets stay, so rows keep their meaning."""
+        keep = ~(np.asarray(bad_queries, dtype=bool)[self.pairs[:, 0]]
+                 | np.asarray(bad_references, dtype=bool)[self.pairs[:, 1]])
+        return TrainData(self.split, self.queries, self.references, self.pairs[keep], info=dict(self.info))
+
 
 def fingerprint_of(*parts: Any) -> str:
     """A short stable hash of image sets, ground truth, arrays and dicts."""

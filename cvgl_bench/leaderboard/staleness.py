@@ -7,16 +7,22 @@ names the revision, so a reader knows to regenerate it instead of trusting it.
 
 Two checks, each used when it can be made:
 
-* the generator version of a synthetic record against :data:`GENERATOR_VERSION` (always);
-* ``git rev-list --count <revision>..HEAD -- <RESULT_CODE>`` in the checkout that holds the
-  package (only when the package runs from a git checkout that knows the revision).
+* the generator version of a synthetic record against its layout's current
+  :func:`~cvgl_bench.data.synth.dataset_version` (always);
+* the commits after ``<revision>`` that touch :data:`RESULT_CODE`, in the checkout that holds
+  the package (only when the package runs from a git checkout that knows the revision).
+
+A commit that touches result code but cannot move a number (a lock, an error message, a new
+check that refuses bad input) says so in its message with a ``Results-unchanged: <why>``
+trailer and is not counted. The golden test (``tests/test_golden.py``) still guards it in CI;
+when unsure, leave the trailer out and regenerate the records.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,9 @@ from typing import Any
 RESULT_CODE = ("cvgl_bench/train", "cvgl_bench/data", "cvgl_bench/evaluate", "cvgl_bench/runner.py",
                "cvgl_bench/worker.py", "plugins")
 """Paths (from the repository root) whose changes can move a record's numbers."""
+
+UNCHANGED_TRAILER = "Results-unchanged:"
+"""A line of a commit message starting with this declares that the commit moves no result."""
 
 _VERSION_IN_ROOT = re.compile(r"-v([0-9A-Za-z.]+)/?$")
 
@@ -70,7 +79,8 @@ class CodeHistory:
         self._cache: dict[str, int | None] = {}
 
     def changes_since(self, revision: str) -> int | None:
-        """Commits after ``revision`` touching :data:`RESULT_CODE`; None when git cannot tell."""
+        """Commits after ``revision`` touching :data:`RESULT_CODE`, less those declaring
+        ``Results-unchanged:``; None when git cannot tell."""
         if self.repo is None or not revision or not re.fullmatch(r"[0-9a-fA-F]{7,40}", revision):
             return None
         if revision not in self._cache:
@@ -85,27 +95,37 @@ def _checkout_root() -> Path | None:
 
 def _git_count(repo: Path, revision: str, paths: list[str]) -> int | None:
     try:
-        done = subprocess.run(["git", "rev-list", "--count", f"{revision}..HEAD", "--", *paths], cwd=repo,
+        done = subprocess.run(["git", "log", "--format=%H%n%B%x00", f"{revision}..HEAD", "--", *paths], cwd=repo,
                               capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
         return None
     if done.returncode != 0:
         return None
-    try:
-        return int(done.stdout.strip())
-    except ValueError:
-        return None
+    messages = [m.strip() for m in done.stdout.split("\0") if m.strip()]
+    return sum(1 for message in messages if not _declares_unchanged(message))
+
+
+def _declares_unchanged(message: str) -> bool:
+    """True when a line after the subject is ``Results-unchanged: <a reason>``."""
+    lines = [line.strip() for line in message.splitlines()[1:]]
+    return any(line.lower().startswith(UNCHANGED_TRAILER.lower()) and line[len(UNCHANGED_TRAILER):].strip()
+               for line in lines)
 
 
 def table_staleness(runs: Iterable[tuple[str, dict[str, Any]]], history: CodeHistory,
-                    generator_version: str) -> Staleness:
-    """Staleness of the records ``(label, record)`` of one table."""
+                    generator_version: str | Callable[[str], str]) -> Staleness:
+    """Staleness of the records ``(label, record)`` of one table.
+
+    ``generator_version``: the current version, or a function of a record's synthetic layout
+    giving it (:func:`cvgl_bench.data.synth.dataset_version`)."""
     found = Staleness()
     for label, record in runs:
         version = record_generator_version(record)
-        if version is not None and version != generator_version:
-            found.add(f"made from synthetic data of generator version {version}; the generator is now version "
-                      f"{generator_version}", label)
+        layout = str((((record.get("provenance") or {}).get("data_info") or {}).get("synthetic") or {}).get("layout"))
+        current = generator_version(layout) if callable(generator_version) else generator_version
+        if version is not None and version != current:
+            found.add(f"made from synthetic {layout} data of generator version {version}; it is now version "
+                      f"{current}", label)
         revision = str((((record.get("provenance") or {}).get("git") or {}).get("revision")) or "")
         changes = history.changes_since(revision)
         if changes:

@@ -522,7 +522,7 @@ def build(
     if n_used == 0:
         raise DataError(f"no record under {results_dir} belongs to the given suite(s)")
 
-    from ..data.synth import GENERATOR_VERSION
+    from ..data.synth import dataset_version
 
     history = history if history is not None else CodeHistory()
     tables = []
@@ -556,7 +556,7 @@ def build(
         if significance:
             _test_against_best(table, summaries, n_boot, seed)
         stale = table_staleness(((f"{method_label(row.method, row.variant)} seed {run.seed}", run.record)
-                                 for row in rows for run in row.runs), history, GENERATOR_VERSION)
+                                 for row in rows for run in row.runs), history, dataset_version)
         if stale:
             table.stale = True
             table.notes.extend(stale.notes())

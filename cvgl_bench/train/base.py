@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from ..data.structures import TrainData, fingerprint_of
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..method import CVGLModel, Method
 from .augment import AugmentConfig, PairAugment
 from .context import RunContext
@@ -237,9 +237,23 @@ class ContrastiveMethod(Method):
         from ..data.images import load_images
 
         query_view, reference_view = hparams["views"]
-        query = load_images(train.queries, tuple(hparams["image_size"][query_view]), progress=run.progress)
+        on_corrupt = getattr(run, "on_corrupt", "fail")
+        query = load_images(train.queries, tuple(hparams["image_size"][query_view]), progress=run.progress,
+                            on_corrupt=on_corrupt)
         reference = load_images(train.references, tuple(hparams["image_size"][reference_view]),
-                                progress=run.progress)
+                                progress=run.progress, on_corrupt=on_corrupt)
+        skipped = [*query.skipped, *reference.skipped]
+        if skipped:
+            kept = train.without_images(~query.valid, ~reference.valid)
+            if len(kept) == 0:
+                raise DataError(f"every training pair of {train.split} uses an image that cannot be decoded "
+                                f"(first: {skipped[0]})")
+            run.log(f"skipped {len(train) - len(kept)} of {len(train)} training pairs: {len(skipped)} images "
+                    f"could not be decoded (first: {skipped[0]})")
+            if hasattr(run, "notes"):
+                run.notes["skipped_training_images"] = skipped[:20]
+                run.notes["skipped_training_pairs"] = len(train) - len(kept)
+            train = kept
         self.fit_arrays(model, train, query, reference, hparams, run)
 
     # --- training on decoded arrays -----------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,11 @@ class RunContext:
     """Called after every optimiser step with ``(epoch, global_step)`` (1-based epoch); for
     time limits, profiling and fault-injection tests."""
     local_rank: int = 0
+    on_corrupt: str = "fail"
+    """What a training image that cannot be decoded does: ``fail`` ends the run naming it,
+    ``skip`` leaves out every pair that uses it (``cvgl-bench run --on-corrupt``)."""
+    notes: dict[str, Any] = field(default_factory=dict)
+    """What the run reports back to its caller beyond the model (``skipped_training_images``)."""
     threads: int | None = None
     """CPU threads for this run (``cvgl-bench run --threads``, ``CVGL_BENCH_THREADS``); wins over the
     recipe's ``threads``, which describes the machine the recipe was made for, not this one. Not

@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader
 from ..errors import ConfigError, UserError
 from ..fsutil import atomic_open, write_json
 from . import distributed
+from .checkpoints import load_model_state, read_checkpoint
 from .context import RunContext
 from .pairs import TrainPairs, keep_batch
 from .samplers import BatchPlanner
@@ -407,16 +408,16 @@ class Trainer:
 
     def load_checkpoint(self, path: Path) -> None:
         """Restore a :meth:`state_dict` written by this configuration (strictly: every key must match)."""
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - a damaged file is a user-fixable condition
-            raise ConfigError(f"cannot read checkpoint {path} ({type(exc).__name__}); delete it to start over") from exc
+        fix = "delete it, or rerun with --restart, to start over"
+        state = read_checkpoint(path, fix)
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ConfigError(f"checkpoint {path} has format {state.get('format')}, expected {CHECKPOINT_FORMAT}")
         if self.fingerprint and state.get("fingerprint") != self.fingerprint:
             raise ConfigError(f"checkpoint {path} was made with other hyper-parameters or data; resume with the "
                               f"same configuration, or use a new working folder")
-        self.model.load_state_dict(state["model"], strict=True)
+        if not isinstance(state.get("model"), dict):
+            raise ConfigError(f"checkpoint {path} holds no model state; {fix}")
+        load_model_state(self.model, state["model"], path, fix)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])

@@ -11,6 +11,19 @@ Entry points: :func:`cvgl_bench.data.synth.generate.generate` (a dataset into a 
 :func:`cvgl_bench.data.synth.preview.contact_sheet` (a preview image).
 """
 
-#: Bumped whenever the generator's output changes; cached datasets carry it in their folder
-#: name, so a new version regenerates instead of reusing stale files.
+#: Bumped whenever the rendered worlds or views change (every layout's output changes).
 GENERATOR_VERSION = "2"
+
+#: Bumped when one layout's own plan changes (its counts, how places are split) while the
+#: renderer stays: only that layout's datasets and records move. Revision 1 of CVUSA and CVACT:
+#: ``small`` trains on more pairs (docs/synth.md, "Training-set size").
+LAYOUT_REVISIONS: dict[str, int] = {}
+
+
+def dataset_version(layout: str) -> str:
+    """The version of ``layout``'s datasets: ``GENERATOR_VERSION``, then ``.<revision>`` when the
+    layout has one. Cached datasets carry it in their folder name and records in their
+    provenance, so a new version regenerates instead of reusing stale files, and older records
+    show as stale."""
+    revision = LAYOUT_REVISIONS.get(layout, 0)
+    return f"{GENERATOR_VERSION}.{revision}" if revision else GENERATOR_VERSION

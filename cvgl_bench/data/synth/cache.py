@@ -1,22 +1,23 @@
 """Synthetic datasets in the user cache: generated on first use, reused afterwards.
 
-A dataset lives in ``cache_dir()/synth/<layout>-<size>-seed<S>-v<GENERATOR_VERSION>/``; a new
-generator version therefore regenerates instead of reusing stale files. Generation goes to a
-temporary folder that is renamed into place, under a file lock, so concurrent processes (for
-example the ranks of a torchrun job) wait for one generator instead of racing.
+A dataset lives in ``cache_dir()/synth/<layout>-<size>-seed<S>-v<version>/`` (:func:`dataset_version`); a new
+version therefore regenerates instead of reusing stale files. Generation goes to a
+temporary folder that is renamed into place, under a lock that dies with its owner
+(:mod:`cvgl_bench.locking`), so concurrent processes (for example the ranks of a torchrun job)
+wait, for a bounded time and saying for whom, for one generator instead of racing, and a
+generator killed with ``kill -9`` blocks nobody.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from ...dataroot import cache_dir
 from ...errors import ConfigError
-from . import GENERATOR_VERSION
+from ...locking import exclusive
+from . import dataset_version
 from .config import LAYOUTS, parse_size
 from .generate import META_FILE, generate
 
@@ -43,7 +44,7 @@ def dataset_dir(layout: str, size: str | int | None = None, seed: int | None = N
     if layout not in LAYOUTS:
         raise ConfigError(f"unknown synthetic layout {layout!r}; layouts: {', '.join(LAYOUTS)}")
     label, seed = selected_size_seed(size, seed)
-    return cache_dir() / "synth" / f"{layout}-{label}-seed{seed}-v{GENERATOR_VERSION}"
+    return cache_dir() / "synth" / f"{layout}-{label}-seed{seed}-v{dataset_version(layout)}"
 
 
 def is_complete(path: Path) -> bool:
@@ -58,7 +59,7 @@ def ensure_generated(layout: str, size: str | int | None = None, seed: int | Non
         return target
     label, seed_value = selected_size_seed(size, seed)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(target.parent / f".{target.name}.lock"):
+    with exclusive(target.parent / f".{target.name}.lock", f"generating the synthetic {target.name}"):
         if is_complete(target):
             return target
         if progress:
@@ -66,18 +67,3 @@ def ensure_generated(layout: str, size: str | int | None = None, seed: int | Non
                   f"{target} (first use; reused afterwards)", file=sys.stderr)
         generate(layout, target, size=label, seed=seed_value, progress=progress, overwrite=True)
     return target
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no inter-process lock, the atomic rename still protects
-        yield
-        return
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

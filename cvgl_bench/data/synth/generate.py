@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError
-from . import GENERATOR_VERSION
+from ...fsutil import temp_dir_beside
+from . import dataset_version
 from .config import SynthConfig, make_config
 from .layouts import layout_module
 
@@ -55,7 +56,7 @@ def generate_config(cfg: SynthConfig, out: str | os.PathLike, workers: int | Non
     module = layout_module(cfg.layout)
     jobs = module.plan(cfg)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    tmp = temp_dir_beside(out)
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
@@ -63,7 +64,7 @@ def generate_config(cfg: SynthConfig, out: str | os.PathLike, workers: int | Non
     try:
         records = _run_jobs(jobs, cfg, tmp, workers or default_workers(), progress)
         counts = module.finalize(cfg, jobs, [r for recs in records for r in recs], tmp)
-        meta = {"generator": "cvgl_bench.data.synth", "generator_version": GENERATOR_VERSION,
+        meta = {"generator": "cvgl_bench.data.synth", "generator_version": dataset_version(cfg.layout),
                 "layout": cfg.layout, "config": cfg.describe(), "worlds": len(jobs), "counts": counts,
                 "styles": sorted({job.style.name for job in jobs})}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -76,13 +77,37 @@ def generate_config(cfg: SynthConfig, out: str | os.PathLike, workers: int | Non
     return {"path": str(out), "seconds": time.perf_counter() - started, **meta}
 
 
+_progress_queue = None
+
+
+def _worker_init(queue, parent_pid: int) -> None:
+    """Pool worker start: keep the progress queue, and die with the parent (no orphan outlives a kill -9)."""
+    global _progress_queue
+    _progress_queue = queue
+    _die_with_parent(parent_pid)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    import signal
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (Linux only; elsewhere a no-op failure)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _job_entry(args: tuple) -> list[dict]:
-    job, cfg, root, queue = args
+    job, cfg, root = args
     module = layout_module(cfg.layout)
 
     def tick(n: int) -> None:
-        if queue is not None:
-            queue.put(n)
+        if _progress_queue is not None:
+            _progress_queue.put(n)
 
     return module.run(job, cfg, Path(root), tick)
 
@@ -98,12 +123,12 @@ def _run_jobs(jobs: list, cfg: SynthConfig, root: Path, workers: int, progress: 
             module = layout_module(cfg.layout)
             return [module.run(job, cfg, root, bar.update) for job in jobs]
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with ctx.Manager() as manager:
-            queue = manager.Queue()
-            with ctx.Pool(min(workers, len(jobs))) as pool:
+        queue = ctx.Queue()
+        try:
+            with ctx.Pool(min(workers, len(jobs)), initializer=_worker_init, initargs=(queue, os.getpid())) as pool:
                 # largest jobs first keeps both workers busy until the end
                 order = sorted(range(len(jobs)), key=lambda k: -jobs[k].work)
-                pending = {k: pool.apply_async(_job_entry, ((jobs[k], cfg, str(root), queue),)) for k in order}
+                pending = {k: pool.apply_async(_job_entry, ((jobs[k], cfg, str(root)),)) for k in order}
                 results: dict[int, list[dict]] = {}
                 while pending:
                     _drain(queue, bar)
@@ -111,7 +136,10 @@ def _run_jobs(jobs: list, cfg: SynthConfig, root: Path, workers: int, progress: 
                         results[k] = pending.pop(k).get()
                     time.sleep(0.05)
                 _drain(queue, bar)
-            return [results[k] for k in range(len(jobs))]
+        finally:
+            queue.close()
+            queue.join_thread()
+        return [results[k] for k in range(len(jobs))]
     finally:
         bar.close()
 

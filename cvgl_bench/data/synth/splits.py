@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import GENERATOR_VERSION
+from . import dataset_version
 from .cache import dataset_dir, ensure_generated, selected_size_seed
 
 #: synthetic split -> (layout, real split)
@@ -63,7 +63,7 @@ class SynthSplitLoader:
         data.split = self.name
         size, seed = selected_size_seed()
         data.info = {**getattr(data, "info", {}), "synthetic": {"layout": self.layout, "size": size, "seed": seed,
-                                                                "generator_version": GENERATOR_VERSION,
+                                                                "generator_version": dataset_version(self.layout),
                                                                 "root": str(generated), "real_split": self.real}}
         return data
 
