@@ -14,7 +14,9 @@ Pin threads and run it alone: the wall times are the point.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 
 from cvgl_bench.data.images import load_images
+from cvgl_bench.data.synth.cache import SIZE_ENV
 from cvgl_bench.evaluate.extract import embed_array
 from cvgl_bench.evaluate.scoring import score
 from cvgl_bench.fsutil import write_json
@@ -43,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-every", type=int, default=1)
+    ap.add_argument("--train-size", default=None,
+                    help="synthetic size of the training split only (tiny, small, medium, full or N pairs); the "
+                         "evaluation split keeps CVGL_BENCH_SYNTH_SIZE, so curves stay comparable")
     ap.add_argument("--out", required=True, type=Path)
     args = ap.parse_args(argv)
 
@@ -53,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     p = plan(cell, host)
     method = p.method_spec.load()
     hparams = resolve_hparams(method, cell, p.train_spec)
-    train = load_split(p.train_spec, None, None, host)
+    with _synth_size(args.train_size):
+        train = load_split(p.train_spec, None, None, host)
     data = load_split(p.eval_specs[0], None, None, host)
     spec = p.eval_specs[0]
     qv, rv = spec.query_view, spec.reference_view
@@ -91,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         row = {"epoch": entry["epoch"], "train_s": round(elapsed, 2), "loss": entry["loss"]}
         row.update(entry.get("eval", {}))
         curve.append(row)
-    out = {"method": args.method, "dataset": args.dataset, "train_split": p.train_spec.name, "seed": args.seed,
+    out = {"method": args.method, "dataset": args.dataset, "train_split": p.train_spec.name,
+           "train_size": args.train_size, "train_pairs": len(train), "seed": args.seed,
            "threads": args.threads, "overrides": dict(overrides), "hparams": hparams,
            "total_s": round(total, 2), "eval_s": round(clock["eval"], 2), "curve": curve}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +107,22 @@ def main(argv: list[str] | None = None) -> int:
     for row in curve:
         print(json.dumps(row))
     return 0
+
+
+@contextlib.contextmanager
+def _synth_size(size: str | None):
+    if size is None:
+        yield
+        return
+    saved = os.environ.get(SIZE_ENV)
+    os.environ[SIZE_ENV] = size
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(SIZE_ENV, None)
+        else:
+            os.environ[SIZE_ENV] = saved
 
 
 def _fit(method, model, train, hparams, run):

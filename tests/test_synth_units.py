@@ -38,7 +38,8 @@ def test_local_metres_round_trip_and_utm_scale():
 def test_sizes_and_config_errors():
     assert parse_size("small") == ("small", 1.0)
     assert parse_size("4000") == ("4000", 2.0)
-    assert make_config("cvusa", "4000").counts == {"train": 4000, "test": 2000}
+    assert make_config("cvusa", "4000").counts == {"train": 4000, "test": 1000}  # small's ratio
+    assert make_config("cvact", "8000").counts == {"train": 8000, "val": 2000, "test": 2000}
     assert make_config("university1652", "1000").counts["views"] == 16
     for bad in ("huge", "3", "-5"):
         with pytest.raises(ConfigError):

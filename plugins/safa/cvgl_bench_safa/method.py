@@ -105,6 +105,10 @@ _CPU: dict[str, dict[str, Any]] = {
         **SAFA_OPTIONS,
         "trunk_stage": 2,
     },
+    # CVUSA and CVACT twins train on 4,000 pairs (layout revision 1): half the epochs and half
+    # the warm-up keep the optimiser steps of the 2,000-pair recipe
+    "cvusa": {"epochs": 4, "warmup_epochs": 0.25},
+    "cvact": {"epochs": 4, "warmup_epochs": 0.25},
 }
 
 
