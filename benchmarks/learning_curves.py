@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from cvgl_bench.data.images import load_images
-from cvgl_bench.data.synth.cache import SIZE_ENV
+from cvgl_bench.data.synth.cache import SEED_ENV, SIZE_ENV
 from cvgl_bench.evaluate.extract import embed_array
 from cvgl_bench.evaluate.scoring import score
 from cvgl_bench.fsutil import write_json
@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-size", default=None,
                     help="synthetic size of the training split only (tiny, small, medium, full or N pairs); the "
                          "evaluation split keeps CVGL_BENCH_SYNTH_SIZE, so curves stay comparable")
+    ap.add_argument("--train-seed", type=int, default=None,
+                    help="synthetic seed of the training split only (default: 1 with --train-size, else the "
+                         "evaluation's). A layout numbers its towns train first, then test, so a larger training "
+                         "split of the same seed would contain the evaluation's test towns; another seed draws "
+                         "other towns")
     ap.add_argument("--out", required=True, type=Path)
     args = ap.parse_args(argv)
 
@@ -59,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     p = plan(cell, host)
     method = p.method_spec.load()
     hparams = resolve_hparams(method, cell, p.train_spec)
-    with _synth_size(args.train_size):
+    train_seed = args.train_seed if args.train_seed is not None else (1 if args.train_size else None)
+    with _synth_env(SIZE_ENV, args.train_size), _synth_env(SEED_ENV, None if train_seed is None else str(train_seed)):
         train = load_split(p.train_spec, None, None, host)
     data = load_split(p.eval_specs[0], None, None, host)
     spec = p.eval_specs[0]
@@ -99,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         row.update(entry.get("eval", {}))
         curve.append(row)
     out = {"method": args.method, "dataset": args.dataset, "train_split": p.train_spec.name,
-           "train_size": args.train_size, "train_pairs": len(train), "seed": args.seed,
+           "train_size": args.train_size, "train_seed": train_seed, "train_pairs": len(train), "seed": args.seed,
            "threads": args.threads, "overrides": dict(overrides), "hparams": hparams,
            "total_s": round(total, 2), "eval_s": round(clock["eval"], 2), "curve": curve}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -110,19 +116,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def _synth_size(size: str | None):
-    if size is None:
+def _synth_env(name: str, value: str | None):
+    if value is None:
         yield
         return
-    saved = os.environ.get(SIZE_ENV)
-    os.environ[SIZE_ENV] = size
+    saved = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if saved is None:
-            os.environ.pop(SIZE_ENV, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[SIZE_ENV] = saved
+            os.environ[name] = saved
 
 
 def _fit(method, model, train, hparams, run):

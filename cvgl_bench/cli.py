@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
-from .errors import UserError
+from .errors import ConfigError, UserError
 
 
 def _debug_enabled(ctx: click.Context | None) -> bool:
@@ -192,7 +193,6 @@ def backends(as_json: bool) -> None:
 
 
 def _parse_protocol(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    from .errors import ConfigError
 
     pairs = []
     for item in items:
@@ -235,12 +235,17 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
 @click.option("--resume/--restart", default=True, show_default=True,
               help="Continue an interrupted training from its last epoch checkpoint and reuse a trained "
                    "model, or train from scratch and rewrite the cell's records (unless --overwrite never).")
+@click.option("--checkpoint", "checkpoint", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Score this trained model instead of training: a released checkpoint in the method's official "
+                   "layout (e.g. Sample4Geo's .pth) or a cvgl-bench model.pt. No training data is read; the "
+                   "records are the variant checkpoint=<first 8 hex digits of its SHA-256>.")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON instead of a table.")
 def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: str, seeds: tuple[int, ...],
         data_root: str | None, overwrite: str, protocol_items: tuple[str, ...], set_items: tuple[str, ...],
         results_dir: str, runs_dir: str, device: str | None, backend: str, on_corrupt: str, threads: int | None,
-        resume: bool, as_json: bool) -> None:
-    """Train METHOD (or reuse its checkpoint) and evaluate it; one record per evaluation split."""
+        resume: bool, checkpoint: str | None, as_json: bool) -> None:
+    """Train METHOD (or reuse its checkpoint) and evaluate it; one record per evaluation split.
+    With --checkpoint, score a given trained model instead of training."""
     from .overrides import parse_set
     from .runner import Cell, RunOptions, run_cell, summary_rows
     from .specs import check_protocol_overrides
@@ -249,9 +254,11 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     h.search_backends.get(backend)
     if profile == "auto":
         profile = _auto_profile(h, datasets_)
+    if checkpoint is not None and not resume:
+        raise ConfigError("--restart retrains and --checkpoint scores a trained model without training; pass one")
     options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
                          device=device, backend=backend, on_corrupt=on_corrupt, threads=threads, resume=resume,
-                         log=lambda line: click.echo(line, err=True))
+                         checkpoint=Path(checkpoint) if checkpoint else None, log=lambda line: click.echo(line, err=True))
     protocol = _parse_protocol(protocol_items)
     check_protocol_overrides(dict(protocol), [h.splits.get(name) for name in datasets_])
     overrides = parse_set(set_items)
@@ -290,7 +297,6 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: str | None, g
          data_root: str | None, overwrite: str, results_dir: str, runs_dir: str, device: str | None,
          threads: int | None) -> None:
     """Run every cell of SUITES (default: benchmarks/synth.yaml); rerun to resume."""
-    from .errors import ConfigError
     from .grid import expand, load_suite, run_grid
     from .runner import RunOptions
 
@@ -408,7 +414,6 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
 def _write_paper_table(board: Any, fmt: str, table_keys: str, out_dir: str | None, asked: bool) -> None:
     from pathlib import Path
 
-    from .errors import ConfigError
     from .fsutil import write_bytes
     from .leaderboard.paper_table import paper_latex, paper_markdown, select_tables
 
@@ -429,7 +434,6 @@ def _write_paper_table(board: Any, fmt: str, table_keys: str, out_dir: str | Non
 def _write_published(published: Any, out_dir: str | None, fmt: str) -> None:
     from pathlib import Path
 
-    from .errors import ConfigError
     from .fsutil import write_bytes
     from .leaderboard.published_tables import published_markdown
 

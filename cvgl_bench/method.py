@@ -60,6 +60,16 @@ class Method(abc.ABC):
         """Map a uint8 batch ``(B, H, W, 3)`` already resized to ``hparams['image_size'][view]``
         to the float tensor ``(B, 3, H, W)`` the model expects (normalisation, layout)."""
 
+    def import_checkpoint(self, state: Mapping[str, Any], hparams: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A checkpoint's state_dict in this method's own key layout (``run --checkpoint FILE``).
+
+        The default accepts cvgl-bench's own ``model.pt`` layout unchanged. A method whose
+        authors publish trained weights overrides it to translate their layout (Sample4Geo: the
+        timm model under ``model.`` plus ``logit_scale``). Keys it cannot place are left as they
+        are, for the strict load to name.
+        """
+        return state
+
 
 class CVGLModel(abc.ABC):
     """What every method's model offers (mix into a ``torch.nn.Module``).

@@ -81,6 +81,9 @@ class RunOptions:
     progress: bool = True
     threads: int | None = None
     resume: bool = True
+    checkpoint: Path | None = None
+    """Score this trained checkpoint (a released model, or another run's ``model.pt``) instead of
+    training: no training data is read, and the records are the variant ``checkpoint=<sha256[:8]>``."""
     log: Callable[[str], None] = print
 
     def __post_init__(self) -> None:
@@ -305,6 +308,8 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
             p = replace(p, cell=cell)
             result.cell = cell
     hparams = resolve_hparams(method, cell, p.train_spec)
+    if options.checkpoint is not None:
+        return _score_checkpoint(cell, p, method, hparams, method_origin.version, options, host, device, result)
 
     t0 = time.perf_counter()
     twin = synthetic_twin_command(p)
@@ -316,19 +321,7 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
 
     workdir = options.runs_dir / _safe(cell.method) / cell.profile / p.train_spec.name / f"seed{cell.seed}-{chash}"
     with _cell_lock(workdir, str(cell)):
-        todo = []
-        for spec, data in zip(p.eval_specs, evals):
-            skeleton = _skeleton(cell, spec, p, method_origin.version, chash, hparams, data)
-            path = results.record_path(options.results_dir, skeleton, _record_variant(cell, spec, data))
-            redo = options.overwrite == "always" or (not options.resume and options.overwrite != "never")
-            if path.exists() and not redo:
-                existing = _read_quietly(path)
-                stale = existing is not None and existing["cell"].get("config_hash") != chash
-                if existing is not None and (options.overwrite == "never" or not stale):
-                    result.kept.append(path)
-                    result.records.append(existing)
-                    continue
-            todo.append((spec, data, skeleton, path))
+        todo = _pending_records(cell, p, evals, chash, hparams, method_origin.version, options, result)
         if not todo:
             log(f"[cvgl-bench] {cell}: every record exists ({len(result.kept)}); nothing to do")
             return result
@@ -368,60 +361,135 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
             write_bytes(model_path, buffer.getvalue())
             result.trained = True
         timings["train"] = time.perf_counter() - t0 if result.trained else 0.0
-        trained_with = _train_info(workdir)
-        checkpoint = results.checkpoint_entry(model_path, options.runs_dir, sha256_file(model_path))
-        model.to(device).eval()
-
-        from .efficiency import measure
-        from .evaluate.extract import embed
-        from .evaluate.scoring import score
-
-        efficiency = measure(model, {v: tuple(s) for v, s in hparams["image_size"].items()},
-                             p.train_spec.query_view, p.train_spec.reference_view)
-        base_provenance = provenance.collect(host, device)
         from .train.distributed import world_info_from_env
 
+        trained_with = _train_info(workdir)
+        checkpoint = results.checkpoint_entry(model_path, options.runs_dir, sha256_file(model_path))
         world_size = world_info_from_env().world_size if result.trained else int(trained_with.get("world_size", 1))
-        for spec, data, record, path in todo:
-            started = provenance.now()
-            phase = dict(timings)
-            t0 = time.perf_counter()
-            query = embed(model, data.queries, spec.query_view, hparams, method, device=device,
-                          checkpoint_hash=checkpoint["sha256"], on_corrupt=options.on_corrupt)
-            t_query = time.perf_counter() - t0
-            reference = embed(model, data.references, spec.reference_view, hparams, method, device=device,
-                              checkpoint_hash=checkpoint["sha256"], on_corrupt=options.on_corrupt)
-            phase["embed"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            scored = score(np.asarray(query), np.asarray(reference), data, metrics=spec.metrics,
-                           backend=options.backend, device=device, n_boot=options.n_boot, seed=cell.seed, host=host)
-            phase["search_and_metrics"] = time.perf_counter() - t0
-            record["metrics"] = scored.metrics
-            record["n_queries"], record["n_references"] = len(data.queries), len(data.references)
-            record["checkpoint"] = checkpoint
-            record["efficiency"] = {**efficiency, "queries_per_s": len(data.queries) / max(t_query, 1e-9)}
-            record["provenance"] = {
-                **base_provenance,
-                "seed": cell.seed,
-                "world_size": world_size,
-                "global_batch": int(trained_with.get("global_batch", hparams.get("batch_size", 0))),
-                "trained_with": trained_with,
-                "dataset_fingerprint": data.fingerprint,
-                "train_fingerprint": train.fingerprint,
-                "train_reused": not result.trained,
-                "method_source_sha256": source,
-                "data_info": results.portable_paths({k: v for k, v in data.info.items() if _jsonable(v)},
-                                                    _path_bases(spec, options.data_root, host)),
-                "started_at": started,
-                "finished_at": provenance.now(),
-                "wall_time_s": {k: round(v, 3) for k, v in phase.items()},
-            }
-            for warning in results.write(record, path, ranks=scored.rank_arrays(), host=host):
-                log(f"warning: {warning}")
-            result.written.append(path)
-            result.records.append(record)
-            log(f"[cvgl-bench] wrote {path}")
+        _score_and_write(todo, model, method, hparams, cell, p, options, host, device, checkpoint, timings, result, {
+            "world_size": world_size,
+            "global_batch": int(trained_with.get("global_batch", hparams.get("batch_size", 0))),
+            "trained_with": trained_with,
+            "train_fingerprint": train.fingerprint,
+            "train_reused": not result.trained,
+            "method_source_sha256": source,
+        })
         return result
+
+
+def _score_checkpoint(cell: Cell, p: _Plan, method: Any, hparams: Mapping[str, Any], method_version: str,
+                      options: RunOptions, host: PluginHost, device: str, result: CellResult) -> CellResult:
+    """Evaluate a given checkpoint (``run --checkpoint``): imported through the method's
+    :meth:`~cvgl_bench.method.Method.import_checkpoint`, loaded strictly, scored like a trained cell."""
+    path = Path(options.checkpoint).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"checkpoint {path} does not exist; pass the file of a trained {cell.method} model")
+    sha = sha256_file(path)
+    fix = (f"pass a checkpoint of {cell.method} with the {cell.profile} profile's architecture "
+           f"(backbone {hparams.get('backbone', '?')}), or choose the profile that matches it")
+    seed_everything(cell.seed)
+    model = method.build_model(hparams)
+    state = method.import_checkpoint(read_checkpoint(path, fix), hparams)
+    load_model_state(model, state, path, fix)
+    options.log(f"[cvgl-bench] {cell}: scoring checkpoint {path.name} (sha256 {sha[:12]}), no training")
+    t0 = time.perf_counter()
+    twin = synthetic_twin_command(p)
+    evals = [load_split(spec, options.data_root, dict(cell.protocol), host, twin) for spec in p.eval_specs]
+    timings = {"load": time.perf_counter() - t0, "train": 0.0}
+    chash = config_hash(cell.method, method_version, cell.profile, hparams, p.train_spec.name, f"checkpoint:{sha}",
+                        cell.seed)
+    variant = ",".join(part for part in (cell.variant, f"checkpoint={sha[:8]}") if part)
+    todo = _pending_records(cell, p, evals, chash, hparams, method_version, options, result, variant)
+    if not todo:
+        options.log(f"[cvgl-bench] {cell}: every record of this checkpoint exists ({len(result.kept)}); nothing to do")
+        return result
+    checkpoint = {"file": str(path.resolve()), "sha256": sha, "imported": True}
+    _score_and_write(todo, model, method, hparams, cell, p, options, host, device, checkpoint, timings, result, {
+        "world_size": 1,
+        "global_batch": int(hparams.get("batch_size", 0)),
+        "trained_with": {"imported_checkpoint": path.name, "sha256": sha},
+        "train_fingerprint": f"checkpoint:{sha}",
+        "train_reused": True,
+        "method_source_sha256": provenance.source_digest(method),
+    })
+    return result
+
+
+def _pending_records(cell: Cell, p: _Plan, evals: Sequence[EvalData], chash: str, hparams: Mapping[str, Any],
+                     method_version: str, options: RunOptions, result: CellResult,
+                     variant: str | None = None) -> list[tuple[Any, EvalData, dict[str, Any], Path]]:
+    """``(spec, data, record skeleton, path)`` of every record the cell must (re)write; the
+    records it keeps (``--overwrite`` policy) go to ``result``."""
+    todo = []
+    for spec, data in zip(p.eval_specs, evals):
+        skeleton = _skeleton(cell, spec, p, method_version, chash, hparams, data, variant)
+        path = results.record_path(options.results_dir, skeleton, _record_variant(cell, spec, data, variant))
+        redo = options.overwrite == "always" or (not options.resume and options.overwrite != "never")
+        if path.exists() and not redo:
+            existing = _read_quietly(path)
+            stale = existing is not None and existing["cell"].get("config_hash") != chash
+            if existing is not None and (options.overwrite == "never" or not stale):
+                result.kept.append(path)
+                result.records.append(existing)
+                continue
+        todo.append((spec, data, skeleton, path))
+    return todo
+
+
+def _score_and_write(todo: list, model: Any, method: Any, hparams: Mapping[str, Any], cell: Cell, p: _Plan,
+                     options: RunOptions, host: PluginHost, device: str, checkpoint: Mapping[str, Any],
+                     timings: Mapping[str, float], result: CellResult, training: Mapping[str, Any]) -> None:
+    """Embed, rank and score every pending evaluation split with ``model``; write its record.
+
+    ``training`` is the record's account of how the model came to be (world size, global batch,
+    ``trained_with``, training fingerprint, reused or not, method source digest)."""
+    from .efficiency import measure
+    from .evaluate.extract import embed
+    from .evaluate.scoring import score
+
+    model.to(device).eval()
+    efficiency = measure(model, {v: tuple(s) for v, s in hparams["image_size"].items()},
+                         p.train_spec.query_view, p.train_spec.reference_view)
+    base_provenance = provenance.collect(host, device)
+    for spec, data, record, path in todo:
+        started = provenance.now()
+        phase = dict(timings)
+        t0 = time.perf_counter()
+        query = embed(model, data.queries, spec.query_view, hparams, method, device=device,
+                      checkpoint_hash=checkpoint["sha256"], on_corrupt=options.on_corrupt)
+        t_query = time.perf_counter() - t0
+        reference = embed(model, data.references, spec.reference_view, hparams, method, device=device,
+                          checkpoint_hash=checkpoint["sha256"], on_corrupt=options.on_corrupt)
+        phase["embed"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        scored = score(np.asarray(query), np.asarray(reference), data, metrics=spec.metrics,
+                       backend=options.backend, device=device, n_boot=options.n_boot, seed=cell.seed, host=host)
+        phase["search_and_metrics"] = time.perf_counter() - t0
+        record["metrics"] = scored.metrics
+        record["n_queries"], record["n_references"] = len(data.queries), len(data.references)
+        record["checkpoint"] = dict(checkpoint)
+        record["efficiency"] = {**efficiency, "queries_per_s": len(data.queries) / max(t_query, 1e-9)}
+        record["provenance"] = {
+            **base_provenance,
+            "seed": cell.seed,
+            "world_size": training["world_size"],
+            "global_batch": training["global_batch"],
+            "trained_with": training["trained_with"],
+            "dataset_fingerprint": data.fingerprint,
+            "train_fingerprint": training["train_fingerprint"],
+            "train_reused": training["train_reused"],
+            "method_source_sha256": training["method_source_sha256"],
+            "data_info": results.portable_paths({k: v for k, v in data.info.items() if _jsonable(v)},
+                                                _path_bases(spec, options.data_root, host)),
+            "started_at": started,
+            "finished_at": provenance.now(),
+            "wall_time_s": {k: round(v, 3) for k, v in phase.items()},
+        }
+        for warning in results.write(record, path, ranks=scored.rank_arrays(), host=host):
+            options.log(f"warning: {warning}")
+        result.written.append(path)
+        result.records.append(record)
+        options.log(f"[cvgl-bench] wrote {path}")
 
 
 def resolve_hparams(method: Any, cell: Cell, train_spec: Any) -> dict[str, Any]:
@@ -452,12 +520,12 @@ def _check_hparams(method: str, hparams: Mapping[str, Any], train_spec: Any) -> 
 
 
 def _skeleton(cell: Cell, spec: Any, p: _Plan, method_version: str, chash: str, hparams: Mapping[str, Any],
-              data: EvalData) -> dict[str, Any]:
+              data: EvalData, variant: str | None = None) -> dict[str, Any]:
     return results.new_record(
         method=cell.method, profile=cell.profile, seed=cell.seed, train_split=p.train_spec.name,
         eval_split=spec.name, config_hash=chash, protocol=data.protocol, provenance={},
         method_version=method_version, hparams=hparams, in_domain_train_split=spec.train_split,
-        variant=cell.variant,
+        variant=cell.variant if variant is None else variant,
     )
 
 
@@ -467,9 +535,9 @@ def _variant(spec: Any, data: EvalData) -> str:
     return "-".join(f"{k}={v}" for k, v in sorted(changed.items()))
 
 
-def _record_variant(cell: Cell, spec: Any, data: EvalData) -> str:
+def _record_variant(cell: Cell, spec: Any, data: EvalData, variant: str | None = None) -> str:
     """The record file's variant: hparams overrides, then protocol changes (``ncm=off__ties=loose``)."""
-    return "__".join(part for part in (cell.variant, _variant(spec, data)) if part)
+    return "__".join(part for part in (cell.variant if variant is None else variant, _variant(spec, data)) if part)
 
 
 def _read_quietly(path: Path) -> dict[str, Any] | None:

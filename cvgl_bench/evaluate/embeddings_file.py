@@ -38,6 +38,7 @@ def read_embeddings(path: str | Path) -> EmbeddingFile:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"embeddings file {path} does not exist")
+    _check_declared_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [name for name in ARRAYS if name not in npz.files]
@@ -57,6 +58,79 @@ def read_embeddings(path: str | Path) -> EmbeddingFile:
     query_ids = _ids(arrays["query_ids"], "query_ids", len(query), "query", path)
     reference_ids = _ids(arrays["reference_ids"], "reference_ids", len(reference), "reference", path)
     return EmbeddingFile(path, query, reference, query_ids, reference_ids)
+
+
+MAX_BYTES_ENV = "CVGL_BENCH_MAX_EMBEDDING_BYTES"
+_MAX_RATIO = 50.0
+"""Uncompressed over compressed size above which a large member is refused: float embeddings
+hardly compress (about 1.1x), a zip bomb compresses thousands of times."""
+_RATIO_FROM_BYTES = 64 << 20
+
+
+def max_embedding_bytes() -> int:
+    """Largest uncompressed embeddings file read: ``CVGL_BENCH_MAX_EMBEDDING_BYTES``, else half the RAM."""
+    import os
+
+    text = os.environ.get(MAX_BYTES_ENV, "")
+    if text:
+        try:
+            return int(float(text))
+        except ValueError:
+            raise DataError(f"{MAX_BYTES_ENV} must be a number of bytes, not {text!r}") from None
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
+    except (ValueError, OSError, AttributeError):
+        return 16 << 30
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """Refuse, before decompressing anything, a file that is not a zip of .npy arrays, an array
+    whose header declares more bytes than its member holds, and sizes beyond memory or
+    compression ratios no embeddings have."""
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if magic == b"\x93NUMPY":
+        raise DataError(f"{path} is a single .npy array, not an .npz; save the four arrays "
+                        f"({', '.join(ARRAYS)}) with numpy.savez")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path} is not a readable .npz file (not a zip archive); save it with numpy.savez")
+    limit = max_embedding_bytes()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            total = sum(info.file_size for info in members)
+            if total > limit:
+                raise DataError(f"{path} declares {total / 2**20:.0f} MiB uncompressed, more than the "
+                                f"{limit / 2**20:.0f} MiB allowed ({MAX_BYTES_ENV})")
+            for info in members:
+                if info.file_size > _RATIO_FROM_BYTES and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
+                    raise DataError(f"{path}: {info.filename} expands {info.compress_size} bytes to "
+                                    f"{info.file_size / 2**20:.0f} MiB; embeddings do not compress like that, "
+                                    f"so it is refused unread")
+                if info.filename.endswith(".npy"):
+                    with archive.open(info) as member:
+                        _check_npy_header(member, info, path)
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path} is not a readable .npz file ({first}); save it with numpy.savez") from None
+
+
+def _check_npy_header(member, info: zipfile.ZipInfo, path: Path) -> None:
+    from numpy.lib import format as npy_format
+
+    version = npy_format.read_magic(member)
+    if version == (1, 0):
+        shape, _, dtype = npy_format.read_array_header_1_0(member)
+    else:
+        shape, _, dtype = npy_format.read_array_header_2_0(member)
+    if dtype.hasobject:
+        return  # refused when read, with its own message
+    declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if declared > info.file_size:
+        raise DataError(f"{path}: {info.filename[:-4]!r} declares shape {tuple(shape)} of {dtype} "
+                        f"({declared / 2**20:.1f} MiB) but holds {info.file_size} bytes; the file is damaged")
 
 
 def align(emb: EmbeddingFile, data: EvalData) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +163,8 @@ def _embeddings(x: np.ndarray, name: str, path: Path) -> np.ndarray:
         raise DataError(f"{path}: {name!r} must be 2-D (rows x D), got shape {x.shape}")
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise DataError(f"{path}: {name!r} is empty (shape {x.shape})")
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32 become inf, refused below
+        x = np.ascontiguousarray(x, dtype=np.float32)
     for start in range(0, len(x), _BLOCK):
         finite = np.isfinite(x[start:start + _BLOCK]).all(axis=1)
         if not finite.all():

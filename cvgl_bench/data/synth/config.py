@@ -13,8 +13,8 @@ SIZES = ("tiny", "small", "medium", "full")
 #: Pairs per preset and layout. ``small`` is the default: at least 2,000 training pairs and
 #: 1,000 test pairs per layout. ``full`` is the real datasets' size (hours of CPU).
 COUNTS: dict[str, dict[str, dict[str, int]]] = {
-    # small trains on 4,000 pairs (layout revision 1; 2,000 before): at equal optimiser steps it
-    # lifts the cpu recipes' R@1 from 35 to 45 % (docs/synth.md, "Training-set size")
+    # small trains on 4,000 pairs (layout revision 1; 2,000 before), four per test pair as in the
+    # real datasets (docs/synth.md, "Training-set size")
     "cvusa": {"tiny": {"train": 48, "test": 24}, "small": {"train": 4000, "test": 1000},
               "medium": {"train": 8000, "test": 2000}, "full": {"train": 35532, "test": 8884}},
     "cvact": {"tiny": {"train": 40, "val": 16, "test": 24}, "small": {"train": 4000, "val": 1000, "test": 1000},

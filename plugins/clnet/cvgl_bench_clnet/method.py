@@ -82,7 +82,8 @@ _PAPER: dict[str, dict[str, Any]] = {
         "dss_every": 0,
         "eval_every": 1,
         "max_fails": 512,
-        "augment": {"rotate_mode": "reference", "rotate_p": 0.75},
+        "augment": {"rotate_mode": "reference", "rotate_p": 0.75,
+                    "grid_ratio": {"satellite": 0.4, "ground": 0.5, "drone": 0.4}},
     },
 }
 
@@ -120,7 +121,7 @@ _CPU: dict[str, dict[str, Any]] = {
         "ncm_stages": [1, 2],
     },
     # CVUSA and CVACT twins train on 4,000 pairs (layout revision 1): 4 epochs keep the optimiser
-    # steps of 8 epochs on 2,000 (measured: 35 -> 45 % R@1 on synth_cvusa_test, docs/synth.md)
+    # steps of 8 epochs on 2,000 (docs/synth.md, "Training-set size")
     "cvusa": {"epochs": 4},
     "cvact": {"epochs": 4},
     "university1652": {

@@ -64,7 +64,7 @@ _PAPER: dict[str, dict[str, Any]] = {
         "dss_every": 0,
         "eval_every": 1,
         "augment": NO_AUGMENT,
-        "amp": True,
+        "amp": False,  # the official code (TensorFlow) trains in float32
         "workers": 4,
         "embed_batch_size": 128,
         **SAFA_OPTIONS,

@@ -64,7 +64,9 @@ _PAPER: dict[str, dict[str, Any]] = {
         "dss_every": 0,
         "eval_every": 1,
         "max_fails": 512,
-        "augment": {"rotate_mode": "reference", "rotate_p": 0.75},
+        # the official University-1652 transforms drop a 0.4 grid from drone views too (0.5: ground)
+        "augment": {"rotate_mode": "reference", "rotate_p": 0.75,
+                    "grid_ratio": {"satellite": 0.4, "ground": 0.5, "drone": 0.4}},
     },
 }
 
@@ -104,7 +106,7 @@ _CPU: dict[str, dict[str, Any]] = {
         "embed_batch_size": 64,
     },
     # CVUSA and CVACT twins train on 4,000 pairs (layout revision 1): 4 epochs keep the optimiser
-    # steps of 8 epochs on 2,000 (measured: 35 -> 45 % R@1 on synth_cvusa_test, docs/synth.md)
+    # steps of 8 epochs on 2,000 (docs/synth.md, "Training-set size")
     "cvusa": {"epochs": 4},
     "cvact": {"epochs": 4},
     "university1652": {
@@ -123,3 +125,14 @@ class Sample4Geo(ContrastiveMethod):
 
     def recipes(self) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
         return {"paper": _PAPER, "cpu": _CPU}
+
+    def import_checkpoint(self, state: Mapping[str, Any], hparams: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Sample4Geo's released weights (``TimmModel.state_dict()``: the timm backbone, created
+        with ``num_classes=0``, under ``model.``, and ``logit_scale``; a ``module.`` prefix when
+        saved from ``DataParallel``) in this model's layout, where the shared timm backbone is
+        ``backbones.shared``. Any other layout (a cvgl-bench ``model.pt``) passes unchanged."""
+        state = {(key[len("module."):] if key.startswith("module.") else key): value for key, value in state.items()}
+        if not any(key.startswith("model.") for key in state) or not hparams.get("shared_backbone", True):
+            return state
+        return {("backbones.shared." + key[len("model."):] if key.startswith("model.") else key): value
+                for key, value in state.items()}
