@@ -257,7 +257,7 @@ def _cell_lock(workdir: Path, label: str) -> Iterator[None]:
     """One process per cell: a second run of the same cell waits (bounded, saying for whom).
 
     Only rank 0 of a distributed job takes it; its other ranks follow rank 0's collectives."""
-    from .train.distributed import world_info_from_env
+    from .distributed import world_info_from_env
 
     if world_info_from_env().rank != 0:
         yield
@@ -338,7 +338,7 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
             log(f"[cvgl-bench] {cell}: reusing checkpoint {model_path}")
         else:
             from .train.context import RunContext
-            from .train.distributed import world_info_from_env
+            from .distributed import world_info_from_env
 
             world = world_info_from_env()
             if world.rank == 0:
@@ -361,7 +361,7 @@ def run_cell(cell: Cell, options: RunOptions | None = None, host: PluginHost | N
             write_bytes(model_path, buffer.getvalue())
             result.trained = True
         timings["train"] = time.perf_counter() - t0 if result.trained else 0.0
-        from .train.distributed import world_info_from_env
+        from .distributed import world_info_from_env
 
         trained_with = _train_info(workdir)
         checkpoint = results.checkpoint_entry(model_path, options.runs_dir, sha256_file(model_path))

@@ -15,7 +15,7 @@ def run_worker(cell_json: str, options_json: str, slurm: bool = False) -> str:
     """Run the cell described by the JSON strings; returns "ok" (raises on failure)."""
     from .grid import cell_from_json, options_from_json
     from .runner import run_cell
-    from .train.distributed import cleanup, init_distributed, world_info_from_env
+    from .distributed import cleanup, init_distributed, world_info_from_env
 
     if slurm:
         try:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cvgl_bench.errors import ConfigError
-from cvgl_bench.train.distributed import shard_batch, shard_rows
+from cvgl_bench.distributed import shard_batch, shard_rows
 from cvgl_bench.train.samplers import BatchPlanner, gps_neighbours, similarity_neighbours
 
 

@@ -27,7 +27,7 @@ from ..dataroot import cache_dir
 from ..data.structures import ImageSet, fingerprint_of
 from ..errors import PluginError
 from ..fsutil import atomic_open
-from ..train import distributed
+from .. import distributed
 
 if TYPE_CHECKING:
     from ..method import CVGLModel, Method

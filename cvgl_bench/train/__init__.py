@@ -12,8 +12,9 @@ Nothing here knows a method by name. The parts, one module each:
 - :mod:`.pairs`        the torch ``Dataset`` of training pairs over decoded image arrays
 - :mod:`.encoders`     a timm two-view encoder (shared or per-view backbone, avg-pool + LayerNorm)
 - :mod:`.trainer`      AdamW, warm-up + cosine per iteration, AMP, clipping, checkpoints, resume
-- :mod:`.distributed`  torchrun / Slurm environment, gather with gradient, row sharding
 - :mod:`.base`         :class:`ContrastiveMethod`, a ``Method`` assembled from the parts above
 
-Import the submodules you need; this package imports nothing heavy on its own.
+Process groups (torchrun / Slurm, gather with gradient, row sharding) are
+:mod:`cvgl_bench.distributed`, below both this package and :mod:`cvgl_bench.evaluate`. Import the
+submodules you need; this package imports nothing heavy on its own.
 """

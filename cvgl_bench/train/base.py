@@ -261,7 +261,7 @@ class ContrastiveMethod(Method):
     def fit_arrays(self, model: CVGLModel, train: TrainData, query_images: Any, reference_images: Any,
                    hparams: Mapping[str, Any], run: RunContext) -> list[dict[str, Any]]:
         """Train on already decoded uint8 ``(N, H, W, 3)`` arrays (or ``ImageArray``s); returns the history."""
-        from . import distributed
+        from .. import distributed
 
         joined = run.world_size > 1 and not distributed.is_distributed()
         if joined:

@@ -7,7 +7,7 @@ samplers guarantee it).
 Both losses are written as a *local* loss: this process's rows against the columns of the
 whole (gathered) global batch. On one process local = global and the formulas are the usual
 ones; on several, DDP's gradient average makes the result identical to the single-process
-loss on the global batch (see :mod:`cvgl_bench.train.distributed`).
+loss on the global batch (see :mod:`cvgl_bench.distributed`).
 
 A loss is called as ``loss(query, reference, logit_scale)`` where ``logit_scale`` is the
 model's learnable *log* scale (or ``None`` for losses without one).
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import distributed
+from .. import distributed
 
 #: CLIP's initial temperature 0.07, stored as the log of the logit scale (about 2.659).
 LOGIT_SCALE_INIT = math.log(1 / 0.07)

@@ -15,7 +15,7 @@ Sampling) later. Without neighbours the plan is a random order with unique locat
 incomplete batch is dropped.
 
 Plans are built for the *global* batch; under DDP every rank takes its slice of each global
-batch (:func:`cvgl_bench.train.distributed.shard_batch`). A plan is a pure function of
+batch (:func:`cvgl_bench.distributed.shard_batch`). A plan is a pure function of
 (seed, epoch, neighbour table), so resuming needs only the table (``state_dict``).
 """
 

@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader
 
 from ..errors import ConfigError, UserError
 from ..fsutil import atomic_open, write_json
-from . import distributed
+from .. import distributed
 from .checkpoints import load_model_state, read_checkpoint
 from .context import RunContext
 from .pairs import TrainPairs, keep_batch

@@ -66,7 +66,7 @@ def init_distributed(device: str = "cpu", env: Mapping[str, str] | None = None,
     os.environ.setdefault("LOCAL_RANK", str(info.local_rank))
     os.environ.setdefault("MASTER_PORT", "29500")
     if "MASTER_ADDR" not in os.environ:
-        from ..errors import ConfigError
+        from .errors import ConfigError
 
         raise ConfigError("distributed run without MASTER_ADDR: launch with torchrun, or export "
                           "MASTER_ADDR (the first node's host name) in the Slurm job script")
@@ -171,7 +171,7 @@ def shard_batch(batch: np.ndarray, rank_: int, world: int) -> np.ndarray:
     each hard-negative group complete.
     """
     if len(batch) % world:
-        from ..errors import ConfigError
+        from .errors import ConfigError
 
         raise ConfigError(f"global batch {len(batch)} is not divisible by the world size {world}; "
                           f"choose a batch size that is a multiple of the number of processes")
