@@ -7,7 +7,6 @@ Errors a user can cause end in one line on stderr and exit code 2; ``--debug`` (
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 import click
 
 from . import __version__
+from .console import command_host as host
+from .console import echo_json, echo_table
 from .errors import ConfigError, UserError
 
 
@@ -61,27 +62,6 @@ class PluginGroup(click.Group):
                 raise
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-
-
-def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
-
-
-def echo_table(rows: list[dict[str, Any]], empty: str = "(none)") -> None:
-    from tabulate import tabulate
-
-    if not rows:
-        click.echo(empty)
-        return
-    click.echo(tabulate(rows, headers="keys", tablefmt="simple", disable_numparse=True))
-
-
-def host() -> Any:
-    from .plugins import get_host, warn_failures
-
-    h = get_host()
-    warn_failures(h)
-    return h
 
 
 @click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
-import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +25,12 @@ from .specs import SPEC_TYPES
 
 ENTRY_POINT_GROUP = "cvgl_bench"
 DISTRIBUTION = "cvgl-bench"
+
+#: Built-in plugin modules (``cvgl_bench.builtin``), loaded before any entry point, in this order,
+#: through the same hooks third parties use. Named as strings: the host never imports above itself.
+BUILTIN_PLUGINS: tuple[str, ...] = tuple(f"cvgl_bench.builtin.{name}" for name in (
+    "cvusa", "cvact", "vigor", "university1652", "data_command", "synth", "metrics", "search", "score_command",
+    "new_plugin_command"))
 
 #: Register hooks in the order they run, with the spec kind each one registers.
 REGISTER_HOOKS = {
@@ -184,8 +189,6 @@ class PluginHost:
                 raise self._strict_error
             return self
         self._loaded = True
-        from .builtin import BUILTIN_PLUGINS
-
         for module_name in BUILTIN_PLUGINS:
             status = PluginStatus(module_name.rsplit(".", 1)[-1], DISTRIBUTION, __version__, True, module_name)
             self._load_one(status, lambda m=module_name: importlib.import_module(m))
@@ -362,12 +365,3 @@ def set_host(host: PluginHost | None) -> PluginHost | None:
     global _HOST
     previous, _HOST = _HOST, host
     return previous
-
-
-def warn_failures(host: PluginHost, stream: Any = None) -> None:
-    """One stderr line when plugins failed, pointing at ``cvgl-bench plugins``."""
-    failed = host.failures()
-    if failed:
-        names = ", ".join(s.name for s in failed)
-        print(f"warning: {len(failed)} plugin(s) failed to load ({names}); see 'cvgl-bench plugins'",
-              file=stream or sys.stderr)

@@ -32,7 +32,7 @@ def _dataset_folder(spec, root: str | None):
 
 
 def _print_report(report: dict) -> None:
-    from ..cli import echo_table
+    from ..console import echo_table
 
     click.echo(f"{report['dataset']} at {report['root']}")
     rows = []
@@ -85,10 +85,10 @@ def cvgl_bench_register_commands(cli):
         Exit status: 0 when everything matches, 1 when counts differ or files are missing or
         unreadable, 2 when a split file cannot be parsed (the line names file and line).
         """
-        from ..cli import echo_json, host
+        from ..console import command_host, echo_json
         from ..data.check import check_dataset
 
-        h = host()
+        h = command_host()
         spec = _dataset_spec(h, dataset)
         folder = _dataset_folder(spec, root)
         report = check_dataset(spec.name, folder, decode=decode, host=h)

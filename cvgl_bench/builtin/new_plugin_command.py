@@ -22,10 +22,10 @@ def cvgl_bench_register_commands(cli):
 def new_plugin(name: str, target: str | None) -> None:
     """Write a method plugin package NAME: setup.cfg with its entry point, a method built from the
     toolkit, a README and a test."""
-    from ..cli import host
+    from ..console import command_host
     from ..scaffold import create_plugin
 
-    folder, files = create_plugin(name, target, host())
+    folder, files = create_plugin(name, target, command_host())
     for path in files:
         click.echo(f"wrote {path}")
     click.echo(f"next: pip install -e {folder} && cvgl-bench check-plugin {name}")

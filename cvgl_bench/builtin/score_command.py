@@ -77,11 +77,11 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
           metric_names: tuple[str, ...], backend: str, device: str | None, n_boot: int, seed: int,
           as_json: bool) -> None:
     """Score precomputed embeddings under an evaluation split's protocol."""
-    from ..cli import echo_json, echo_table, host
+    from ..console import command_host, echo_json, echo_table
     from ..evaluate.embeddings_file import align, read_embeddings
     from ..evaluate.scoring import score as run_score
 
-    h = host()
+    h = command_host()
     h.splits.get(split_name)  # an unknown split fails before the file is read
     emb = read_embeddings(embeddings_path)
     data = load_split(split_name, protocol_items, data_root, h)

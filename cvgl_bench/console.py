@@ -1,0 +1,49 @@
+"""Console output of the command line: JSON, plain tables, and the plugin host it starts from.
+
+Commands (the built-in ones and those of plugins) print through these helpers; nothing below
+the command line prints tables or looks the plugin host up on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+
+def echo_json(data: Any) -> None:
+    """Print ``data`` as indented JSON (anything not JSON-native as its ``str``)."""
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def echo_table(rows: list[dict[str, Any]], empty: str = "(none)") -> None:
+    """Print ``rows`` (dicts with the same keys) as a plain text table, or ``empty`` when there are none."""
+    from tabulate import tabulate
+
+    if not rows:
+        click.echo(empty)
+        return
+    click.echo(tabulate(rows, headers="keys", tablefmt="simple", disable_numparse=True))
+
+
+def warn_failures(host: Any, stream: Any = None) -> None:
+    """One stderr line when plugins failed to load, pointing at ``cvgl-bench plugins``."""
+    failed = host.failures()
+    if failed:
+        names = ", ".join(s.name for s in failed)
+        print(f"warning: {len(failed)} plugin(s) failed to load ({names}); see 'cvgl-bench plugins'",
+              file=stream or sys.stderr)
+
+
+def command_host() -> Any:
+    """The process-wide plugin host for a command, after warning about plugins that failed.
+
+    Commands call this once and pass the host down; the library below never looks it up.
+    """
+    from .plugins import get_host
+
+    host = get_host()
+    warn_failures(host)
+    return host
