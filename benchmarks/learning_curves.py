@@ -30,9 +30,9 @@ from cvgl_bench.data.synth.cache import SEED_ENV, SIZE_ENV
 from cvgl_bench.evaluate.extract import embed_array
 from cvgl_bench.evaluate.scoring import score
 from cvgl_bench.fsutil import write_json
-from cvgl_bench.overrides import parse_set
+from cvgl_bench.run.overrides import parse_set
 from cvgl_bench.plugins import get_host
-from cvgl_bench.runner import Cell, load_split, plan, resolve_hparams, seed_everything
+from cvgl_bench.run import Cell, load_split, plan, resolve_hparams, seed_everything
 from cvgl_bench.train.context import RunContext
 
 

@@ -172,17 +172,6 @@ def backends(as_json: bool) -> None:
     echo_table(rows, "no search backends registered")
 
 
-def _parse_protocol(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-
-    pairs = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise ConfigError(f"--protocol takes KEY=VALUE (e.g. cvact_test=exact_id), got {item!r}")
-        pairs.append((key.strip(), value.strip()))
-    return tuple(pairs)
-
-
 def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
     """cpu for synthetic splits, paper for the real datasets."""
     return "cpu" if all(h.splits.get(s).synthetic for s in splits) else "paper"
@@ -226,8 +215,8 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
         resume: bool, checkpoint: str | None, as_json: bool) -> None:
     """Train METHOD (or reuse its checkpoint) and evaluate it; one record per evaluation split.
     With --checkpoint, score a given trained model instead of training."""
-    from .overrides import parse_set
-    from .runner import Cell, RunOptions, run_cell, summary_rows
+    from .run import Cell, RunOptions, parse_set, run_cell
+    from .run.overrides import parse_protocol
     from .specs import check_protocol_overrides
 
     h = host()
@@ -239,7 +228,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
                          device=device, backend=backend, on_corrupt=on_corrupt, threads=threads, resume=resume,
                          checkpoint=Path(checkpoint) if checkpoint else None, log=lambda line: click.echo(line, err=True))
-    protocol = _parse_protocol(protocol_items)
+    protocol = parse_protocol(protocol_items)
     check_protocol_overrides(dict(protocol), [h.splits.get(name) for name in datasets_])
     overrides = parse_set(set_items)
     records = []
@@ -248,9 +237,24 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
                     protocol=protocol, overrides=overrides)
         records.extend(run_cell(cell, options, h).records)
     if as_json:
-        echo_json(records)
+        echo_json([record.to_dict() for record in records])
     else:
-        echo_table(summary_rows(records))
+        echo_table(_summary_rows(records))
+
+
+def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
+    """One short row per record for the end-of-run table."""
+    rows = []
+    for record in records:
+        cell = record.cell
+        method = f"{cell.method} [{cell.variant}]" if cell.variant else cell.method
+        row = {"method": method, "train": cell.train_split, "eval": cell.eval_split, "seed": cell.seed}
+        for name, metric in record.metrics.items():
+            lo, hi = (metric.ci95 or [None, None])[:2]
+            ci = f" [{lo:.1f}, {hi:.1f}]" if lo is not None else ""
+            row[name] = f"{metric.value:.2f}{ci}"
+        rows.append(row)
+    return rows
 
 
 @cli.command()
@@ -277,8 +281,9 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: str | None, g
          data_root: str | None, overwrite: str, results_dir: str, runs_dir: str, device: str | None,
          threads: int | None) -> None:
     """Run every cell of SUITES (default: benchmarks/synth.yaml); rerun to resume."""
-    from .grid import expand, load_suite, run_grid
-    from .runner import RunOptions
+    from .errors import ConfigError
+    from .run import RunOptions, load_suite
+    from .run.grid import expand, run_grid
 
     h = host()
     paths = suites or (str(_default_suite()),)
@@ -288,7 +293,7 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: str | None, g
             seed_list = [int(s) for s in seeds.split(",") if s.strip()]
         except ValueError:
             raise ConfigError(f"--seeds takes comma-separated integers, got {seeds!r}") from None
-    cells = expand([load_suite(p) for p in paths], seed_list, h)
+    cells = expand([load_suite(p) for p in paths], seed_list, host=h)
     if dry_run:
         echo_table([{"cell": n, "method": c.method, "train": c.train_split, "eval": ", ".join(c.eval_splits),
                      "profile": c.profile, "seed": c.seed} for n, c in enumerate(cells, 1)])
@@ -369,14 +374,16 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
                         paper_table: bool, table_keys: str) -> None:
     """Tables and plots from result records, beside published numbers (never ranked)."""
     from . import leaderboard as lb
+    from .run import load_suite
 
     path = published_file or lb.default_path()
     published = lb.Published.load(path) if path else lb.Published.empty()
     if published_only:
         _write_published(published, out_dir, fmt)
         return
-    board = lb.build(results_dir, published=published, suites=lb.read_suites(suites),
-                     significance=not no_significance, n_boot=n_boot)
+    h = host()
+    board = lb.build(results_dir, published=published, suites=[load_suite(s) for s in suites],
+                     significance=not no_significance, n_boot=n_boot, host=h)
     for line in board.warnings:
         click.echo(f"warning: {line}", err=True)
     if paper_table or table_keys:
@@ -385,7 +392,7 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
     if out_dir is None:
         click.echo(lb.render_text(board, fmt), nl=False)
         return
-    files = lb.render(board, out_dir, fmt, plots=not no_plots, examples=not no_examples, host=host(),
+    files = lb.render(board, out_dir, fmt, plots=not no_plots, examples=not no_examples, host=h,
                       data_root=data_root, runs_dir=runs_dir)
     index = next((f for f in files if f.stem == "index"), files[0])
     click.echo(f"wrote {len(files)} files to {out_dir}; open {index}")

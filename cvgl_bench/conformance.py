@@ -27,7 +27,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import random
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -37,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from .plugins import PluginHost, get_host
+from .plugins import PluginHost
+from .run.model import seed_everything
 
 #: Training splits tried, in order, for the checks (the first pair the method supports).
 CHECK_SPLITS = (("synth_cvusa_train", "synth_cvusa_test"), ("synth_u1652_train", "synth_u1652_d2s"))
@@ -62,6 +62,7 @@ class _Context:
     spec: Any
     train_spec: Any
     eval_spec: Any
+    host: Any
     hparams: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
     batch: int = 4
@@ -76,17 +77,9 @@ def _views(ctx: _Context) -> tuple[str, str]:
     return ctx.train_spec.query_view, ctx.train_spec.reference_view
 
 
-def _seed_all(seed: int) -> None:
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def _fresh_model(ctx: _Context, seed: int = SEED) -> Any:
     """A model built the way the runner builds one: every global generator seeded first."""
-    _seed_all(seed)
+    seed_everything(seed)
     model = ctx.method.build_model(ctx.hparams)
     import torch
 
@@ -224,7 +217,7 @@ def _training_loss(ctx: _Context, model: Any, query: Any, reference: Any) -> tup
     if isinstance(ctx.method, ContrastiveMethod):
         q, r = model(query, reference)
         loss_fn = ctx.method.build_loss(ctx.hparams)
-        return loss_fn(q, r, getattr(model, "logit_scale", None)), f"the method's {type(loss_fn).__name__}", (q, r)
+        return loss_fn(q, r, model.loss_scale()), f"the method's {type(loss_fn).__name__}", (q, r)
     q_view, r_view = _views(ctx)
     q, r = _encode(model, query, q_view), _encode(model, reference, r_view)
     logits = 10.0 * q @ r.t()
@@ -348,10 +341,11 @@ def check_learns(ctx: _Context, epochs: int = 2) -> str:
 
     from .evaluate.extract import embed
     from .evaluate.ranks import compute_ranks
-    from .runner import environment_threads, load_split
+    from .data.splits import load_split
+    from .run.cell import environment_threads
     from .train.context import RunContext
 
-    train = load_split(ctx.train_spec, None)
+    train = load_split(ctx.train_spec, None, None, ctx.host)
     queries, references, truth = _train_pairs_as_eval(train)
     hparams = dict(ctx.hparams)
     if "epochs" in hparams:
@@ -374,7 +368,7 @@ def check_learns(ctx: _Context, epochs: int = 2) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         run = RunContext(seed=0, device=ctx.device, workdir=Path(tmp), progress=False, log=lambda line: None,
                          threads=environment_threads())
-        _seed_all(0)
+        seed_everything(0)
         model.train()
         ctx.method.fit(model, train, hparams, run)
     after, r1_after = ranks(model)
@@ -420,7 +414,7 @@ def _crash_message(exc: BaseException) -> str:
             "traceback")
 
 
-def run_checks(method_name: str, host: PluginHost | None = None, quick: bool = False,
+def run_checks(method_name: str, host: PluginHost, quick: bool = False,
                device: str = "cpu", debug: bool = False) -> list[CheckResult]:
     """Run every check (``quick`` skips the training check) and return their results in order.
 
@@ -431,7 +425,6 @@ def run_checks(method_name: str, host: PluginHost | None = None, quick: bool = F
 
     from .errors import ConfigError
 
-    host = host or get_host()
     spec = host.methods.get(method_name)
     pair = next(((t, e) for t, e in CHECK_SPLITS
                  if t in host.splits and e in host.splits and spec.supports(host.splits.get(e))), None)
@@ -441,7 +434,7 @@ def run_checks(method_name: str, host: PluginHost | None = None, quick: bool = F
                           "satellite tiles")
     train_spec, eval_spec = host.splits.get(pair[0]), host.splits.get(pair[1])
     method = spec.load()
-    ctx = _Context(method_name, method, spec, train_spec, eval_spec, device=device)
+    ctx = _Context(method_name, method, spec, train_spec, eval_spec, host, device=device)
     out: list[CheckResult] = []
     blocked = ""
     threads = torch.get_num_threads()

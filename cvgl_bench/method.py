@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # torch stays out of listing commands
@@ -60,6 +61,25 @@ class Method(abc.ABC):
         """Map a uint8 batch ``(B, H, W, 3)`` already resized to ``hparams['image_size'][view]``
         to the float tensor ``(B, 3, H, W)`` the model expects (normalisation, layout)."""
 
+    # -- optional (API 1.1): defaults that a method may override --------------------------------
+
+    def validate_hparams(self, hparams: Mapping[str, Any]) -> None:
+        """Refuse hparams the method cannot honour with one :class:`~cvgl_bench.errors.ConfigError`
+        line. Called on the hparams a cell's ``--set`` overrides produced; accepts everything here."""
+
+    def load_model(self, hparams: Mapping[str, Any], checkpoint: str | Path) -> CVGLModel:
+        """The model of ``hparams`` with the weights saved in ``checkpoint`` (a ``state_dict``,
+        read with ``weights_only=True``), in eval mode. The runner reuses checkpoints through
+        this, and the leaderboard draws spatial maps with it."""
+        from .checkpoints import load_model_state, read_checkpoint
+
+        path = Path(checkpoint)
+        fix = "delete it, or rerun with --restart, to train again"
+        model = self.build_model(hparams)
+        load_model_state(model, read_checkpoint(path, fix), path, fix)
+        model.eval()
+        return model
+
     def import_checkpoint(self, state: Mapping[str, Any], hparams: Mapping[str, Any]) -> Mapping[str, Any]:
         """A checkpoint's state_dict in this method's own key layout (``run --checkpoint FILE``).
 
@@ -83,3 +103,19 @@ class CVGLModel(abc.ABC):
     @abc.abstractmethod
     def encode(self, images: torch.Tensor, view: str) -> torch.Tensor:
         """Embed a batch of images of ``view`` (``ground``, ``drone`` or ``satellite``)."""
+
+    # -- optional (API 1.1): defaults that a model may override ---------------------------------
+
+    def loss_scale(self) -> torch.Tensor | None:
+        """The learnable log temperature the training loss reads (``loss(query, reference, scale)``).
+
+        The default is the model's ``logit_scale`` parameter when it registered one (a model that
+        trains without a temperature, such as a triplet loss, has none: ``None``).
+        """
+        return getattr(self, "logit_scale", None)
+
+    def spatial_maps(self, images: torch.Tensor, view: str) -> dict[str, torch.Tensor]:
+        """Optional (API 1.1): maps over the input ``{name: (B, h, w)}`` that say where the model
+        looks or how it aligns the views (attention, correspondence), drawn by the leaderboard.
+        ``images`` is a transformed batch of ``view``; none by default."""
+        return {}

@@ -20,7 +20,7 @@ from .errors import PluginError
 #: field or hook argument is added; a major bump would mean a breaking change, which the
 #: project promises not to make within 1.x. Each version's hooks, spec fields and ``Method``
 #: interface are frozen in ``tests/test_plugin_api.py`` and documented in ``docs/plugins.md``.
-SPEC_API_VERSION = "1.0"
+SPEC_API_VERSION = "1.1"
 
 VIEWS = ("ground", "drone", "satellite")
 LAYOUTS = ("cvusa", "cvact", "vigor", "university1652")
@@ -107,11 +107,17 @@ class MethodSpec(_Spec):
 
     def load(self) -> Any:
         """Return the method object (instantiated)."""
+        from .method import Method
+
         factory = super().load()
         try:
-            return factory()
+            method = factory()
         except Exception as exc:  # noqa: BLE001
             raise PluginError(f"method {self.name!r}: building it failed: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(method, Method):
+            raise PluginError(f"method {self.name!r}: its loader returned {type(method).__name__}, not a "
+                              "cvgl_bench.method.Method (subclass it, or cvgl_bench.train.base.ContrastiveMethod)")
+        return method
 
 
     def supports(self, split: SplitSpec) -> bool:

@@ -2,8 +2,9 @@
 
 Each query gets one positive whose 0-based rank is drawn from a method's "skill" (a chance of
 rank 0, otherwise a geometric tail); optional semi-positives and junk entries sit below the
-positive. The record's metrics are computed from these ranks with the leaderboard's own exact
-functions, so tables, curves and significance tests all see one consistent simulated world.
+positive. The record's metrics are computed from these ranks by the evaluation itself
+(``cvgl_bench.evaluate.scoring.rescore``), so tables, curves and significance tests all see one
+consistent simulated world.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 
 from cvgl_bench import results
 from cvgl_bench.data.structures import JUNK, POSITIVE, SEMI_POSITIVE
-from cvgl_bench.leaderboard.ranks import local_per_query
+from cvgl_bench.evaluate.scoring import rescore
+from cvgl_bench.plugins import PluginHost
 
 PROTOCOL = {"r1pct": "floor", "ties": "strict"}
 METRICS = ("recall@1", "recall@5", "recall@10", "recall@1%")
@@ -72,37 +74,49 @@ def write_record(root: Path, *, method: str, eval_split: str, train_split: str, 
                  profile: str = "cpu", config_hash: str | None = None, fingerprint: str | None = None,
                  protocol: Mapping[str, str] = PROTOCOL, efficiency: Mapping[str, float] | None = None,
                  metric_names: Sequence[str] = METRICS, status: str = "ok", variant: str = "",
-                 revision: str | None = None) -> Path:
+                 revision: str | None = None, synthetic: bool = False, twin: str | None = None) -> Path:
     """Write one record; metrics are computed from ``arrays`` unless given."""
     fingerprint = fingerprint or f"fp-{eval_split}"
     record = results.new_record(method=method, profile=profile, seed=seed, train_split=train_split,
                                 eval_split=eval_split, config_hash=config_hash or f"cfg-{method}",
                                 protocol=dict(protocol), provenance=provenance(seed, fingerprint, revision=revision),
-                                in_domain_train_split=in_domain_train, variant=variant)
-    record["status"] = status
+                                in_domain_train_split=in_domain_train, variant=variant,
+                                split=results.SplitInfo(synthetic=synthetic, twin=twin))
+    record.status = status
     if arrays is not None:
-        record["n_queries"] = int(len(arrays["gt_indptr"]) - 1)
-        record["n_references"] = int(np.asarray(arrays["gt_n_references"]))
+        record.n_queries = int(len(arrays["gt_indptr"]) - 1)
+        record.n_references = int(np.asarray(arrays["gt_n_references"]))
     if metrics is None:
-        metrics = {}
-        for name in metric_names:
-            scores = local_per_query(arrays, protocol, name)
-            metrics[name] = 100.0 * float(scores.mean())
+        scored = rescore(arrays, protocol, list(metric_names), n_boot=0, host=builtin_host())
+        metrics = {name: m["value"] for name, m in scored.metrics.items()}
     for name, value in metrics.items():
         ci = [max(value - 1.0, 0.0), min(value + 1.0, 100.0)]  # a stand-in interval, not a bootstrap
-        record["metrics"][name] = {"value": float(value), "convention": "simulated", "ci95": ci,
-                                   "higher_is_better": True}
+        record.metrics[name] = results.MetricValue(value=float(value), convention="simulated", ci95=ci,
+                                                   higher_is_better=True)
     if efficiency is not None:
-        record["efficiency"] = dict(efficiency)
+        record.efficiency = dict(efficiency)
     path = results.record_path(root, record, variant)
-
-    class _NoSinks:
-        @staticmethod
-        def record_written(record: Any, path: Any) -> list[str]:
-            return []
-
-    results.write(record, path, ranks=dict(arrays) if arrays is not None else None, host=_NoSinks())
+    results.write(record, path, ranks=dict(arrays) if arrays is not None else None)
     return path
+
+
+_BUILTIN: list[PluginHost] = []
+
+
+def builtin_host() -> PluginHost:
+    """A plugin host with the built-in plugins only (their metrics score the simulated ranks)."""
+    if not _BUILTIN:
+        _BUILTIN.append(PluginHost(entry_points=False).load())
+    return _BUILTIN[0]
+
+
+def build(results_dir: Any, **kwargs: Any) -> Any:
+    """``leaderboard.build`` with the test's plugin host (the one the test installed) unless given."""
+    from cvgl_bench import leaderboard
+    from cvgl_bench.plugins import get_host
+
+    kwargs.setdefault("host", get_host())
+    return leaderboard.build(results_dir, **kwargs)
 
 
 SKILL = {"sample4geo": (0.90, 0.05), "clnet": (0.92, 0.06), "safa": (0.75, 0.02)}

@@ -20,8 +20,8 @@ from torch import nn
 
 from cvgl_bench.errors import ConfigError
 from cvgl_bench.fsutil import sha256_file
-from cvgl_bench.overrides import parse_set
-from cvgl_bench.runner import Cell, RunOptions, resolve_hparams, run_cell
+from cvgl_bench.run.overrides import parse_set
+from cvgl_bench.run import Cell, RunOptions, resolve_hparams, run_cell
 
 from .synth_tiny import tiny_synth_dir, tiny_world  # noqa: F401 - fixtures
 
@@ -103,7 +103,7 @@ def test_run_scores_the_checkpoint_without_training_and_marks_the_record(sample4
 
     from cvgl_bench.leaderboard.tables import build
 
-    (table,) = [t for t in build(tmp_path / "results").tables if t.eval_split == "synth_cvusa_test"]
+    (table,) = [t for t in build(tmp_path / "results", host=sample4geo).tables if t.eval_split == "synth_cvusa_test"]
     assert any(f"checkpoint={sha[:8]}" in row.variant for row in table.rows)
 
 

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "clnet"
 from cvgl_bench_clnet.model import CLNetModel  # noqa: E402
 from cvgl_bench_clnet.modules import GFR, NEC, NCMGate, NCMWarp  # noqa: E402
 
-from cvgl_bench.efficiency import measure  # noqa: E402
+from cvgl_bench.evaluate.efficiency import measure  # noqa: E402
 from cvgl_bench.errors import ConfigError, UnknownNameError  # noqa: E402
 
 BACKBONE = "convnext_atto"

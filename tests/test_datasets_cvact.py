@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cvgl_bench.data.formats.cvact import read_act_mat, utm_truth
-from cvgl_bench.data.splits import call_split_loader
+from cvgl_bench.data.splits import load_split
 from cvgl_bench.data.structures import POSITIVE
 from cvgl_bench.errors import DataError
 
@@ -15,7 +15,7 @@ from .dataset_trees import act_ids, make_cvact, write_act_mat
 
 def load(host, name, root, **protocol):
     split = host.splits.get(name)
-    return call_split_loader(split, root, split.resolve_protocol(protocol))
+    return load_split(split, protocol=protocol, host=host, root=root, allow_empty=True)
 
 
 def test_mat_reads_by_name_and_by_position(tmp_path):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cvgl_bench.data.splits import call_split_loader
-from cvgl_bench.runner import load_split
+from cvgl_bench.data.splits import load_split
 from cvgl_bench.data.structures import EvalData, TrainData
 from cvgl_bench.errors import DataError, DataNotFoundError
 
@@ -15,7 +14,7 @@ from .dataset_trees import cvusa_row, make_cvusa
 
 def load(host, name, root, **protocol):
     split = host.splits.get(name)
-    return call_split_loader(split, root, split.resolve_protocol(protocol))
+    return load_split(split, protocol=protocol, host=host, root=root, allow_empty=True)
 
 
 def test_train_and_test_splits(host, tmp_path):

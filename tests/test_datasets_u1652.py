@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cvgl_bench.data.formats.university1652 import read_name_list
-from cvgl_bench.data.splits import call_split_loader
+from cvgl_bench.data.splits import load_split
 from cvgl_bench.data.structures import JUNK, POSITIVE
 from cvgl_bench.errors import DataError
 
@@ -14,7 +14,7 @@ from .dataset_trees import make_u1652
 
 def load(host, name, root, **protocol):
     split = host.splits.get(name)
-    return call_split_loader(split, root, split.resolve_protocol(protocol))
+    return load_split(split, protocol=protocol, host=host, root=root, allow_empty=True)
 
 
 def test_drone_to_satellite_distractors_kept_and_removed(host, tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cvgl_bench.data.formats.vigor import satellite_latlon
-from cvgl_bench.data.splits import call_split_loader
+from cvgl_bench.data.splits import load_split
 from cvgl_bench.data.structures import POSITIVE, SEMI_POSITIVE
 from cvgl_bench.errors import DataError
 
@@ -15,7 +15,7 @@ from .dataset_trees import CITIES, make_vigor, vigor_city, vigor_line
 
 def load(host, name, root, **protocol):
     split = host.splits.get(name)
-    return call_split_loader(split, root, split.resolve_protocol(protocol))
+    return load_split(split, protocol=protocol, host=host, root=root, allow_empty=True)
 
 
 @pytest.mark.parametrize("layout", ["official", "sample4geo"])

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cvgl_bench.efficiency import images_per_s, measure, parameters_used, queries_per_s
+from cvgl_bench.evaluate.efficiency import images_per_s, measure, parameters_used, queries_per_s
 
 
 class TwoBranch(nn.Module):

@@ -17,7 +17,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cvgl_bench import runner as runner_module
+from cvgl_bench import run as run_package
 from cvgl_bench.cli import cli
 
 from .fake_plugins import toy_methods
@@ -56,10 +56,10 @@ def plan_only(monkeypatch):
     planned = []
 
     def fake_run_cell(cell, options, host):
-        planned.append(runner_module.plan(cell, host))
-        return runner_module.CellResult(cell)
+        planned.append(run_package.plan(cell, host))
+        return run_package.CellResult(cell)
 
-    monkeypatch.setattr(runner_module, "run_cell", fake_run_cell)
+    monkeypatch.setattr(run_package, "run_cell", fake_run_cell)
     return planned
 
 

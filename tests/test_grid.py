@@ -3,8 +3,10 @@ import importlib
 import pytest
 
 from cvgl_bench.errors import ConfigError
-from cvgl_bench.grid import cell_from_json, cell_to_json, expand, load_suite
-from cvgl_bench.runner import Cell, plan
+from cvgl_bench.run.cell import Cell, cell_from_json, cell_to_json
+from cvgl_bench.run.grid import expand
+from cvgl_bench.run.plan import plan
+from cvgl_bench.run.suite import load_suite
 
 
 @pytest.fixture

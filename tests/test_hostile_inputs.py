@@ -115,9 +115,8 @@ def test_a_ranks_file_with_the_wrong_row_count_is_left_out_with_a_warning(tmp_pa
     import numpy as np
 
     from cvgl_bench import results as results_module
-    from cvgl_bench.leaderboard.tables import build
 
-    from .leaderboard_fakes import draw_ranks, rank_arrays, write_record
+    from .leaderboard_fakes import build, draw_ranks, rank_arrays, write_record
 
     rng = np.random.default_rng(0)
     root = tmp_path / "results"
@@ -128,7 +127,7 @@ def test_a_ranks_file_with_the_wrong_row_count_is_left_out_with_a_warning(tmp_pa
     record = json.loads(path.read_text())
     record["n_queries"] = 49  # the record and its ranks file disagree
     path.write_text(json.dumps(record))
-    assert results_module.read(path)["n_queries"] == 49
+    assert results_module.read(path).n_queries == 49
     board = build(root)
     assert any(str(path) in w and "rerun the cell" in w for w in board.warnings)
 
@@ -147,7 +146,7 @@ def test_run_refuses_an_override_of_the_wrong_kind_before_loading_data(tmp_path,
 
 def test_overrides_keep_the_recipe_kind_but_flags_and_names_interchange():
     from cvgl_bench.errors import ConfigError
-    from cvgl_bench.overrides import apply_overrides, parse_set
+    from cvgl_bench.run.overrides import apply_overrides, parse_set
 
     recipe = {"epochs": 8, "lr": 1e-3, "pretrained": "synth-x", "stages": None, "augment": {"flip_p": 0.5}}
     out = apply_overrides(recipe, parse_set(["lr=1", "pretrained=false", "stages=3", "augment.flip_p=0"]))

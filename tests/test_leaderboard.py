@@ -12,8 +12,9 @@ import pytest
 
 from cvgl_bench import leaderboard as lb
 from cvgl_bench.errors import ConfigError, DataError
-from cvgl_bench.leaderboard.tables import aggregate_metric
-from tests.leaderboard_fakes import rank_arrays, write_record
+from cvgl_bench.evaluate.aggregate import aggregate_metric
+from cvgl_bench.run.suite import load_suite, parse_suite
+from tests.leaderboard_fakes import build, rank_arrays, write_record
 
 CVUSA = dict(eval_split="cvusa_test", train_split="cvusa_train", in_domain_train="cvusa_train")
 
@@ -54,7 +55,7 @@ def test_one_seed_shows_the_bootstrap_interval_and_is_marked(tmp_path):
     write_record(tmp_path, method="m", seed=0, arrays=constant_ranks(0), **CVUSA)
     stat = aggregate_metric([70.0], [[68.0, 72.0]])
     assert (stat.mean, stat.lo, stat.hi, stat.interval) == (70.0, 68.0, 72.0, "bootstrap")
-    board = lb.build(tmp_path)
+    board = build(tmp_path)
     text = lb.render_text(board, "md")
     assert re.search(r"\|\s+1\*\s+\|", text)
     assert "n=1: [lo, hi] is the 95% bootstrap interval" in text
@@ -65,7 +66,7 @@ def test_metric_missing_in_one_seed_is_not_averaged(tmp_path):
     write_record(tmp_path, method="m", seed=0, arrays=constant_ranks(0), metrics={"recall@1": 80.0, "recall@5": 90.0},
                  **CVUSA)
     write_record(tmp_path, method="m", seed=1, arrays=constant_ranks(0), metrics={"recall@1": 82.0}, **CVUSA)
-    board = lb.build(tmp_path, significance=False)
+    board = build(tmp_path, significance=False)
     row = board.tables[0].rows[0]
     assert row.stats["recall@1"].mean == pytest.approx(81.0)
     assert row.stats["recall@5"].mean is None and row.stats["recall@5"].interval == "incomplete"
@@ -77,7 +78,7 @@ def test_overview_averages_only_complete_rows(tmp_path):
     write_record(tmp_path, method="full", seed=0, arrays=None, metrics={"recall@1": 70.0}, eval_split="cvact_val",
                  train_split="cvact_train", in_domain_train="cvact_train")
     write_record(tmp_path, method="partial", seed=0, arrays=None, metrics={"recall@1": 99.0}, **CVUSA)
-    board = lb.build(tmp_path)
+    board = build(tmp_path)
     (overview,) = board.overviews
     rows = {label: (values, mean) for label, values, mean in overview.rows}
     assert rows["full (cpu)"][1] == pytest.approx(60.0)
@@ -90,7 +91,7 @@ def test_in_domain_and_transfer_are_separate_tables(tmp_path):
                  train_split="cvact_train", in_domain_train="cvact_train")
     write_record(tmp_path, method="m", seed=0, arrays=constant_ranks(3), eval_split="cvact_val",
                  train_split="cvusa_train", in_domain_train="cvact_train")
-    board = lb.build(tmp_path)
+    board = build(tmp_path)
     assert [t.key for t in board.tables] == ["in-domain__cvact_val", "transfer__cvusa_train__cvact_val"]
     assert board.tables[0].rows[0].value() == 100.0 and board.tables[1].rows[0].value() == 0.0
     assert [o.title.split(",")[0] for o in board.overviews] == ["In-domain", "Transfer"]
@@ -101,7 +102,7 @@ def test_rows_of_different_configuration_or_data_stay_apart(tmp_path):
     write_record(tmp_path, method="m", seed=1, arrays=constant_ranks(0), config_hash="bbbbbbb2", **CVUSA)
     write_record(tmp_path / "other", method="m", seed=2, arrays=constant_ranks(0), config_hash="aaaaaaa1",
                  fingerprint="fp-different", **CVUSA)
-    board = lb.build(tmp_path)
+    board = build(tmp_path)
     rows = board.tables[0].rows
     assert len(rows) == 3 and all(len(r.runs) == 1 for r in rows)
     assert any("differ in config_hash and dataset_fingerprint" in w for w in board.warnings)
@@ -111,13 +112,13 @@ def test_rows_of_different_configuration_or_data_stay_apart(tmp_path):
 def test_error_records_are_left_out_with_a_warning(tmp_path):
     write_record(tmp_path, method="m", seed=0, arrays=constant_ranks(0), **CVUSA)
     write_record(tmp_path, method="m", seed=1, arrays=None, metrics={}, status="error", **CVUSA)
-    board = lb.build(tmp_path)
+    board = build(tmp_path)
     assert board.n_records == 1 and any("status 'error'" in w for w in board.warnings)
 
 
 def test_no_records_is_a_user_error(tmp_path):
     with pytest.raises(DataError, match="no result records"):
-        lb.build(tmp_path)
+        build(tmp_path)
 
 
 # -- published numbers ------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def test_published_numbers_join_with_delta_and_markers(tmp_path):
     write_record(tmp_path, method="sample4geo", seed=1, arrays=ranks_for(best, 500), profile="paper", **CVUSA)
     write_record(tmp_path, method="safa", seed=0, arrays=constant_ranks(0), profile="paper", **CVUSA)
     write_record(tmp_path, method="sample4geo", seed=0, arrays=constant_ranks(0), profile="cpu", **CVUSA)
-    board = lb.build(tmp_path, published=published_doc())
+    board = build(tmp_path, published=published_doc())
     table = board.tables[0]
     s4g = next(r for r in table.rows if r.method == "sample4geo" and r.profile == "paper")
     assert s4g.deltas["recall@1"] == pytest.approx(90.0 - 98.68)
@@ -145,7 +146,7 @@ def test_published_numbers_join_with_delta_and_markers(tmp_path):
 def test_protocol_difference_to_the_published_number_is_marked(tmp_path):
     write_record(tmp_path, method="sample4geo", seed=0, arrays=constant_ranks(0), profile="paper",
                  protocol={"r1pct": "floor", "ties": "loose"}, **CVUSA)
-    board = lb.build(tmp_path, published=published_doc())
+    board = build(tmp_path, published=published_doc())
     row = board.tables[0].rows[0]
     assert row.protocol_mismatch == {"ties": ("loose", "strict")}
     text = lb.render_text(board, "md")
@@ -156,12 +157,17 @@ def test_synthetic_splits_get_no_published_numbers(tmp_path):
     doc = published_doc()
     doc._entries[("synth_cvusa_test", "synth_cvusa_train")] = doc.entries("cvusa_test", "cvusa_train")
     write_record(tmp_path, method="sample4geo", seed=0, arrays=constant_ranks(0), eval_split="synth_cvusa_test",
-                 train_split="synth_cvusa_train", in_domain_train="synth_cvusa_train")
-    board = lb.build(tmp_path, published=doc)
+                 train_split="synth_cvusa_train", in_domain_train="synth_cvusa_train", synthetic=True, twin="cvusa_test")
+    board = build(tmp_path, published=doc)
     table = board.tables[0]
     assert table.synthetic and table.rows[0].published is None and not table.published_entries
     text = lb.render_text(board, "md")
     assert "98.68" not in text and "Published" not in text and "not comparable" in text
+    assert "Synthetic split (twin of cvusa_test)" in text
+    # the record says what is synthetic, not the split's name
+    write_record(tmp_path / "named", method="sample4geo", seed=0, arrays=constant_ranks(0), eval_split="synth_cvusa_test",
+                 train_split="synth_cvusa_train", in_domain_train="synth_cvusa_train")
+    assert not build(tmp_path / "named", published=doc).tables[0].synthetic
 
 
 def test_committed_published_file_joins_our_method_names(tmp_path):
@@ -191,7 +197,7 @@ def test_significance_clearly_different_versus_identical(tmp_path):
         write_record(tmp_path, method="best", seed=seed, arrays=ranks_for(good, 500), **CVUSA)
         write_record(tmp_path, method="twin", seed=seed, arrays=ranks_for(good, 500), **CVUSA)
         write_record(tmp_path, method="worse", seed=seed, arrays=ranks_for(bad, 500), **CVUSA)
-    board = lb.build(tmp_path, n_boot=1000)
+    board = build(tmp_path, n_boot=1000)
     rows = {r.method: r for r in board.tables[0].rows}
     assert rows["best"].significance["status"] == "best" or rows["twin"].significance["status"] == "best"
     identical = rows["twin"] if rows["best"].significance["status"] == "best" else rows["best"]
@@ -207,10 +213,61 @@ def test_significance_needs_ranks_and_the_same_queries(tmp_path):
     write_record(tmp_path, method="a", seed=0, arrays=constant_ranks(0), **CVUSA)
     write_record(tmp_path, method="b", seed=0, arrays=None, metrics={"recall@1": 50.0}, **CVUSA)
     write_record(tmp_path, method="c", seed=0, arrays=constant_ranks(1), fingerprint="fp-other", **CVUSA)
-    board = lb.build(tmp_path)
+    board = build(tmp_path)
     rows = {r.method: r for r in board.tables[0].rows}
     assert rows["b"].significance == {"status": "n/a", "note": "no stored ranks"}
     assert rows["c"].significance["status"] == "n/a" and "fingerprint" in rows["c"].significance["note"]
+
+
+# -- the leaderboard is a reader of evaluate ---------------------------------------------------
+def test_the_leaderboard_shows_evaluates_numbers(tmp_path, host):
+    """Every number of a table, on records of a 50-reference gallery (where "recall@1%" has k = 0 under
+    the floor rule), is the evaluation's: seed means, intervals, paired tests and recall curves."""
+    import importlib
+
+    from cvgl_bench import results
+    from cvgl_bench.evaluate.aggregate import mean_per_query
+    from cvgl_bench.evaluate.bootstrap import paired_bootstrap
+    from cvgl_bench.evaluate.metrics import top_one_percent
+    from cvgl_bench.evaluate.scoring import rescore
+
+    render = importlib.import_module("cvgl_bench.leaderboard.render")
+    rng = np.random.default_rng(7)
+    for method, p_top1 in (("good", 0.8), ("fair", 0.5), ("poor", 0.3)):
+        for seed in (0, 1, 2):
+            best = np.where(rng.random(120) < p_top1, 0, rng.integers(1, 50, 120))
+            write_record(tmp_path, method=method, seed=seed, arrays=ranks_for(best, 50, seed), **CVUSA)
+    board = lb.build(tmp_path, host=host, n_boot=500)
+    (table,) = board.tables
+    names = ["recall@1", "recall@5", "recall@10", "recall@1%"]
+    evaluated = {}
+    for row in table.rows:
+        for run in row.runs:
+            arrays = results.read_ranks(run.path, run.record)
+            evaluated[run.path] = rescore(arrays, run.record.protocol, names, n_boot=0, host=host)
+            for name in names:
+                assert run.record.metrics[name].value == pytest.approx(evaluated[run.path].metrics[name]["value"])
+        for name in names:
+            stat = aggregate_metric([evaluated[r.path].metrics[name]["value"] for r in row.runs],
+                                    [r.record.metrics[name].ci95 for r in row.runs])
+            assert (row.stats[name].mean, row.stats[name].lo, row.stats[name].hi) == pytest.approx(
+                (stat.mean, stat.lo, stat.hi))
+        assert row.stats["recall@1%"].mean == 0.0  # k = floor(50 / 100) = 0, as evaluate counts it
+    best = table.best
+    assert best.method == "good"
+    for row in table.rows[1:]:
+        a = mean_per_query([evaluated[r.path].per_query["recall@1"] for r in row.runs])
+        b = mean_per_query([evaluated[r.path].per_query["recall@1"] for r in best.runs])
+        test = paired_bootstrap(a, b, n_boot=500, seed=0)
+        assert row.significance["p_value"] == test["p_value"] and row.significance["delta"] == test["delta"]
+        assert row.significance["ci95"] == test["ci95"]
+    curves, k_1pct = render.recall_curves(board, table)
+    assert k_1pct == top_one_percent(50, "floor") == 0
+    for row in table.rows:
+        (curve,) = [c for label, c in curves.items() if label.startswith(f"{row.label} (")]
+        for k in (1, 5, 10):
+            want = np.mean([evaluated[r.path].metrics[f"recall@{k}"]["value"] for r in row.runs])
+            assert curve[k - 1] == pytest.approx(want)
 
 
 # -- suites -----------------------------------------------------------------------------------
@@ -221,24 +278,24 @@ def test_suite_filters_cells_and_flags_missing_seeds(tmp_path):
     write_record(tmp_path, method="a", seed=0, arrays=constant_ranks(0), eval_split="cvact_val",
                  train_split="cvusa_train", in_domain_train="cvact_train")
     suite = tmp_path / "suite.yaml"
-    suite.write_text("methods: [a]\nsplits: [cvusa_test]\nseeds: 3\nprofile: cpu\nfuture_key: ignored\n")
-    board = lb.build(tmp_path, suites=lb.read_suites([suite]))
+    suite.write_text("methods: [a]\nsplits: [cvusa_test]\nseeds: 3\nprofile: cpu\n")
+    board = build(tmp_path, suites=[load_suite(suite)])
     (table,) = board.tables
     assert [r.method for r in table.rows] == ["a"] and table.rows[0].missing_seeds == [2]
     text = lb.render_text(board, "md")
     assert re.search(r"\|\s+2/3\s+\|", text) and "seed(s) 2 of the suite have no record" in text
-    transfer = lb.parse_suite({"transfer": [["cvusa_train", "cvact_val"]]})
-    assert [t.key for t in lb.build(tmp_path, suites=[transfer]).tables] == ["transfer__cvusa_train__cvact_val"]
+    transfer = parse_suite({"methods": ["a"], "transfer": [["cvusa_train", "cvact_val"]]})
+    assert [t.key for t in build(tmp_path, suites=[transfer]).tables] == ["transfer__cvusa_train__cvact_val"]
 
 
 def test_a_suite_method_without_a_row_is_named_with_the_reason(tmp_path):
     write_record(tmp_path, method="a", seed=0, arrays=constant_ranks(0), **CVUSA)
-    suite = lb.parse_suite({"methods": ["a", "b"], "splits": ["cvusa_test"], "seeds": [0]})
-    (table,) = lb.build(tmp_path, suites=[suite], significance=False).tables
+    suite = parse_suite({"methods": ["a", "b"], "splits": ["cvusa_test"], "seeds": [0]})
+    (table,) = build(tmp_path, suites=[suite], significance=False).tables
     assert table.notes.count("b: the suite asks for it; no record") == 1
     assert not any(note.startswith("a:") for note in table.notes)
-    other = lb.parse_suite({"methods": ["a", "b"], "splits": ["cvact_test"]})
-    (table,) = lb.build(tmp_path, suites=[suite, other], significance=False).tables
+    other = parse_suite({"methods": ["a", "b"], "splits": ["cvact_test"]})
+    (table,) = build(tmp_path, suites=[suite, other], significance=False).tables
     assert sum(note.startswith("b:") for note in table.notes) == 1  # only the suite that covers the table
 
 
@@ -246,8 +303,8 @@ def test_a_method_that_cannot_embed_a_view_is_noted_as_not_run(tmp_path, make_ho
     make_host(importlib.import_module("tests.fake_plugins.gridworld"))
     drone = dict(eval_split="gw_drone_test", train_split="gw_drone_train", in_domain_train="gw_drone_train")
     write_record(tmp_path, method="anyview", seed=0, arrays=constant_ranks(0), **drone)
-    suite = lb.parse_suite({"methods": ["anyview", "panoonly"], "splits": ["gw_drone_test"], "seeds": [0]})
-    (table,) = lb.build(tmp_path, suites=[suite], significance=False).tables
+    suite = parse_suite({"methods": ["anyview", "panoonly"], "splits": ["gw_drone_test"], "seeds": [0]})
+    (table,) = build(tmp_path, suites=[suite], significance=False).tables
     assert table.notes.count("panoonly: not run: it embeds only the ground, satellite view(s), not drone "
                              "(the grid skips it)") == 1
 
@@ -255,14 +312,15 @@ def test_a_method_that_cannot_embed_a_view_is_noted_as_not_run(tmp_path, make_ho
 @pytest.mark.parametrize("text, message", [
     ("methods: [a\n", "not valid YAML"),
     ("- a\n- b\n", "must be a YAML mapping"),
-    ("transfer: [[a]]\n", "transfer"),
-    ("seeds: [a]\n", "seeds"),
+    ("methods: [a]\ntransfer: [[a]]\n", "transfer"),
+    ("methods: [a]\nseeds: [a]\n", "seeds"),
+    ("methods: [a]\nfuture_key: x\n", "unknown key 'future_key'"),  # one parser: never ignored
 ])
 def test_bad_suites_are_one_line_config_errors(tmp_path, text, message):
     suite = tmp_path / "s.yaml"
     suite.write_text(text)
     with pytest.raises(ConfigError, match=message) as info:
-        lb.read_suites([suite])
+        [load_suite(suite)]
     assert "\n" not in str(info.value)
 
 
@@ -277,7 +335,7 @@ def board(tmp_path):
         write_record(tmp_path / "r", method="a_b&c%", seed=seed, arrays=ranks_for(np.arange(300) % 2, 400), **CVUSA)
     write_record(tmp_path / "r", method="<script>alert(1)</script>", seed=0, arrays=ranks_for(np.zeros(300), 400),
                  **CVUSA)
-    return lb.build(tmp_path / "r", published=published_doc())
+    return build(tmp_path / "r", published=published_doc())
 
 
 def test_markdown_is_pipe_tables(board):
@@ -346,15 +404,16 @@ def test_record_fields_reach_the_csv_untouched(board, tmp_path):
 def test_file_names_from_record_strings_cannot_escape_the_output_folder(tmp_path):
     write_record(tmp_path / "r", method="m", seed=0, arrays=constant_ranks(0), eval_split="../../evil%x",
                  train_split="t", in_domain_train="t")
-    board = lb.build(tmp_path / "r")
+    board = build(tmp_path / "r")
     files = lb.render(board, tmp_path / "out", "latex", plots=False)
     assert all((tmp_path / "out") in f.parents for f in files)
     assert board.tables[0].key == "in-domain__.._.._evil_x"
 
 
 def test_runner_records_of_one_configuration_average_over_seeds(tmp_path):
-    """The runner's config_hash includes the seed; rows group by the seed-free configuration."""
-    from cvgl_bench.runner import config_hash
+    """The runner's config_hash includes the seed; rows of schema-1 records (which carry no seed-free
+    configuration) group by the same hash without the seed."""
+    from cvgl_bench.results import config_hash
 
     for seed, value in ((0, 40.0), (1, 44.0)):
         path = write_record(tmp_path, method="clnet", seed=seed, arrays=None, metrics={"recall@1": value},
@@ -366,14 +425,16 @@ def test_runner_records_of_one_configuration_average_over_seeds(tmp_path):
         record["provenance"]["train_fingerprint"] = "train-fp"
         cell["config_hash"] = config_hash(cell["method"], str(cell["method_version"]), cell["profile"], cell["hparams"],
                                           cell["train_split"], "train-fp", seed)
+        del cell["configuration_id"], record["split"]
+        record["schema_version"] = 1
         path.write_text(json.dumps(record))
-    (table,) = lb.build(tmp_path, significance=False, ranks=False).tables
+    (table,) = build(tmp_path, significance=False, ranks=False).tables
     (row,) = table.rows
     assert row.seeds == [0, 1] and row.value("recall@1") == pytest.approx(42.0)
 
 
 def test_suite_filter_takes_seeds_for_as_the_grid_runs_them():
-    from cvgl_bench.leaderboard.suite import expected_seeds, parse_suite
+    from cvgl_bench.leaderboard.tables import expected_seeds
 
     suite = parse_suite({"methods": ["m"], "splits": ["a_test", "b_test"], "seeds": [0],
                          "seeds_for": {"a_test": [0, 1, 2]}})
@@ -382,4 +443,4 @@ def test_suite_filter_takes_seeds_for_as_the_grid_runs_them():
     assert expected_seeds([suite], "m", "cpu", "in-domain", "a_train", "a_test") == (0, 1, 2)
     assert expected_seeds([suite], "m", "cpu", "in-domain", "b_train", "b_test") == (0,)
     with pytest.raises(ConfigError, match="seeds_for"):
-        parse_suite({"seeds": [0], "seeds_for": {"a_test": "x"}})
+        parse_suite({"methods": ["m"], "seeds": [0], "seeds_for": {"a_test": "x"}})

@@ -30,7 +30,7 @@ def _browser(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def board_page(tmp_path_factory):
     from cvgl_bench.leaderboard.render import render
-    from cvgl_bench.leaderboard.tables import build
+    from .leaderboard_fakes import build
 
     root = tmp_path_factory.mktemp("board")
     tasks = [("synth_cvusa_train", "synth_cvusa_test", "synth_cvusa_train", 200, 400)]

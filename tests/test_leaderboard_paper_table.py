@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from cvgl_bench.cli import cli
 from cvgl_bench.leaderboard.paper_table import paper_latex, paper_markdown, paper_rows
-from cvgl_bench.leaderboard.tables import build
+from .leaderboard_fakes import build
 
 from .leaderboard_fakes import make_results
 

@@ -11,7 +11,8 @@ from PIL import Image
 from cvgl_bench import DatasetSpec, MethodSpec, SplitSpec, hookimpl
 from cvgl_bench import leaderboard as lb
 from cvgl_bench.data.structures import EvalData, GroundTruth, ImageSet
-from tests.leaderboard_fakes import rank_arrays, write_record
+from cvgl_bench.method import CVGLModel, Method
+from tests.leaderboard_fakes import build, rank_arrays, write_record
 
 
 def png_image(payload):
@@ -95,7 +96,7 @@ def test_retrieval_examples_come_from_the_registered_split(tmp_path, make_host):
     plugin, fingerprint = toy_world(tmp_path / "data")
     host = make_host(plugin)
     toy_records(tmp_path / "results", fingerprint)
-    board = lb.build(tmp_path / "results")
+    board = build(tmp_path / "results")
     files = lb.render(board, tmp_path / "out", "md", host=host, data_root=tmp_path / "data")
     example = tmp_path / "out" / "plots" / "in-domain__toy_test.examples.png"
     assert example in files
@@ -108,7 +109,7 @@ def test_retrieval_examples_are_skipped_with_a_reason(tmp_path, make_host):
     plugin, fingerprint = toy_world(tmp_path / "data")
     host = make_host(plugin)
     toy_records(tmp_path / "results", "another-fingerprint")
-    board = lb.build(tmp_path / "results")
+    board = build(tmp_path / "results")
     lb.render(board, tmp_path / "out", "md", host=host, data_root=tmp_path / "data")
     text = (tmp_path / "out" / "in-domain__toy_test.md").read_text()
     assert "retrieval examples skipped: the toy_test data found here" in text
@@ -117,20 +118,31 @@ def test_retrieval_examples_are_skipped_with_a_reason(tmp_path, make_host):
     assert "retrieval examples skipped: ToyData data not found" in text
 
 
-class MappedModel(torch.nn.Module):
+class MappedModel(torch.nn.Module, CVGLModel):
     """A model with ``spatial_maps``: its map is the image's brightness, so the plot is checkable."""
+
+    embedding_dim = 3
 
     def __init__(self):
         super().__init__()
         self.scale = torch.nn.Parameter(torch.ones(()))
 
+    def encode(self, images, view):
+        return torch.nn.functional.normalize(images.mean(dim=(2, 3)), dim=1)
+
     def spatial_maps(self, images, view):
         return {"brightness": images.mean(dim=1) * self.scale}
 
 
-class MappedMethod:
+class MappedMethod(Method):
+    def hparams(self, profile, train_split):
+        return {"views": ["ground", "satellite"], "image_size": {"ground": [20, 80], "satellite": [32, 32]}}
+
     def build_model(self, hparams):
         return MappedModel()
+
+    def fit(self, model, train, hparams, run):
+        raise AssertionError("the leaderboard never trains")
 
     def eval_transform(self, hparams, view):
         return lambda x: x.permute(0, 3, 1, 2).float() / 255.0
@@ -158,7 +170,7 @@ def test_models_with_spatial_maps_get_a_figure_and_missing_checkpoints_a_reason(
     checkpoint = tmp_path / "model.pt"
     torch.save(MappedModel().state_dict(), checkpoint)
     _with_checkpoint(record_path, checkpoint)
-    board = lb.build(tmp_path / "results")
+    board = build(tmp_path / "results")
     files = lb.render(board, tmp_path / "out", "md", host=host, data_root=tmp_path / "data")
     maps = tmp_path / "out" / "plots" / "in-domain__toy_test.m.maps.png"
     assert maps in files and png_image(maps.read_bytes()).std() > 10
@@ -169,10 +181,10 @@ def test_models_with_spatial_maps_get_a_figure_and_missing_checkpoints_a_reason(
     (runs / "m").mkdir(parents=True)
     checkpoint.rename(runs / "m" / "model.pt")
     _with_checkpoint(record_path, "m/model.pt")
-    files = lb.render(lb.build(tmp_path / "results"), tmp_path / "out3", "md", host=host,
+    files = lb.render(build(tmp_path / "results"), tmp_path / "out3", "md", host=host,
                       data_root=tmp_path / "data", runs_dir=runs)
     assert tmp_path / "out3" / "plots" / "in-domain__toy_test.m.maps.png" in files
 
-    lb.render(lb.build(tmp_path / "results"), tmp_path / "out2", "md", host=host, data_root=tmp_path / "data")
+    lb.render(build(tmp_path / "results"), tmp_path / "out2", "md", host=host, data_root=tmp_path / "data")
     text = (tmp_path / "out2" / "in-domain__toy_test.md").read_text()
     assert "skipped for m: their checkpoints are not under runs on this machine (--runs)" in text

@@ -89,7 +89,7 @@ def test_an_unknown_revision_is_not_called_stale(repo):
 
 def test_the_leaderboard_page_says_stale(tmp_path, repo):
     from cvgl_bench.leaderboard.document import table_document
-    from cvgl_bench.leaderboard.tables import build
+    from .leaderboard_fakes import build
 
     from .leaderboard_fakes import write_record
 

@@ -8,7 +8,9 @@ import numpy as np
 from cvgl_bench import leaderboard as lb
 from cvgl_bench.leaderboard.formats import table_frame
 
-from .leaderboard_fakes import rank_arrays, write_record
+from cvgl_bench.run.suite import parse_suite
+
+from .leaderboard_fakes import build, rank_arrays, write_record
 from .test_leaderboard import CVUSA, published_doc
 
 
@@ -23,7 +25,7 @@ def test_variants_are_separate_rows_with_their_own_label(tmp_path):
                      variant="ncm=off", **CVUSA)
     write_record(tmp_path, method="clnet", seed=0, arrays=_ranks(np.arange(100) % 5), config_hash="cfg-nec",
                  variant="nec=false", **CVUSA)
-    board = lb.build(tmp_path, significance=False)
+    board = build(tmp_path, significance=False)
     (table,) = board.tables
     labels = [row.label for row in table.rows]
     assert labels == ["clnet", "clnet [ncm=off]", "clnet [nec=false]"]
@@ -38,7 +40,7 @@ def test_a_variant_never_gets_the_papers_published_number(tmp_path):
     write_record(tmp_path, method="sample4geo", seed=0, arrays=_ranks(np.zeros(100)), profile="paper", **CVUSA)
     write_record(tmp_path, method="sample4geo", seed=0, arrays=_ranks(np.zeros(100)), profile="paper",
                  config_hash="cfg-x", variant="label_smoothing=0", **CVUSA)
-    board = lb.build(tmp_path, published=published_doc(), significance=False)
+    board = build(tmp_path, published=published_doc(), significance=False)
     rows = {row.label: row for row in board.tables[0].rows}
     assert rows["sample4geo"].published is not None and "recall@1" in rows["sample4geo"].deltas
     assert rows["sample4geo [label_smoothing=0]"].published is None
@@ -50,7 +52,7 @@ def test_conflicting_records_of_one_variant_keep_the_variant_in_the_label(tmp_pa
                  variant="ncm=off", **CVUSA)
     write_record(tmp_path / "other", method="clnet", seed=0, arrays=_ranks(np.zeros(100)), config_hash="cfg-b",
                  variant="ncm=off", **CVUSA)
-    board = lb.build(tmp_path, significance=False)
+    board = build(tmp_path, significance=False)
     labels = sorted(row.label for row in board.tables[0].rows)
     assert labels == ["clnet [ncm=off; cfg cfg-a]", "clnet [ncm=off; cfg cfg-b]"]
     assert any("clnet [ncm=off]" in w and "kept as 2 separate rows" in w for w in board.warnings)
@@ -61,8 +63,8 @@ def test_a_missing_seed_note_names_the_variant(tmp_path):
         write_record(tmp_path, method="clnet", seed=seed, arrays=_ranks(np.zeros(100)), **CVUSA)
     write_record(tmp_path, method="clnet", seed=0, arrays=_ranks(np.zeros(100)), config_hash="cfg-ncm",
                  variant="ncm=off", **CVUSA)
-    suite = lb.parse_suite({"methods": ["clnet"], "splits": ["cvusa_test"], "seeds": 3, "profile": "cpu"})
-    (table,) = lb.build(tmp_path, suites=[suite], significance=False).tables
+    suite = parse_suite({"methods": ["clnet"], "splits": ["cvusa_test"], "seeds": 3, "profile": "cpu"})
+    (table,) = build(tmp_path, suites=[suite], significance=False).tables
     assert table.notes.count("clnet [ncm=off] (cpu): seed(s) 1, 2 of the suite have no record; "
                              "the row averages 1 seed(s)") == 1
     assert not any(note.startswith("clnet (cpu)") for note in table.notes)

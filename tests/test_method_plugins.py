@@ -13,7 +13,7 @@ import torch
 
 from cvgl_bench.data.polar import polar_transform
 from cvgl_bench.errors import ConfigError
-from cvgl_bench.overrides import apply_overrides, parse_set
+from cvgl_bench.run.overrides import apply_overrides, parse_set
 from cvgl_bench.train.pretrained import SYNTH_CONVNEXT_ATTO
 
 from .train_helpers import train_split_spec
@@ -246,7 +246,7 @@ def test_safa_polar_satellite_lines_up_with_the_synthetic_panorama(safa, azimuth
 
 @pytest.mark.parametrize("name", ["clnet", "safa"])
 def test_costs_are_measured_from_the_cpu_model(name, clnet, safa):
-    from cvgl_bench.efficiency import measure
+    from cvgl_bench.evaluate.efficiency import measure
 
     method = {"clnet": clnet, "safa": safa}[name]
     hp = method.hparams("cpu", train_split_spec())

@@ -9,9 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cvgl_bench.errors import ConfigError
-from cvgl_bench.grid import cell_from_json, cell_to_json
-from cvgl_bench.overrides import apply_overrides, parse_set, parse_value, variant_label
-from cvgl_bench.runner import Cell
+from cvgl_bench.run.cell import Cell, cell_from_json, cell_to_json
+from cvgl_bench.run.overrides import apply_overrides, parse_set, parse_value, variant_label
 
 HP = {"ncm": "full", "nec": True, "lr": 1e-3, "epochs": 4, "ncm_stages": [2, 3],
       "augment": {"flip_p": 0.5, "rotate_mode": "paired"}, "image_size": {"ground": [64, 256]}}

@@ -22,6 +22,8 @@ from click.testing import CliRunner
 
 from cvgl_bench import SPEC_API_VERSION, hookspecs
 from cvgl_bench.cli import cli
+from cvgl_bench.evaluate.metrics import MetricFunction
+from cvgl_bench.evaluate.search import SearchBackend
 from cvgl_bench.method import CVGLModel, Method
 from cvgl_bench.specs import SPEC_TYPES
 
@@ -55,9 +57,25 @@ API_1_0 = {
     },
 }
 
+#: 1.1 declares the optional interfaces on their base classes, each with its default: a plugin
+#: that overrides none of them behaves as under 1.0.
+API_1_1 = {
+    **API_1_0,
+    "optional": {
+        "Method.validate_hparams": ["hparams"],
+        "Method.load_model": ["hparams", "checkpoint"],
+        "Method.import_checkpoint": ["state", "hparams"],
+        "CVGLModel.loss_scale": [],
+        "CVGLModel.spatial_maps": ["images", "view"],
+        "MetricFunction.__call__": ["ranks", "data", "protocol"],
+        "MetricFunction.describe": ["protocol", "data"],
+        "SearchBackend.rank": ["query", "reference", "truth", "device", "topk", "progress"],
+    },
+}
+
 #: Frozen API per version. A change to the API adds a version here (and bumps SPEC_API_VERSION);
 #: an existing entry is never edited.
-API_SNAPSHOTS = {"1.0": API_1_0}
+API_SNAPSHOTS = {"1.0": API_1_0, "1.1": API_1_1}
 
 
 def current_api() -> dict[str, dict[str, list[str]]]:
@@ -70,7 +88,13 @@ def current_api() -> dict[str, dict[str, list[str]]]:
         for name in sorted(cls.__abstractmethods__):
             params = list(inspect.signature(getattr(cls, name)).parameters)[1:]  # without self
             interface[f"{cls.__name__}.{name}"] = params
-    return {"hooks": hooks, "specs": specs, "interface": interface}
+    optional = {}
+    for cls in (Method, CVGLModel, MetricFunction, SearchBackend):
+        for name, member in vars(cls).items():
+            if callable(member) and (name == "__call__" or not name.startswith("_")) \
+                    and name not in getattr(cls, "__abstractmethods__", ()):
+                optional[f"{cls.__name__}.{name}"] = list(inspect.signature(member).parameters)[1:]
+    return {"hooks": hooks, "specs": specs, "interface": interface, "optional": optional}
 
 
 def _version(text: str) -> tuple[int, int]:
@@ -87,8 +111,8 @@ def test_the_api_is_the_snapshot_of_its_version():
     assert SPEC_API_VERSION in API_SNAPSHOTS, (
         f"SPEC_API_VERSION {SPEC_API_VERSION} has no snapshot in tests/test_plugin_api.py; add one")
     current, frozen = current_api(), API_SNAPSHOTS[SPEC_API_VERSION]
-    for part in ("hooks", "specs", "interface"):
-        assert current[part] == frozen[part], (
+    for part in ("hooks", "specs", "interface", "optional"):
+        assert current[part] == frozen.get(part, {}), (
             f"the plugin API ({part}) changed without a version bump: bump SPEC_API_VERSION in cvgl_bench/specs.py "
             f"(minor: additions only), add its snapshot to API_SNAPSHOTS and document it in docs/plugins.md")
 
@@ -110,6 +134,8 @@ def test_nothing_of_an_older_version_was_renamed_or_removed(version):
             f"{spec}: fields of API {version} must stay, in their order (new fields go after them)")
     # implementations of Method are called with exactly these arguments: they can never change in 1.x
     assert old["interface"] == current["interface"]
+    for member, args in old.get("optional", {}).items():
+        assert current["optional"].get(member) == args, f"optional {member} of API {version} changed"
 
 
 def test_the_snapshot_check_sees_a_renamed_argument(monkeypatch):
@@ -155,6 +181,12 @@ def test_docs_list_the_method_interface():
     documented = {f"{_names(row[0])[0]}.{_names(row[1])[0]}": _names(row[2])
                   for row in _table_rows("The method interface")}
     assert documented == current_api()["interface"]
+
+
+def test_docs_list_every_optional_interface_with_its_default():
+    documented = {f"{_names(row[0])[0]}.{_names(row[1])[0]}": _names(row[2])
+                  for row in _table_rows("Optional interfaces")}
+    assert documented == current_api()["optional"]
 
 
 # -- a plugin written against 1.0 ------------------------------------------------------------------

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from cvgl_bench import SplitSpec, hookimpl
 from cvgl_bench.cli import cli
 from cvgl_bench.errors import UnknownNameError
-from cvgl_bench.runner import Cell, plan
+from cvgl_bench.run import Cell, plan
 
 from .fake_plugins import toy_methods
 

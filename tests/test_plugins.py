@@ -26,6 +26,15 @@ def test_in_process_plugin_registers_everything_without_importing_heavy_code(mak
     assert type(method).__name__ == "ToyMethod" and "tests.fake_plugins.heavy" in sys.modules
 
 
+def test_a_method_loader_must_give_a_method():
+    from cvgl_bench import MethodSpec
+    from cvgl_bench.errors import PluginError
+
+    spec = MethodSpec(name="duck", loader="tests.fake_plugins.heavy:NotAMethod")
+    with pytest.raises(PluginError, match="not a cvgl_bench.method.Method"):
+        spec.load()
+
+
 def test_plugin_that_fails_to_import_is_listed_and_does_not_break_the_rest(make_host, tmp_path, monkeypatch):
     _fake_distribution(tmp_path, monkeypatch, "broken-dist", "1.2", "broken = tests.fake_plugins.broken_import")
     _fake_distribution(tmp_path, monkeypatch, "good-dist", "0.3", "good = tests.fake_plugins.good")

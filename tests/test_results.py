@@ -18,9 +18,9 @@ def make_record(seed=0, method="m", r1=50.0):
                     "dataset_fingerprint": "f00", "seed": seed, "wall_time_s": {"train": 1.0}},
         in_domain_train_split="a_train",
     )
-    rec["metrics"]["recall@1"] = {"value": r1, "convention": "strict ranks", "ci95": [r1 - 5, r1 + 5],
-                                  "higher_is_better": True}
-    rec["n_queries"] = rec["n_references"] = 10
+    rec.metrics["recall@1"] = results.MetricValue(value=r1, convention="strict ranks", ci95=[r1 - 5, r1 + 5],
+                                                  higher_is_better=True)
+    rec.n_queries = rec.n_references = 10
     return rec
 
 
@@ -32,7 +32,8 @@ def test_write_read_load_round_trip(tmp_path, host):
     path = results.record_path(tmp_path, make_record(1))
     assert path.name == "a_train__a_test__seed1.json" and path.parent.name == "cpu"
     back = results.read(path)
-    assert back["cell"]["task"] == "in-domain" and back["metrics"]["recall@1"]["value"] == 10.0
+    assert back.cell.task == "in-domain" and back.metrics["recall@1"].value == 10.0
+    assert back.to_dict() == json.loads(path.read_text())
     assert results.read_ranks(path, back)["rank_strict"].tolist() == list(range(10))
     frame = results.load(tmp_path)
     assert sorted(frame["seed"]) == [0, 1, 2] and set(frame["recall@1"]) == {0.0, 10.0, 20.0}
@@ -42,7 +43,7 @@ def test_write_read_load_round_trip(tmp_path, host):
 def test_transfer_task_is_recognised():
     rec = results.new_record(method="m", profile="cpu", seed=0, train_split="b_train", eval_split="a_test",
                              config_hash="x", protocol={}, provenance={}, in_domain_train_split="a_train")
-    assert rec["cell"]["task"] == "transfer"
+    assert rec.cell.task == "transfer"
 
 
 def test_crash_mid_write_leaves_no_partial_file(tmp_path, monkeypatch):
@@ -95,18 +96,63 @@ def test_killed_writer_never_exposes_partial_json(tmp_path):
 
 
 def test_validation_errors_name_the_field(tmp_path):
-    rec = make_record()
+    rec = make_record().to_dict()
     del rec["provenance"]["seed"]
     with pytest.raises(DataError, match="provenance.seed"):
         results.validate(rec)
-    rec = make_record()
+    rec = make_record().to_dict()
     rec["metrics"]["recall@5"] = {"value": 1.0}
     with pytest.raises(DataError, match="convention"):
         results.validate(rec)
-    rec = make_record()
+    rec = make_record().to_dict()
     rec["schema_version"] = 99
     with pytest.raises(DataError, match="upgrade cvgl-bench"):
         results.validate(rec)
+    rec = make_record().to_dict()
+    rec["cell"]["task"] = "sideways"
+    with pytest.raises(DataError, match="cell.task"):
+        results.validate(rec)
+    rec = make_record()
+    del rec.provenance["git"]
+    with pytest.raises(DataError, match="provenance.git"):  # a record is checked before it is written
+        results.write(rec, tmp_path / "r.json")
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_schema_1_records_are_read_and_upgraded(tmp_path):
+    """Records written before schema 2 keep reading: the seed-free configuration is derived from the
+    runner's hash of their own fields, the split facts from what the split reader said."""
+    rec = make_record(seed=3).to_dict()
+    del rec["split"], rec["cell"]["configuration_id"]
+    rec["schema_version"] = 1
+    rec["cell"]["hparams"] = {"lr": 0.001}
+    rec["provenance"]["train_fingerprint"] = "tf"
+    rec["provenance"]["data_info"] = {"synthetic": {"real_split": "cvusa_test", "size": "small"}}
+    fields = ("m", "", "cpu", {"lr": 0.001}, "a_train", "tf")
+    rec["cell"]["config_hash"] = results.config_hash(*fields, 3)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(rec))
+    back = results.read(path)
+    assert back.schema_version == results.SCHEMA_VERSION
+    assert back.cell.configuration_id == results.configuration_id(*fields) == results.config_hash(*fields, -1)
+    assert back.split == results.SplitInfo(synthetic=True, twin="cvusa_test")
+    rec["cell"]["config_hash"] = "made-by-another-tool"
+    path.write_text(json.dumps(rec))
+    assert results.read(path).cell.configuration_id == "made-by-another-tool"
+
+
+def test_committed_leaderboard_records_read_under_the_current_schema():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "leaderboards" / "synth" / "results"
+    found = list(results.iter_records(root))
+    assert found and all(r.schema_version == results.SCHEMA_VERSION and r.split.synthetic for _, r in found)
+    # one trained model per (method, seed, training split): its records share the configuration over seeds
+    by_model = {}
+    for _, r in found:
+        by_model.setdefault((r.cell.method, r.cell.profile, r.cell.variant, r.cell.train_split), set()).add(
+            r.cell.configuration_id)
+    assert all(len(ids) == 1 for ids in by_model.values())
 
 
 def test_bad_files_are_skipped_with_a_warning_and_checksums_are_checked(tmp_path, host):
@@ -164,10 +210,11 @@ def test_the_checkpoint_is_stored_relative_to_the_runs_folder(tmp_path, monkeypa
 def test_the_checkpoint_is_found_under_the_runs_folder_and_old_absolute_paths_still_read(tmp_path):
     record = make_record()
     assert results.checkpoint_file(record, tmp_path) is None  # no checkpoint named
-    record["checkpoint"] = {"file": "m/cpu/model.pt", "sha256": ""}
+    record.checkpoint = results.CheckpointRef("m/cpu/model.pt", "")
     assert results.checkpoint_file(record, tmp_path / "runs") == tmp_path / "runs" / "m" / "cpu" / "model.pt"
     assert results.checkpoint_file(record) == Path("runs") / "m" / "cpu" / "model.pt"
-    record["checkpoint"] = {"file": str(tmp_path / "old" / "model.pt"), "sha256": ""}  # written before
+    assert results.checkpoint_file(record.to_dict()) == Path("runs") / "m" / "cpu" / "model.pt"  # the JSON form
+    record.checkpoint = results.CheckpointRef(str(tmp_path / "old" / "model.pt"), "")  # written before
     assert results.checkpoint_file(record, tmp_path / "runs") == tmp_path / "old" / "model.pt"
 
 

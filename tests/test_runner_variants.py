@@ -10,8 +10,7 @@ from click.testing import CliRunner
 
 from cvgl_bench import results
 from cvgl_bench.errors import ConfigError
-from cvgl_bench.overrides import parse_set
-from cvgl_bench.runner import Cell, RunOptions, run_cell
+from cvgl_bench.run import Cell, RunOptions, parse_set, run_cell
 
 from .fake_plugins import toy_methods
 from .synth_tiny import tiny_synth_dir, tiny_world  # noqa: F401 - fixtures
@@ -35,12 +34,14 @@ def test_overrides_reach_the_model_and_name_the_record(toy_host, tmp_path):
     assert plain_path.name == "synth_cvusa_train__synth_cvusa_test__seed0.json"
     assert ablated_path.name == "synth_cvusa_train__synth_cvusa_test__epochs_1_augment.flip_p_0__seed0.json"
     p, a = results.read(plain_path), results.read(ablated_path)
-    assert p["cell"]["variant"] == "" and a["cell"]["variant"] == "epochs=1,augment.flip_p=0"
-    assert a["cell"]["hparams"]["epochs"] == 1 and a["cell"]["hparams"]["augment"]["flip_p"] == 0
-    assert p["cell"]["hparams"]["epochs"] == 2
-    assert p["cell"]["config_hash"] != a["cell"]["config_hash"]  # never the same checkpoint
-    assert p["checkpoint"]["file"] != a["checkpoint"]["file"]
-    assert a["efficiency"]["params"] > 0 and a["efficiency"]["embedding_dim"] == 16
+    assert p.cell.variant == "" and a.cell.variant == "epochs=1,augment.flip_p=0"
+    assert a.cell.hparams["epochs"] == 1 and a.cell.hparams["augment"]["flip_p"] == 0
+    assert p.cell.hparams["epochs"] == 2
+    assert p.cell.config_hash != a.cell.config_hash  # never the same checkpoint
+    assert p.cell.configuration_id != a.cell.configuration_id  # nor the same leaderboard row
+    assert p.checkpoint.file != a.checkpoint.file
+    assert a.efficiency["params"] > 0 and a.efficiency["embedding_dim"] == 16
+    assert p.split.synthetic and p.split.twin == "cvusa_test"
     frame = results.load(tmp_path / "results")
     assert sorted(frame["variant"]) == ["", "epochs=1,augment.flip_p=0"]
     again = run_cell(Cell("tiny", ("synth_cvusa_test",), overrides=parse_set(["epochs=1", "augment.flip_p=0"])),
@@ -79,7 +80,7 @@ def test_cli_set_and_the_leaderboard_label(toy_host, tmp_path):
     assert json.loads(ablated.stdout)[0]["cell"]["variant"] == "epochs=1"
     bad = runner.invoke(cli, common + ["--set", "epochz=1"])
     assert bad.exit_code == 2 and "no hparam 'epochz'" in bad.output and "Traceback" not in bad.output
-    board = build(tmp_path / "r", significance=False, ranks=False)
+    board = build(tmp_path / "r", significance=False, ranks=False, host=toy_host)
     (table,) = board.tables
     assert sorted(row.label for row in table.rows) == ["tiny", "tiny [epochs=1]"]
     assert not any("kept as" in w for w in board.warnings)  # an ablation is a row of its own, not a conflict

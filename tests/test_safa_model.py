@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "safa")
 from cvgl_bench_safa.model import SAFAModel, SpatialAwareAggregation, build_trunk  # noqa: E402
 
 from cvgl_bench.data.polar import polar_transform_torch  # noqa: E402
-from cvgl_bench.efficiency import measure  # noqa: E402
+from cvgl_bench.evaluate.efficiency import measure  # noqa: E402
 from cvgl_bench.errors import ConfigError  # noqa: E402
 
 BACKBONE = "resnet18"

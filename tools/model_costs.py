@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=2 python tools/model_costs.py            # parameters, GFLOPs, embedding dim
     OMP_NUM_THREADS=2 python tools/model_costs.py --speed    # + forward+backward images/s (cpu rows)
 
-Every figure comes from :func:`cvgl_bench.efficiency.measure` / ``images_per_s`` on a freshly
+Every figure comes from :func:`cvgl_bench.evaluate.efficiency.measure` / ``images_per_s`` on a freshly
 built model (``pretrained=False``: weights do not change the cost). Speeds are medians of
 ``--repeats`` batches; the Sample4Geo-equivalent encoder is timed in the same run so ratios
 hold even on a loaded machine.
@@ -24,7 +24,7 @@ sys.path[:0] = [str(ROOT / "plugins" / "clnet"), str(ROOT / "plugins" / "safa")]
 from cvgl_bench_clnet.model import CLNetModel  # noqa: E402
 from cvgl_bench_safa.model import SAFAModel  # noqa: E402
 
-from cvgl_bench.efficiency import images_per_s, measure  # noqa: E402
+from cvgl_bench.evaluate.efficiency import images_per_s, measure  # noqa: E402
 
 CVUSA_S4G = {"ground": (140, 768), "satellite": (384, 384)}
 CPU = {"ground": (64, 256), "satellite": (128, 128)}

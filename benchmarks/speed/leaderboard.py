@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 from tests.leaderboard_fakes import make_results  # noqa: E402
 
 from cvgl_bench import leaderboard as lb  # noqa: E402
+from cvgl_bench.plugins import get_host  # noqa: E402
 
 TASKS = [  # (train split, eval split, in-domain train split, queries, references)
     ("cvusa_train", "cvusa_test", "cvusa_train", 8884, 8884),
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "--format", fmt, "--out", str(out)], check=True, capture_output=True)
                 cold.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                board = lb.build(results, published=published)
+                board = lb.build(results, published=published, host=get_host())
                 build_s.append(time.perf_counter() - start)
                 start = time.perf_counter()
                 lb.render(board, base / f"warm_{fmt}_{i}", fmt)

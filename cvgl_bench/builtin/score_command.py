@@ -22,40 +22,20 @@ def cvgl_bench_register_commands(cli):
     cli.add_command(score)
 
 
-def parse_protocol(items: tuple[str, ...]) -> dict[str, str]:
-    """``("ties=loose", "r1pct=vigor")`` -> dict; a malformed item is a one-line error."""
-    from ..errors import ConfigError
-
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise ConfigError(f"--protocol expects KEY=VALUE (e.g. ties=loose), got {item!r}")
-        out[key.strip()] = value.strip()
-    return out
-
-
-def load_split(split_name: str, protocol_items: tuple[str, ...], data_root: str | None, host: Any) -> Any:
-    """Resolve an evaluation split, its data root and protocol, and load it (EvalData).
+def _eval_split(split_name: str, protocol_items: tuple[str, ...], data_root: str | None, host: Any) -> Any:
+    """The evaluation split to score, loaded under its protocol (:func:`cvgl_bench.data.splits.load_split`).
 
     Only the split files are needed: images are not checked (the embeddings exist already).
-    Unknown protocol options are errors here, not silently ignored.
     """
-    from ..data.splits import call_split_loader
-    from ..dataroot import resolve_root
-    from ..errors import ConfigError, DataError
+    from ..data.splits import load_split
+    from ..errors import ConfigError
+    from ..run.overrides import parse_protocol
 
     spec = host.splits.get(split_name)
     if spec.role != "eval":
         raise ConfigError(f"split {split_name!r} is a training split; score an evaluation split "
                           f"(see 'cvgl-bench datasets')")
-    protocol = spec.resolve_protocol(parse_protocol(protocol_items))
-    dataset = host.datasets.get(spec.dataset)
-    root = resolve_root(dataset, data_root, spec)
-    data = call_split_loader(spec, root, protocol, verify_files=False)
-    if not len(data.queries) or not len(data.references):
-        raise DataError(f"split {split_name!r} under {root} has no queries or no references")
-    return data
+    return load_split(spec, data_root, dict(parse_protocol(protocol_items)), host, verify_files=False)
 
 
 @click.command("score")
@@ -84,7 +64,7 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
     h = command_host()
     h.splits.get(split_name)  # an unknown split fails before the file is read
     emb = read_embeddings(embeddings_path)
-    data = load_split(split_name, protocol_items, data_root, h)
+    data = _eval_split(split_name, protocol_items, data_root, h)
     path = emb.path
     query, reference = align(emb, data)
     del emb  # rows that had to be reordered are copies: let the file's arrays go

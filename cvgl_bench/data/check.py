@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, UserError
-from .splits import call_split_loader
+from .splits import load_split
 from .structures import EvalData
 
 #: Protocol options whose alternative values read a different listing and so are checked too.
@@ -94,16 +94,17 @@ def check_dataset(name: str, root: str | os.PathLike, *, decode: bool = False, h
         for key in LISTING_OPTIONS:
             variants += [{key: value} for value in split.protocol_options.get(key, ())[1:]]
         for override in variants:
-            entries.append(_check_split(split, root, override, decode, seen))
+            entries.append(_check_split(split, root, override, decode, seen, host))
     return {"dataset": dataset.name, "root": str(root), "ok": all(e["status"] == "ok" for e in entries),
             "splits": entries}
 
 
-def _check_split(split: Any, root: Path, override: dict[str, str], decode: bool, seen: dict) -> dict[str, Any]:
+def _check_split(split: Any, root: Path, override: dict[str, str], decode: bool, seen: dict,
+                 host: Any) -> dict[str, Any]:
     label = split.name + "".join(f" [{k}={v}]" for k, v in override.items())
     entry: dict[str, Any] = {"split": label, "role": split.role, "expected": dict(split.expected_counts)}
     try:
-        data = call_split_loader(split, root, split.resolve_protocol(override), verify_files=False)
+        data = load_split(split, protocol=override, host=host, root=root, verify_files=False, allow_empty=True)
     except UserError as exc:
         entry.update(status="error", error=str(exc), counts={})
         return entry

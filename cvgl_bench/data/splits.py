@@ -1,7 +1,11 @@
-"""Call a split's loader and check what it returns.
+"""Loading a split: the one :func:`load_split` of the project.
 
-The runner's ``load_split`` finds the data folder and fills in the protocol; ``cvgl-bench data
-check`` calls loaders through :func:`call_split_loader` without the per-image existence check.
+The runner, ``cvgl-bench score``, ``cvgl-bench data check``, the conformance checks and the
+leaderboard's retrieval examples all load a split through it, so every one of them finds the
+data folder, resolves the protocol and checks what the dataset plugin returned by the same rules.
+A protocol option the split does not have is an error here (never silently dropped); a cell that
+applies one option to several splits hands each split only the options it has
+(:meth:`cvgl_bench.run.plan.Plan.protocol_for`).
 """
 
 from __future__ import annotations
@@ -11,27 +15,47 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import PluginError
+from ..dataroot import resolve_root
+from ..errors import DataError, PluginError
 from ..specs import SplitSpec
 from .structures import EvalData, TrainData
 
 
-def call_split_loader(split: SplitSpec, root: Path, protocol: Mapping[str, str], *,
-                      verify_files: bool = True) -> TrainData | EvalData:
-    """Run ``split``'s loader on ``root``; the result must match the split's role.
+def load_split(spec: SplitSpec, data_root: str | Path | None = None, protocol: Mapping[str, str] | None = None,
+               host: Any = None, *, root: Path | None = None, verify_files: bool = True,
+               allow_empty: bool = False, twin_command: str | None = None) -> TrainData | EvalData:
+    """Load ``spec`` through its dataset plugin under its protocol (defaults updated by ``protocol``).
 
-    ``verify_files=False`` asks loaders that support it to skip the per-image existence check
-    (``cvgl-bench data check`` counts missing files itself instead of stopping at the first).
+    :param data_root: where datasets live (``--data-root``; else ``CVGL_DATA_ROOT``, the config file).
+    :param protocol: protocol options to change; an option or value the split does not have is
+        a one-line :class:`~cvgl_bench.errors.ConfigError`.
+    :param host: the plugin host that registered the split (it names the dataset and the plugin).
+    :param root: the dataset's own folder, when the caller found it already (``data check``).
+    :param verify_files: ``False`` asks the split reader to skip the per-image existence check
+        (``data check`` counts missing files itself; ``score`` needs no image).
+    :param allow_empty: return an empty split instead of raising (``data check`` reports its counts).
+    :param twin_command: the command to run on synthetic data instead, named when the data is missing.
+    :raises PluginError: the split's reader returned the wrong type for the split's role.
+    :raises DataError: the split is empty (unless ``allow_empty``).
     """
-    loader = split.load()
+    if host is None:
+        raise TypeError("load_split needs the plugin host (host=...)")
+    resolved = spec.resolve_protocol(protocol)
+    if root is None:
+        root = resolve_root(host.datasets.get(spec.dataset), data_root, spec, twin_command=twin_command)
+    reader = spec.load()
     kwargs: dict[str, Any] = {}
-    if not verify_files and _accepts(loader, "verify_files"):
+    if not verify_files and _accepts(reader, "verify_files"):
         kwargs["verify_files"] = False
-    data = loader(Path(root), dict(protocol), **kwargs)
-    expected = TrainData if split.role == "train" else EvalData
+    data = reader(Path(root), dict(resolved), **kwargs)
+    expected = TrainData if spec.role == "train" else EvalData
     if not isinstance(data, expected):
-        raise PluginError(f"split {split.name!r}: its loader returned {type(data).__name__}, "
-                          f"expected {expected.__name__} for a {split.role} split")
+        origin = host.splits.origin(spec.name).origin if spec.name in host.splits else "its plugin"
+        raise PluginError(f"split {spec.name!r} of {origin} returned {type(data).__name__}, not {expected.__name__} "
+                          f"(a {spec.role} split)")
+    size = len(data) if isinstance(data, TrainData) else min(len(data.queries), len(data.references))
+    if size == 0 and not allow_empty:
+        raise DataError(f"split {spec.name!r} under {root} is empty")
     return data
 
 

@@ -188,8 +188,26 @@ def _truth_of(data: Any) -> GroundTruth:
     return data if isinstance(data, GroundTruth) else data.truth
 
 
+class MetricFunction:
+    """What a metric plugin's loader resolves to: per-query scores from stored ranks.
+
+    Subclass it (or give any callable with the same signature): :meth:`__call__` is required,
+    :meth:`describe` optional. The metric's value is the mean of the scores in %, so every metric
+    gets the same bootstrap intervals and paired tests.
+    """
+
+    def __call__(self, ranks: RankTable, data: Any, protocol: Mapping[str, str]) -> np.ndarray:
+        """One score in [0, 1] per query; ``data`` is the split's EvalData (or its GroundTruth)."""
+        raise NotImplementedError
+
+    def describe(self, protocol: Mapping[str, str], data: Any) -> str | None:
+        """The one line naming the convention, stored in the record; None: the spec's
+        ``convention_option`` or ``summary`` says it."""
+        return None
+
+
 @dataclass(frozen=True)
-class Metric:
+class Metric(MetricFunction):
     """A per-query metric function with the text that names its convention."""
 
     compute: Callable[[RankTable, GroundTruth, Mapping[str, str]], np.ndarray]

@@ -18,7 +18,9 @@ import numpy as np
 from ..data.structures import EvalData, GroundTruth
 from ..errors import ConfigError, DataError
 from .bootstrap import bootstrap_means, percentile_interval
+from .metrics import MetricFunction
 from .ranks import RankTable
+from .search import SearchBackend
 
 DEFAULT_METRICS = ("recall@1", "recall@5", "recall@10", "recall@1%")
 """Reported when neither the caller nor the split names metrics."""
@@ -63,16 +65,16 @@ class StoredSplit:
     split: str = ""
 
 
-def score(query: np.ndarray, reference: np.ndarray, data: EvalData, *, metrics: Sequence[str] | None = None,
-          backend: str = "torch", device: str | None = None, n_boot: int = 1000, seed: int = 0,
-          host: Any = None, topk: int = 10, progress: bool = False) -> Scored:
+def score(query: np.ndarray, reference: np.ndarray, data: EvalData, *, host: Any,
+          metrics: Sequence[str] | None = None, backend: str = "torch", device: str | None = None, n_boot: int = 1000,
+          seed: int = 0, topk: int = 10, progress: bool = False) -> Scored:
     """Rank ``query`` against ``reference`` embeddings (rows in the split's order) and score.
 
     :param metrics: metric names; default: the split's own list, else ``DEFAULT_METRICS``.
     :param backend: a registered search backend (``torch``, ``faiss``...).
     :param n_boot: bootstrap resamples for the 95% intervals (0: no interval).
+    :param host: the plugin host whose metrics and search backends are used.
     """
-    host = _host(host)
     names = _metric_names(metrics, data.split, host)
     spec = host.search_backends.get(backend)
     if not spec.available():
@@ -86,16 +88,26 @@ def score(query: np.ndarray, reference: np.ndarray, data: EvalData, *, metrics: 
                         f"{data.truth.n_queries} queries and {data.truth.n_references} references")
     kwargs: dict[str, Any] = {"device": device, "topk": topk}
     large = data.truth.n_queries * data.truth.n_references >= 1e8
-    if progress and large and "progress" in inspect.signature(searcher.rank).parameters:
-        kwargs["progress"] = True
+    if progress and large and (isinstance(searcher, SearchBackend)
+                               or "progress" in inspect.signature(searcher.rank).parameters):
+        kwargs["progress"] = True  # declared by SearchBackend; an older plugin's rank() may lack it
     ranks = searcher.rank(query, reference, data.truth, **kwargs)
     return _evaluate(ranks, data, dict(data.protocol), names, n_boot, seed, host)
 
 
 def rescore(arrays: Mapping[str, np.ndarray], protocol: Mapping[str, str], metrics: Sequence[str], *,
-            n_boot: int = 1000, seed: int = 0, host: Any = None, split: str = "") -> Scored:
-    """Recompute metrics from stored arrays (``Scored.rank_arrays()``), without embeddings."""
-    host = _host(host)
+            host: Any, n_boot: int = 1000, seed: int = 0, split: str = "") -> Scored:
+    """Recompute metrics from stored arrays (``Scored.rank_arrays()``), without embeddings.
+
+    ``host`` provides the metric plugins (as for :func:`score`).
+    """
+    ranks, truth = stored_ranks(arrays)
+    data = StoredSplit(truth, dict(protocol), split)
+    return _evaluate(ranks, data, dict(protocol), list(metrics), n_boot, seed, host)
+
+
+def stored_ranks(arrays: Mapping[str, np.ndarray]) -> tuple[RankTable, GroundTruth]:
+    """The rank table and ground truth stored beside a record, checked against each other."""
     try:
         truth = GroundTruth.from_arrays(dict(arrays))
     except KeyError as exc:
@@ -105,8 +117,7 @@ def rescore(arrays: Mapping[str, np.ndarray], protocol: Mapping[str, str], metri
         ranks.check_against(truth)
     except ValueError as exc:
         raise DataError(f"stored ranks do not fit their ground truth: {exc}") from None
-    data = StoredSplit(truth, dict(protocol), split)
-    return _evaluate(ranks, data, dict(protocol), list(metrics), n_boot, seed, host)
+    return ranks, truth
 
 
 def _evaluate(ranks: RankTable, data: Any, protocol: dict[str, str], names: Sequence[str], n_boot: int, seed: int,
@@ -141,9 +152,11 @@ def _evaluate(ranks: RankTable, data: Any, protocol: dict[str, str], names: Sequ
 
 
 def _convention(fn: Any, spec: Any, protocol: Mapping[str, str], data: Any) -> str:
-    describe = getattr(fn, "describe", None)
-    if callable(describe):
-        return str(describe(protocol, data))
+    # MetricFunction declares describe(); a plain callable of an older plugin may carry one too
+    describe = fn.describe if isinstance(fn, MetricFunction) else getattr(fn, "describe", None)
+    text = describe(protocol, data) if callable(describe) else None
+    if text is not None:
+        return str(text)
     option = spec.convention_option
     if option and option in protocol:
         return f"{option}={protocol[option]}"
@@ -156,11 +169,3 @@ def _metric_names(metrics: Sequence[str] | None, split: str, host: Any) -> list[
     if split in host.splits and host.splits.get(split).metrics:
         return list(host.splits.get(split).metrics)
     return list(DEFAULT_METRICS)
-
-
-def _host(host: Any) -> Any:
-    if host is not None:
-        return host
-    from ..plugins import get_host
-
-    return get_host()

@@ -21,7 +21,22 @@ from ..data.structures import JUNK, GroundTruth
 from .ranks import RankTable, compute_ranks
 
 
-class TorchSearch:
+class SearchBackend:
+    """What a search backend plugin's loader resolves to (a zero-argument factory of one).
+
+    :meth:`rank` must return the exact :class:`RankTable` of every ground-truth entry and each
+    query's ``topk``; ``progress`` (a progress bar on large problems) may be ignored.
+    """
+
+    name = "backend"
+
+    def rank(self, query: Any, reference: Any, truth: GroundTruth, *, device: str | None = None, topk: int = 10,
+             progress: bool = False) -> RankTable:
+        """Exact ranks of every ground-truth entry and each query's top-k."""
+        raise NotImplementedError
+
+
+class TorchSearch(SearchBackend):
     """The chunked torch engine (:mod:`cvgl_bench.evaluate.engine`)."""
 
     name = "torch"
@@ -37,7 +52,7 @@ class TorchSearch:
                              memory_mb=self.memory_mb, progress=progress)
 
 
-class FaissSearch:
+class FaissSearch(SearchBackend):
     """faiss ``IndexFlatIP`` as the screen, exact re-checks of every undecided reference.
 
     :param knn_candidates: length of the k-NN lists (default: 2048 on a GPU, top-k + 8 on a CPU).
@@ -52,10 +67,11 @@ class FaissSearch:
         self.memory_mb = memory_mb
 
     def rank(self, query: Any, reference: Any, truth: GroundTruth, *, device: str | None = None,
-             topk: int = 10) -> RankTable:
+             topk: int = 10, progress: bool = False) -> RankTable:
         """Exact ranks of every ground-truth entry and each query's top-k.
 
         ``device``: ``None`` uses a GPU for the k-NN lists when faiss has one, ``"cpu"`` never.
+        ``progress`` is not shown (faiss searches in a few large calls).
         """
         import faiss
         import torch

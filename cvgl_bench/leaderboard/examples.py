@@ -1,9 +1,9 @@
 """Retrieval examples of a table's best row: queries, their top references, the true match.
 
-The images come from the evaluation split itself, loaded through the plugin registry exactly
-as the runner loads it, and only when the split on disk is the one the records were computed
-on (same dataset fingerprint). When the data is not available the examples are skipped with a
-one-line reason, never faked.
+The images come from the evaluation split itself, loaded exactly as the runner loads it
+(:func:`cvgl_bench.data.splits.load_split`), and only when the split on disk is the one the
+records were computed on (same dataset fingerprint). When the data is not available the examples
+are skipped with a one-line reason, never faked.
 """
 
 from __future__ import annotations
@@ -31,15 +31,12 @@ def _image(path: str) -> np.ndarray:
 
 
 def _eval_data(table: BenchmarkTable, protocol: dict[str, str], host: Any, data_root: Any) -> Any:
-    from ..dataroot import resolve_root
+    from ..data.splits import load_split
 
-    spec = host.splits.get(table.eval_split)
-    dataset = host.datasets.get(spec.dataset)
-    root = resolve_root(dataset, data_root)  # no twin hint: the leaderboard has no --dataset to pass it to
-    return spec.load()(root, spec.resolve_protocol(protocol))
+    return load_split(host.splits.get(table.eval_split), data_root, protocol, host)
 
 
-def retrieval_examples(table: BenchmarkTable, summaries: dict[Any, RankSummary], *, host: Any = None,
+def retrieval_examples(table: BenchmarkTable, summaries: dict[Any, RankSummary], *, host: Any,
                        data_root: Any = None, n_examples: int = 4, top: int = 5,
                        seed: int = 0) -> tuple[list[Example], str]:
     """Up to ``n_examples`` examples (half hits at rank 1, half misses) and a caption or skip reason."""
@@ -51,10 +48,6 @@ def retrieval_examples(table: BenchmarkTable, summaries: dict[Any, RankSummary],
     if summary is None or summary.best_rank is None:
         return [], f"ranks of {best.label} not available" + (f" ({summary.error})" if summary else "")
     try:
-        if host is None:
-            from ..plugins import get_host
-
-            host = get_host()
         data = _eval_data(table, best.protocol, host, data_root)
         arrays = results.read_ranks(run.path, run.record)
         if "topk" not in arrays:

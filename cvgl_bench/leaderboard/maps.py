@@ -1,8 +1,8 @@
 """Spatial maps of a table's methods over their input images (CLNet's NCM maps, attention...).
 
-A model may offer ``spatial_maps(images, view) -> {name: (B, h, w) tensor}``: maps over the
-input that say where the model looks or how it aligns the views. The core knows no method by
-name: any model with that method gets a figure, drawn from its checkpoint on a few images of
+A model may offer maps over the input that say where it looks or how it aligns the views
+(:meth:`cvgl_bench.method.CVGLModel.spatial_maps`; none by default). The core knows no method
+by name: any model that returns maps gets a figure, drawn from its checkpoint on a few images of
 the table's evaluation split. Without the checkpoint or the data here, the figure is skipped
 with the reason.
 """
@@ -14,15 +14,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..method import CVGLModel
 from ..results import checkpoint_file
 from .examples import _eval_data
 from .document import Figure, Text
 from .plots import plot_attention_overlays
 from .tables import BenchmarkTable, Row
-
-MAPS_METHOD = "spatial_maps"
-"""Name of the optional model method that returns maps over the input."""
-
 
 def _resized(path: str, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
@@ -34,8 +31,6 @@ def _resized(path: str, size: tuple[int, int]) -> np.ndarray:
 def _model_of(row: Row, host: Any, runs_dir: Any = "runs") -> tuple[Any, Any, dict[str, Any]] | None:
     """The row's method, model (from its first run's checkpoint, found under ``runs_dir``) and
     hparams; None when the record names no checkpoint."""
-    import torch
-
     run = row.runs[0]
     checkpoint = checkpoint_file(run.record, runs_dir)
     if checkpoint is None:
@@ -43,28 +38,20 @@ def _model_of(row: Row, host: Any, runs_dir: Any = "runs") -> tuple[Any, Any, di
     if not checkpoint.is_file():
         raise UserError(f"checkpoint {checkpoint} of {row.label} is not here")
     method = host.methods.get(row.method).load()
-    hparams = dict(run.record["cell"]["hparams"])
-    model = method.build_model(hparams)
-    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
-    model.eval()
-    return method, model, hparams
+    hparams = dict(run.record.cell.hparams)
+    return method, method.load_model(hparams, checkpoint), hparams
 
 
-def map_figures(table: BenchmarkTable, *, host: Any = None, data_root: Any = None, runs_dir: Any = None,
+def map_figures(table: BenchmarkTable, *, host: Any, data_root: Any = None, runs_dir: Any = None,
                 n_images: int = 2) -> list[Any]:
-    """One figure per row whose model offers ``spatial_maps``; texts saying why others were skipped.
+    """One figure per row whose model returns spatial maps; texts saying why others were skipped.
 
     Checkpoints are looked up under ``runs_dir`` (default ``runs``, as ``cvgl-bench run`` writes them)."""
-    if not any((row.runs[0].record.get("checkpoint") or {}).get("file") for row in table.rows if row.runs):
+    if not any(row.runs[0].record.checkpoint is not None for row in table.rows if row.runs):
         return []  # no model to ask: skip importing torch, which costs more than the whole table
     import torch
 
     runs_dir = "runs" if runs_dir is None else runs_dir
-
-    if host is None:
-        from ..plugins import get_host
-
-        host = get_host()
     blocks: list[Any] = []
     data = None
     missing = []
@@ -77,8 +64,8 @@ def map_figures(table: BenchmarkTable, *, host: Any = None, data_root: Any = Non
         if loaded is None:
             continue
         method, model, hparams = loaded
-        if not callable(getattr(model, MAPS_METHOD, None)):
-            continue
+        if type(model).spatial_maps is CVGLModel.spatial_maps:
+            continue  # the model keeps the default: it draws no maps
         try:
             data = data if data is not None else _eval_data(table, row.protocol, host, data_root)
         except UserError as exc:
@@ -92,13 +79,13 @@ def map_figures(table: BenchmarkTable, *, host: Any = None, data_root: Any = Non
             pixels = np.stack([_resized(images.paths[int(i)], size) for i in chosen])
             batch = method.eval_transform(hparams, view)(torch.from_numpy(pixels))
             with torch.inference_mode():
-                maps = getattr(model, MAPS_METHOD)(batch, view)
+                maps = model.spatial_maps(batch, view)
             for name, values in maps.items():
                 for k, i in enumerate(chosen):
                     pairs.append((pixels[k], np.asarray(values[k].float().cpu())))
                     titles.append(f"{view} {images.ids[int(i)]}: {name}")
         if pairs:
-            key = f"{table.key}.{row.method}{'.' + row.variant if getattr(row, 'variant', '') else ''}.maps.png"
+            key = f"{table.key}.{row.method}{'.' + row.variant if row.variant else ''}.maps.png"
             png = plot_attention_overlays(pairs, titles=titles, columns=n_images,
                                           suptitle=f"{row.label}: spatial maps over the input ({table.title})")
             blocks.append(Figure(key.replace("=", "-"), png,

@@ -18,7 +18,8 @@ from ..fsutil import atomic_open
 from .document import Document, Figure, Text, index_document, table_document
 from .formats import (EXTENSIONS, LATEX_PREAMBLE, overview_frame, published_frame, table_frame, to_html, to_latex,
                       to_markdown)
-from .ranks import curve_from_ranks, r1pct_k
+from ..evaluate.curves import recall_curve
+from ..evaluate.metrics import top_one_percent
 from .tables import BenchmarkTable, Leaderboard
 
 FORMATS = tuple(EXTENSIONS)
@@ -40,7 +41,7 @@ def recall_curves(board: Leaderboard, table: BenchmarkTable) -> tuple[dict[str, 
     if not n_refs:
         return {}, 0
     protocol = table.rows[0].protocol
-    k_1pct = r1pct_k(n_refs, protocol.get("r1pct", "floor"))
+    k_1pct = top_one_percent(n_refs, protocol.get("r1pct", "floor"))
     k_max = min(n_refs, max(k_1pct, CURVE_K_MAX))
     curves = {}
     for row in table.rows:
@@ -49,7 +50,7 @@ def recall_curves(board: Leaderboard, table: BenchmarkTable) -> tuple[dict[str, 
             summary = board.summaries.get(run.path)
             if summary is None or summary.best_rank is None:
                 continue
-            per_seed.append(curve_from_ranks(summary.best_rank, k_max))
+            per_seed.append(recall_curve(summary.best_rank, k_max))
         if per_seed:
             curves[f"{row.label} ({row.profile}, n={len(per_seed)})"] = np.mean(per_seed, axis=0)
     return curves, k_1pct
@@ -58,9 +59,12 @@ def recall_curves(board: Leaderboard, table: BenchmarkTable) -> tuple[dict[str, 
 def table_figures(board: Leaderboard, table: BenchmarkTable, *, examples: bool = True, host: Any = None,
                   data_root: Any = None, runs_dir: Any = None) -> list[Figure | Text]:
     """The plots of one table (recall@K curves; retrieval examples when the data is here; spatial
-    maps of the models whose checkpoints are under ``runs_dir``)."""
+    maps of the models whose checkpoints are under ``runs_dir``).
+
+    ``host`` (default: the board's) loads the split's images and the models' checkpoints."""
     from .plots import plot_recall_curves, plot_retrieval_examples
 
+    host = host if host is not None else board.host
     blocks: list[Figure | Text] = []
     curves, k_1pct = recall_curves(board, table)
     if curves:

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-RESULT_CODE = ("cvgl_bench/train", "cvgl_bench/data", "cvgl_bench/evaluate", "cvgl_bench/runner.py",
-               "cvgl_bench/worker.py", "plugins")
+RESULT_CODE = ("cvgl_bench/train", "cvgl_bench/data", "cvgl_bench/evaluate", "cvgl_bench/run",
+               "cvgl_bench/distributed.py", "cvgl_bench/checkpoints.py", "cvgl_bench/method.py",
+               "cvgl_bench/runner.py", "cvgl_bench/worker.py", "plugins")
 """Paths (from the repository root) whose changes can move a record's numbers."""
 
 UNCHANGED_TRAILER = "Results-unchanged:"
@@ -59,9 +60,15 @@ def _abbreviate(labels: list[str], keep: int = 4) -> list[str]:
     return labels if len(labels) <= keep else [*labels[:keep], f"and {len(labels) - keep} more"]
 
 
-def record_generator_version(record: dict[str, Any]) -> str | None:
+def _provenance(record: Any) -> Mapping[str, Any]:
+    """A record's provenance block (a :class:`~cvgl_bench.results.Record` or its JSON form)."""
+    found = record.provenance if hasattr(record, "provenance") else record.get("provenance")
+    return found if isinstance(found, Mapping) else {}
+
+
+def record_generator_version(record: Any) -> str | None:
     """The synthetic generator version a record's data came from (None: not synthetic or unknown)."""
-    synthetic = ((record.get("provenance") or {}).get("data_info") or {}).get("synthetic")
+    synthetic = (_provenance(record).get("data_info") or {}).get("synthetic")
     if not isinstance(synthetic, dict):
         return None
     if synthetic.get("generator_version") is not None:
@@ -112,7 +119,7 @@ def _declares_unchanged(message: str) -> bool:
                for line in lines)
 
 
-def table_staleness(runs: Iterable[tuple[str, dict[str, Any]]], history: CodeHistory,
+def table_staleness(runs: Iterable[tuple[str, Any]], history: CodeHistory,
                     generator_version: str | Callable[[str], str]) -> Staleness:
     """Staleness of the records ``(label, record)`` of one table.
 
@@ -121,12 +128,12 @@ def table_staleness(runs: Iterable[tuple[str, dict[str, Any]]], history: CodeHis
     found = Staleness()
     for label, record in runs:
         version = record_generator_version(record)
-        layout = str((((record.get("provenance") or {}).get("data_info") or {}).get("synthetic") or {}).get("layout"))
+        layout = str(((_provenance(record).get("data_info") or {}).get("synthetic") or {}).get("layout"))
         current = generator_version(layout) if callable(generator_version) else generator_version
         if version is not None and version != current:
             found.add(f"made from synthetic {layout} data of generator version {version}; it is now version "
                       f"{current}", label)
-        revision = str((((record.get("provenance") or {}).get("git") or {}).get("revision")) or "")
+        revision = str(((_provenance(record).get("git") or {}).get("revision")) or "")
         changes = history.changes_since(revision)
         if changes:
             found.add(f"made at {revision[:7]}; {changes} later commit(s) changed the code that trains, loads, "

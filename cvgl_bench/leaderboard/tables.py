@@ -1,68 +1,73 @@
-"""From records to leaderboard tables: grouping, aggregation over seeds, published numbers, tests.
+"""From records to leaderboard tables: grouping, published numbers, significance.
+
+The leaderboard is a pure reader: every number it shows is a record's or comes from
+:mod:`cvgl_bench.evaluate` (seed aggregation, per-query scores of stored ranks, the paired
+bootstrap, recall curves), so it cannot disagree with the evaluation.
 
 One table per task: every in-domain evaluation split, and every (training split, evaluation
 split) transfer pair, apart. A row is one configuration of one method: the records of a row
-share method, profile, configuration (:func:`configuration_id`: the runner's ``config_hash``
-without the seed), ``dataset_fingerprint`` and protocol, and differ only in their seed. Records
-that disagree on any of these are kept in separate rows, with a warning, because averaging them
+share method, profile, configuration (``cell.configuration_id``: the configuration over its
+seeds), ``dataset_fingerprint`` and protocol, and differ only in their seed. Records that
+disagree on any of these are kept in separate rows, with a warning, because averaging them
 would mix different experiments.
 
-Aggregation over seeds: with two or more seeds, the mean and a Student-t 95% interval over the
-seed means; with one seed, the record's own bootstrap interval over queries, marked n=1. A
-metric missing from some seed of a row is not averaged at all (the cell stays empty), and an
-overview mean over benchmarks exists only for rows that are complete (MTEB's rule).
+Aggregation over seeds (:func:`cvgl_bench.evaluate.aggregate.aggregate_metric`): with two or
+more seeds, the mean and a Student-t 95% interval over the seed means; with one seed, the
+record's own bootstrap interval over queries, marked n=1. A metric missing from some seed of a
+row is not averaged at all (the cell stays empty), and an overview mean over benchmarks exists
+only for rows that are complete (MTEB's rule). Rows are ordered by the primary metric in its
+own direction (``higher_is_better`` of the records).
 
 Published numbers join a row by (evaluation split, training split, method) and are never
 ranked; the reproduced-minus-published delta exists only for rows of the ``paper`` profile.
-Synthetic splits (``synth_*``) get no published numbers at all: numbers measured on the real
-twin say nothing about a synthetic world, so showing them beside synthetic results would invite
-a comparison that does not exist.
+Synthetic splits (the records' ``split.synthetic``) get no published numbers at all: numbers
+measured on the real twin say nothing about a synthetic world, so showing them beside synthetic
+results would invite a comparison that does not exist.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .. import results
 from ..errors import DataError, UserError
+from ..evaluate.aggregate import MetricStat, aggregate_metric, mean_per_query
+from ..evaluate.bootstrap import paired_bootstrap
+from ..evaluate.curves import best_positions
+from ..evaluate.scoring import rescore
+from ..results import Record
 from .published import Published, PublishedEntry
-from .ranks import best_positive_rank
 from .staleness import CodeHistory, table_staleness
-from .significance import ALPHA, mean_scores, paired_bootstrap, per_query_scores
-from .suite import SuiteFilter, expected_seeds
 
 PRIMARY_METRIC = "recall@1"
 """The metric that orders rows, chooses the best method and is tested for significance."""
 METRIC_ORDER = ("recall@1", "recall@5", "recall@10", "recall@1%", "hit_rate", "ap")
 EFFICIENCY_KEYS = ("params", "gflops_query", "gflops_reference", "embedding_dim", "queries_per_s")
 """Keys of ``record["efficiency"]`` shown as columns."""
-SYNTHETIC_PREFIX = "synth_"
+ALPHA = 0.05
+"""Significance level of the "significant" column (two-sided)."""
 REPRODUCTION_PROFILE = "paper"
 """Only rows of this profile (the published recipe) get a reproduced-minus-published delta:
 a number from the small ``cpu`` recipe is not a reproduction of the paper's."""
 
 
-@dataclass
-class MetricStat:
-    """A metric of one row, aggregated over its seeds."""
+class Suite(Protocol):
+    """What the leaderboard needs of a suite (:class:`cvgl_bench.run.suite.Suite`, parsed by the runner)."""
 
-    mean: float | None
-    lo: float | None = None
-    hi: float | None = None
-    n: int = 0
-    interval: str = ""
-    """``t`` (Student t over seeds), ``bootstrap`` (one seed: the record's interval over queries),
-    ``none`` (one seed without an interval) or ``incomplete`` (missing in some seeds)."""
-    missing: int = 0
+    methods: tuple[str, ...]
+    profile: str
+
+    def seeds_of(self, eval_split: str) -> tuple[int, ...]: ...
+
+    def accepts(self, method: str, profile: str, seed: int, task: str, train_split: str | None,
+                eval_split: str) -> bool: ...
 
 
 @dataclass
@@ -70,11 +75,11 @@ class Run:
     """One record of a row."""
 
     path: Path
-    record: dict[str, Any]
+    record: Record
 
     @property
     def seed(self) -> int:
-        return int(self.record["cell"]["seed"])
+        return self.record.cell.seed
 
 
 @dataclass
@@ -82,6 +87,7 @@ class RankSummary:
     """What a row needs from one record's stored ranks (the arrays themselves are dropped)."""
 
     best_rank: np.ndarray | None = None
+    """Each query's best positive position (:func:`cvgl_bench.evaluate.curves.best_positions`)."""
     per_query: np.ndarray | None = None
     n_references: int = 0
     error: str = ""
@@ -139,10 +145,12 @@ class BenchmarkTable:
     n_references: int | None = None
     stale: bool = False
     """Some record predates the code or generator that would produce it now (:mod:`.staleness`)."""
-
-    @property
-    def synthetic(self) -> bool:
-        return self.eval_split.startswith(SYNTHETIC_PREFIX)
+    synthetic: bool = False
+    """The evaluation split is synthetic (its records say so)."""
+    twin: str | None = None
+    """The real split a synthetic one imitates."""
+    higher_is_better: bool = True
+    """Direction of the primary metric (its records say so)."""
 
     @property
     def key(self) -> str:
@@ -168,6 +176,12 @@ class BenchmarkTable:
     def best(self) -> Row | None:
         return self.rows[0] if self.rows and self.rows[0].value(self.primary_metric) is not None else None
 
+    def sort_key(self, row: Row) -> tuple:
+        """Rows with a primary value first, best first in the metric's direction, then by name."""
+        value = row.value(self.primary_metric)
+        ordered = 0.0 if value is None else (-value if self.higher_is_better else value)
+        return (value is None, ordered, row.method, row.variant, row.profile)
+
 
 @dataclass
 class Overview:
@@ -190,6 +204,8 @@ class Leaderboard:
     warnings: list[str] = field(default_factory=list)
     summaries: dict[Path, RankSummary] = field(default_factory=dict)
     n_boot: int = 2000
+    host: Any = None
+    """The plugin host the board was built with (metric plugins, split and method specs)."""
 
     def table(self, key: str) -> BenchmarkTable:
         for table in self.tables:
@@ -199,37 +215,14 @@ class Leaderboard:
 
 
 # -- aggregation ------------------------------------------------------------------------------
-def t_quantile(df: int, level: float = 0.95) -> float:
-    """Two-sided Student t quantile (``scipy.special.stdtrit``: light to import)."""
-    from scipy.special import stdtrit
-
-    return float(stdtrit(df, 0.5 + level / 2.0))
-
-
-def aggregate_metric(values: Sequence[float | None], intervals: Sequence[Sequence[float] | None]) -> MetricStat:
-    """Mean and 95% interval of one metric over a row's seeds (see the module docstring)."""
-    n = len(values)
-    present = [float(v) for v in values if v is not None]
-    if len(present) < n:
-        return MetricStat(None, n=len(present), interval="incomplete", missing=n - len(present))
-    if n == 1:
-        ci = intervals[0]
-        if ci and ci[0] is not None and ci[1] is not None:
-            return MetricStat(present[0], float(ci[0]), float(ci[1]), 1, "bootstrap")
-        return MetricStat(present[0], None, None, 1, "none")
-    mean = float(np.mean(present))
-    half = t_quantile(n - 1) * float(np.std(present, ddof=1)) / math.sqrt(n)
-    return MetricStat(mean, mean - half, mean + half, n, "t")
-
-
 def _same_or_median(values: list[float]) -> float | None:
     if not values:
         return None
     return float(values[0]) if len(set(values)) == 1 else float(np.median(values))
 
 
-def _device_of(record: Mapping[str, Any]) -> str:
-    prov = record.get("provenance") or {}
+def _device_of(record: Record) -> str:
+    prov = record.provenance
     device = prov.get("device")
     if isinstance(device, dict):
         device = device.get("device")
@@ -241,13 +234,12 @@ def _aggregate_row(row: Row, metrics: Sequence[str]) -> None:
     for metric in metrics:
         values, intervals = [], []
         for run in row.runs:
-            m = run.record["metrics"].get(metric)
-            values.append(None if m is None else m.get("value"))
-            intervals.append(None if m is None else m.get("ci95"))
+            m = run.record.metrics.get(metric)
+            values.append(None if m is None else m.value)
+            intervals.append(None if m is None else m.ci95)
         row.stats[metric] = aggregate_metric(values, intervals)
     for key in EFFICIENCY_KEYS:
-        found = [float(v) for run in row.runs
-                 if isinstance(v := (run.record.get("efficiency") or {}).get(key), (int, float))]
+        found = [float(v) for run in row.runs if isinstance(v := run.record.efficiency.get(key), (int, float))]
         row.efficiency[key] = _same_or_median(found)
     row.devices = sorted({_device_of(run.record) for run in row.runs})
 
@@ -259,51 +251,56 @@ def _metric_order(names: Iterable[str]) -> list[str]:
 
 
 # -- building ---------------------------------------------------------------------------------
-def _read_record(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _rank_summary(run: Run, metric: str) -> RankSummary:
-    """Best-positive ranks and per-query scores of ``metric`` from one record's stored ranks."""
-    if not run.record.get("ranks"):
+def _rank_summary(run: Run, metric: str, host: Any) -> RankSummary:
+    """Best positions and per-query scores of ``metric`` from one record's stored ranks (by evaluate)."""
+    if run.record.ranks is None:
         return RankSummary(error="no stored ranks")
     try:
         arrays = results.read_ranks(run.path, run.record)
-        protocol = run.record.get("protocol") or {}
-        best = best_positive_rank(arrays, protocol.get("ties", "strict"))
-        n_queries = run.record.get("n_queries")
-        if n_queries is not None and len(best) != n_queries:
+        protocol = run.record.protocol
+        best = best_positions(arrays, protocol)
+        n_queries = run.record.n_queries
+        if n_queries and len(best) != n_queries:
             return RankSummary(error=f"{run.path}: the ranks file has {len(best)} queries, the record "
                                      f"{n_queries}; rerun the cell")
-        per_query = per_query_scores(arrays, protocol, metric) if metric else None
+        per_query = None
+        if metric:
+            scored = rescore(arrays, protocol, [metric], n_boot=0, host=host)
+            per_query = np.asarray(scored.per_query[metric], dtype=np.float64)
         return RankSummary(best, per_query, int(np.asarray(arrays["gt_n_references"])))
     except (UserError, ValueError, KeyError, IndexError, TypeError) as exc:
         return RankSummary(error=str(exc) if isinstance(exc, UserError) else f"unreadable ranks: {exc}")
 
 
-def _absent_methods(suites: Sequence[SuiteFilter], rows: Sequence[Row], task: str, train_split: str | None,
-                    eval_split: str) -> list[str]:
+def expected_seeds(suites: Sequence[Suite], method: str, profile: str, task: str, train_split: str | None,
+                   eval_split: str) -> tuple[int, ...] | None:
+    """The seeds the suites ask of this cell (union), or None when no suite asks for it."""
+    wanted: set[int] = set()
+    for suite in suites:
+        seeds = suite.seeds_of(eval_split)
+        if any(suite.accepts(method, profile, s, task, train_split, eval_split) for s in seeds):
+            wanted.update(seeds)
+    return tuple(sorted(wanted)) if wanted else None
+
+
+def _absent_methods(suites: Sequence[Suite], rows: Sequence[Row], task: str, train_split: str | None,
+                    eval_split: str, host: Any) -> list[str]:
     """One note per method that a suite asks for on this table but that has no row, saying why when
     the plugin says so (a method that cannot embed one of the split's views is never run)."""
     present = {row.method for row in rows}
     notes = []
     for suite in suites:
-        for method in sorted((suite.methods or frozenset()) - present):
-            profiles = sorted(suite.profiles) if suite.profiles else [""]
-            seeds = suite.seeds_of(eval_split) or (0,)
-            if not any(suite.accepts(method, profile, seed, task, train_split, eval_split)
-                       for profile in profiles for seed in seeds):
+        for method in sorted(set(suite.methods) - present):
+            if not any(suite.accepts(method, suite.profile, seed, task, train_split, eval_split)
+                       for seed in suite.seeds_of(eval_split)):
                 continue
             present.add(method)
-            notes.append(f"{method}: {_why_absent(method, eval_split)}")
+            notes.append(f"{method}: {_why_absent(method, eval_split, host)}")
     return notes
 
 
-def _why_absent(method: str, eval_split: str) -> str:
-    from ..plugins import get_host
-
+def _why_absent(method: str, eval_split: str, host: Any) -> str:
     try:
-        host = get_host()
         spec, split = host.methods.get(method), host.splits.get(eval_split)
     except UserError:
         return "the suite asks for it; no record"
@@ -346,9 +343,9 @@ def _label_rows(table: BenchmarkTable, warn: list[str]) -> None:
 
 def _join_published(table: BenchmarkTable, published: Published) -> None:
     if table.synthetic:
-        real = table.eval_split[len(SYNTHETIC_PREFIX):]
+        twin = f" (twin of {table.twin})" if table.twin else ""
         table.notes.append(
-            f"Synthetic split (twin of {real}): no method has published numbers on it, and numbers "
+            f"Synthetic split{twin}: no method has published numbers on it, and numbers "
             f"published on the real data are not comparable, so none are shown; compare rows with each other only.")
         return
     table.published_entries = sorted(published.entries(table.eval_split, table.train_split),
@@ -395,7 +392,7 @@ def _test_against_best(table: BenchmarkTable, summaries: dict[Path, RankSummary]
             if bad:
                 return bad[0].error if bad[0] is not None else "ranks not read"
             try:
-                return mean_scores([s.per_query for s in got])
+                return mean_per_query([s.per_query for s in got])
             except ValueError as exc:
                 return str(exc)
 
@@ -440,31 +437,12 @@ def _overviews(tables: Sequence[BenchmarkTable]) -> list[Overview]:
     return out
 
 
-def configuration_id(record: dict[str, Any]) -> str:
-    """Seed-free identity of the configuration a record's model was trained with.
-
-    The runner's ``config_hash`` names one trained model, so it includes the seed; rows average
-    seeds, so a record whose ``config_hash`` is the runner's hash of its own fields groups by
-    the same hash computed with the seed left out. Any other record (made by another tool)
-    groups by its ``config_hash`` as given.
-    """
-    from ..runner import config_hash
-
-    cell = record["cell"]
-    given = str(cell["config_hash"])
-    train_fingerprint = str((record.get("provenance") or {}).get("train_fingerprint"))
-    fields = (cell["method"], str(cell.get("method_version")), cell["profile"], cell.get("hparams") or {},
-              str(cell.get("train_split")), train_fingerprint)
-    if config_hash(*fields, int(cell["seed"])) != given:
-        return given
-    return config_hash(*fields, -1)
-
-
 def build(
     results_dir: str | Path,
     *,
+    host: Any,
     published: Published | None = None,
-    suites: Sequence[SuiteFilter] = (),
+    suites: Sequence[Suite] = (),
     significance: bool = True,
     ranks: bool = True,
     n_boot: int = 2000,
@@ -473,49 +451,45 @@ def build(
 ) -> Leaderboard:
     """Read every record under ``results_dir`` and build the leaderboard tables.
 
-    ``published``: numbers to show beside ours (``Published.load(path)``); ``suites``: keep
-    only their cells; ``ranks``: read the stored ranks (needed for curves and significance);
-    ``significance``: paired bootstrap (``n_boot`` resamples, ``seed``) of every row against
-    the best row of its table. ``history``: where to look up whether a record is stale (default:
-    the git checkout holding the package, when there is one).
+    ``host``: the plugin host whose metric plugins re-score stored ranks (and whose specs say
+    why a suite's method has no row); ``published``: numbers to show beside ours
+    (``Published.load(path)``); ``suites``: keep only their cells (:func:`cvgl_bench.run.load_suite`);
+    ``ranks``: read the stored ranks (needed for curves and significance); ``significance``:
+    paired bootstrap (``n_boot`` resamples, ``seed``) of every row against the best row of its table. ``history``: where to look up whether a
+    record is stale (default: the git checkout holding the package, when there is one).
     """
     results_dir = Path(results_dir)
     published = published if published is not None else Published.empty()
     warn: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        frame = results.load(results_dir)
+        found = list(results.iter_records(results_dir))
     warn.extend(str(w.message) for w in caught)
-    if frame.empty:
+    if not found:
         raise DataError(f"no result records under {results_dir}; run 'cvgl-bench run' first or pass --results")
-    failed = frame[frame["status"] != "ok"]
-    if len(failed):
+    failed = [path for path, record in found if record.status != "ok"]
+    if failed:
         warn.append(f"{len(failed)} record(s) with status 'error' left out")
-    frame = frame[frame["status"] == "ok"]
 
     groups: dict[tuple[str, str | None, str], dict[tuple, Row]] = {}
     n_used = 0
-    for path in frame["path"]:
-        path = Path(path)
-        record = _read_record(path)
-        cell = record["cell"]
-        if suites and not any(s.accepts(cell["method"], cell["profile"], cell["seed"], cell["task"],
-                                        cell.get("train_split"), cell["eval_split"]) for s in suites):
+    for path, record in found:
+        cell = record.cell
+        if record.status != "ok" or (suites and not any(
+                s.accepts(cell.method, cell.profile, cell.seed, cell.task, cell.train_split, cell.eval_split)
+                for s in suites)):
             continue
         n_used += 1
-        protocol = {str(k): str(v) for k, v in (record.get("protocol") or {}).items()}
-        fingerprint = str(record["provenance"].get("dataset_fingerprint"))
-        task_key = (cell["task"], cell.get("train_split"), cell["eval_split"])
-        variant = str(cell.get("variant") or "")
-        configuration = configuration_id(record)
-        row_key = (cell["method"], cell["profile"], variant, configuration, fingerprint,
-                   tuple(sorted(protocol.items())))
+        task_key = (cell.task, cell.train_split, cell.eval_split)
+        row_key = (cell.method, cell.profile, cell.variant, cell.configuration_id, record.dataset_fingerprint,
+                   tuple(sorted(record.protocol.items())))
         row = groups.setdefault(task_key, {}).get(row_key)
         if row is None:
-            row = Row(cell["method"], cell["profile"], configuration, fingerprint, protocol, [], variant=variant)
+            row = Row(cell.method, cell.profile, cell.configuration_id, record.dataset_fingerprint,
+                      dict(record.protocol), [], variant=cell.variant)
             groups[task_key][row_key] = row
-        if any(run.seed == int(cell["seed"]) for run in row.runs):
-            warn.append(f"{path}: a second record of {cell['method']} seed {cell['seed']} on {cell['eval_split']} "
+        if any(run.seed == cell.seed for run in row.runs):
+            warn.append(f"{path}: a second record of {cell.method} seed {cell.seed} on {cell.eval_split} "
                         "with the same configuration; left out")
             continue
         row.runs.append(Run(path, record))
@@ -525,44 +499,51 @@ def build(
     from ..data.synth import dataset_version
 
     history = history if history is not None else CodeHistory()
-    tables = []
+    tables = [_table(key, list(rows.values()), suites, published, warn, host) for key, rows in groups.items()]
+    tables.sort(key=lambda t: (t.task != "in-domain", t.synthetic, t.eval_split, str(t.train_split)))
     summaries: dict[Path, RankSummary] = {}
-    for (task, train_split, eval_split), rows_by_key in sorted(groups.items(), key=lambda kv: (
-            kv[0][0] != "in-domain", kv[0][2].startswith(SYNTHETIC_PREFIX), kv[0][2], str(kv[0][1]))):
-        rows = list(rows_by_key.values())
-        metrics = _metric_order({m for row in rows for run in row.runs for m in run.record["metrics"]})
-        table = BenchmarkTable(task, train_split, eval_split, rows, metrics)
-        first = rows[0].runs[0].record
-        table.n_queries, table.n_references = first.get("n_queries"), first.get("n_references")
-        for row in rows:
-            row.runs.sort(key=lambda run: run.seed)
-            _aggregate_row(row, metrics)
-            row.expected_seeds = expected_seeds(suites, row.method, row.profile, task, train_split, eval_split)
-            if row.missing_seeds:
-                missing = ", ".join(map(str, row.missing_seeds))
-                table.notes.append(f"{method_label(row.method, row.variant)} ({row.profile}): seed(s) {missing} "
-                                   f"of the suite have no record; the row averages {len(row.runs)} seed(s)")
-        table.notes.extend(_absent_methods(suites, rows, task, train_split, eval_split))
-        primary = table.primary_metric
-        rows.sort(key=lambda r: (r.value(primary) is None, -(r.value(primary) or 0.0), r.method, r.variant, r.profile))
-        _label_rows(table, warn)
-        _join_published(table, published)
+    for table in tables:
         if ranks:
-            for row in rows:
+            for row in table.rows:
                 for run in row.runs:
-                    summaries[run.path] = _rank_summary(run, primary if significance else "")
-                    if run.record.get("ranks") and summaries[run.path].error:
+                    summaries[run.path] = _rank_summary(run, table.primary_metric if significance else "", host)
+                    if run.record.ranks is not None and summaries[run.path].error:
                         warn.append(f"{run.path}: ranks left out: {summaries[run.path].error}")
         if significance:
             _test_against_best(table, summaries, n_boot, seed)
         stale = table_staleness(((f"{method_label(row.method, row.variant)} seed {run.seed}", run.record)
-                                 for row in rows for run in row.runs), history, dataset_version)
+                                 for row in table.rows for run in row.runs), history, dataset_version)
         if stale:
             table.stale = True
             table.notes.extend(stale.notes())
-        tables.append(table)
     n_stale = sum(t.stale for t in tables)
     if n_stale:
         warn.append(f"stale: {n_stale} of {len(tables)} table(s) hold records made by older code or an older "
                     "synthetic generator than this checkout's; each table's notes say which")
-    return Leaderboard(results_dir, tables, _overviews(tables), published, n_used, warn, summaries, n_boot)
+    return Leaderboard(results_dir, tables, _overviews(tables), published, n_used, warn, summaries, n_boot, host)
+
+
+def _table(key: tuple[str, str | None, str], rows: list[Row], suites: Sequence[Suite], published: Published,
+           warn: list[str], host: Any) -> BenchmarkTable:
+    """One task's table: rows aggregated over seeds, sorted, labelled, joined with published numbers."""
+    task, train_split, eval_split = key
+    metrics = _metric_order({m for row in rows for run in row.runs for m in run.record.metrics})
+    table = BenchmarkTable(task, train_split, eval_split, rows, metrics)
+    first = rows[0].runs[0].record
+    table.n_queries, table.n_references = first.n_queries or None, first.n_references or None
+    table.synthetic, table.twin = first.split.synthetic, first.split.twin
+    primary = first.metrics.get(table.primary_metric)
+    table.higher_is_better = primary.higher_is_better if primary is not None else True
+    for row in rows:
+        row.runs.sort(key=lambda run: run.seed)
+        _aggregate_row(row, metrics)
+        row.expected_seeds = expected_seeds(suites, row.method, row.profile, task, train_split, eval_split)
+        if row.missing_seeds:
+            missing = ", ".join(map(str, row.missing_seeds))
+            table.notes.append(f"{method_label(row.method, row.variant)} ({row.profile}): seed(s) {missing} "
+                               f"of the suite have no record; the row averages {len(row.runs)} seed(s)")
+    table.notes.extend(_absent_methods(suites, rows, task, train_split, eval_split, host))
+    rows.sort(key=table.sort_key)
+    _label_rows(table, warn)
+    _join_published(table, published)
+    return table

@@ -237,7 +237,7 @@ class ContrastiveMethod(Method):
         from ..data.images import load_images
 
         query_view, reference_view = hparams["views"]
-        on_corrupt = getattr(run, "on_corrupt", "fail")
+        on_corrupt = run.on_corrupt
         query = load_images(train.queries, tuple(hparams["image_size"][query_view]), progress=run.progress,
                             on_corrupt=on_corrupt)
         reference = load_images(train.references, tuple(hparams["image_size"][reference_view]),
@@ -250,9 +250,8 @@ class ContrastiveMethod(Method):
                                 f"(first: {skipped[0]})")
             run.log(f"skipped {len(train) - len(kept)} of {len(train)} training pairs: {len(skipped)} images "
                     f"could not be decoded (first: {skipped[0]})")
-            if hasattr(run, "notes"):
-                run.notes["skipped_training_images"] = skipped[:20]
-                run.notes["skipped_training_pairs"] = len(train) - len(kept)
+            run.notes["skipped_training_images"] = skipped[:20]
+            run.notes["skipped_training_pairs"] = len(train) - len(kept)
             train = kept
         self.fit_arrays(model, train, query, reference, hparams, run)
 
@@ -267,7 +266,7 @@ class ContrastiveMethod(Method):
         if joined:
             distributed.init_distributed(run.device)
         try:
-            with torch_threads(getattr(run, "threads", None) or hparams.get("threads"), run.device):
+            with torch_threads(run.threads or hparams.get("threads"), run.device):
                 return self.make_trainer(model, train, query_images, reference_images, hparams, run).fit()
         finally:
             if joined:  # leave the group this call joined, so rank 0 may evaluate alone afterwards

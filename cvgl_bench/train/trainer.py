@@ -40,7 +40,7 @@ from torch.utils.data import DataLoader
 from ..errors import ConfigError, UserError
 from ..fsutil import atomic_open, write_json
 from .. import distributed
-from .checkpoints import load_model_state, read_checkpoint
+from ..checkpoints import load_model_state, read_checkpoint
 from .context import RunContext
 from .pairs import TrainPairs, keep_batch
 from .samplers import BatchPlanner
@@ -175,8 +175,8 @@ class Trainer:
     """Trains a two-input model on planned batches of training pairs.
 
     ``model(query, reference)`` returns the two embedding batches; ``loss(query_emb,
-    reference_emb, logit_scale)`` gets the model's ``logit_scale`` attribute (``None`` when it
-    has none). ``input_transform(batch, view)`` turns augmented float [0, 1] ``(B, 3, H, W)``
+    reference_emb, logit_scale)`` gets :meth:`CVGLModel.loss_scale() <cvgl_bench.method.CVGLModel.loss_scale>`
+    (the model's ``logit_scale``; ``None`` when it has none). ``input_transform(batch, view)`` turns augmented float [0, 1] ``(B, 3, H, W)``
     batches, already on the device, into model inputs (normalisation, memory format).
     ``epoch_hooks`` run after each epoch's evaluation and before its checkpoint, with the
     unwrapped model in eval mode; the planner's state is checkpointed after them.
@@ -311,7 +311,7 @@ class Trainer:
         reference = self.input_transform(reference.to(self.device, non_blocking=non_blocking), self.views[1])
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp):
             query_emb, reference_emb = self.wrapped(query, reference)
-            loss = self.loss(query_emb, reference_emb, getattr(self.model, "logit_scale", None))
+            loss = self.loss(query_emb, reference_emb, self.model.loss_scale())
         value = loss.detach().float()
         if self.world > 1:
             value = value.clone()

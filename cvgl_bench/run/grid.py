@@ -1,121 +1,45 @@
-"""Suites and grids: expand a suite file into cells and run them inline, in worker processes,
-or on a Slurm cluster (submitit); cells that need several GPUs launch through torchrun.
-
-A suite (``benchmarks/*.yaml``)::
-
-    name: synth
-    profile: cpu                  # cpu for synthetic suites, paper for the real datasets
-    methods: [sample4geo, clnet, safa]
-    splits: [synth_cvusa_test, synth_cvact_val, synth_cvact_test]     # in-domain evaluations
-    transfer:                     # [training split, evaluation split]
-      - [synth_cvusa_train, synth_cvact_val]
-    seeds: [0]
-    seeds_for: {synth_cvusa_test: [0, 1, 2]}    # more seeds for some evaluation splits
-    protocol: {}                  # protocol overrides for every split that has the option
+"""Grids: expand suites into cells and run them inline, in worker processes, or on a Slurm
+cluster (submitit); cells that need several GPUs launch through torchrun.
 
 Cells group every evaluation that shares (method, training split, seed), so each model is trained
 once and evaluated on all its in-domain and transfer splits. A grid is resumable: records are
-written atomically and only missing ones are computed when it runs again.
+written atomically and only missing ones are computed when it runs again. Suites are read by
+:mod:`cvgl_bench.run.suite`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .overrides import normalise
-from .plugins import PluginHost, get_host
-from .suitefile import read_suite_yaml
-from .runner import Cell, CellResult, RunOptions, run_cell
+from ..errors import ConfigError
+from .cell import Cell, CellResult, RunOptions, cell_to_json, options_to_json
+from .pipeline import run_cell
+from .suite import Suite
 
-SUITE_KEYS = {"name", "description", "profile", "methods", "splits", "transfer", "seeds", "seeds_for", "protocol"}
 EXECUTORS = ("local", "slurm")
 
 
-@dataclass
-class Suite:
-    """A parsed suite file."""
-
-    name: str
-    profile: str
-    methods: list[str]
-    splits: list[str]
-    transfer: list[tuple[str, str]] = field(default_factory=list)
-    seeds: list[int] = field(default_factory=lambda: [0])
-    seeds_for: dict[str, list[int]] = field(default_factory=dict)
-    protocol: dict[str, str] = field(default_factory=dict)
-    description: str = ""
-    path: str = ""
-
-
-def load_suite(path: str | os.PathLike) -> Suite:
-    """Read and check a suite file; every problem is a one-line ConfigError naming the file."""
-    path = Path(path)
-    data = read_suite_yaml(path)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a suite must be a YAML mapping")
-    unknown = set(data) - SUITE_KEYS
-    if unknown:
-        raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r} (keys: {', '.join(sorted(SUITE_KEYS))})")
-    for key in ("methods", "splits"):
-        if not isinstance(data.get(key, []), list) or not all(isinstance(x, str) for x in data.get(key, [])):
-            raise ConfigError(f"{path}: {key!r} must be a list of names")
-    if not data.get("methods"):
-        raise ConfigError(f"{path}: no methods listed")
-    transfer = []
-    for item in data.get("transfer") or []:
-        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)):
-            raise ConfigError(f"{path}: each transfer entry must be [training split, evaluation split], got {item!r}")
-        transfer.append((item[0], item[1]))
-    seeds = data.get("seeds", [0])
-    seeds_for = data.get("seeds_for") or {}
-    if not isinstance(seeds_for, dict):
-        raise ConfigError(f"{path}: seeds_for must map evaluation splits to seed lists, e.g. "
-                          "{synth_cvusa_test: [0, 1, 2]}")
-    if not _int_list(seeds) or not all(_int_list(v) for v in seeds_for.values()):
-        raise ConfigError(f"{path}: seeds must be lists of integers")
-    raw_protocol = data.get("protocol") or {}
-    if not isinstance(raw_protocol, dict) or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                                                     for v in raw_protocol.values()):
-        raise ConfigError(f"{path}: protocol must map option names to values, e.g. {{ties: loose}}")
-    protocol = {str(k): str(v) for k, v in raw_protocol.items()}
-    if not isinstance(data.get("profile", "cpu"), str):
-        raise ConfigError(f"{path}: profile must be a name, e.g. cpu")
-    return Suite(name=str(data.get("name") or path.stem), profile=str(data.get("profile", "cpu")),
-                 methods=list(data["methods"]), splits=list(data.get("splits") or []), transfer=transfer,
-                 seeds=list(seeds), seeds_for={str(k): list(v) for k, v in seeds_for.items()},
-                 protocol=protocol, description=str(data.get("description", "")), path=str(path))
-
-
-def _int_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(x, int) and not isinstance(x, bool)
-                                                           for x in value)
-
-
-def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, host: PluginHost | None = None) -> list[Cell]:
+def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, *, host: Any) -> list[Cell]:
     """Every cell of the suites, evaluations grouped per trained model, in a stable order.
 
-    ``seeds`` replaces each suite's ``seeds`` (``seeds_for`` still adds its extra seeds).
+    ``seeds`` replaces each suite's ``seeds`` (``seeds_for`` still adds its extra seeds). A
+    cell carries the suite's protocol options; each of its splits takes the ones it has.
     """
-    host = host or get_host()
     groups: dict[tuple[str, str, str, int, tuple], list[str]] = {}
     for suite in suites:
         _check_suite_names(suite, host)
-        protocol = tuple(sorted(suite.protocol.items()))
+        protocol = suite.protocol
         pairs = [(host.splits.get(s).train_split, s) for s in suite.splits] + list(suite.transfer)
         for train, evaluation in pairs:
             spec = host.splits.get(evaluation)
             if train is None:
                 raise ConfigError(f"suite {suite.name!r}: {evaluation} names no training split; list it under transfer")
-            run_seeds = sorted(set(seeds if seeds else suite.seeds) | set(suite.seeds_for.get(spec.name, [])))
+            run_seeds = sorted(set(seeds if seeds else suite.seeds) | set(dict(suite.seeds_for).get(spec.name, ())))
             for method in suite.methods:
                 if not host.methods.get(method).supports(spec):
                     continue
@@ -124,14 +48,18 @@ def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, host: Pl
                     evals = groups.setdefault(key, [])
                     if evaluation not in evals:
                         evals.append(evaluation)
-    return [Cell(method=m, eval_splits=tuple(evals), train_split=t, profile=p, seed=s, protocol=proto)
-            for (m, p, t, s, proto), evals in groups.items()]
+    cells = []
+    for (m, p, t, s, proto), evals in groups.items():
+        specs = [host.splits.get(e) for e in evals]
+        known = tuple((k, v) for k, v in proto if any(k in spec.protocol_options for spec in specs))
+        cells.append(Cell(method=m, eval_splits=tuple(evals), train_split=t, profile=p, seed=s, protocol=known))
+    return cells
 
 
-def _check_suite_names(suite: Suite, host: PluginHost) -> None:
+def _check_suite_names(suite: Suite, host: Any) -> None:
     """Every name of the suite resolves before any cell runs: methods and their profile, splits in
     their roles, the protocol options and the seeds_for splits."""
-    from .specs import check_protocol_overrides
+    from ..specs import check_protocol_overrides
 
     where = f"suite {suite.path or suite.name}"
     for method in suite.methods:
@@ -154,40 +82,14 @@ def _check_suite_names(suite: Suite, host: PluginHost) -> None:
             raise ConfigError(f"{where}: transfer [{train}, {evaluation}]: {evaluation} is not an evaluation split")
         evaluations.append(spec)
     listed = {spec.name for spec in evaluations}
-    for name in suite.seeds_for:
+    for name, _ in suite.seeds_for:
         if name not in listed:
             raise ConfigError(f"{where}: seeds_for names {name!r}, which the suite does not evaluate")
-    check_protocol_overrides(suite.protocol, evaluations, where=f"{where}: protocol")
+    check_protocol_overrides(dict(suite.protocol), evaluations, where=f"{where}: protocol")
 
 
-def cell_to_json(cell: Cell) -> str:
-    data = asdict(cell)
-    data["eval_splits"] = list(cell.eval_splits)
-    data["protocol"] = [list(x) for x in cell.protocol]
-    data["overrides"] = [list(x) for x in cell.overrides]
-    return json.dumps(data, sort_keys=True)
-
-
-def cell_from_json(text: str) -> Cell:
-    data = json.loads(text)
-    return Cell(method=data["method"], eval_splits=tuple(data["eval_splits"]), train_split=data["train_split"],
-                profile=data["profile"], seed=int(data["seed"]),
-                protocol=tuple((k, v) for k, v in data["protocol"]),
-                overrides=normalise(data.get("overrides") or ()))
-
-
-def options_to_json(options: RunOptions) -> str:
-    data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items() if k != "log"}
-    return json.dumps(data, sort_keys=True)
-
-
-def options_from_json(text: str) -> RunOptions:
-    return RunOptions(**json.loads(text))
-
-
-def run_grid(cells: Sequence[Cell], options: RunOptions, *, executor: str = "local", jobs: int = 1,
-             gpus_per_cell: int = 0, slurm: dict[str, Any] | None = None,
-             host: PluginHost | None = None) -> list[CellResult | str]:
+def run_grid(cells: Sequence[Cell], options: RunOptions, *, host: Any, executor: str = "local", jobs: int = 1,
+             gpus_per_cell: int = 0, slurm: dict[str, Any] | None = None) -> list[CellResult | str]:
     """Run every cell; returns a result (or, for worker and Slurm runs, a status line) per cell."""
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
@@ -206,7 +108,7 @@ def run_grid(cells: Sequence[Cell], options: RunOptions, *, executor: str = "loc
 
 def worker_command(cell: Cell, options: RunOptions, nproc: int = 0) -> list[str]:
     """The command that runs one cell in its own process (through torchrun when nproc > 1)."""
-    args = ["-m", "cvgl_bench.worker", "--cell", cell_to_json(cell), "--options", options_to_json(options)]
+    args = ["-m", "cvgl_bench.run.worker", "--cell", cell_to_json(cell), "--options", options_to_json(options)]
     if nproc > 1:
         torchrun = shutil.which("torchrun") or ""
         launcher = [torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"]

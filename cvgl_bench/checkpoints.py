@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 
 def read_checkpoint(path: Path, fix: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Hyper-parameter overrides of a cell (``cvgl-bench run --set KEY=VALUE``): ablations as one option.
+"""Overrides of a cell from the command line: hparams (``--set KEY=VALUE``: an ablation is one
+option) and protocol options (``--protocol KEY=VALUE``).
 
 An override replaces one entry of the method's resolved hparams; dotted keys reach into nested
 tables (``augment.flip_p=0``, ``image_size.ground=[32,128]``). Values are YAML scalars or lists
@@ -19,31 +20,31 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 Overrides = tuple[tuple[str, str], ...]
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
 
 
-def _yaml_loader() -> type:
-    """A safe YAML loader with the YAML 1.2 core schema's booleans (only true/false: ``off`` stays
-    a string) and floats (``1e-4`` is a number, as in YAML 1.2; YAML 1.1 needs ``1.0e-4``)."""
+def _yaml_core_schema() -> type:
+    """A ``yaml.SafeLoader`` subclass with the YAML 1.2 core schema's booleans (only true/false:
+    ``off`` stays a string) and floats (``1e-4`` is a number, as in YAML 1.2; YAML 1.1 needs ``1.0e-4``)."""
     import yaml
 
-    class Loader(yaml.SafeLoader):
+    class CoreSchema(yaml.SafeLoader):
         pass
 
     replaced = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:float"}
-    Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] not in replaced]
-                                      for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-    Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                 list("tTfF"))
-    Loader.add_implicit_resolver(
+    CoreSchema.yaml_implicit_resolvers = {k: [r for r in v if r[0] not in replaced]
+                                          for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    CoreSchema.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                     list("tTfF"))
+    CoreSchema.add_implicit_resolver(
         "tag:yaml.org,2002:float",
         re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
         list("-+0123456789."))
-    return Loader
+    return CoreSchema
 
 
 def parse_value(text: str) -> Any:
@@ -51,7 +52,7 @@ def parse_value(text: str) -> Any:
     import yaml
 
     try:
-        value = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+        value = yaml.load(text, Loader=_yaml_core_schema())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set value {text!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if value is None and text.strip() not in ("null", "~", "None", ""):
@@ -71,6 +72,18 @@ def parse_set(items: Iterable[str]) -> Overrides:
             raise ConfigError(f"--set key {key!r} must be a hparams name, dotted for nested ones (augment.flip_p)")
         out[key] = json.dumps(parse_value(text.strip()), sort_keys=True)
     return tuple(out.items())
+
+
+def parse_protocol(items: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """``("ties=loose", "r1pct=vigor")`` -> ``(("ties", "loose"), ("r1pct", "vigor"))``; a malformed
+    item is a one-line error (whether the split has the option is checked where it is applied)."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"--protocol takes KEY=VALUE (e.g. ties=loose, cvact_test=exact_id), got {item!r}")
+        pairs[key.strip()] = value.strip()
+    return tuple(pairs.items())
 
 
 def normalise(overrides: Iterable[Sequence[Any]]) -> Overrides:

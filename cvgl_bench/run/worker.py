@@ -1,4 +1,4 @@
-"""Run one cell in its own process: ``python -m cvgl_bench.worker --cell JSON --options JSON``.
+"""Run one cell in its own process: ``python -m cvgl_bench.run.worker --cell JSON --options JSON``.
 
 The grid starts this module per cell (through torchrun for multi-GPU cells, or as a submitit
 job on Slurm). Under several processes every rank trains its share of each global batch; rank 0
@@ -13,9 +13,11 @@ import sys
 
 def run_worker(cell_json: str, options_json: str, slurm: bool = False) -> str:
     """Run the cell described by the JSON strings; returns "ok" (raises on failure)."""
-    from .grid import cell_from_json, options_from_json
-    from .runner import run_cell
-    from .distributed import cleanup, init_distributed, world_info_from_env
+    from ..distributed import cleanup, init_distributed, world_info_from_env
+    from ..plugins import PluginHost
+    from .cell import cell_from_json, options_from_json
+    from .model import default_device
+    from .pipeline import run_cell
 
     if slurm:
         try:
@@ -27,24 +29,22 @@ def run_worker(cell_json: str, options_json: str, slurm: bool = False) -> str:
     cell, options = cell_from_json(cell_json), options_from_json(options_json)
     info = world_info_from_env()
     if info.distributed:
-        from .runner import default_device
-
         _, device = init_distributed(options.device or default_device())
         options.device = device
     try:
-        run_cell(cell, options)
+        run_cell(cell, options, PluginHost().load())
     finally:
         cleanup()
     return "ok"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cvgl_bench.worker", description=__doc__)
-    parser.add_argument("--cell", required=True, help="the cell as JSON (cvgl_bench.grid.cell_to_json)")
-    parser.add_argument("--options", required=True, help="run options as JSON (cvgl_bench.grid.options_to_json)")
+    parser = argparse.ArgumentParser(prog="python -m cvgl_bench.run.worker", description=__doc__)
+    parser.add_argument("--cell", required=True, help="the cell as JSON (cvgl_bench.run.cell.cell_to_json)")
+    parser.add_argument("--options", required=True, help="run options as JSON (cvgl_bench.run.cell.options_to_json)")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
-    from .errors import UserError
+    from ..errors import UserError
 
     try:
         run_worker(args.cell, args.options)

@@ -1,0 +1,149 @@
+"""One cell from start to end: plan, load, train or reuse, evaluate, write.
+
+:func:`run_cell` reads top to bottom; each step is one call into the module that owns it
+(:mod:`.plan`, :mod:`cvgl_bench.data.splits`, :mod:`.model`, :mod:`cvgl_bench.evaluate`,
+:mod:`.records`, :mod:`cvgl_bench.results`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .. import provenance, results
+from ..data.splits import load_split
+from .cell import Cell, CellResult, RunOptions
+from .model import TrainedModel, cell_lock, default_device, import_model, train_or_reuse, workdir_of
+from .overrides import effective_overrides, variant_label
+from .plan import Plan, plan, resolve_hparams
+from .records import Pending, complete, path_bases, pending
+
+
+def run_cell(cell: Cell, options: RunOptions, host: Any) -> CellResult:
+    """Train (or reuse) and evaluate one cell; returns the records written or kept.
+
+    With ``options.checkpoint`` the given model is scored instead (:func:`_score_checkpoint`)."""
+    p = plan(cell, host)
+    method = p.method_spec.load()
+    p = _without_no_op_overrides(p, method, options)
+    cell, result = p.cell, CellResult(p.cell)
+    hparams = resolve_hparams(method, cell, p.train_spec)
+    device = _prepare(options)
+    version = host.methods.origin(cell.method).version
+    if options.checkpoint is not None:
+        return _score_checkpoint(p, method, hparams, version, options, host, device, result)
+    started = time.perf_counter()
+    train = load_split(p.train_spec, options.data_root, None, host, twin_command=p.twin_command())
+    evals = _load_evals(p, options, host)
+    phases = {"load": time.perf_counter() - started}
+    chash = results.config_hash(cell.method, version, cell.profile, hparams, p.train_spec.name, train.fingerprint,
+                                cell.seed)
+    workdir = workdir_of(options, cell, p.train_spec.name, chash)
+    with cell_lock(workdir, str(cell)):
+        todo = pending(p, evals, version, hparams, train.fingerprint, options, result)
+        if not todo:
+            options.log(f"[cvgl-bench] {cell}: every record exists ({len(result.kept)}); nothing to do")
+            return result
+        trained = train_or_reuse(method, hparams, train, cell, workdir, options, device)
+        if trained is None:  # another rank of a distributed run: rank 0 alone evaluates
+            return result
+        result.trained, phases["train"] = trained.trained, trained.seconds
+        _evaluate_all(todo, trained, method, hparams, train.fingerprint, phases, options, device, host, result)
+    return result
+
+
+def _score_checkpoint(p: Plan, method: Any, hparams: dict[str, Any], version: str, options: RunOptions, host: Any,
+                      device: str, result: CellResult) -> CellResult:
+    """Score a given checkpoint (``run --checkpoint``) like a trained cell, without training data;
+    its records are the variant ``checkpoint=<first 8 hex digits of its SHA-256>``."""
+    cell = p.cell
+    trained = import_model(method, hparams, options.checkpoint, cell)
+    sha = trained.checkpoint["sha256"]
+    options.log(f"[cvgl-bench] {cell}: scoring checkpoint {options.checkpoint.name} (sha256 {sha[:12]}), no training")
+    started = time.perf_counter()
+    evals = _load_evals(p, options, host)
+    phases = {"load": time.perf_counter() - started, "train": 0.0}
+    variant = ",".join(part for part in (cell.variant, f"checkpoint={sha[:8]}") if part)
+    todo = pending(p, evals, version, hparams, trained.train_fingerprint, options, result, variant)
+    if not todo:
+        options.log(f"[cvgl-bench] {cell}: every record of this checkpoint exists ({len(result.kept)}); nothing to do")
+        return result
+    _evaluate_all(todo, trained, method, hparams, trained.train_fingerprint, phases, options, device, host, result)
+    return result
+
+
+def _without_no_op_overrides(p: Plan, method: Any, options: RunOptions) -> Plan:
+    """The plan without ``--set`` overrides that give the recipe's own value (``--set epochs=4`` on a
+    4-epoch recipe): they must not make a variant of the recipe."""
+    cell = p.cell
+    if not cell.overrides:
+        return p
+    base = method.hparams(cell.profile, p.train_spec)
+    changing, no_ops = effective_overrides(base, cell.overrides, method=cell.method)
+    if not no_ops:
+        return p
+    now = f"the cell runs as the variant {variant_label(changing)}" if changing else "the cell is the recipe"
+    options.log(f"[cvgl-bench] {cell}: --set {variant_label(no_ops)} is the recipe's value already; {now}")
+    return replace(p, cell=replace(cell, overrides=changing))
+
+
+def _load_evals(p: Plan, options: RunOptions, host: Any) -> list[Any]:
+    return [load_split(spec, options.data_root, p.protocol_for(spec), host, twin_command=p.twin_command())
+            for spec in p.eval_specs]
+
+
+def _evaluate_all(todo: list[Pending], trained: TrainedModel, method: Any, hparams: dict[str, Any],
+                  train_fingerprint: str, phases: dict[str, float], options: RunOptions, device: str, host: Any,
+                  result: CellResult) -> None:
+    """Embed, rank and score every pending evaluation with ``trained``; write each record."""
+    from ..evaluate.efficiency import measure
+
+    trained.model.to(device).eval()
+    efficiency = measure(trained.model, {v: tuple(s) for v, s in hparams["image_size"].items()},
+                         todo[0].spec.query_view, todo[0].spec.reference_view)
+    base = provenance.collect(host, device)
+    for job in todo:
+        record, ranks = _evaluate(job, trained, method, hparams, train_fingerprint, base, efficiency, dict(phases),
+                                  options, device, host)
+        for warning in results.write(record, job.path, ranks=ranks, host=host):
+            options.log(f"warning: {warning}")
+        result.written.append(job.path)
+        result.records.append(record)
+        options.log(f"[cvgl-bench] wrote {job.path}")
+
+
+def _prepare(options: RunOptions) -> str:
+    """Set torch's CPU threads (``--threads``, ``CVGL_BENCH_THREADS``); the device to run on."""
+    import torch
+
+    threads = options.cpu_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    return options.device or default_device()
+
+
+def _evaluate(job: Pending, trained: TrainedModel, method: Any, hparams: dict[str, Any], train_fingerprint: str,
+              base: dict[str, Any], efficiency: dict[str, Any], phases: dict[str, float], options: RunOptions,
+              device: str, host: Any) -> tuple[Any, dict[str, np.ndarray]]:
+    """Embed the split's queries and references, rank and score them; the completed record and its ranks."""
+    from ..evaluate.extract import embed
+    from ..evaluate.scoring import score
+
+    started = provenance.now()
+    spec, data = job.spec, job.data
+    common = {"device": device, "checkpoint_hash": trained.checkpoint["sha256"], "on_corrupt": options.on_corrupt}
+    t0 = time.perf_counter()
+    query = embed(trained.model, data.queries, spec.query_view, hparams, method, **common)
+    t_query = time.perf_counter() - t0
+    reference = embed(trained.model, data.references, spec.reference_view, hparams, method, **common)
+    phases["embed"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scored = score(np.asarray(query), np.asarray(reference), data, metrics=spec.metrics, backend=options.backend,
+                   device=device, n_boot=options.n_boot, seed=job.record.cell.seed, host=host)
+    phases["search_and_metrics"] = time.perf_counter() - t0
+    record = complete(job, scored, trained, train_fingerprint, base, efficiency, phases, started,
+                      len(data.queries) / max(t_query, 1e-9), hparams, path_bases(spec, options.data_root, host))
+    return record, scored.rank_arrays()

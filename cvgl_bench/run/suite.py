@@ -1,0 +1,130 @@
+"""Suite files (``benchmarks/*.yaml``): the one parser, for the grid and the leaderboard alike.
+
+A suite::
+
+    name: synth
+    description: ...
+    profile: cpu                  # cpu for synthetic suites, paper for the real datasets
+    methods: [sample4geo, clnet, safa]
+    splits: [synth_cvusa_test, synth_cvact_val]      # in-domain evaluations
+    transfer:                     # [training split, evaluation split]
+      - [synth_cvusa_train, synth_cvact_val]
+    seeds: [0]                    # or a count: 3 means [0, 1, 2]
+    seeds_for: {synth_cvusa_test: [0, 1, 2]}    # more seeds for some evaluation splits
+    protocol: {}                  # protocol options for every split that has them
+
+Every problem is a one-line :class:`~cvgl_bench.errors.ConfigError` naming the file; an unknown
+key is one too, never ignored. The grid runs the cells a suite names
+(:func:`cvgl_bench.run.grid.expand`); the leaderboard keeps the records of those cells
+(:meth:`Suite.accepts`), so the two can never disagree on what a suite means.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+KEYS = ("name", "description", "profile", "methods", "splits", "transfer", "seeds", "seeds_for", "protocol")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A parsed suite file."""
+
+    name: str
+    profile: str
+    methods: tuple[str, ...]
+    splits: tuple[str, ...] = ()
+    transfer: tuple[tuple[str, str], ...] = ()
+    seeds: tuple[int, ...] = (0,)
+    seeds_for: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    protocol: tuple[tuple[str, str], ...] = ()
+    description: str = ""
+    path: str = field(default="", compare=False)
+
+    def seeds_of(self, eval_split: str) -> tuple[int, ...]:
+        """The seeds the suite runs for ``eval_split``: ``seeds`` plus its ``seeds_for`` entry."""
+        return tuple(sorted(set(self.seeds) | set(dict(self.seeds_for).get(eval_split, ()))))
+
+    def accepts(self, method: str, profile: str, seed: int, task: str, train_split: str | None,
+                eval_split: str) -> bool:
+        """Whether the suite runs this cell (a record of it belongs to the suite)."""
+        if method not in self.methods or profile != self.profile or int(seed) not in self.seeds_of(eval_split):
+            return False
+        if task == "transfer":
+            return (str(train_split), eval_split) in self.transfer
+        return eval_split in self.splits
+
+
+def load_suite(path: str | os.PathLike) -> Suite:
+    """Read and check a suite file."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read suite {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"suite {path} is not UTF-8 text; a suite is a YAML file (see benchmarks/synth.yaml)") \
+            from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"suite {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    return parse_suite(data, str(path))
+
+
+def parse_suite(data: Any, where: str = "suite") -> Suite:
+    """A :class:`Suite` from a suite's parsed YAML (``where`` names it in errors)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: a suite must be a YAML mapping (keys: {', '.join(KEYS)})")
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (keys: {', '.join(sorted(KEYS))})")
+    for key in ("methods", "splits"):
+        if not _names(data.get(key, [])):
+            raise ConfigError(f"{where}: {key!r} must be a list of names")
+    if not data.get("methods"):
+        raise ConfigError(f"{where}: no methods listed")
+    transfer = []
+    for item in data.get("transfer") or []:
+        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)):
+            raise ConfigError(f"{where}: each transfer entry must be [training split, evaluation split], got {item!r}")
+        transfer.append((item[0], item[1]))
+    seeds = data.get("seeds", [0])
+    if _count(seeds):
+        seeds = list(range(seeds))
+    seeds_for = data.get("seeds_for") or {}
+    if not isinstance(seeds_for, dict) or not all(isinstance(k, str) and _ints(v) for k, v in seeds_for.items()):
+        raise ConfigError(f"{where}: seeds_for must map evaluation splits to lists of integers, e.g. "
+                          "{synth_cvusa_test: [0, 1, 2]}")
+    if not _ints(seeds):
+        raise ConfigError(f"{where}: seeds must be lists of integers (or a count for 'seeds')")
+    protocol = data.get("protocol") or {}
+    if not isinstance(protocol, dict) or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                                                 for v in protocol.values()):
+        raise ConfigError(f"{where}: protocol must map protocol options to values, e.g. {{ties: loose}}")
+    if not isinstance(data.get("profile", "cpu"), str):
+        raise ConfigError(f"{where}: 'profile' must be one profile name")
+    return Suite(name=str(data.get("name") or Path(where).stem), profile=str(data.get("profile", "cpu")),
+                 methods=tuple(data["methods"]), splits=tuple(data.get("splits") or ()), transfer=tuple(transfer),
+                 seeds=tuple(sorted(set(seeds))),
+                 seeds_for=tuple(sorted((str(k), tuple(sorted(set(v)))) for k, v in seeds_for.items())),
+                 protocol=tuple(sorted((str(k), str(v)) for k, v in protocol.items())),
+                 description=str(data.get("description", "")), path=where)
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+def _ints(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(x, int) and not isinstance(x, bool)
+                                                           for x in value)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
