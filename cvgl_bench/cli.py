@@ -172,6 +172,24 @@ def backends(as_json: bool) -> None:
     echo_table(rows, "no search backends registered")
 
 
+def _seed_list(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[int, ...]:
+    """``--seed 0 --seed 1`` and ``--seeds 0,1`` alike (run and grid): integers, each once, in the order given."""
+    seeds: list[int] = []
+    for value in values:
+        for part in str(value).split(","):
+            if not part.strip():
+                continue
+            try:
+                seed = int(part)
+            except ValueError:
+                raise click.BadParameter(f"{part.strip()!r} is not an integer seed (e.g. --seeds 0,1,2)") from None
+            if seed < 0:
+                raise click.BadParameter(f"seeds are non-negative integers, not {seed}")
+            if seed not in seeds:
+                seeds.append(seed)
+    return tuple(seeds)
+
+
 def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
     """cpu for synthetic splits, paper for the real datasets."""
     return "cpu" if all(h.splits.get(s).synthetic for s in splits) else "paper"
@@ -179,12 +197,13 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
 
 @cli.command()
 @click.option("--method", "-m", required=True, help="Method name (see 'cvgl-bench methods').")
-@click.option("--dataset", "-d", "datasets_", multiple=True, required=True,
+@click.option("--dataset", "--split", "-d", "datasets_", multiple=True, required=True,
               help="Evaluation split, e.g. cvact_test or synth_cvact_test; repeat for several.")
 @click.option("--train-on", default=None, help="Training split; default: the in-domain one. Another one = transfer.")
 @click.option("--profile", default="auto", show_default=True,
               help="paper (published recipe) or cpu (laptop recipe); auto = cpu for synthetic splits, else paper.")
-@click.option("--seed", "seeds", multiple=True, type=int, default=(0,), show_default=True, help="Repeat for several.")
+@click.option("--seed", "--seeds", "seeds", multiple=True, default=("0",), show_default=True, callback=_seed_list,
+              help="Seeds: repeat (--seed 0 --seed 1) or list them (--seeds 0,1,2).")
 @click.option("--data-root", default=None, help="Folder holding CVUSA/, CVACT/, VIGOR/, University-1652/.")
 @click.option("--overwrite", type=click.Choice(["only-missing", "always", "never"]), default="only-missing",
               show_default=True, help="What to do with records that exist already.")
@@ -208,14 +227,17 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
               help="Score this trained model instead of training: a released checkpoint in the method's official "
                    "layout (e.g. Sample4Geo's .pth) or a cvgl-bench model.pt. No training data is read; the "
                    "records are the variant checkpoint=<first 8 hex digits of its SHA-256>.")
+@click.option("--dry-run", is_flag=True,
+              help="Check every name and print the fully resolved hparams of the cell (YAML; JSON with --json); "
+                   "nothing is loaded or trained.")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON instead of a table.")
 def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: str, seeds: tuple[int, ...],
         data_root: str | None, overwrite: str, protocol_items: tuple[str, ...], set_items: tuple[str, ...],
         results_dir: str, runs_dir: str, device: str | None, backend: str, on_corrupt: str, threads: int | None,
-        resume: bool, checkpoint: str | None, as_json: bool) -> None:
+        resume: bool, checkpoint: str | None, dry_run: bool, as_json: bool) -> None:
     """Train METHOD (or reuse its checkpoint) and evaluate it; one record per evaluation split.
     With --checkpoint, score a given trained model instead of training."""
-    from .run import Cell, RunOptions, parse_set, run_cell
+    from .run import Cell, RunOptions, parse_set, resolve, run_cell
     from .run.overrides import parse_protocol
     from .specs import check_protocol_overrides
 
@@ -223,6 +245,12 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     h.search_backends.get(backend)
     if profile == "auto":
         profile = _auto_profile(h, datasets_)
+    if dry_run:
+        cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile,
+                    seed=seeds[0], protocol=parse_protocol(protocol_items), overrides=parse_set(set_items))
+        p, _, hparams = resolve(cell, h, lambda line: click.echo(line, err=True))
+        _echo_config(p, hparams, as_json)
+        return
     if checkpoint is not None and not resume:
         raise ConfigError("--restart retrains and --checkpoint scores a trained model without training; pass one")
     options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
@@ -240,6 +268,20 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
         echo_json([record.to_dict() for record in records])
     else:
         echo_table(_summary_rows(records))
+
+
+def _echo_config(p: Any, hparams: dict[str, Any], as_json: bool) -> None:
+    """The cell a run would execute and the hparams it would train with."""
+    cell = p.cell
+    config = {"method": cell.method, "profile": cell.profile, "train_split": p.train_spec.name,
+              "eval_splits": [spec.name for spec in p.eval_specs], "variant": cell.variant or None,
+              "protocol": {spec.name: p.protocol_for(spec) for spec in p.eval_specs}, "hparams": hparams}
+    if as_json:
+        echo_json(config)
+    else:
+        import yaml
+
+        click.echo(yaml.safe_dump(config, sort_keys=False, default_flow_style=None, width=100), nl=False)
 
 
 def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
@@ -261,8 +303,9 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 @click.argument("suites", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
 @click.option("--jobs", type=int, default=1, show_default=True, help="Cells run at once (local executor).")
-@click.option("--seeds", default=None,
-              help="Comma-separated seeds replacing each suite's seeds, e.g. 0,1,2 (its seeds_for extras still run).")
+@click.option("--seeds", "--seed", "seeds", multiple=True, callback=_seed_list,
+              help="Seeds replacing each suite's seeds: --seeds 0,1,2 or --seed 0 --seed 1 (its seeds_for extras "
+                   "still run).")
 @click.option("--gpus-per-cell", type=int, default=0, show_default=True,
               help="GPUs per cell; more than 1 launches each cell through torchrun (DDP).")
 @click.option("--slurm-partition", default=None, help="Slurm partition (slurm executor).")
@@ -276,7 +319,7 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 @click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False))
 @click.option("--device", default=None)
 @click.option("--threads", type=int, default=None)
-def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: str | None, gpus_per_cell: int,
+def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ...], gpus_per_cell: int,
          slurm_partition: str | None, slurm_cluster: str | None, timeout_min: int, dry_run: bool,
          data_root: str | None, overwrite: str, results_dir: str, runs_dir: str, device: str | None,
          threads: int | None) -> None:
@@ -287,13 +330,7 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: str | None, g
 
     h = host()
     paths = suites or (str(_default_suite()),)
-    seed_list = None
-    if seeds:
-        try:
-            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-        except ValueError:
-            raise ConfigError(f"--seeds takes comma-separated integers, got {seeds!r}") from None
-    cells = expand([load_suite(p) for p in paths], seed_list, host=h)
+    cells = expand([load_suite(p) for p in paths], list(seeds) or None, host=h)
     if dry_run:
         echo_table([{"cell": n, "method": c.method, "train": c.train_split, "eval": ", ".join(c.eval_splits),
                      "profile": c.profile, "seed": c.seed} for n, c in enumerate(cells, 1)])

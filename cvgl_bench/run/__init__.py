@@ -21,10 +21,10 @@ from ..results import config_hash, configuration_id
 from .cell import Cell, CellResult, RunOptions
 from .model import build_model, default_device, seed_everything, train_or_reuse
 from .overrides import parse_set
-from .pipeline import run_cell
+from .pipeline import resolve, run_cell
 from .plan import Plan, plan, resolve_hparams
 from .suite import Suite, load_suite
 
 __all__ = ["Cell", "CellResult", "Plan", "RunOptions", "Suite", "build_model", "config_hash", "configuration_id",
-           "default_device", "load_split", "load_suite", "parse_set", "plan", "resolve_hparams",
+           "default_device", "load_split", "load_suite", "parse_set", "plan", "resolve", "resolve_hparams",
            "run_cell", "seed_everything", "train_or_reuse"]

@@ -26,11 +26,8 @@ def run_cell(cell: Cell, options: RunOptions, host: Any) -> CellResult:
     """Train (or reuse) and evaluate one cell; returns the records written or kept.
 
     With ``options.checkpoint`` the given model is scored instead (:func:`_score_checkpoint`)."""
-    p = plan(cell, host)
-    method = p.method_spec.load()
-    p = _without_no_op_overrides(p, method, options)
+    p, method, hparams = resolve(cell, host, options.log)
     cell, result = p.cell, CellResult(p.cell)
-    hparams = resolve_hparams(method, cell, p.train_spec)
     device = _prepare(options)
     version = host.methods.origin(cell.method).version
     if options.checkpoint is not None:
@@ -75,7 +72,17 @@ def _score_checkpoint(p: Plan, method: Any, hparams: dict[str, Any], version: st
     return result
 
 
-def _without_no_op_overrides(p: Plan, method: Any, options: RunOptions) -> Plan:
+def resolve(cell: Cell, host: Any, log: Any = print) -> tuple[Plan, Any, dict[str, Any]]:
+    """The checked plan of ``cell``, its method and the hparams it will train with (no data read).
+
+    ``--set`` overrides that give the recipe's own value are dropped (and said so through ``log``)."""
+    p = plan(cell, host)
+    method = p.method_spec.load()
+    p = _without_no_op_overrides(p, method, log)
+    return p, method, resolve_hparams(method, p.cell, p.train_spec)
+
+
+def _without_no_op_overrides(p: Plan, method: Any, log: Any) -> Plan:
     """The plan without ``--set`` overrides that give the recipe's own value (``--set epochs=4`` on a
     4-epoch recipe): they must not make a variant of the recipe."""
     cell = p.cell
@@ -86,7 +93,7 @@ def _without_no_op_overrides(p: Plan, method: Any, options: RunOptions) -> Plan:
     if not no_ops:
         return p
     now = f"the cell runs as the variant {variant_label(changing)}" if changing else "the cell is the recipe"
-    options.log(f"[cvgl-bench] {cell}: --set {variant_label(no_ops)} is the recipe's value already; {now}")
+    log(f"[cvgl-bench] {cell}: --set {variant_label(no_ops)} is the recipe's value already; {now}")
     return replace(p, cell=replace(cell, overrides=changing))
 
 

@@ -1,0 +1,69 @@
+"""``run --dry-run`` prints the resolved configuration; one seed syntax for run and grid; ``--split``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from cvgl_bench.cli import cli
+
+from .fake_plugins import toy_methods
+from .synth_tiny import tiny_synth_dir, tiny_world  # noqa: F401 - fixtures
+
+
+@pytest.fixture
+def toy_host(make_host):
+    return make_host(toy_methods)
+
+
+def _invoke(args, tmp_path):
+    return CliRunner().invoke(cli, [*args, "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs")])
+
+
+def test_dry_run_prints_the_resolved_hparams_and_touches_nothing(toy_host, tmp_path):
+    done = _invoke(["run", "-m", "tiny", "--split", "synth_cvusa_test", "--set", "epochs=1", "--dry-run"], tmp_path)
+    assert done.exit_code == 0, done.output
+    config = yaml.safe_load(done.stdout)
+    method = toy_host.methods.get("tiny").load()
+    expected = method.hparams("cpu", toy_host.splits.get("synth_cvusa_train"))
+    assert config["hparams"] == {**expected, "epochs": 1}
+    assert config["train_split"] == "synth_cvusa_train" and config["eval_splits"] == ["synth_cvusa_test"]
+    assert config["variant"] == "epochs=1" and config["profile"] == "cpu"
+    assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
+
+
+def test_dry_run_json_and_a_no_op_override_is_no_variant(toy_host, tmp_path):
+    done = _invoke(["run", "-m", "tiny", "-d", "synth_cvusa_test", "--set", "epochs=2", "--dry-run", "--json"],
+                   tmp_path)
+    assert done.exit_code == 0, done.output
+    config = json.loads(done.stdout)
+    assert config["variant"] is None and config["hparams"]["epochs"] == 2
+    assert "is the recipe's value already" in done.stderr
+
+
+def test_dry_run_still_checks_every_name(toy_host, tmp_path):
+    done = _invoke(["run", "-m", "tiny", "-d", "synth_cvusa_test", "--set", "no_such_key=1", "--dry-run"], tmp_path)
+    assert done.exit_code == 2 and "no_such_key" in done.output and "Traceback" not in done.output
+
+
+@pytest.mark.parametrize("seeds,expected", [(["--seed", "0", "--seed", "2"], [0, 2]),
+                                            (["--seeds", "2,0"], [2, 0]),
+                                            (["--seeds", "1,1", "--seed", "3"], [1, 3])])
+def test_run_and_grid_take_one_seed_syntax(toy_host, tmp_path, seeds, expected):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: s\nmethods: [tiny]\nsplits: [synth_cvusa_test]\nseeds: [5]\n")
+    done = CliRunner().invoke(cli, ["grid", str(suite), *seeds, "--dry-run"])
+    assert done.exit_code == 0, done.output
+    rows = [line.split() for line in done.output.splitlines() if line.strip()[:1].isdigit()]
+    assert [int(row[-1]) for row in rows] == sorted(expected)  # the grid runs seeds in order
+
+
+@pytest.mark.parametrize("bad", ["x", "1,,y", "-1"])
+def test_a_bad_seed_is_a_usage_error(toy_host, tmp_path, bad):
+    for command in (["run", "-m", "tiny", "-d", "synth_cvusa_test", "--dry-run", "--seeds", bad],
+                    ["grid", "--dry-run", "--seeds", bad]):
+        done = CliRunner().invoke(cli, command)
+        assert done.exit_code == 2 and "seed" in done.output and "Traceback" not in done.output
