@@ -264,7 +264,9 @@ def test_the_leaderboard_shows_evaluates_numbers(tmp_path, host):
     curves, k_1pct = render.recall_curves(board, table)
     assert k_1pct == top_one_percent(50, "floor") == 0
     for row in table.rows:
-        (curve,) = [c for label, c in curves.items() if label.startswith(f"{row.label} (")]
+        (runs,) = [c for label, c in curves.items() if label.startswith(f"{row.label} (")]
+        assert runs.shape[0] == len(row.runs)
+        curve = runs.mean(axis=0)
         for k in (1, 5, 10):
             want = np.mean([evaluated[r.path].metrics[f"recall@{k}"]["value"] for r in row.runs])
             assert curve[k - 1] == pytest.approx(want)

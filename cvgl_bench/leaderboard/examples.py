@@ -75,14 +75,15 @@ def retrieval_examples(table: BenchmarkTable, summaries: dict[Any, RankSummary],
             for rank, ref in enumerate(topk[q]):
                 role = role_of.get(int(ref), "negative")
                 mark = " (junk)" if role == ROLE_NAMES[JUNK] else ""
-                retrieved.append((_image(data.references.paths[int(ref)]), role, f"#{rank + 1} {data.references.ids[int(ref)]}{mark}"))
+                caption = f"#{rank + 1}{mark}\n{data.references.ids[int(ref)]}"
+                retrieved.append((_image(data.references.paths[int(ref)]), role, caption))
             positives = [int(r) for r, role in zip(refs, roles) if role == POSITIVE]
             true_match = None
             if positives and not any(int(ref) in positives for ref in topk[q]):
                 p = positives[0]
                 true_match = (_image(data.references.paths[p]),
-                              f"true: {data.references.ids[p]} (rank {int(summary.best_rank[q]) + 1})")
-            examples.append(Example(_image(data.queries.paths[int(q)]), f"query {data.queries.ids[int(q)]}",
+                              f"true match, rank {int(summary.best_rank[q]) + 1}\n{data.references.ids[p]}")
+            examples.append(Example(_image(data.queries.paths[int(q)]), f"query\n{data.queries.ids[int(q)]}",
                                     retrieved, true_match))
     except OSError as exc:
         return [], f"retrieval examples skipped: cannot read an image ({exc})"

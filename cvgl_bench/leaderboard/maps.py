@@ -71,10 +71,10 @@ def map_figures(table: BenchmarkTable, *, host: Any, data_root: Any = None, runs
         except UserError as exc:
             blocks.append(Text(f"spatial maps skipped: {exc}"))
             return blocks
-        pairs, titles = [], []
+        cells: dict[str, dict[tuple[int, int], tuple[np.ndarray, np.ndarray, str]]] = {}
         views = tuple(hparams["views"])
-        for view, images in zip(views, (data.queries, data.references)):
-            size = tuple(int(v) for v in hparams["image_size"][view])
+        for v, (view, images) in enumerate(zip(views, (data.queries, data.references))):
+            size = tuple(int(x) for x in hparams["image_size"][view])
             chosen = np.linspace(0, len(images) - 1, n_images).astype(int)
             pixels = np.stack([_resized(images.paths[int(i)], size) for i in chosen])
             batch = method.eval_transform(hparams, view)(torch.from_numpy(pixels))
@@ -82,12 +82,22 @@ def map_figures(table: BenchmarkTable, *, host: Any, data_root: Any = None, runs
                 maps = model.spatial_maps(batch, view)
             for name, values in maps.items():
                 for k, i in enumerate(chosen):
-                    pairs.append((pixels[k], np.asarray(values[k].float().cpu())))
-                    titles.append(f"{view} {images.ids[int(i)]}: {name}")
-        if pairs:
+                    cells.setdefault(name, {})[(k, v)] = (pixels[k], np.asarray(values[k].float().cpu()),
+                                                          f"{view} {images.ids[int(i)]}: {name}")
+        # one row per map, one column per (image, view): panoramas and tiles keep their own widths
+        order = [(k, v) for k in range(n_images) for v in range(len(views))]
+        pairs: list[Any] = []
+        titles: list[str] = []
+        for name in cells:
+            for key in order:
+                found = cells[name].get(key)
+                pairs.append(None if found is None else found[:2])
+                titles.append("" if found is None else found[2])
+        if any(pair is not None for pair in pairs):
             key = f"{table.key}.{row.method}{'.' + row.variant if row.variant else ''}.maps.png"
-            png = plot_attention_overlays(pairs, titles=titles, columns=n_images,
-                                          suptitle=f"{row.label}: spatial maps over the input ({table.title})")
+            png = plot_attention_overlays(pairs, titles=titles, columns=len(order),
+                                          suptitle=f"{row.label}, seed {row.runs[0].seed}: spatial maps over the input "
+                                                   f"({table.title})")
             blocks.append(Figure(key.replace("=", "-"), png,
                                  f"{row.label}, seed {row.runs[0].seed}: its model's spatial maps over "
                                  f"{n_images} query and {n_images} reference images of {table.eval_split}"))

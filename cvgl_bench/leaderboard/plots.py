@@ -39,17 +39,24 @@ def figure_png(fig: Any, path: str | Path | None = None, dpi: int = 100) -> byte
 
 def plot_recall_curves(curves: Mapping[str, np.ndarray], *, title: str, k_marker: int | None = None,
                        path: str | Path | None = None) -> bytes:
-    """Recall@K (%) against K (log scale), one curve per method; ``k_marker`` draws the R@1% K."""
+    """Recall@K (%) against K (log scale), one curve per method; ``k_marker`` draws the R@1% K.
+
+    A curve is ``(K,)``, or ``(seeds, K)``: the mean is drawn, with the band from the lowest to
+    the highest seed shaded when there are several."""
     fig = _figure(9.0, 4.2, layout=None)
     fig.subplots_adjust(left=0.07, right=0.68, bottom=0.12, top=0.92)
     ax = fig.add_subplot()
-    for label, curve in curves.items():
-        ax.plot(np.arange(1, len(curve) + 1), curve, label=label, linewidth=1.6)
+    curves = {label: np.atleast_2d(np.asarray(curve, dtype=np.float64)) for label, curve in curves.items()}
+    for label, runs in curves.items():
+        ks = np.arange(1, runs.shape[1] + 1)
+        (line,) = ax.plot(ks, runs.mean(axis=0), label=label, linewidth=1.6)
+        if len(runs) > 1:
+            ax.fill_between(ks, runs.min(axis=0), runs.max(axis=0), color=line.get_color(), alpha=0.25, linewidth=0)
     if k_marker:
         ax.axvline(k_marker, color="0.45", linestyle=":", linewidth=1.2, label=f"R@1% threshold (K={k_marker})")
     from matplotlib.ticker import FixedLocator, NullLocator, StrMethodFormatter
 
-    k_max = max((len(c) for c in curves.values()), default=10)
+    k_max = max((c.shape[1] for c in curves.values()), default=10)
     ax.set_xscale("log")
     # explicit 1-2-5 ticks with plain labels: the log axis' default minor ticks and mathtext
     # labels cost more than the rest of the figure together
@@ -61,7 +68,7 @@ def plot_recall_curves(curves: Mapping[str, np.ndarray], *, title: str, k_marker
     ax.set_ylabel("Recall@K (%)")
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
-    highest = max((float(np.max(c)) for c in curves.values() if len(c)), default=100.0)
+    highest = max((float(np.max(c)) for c in curves.values() if c.size), default=100.0)
     ax.set_ylim(bottom=0.0, top=min(100.5, max(10.0, 1.15 * highest)))  # low curves stay readable
     if curves:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
@@ -80,7 +87,17 @@ class Example:
     """(image, caption) of the best positive when it is not among ``retrieved``."""
 
 
-def _framed(ax: Any, image: np.ndarray, colour: str | None, caption: str, width: float = 4.0) -> None:
+def abbreviate(text: str, limit: int) -> str:
+    """``text`` cut in its middle to at most ``limit`` characters (ids keep their start and end)."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return f"{text[:head]}\u2026{text[len(text) - (limit - 1 - head):]}"
+
+
+def _framed(ax: Any, image: np.ndarray, colour: str | None, caption: str, width: float = 4.0,
+            chars: int = 22) -> None:
+    caption = "\n".join(abbreviate(line, chars) for line in caption.split("\n"))
     ax.imshow(image)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -96,10 +113,10 @@ def plot_retrieval_examples(examples: Sequence[Example], *, title: str, path: st
     """A grid: per example the query, its top-K references framed by role, and the true match."""
     n_refs = max((len(e.retrieved) for e in examples), default=5)
     columns = n_refs + 2
-    fig = _figure(2.0 * columns + 1.5, 2.1 * max(len(examples), 1) + 0.4)
+    fig = _figure(2.0 * columns + 2.5, 2.4 * max(len(examples), 1) + 0.5)
     grid = fig.add_gridspec(max(len(examples), 1), columns, width_ratios=[3] + [1] * (columns - 1))
     for r, example in enumerate(examples):
-        _framed(fig.add_subplot(grid[r, 0]), example.query, None, example.query_caption)
+        _framed(fig.add_subplot(grid[r, 0]), example.query, None, example.query_caption, chars=60)
         for c, (image, role, caption) in enumerate(example.retrieved):
             _framed(fig.add_subplot(grid[r, 1 + c]), image, ROLE_COLOURS.get(role, "#d73027"), caption)
         ax = fig.add_subplot(grid[r, columns - 1])
@@ -132,19 +149,25 @@ def _resize_map(values: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(Image.fromarray(values.astype(np.float32), mode="F").resize((width, height), Image.BILINEAR))
 
 
-def plot_attention_overlays(pairs: Sequence[tuple[np.ndarray, np.ndarray]], *, titles: Sequence[str] | None = None,
-                            path: str | Path | None = None, alpha: float = 0.5, cmap: str = "jet",
-                            columns: int | None = None, suptitle: str = "") -> bytes:
-    """Overlay per-pixel maps (attention, CLNet's NCM...) on their images.
+def plot_attention_overlays(pairs: Sequence[tuple[np.ndarray, np.ndarray] | None], *,
+                            titles: Sequence[str] | None = None, path: str | Path | None = None, alpha: float = 0.55,
+                            cmap: str = "viridis", columns: int | None = None, suptitle: str = "") -> bytes:
+    """Overlay per-pixel maps (attention, CLNet's NCM...) on their images, in a grid filled row by row.
 
-    ``pairs``: (image uint8 HxWx3, map hxw float) per panel; each map is min-max normalised and
-    resized (bilinear) to its image, then drawn over it with ``alpha`` and a colour bar.
+    ``pairs``: (image uint8 HxWx3, map hxw float) per panel, or None for a cell left blank (a map
+    one view has and the other has not); each map is min-max normalised and resized (bilinear) to
+    its image, then drawn over it with ``alpha`` in a perceptually uniform colormap (``cmap``)
+    with one colour bar for the figure. Each column is as wide as its widest image, so panoramas
+    and square tiles share a figure without empty space.
     """
-    if not pairs:
+    if not any(pair is not None for pair in pairs):
         raise ValueError("plot_attention_overlays needs at least one (image, map) pair")
-    panels = []
-    for i, (image, values) in enumerate(pairs):
-        image, values = np.asarray(image), np.asarray(values, dtype=np.float64)
+    panels: list[tuple[np.ndarray, np.ndarray] | None] = []
+    for i, pair in enumerate(pairs):
+        if pair is None:
+            panels.append(None)
+            continue
+        image, values = np.asarray(pair[0]), np.asarray(pair[1], dtype=np.float64)
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"panel {i}: image must be HxWx3, got shape {image.shape}")
         if values.ndim != 2:
@@ -152,10 +175,15 @@ def plot_attention_overlays(pairs: Sequence[tuple[np.ndarray, np.ndarray]], *, t
         panels.append((image, values))
     columns = columns or min(len(panels), 3)
     rows = (len(panels) + columns - 1) // columns
-    ratios = [max(img.shape[1] / max(img.shape[0], 1) for img, _ in panels[c::columns]) for c in range(columns)]
-    fig = _figure(2.8 * sum(ratios) + 0.9 * columns, 3.0 * rows + (0.4 if suptitle else 0.0))
+    ratios = [max((p[0].shape[1] / max(p[0].shape[0], 1) for p in panels[c::columns] if p is not None), default=1.0)
+              for c in range(columns)]
+    fig = _figure(2.6 * sum(ratios) + 1.0, 2.7 * rows + (0.4 if suptitle else 0.0))
     grid = fig.add_gridspec(rows, columns, width_ratios=ratios)
-    for i, (image, values) in enumerate(panels):
+    axes, heat = [], None
+    for i, panel in enumerate(panels):
+        if panel is None:
+            continue
+        image, values = panel
         ax = fig.add_subplot(grid[i // columns, i % columns])
         ax.imshow(image)
         heat = ax.imshow(_resize_map(_normalised(values), image.shape[0], image.shape[1]), cmap=cmap, alpha=alpha,
@@ -164,7 +192,9 @@ def plot_attention_overlays(pairs: Sequence[tuple[np.ndarray, np.ndarray]], *, t
         ax.set_yticks([])
         if titles is not None and i < len(titles):
             ax.set_title(str(titles[i]), fontsize=9)
-        fig.colorbar(heat, ax=ax, fraction=0.046, pad=0.02)
+        axes.append(ax)
+    bar = fig.colorbar(heat, ax=axes, fraction=0.02, pad=0.01, aspect=40)
+    bar.set_label("map value, min-max scaled per panel", fontsize=8)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     return figure_png(fig, path)

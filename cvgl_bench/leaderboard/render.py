@@ -35,7 +35,7 @@ CURVE_K_MAX = 100
 
 
 def recall_curves(board: Leaderboard, table: BenchmarkTable) -> tuple[dict[str, np.ndarray], int]:
-    """Recall@K curves (mean over seeds) of every row with stored ranks, and the R@1% K."""
+    """Recall@K curves of every row with stored ranks, one row per seed (``(seeds, K)``), and the R@1% K."""
     n_refs = max((board.summaries[run.path].n_references for row in table.rows for run in row.runs
                   if run.path in board.summaries and board.summaries[run.path].best_rank is not None), default=0)
     if not n_refs:
@@ -52,7 +52,7 @@ def recall_curves(board: Leaderboard, table: BenchmarkTable) -> tuple[dict[str, 
                 continue
             per_seed.append(recall_curve(summary.best_rank, k_max))
         if per_seed:
-            curves[f"{row.label} ({row.profile}, n={len(per_seed)})"] = np.mean(per_seed, axis=0)
+            curves[f"{row.label} ({row.profile}, n={len(per_seed)})"] = np.stack(per_seed)
     return curves, k_1pct
 
 
@@ -70,7 +70,8 @@ def table_figures(board: Leaderboard, table: BenchmarkTable, *, examples: bool =
     if curves:
         png = plot_recall_curves(curves, title=f"Recall@K on {table.title}", k_marker=k_1pct)
         blocks.append(Figure(f"{table.key}.recall_at_k.png", png,
-                             f"Recall@K on {table.title}: best positive's rank per query, mean over seeds."))
+                             f"Recall@K on {table.title}: best positive's rank per query, mean over seeds "
+                             "(shaded: lowest to highest seed)."))
     else:
         blocks.append(Text("No recall@K curves: no record of this table stores its ranks."))
     if examples:
