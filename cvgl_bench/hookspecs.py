@@ -107,3 +107,20 @@ def cvgl_bench_record_written(record, path):
     Use it to forward results elsewhere (MLflow, Weights & Biases, a database). cvgl-bench
     ships no sink. An exception raised here is reported as a warning; the record stays written.
     """
+
+
+@hookspec
+def cvgl_bench_training_scalars(scalars, step, epoch, workdir):
+    """Called on the first process of a training run with each batch of scalars it records.
+
+    :param scalars: ``{tag: float}``: per optimiser step ``train/loss``, ``train/lr``,
+        ``train/images_per_s`` and ``train/logit_scale`` (when the model has one); per epoch
+        ``epoch/loss``, ``epoch/images_per_s``; per evaluation ``eval/<metric>``.
+    :param step: the optimiser step (global, 1-based) the values belong to.
+    :param epoch: the epoch (1-based).
+    :param workdir: :class:`pathlib.Path` of the run's folder (its checkpoint, ``train.log`` and
+        ``scalars.csv``, :mod:`cvgl_bench.train.runlog`).
+
+    Use it to send training curves elsewhere (Weights & Biases, MLflow). An exception raised here
+    is reported once as a warning and that plugin is not called again in this run; training goes on.
+    """

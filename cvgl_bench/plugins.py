@@ -319,6 +319,26 @@ class PluginHost:
                 warnings.append(f"results sink of {who} failed: {type(exc).__name__}: {exc}")
         return warnings
 
+    def training_scalars(self, scalars: dict[str, float], step: int, epoch: int, workdir: Any) -> list[str]:
+        """Call every training-scalars sink; a sink that fails is dropped for the rest of the process,
+        with one warning line returned."""
+        self.load()
+        warnings = []
+        failed = self.__dict__.setdefault("_failed_scalar_sinks", set())
+        for impl in self.pm.hook.cvgl_bench_training_scalars.get_hookimpls():
+            if impl.plugin_name in failed:
+                continue
+            try:
+                impl.function(**_accepted({"scalars": scalars, "step": step, "epoch": epoch, "workdir": workdir},
+                                          impl.argnames))
+            except Exception as exc:  # noqa: BLE001
+                failed.add(impl.plugin_name)
+                status = self._status_of(impl.plugin)
+                who = status.origin if status else impl.plugin_name
+                warnings.append(f"training-scalars sink of {who} failed and is not called again: "
+                                f"{type(exc).__name__}: {exc}")
+        return warnings
+
     def _status_of(self, plugin: Any) -> PluginStatus | None:
         name = self.pm.get_name(plugin)
         for status in self.statuses:

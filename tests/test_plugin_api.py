@@ -58,9 +58,10 @@ API_1_0 = {
 }
 
 #: 1.1 declares the optional interfaces on their base classes, each with its default: a plugin
-#: that overrides none of them behaves as under 1.0.
+#: that overrides none of them behaves as under 1.0; and adds the training-scalars hook.
 API_1_1 = {
     **API_1_0,
+    "hooks": {**API_1_0["hooks"], "cvgl_bench_training_scalars": ["scalars", "step", "epoch", "workdir"]},
     "optional": {
         "Method.validate_hparams": ["hparams"],
         "Method.load_model": ["hparams", "checkpoint"],

@@ -143,7 +143,7 @@ def _corrupt_message(path: str, exc: BaseException) -> str:
 def _decode_into(out: np.ndarray, paths: Sequence[str], size: tuple[int, int], on_corrupt: str,
                  progress: bool, desc: str, workers: int | None) -> list[int]:
     """Fill ``out`` row by row; return the rows that failed (``skip``) or raise (``fail``)."""
-    from tqdm import tqdm
+    from ..progress import progress as progress_bar
 
     workers = workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     failed: list[int] = []
@@ -155,7 +155,7 @@ def _decode_into(out: np.ndarray, paths: Sequence[str], size: tuple[int, int], o
         except Exception as exc:  # noqa: BLE001 - every decoder failure is a corrupt image
             return i, exc
 
-    with tqdm(total=len(paths), desc=desc, unit="img", disable=not progress, leave=False) as bar, \
+    with progress_bar(len(paths), desc=desc, unit="img", disable=not progress) as bar, \
             ThreadPoolExecutor(max_workers=workers) as pool:
         for i, exc in pool.map(work, range(len(paths)), chunksize=64):
             bar.update(1)

@@ -259,9 +259,9 @@ def _progress(enabled: bool, total: int) -> Iterator[Any]:
     if not enabled:
         yield None
         return
-    from tqdm import tqdm
+    from ..progress import progress
 
-    bar = tqdm(total=total, unit="query", desc="ranking", leave=False)
+    bar = progress(total, unit="query", desc="ranking")
     try:
         yield bar
     finally:

@@ -86,7 +86,7 @@ def embed_array(model: CVGLModel, images: Any, view: str, transform: Callable[[t
     process group is active) splits the rows over the ranks and gathers them back: every rank
     must then call this function with the same arguments.
     """
-    from tqdm.auto import tqdm
+    from ..progress import progress as progress_bar
 
     array = getattr(images, "array", images)
     rows = np.arange(len(array)) if rows is None else np.asarray(rows, dtype=np.int64)
@@ -101,11 +101,13 @@ def embed_array(model: CVGLModel, images: Any, view: str, transform: Callable[[t
     starts = range(0, len(mine), batch_size)
     try:
         with torch.inference_mode(), torch.autocast(device_type=device_.type, dtype=torch.float16, enabled=use_amp):
-            for lo in tqdm(starts, desc=desc, unit="batch", leave=False,
-                           disable=not progress or distributed.rank() != 0):
-                batch = torch.from_numpy(np.ascontiguousarray(array[mine[lo:lo + batch_size]]))
-                x = transform(batch.to(device_, non_blocking=device_.type == "cuda"))
-                chunks.append(model.encode(x, view).float().cpu())
+            with progress_bar(len(starts), desc=desc, unit="batch",
+                              disable=not progress or distributed.rank() != 0) as bar:
+                for lo in starts:
+                    batch = torch.from_numpy(np.ascontiguousarray(array[mine[lo:lo + batch_size]]))
+                    x = transform(batch.to(device_, non_blocking=device_.type == "cuda"))
+                    chunks.append(model.encode(x, view).float().cpu())
+                    bar.update(1)
     finally:
         if was_training and hasattr(model, "train"):
             model.train()

@@ -95,13 +95,14 @@ def workdir_of(options: RunOptions, cell: Cell, train_split: str, config_hash: s
 
 
 def train_or_reuse(method: Any, hparams: dict[str, Any], train: Any, cell: Cell, workdir: Path,
-                   options: RunOptions, device: str) -> TrainedModel | None:
+                   options: RunOptions, device: str, host: Any = None) -> TrainedModel | None:
     """The cell's model: its checkpoint in ``workdir`` when there is one, else trained now and saved.
 
     ``--restart`` (``options.resume`` false) and a method plugin whose source changed since the
     checkpoint was trained (:data:`SOURCE_INFO`) train from scratch; otherwise an interrupted
     training resumes from its last epoch. Returns ``None`` on every rank but the first of a
-    distributed run (rank 0 alone evaluates).
+    distributed run (rank 0 alone evaluates). The training's scalars go to the
+    ``cvgl_bench_training_scalars`` hook of ``host``'s plugins too.
     """
     import torch
 
@@ -124,7 +125,7 @@ def train_or_reuse(method: Any, hparams: dict[str, Any], train: Any, cell: Cell,
     run = RunContext(seed=cell.seed, device=device, workdir=workdir, resume=reuse is None,
                      progress=options.progress and world.rank == 0, log=options.log, world_size=world.world_size,
                      rank=world.rank, local_rank=world.local_rank, threads=options.cpu_threads(),
-                     on_corrupt=options.on_corrupt)
+                     on_corrupt=options.on_corrupt, on_scalars=_scalar_sinks(host, workdir, options.log))
     processes = f", {world.world_size} processes" if world.distributed else ""
     options.log(f"[cvgl-bench] {cell}: training on {train.split} ({len(train)} pairs, {device}{processes})")
     started = time.perf_counter()
@@ -139,6 +140,18 @@ def train_or_reuse(method: Any, hparams: dict[str, Any], train: Any, cell: Cell,
     write_bytes(model_path, buffer.getvalue())
     return TrainedModel(model, _checkpoint(model_path, options.runs_dir), True, _train_info(workdir), seconds,
                         source=source)
+
+
+def _scalar_sinks(host: Any, workdir: Path, log: Callable[[str], None]) -> Callable[..., None] | None:
+    """The plugins' ``cvgl_bench_training_scalars`` hook as a RunContext callback (None without a host)."""
+    if host is None:
+        return None
+
+    def send(scalars: dict[str, float], step: int, epoch: int) -> None:
+        for warning in host.training_scalars(scalars, step, epoch, workdir):
+            log(f"warning: {warning}")
+
+    return send
 
 
 def import_model(method: Any, hparams: dict[str, Any], path: Path, cell: Cell) -> TrainedModel:

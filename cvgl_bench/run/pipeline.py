@@ -44,7 +44,7 @@ def run_cell(cell: Cell, options: RunOptions, host: Any) -> CellResult:
         if not todo:
             options.log(f"[cvgl-bench] {cell}: every record exists ({len(result.kept)}); nothing to do")
             return result
-        trained = train_or_reuse(method, hparams, train, cell, workdir, options, device)
+        trained = train_or_reuse(method, hparams, train, cell, workdir, options, device, host)
         if trained is None:  # another rank of a distributed run: rank 0 alone evaluates
             return result
         result.trained, phases["train"] = trained.trained, trained.seconds

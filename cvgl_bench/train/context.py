@@ -35,6 +35,10 @@ class RunContext:
     on_step: Callable[[int, int], Any] | None = None
     """Called after every optimiser step with ``(epoch, global_step)`` (1-based epoch); for
     time limits, profiling and fault-injection tests."""
+    on_scalars: Callable[[dict[str, float], int, int], Any] | None = None
+    """Called on the first process with ``(scalars, step, epoch)`` whenever the run records
+    scalars (:mod:`cvgl_bench.train.runlog`); the runner connects the
+    ``cvgl_bench_training_scalars`` hook of the plugins here."""
     local_rank: int = 0
     on_corrupt: str = "fail"
     """What a training image that cannot be decoded does: ``fail`` ends the run naming it,

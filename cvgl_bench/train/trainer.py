@@ -218,6 +218,7 @@ class Trainer:
         self.global_step = 0
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        self.runlog: Any = None
         self._checked_gradients = False
         self.wrapped = self._wrap(model)
 
@@ -236,18 +237,34 @@ class Trainer:
     # --- the loop ---------------------------------------------------------------------------
 
     def fit(self) -> list[dict[str, Any]]:
-        """Train from scratch or from ``last.pt`` (when resuming) to the last epoch; returns the history."""
-        if self.run.resume and self.checkpoint_path.exists():
+        """Train from scratch or from ``last.pt`` (when resuming) to the last epoch; returns the history.
+
+        The first process also writes ``train.log``, ``scalars.csv`` and TensorBoard events into
+        the run's folder (:mod:`cvgl_bench.train.runlog`)."""
+        resumed = self.run.resume and self.checkpoint_path.exists()
+        if resumed:
             self.load_checkpoint(self.checkpoint_path)
-            self._log(f"resumed from {self.checkpoint_path} after epoch {self.epoch}")
-        else:
-            if self.checkpoint_path.exists():
-                self._log(f"starting a new run: {self.checkpoint_path} will be overwritten (resume to continue it)")
-            seed_everything(derived_seed(self.run.seed, self.rank, 0x7EA1))
-        with deterministic_cpu(self.device):
-            for epoch in range(self.epoch + 1, self.config.epochs + 1):
-                self.train_epoch(epoch)
-                self._end_of_epoch(epoch)
+        if self.is_main:
+            from .runlog import RunLog
+
+            self.runlog = RunLog(self.run.workdir, resume_step=self.global_step if resumed else None,
+                                 on_scalars=self.run.on_scalars)
+        try:
+            if resumed:
+                self._log(f"resumed from {self.checkpoint_path} after epoch {self.epoch}")
+            else:
+                if self.checkpoint_path.exists():
+                    self._log(f"starting a new run: {self.checkpoint_path} will be overwritten "
+                              "(resume to continue it)")
+                seed_everything(derived_seed(self.run.seed, self.rank, 0x7EA1))
+            with deterministic_cpu(self.device):
+                for epoch in range(self.epoch + 1, self.config.epochs + 1):
+                    self.train_epoch(epoch)
+                    self._end_of_epoch(epoch)
+        finally:
+            if self.runlog is not None:
+                self.runlog.close()
+                self.runlog = None
         return self.history
 
     def loader(self, epoch: int) -> DataLoader:
@@ -260,14 +277,14 @@ class Trainer:
 
     def train_epoch(self, epoch: int) -> dict[str, Any]:
         """One pass over ``epoch``'s plan; appends and returns its history entry."""
-        from tqdm.auto import tqdm
+        from ..progress import progress
 
         self.model.train()
         loader = self.loader(epoch)
         n_batches = len(loader)
         global_batch = self.planner.batch_size
-        bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{self.config.epochs}", unit="batch", leave=False,
-                   disable=not (self.run.progress and self.is_main), dynamic_ncols=True)
+        bar = progress(n_batches, desc=f"epoch {epoch}/{self.config.epochs}", unit="batch",
+                       disable=not (self.run.progress and self.is_main), dynamic_ncols=True)
         loss_sum, steps = 0.0, 0
         data_s = step_s = 0.0
         started = tick = time.perf_counter()
@@ -283,6 +300,8 @@ class Trainer:
                 if self.run.on_step is not None:
                     self.run.on_step(epoch, self.global_step)
                 rate = 2 * global_batch * steps / max(tick - started, 1e-9)
+                self._scalars({"train/loss": loss_value, "train/lr": self.current_lr(),
+                               **self._logit_scale(), "train/images_per_s": rate}, epoch)
                 bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{self.current_lr():.2e}", img_s=f"{rate:.1f}",
                                 refresh=False)
                 bar.update()
@@ -297,6 +316,7 @@ class Trainer:
         }
         self.history.append(entry)
         self.epoch = epoch
+        self._scalars({"epoch/loss": entry["loss"], "epoch/images_per_s": entry["images_per_s"]}, epoch)
         self._log(f"epoch {epoch}/{self.config.epochs}: loss {entry['loss']:.4f}, lr {entry['lr']:.3g}, "
                   f"{entry['images_per_s']:.1f} img/s, {seconds:.1f} s ({steps} steps of {global_batch} pairs, "
                   f"batches from {entry['neighbours']})")
@@ -363,6 +383,7 @@ class Trainer:
             metrics = self.run.evaluate(self.model)
             entry["eval"] = {k: float(v) for k, v in (metrics or {}).items()}
             entry["eval_s"] = time.perf_counter() - started
+            self._scalars({f"eval/{k}": v for k, v in entry["eval"].items()}, epoch)
             shown = ", ".join(f"{k} {v:.2f}" for k, v in entry["eval"].items())
             self._log(f"epoch {epoch}: evaluation (logged only, not used for model selection): {shown}")
         if self.epoch_hooks:
@@ -377,6 +398,8 @@ class Trainer:
         entry["checkpoint_s"] = time.perf_counter() - started
         if self.is_main:
             write_json(self.run.workdir / HISTORY_NAME, self.history)
+            if self.runlog is not None:
+                self.runlog.flush()
 
     # --- checkpoints --------------------------------------------------------------------------
 
@@ -436,3 +459,14 @@ class Trainer:
     def _log(self, message: str) -> None:
         if self.is_main:
             self.run.log(message)
+            if self.runlog is not None:
+                self.runlog.info(message)
+
+    def _scalars(self, values: dict[str, float], epoch: int) -> None:
+        if self.runlog is not None:
+            self.runlog.scalars(values, step=self.global_step, epoch=epoch)
+
+    def _logit_scale(self) -> dict[str, float]:
+        """The model's learnable logit scale, as the loss uses it (none when it has none)."""
+        scale = self.model.loss_scale() if hasattr(self.model, "loss_scale") else None
+        return {} if scale is None else {"train/logit_scale": float(scale.detach().float().reshape(-1)[0])}

@@ -115,10 +115,10 @@ def _entry(args: tuple[CorpusConfig, int]) -> tuple[int, dict[str, np.ndarray]]:
 
 def render_corpus(cfg: CorpusConfig, workers: int = 2, progress: bool = True) -> dict[str, np.ndarray]:
     """Every world of ``cfg``, concatenated per view in world order (independent of ``workers``)."""
-    from tqdm import tqdm
+    from ...progress import progress as progress_bar
 
     parts: dict[int, dict[str, np.ndarray]] = {}
-    bar = tqdm(total=cfg.worlds, desc="corpus worlds", unit="world", disable=not progress, file=sys.stderr)
+    bar = progress_bar(cfg.worlds, desc="corpus worlds", unit="world", disable=not progress, file=sys.stderr)
     try:
         if workers <= 1:
             for index in range(cfg.worlds):

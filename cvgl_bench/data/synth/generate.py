@@ -113,11 +113,11 @@ def _job_entry(args: tuple) -> list[dict]:
 
 
 def _run_jobs(jobs: list, cfg: SynthConfig, root: Path, workers: int, progress: bool) -> list[list[dict]]:
-    from tqdm import tqdm
+    from ...progress import progress as progress_bar
 
     total = sum(job.work for job in jobs)
-    bar = tqdm(total=total, desc=f"synth {cfg.layout} {cfg.size}", unit="img", disable=not progress,
-               file=sys.stderr, dynamic_ncols=True)
+    bar = progress_bar(total, desc=f"synth {cfg.layout} {cfg.size}", unit="img", disable=not progress,
+                       file=sys.stderr, dynamic_ncols=True)
     try:
         if workers <= 1 or len(jobs) <= 1:
             module = layout_module(cfg.layout)
