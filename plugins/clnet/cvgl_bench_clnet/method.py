@@ -19,11 +19,8 @@ from typing import Any
 
 from cvgl_bench.errors import ConfigError
 from cvgl_bench.method import CVGLModel
-from cvgl_bench.train.augment import NO_PHOTOMETRIC
-from cvgl_bench.train.base import ContrastiveMethod
-from cvgl_bench.train.pretrained import SYNTH_CONVNEXT_ATTO
-
-PAPER_BACKBONE = "convnext_base.fb_in22k_ft_in1k_384"
+from cvgl_bench.train.base import deep_merge
+from cvgl_bench_sample4geo.method import Sample4Geo
 
 MODULES: dict[str, Any] = {
     # NCM: per-view learnable maps after stages 3 and 4 (zero-based 2, 3), residual gating
@@ -49,99 +46,26 @@ MODULES: dict[str, Any] = {
 
 # Sample4Geo's published recipe (cvgl-bench-sample4geo's ``paper`` profile, restated so that this
 # distribution does not depend on that one; a test checks the two agree).
-_PAPER: dict[str, dict[str, Any]] = {
-    "default": {
-        "backbone": PAPER_BACKBONE,
-        "pretrained": True,
-        "image_sizes": {"satellite": [384, 384], "ground": [140, 768], "drone": [384, 384]},
-        "batch_size": 128,
-        "epochs": 40,
-        "lr": 1e-3,
-        "warmup_epochs": 1.0,
-        "weight_decay": 0.01,
-        "grad_clip_value": 100.0,
-        "label_smoothing": 0.1,
-        "sampler": "gps",
-        "neighbour_select": 64,
-        "neighbour_range": 128,
-        "dss_every": 4,
-        "eval_every": 4,
-        "augment": {"flip_p": 0.5, "rotate_p": 0.75, "rotate_mode": "paired"},
-        "amp": True,
-        "channels_last": True,
-        "workers": 4,
-        **MODULES,
-    },
-    "cvusa": {},
-    "cvact": {},
-    "vigor": {"image_sizes": {"ground": [384, 768]}},
-    "university1652": {
-        "epochs": 1,
-        "warmup_epochs": 0.1,
-        "sampler": "random",
-        "dss_every": 0,
-        "eval_every": 1,
-        "max_fails": 512,
-        "augment": {"rotate_mode": "reference", "rotate_p": 0.75,
-                    "grid_ratio": {"satellite": 0.4, "ground": 0.5, "drone": 0.4}},
-    },
+DIFFERENCES: dict[str, dict[str, Any]] = {
+    "paper": MODULES,
+    # the cpu backbone keeps three stages (stride 16), so the NCM sits after its last two
+    "cpu": {**MODULES, "ncm_stages": [1, 2]},
 }
+"""All that CLNet's recipes add to Sample4Geo's, per profile: the model is Sample4Geo's plus the
+modules, and its training recipe is Sample4Geo's (cvgl-bench-sample4geo), not a copy of it."""
 
-# Sample4Geo's cpu recipe (cvgl-bench-sample4geo's ``cpu`` profile, restated; a test checks the
-# two agree), with NCM after the last two of the three backbone stages kept.
-_CPU: dict[str, dict[str, Any]] = {
-    "default": {
-        "backbone": "convnext_atto",
-        "pretrained": SYNTH_CONVNEXT_ATTO,
-        "backbone_stages": 3,
-        "frozen_stages": 1,
-        "head": "spatial",
-        "head_dim": 512,
-        "embedding_norm": "batch",
-        "image_sizes": {"satellite": [128, 128], "ground": [64, 256], "drone": [128, 128]},
-        "batch_size": 32,
-        "epochs": 8,
-        "lr": 1e-3,
-        "warmup_epochs": 1.0,
-        "weight_decay": 0.01,
-        "grad_clip_value": 100.0,
-        "label_smoothing": 0.1,
-        "sampler": "gps",
-        "neighbour_select": 16,
-        "neighbour_range": 32,
-        "dss_every": 2,
-        "eval_every": 0,
-        "augment": {"flip_p": 0.5, "rotate_p": 0.75, "rotate_mode": "paired", **NO_PHOTOMETRIC},
-        "amp": False,
-        "channels_last": False,
-        "threads": 2,
-        "workers": 0,
-        "embed_batch_size": 64,
-        **MODULES,
-        "ncm_stages": [1, 2],
-    },
-    # CVUSA and CVACT twins train on 4,000 pairs (layout revision 1): 4 epochs keep the optimiser
-    # steps of 8 epochs on 2,000 (docs/synth.md, "Training-set size")
-    "cvusa": {"epochs": 4},
-    "cvact": {"epochs": 4},
-    "university1652": {
-        "epochs": 1,
-        "warmup_epochs": 0.1,
-        "sampler": "random",
-        "dss_every": 0,
-        "max_fails": 512,
-        "augment": {"rotate_mode": "reference", "rotate_p": 0.75},
-    },
-}
 
 _SWITCHES_OFF = {"off", "none", "false", "no", "0"}
 
 
-class CLNet(ContrastiveMethod):
-    """CLNet (unofficial, from the abstract): ``paper`` and ``cpu`` profiles, NCM/NEC/GFR switches."""
+class CLNet(Sample4Geo):
+    """CLNet (unofficial, from the abstract): Sample4Geo's ``paper`` and ``cpu`` recipes plus the
+    NCM/NEC/GFR switches (:data:`DIFFERENCES`). Sample4Geo's released weights import as its
+    backbone (``run --checkpoint``, with ``--set ncm=off --set nec=false --set gfr=false``)."""
 
     def recipes(self) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
-        return {"paper": _PAPER, "cpu": _CPU}
+        return {profile: {**table, "default": deep_merge(table.get("default", {}), DIFFERENCES[profile])}
+                for profile, table in super().recipes().items()}
 
     def validate_hparams(self, hp: Mapping[str, Any]) -> None:
         super().validate_hparams(hp)
