@@ -15,8 +15,9 @@ loss; fitting, transforms and hyper-parameter resolution come from here::
         def build_loss(self, hparams):          # optional: default is InfoNCE
             return SoftMarginTriplet(hparams["triplet_weight"])
 
-``hparams(profile, split)`` merges, in order: :data:`BASE_HPARAMS`, the recipe's ``default``
-entry, and its entry for the split's layout (``cvusa``, ``cvact``, ``vigor``,
+``hparams(profile, split)`` merges, in order: :meth:`ContrastiveMethod.base_hparams` (by default
+:data:`BASE_HPARAMS`: the toolkit's neutral parts and a starting recipe; a method family overrides
+it with its own base), the recipe's ``default`` entry, and its entry for the split's layout (``cvusa``, ``cvact``, ``vigor``,
 ``university1652``); nested dicts (``augment``, ``image_sizes``) merge key by key. The
 per-view ``image_sizes`` table is resolved to ``image_size`` for the split's two views.
 """
@@ -51,11 +52,8 @@ if TYPE_CHECKING:
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-BASE_HPARAMS: dict[str, Any] = {
-    # model
-    "backbone": "convnext_base.fb_in22k_ft_in1k_384",
-    "pretrained": True,
-    "shared_backbone": True,
+TOOLKIT_DEFAULTS: dict[str, Any] = {
+    # optional model parts at their neutral settings (encoders.TwoViewEncoder, heads)
     "backbone_kwargs": {},
     "backbone_stages": None,
     "frozen_stages": 0,
@@ -64,9 +62,30 @@ BASE_HPARAMS: dict[str, Any] = {
     "head": "timm",
     "head_dim": 512,
     "head_reduce": 32,
-    "image_sizes": {"satellite": [384, 384], "drone": [384, 384], "ground": [140, 768]},
     "mean": list(IMAGENET_MEAN),
     "std": list(IMAGENET_STD),
+    # optimisation switches, off
+    "grad_clip_norm": None,
+    # batching mechanics (samplers)
+    "neighbour_metric": "auto",
+    "s4g_compat_degrees": False,
+    "max_fails": 1024,
+    # augmentation: each part's own default (augment.AugmentConfig)
+    "augment": AugmentConfig().to_dict(),
+    # execution: the machine's business, not the method's
+    "threads": None,
+    "workers": 0,
+    "channels_last": False,
+    "embed_batch_size": 128,
+}
+"""The toolkit's parts at their neutral settings: what no recipe needs to state. No method's numbers."""
+
+STARTING_RECIPE: dict[str, Any] = {
+    # model
+    "backbone": "convnext_base.fb_in22k_ft_in1k_384",
+    "pretrained": True,
+    "shared_backbone": True,
+    "image_sizes": {"satellite": [384, 384], "drone": [384, 384], "ground": [140, 768]},
     # optimisation
     "batch_size": 128,
     "epochs": 40,
@@ -74,7 +93,6 @@ BASE_HPARAMS: dict[str, Any] = {
     "warmup_epochs": 1.0,
     "weight_decay": 0.01,
     "grad_clip_value": 100.0,
-    "grad_clip_norm": None,
     "lr_schedule": "cosine",
     "label_smoothing": 0.1,
     "amp": True,
@@ -82,20 +100,16 @@ BASE_HPARAMS: dict[str, Any] = {
     "sampler": "gps",
     "neighbour_select": 64,
     "neighbour_range": 128,
-    "neighbour_metric": "auto",
-    "s4g_compat_degrees": False,
-    "max_fails": 1024,
     "dss_every": 4,
     "eval_every": 4,
-    # augmentation
-    "augment": AugmentConfig().to_dict(),
-    # execution
-    "threads": None,
-    "workers": 0,
-    "channels_last": False,
-    "embed_batch_size": 128,
 }
-"""Defaults every recipe starts from (Sample4Geo's CVUSA recipe)."""
+"""Where a new method's recipe starts when it states nothing else: a shared ImageNet ConvNeXt-B,
+InfoNCE and GPS batches, the common setting of the field. The methods of the benchmark state their
+own recipes in their plugins (Sample4Geo's is in cvgl-bench-sample4geo) and do not read these."""
+
+BASE_HPARAMS: dict[str, Any] = {**TOOLKIT_DEFAULTS, **STARTING_RECIPE}
+"""What :meth:`ContrastiveMethod.base_hparams` returns by default: :data:`TOOLKIT_DEFAULTS` and
+:data:`STARTING_RECIPE` (the API 1.0 name, kept for plugins that import it)."""
 
 
 def deep_merge(base: Mapping[str, Any], *updates: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,7 +177,8 @@ class ContrastiveMethod(Method):
         """``{profile: {layout or "default": hparams overrides}}``; must cover ``paper`` and ``cpu``."""
 
     def base_hparams(self) -> dict[str, Any]:
-        """The defaults recipes start from (:data:`BASE_HPARAMS`)."""
+        """What the recipes start from: :data:`BASE_HPARAMS` here. A method that states its whole
+        recipe itself returns ``deep_merge(TOOLKIT_DEFAULTS, its base)`` instead."""
         return copy.deepcopy(BASE_HPARAMS)
 
     def encoder_kwargs(self, hparams: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from torch import nn
 from cvgl_bench.errors import ConfigError
 from cvgl_bench.method import CVGLModel
 from cvgl_bench.train.augment import NO_PHOTOMETRIC
-from cvgl_bench.train.base import ContrastiveMethod
+from cvgl_bench.train.base import TOOLKIT_DEFAULTS, ContrastiveMethod, deep_merge
 from cvgl_bench.train.losses import SoftMarginTriplet
 from cvgl_bench.train.pretrained import SYNTH_CONVNEXT_ATTO
 
@@ -112,8 +112,23 @@ _CPU: dict[str, dict[str, Any]] = {
 }
 
 
+#: what both profiles share beyond their own entries (the GPS neighbour sizes of the sampler; the
+#: label smoothing is read by no part of SAFA's triplet loss, and is stated to keep its configuration)
+_BASE: dict[str, Any] = {"label_smoothing": 0.1, "neighbour_select": 64, "neighbour_range": 128}
+
+
 class SAFA(ContrastiveMethod):
     """SAFA (NeurIPS 2019): ``paper`` and ``cpu`` profiles; ground <-> satellite only."""
+
+    def base_hparams(self) -> dict[str, Any]:
+        """The toolkit's neutral parts and what both profiles share (no starting recipe of the core)."""
+        return deep_merge(TOOLKIT_DEFAULTS, _BASE)
+
+    def hparams(self, profile: str, train_split: Any) -> dict[str, Any]:
+        views = (train_split.query_view, train_split.reference_view)
+        if set(views) != {"ground", "satellite"}:  # before the recipe's sizes are looked up
+            raise ConfigError(f"SAFA embeds ground panoramas and satellite tiles only, not {' and '.join(views)}")
+        return super().hparams(profile, train_split)
 
     def recipes(self) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
         return {"paper": _PAPER, "cpu": _CPU}

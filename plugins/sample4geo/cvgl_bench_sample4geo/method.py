@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cvgl_bench.train.augment import NO_PHOTOMETRIC
-from cvgl_bench.train.base import ContrastiveMethod
+from cvgl_bench.train.base import TOOLKIT_DEFAULTS, ContrastiveMethod, deep_merge
 from cvgl_bench.train.pretrained import SYNTH_CONVNEXT_ATTO
 
 PAPER_BACKBONE = "convnext_base.fb_in22k_ft_in1k_384"
@@ -120,8 +120,20 @@ _CPU: dict[str, dict[str, Any]] = {
 }
 
 
+#: what both profiles share beyond their own entries; the toolkit's neutral parts come from
+#: cvgl_bench.train.base.TOOLKIT_DEFAULTS, no number from the core
+_BASE: dict[str, Any] = {"shared_backbone": True, "lr_schedule": "cosine"}
+
+
 class Sample4Geo(ContrastiveMethod):
-    """Sample4Geo (ICCV 2023) on the cvgl-bench toolkit; ``paper`` and ``cpu`` profiles."""
+    """Sample4Geo (ICCV 2023) on the cvgl-bench toolkit; ``paper`` and ``cpu`` profiles.
+
+    The recipe lives here only: the profiles below state it whole, and CLNet (cvgl-bench-clnet)
+    inherits it."""
+
+    def base_hparams(self) -> dict[str, Any]:
+        """The toolkit's neutral parts and what both profiles share (no starting recipe of the core)."""
+        return deep_merge(TOOLKIT_DEFAULTS, _BASE)
 
     def recipes(self) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
         return {"paper": _PAPER, "cpu": _CPU}
