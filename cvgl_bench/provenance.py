@@ -45,10 +45,26 @@ def git_revision(path: str | os.PathLike | None = None) -> dict[str, Any]:
         return {"revision": None, "dirty": None}
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, ``sysctl`` on macOS), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith("model name") and ":" in line:
+                return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    if sys.platform == "darwin":
+        try:
+            return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
+                                  timeout=5, check=True).stdout.strip() or platform.machine()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return platform.processor() or platform.machine()
+
+
 def device_info(device: str | None = None) -> dict[str, Any]:
     """The compute device: CPU model and threads, or the GPU name and count."""
-    info: dict[str, Any] = {"device": device or "cpu", "cpu": platform.processor() or platform.machine(),
-                            "cpu_count": os.cpu_count()}
+    info: dict[str, Any] = {"device": device or "cpu", "cpu": cpu_model(), "cpu_count": os.cpu_count()}
     torch = sys.modules.get("torch")
     if torch is not None:
         info["torch_threads"] = torch.get_num_threads()

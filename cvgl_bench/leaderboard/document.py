@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .published import UNVERIFIED_MARK, PublishedEntry, format_number
-from .tables import EFFICIENCY_KEYS, REPRODUCTION_PROFILE, BenchmarkTable, Leaderboard, MetricStat, Row
+from .tables import (EFFICIENCY_KEYS, IMPLEMENTATIONS, REPRODUCTION_PROFILE, BenchmarkTable, Leaderboard, MetricStat,
+                     Row, device_of)
 
 METRIC_LABELS = {"recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "recall@1%": "R@1%",
                  "hit_rate": "Hit", "ap": "AP"}
@@ -123,8 +124,8 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
     primary = table.primary_metric
     show_published = not table.synthetic and any(r.published for r in table.rows)
     eff = [k for k in EFFICIENCY_KEYS if any(r.efficiency.get(k) is not None for r in table.rows)]
-    headers = ["#", "Method", "Profile", "Seeds"] + [metric_label(m) for m in table.metrics]
-    numeric = [True, False, False, True] + [True] * len(table.metrics)
+    headers = ["#", "Method", "Profile", "Code", "Seeds"] + [metric_label(m) for m in table.metrics]
+    numeric = [True, False, False, False, True] + [True] * len(table.metrics)
     if show_published:
         headers += [f"Published {metric_label(primary)}", f"\u0394 {metric_label(primary)}"]
         numeric += [True, True]
@@ -133,7 +134,7 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
     rows = []
     for i, row in enumerate(table.rows, 1):
         ranked = row.value(primary) is not None
-        cells = [str(i) if ranked else "", row.label, row.profile, _seeds_cell(row)]
+        cells = [str(i) if ranked else "", row.label, row.profile, row.implementation, _seeds_cell(row)]
         cells += [format_stat(row.stats.get(m)) for m in table.metrics]
         if show_published:
             number = row.published.number(primary) if row.published else None
@@ -145,6 +146,8 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
         cells += [effc[k] for k in eff]
         rows.append(cells)
     notes = ["Cells: mean \u00b1 half-width of the 95% Student-t interval over seeds."]
+    notes += [f"Code '{kind}': {IMPLEMENTATIONS[kind]}." for kind in sorted({r.implementation for r in table.rows})
+              if kind in IMPLEMENTATIONS]
     if any(len(r.runs) == 1 for r in table.rows):
         notes.append(f"{N1_MARK} n=1: [lo, hi] is the 95% bootstrap interval over the queries of a single run, "
                      "not a spread over seeds.")
@@ -256,7 +259,36 @@ def table_document(board: Leaderboard, table: BenchmarkTable, figures: list[Figu
                               "code is (published.yaml: protocol_source)."])]
     if sources:
         doc.blocks += [Heading("Sources", 3), Notes([f"[{n}] {text}" for text, n in sources.items()])]
+    doc.blocks += [Heading("Run context", 2), run_context_table(board, table),
+                   Notes(["One line per record: when it was finished, the commit of cvgl-bench it was made at, "
+                          "where it ran, how long its model trained (0 when a checkpoint was reused or "
+                          "imported), its configuration (config hash over the seeds) and its file under the "
+                          "results folder, which holds every hparam and the full provenance."])]
     return doc
+
+
+def run_context_table(board: Leaderboard, table: BenchmarkTable) -> Table:
+    """Per record of ``table``: date, commit, device, training time, configuration and file."""
+    rows = []
+    for row in table.rows:
+        for run in row.runs:
+            prov = run.record.provenance
+            revision = str((prov.get("git") or {}).get("revision") or "")
+            dirty = " (modified)" if (prov.get("git") or {}).get("dirty") else ""
+            train_s = (prov.get("trained_with") or {}).get("train_s")
+            reused = prov.get("train_reused")
+            training = f"{float(train_s):,.0f} s" if isinstance(train_s, (int, float)) else ""
+            if reused and training:
+                training += " (reused)"
+            try:
+                where = run.path.relative_to(board.results_dir).as_posix()
+            except ValueError:
+                where = run.path.name
+            rows.append([row.label, str(run.seed), str(prov.get("finished_at") or "")[:16].replace("T", " "),
+                         (revision[:7] + dirty) if revision else "unknown", device_of(run.record), training,
+                         run.record.cell.configuration_id[:12], where])
+    return Table(["Method", "Seed", "Finished (UTC)", "Commit", "Device", "Training", "Config", "Record"], rows,
+                 [False, True, False, False, False, True, False, False])
 
 
 def index_document(board: Leaderboard) -> Document:

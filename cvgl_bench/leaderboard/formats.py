@@ -200,6 +200,7 @@ def table_frame(table: BenchmarkTable) -> Any:
             "rank": rank if row.value(table.primary_metric) is not None else None,
             "task": table.task, "train_split": table.train_split, "eval_split": table.eval_split,
             "method": row.method, "variant": row.variant, "label": row.label, "profile": row.profile,
+            "implementation": row.implementation,
             "config_hash": row.config_hash,
             "dataset_fingerprint": row.fingerprint,
             "protocol": ";".join(f"{k}={v}" for k, v in sorted(row.protocol.items())),

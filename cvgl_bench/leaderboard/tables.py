@@ -114,6 +114,9 @@ class Row:
     deltas: dict[str, float] = field(default_factory=dict)
     protocol_mismatch: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     significance: dict[str, Any] = field(default_factory=dict)
+    implementation: str = ""
+    """Whose code made the row (:func:`implementation_of`): the authors', a re-implementation, or
+    weights imported from a released checkpoint."""
 
     @property
     def seeds(self) -> list[int]:
@@ -221,7 +224,31 @@ def _same_or_median(values: list[float]) -> float | None:
     return float(values[0]) if len(set(values)) == 1 else float(np.median(values))
 
 
-def _device_of(record: Record) -> str:
+IMPLEMENTATIONS = {
+    "authors' code": "the method's authors' code, wrapped as a plugin",
+    "re-implementation": "a re-implementation in cvgl-bench, not the authors' code (see the method's plugin README)",
+    "re-impl. from abstract": "an unofficial re-implementation from the paper's abstract only: the paper's "
+                              "method text is not public, so the design is a guess (see the plugin README)",
+    "released weights": "weights released by the authors, scored without training (run --checkpoint)",
+    "not installed": "the method's plugin is not installed here, so whose code it is cannot be said",
+}
+"""What each value of :attr:`Row.implementation` means (the leaderboard's footnote)."""
+
+
+def implementation_of(row: Row, host: Any) -> str:
+    """Whose code made ``row``: a key of :data:`IMPLEMENTATIONS`."""
+    if any(run.record.checkpoint is not None and run.record.checkpoint.imported for run in row.runs):
+        return "released weights"
+    if host is None or row.method not in host.methods:
+        return "not installed"
+    spec = host.methods.get(row.method)
+    if spec.official:
+        return "authors' code"
+    return "re-impl. from abstract" if "from-abstract" in spec.tags else "re-implementation"
+
+
+def device_of(record: Record) -> str:
+    """Where a record's model ran, in words (``cpu (Intel ...)``, ``cuda:0 (NVIDIA H100 ...)``)."""
     prov = record.provenance
     device = prov.get("device")
     if isinstance(device, dict):
@@ -241,7 +268,7 @@ def _aggregate_row(row: Row, metrics: Sequence[str]) -> None:
     for key in EFFICIENCY_KEYS:
         found = [float(v) for run in row.runs if isinstance(v := run.record.efficiency.get(key), (int, float))]
         row.efficiency[key] = _same_or_median(found)
-    row.devices = sorted({_device_of(run.record) for run in row.runs})
+    row.devices = sorted({device_of(run.record) for run in row.runs})
 
 
 def _metric_order(names: Iterable[str]) -> list[str]:
@@ -536,6 +563,7 @@ def _table(key: tuple[str, str | None, str], rows: list[Row], suites: Sequence[S
     table.higher_is_better = primary.higher_is_better if primary is not None else True
     for row in rows:
         row.runs.sort(key=lambda run: run.seed)
+        row.implementation = implementation_of(row, host)
         _aggregate_row(row, metrics)
         row.expected_seeds = expected_seeds(suites, row.method, row.profile, task, train_split, eval_split)
         if row.missing_seeds:
