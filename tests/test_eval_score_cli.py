@@ -230,3 +230,64 @@ def test_score_on_builtin_splits(host, tmp_path, split, option, values, phrases)
         assert all(phrase in m["convention"] for m in out["metrics"].values())
         recalls.append(out["metrics"]["recall@1"]["value"])
     assert recalls[1] >= recalls[0] if option == "distractors" else recalls[0] >= recalls[1]
+
+
+# -- similarity and records (issue: external embeddings on the leaderboard) ----------------------
+
+def _scored(tiny, *args):
+    done = run("--dataset", "tiny_test", "--embeddings", tiny.path / "good.npz", "--data-root", tiny.root,
+               "--n-boot", "0", "--json", *args)
+    assert done.exit_code == 0, done.output
+    return json.loads(done.stdout)
+
+
+def test_cosine_is_the_default_and_ignores_row_scale_while_dot_does_not(tiny):
+    rng = np.random.default_rng(1)
+    scaled = tiny.arrays["reference"] * rng.uniform(0.1, 10.0, (NR, 1)).astype(np.float32)
+    write(tiny, "scaled", reference=scaled)
+    plain = _scored(tiny)
+    cosine = run("--dataset", "tiny_test", "--embeddings", tiny.path / "scaled.npz", "--data-root", tiny.root,
+                 "--n-boot", "0", "--json")
+    dot = run("--dataset", "tiny_test", "--embeddings", tiny.path / "scaled.npz", "--data-root", tiny.root,
+              "--n-boot", "0", "--json", "--similarity", "dot")
+    values = {name: json.loads(out.stdout)["metrics"]["recall@1"]["value"] for name, out in (("cos", cosine),
+                                                                                            ("dot", dot))}
+    assert plain["similarity"] == "cosine" and values["cos"] == plain["metrics"]["recall@1"]["value"]
+    assert values["dot"] != values["cos"]  # raw products follow the row scale, as asked
+
+
+def test_a_zero_row_is_refused_under_cosine(tiny):
+    reference = tiny.arrays["reference"].copy()
+    reference[3] = 0
+    write(tiny, "zero", reference=reference)
+    done = run("--dataset", "tiny_test", "--embeddings", tiny.path / "zero.npz", "--data-root", tiny.root)
+    assert done.exit_code == 2 and "reference row 3 has norm 0" in done.output and "--similarity dot" in done.output
+
+
+def test_record_writes_an_external_row_with_its_ranks(tiny, tmp_path):
+    from cvgl_bench import results
+
+    from .leaderboard_fakes import build
+
+    out = _scored(tiny, "--record", "--method", "mynet", "--note", "mynet v2, epoch 40",
+                  "--results", tmp_path / "results")
+    record = results.read(out["record"])
+    assert record.cell.method == "mynet" and record.cell.profile == "external"
+    assert record.cell.train_split == "tiny_train" and record.cell.task == "in-domain"
+    external = record.provenance["external"]
+    assert external["note"] == "mynet v2, epoch 40" and external["similarity"] == "cosine"
+    assert external["sha256"] == __import__("hashlib").sha256((tiny.path / "good.npz").read_bytes()).hexdigest()
+    assert record.metrics["recall@1"].value == out["metrics"]["recall@1"]["value"]
+    assert results.read_ranks(out["record"], record)["topk"].shape[0] == NQ
+    (table,) = build(tmp_path / "results", significance=False).tables
+    assert table.rows[0].implementation == "external embeddings"
+
+
+@pytest.mark.parametrize("args,needle", [(["--record"], "--record needs --method"),
+                                         (["--record", "--method", "My Net"], "lower-case"),
+                                         (["--method", "mynet"], "add --record"),
+                                         (["--record", "--method", "m", "--train-on", "tiny_test"],
+                                          "not a training split")])
+def test_record_options_are_checked_first(tiny, args, needle):
+    done = run("--dataset", "tiny_test", "--embeddings", tiny.path / "good.npz", "--data-root", tiny.root, *args)
+    assert done.exit_code == 2 and needle in done.output and "Traceback" not in done.output

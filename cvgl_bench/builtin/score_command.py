@@ -2,10 +2,13 @@
 
     cvgl-bench score --dataset cvusa_test --embeddings mine.npz [--data-root DIR]
                      [--protocol r1pct=vigor ...] [--metric recall@1 ...] [--json]
+                     [--similarity cosine|dot] [--record --method NAME [--note TEXT] [--results DIR]]
 
 The split is loaded under its protocol (official defaults, changed with ``--protocol``), the
 file's rows are matched to the split's ids, and every metric is reported with its convention
-and a 95% bootstrap interval.
+and a 95% bootstrap interval. References are ranked by cosine similarity (rows L2-normalised
+first; a zero row is refused) unless ``--similarity dot`` asks for raw inner products.
+``--record`` writes a result record (with the ranks) that the leaderboard shows as external.
 """
 
 from __future__ import annotations
@@ -52,36 +55,128 @@ def _eval_split(split_name: str, protocol_items: tuple[str, ...], data_root: str
 @click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=0),
               help="Bootstrap resamples for the 95% intervals (0: none).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
+@click.option("--similarity", type=click.Choice(["cosine", "dot"]), default="cosine", show_default=True,
+              help="cosine: rows are L2-normalised before ranking (a zero row is an error); dot: raw inner "
+                   "products, as the file gives them.")
+@click.option("--record", "write_record", is_flag=True,
+              help="Also write a result record (with the ranks) under --results: a row marked external on the "
+                   "leaderboard. Needs --method.")
+@click.option("--method", "method_name", default=None, metavar="NAME",
+              help="With --record: the name of the method that made the embeddings (its row's label).")
+@click.option("--note", default="", metavar="TEXT",
+              help="With --record: where the embeddings come from (code, checkpoint, paper), kept in the record.")
+@click.option("--train-on", default=None, metavar="SPLIT",
+              help="With --record: the training split of the model (default: the split's in-domain one).")
+@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="With --record: the results folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def score(split_name: str, embeddings_path: str, data_root: str | None, protocol_items: tuple[str, ...],
           metric_names: tuple[str, ...], backend: str, device: str | None, n_boot: int, seed: int,
-          as_json: bool) -> None:
+          similarity: str, write_record: bool, method_name: str | None, note: str, train_on: str | None,
+          results_dir: str, as_json: bool) -> None:
     """Score precomputed embeddings under an evaluation split's protocol."""
+    import time
+
     from ..console import command_host, echo_json, echo_table
+    from ..errors import ConfigError
     from ..evaluate.embeddings_file import align, read_embeddings
     from ..evaluate.scoring import score as run_score
+    from ..fsutil import sha256_file
 
     h = command_host()
-    h.splits.get(split_name)  # an unknown split fails before the file is read
+    spec = h.splits.get(split_name)  # an unknown split fails before the file is read
+    if write_record:
+        _check_record_options(method_name, train_on, spec, h)
+    elif method_name or note or train_on:
+        raise ConfigError("--method, --note and --train-on describe a record; add --record to write one")
     emb = read_embeddings(embeddings_path)
     data = _eval_split(split_name, protocol_items, data_root, h)
     path = emb.path
     query, reference = align(emb, data)
     del emb  # rows that had to be reordered are copies: let the file's arrays go
+    if similarity == "cosine":
+        query, reference = _unit_rows(query, "query"), _unit_rows(reference, "reference")
+    started = time.perf_counter()
     result = run_score(query, reference, data, metrics=list(metric_names) or None, backend=backend, device=device,
                        n_boot=n_boot, seed=seed, host=h, progress=not as_json)
+    written = None
+    if write_record:
+        written = _write_record(result, data, spec, method_name or "", note, train_on, similarity, path,
+                                sha256_file(path), results_dir, device, h,
+                                time.perf_counter() - started)
     if as_json:
-        echo_json({"split": data.split, "embeddings": str(path), "backend": backend,
+        echo_json({"split": data.split, "embeddings": str(path), "backend": backend, "similarity": similarity,
                    "n_queries": result.n_queries, "n_references": result.n_references,
                    "protocol": result.protocol, "dataset_fingerprint": data.fingerprint,
-                   "metrics": result.metrics})
+                   "metrics": result.metrics, "record": str(written) if written else None})
         return
     options = ", ".join(f"{k}={v}" for k, v in sorted(result.protocol.items())) or "none"
     click.echo(f"{data.split}: {result.n_queries} queries, {result.n_references} references "
-               f"(protocol: {options})")
+               f"(protocol: {options}; similarity: {similarity})")
+    if written:
+        click.echo(f"wrote {written}")
     rows = []
     for name, m in result.metrics.items():
         ci = m["ci95"]
         rows.append({"metric": name, "value": f"{m['value']:.2f}",
                      "95% CI": f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-", "convention": m["convention"]})
     echo_table(rows, "no metrics")
+
+
+def _unit_rows(rows: Any, name: str) -> Any:
+    """``rows`` L2-normalised (float32); a zero or non-finite row is one actionable line."""
+    import numpy as np
+
+    from ..errors import DataError
+
+    rows = np.asarray(rows, dtype=np.float32)
+    norms = np.linalg.norm(rows.astype(np.float64), axis=1)
+    bad = np.flatnonzero(~np.isfinite(norms) | (norms == 0))
+    if len(bad):
+        raise DataError(f"{name} row {int(bad[0])} has norm {norms[bad[0]]}: cosine similarity is undefined "
+                        f"({len(bad)} such rows); fix the embeddings or pass --similarity dot")
+    return (rows / norms[:, None]).astype(np.float32)
+
+
+def _check_record_options(method: str | None, train_on: str | None, spec: Any, host: Any) -> None:
+    """Everything a record needs is given and names what exists, before any work."""
+    import re
+
+    from ..errors import ConfigError
+
+    if not method:
+        raise ConfigError("--record needs --method NAME: the method whose embeddings these are")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.@%+-]*", method):
+        raise ConfigError(f"--method {method!r}: use lower-case letters, digits and _.@%+- (it names files)")
+    if train_on is not None and host.splits.get(train_on).role != "train":
+        raise ConfigError(f"--train-on {train_on!r} is not a training split")
+    if train_on is None and not spec.train_split:
+        raise ConfigError(f"{spec.name} names no in-domain training split; pass --train-on SPLIT")
+
+
+def _write_record(result: Any, data: Any, spec: Any, method: str, note: str, train_on: str | None,
+                  similarity: str, path: Any, sha: str, results_dir: str, device: str | None, host: Any,
+                  seconds: float) -> Any:
+    """A result record of external embeddings: identified by the file's SHA-256, marked external."""
+    from .. import provenance, results
+
+    train_split = train_on or spec.train_split
+    identity = results.config_hash(method, "external", "external", {"embeddings_sha256": sha,
+                                                                      "similarity": similarity},
+                                   train_split, f"external:{sha}", 0)
+    base = provenance.collect(host, device or "cpu")
+    record = results.new_record(
+        method=method, profile="external", seed=0, train_split=train_split, eval_split=spec.name,
+        config_hash=identity, configuration_id=identity, protocol=result.protocol, method_version="external",
+        hparams={"similarity": similarity}, in_domain_train_split=spec.train_split,
+        split=results.SplitInfo(synthetic=spec.synthetic, twin=spec.twin),
+        provenance={**base, "seed": 0, "world_size": 1, "global_batch": 0, "dataset_fingerprint": data.fingerprint,
+                    "train_fingerprint": f"external:{sha}", "started_at": provenance.now(),
+                    "finished_at": provenance.now(), "wall_time_s": {"search_and_metrics": round(seconds, 3)},
+                    "external": {"embeddings": path.name, "sha256": sha, "note": note, "similarity": similarity}})
+    record.metrics = {name: results.MetricValue(**m) for name, m in result.metrics.items()}
+    record.n_queries, record.n_references = result.n_queries, result.n_references
+    target = results.record_path(results_dir, record, f"emb_{sha[:8]}")
+    for warning in results.write(record, target, ranks=result.rank_arrays(), host=host):
+        click.echo(f"warning: {warning}", err=True)
+    return target

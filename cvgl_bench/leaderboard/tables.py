@@ -230,6 +230,8 @@ IMPLEMENTATIONS = {
     "re-impl. from abstract": "an unofficial re-implementation from the paper's abstract only: the paper's "
                               "method text is not public, so the design is a guess (see the plugin README)",
     "released weights": "weights released by the authors, scored without training (run --checkpoint)",
+    "external embeddings": "embeddings computed outside cvgl-bench and scored by it (cvgl-bench score --record); "
+                           "the record's provenance.external says where they come from",
     "not installed": "the method's plugin is not installed here, so whose code it is cannot be said",
 }
 """What each value of :attr:`Row.implementation` means (the leaderboard's footnote)."""
@@ -237,6 +239,8 @@ IMPLEMENTATIONS = {
 
 def implementation_of(row: Row, host: Any) -> str:
     """Whose code made ``row``: a key of :data:`IMPLEMENTATIONS`."""
+    if any(run.record.provenance.get("external") for run in row.runs):
+        return "external embeddings"
     if any(run.record.checkpoint is not None and run.record.checkpoint.imported for run in row.runs):
         return "released weights"
     if host is None or row.method not in host.methods:
