@@ -300,7 +300,7 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 
 
 @cli.command()
-@click.argument("suites", nargs=-1, type=click.Path(dir_okay=False))
+@click.argument("suites", nargs=-1, metavar="[SUITE|NAME]...")
 @click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
 @click.option("--jobs", type=int, default=1, show_default=True, help="Cells run at once (local executor).")
 @click.option("--seeds", "--seed", "seeds", multiple=True, callback=_seed_list,
@@ -323,7 +323,8 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
          slurm_partition: str | None, slurm_cluster: str | None, timeout_min: int, dry_run: bool,
          data_root: str | None, overwrite: str, results_dir: str, runs_dir: str, device: str | None,
          threads: int | None) -> None:
-    """Run every cell of SUITES (default: benchmarks/synth.yaml); rerun to resume."""
+    """Run every cell of SUITES (files, or names of shipped suites: synth, cvusa, cvact, vigor, university1652;
+    default: synth); rerun to resume."""
     from .errors import ConfigError
     from .run import RunOptions, load_suite
     from .run.grid import expand, run_grid
@@ -376,9 +377,9 @@ def check_plugin(ctx: click.Context, method: str, quick: bool, device: str, as_j
 
 
 def _default_suite() -> Any:
-    from pathlib import Path
+    from .run.suite import shipped_suites
 
-    return Path(__file__).resolve().parent.parent / "benchmarks" / "synth.yaml"
+    return shipped_suites()["synth"]
 
 
 @cli.command("leaderboard")
@@ -387,11 +388,13 @@ def _default_suite() -> Any:
 @click.option("--format", "fmt", type=click.Choice(["md", "csv", "latex", "html"]), default="md", show_default=True,
               help="Output format.")
 @click.option("--suite", "suites", multiple=True, metavar="SUITE.yaml",
-              help="Keep only the cells of this suite (repeatable: union).")
+              help="Keep only the cells of this suite: a file or a shipped suite's name, e.g. synth "
+                   "(repeatable: union).")
 @click.option("--out", "out_dir", default=None, metavar="DIR",
               help="Write one file per benchmark, an index and PNG plots here; without it, print the tables.")
 @click.option("--published", "published_file", default=None, metavar="FILE",
-              help="Published numbers (default: leaderboards/published.yaml of this checkout).")
+              help="Published numbers (default: the package's published.yaml; leaderboards/published.yaml "
+                   "links to it).")
 @click.option("--data-root", default=None, help="Where the datasets live (for retrieval examples).")
 @click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
               help="The runs folder the records' checkpoints are in (for the spatial-map plots).")

@@ -67,3 +67,36 @@ def test_a_bad_seed_is_a_usage_error(toy_host, tmp_path, bad):
                     ["grid", "--dry-run", "--seeds", bad]):
         done = CliRunner().invoke(cli, command)
         assert done.exit_code == 2 and "seed" in done.output and "Traceback" not in done.output
+
+
+def test_shipped_suites_and_published_numbers_live_in_the_package(make_host):
+    from pathlib import Path
+
+    import cvgl_bench
+    from cvgl_bench.leaderboard.published import default_path
+    from cvgl_bench.run.suite import load_suite, shipped_suites
+
+    package = Path(cvgl_bench.__file__).resolve().parent
+    suites = shipped_suites()
+    assert set(suites) == {"synth", "cvusa", "cvact", "vigor", "university1652"}
+    assert all(package in path.parents for path in suites.values())
+    assert package in default_path().parents
+    checkout = package.parent
+    if (checkout / "benchmarks").is_dir():  # a source checkout links to the package's files
+        assert (checkout / "benchmarks" / "synth.yaml").resolve() == suites["synth"]
+        assert (checkout / "leaderboards" / "published.yaml").resolve() == default_path()
+    assert load_suite("synth") == load_suite(suites["synth"])
+
+
+def test_grid_takes_a_shipped_suite_by_name(make_host):
+    from cvgl_bench_clnet import plugin as clnet
+    from cvgl_bench_safa import plugin as safa
+    from cvgl_bench_sample4geo import plugin as sample4geo
+
+    make_host(sample4geo, clnet, safa)
+    by_name = CliRunner().invoke(cli, ["grid", "synth", "--dry-run"])
+    default = CliRunner().invoke(cli, ["grid", "--dry-run"])
+    assert by_name.exit_code == 0, by_name.output
+    assert by_name.output == default.output and "synth_cvusa_test" in by_name.output
+    unknown = CliRunner().invoke(cli, ["grid", "nosuch", "--dry-run"])
+    assert unknown.exit_code == 2 and "no shipped suite of that name" in unknown.output and "synth" in unknown.output

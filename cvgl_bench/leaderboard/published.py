@@ -164,8 +164,9 @@ class Published:
 
 
 def default_path() -> Path | None:
-    """``leaderboards/published.yaml`` of the source checkout this package runs from, if present."""
-    candidate = Path(__file__).resolve().parents[2] / "leaderboards" / "published.yaml"
+    """The published numbers shipped with the package (``cvgl_bench/leaderboard/published.yaml``;
+    ``leaderboards/published.yaml`` of a source checkout links to it), if present."""
+    candidate = Path(__file__).resolve().parent / "published.yaml"
     return candidate if candidate.is_file() else None
 
 

@@ -60,18 +60,39 @@ class Suite:
         return eval_split in self.splits
 
 
+SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+"""The suites shipped with the package (``benchmarks/*.yaml`` of a source checkout link to them)."""
+
+
+def shipped_suites() -> dict[str, Path]:
+    """``{name: file}`` of the suites shipped with the package (``synth``, ``cvusa``, ...)."""
+    return {path.stem: path for path in sorted(SUITES_DIR.glob("*.yaml"))}
+
+
+def suite_path(name_or_path: str | os.PathLike) -> Path:
+    """A suite file: ``name_or_path`` itself when it exists or looks like a path, else the shipped
+    suite of that name (``synth`` -> the package's ``suites/synth.yaml``)."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix or len(path.parts) > 1:
+        return path
+    shipped = shipped_suites()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    raise ConfigError(f"no suite file {path} and no shipped suite of that name (shipped: {', '.join(shipped)})")
+
+
 def load_suite(path: str | os.PathLike) -> Suite:
-    """Read and check a suite file."""
+    """Read and check a suite file, or a shipped suite by name (:func:`suite_path`)."""
     import yaml
 
-    path = Path(path)
+    path = suite_path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read suite {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"suite {path} is not UTF-8 text; a suite is a YAML file (see benchmarks/synth.yaml)") \
-            from None
+        raise ConfigError(f"suite {path} is not UTF-8 text; a suite is a YAML file "
+                          "(benchmarks/synth.yaml is the shipped default)") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"suite {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     return parse_suite(data, str(path))
