@@ -211,9 +211,10 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
 @click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE",
               help="Override a hparam of the method's recipe (repeatable; VALUE is YAML, dotted KEY for nested "
                    "ones): an ablation, e.g. --set ncm=off. Records are named after it.")
-@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Folder of the result records.")
 @click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
-              help="Checkpoints and training state.")
+              help="Checkpoints, training state and run logs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available).")
 @click.option("--backend", default="torch", show_default=True, help="Exact search backend (see 'cvgl-bench backends').")
 @click.option("--on-corrupt", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
@@ -301,7 +302,8 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 
 @cli.command()
 @click.argument("suites", nargs=-1, metavar="[SUITE|NAME]...")
-@click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
+@click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
+              help="local: cells in this machine's processes (--jobs at once); slurm: a submitit job array.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Cells run at once (local executor).")
 @click.option("--seeds", "--seed", "seeds", multiple=True, callback=_seed_list,
               help="Seeds replacing each suite's seeds: --seeds 0,1,2 or --seed 0 --seed 1 (its seeds_for extras "
@@ -314,11 +316,13 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 @click.option("--dry-run", is_flag=True, help="List the cells and stop.")
 @click.option("--data-root", default=None, help="Folder holding CVUSA/, CVACT/, VIGOR/, University-1652/.")
 @click.option("--overwrite", type=click.Choice(["only-missing", "always", "never"]), default="only-missing",
-              show_default=True)
-@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False))
-@click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False))
-@click.option("--device", default=None)
-@click.option("--threads", type=int, default=None)
+              show_default=True, help="What to do with records that exist already.")
+@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Folder of the result records.")
+@click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="Checkpoints, training state and run logs.")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available).")
+@click.option("--threads", type=int, default=None, help="Torch CPU threads per cell (default: torch's choice).")
 def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ...], gpus_per_cell: int,
          slurm_partition: str | None, slurm_cluster: str | None, timeout_min: int, dry_run: bool,
          data_root: str | None, overwrite: str, results_dir: str, runs_dir: str, device: str | None,

@@ -100,3 +100,22 @@ def test_grid_takes_a_shipped_suite_by_name(make_host):
     assert by_name.output == default.output and "synth_cvusa_test" in by_name.output
     unknown = CliRunner().invoke(cli, ["grid", "nosuch", "--dry-run"])
     assert unknown.exit_code == 2 and "no shipped suite of that name" in unknown.output and "synth" in unknown.output
+
+
+def test_every_option_of_every_command_has_help(make_host):
+    import click
+
+    make_host()
+    ctx = click.Context(cli)
+    missing = []
+
+    def walk(command, path):
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                walk(command.get_command(ctx, name), [*path, name])
+            return
+        missing.extend(f"{' '.join(path)} {p.opts[0]}" for p in command.params
+                       if isinstance(p, click.Option) and not p.help and p.name != "help")
+
+    walk(cli, [])
+    assert not missing, missing
