@@ -258,3 +258,19 @@ def test_costs_are_measured_from_the_cpu_model(name, clnet, safa):
     assert cost["gflops_query"] > 0 and cost["gflops_reference"] > 0
     if name == "safa":  # two branches: an image pays for one of them
         assert cost["params_query"] < cost["params"] and cost["params_reference"] < cost["params"]
+
+
+def test_safa_channel_pool_is_a_recipe_switch(safa):
+    from cvgl_bench_safa.model import SpatialAwareAggregation
+
+    torch.manual_seed(0)
+    features = torch.rand(2, 5, 3, 4)
+    by_max, by_mean = SpatialAwareAggregation(12, k=2), SpatialAwareAggregation(12, k=2, channel_pool="mean")
+    by_mean.load_state_dict(by_max.state_dict())
+    assert not torch.allclose(by_max(features), by_mean(features))
+    paper = safa.hparams("paper", train_split_spec())
+    assert paper["channel_pool"] == "max"  # the first commit of the authors' code, as the paper's numbers
+    hp = apply_overrides(paper, parse_set(["channel_pool=mean"]), method="safa")
+    assert safa.build_model({**hp, "backbone": "vgg11", "pretrained": False}).heads["ground"].channel_pool == "mean"
+    with pytest.raises(ConfigError, match="channel_pool must be one of max, mean"):
+        SpatialAwareAggregation(12, k=2, channel_pool="sum")

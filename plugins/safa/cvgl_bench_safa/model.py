@@ -33,6 +33,11 @@ from cvgl_bench.train.encoders import EmbeddingNorm, create_backbone, freeze_sta
 
 PAPER_BACKBONE = "vgg16"
 
+CHANNEL_POOLS = ("max", "mean")
+"""How SAFA's head reduces the feature map over channels before its two position-wise layers:
+``max`` in the first commit of the authors' code (shiyujiao/cross_view_localization_SAFA) and in
+VIGOR's SAFA baseline, ``mean`` in the authors' current code."""
+
 
 class SpatialAwareAggregation(nn.Module):
     """SAFA head: ``K`` spatial-aware importance generators and the weighted sums they define.
@@ -41,10 +46,13 @@ class SpatialAwareAggregation(nn.Module):
     start at a truncated normal with std 0.005, biases at 0.1, as in the authors' code.
     """
 
-    def __init__(self, positions: int, k: int = 8):
+    def __init__(self, positions: int, k: int = 8, channel_pool: str = "max"):
         super().__init__()
         if positions < 2 or k < 1:
             raise ValueError(f"SpatialAwareAggregation needs positions >= 2 and k >= 1, got {positions}, {k}")
+        if channel_pool not in CHANNEL_POOLS:
+            raise ConfigError(f"SAFA channel_pool must be one of {', '.join(CHANNEL_POOLS)}, not {channel_pool!r}")
+        self.channel_pool = channel_pool
         hidden = positions // 2
         self.positions, self.k = int(positions), int(k)
         self.weight1 = nn.Parameter(torch.empty(k, positions, hidden))
@@ -59,7 +67,7 @@ class SpatialAwareAggregation(nn.Module):
         batch, _, height, width = features.shape
         if height * width != self.positions:
             raise ValueError(f"SAFA head was built for {self.positions} positions, got a {height}x{width} map")
-        pooled = features.amax(dim=1).flatten(1)  # (B, HW)
+        pooled = (features.amax(dim=1) if self.channel_pool == "max" else features.mean(dim=1)).flatten(1)  # (B, HW)
         hidden = torch.einsum("bi,kij->bkj", pooled, self.weight1) + self.bias1
         weights = torch.einsum("bkj,kji->bki", hidden, self.weight2) + self.bias2
         return weights.view(batch, self.k, height, width)
@@ -172,6 +180,7 @@ class SAFAModel(nn.Module, CVGLModel):
         backbone: str = PAPER_BACKBONE,
         pretrained: bool | str = False,
         spatial_embeddings: int = 8,
+        channel_pool: str = "max",
         polar: bool = True,
         polar_size: Sequence[int] | None = None,
         polar_north: float = 0.0,
@@ -224,7 +233,8 @@ class SAFAModel(nn.Module, CVGLModel):
         self.feature_grids = self._feature_grids(branch_input)
         channels = self._channels
         self.heads = nn.ModuleDict(
-            {v: SpatialAwareAggregation(self.feature_grids[v][0] * self.feature_grids[v][1], k=int(k)) for v in self.views}
+            {v: SpatialAwareAggregation(self.feature_grids[v][0] * self.feature_grids[v][1], k=int(k),
+                                       channel_pool=channel_pool) for v in self.views}
         )
         self.embedding_dim = int(k) * channels
         self.embedding_norm = EmbeddingNorm(embedding_norm, self.embedding_dim, self.views)
@@ -314,6 +324,6 @@ class SAFAModel(nn.Module, CVGLModel):
         return cls(hparams["image_size"], views[0], views[1], **options)
 
 
-CONSTRUCTOR_OPTIONS = ("backbone", "pretrained", "spatial_embeddings", "polar", "polar_size", "polar_north", "dropout",
-                       "trunk_stage", "frozen_stages", "embedding_norm")
+CONSTRUCTOR_OPTIONS = ("backbone", "pretrained", "spatial_embeddings", "channel_pool", "polar", "polar_size",
+                       "polar_north", "dropout", "trunk_stage", "frozen_stages", "embedding_norm")
 """Keyword arguments of :class:`SAFAModel` that :meth:`SAFAModel.from_hparams` takes from hparams."""
