@@ -1,8 +1,11 @@
 """Decode, resize and cache images as one uint8 array per (image set, size).
 
 Every image of an :class:`~cvgl_bench.data.structures.ImageSet` is decoded once, converted to
-RGB and resized to the requested (H, W) (bilinear with antialiasing, aspect ratio not kept, as
-Sample4Geo does). The result is a single ``uint8`` array (N, H, W, 3) written to
+RGB and resized to the requested (H, W), aspect ratio not kept, by one of :data:`RESIZE_MODES`:
+``antialias`` (Pillow's bilinear with antialiasing, JPEGs decoded at a reduced DCT scale when that
+still covers the target; the default) or ``linear_exact`` (full decode, then bilinear without
+antialiasing with half-pixel centres: OpenCV's ``cv2.resize(..., INTER_LINEAR_EXACT)``, which
+Sample4Geo's evaluation uses, within one grey level). The result is a single ``uint8`` array (N, H, W, 3) written to
 ``cache_dir()/images/<key>.u8`` and memory-mapped, so later epochs and later runs cost a memory
 copy per batch instead of a JPEG decode per image. The key hashes the paths, their sizes and
 modification times, the target size and :data:`DECODER_VERSION`, so a changed file, size or
@@ -33,6 +36,32 @@ from .structures import ImageSet
 
 #: Changes whenever decoding or resizing changes pixels; part of every cache key.
 DECODER_VERSION = "pil-draft-rgb-bilinear-aa/1"
+
+RESIZE_MODES = ("antialias", "linear_exact")
+"""How images are resized (the ``resize`` hparam of a recipe); see the module docstring."""
+
+
+def _linear_taps(n_src: int, n_dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source rows (or columns) and weights of a bilinear resize with half-pixel centres, clamped
+    at the borders, as OpenCV's INTER_LINEAR computes them."""
+    position = (np.arange(n_dst) + 0.5) * (n_src / n_dst) - 0.5
+    low = np.floor(position).astype(np.int64)
+    weight = np.where(low < 0, 0.0, position - low)
+    low = np.maximum(low, 0)
+    weight = np.where(low >= n_src - 1, 0.0, weight)
+    low = np.minimum(low, n_src - 1)
+    return low, np.minimum(low + 1, n_src - 1), weight
+
+
+def resize_linear_exact(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 ``(H, W, C)`` resized to ``size = (h, w)`` bilinearly without antialiasing: equal to
+    ``cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR_EXACT)`` within one grey level."""
+    (row_lo, row_hi, row_w), (col_lo, col_hi, col_w) = _linear_taps(image.shape[0], size[0]), \
+        _linear_taps(image.shape[1], size[1])
+    pixels = image.astype(np.float64)
+    rows = pixels[row_lo] * (1.0 - row_w)[:, None, None] + pixels[row_hi] * row_w[:, None, None]
+    out = rows[:, col_lo] * (1.0 - col_w)[None, :, None] + rows[:, col_hi] * col_w[None, :, None]
+    return np.clip(np.floor(out + 0.5), 0, 255).astype(np.uint8)
 ON_CORRUPT = ("fail", "skip")
 
 
@@ -81,32 +110,37 @@ def to_float_nchw(batch: np.ndarray, mean: Sequence[float] = (0.0, 0.0, 0.0),
     return out.mul_(scale).add_(shift)
 
 
-def decode_resize(path: str, size: tuple[int, int]) -> np.ndarray:
+def decode_resize(path: str, size: tuple[int, int], resize: str = "antialias") -> np.ndarray:
     """One image as uint8 (H, W, 3) RGB at ``size = (H, W)``; raises on any decode failure.
 
-    JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the target
-    (``Image.draft``), which is 2-3x faster for large images and loses nothing visible after
-    the antialiased downscale.
+    ``antialias``: JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that still covers
+    the target (``Image.draft``), which is 2-3x faster for large images and loses nothing visible
+    after the antialiased downscale. ``linear_exact``: the full image, resized without
+    antialiasing (:func:`resize_linear_exact`).
     """
     from PIL import Image
 
     height, width = size
     with Image.open(path) as image:
-        if image.format == "JPEG":
+        if image.format == "JPEG" and resize == "antialias":
             image.draft("RGB", (width, height))
         image = image.convert("RGB")
         if image.size != (width, height):
-            image = image.resize((width, height), Image.Resampling.BILINEAR)
+            if resize == "linear_exact":
+                image = Image.fromarray(resize_linear_exact(np.asarray(image, dtype=np.uint8), (height, width)))
+            else:
+                image = image.resize((width, height), Image.Resampling.BILINEAR)
         out = np.asarray(image, dtype=np.uint8)
     if out.shape != (height, width, 3):
         raise ValueError(f"decoded to shape {out.shape}")
     return out
 
 
-def cache_key(paths: Sequence[str], size: tuple[int, int]) -> str:
-    """Hash of the paths, their sizes and mtimes, the target size and the decoder version."""
+def cache_key(paths: Sequence[str], size: tuple[int, int], resize: str = "antialias") -> str:
+    """Hash of the paths, their sizes and mtimes, the target size, the resize mode and the decoder version."""
     h = hashlib.sha256()
-    h.update(f"{DECODER_VERSION}\0{size[0]}x{size[1]}\0{len(paths)}\n".encode())
+    mode = "" if resize == "antialias" else f"\0{resize}"  # the default keeps the keys of existing caches
+    h.update(f"{DECODER_VERSION}{mode}\0{size[0]}x{size[1]}\0{len(paths)}\n".encode())
     for path in paths:
         try:
             st = os.stat(path)
@@ -141,7 +175,7 @@ def _corrupt_message(path: str, exc: BaseException) -> str:
 
 
 def _decode_into(out: np.ndarray, paths: Sequence[str], size: tuple[int, int], on_corrupt: str,
-                 progress: bool, desc: str, workers: int | None) -> list[int]:
+                 progress: bool, desc: str, workers: int | None, resize: str = "antialias") -> list[int]:
     """Fill ``out`` row by row; return the rows that failed (``skip``) or raise (``fail``)."""
     from ..progress import progress as progress_bar
 
@@ -150,7 +184,7 @@ def _decode_into(out: np.ndarray, paths: Sequence[str], size: tuple[int, int], o
 
     def work(i: int) -> tuple[int, BaseException | None]:
         try:
-            out[i] = decode_resize(paths[i], size)
+            out[i] = decode_resize(paths[i], size, resize)
             return i, None
         except Exception as exc:  # noqa: BLE001 - every decoder failure is a corrupt image
             return i, exc
@@ -186,7 +220,7 @@ def _ensure_space(folder: Path, needed: int) -> None:
 
 
 def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "fail", cache: bool = True,
-                progress: bool = True, workers: int | None = None) -> ImageArray:
+                progress: bool = True, workers: int | None = None, resize: str = "antialias") -> ImageArray:
     """Decode every image of ``images`` to RGB uint8 at ``size = (H, W)``; cached by default.
 
     :param on_corrupt: ``"fail"`` raises :class:`DataError` naming the first undecodable (or
@@ -196,9 +230,12 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
         it on the next call with the same files and size.
     :param workers: decoding threads (default: the CPUs this process may use); Pillow releases
         the GIL while decoding and resizing.
+    :param resize: one of :data:`RESIZE_MODES` (a recipe's ``resize`` hparam).
     """
     if on_corrupt not in ON_CORRUPT:
         raise ConfigError(f"on_corrupt must be one of {', '.join(ON_CORRUPT)}, not {on_corrupt!r}")
+    if resize not in RESIZE_MODES:
+        raise ConfigError(f"resize must be one of {', '.join(RESIZE_MODES)}, not {resize!r}")
     size = _check_size(size)
     paths = [str(p) for p in images.paths]
     shape = (len(paths), size[0], size[1], 3)
@@ -207,7 +244,7 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
         return ImageArray(np.zeros(shape, dtype=np.uint8), np.zeros(0, dtype=bool), [])
     if not cache:
         array = np.empty(shape, dtype=np.uint8)
-        failed = _decode_into(array, paths, size, on_corrupt, progress, desc, workers)
+        failed = _decode_into(array, paths, size, on_corrupt, progress, desc, workers, resize)
         return _result(array, paths, failed, None)
 
     folder = image_cache_dir()
@@ -216,7 +253,7 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
     except OSError as exc:
         raise ConfigError(f"{folder}: cannot create the image cache ({exc.strerror or exc}); "
                           "set CVGL_BENCH_CACHE to a writable folder") from None
-    key = cache_key(paths, size)
+    key = cache_key(paths, size, resize)
     data_path, meta_path = folder / f"{key}.u8", folder / f"{key}.json"
     hit = _read_cache(data_path, meta_path, shape)
     if hit is not None:
@@ -236,7 +273,7 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
         os.close(fd)
         fd = -1
         writable = np.memmap(tmp, dtype=np.uint8, mode="r+", shape=shape)
-        failed = _decode_into(writable, paths, size, on_corrupt, progress, desc, workers)
+        failed = _decode_into(writable, paths, size, on_corrupt, progress, desc, workers, resize)
         writable.flush()
         del writable
         write_json(meta_path, {"shape": list(shape), "decoder": DECODER_VERSION, "skipped_rows": failed,

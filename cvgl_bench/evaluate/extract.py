@@ -162,7 +162,8 @@ def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, A
         from ..data.images import load_images
 
         size = tuple(int(v) for v in hparams["image_size"][view])
-        arrays = load_images(images, size, on_corrupt=on_corrupt, progress=progress)
+        arrays = load_images(images, size, on_corrupt=on_corrupt, progress=progress,
+                             resize=hparams.get("resize", "antialias"))
     array = getattr(arrays, "array", arrays)
     if len(array) != len(images):
         raise ValueError(f"{len(array)} image arrays for {len(images)} images")

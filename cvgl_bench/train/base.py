@@ -253,10 +253,11 @@ class ContrastiveMethod(Method):
 
         query_view, reference_view = hparams["views"]
         on_corrupt = run.on_corrupt
+        resize = hparams.get("resize", "antialias")
         query = load_images(train.queries, tuple(hparams["image_size"][query_view]), progress=run.progress,
-                            on_corrupt=on_corrupt)
+                            on_corrupt=on_corrupt, resize=resize)
         reference = load_images(train.references, tuple(hparams["image_size"][reference_view]),
-                                progress=run.progress, on_corrupt=on_corrupt)
+                                progress=run.progress, on_corrupt=on_corrupt, resize=resize)
         skipped = [*query.skipped, *reference.skipped]
         if skipped:
             kept = train.without_images(~query.valid, ~reference.valid)
