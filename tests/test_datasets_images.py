@@ -128,7 +128,7 @@ def test_unwritable_cache_is_a_one_line_error(tmp_path, monkeypatch):
 def test_interrupted_build_leaves_no_cache_entry(tmp_path, monkeypatch):
     images = image_set(tmp_path, n=3)
 
-    def boom(path, size):
+    def boom(path, size, *mode):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(images_module, "decode_resize", boom)
