@@ -323,10 +323,12 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
               help="Checkpoints, training state and run logs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available).")
 @click.option("--threads", type=int, default=None, help="Torch CPU threads per cell (default: torch's choice).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the cells (with --dry-run) or each cell's outcome as JSON instead of a table and a line.")
 def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ...], gpus_per_cell: int,
          slurm_partition: str | None, slurm_cluster: str | None, timeout_min: int, dry_run: bool,
          data_root: str | None, overwrite: str, results_dir: str, runs_dir: str, device: str | None,
-         threads: int | None) -> None:
+         threads: int | None, as_json: bool) -> None:
     """Run every cell of SUITES (files, or names of shipped suites: synth, cvusa, cvact, vigor, university1652;
     default: synth); rerun to resume."""
     from .errors import ConfigError
@@ -336,9 +338,14 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
     h = host()
     paths = suites or (str(_default_suite()),)
     cells = expand([load_suite(p) for p in paths], list(seeds) or None, host=h)
+    rows = [{"cell": n, "method": c.method, "train": c.train_split, "eval": ", ".join(c.eval_splits),
+             "profile": c.profile, "seed": c.seed} for n, c in enumerate(cells, 1)]
     if dry_run:
-        echo_table([{"cell": n, "method": c.method, "train": c.train_split, "eval": ", ".join(c.eval_splits),
-                     "profile": c.profile, "seed": c.seed} for n, c in enumerate(cells, 1)])
+        if as_json:
+            echo_json([{**row, "eval": list(c.eval_splits), "protocol": dict(c.protocol)}
+                       for row, c in zip(rows, cells)])
+        else:
+            echo_table(rows)
         return
     options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
                          device=device, threads=threads, progress=False, log=lambda line: click.echo(line, err=True))
@@ -348,9 +355,22 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
     outcome = run_grid(cells, options, executor=executor, jobs=jobs, gpus_per_cell=gpus_per_cell, slurm=slurm,
                        host=h)
     failed = [c for c, o in zip(cells, outcome) if isinstance(o, str) and o != "ok"]
-    click.echo(f"{len(cells) - len(failed)} of {len(cells)} cells done; results in {results_dir}")
+    if as_json:
+        echo_json([{**row, "eval": list(c.eval_splits), "status": _grid_status(o)}
+                   for row, c, o in zip(rows, cells, outcome)])
+    else:
+        click.echo(f"{len(cells) - len(failed)} of {len(cells)} cells done; results in {results_dir}")
     if failed:
         raise ConfigError(f"{len(failed)} cell(s) failed, first: {failed[0]}; rerun the grid to resume")
+
+
+def _grid_status(outcome: Any) -> dict[str, Any]:
+    """One cell's outcome as plain data: ok with its records, or the failure."""
+    if isinstance(outcome, str):
+        return {"ok": outcome == "ok", "error": None if outcome == "ok" else outcome}
+    return {"ok": True, "trained": bool(getattr(outcome, "trained", False)),
+            "written": [str(p) for p in getattr(outcome, "written", [])],
+            "kept": [str(p) for p in getattr(outcome, "kept", [])]}
 
 
 @cli.command("check-plugin")

@@ -119,3 +119,22 @@ def test_every_option_of_every_command_has_help(make_host):
 
     walk(cli, [])
     assert not missing, missing
+
+
+def test_grid_and_synth_speak_json(toy_host, tiny_world, tmp_path):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: s\nmethods: [tiny]\nsplits: [synth_cvusa_test]\nseeds: [0]\n")
+    planned = CliRunner().invoke(cli, ["grid", str(suite), "--dry-run", "--json"])
+    assert planned.exit_code == 0, planned.output
+    (cell,) = json.loads(planned.stdout)
+    assert cell["method"] == "tiny" and cell["eval"] == ["synth_cvusa_test"] and cell["seed"] == 0
+    done = CliRunner().invoke(cli, ["grid", str(suite), "--json", "--results", str(tmp_path / "results"),
+                                    "--runs", str(tmp_path / "runs")])
+    assert done.exit_code == 0, done.output
+    (outcome,) = json.loads(done.stdout)
+    assert outcome["status"]["ok"] and outcome["status"]["trained"] and len(outcome["status"]["written"]) == 1
+    made = CliRunner().invoke(cli, ["synth", "--layout", "cvusa", "--out", str(tmp_path / "s"), "--size", "tiny",
+                                    "--quiet", "--json"])
+    assert made.exit_code == 0, made.output
+    summary = json.loads(made.stdout)
+    assert summary["preview"] is None and summary["dataset"]["counts"] and summary["dataset"]["worlds"] >= 1

@@ -141,8 +141,10 @@ def cvgl_bench_register_commands(cli):
     @click.option("--preview", "preview", type=click.Path(dir_okay=False),
                   help="Write a contact sheet PNG (satellite | panorama | drone views of the same places).")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
+    @click.option("--json", "as_json", is_flag=True,
+                  help="Print one JSON object (what was written, counts, worlds, seconds) instead of a line.")
     def synth(layout, out, size, seed, style, orientation, satellite_size, ground_size, drone_size, real_size,
-              vigor_layout, workers, preview, quiet):
+              vigor_layout, workers, preview, quiet, as_json):
         """Generate the synthetic cross-view world in a real dataset's layout, or a preview sheet."""
         from ..errors import ConfigError
 
@@ -154,7 +156,8 @@ def cvgl_bench_register_commands(cli):
             from ..data.synth.preview import write_contact_sheet
 
             path = write_contact_sheet(preview, seed=seed)
-            click.echo(f"wrote {path}")
+            if not as_json:
+                click.echo(f"wrote {path}")
         if layout is not None:
             from ..data.synth.generate import generate
 
@@ -165,5 +168,12 @@ def cvgl_bench_register_commands(cli):
                                real_sizes=real_size, satellite_px=sat, ground_px=grd, drone_px=drn,
                                orientation=orientation, vigor_layout=vigor_layout)
             counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items() if not isinstance(v, dict))
-            click.echo(f"wrote {summary['path']}: {counts} ({summary['worlds']} worlds, "
-                       f"{summary['seconds']:.1f} s)")
+            if not as_json:
+                click.echo(f"wrote {summary['path']}: {counts} ({summary['worlds']} worlds, "
+                           f"{summary['seconds']:.1f} s)")
+        if as_json:
+            from ..console import echo_json
+
+            echo_json({"preview": str(path) if preview is not None else None,
+                       "dataset": {k: summary[k] for k in ("path", "counts", "worlds", "seconds") if k in summary}
+                       if layout is not None else None})
