@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import types
 
+import pytest
+
 from cvgl_bench import MethodSpec, hookimpl
 from cvgl_bench.leaderboard.document import main_table, run_context_table
 from cvgl_bench.leaderboard.render import render
@@ -70,3 +72,25 @@ def test_every_page_carries_its_run_context(make_host, tmp_path):
     render(board, tmp_path / "out", "md", plots=False, examples=False)
     page = (tmp_path / "out" / f"{table.key}.md").read_text()
     assert "## Run context" in page and "abcdef1" in page and paths[1].name in page
+
+
+def test_each_table_states_its_chance_level(make_host, tmp_path):
+    import numpy as np
+
+    from cvgl_bench.data.structures import GroundTruth
+    from cvgl_bench.evaluate.metrics import chance_recall
+
+    from .leaderboard_fakes import draw_ranks, rank_arrays
+
+    make_host(_methods_plugin())
+    arrays = rank_arrays(draw_ranks(50, 400, 0.5, 0.1, np.random.default_rng(0)), 400)
+    write_record(tmp_path / "r", method="ours", seed=0, arrays=arrays, **TASK)
+    (table,) = build(tmp_path / "r", significance=False).tables
+    n = table.n_references
+    assert table.chance["recall@1"] == pytest.approx(100.0 / n) and table.chance["recall@5"] == pytest.approx(500.0 / n)
+    _, notes = main_table(table)
+    assert any(note.startswith("Chance (a random ranking of this gallery): R@1") for note in notes)
+    # two positives among four references, one junk: 1 - C(1, 1) / C(3, 1) = 2/3 at k = 1
+    truth = GroundTruth(np.array([0, 3]), np.array([0, 1, 2]), np.array([1, 1, 3], dtype=np.int8), 4)
+    assert chance_recall(truth, 1) == pytest.approx(200.0 / 3)
+    assert chance_recall(truth, 2) == pytest.approx(100.0)

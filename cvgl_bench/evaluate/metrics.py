@@ -57,6 +57,26 @@ def tie_rule(protocol: Mapping[str, str]) -> str:
     return ties
 
 
+def chance_recall(truth: GroundTruth, k: int) -> float:
+    """Recall@k (%) of a uniformly random ranking of the gallery: per query, the probability that
+    one of its ``p`` positives lies among the first ``k`` of its ``n`` ranked references (junk
+    removed; semi-positives count as negatives, as in recall@k), ``1 - C(n-p, k) / C(n, k)``,
+    averaged over the queries."""
+    from scipy.special import gammaln
+
+    if k <= 0 or truth.n_queries == 0:
+        return 0.0
+    query = truth.query_of_entry
+    positives = np.bincount(query[truth.role == POSITIVE], minlength=truth.n_queries).astype(np.float64)
+    junk = np.bincount(query[truth.role == JUNK], minlength=truth.n_queries).astype(np.float64)
+    n = truth.n_references - junk
+    k_eff = np.minimum(float(k), n)
+    # log C(n-p, k) - log C(n, k), where C(n-p, k) = 0 once k > n-p
+    miss = gammaln(n - positives + 1) - gammaln(n - positives - k_eff + 1) - gammaln(n + 1) + gammaln(n - k_eff + 1)
+    p_miss = np.where(n - positives >= k_eff, np.exp(np.minimum(miss, 0.0)), 0.0)
+    return float(np.mean(np.where(positives > 0, 1.0 - p_miss, 0.0)) * 100.0)
+
+
 def top_one_percent(n_references: int, rule: str) -> int:
     """The k of "recall@1%" for a gallery of ``n_references`` under an ``r1pct`` rule."""
     if rule == "floor":

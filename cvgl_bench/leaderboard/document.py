@@ -148,6 +148,9 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
     notes = ["Cells: mean \u00b1 half-width of the 95% Student-t interval over seeds."]
     notes += [f"Code '{kind}': {IMPLEMENTATIONS[kind]}." for kind in sorted({r.implementation for r in table.rows})
               if kind in IMPLEMENTATIONS]
+    if table.chance:
+        notes.append("Chance (a random ranking of this gallery): " + ", ".join(
+            f"{metric_label(m)} {v:.2f}" for m, v in table.chance.items()) + ".")
     if any(len(r.runs) == 1 for r in table.rows):
         notes.append(f"{N1_MARK} n=1: [lo, hi] is the 95% bootstrap interval over the queries of a single run, "
                      "not a spread over seeds.")

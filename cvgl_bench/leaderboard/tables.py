@@ -147,6 +147,8 @@ class BenchmarkTable:
     n_queries: int | None = None
     n_references: int | None = None
     stale: bool = False
+    chance: dict[str, float] = field(default_factory=dict)
+    """Recall@K (%) of a random ranking of this gallery, per recall metric (:func:`chance_levels`)."""
     """Some record predates the code or generator that would produce it now (:mod:`.staleness`)."""
     synthetic: bool = False
     """The evaluation split is synthetic (its records say so)."""
@@ -249,6 +251,33 @@ def implementation_of(row: Row, host: Any) -> str:
     if spec.official:
         return "authors' code"
     return "re-impl. from abstract" if "from-abstract" in spec.tags else "re-implementation"
+
+
+def chance_levels(table: BenchmarkTable) -> dict[str, float]:
+    """Recall@K (%) of a uniformly random ranking of the table's gallery, from the first stored
+    ranks of its rows (:func:`cvgl_bench.evaluate.metrics.chance_recall`); empty without ranks."""
+    from ..evaluate.metrics import chance_recall, top_one_percent
+    from ..evaluate.scoring import stored_ranks
+
+    for row in table.rows:
+        for run in row.runs:
+            if run.record.ranks is None:
+                continue
+            try:
+                _, truth = stored_ranks(results.read_ranks(run.path, run.record))
+            except (UserError, ValueError, KeyError):
+                continue
+            levels = {}
+            for metric in table.metrics:
+                if metric == "recall@1%":
+                    k = top_one_percent(truth.n_references, row.protocol.get("r1pct", "floor"))
+                elif re.fullmatch(r"recall@\d+", metric):
+                    k = int(metric.split("@")[1])
+                else:
+                    continue
+                levels[metric] = chance_recall(truth, k)
+            return levels
+    return {}
 
 
 def device_of(record: Record) -> str:
@@ -542,6 +571,8 @@ def build(
                         warn.append(f"{run.path}: ranks left out: {summaries[run.path].error}")
         if significance:
             _test_against_best(table, summaries, n_boot, seed)
+        if ranks:
+            table.chance = chance_levels(table)
         stale = table_staleness(((f"{method_label(row.method, row.variant)} seed {run.seed}", run.record)
                                  for row in table.rows for run in row.runs), history, dataset_version)
         if stale:
