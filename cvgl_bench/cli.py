@@ -313,6 +313,15 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 @click.option("--slurm-partition", default=None, help="Slurm partition (slurm executor).")
 @click.option("--slurm-cluster", default=None, help="submitit cluster: slurm (default), local or debug.")
 @click.option("--timeout-min", type=int, default=24 * 60, show_default=True, help="Slurm time limit per cell.")
+@click.option("--slurm-account", default=None, help="Slurm account to charge (slurm executor).")
+@click.option("--slurm-qos", default=None, help="Slurm QoS (slurm executor).")
+@click.option("--slurm-cpus-per-task", type=int, default=None, help="CPUs per task (slurm executor).")
+@click.option("--slurm-mem-gb", type=int, default=None, help="Memory per node in GB (slurm executor).")
+@click.option("--slurm-constraint", default=None, help="Slurm node constraint, e.g. a100 (slurm executor).")
+@click.option("--slurm-param", "slurm_params", multiple=True, metavar="KEY=VALUE",
+              help="Any other submitit parameter (repeatable; VALUE is YAML), e.g. slurm_exclude=node12.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="slurm executor: wait for the jobs, or submit and return (rerun the grid later to collect).")
 @click.option("--dry-run", is_flag=True, help="List the cells and stop.")
 @click.option("--data-root", default=None, help="Folder holding CVUSA/, CVACT/, VIGOR/, University-1652/.")
 @click.option("--overwrite", type=click.Choice(["only-missing", "always", "never"]), default="only-missing",
@@ -326,7 +335,9 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 @click.option("--json", "as_json", is_flag=True,
               help="Print the cells (with --dry-run) or each cell's outcome as JSON instead of a table and a line.")
 def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ...], gpus_per_cell: int,
-         slurm_partition: str | None, slurm_cluster: str | None, timeout_min: int, dry_run: bool,
+         slurm_partition: str | None, slurm_cluster: str | None, timeout_min: int, slurm_account: str | None,
+         slurm_qos: str | None, slurm_cpus_per_task: int | None, slurm_mem_gb: int | None,
+         slurm_constraint: str | None, slurm_params: tuple[str, ...], wait: bool, dry_run: bool,
          data_root: str | None, overwrite: str, results_dir: str, runs_dir: str, device: str | None,
          threads: int | None, as_json: bool) -> None:
     """Run every cell of SUITES (files, or names of shipped suites: synth, cvusa, cvact, vigor, university1652;
@@ -349,25 +360,52 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
         return
     options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
                          device=device, threads=threads, progress=False, log=lambda line: click.echo(line, err=True))
-    slurm = {"cluster": slurm_cluster, "timeout_min": timeout_min}
-    if slurm_partition:
-        slurm["slurm_partition"] = slurm_partition
+    slurm = {"cluster": slurm_cluster, "timeout_min": timeout_min, "wait": wait,
+             **_slurm_parameters(slurm_partition, slurm_account, slurm_qos, slurm_cpus_per_task, slurm_mem_gb,
+                                 slurm_constraint, slurm_params)}
+    if executor != "slurm" and (len(slurm) > 3 or not wait):
+        raise ConfigError("--slurm-* options and --no-wait apply to --executor slurm only")
     outcome = run_grid(cells, options, executor=executor, jobs=jobs, gpus_per_cell=gpus_per_cell, slurm=slurm,
                        host=h)
-    failed = [c for c, o in zip(cells, outcome) if isinstance(o, str) and o != "ok"]
+    failed = [c for c, o in zip(cells, outcome) if isinstance(o, str) and o.startswith("failed")]
     if as_json:
         echo_json([{**row, "eval": list(c.eval_splits), "status": _grid_status(o)}
                    for row, c, o in zip(rows, cells, outcome)])
     else:
-        click.echo(f"{len(cells) - len(failed)} of {len(cells)} cells done; results in {results_dir}")
+        submitted = sum(isinstance(o, str) and o.startswith("submitted") for o in outcome)
+        if submitted:
+            click.echo(f"{submitted} of {len(cells)} cells submitted; rerun the same grid to collect their results")
+        else:
+            click.echo(f"{len(cells) - len(failed)} of {len(cells)} cells done; results in {results_dir}")
     if failed:
         raise ConfigError(f"{len(failed)} cell(s) failed, first: {failed[0]}; rerun the grid to resume")
 
 
+def _slurm_parameters(partition: str | None, account: str | None, qos: str | None, cpus_per_task: int | None,
+                      mem_gb: int | None, constraint: str | None, items: tuple[str, ...]) -> dict[str, Any]:
+    """submitit parameters from the grid's --slurm-* options (only those given)."""
+    import yaml
+
+    named = {"slurm_partition": partition, "slurm_account": account, "slurm_qos": qos,
+             "cpus_per_task": cpus_per_task, "mem_gb": mem_gb, "slurm_constraint": constraint}
+    params = {key: value for key, value in named.items() if value is not None}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--slurm-param takes KEY=VALUE (e.g. slurm_exclude=node12), got {item!r}")
+        try:
+            params[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            params[key.strip()] = value
+    return params
+
+
 def _grid_status(outcome: Any) -> dict[str, Any]:
-    """One cell's outcome as plain data: ok with its records, or the failure."""
+    """One cell's outcome as plain data: ok with its records, submitted (--no-wait), or the failure."""
     if isinstance(outcome, str):
-        return {"ok": outcome == "ok", "error": None if outcome == "ok" else outcome}
+        failed = outcome.startswith("failed")
+        return {"ok": not failed, "error": outcome if failed else None,
+                "submitted": outcome if outcome.startswith("submitted") else None}
     return {"ok": True, "trained": bool(getattr(outcome, "trained", False)),
             "written": [str(p) for p in getattr(outcome, "written", [])],
             "kept": [str(p) for p in getattr(outcome, "kept", [])]}

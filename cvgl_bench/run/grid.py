@@ -9,6 +9,7 @@ written atomically and only missing ones are computed when it runs again. Suites
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -116,14 +117,50 @@ def worker_command(cell: Cell, options: RunOptions, nproc: int = 0) -> list[str]
     return [sys.executable, *args]
 
 
+def _visible_gpus(options: RunOptions) -> list[str]:
+    """The GPUs the workers may share out: CUDA_VISIBLE_DEVICES, else every device torch sees;
+    none when the grid runs on the CPU (``--device cpu``) or no GPU is visible."""
+    if options.device is not None and not str(options.device).startswith("cuda"):
+        return []
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [d.strip() for d in listed.split(",") if d.strip()]
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # noqa: BLE001 - no usable CUDA: the cells run on the CPU
+        return []
+
+
 def _run_workers(cells: Sequence[Cell], options: RunOptions, jobs: int, gpus_per_cell: int) -> list[str]:
-    """Run cells in separate processes, ``jobs`` at a time; a failed cell does not stop the others."""
+    """Run cells in separate processes, ``jobs`` at a time; a failed cell does not stop the others.
+
+    On a machine with GPUs each running cell gets its own (``max(1, gpus_per_cell)`` of them,
+    through ``CUDA_VISIBLE_DEVICES``), so ``--jobs N`` on N GPUs runs N cells side by side; with
+    fewer GPUs than ``jobs x gpus_per_cell`` a cell waits for a free one."""
+    import queue
     from concurrent.futures import ThreadPoolExecutor
 
+    gpus = _visible_gpus(options)
+    per_cell = max(1, gpus_per_cell)
+    free: queue.Queue[list[str]] = queue.Queue()
+    for start in range(0, len(gpus) - per_cell + 1, per_cell):
+        free.put(gpus[start:start + per_cell])
+    if gpus and free.empty():
+        raise ConfigError(f"--gpus-per-cell {gpus_per_cell} needs that many GPUs; {len(gpus)} visible")
+
     def one(cell: Cell) -> str:
-        proc = subprocess.run(worker_command(cell, options, gpus_per_cell), check=False)
+        devices = free.get() if gpus else None
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(devices)} if devices else None
+        try:
+            proc = subprocess.run(worker_command(cell, options, gpus_per_cell), check=False, env=env)
+        finally:
+            if devices:
+                free.put(devices)
         status = "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
-        options.log(f"[cvgl-bench grid] {cell}: {status}")
+        where = f" on GPU {','.join(devices)}" if devices else ""
+        options.log(f"[cvgl-bench grid] {cell}{where}: {status}")
         return status
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -143,12 +180,17 @@ class _SlurmCell:
 
 
 def _run_slurm(cells: Sequence[Cell], options: RunOptions, gpus_per_cell: int, slurm: dict[str, Any]) -> list[str]:
+    """Submit the cells as one submitit job array; wait for them, or (``slurm["wait"]`` false)
+    return at once with their job ids, written to ``<folder>/jobs.json``: a later ``grid`` run
+    finds their records and skips those cells."""
     try:
         import submitit
     except ImportError:
         raise ConfigError("the slurm executor needs submitit: pip install 'cvgl-bench[slurm]'") from None
+    slurm = dict(slurm)
     folder = Path(slurm.pop("folder", options.runs_dir / "submitit"))
     cluster = slurm.pop("cluster", None)
+    wait = bool(slurm.pop("wait", True))
     executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
     params: dict[str, Any] = {"timeout_min": int(slurm.pop("timeout_min", 24 * 60)),
                               "slurm_array_parallelism": int(slurm.pop("array_parallelism", 64))}
@@ -161,6 +203,14 @@ def _run_slurm(cells: Sequence[Cell], options: RunOptions, gpus_per_cell: int, s
         raise ConfigError(f"slurm parameters: {exc}".splitlines()[0]) from None
     jobs = executor.map_array(_SlurmCell(options_to_json(options)), [cell_to_json(c) for c in cells])
     options.log(f"[cvgl-bench grid] submitted {len(jobs)} cells to {executor.cluster} (logs in {folder})")
+    if not wait:
+        from ..fsutil import write_json
+
+        submitted = [{"cell": str(cell), "job_id": str(job.job_id)} for cell, job in zip(cells, jobs)]
+        write_json(folder / "jobs.json", submitted)
+        options.log(f"[cvgl-bench grid] not waiting (--no-wait): job ids in {folder / 'jobs.json'}; rerun the "
+                    "same grid later to collect the results (finished cells are skipped)")
+        return [f"submitted (job {item['job_id']})" for item in submitted]
     statuses = []
     for cell, job in zip(cells, jobs):
         try:

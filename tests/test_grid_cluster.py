@@ -1,0 +1,114 @@
+"""Cluster knobs of the grid: submitit parameters, --no-wait, and one GPU per local worker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+
+import pytest
+from click.testing import CliRunner
+
+from cvgl_bench.cli import cli
+from cvgl_bench.run import Cell, RunOptions
+from cvgl_bench.run import grid as grid_module
+
+from .fake_plugins import toy_methods
+from .synth_tiny import tiny_synth_dir, tiny_world  # noqa: F401 - fixtures
+
+
+class _Job:
+    def __init__(self, n):
+        self.job_id = f"4242_{n}"
+
+    def result(self):
+        return "ok"
+
+
+class _Executor:
+    """Stands in for submitit.AutoExecutor: records what the grid asks of it."""
+
+    made: list = []
+
+    def __init__(self, folder, cluster=None):
+        self.folder, self.cluster, self.params = folder, cluster or "slurm", {}
+        _Executor.made.append(self)
+
+    def update_parameters(self, **params):
+        self.params.update(params)
+
+    def map_array(self, fn, items):
+        self.items = list(items)
+        return [_Job(n) for n in range(len(self.items))]
+
+
+@pytest.fixture
+def fake_submitit(monkeypatch):
+    _Executor.made = []
+    monkeypatch.setitem(sys.modules, "submitit", types.SimpleNamespace(AutoExecutor=_Executor))
+    return _Executor
+
+
+@pytest.fixture
+def suite(make_host, tiny_world, tmp_path):
+    make_host(toy_methods)
+    path = tmp_path / "suite.yaml"
+    path.write_text("name: s\nmethods: [tiny]\nsplits: [synth_cvusa_test]\nseeds: [0, 1]\n")
+    return path
+
+
+def test_slurm_options_reach_submitit(fake_submitit, suite, tmp_path):
+    done = CliRunner().invoke(cli, [
+        "grid", str(suite), "--executor", "slurm", "--slurm-partition", "gpu", "--slurm-account", "proj",
+        "--slurm-qos", "high", "--slurm-cpus-per-task", "8", "--slurm-mem-gb", "64", "--slurm-constraint", "a100",
+        "--slurm-param", "slurm_exclude=node12", "--slurm-param", "slurm_array_parallelism=4",
+        "--gpus-per-cell", "2", "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "results")])
+    assert done.exit_code == 0, done.output
+    (executor,) = fake_submitit.made
+    assert {k: executor.params[k] for k in ("slurm_partition", "slurm_account", "slurm_qos", "cpus_per_task",
+                                            "mem_gb", "slurm_constraint", "slurm_exclude",
+                                            "slurm_array_parallelism", "gpus_per_node", "tasks_per_node")} == {
+        "slurm_partition": "gpu", "slurm_account": "proj", "slurm_qos": "high", "cpus_per_task": 8, "mem_gb": 64,
+        "slurm_constraint": "a100", "slurm_exclude": "node12", "slurm_array_parallelism": 4, "gpus_per_node": 2,
+        "tasks_per_node": 2}
+    assert len(executor.items) == 2 and "2 of 2 cells done" in done.output
+
+
+def test_no_wait_submits_and_returns_with_the_job_ids(fake_submitit, suite, tmp_path):
+    done = CliRunner().invoke(cli, ["grid", str(suite), "--executor", "slurm", "--no-wait", "--json",
+                                    "--runs", str(tmp_path / "runs")])
+    assert done.exit_code == 0, done.output
+    outcomes = json.loads(done.stdout)
+    assert [o["status"]["submitted"] for o in outcomes] == ["submitted (job 4242_0)", "submitted (job 4242_1)"]
+    jobs = json.loads((tmp_path / "runs" / "submitit" / "jobs.json").read_text())
+    assert [j["job_id"] for j in jobs] == ["4242_0", "4242_1"]
+
+
+def test_slurm_options_need_the_slurm_executor(suite):
+    done = CliRunner().invoke(cli, ["grid", str(suite), "--slurm-qos", "high"])
+    assert done.exit_code == 2 and "apply to --executor slurm only" in done.output
+
+
+def test_local_workers_get_one_gpu_each(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    seen = []
+
+    def fake_run(command, check, env):
+        if env is not None:
+            seen.append(env["CUDA_VISIBLE_DEVICES"])
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(grid_module.subprocess, "run", fake_run)
+    cells = [Cell("tiny", ("synth_cvusa_test",), seed=s) for s in range(4)]
+    options = RunOptions(log=lambda line: None)
+    assert grid_module._run_workers(cells, options, jobs=2, gpus_per_cell=0) == ["ok"] * 4
+    assert sorted(seen) == ["3", "3", "5", "5"]
+    seen.clear()
+    grid_module._run_workers(cells[:2], options, jobs=2, gpus_per_cell=2)
+    assert seen == ["3,5", "3,5"]
+    with pytest.raises(Exception, match="needs that many GPUs"):
+        grid_module._run_workers(cells, options, jobs=1, gpus_per_cell=3)
+    seen.clear()
+    grid_module._run_workers(cells[:1], RunOptions(device="cpu", log=lambda line: None), jobs=2, gpus_per_cell=0)
+    assert seen == []  # no env change on the CPU
