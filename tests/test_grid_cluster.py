@@ -112,3 +112,39 @@ def test_local_workers_get_one_gpu_each(monkeypatch):
     seen.clear()
     grid_module._run_workers(cells[:1], RunOptions(device="cpu", log=lambda line: None), jobs=2, gpus_per_cell=0)
     assert seen == []  # no env change on the CPU
+
+
+def test_a_suite_holds_ablation_variants(make_host, tiny_world, tmp_path):
+    from cvgl_bench.errors import ConfigError
+    from cvgl_bench.run import load_suite
+    from cvgl_bench.run.grid import expand
+
+    host = make_host(toy_methods)
+    path = tmp_path / "suite.yaml"
+    path.write_text("name: s\nmethods: [tiny]\nsplits: [synth_cvusa_test]\ntransfer: [[synth_cvusa_train, "
+                    "synth_cvact_test]]\nseeds: [0]\nseeds_for: {synth_cvusa_test: [0, 1]}\n"
+                    "variants:\n  - {method: tiny, set: [epochs=1], splits: [synth_cvusa_test]}\n"
+                    "  - {method: tiny, set: epochs=3}\n")
+    cells = expand([load_suite(path)], host=host)
+    variant_of = {(c.seed, c.variant, c.eval_splits) for c in cells}
+    assert (0, "epochs=1", ("synth_cvusa_test",)) in variant_of and (1, "epochs=1", ("synth_cvusa_test",)) in variant_of
+    assert (0, "epochs=3", ("synth_cvusa_test", "synth_cvact_test")) in variant_of  # no splits: every split
+    assert (1, "epochs=3", ("synth_cvusa_test",)) in variant_of
+    assert not any(c.variant == "epochs=1" and "synth_cvact_test" in c.eval_splits for c in cells)
+    bad = [("  - {method: other, set: [epochs=1]}\n", "do not list"),
+           ("  - {method: tiny, set: [epochs=1], splits: [synth_vigor_same_test]}\n", "evaluation splits of the suite"),
+           ("  - {method: tiny}\n", "each variant is"),
+           ("  - {method: tiny, set: [no_such=1]}\n", "no hparam 'no_such'")]
+    for entry, needle in bad:
+        path.write_text("name: s\nmethods: [tiny]\nsplits: [synth_cvusa_test]\nvariants:\n" + entry)
+        with pytest.raises(ConfigError, match=needle):
+            expand([load_suite(path)], host=host)
+
+
+def test_the_shipped_suite_runs_clnets_ablations_with_three_seeds():
+    from cvgl_bench.run import load_suite
+
+    suite = load_suite("synth")
+    assert {v.overrides for v in suite.variants} >= {(("ncm", '"off"'),), (("nec", "false"),), (("gfr", "false"),)}
+    assert all(v.method == "clnet" and v.splits == ("synth_cvusa_test",) for v in suite.variants)
+    assert suite.seeds_of("synth_cvusa_test") == (0, 1, 2)

@@ -41,20 +41,39 @@ def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, *, host:
             if train is None:
                 raise ConfigError(f"suite {suite.name!r}: {evaluation} names no training split; list it under transfer")
             run_seeds = sorted(set(seeds if seeds else suite.seeds) | set(dict(suite.seeds_for).get(spec.name, ())))
-            for method in suite.methods:
+            runs = [(method, ()) for method in suite.methods]
+            runs += [(v.method, v.overrides) for v in suite.variants if v.covers(evaluation)]
+            for method, overrides in runs:
                 if not host.methods.get(method).supports(spec):
                     continue
                 for seed in run_seeds:
-                    key = (method, suite.profile, train, seed, protocol)
+                    key = (method, suite.profile, train, seed, protocol, overrides)
                     evals = groups.setdefault(key, [])
                     if evaluation not in evals:
                         evals.append(evaluation)
     cells = []
-    for (m, p, t, s, proto), evals in groups.items():
+    for (m, p, t, s, proto, overrides), evals in groups.items():
         specs = [host.splits.get(e) for e in evals]
         known = tuple((k, v) for k, v in proto if any(k in spec.protocol_options for spec in specs))
-        cells.append(Cell(method=m, eval_splits=tuple(evals), train_split=t, profile=p, seed=s, protocol=known))
+        cells.append(Cell(method=m, eval_splits=tuple(evals), train_split=t, profile=p, seed=s, protocol=known,
+                          overrides=overrides))
+    _check_variant_overrides(cells, host)
     return cells
+
+
+def _check_variant_overrides(cells: Sequence[Cell], host: Any) -> None:
+    """Every variant's overrides name hparams of its method's recipe (one line before any cell runs)."""
+    from .overrides import apply_overrides
+
+    checked = set()
+    for cell in cells:
+        key = (cell.method, cell.profile, cell.train_split, cell.overrides)
+        if not cell.overrides or key in checked:
+            continue
+        checked.add(key)
+        method = host.methods.get(cell.method).load()
+        apply_overrides(method.hparams(cell.profile, host.splits.get(cell.train_split)), cell.overrides,
+                        method=cell.method)
 
 
 def _check_suite_names(suite: Suite, host: Any) -> None:

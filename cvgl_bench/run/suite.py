@@ -12,6 +12,8 @@ A suite::
     seeds: [0]                    # or a count: 3 means [0, 1, 2]
     seeds_for: {synth_cvusa_test: [0, 1, 2]}    # more seeds for some evaluation splits
     protocol: {}                  # protocol options for every split that has them
+    variants:                     # ablations: a method with --set overrides, as extra rows
+      - {method: clnet, set: [ncm=off], splits: [synth_cvusa_test]}   # splits: default all
 
 Every problem is a one-line :class:`~cvgl_bench.errors.ConfigError` naming the file; an unknown
 key is one too, never ignored. The grid runs the cells a suite names
@@ -28,7 +30,21 @@ from typing import Any
 
 from ..errors import ConfigError
 
-KEYS = ("name", "description", "profile", "methods", "splits", "transfer", "seeds", "seeds_for", "protocol")
+KEYS = ("name", "description", "profile", "methods", "splits", "transfer", "seeds", "seeds_for", "protocol",
+        "variants")
+VARIANT_KEYS = ("method", "set", "splits")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An ablation of a suite's method: its ``--set`` overrides, on some evaluation splits (all when empty)."""
+
+    method: str
+    overrides: tuple[tuple[str, str], ...]
+    splits: tuple[str, ...] = ()
+
+    def covers(self, eval_split: str) -> bool:
+        return not self.splits or eval_split in self.splits
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,7 @@ class Suite:
     seeds: tuple[int, ...] = (0,)
     seeds_for: tuple[tuple[str, tuple[int, ...]], ...] = ()
     protocol: tuple[tuple[str, str], ...] = ()
+    variants: tuple[Variant, ...] = ()
     description: str = ""
     path: str = field(default="", compare=False)
 
@@ -130,12 +147,38 @@ def parse_suite(data: Any, where: str = "suite") -> Suite:
         raise ConfigError(f"{where}: protocol must map protocol options to values, e.g. {{ties: loose}}")
     if not isinstance(data.get("profile", "cpu"), str):
         raise ConfigError(f"{where}: 'profile' must be one profile name")
+    variants = _variants(data.get("variants") or [], list(data["methods"]),
+                         set(data.get("splits") or ()) | {evaluation for _, evaluation in transfer}, where)
     return Suite(name=str(data.get("name") or Path(where).stem), profile=str(data.get("profile", "cpu")),
                  methods=tuple(data["methods"]), splits=tuple(data.get("splits") or ()), transfer=tuple(transfer),
                  seeds=tuple(sorted(set(seeds))),
                  seeds_for=tuple(sorted((str(k), tuple(sorted(set(v)))) for k, v in seeds_for.items())),
-                 protocol=tuple(sorted((str(k), str(v)) for k, v in protocol.items())),
+                 protocol=tuple(sorted((str(k), str(v)) for k, v in protocol.items())), variants=variants,
                  description=str(data.get("description", "")), path=where)
+
+
+def _variants(items: Any, methods: list[str], evaluations: set[str], where: str) -> tuple[Variant, ...]:
+    """The suite's ``variants`` entries, each checked: a listed method, well-formed ``set`` items
+    (``KEY=VALUE``, as ``run --set``), and splits the suite evaluates."""
+    from .overrides import parse_set
+
+    if not isinstance(items, list):
+        raise ConfigError(f"{where}: variants must be a list of {{method, set, splits}} entries")
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or set(item) - set(VARIANT_KEYS) or "method" not in item or "set" not in item:
+            raise ConfigError(f"{where}: each variant is {{method: NAME, set: [KEY=VALUE, ...], splits: [...]}} "
+                              f"(splits optional), got {item!r}")
+        if item["method"] not in methods:
+            raise ConfigError(f"{where}: variant of {item['method']!r}, which the suite's methods do not list")
+        settings = [item["set"]] if isinstance(item["set"], str) else item["set"]
+        if not _names(settings) or not settings:
+            raise ConfigError(f"{where}: variant set must be KEY=VALUE strings, got {item['set']!r}")
+        splits = item.get("splits") or []
+        if not _names(splits) or set(splits) - evaluations:
+            raise ConfigError(f"{where}: variant splits must be evaluation splits of the suite, got {splits!r}")
+        out.append(Variant(str(item["method"]), parse_set(settings), tuple(splits)))
+    return tuple(out)
 
 
 def _names(value: Any) -> bool:
