@@ -20,15 +20,21 @@ def png_image(payload):
     return np.asarray(Image.open(io.BytesIO(payload)).convert("RGB"))
 
 
+def jpeg_image(payload):
+    """Photographic figures (examples, spatial maps) are JPEGs."""
+    assert payload[:3] == b"\xff\xd8\xff"
+    return np.asarray(Image.open(io.BytesIO(payload)).convert("RGB"))
+
+
 def test_attention_overlay_draws_the_map_over_the_image(tmp_path):
     image = np.full((60, 240, 3), 128, dtype=np.uint8)
     bump = np.zeros((6, 24))
     bump[2:4, 18:22] = 1.0  # "attention" on the right part of the panorama
-    out = tmp_path / "ncm.png"
+    out = tmp_path / "ncm.jpg"
     payload = lb.plot_attention_overlays([(image, bump), (image, np.zeros((6, 24)))], titles=["bump", "flat"],
                                          path=out)
     assert out.read_bytes() == payload
-    pixels = png_image(payload)
+    pixels = jpeg_image(payload)
     assert pixels.shape[0] > 100 and pixels.std() > 10  # something was drawn, not a blank canvas
     with pytest.raises(ValueError, match="HxWx3"):
         lb.plot_attention_overlays([(np.zeros((4, 4)), np.zeros((4, 4)))])
@@ -98,9 +104,9 @@ def test_retrieval_examples_come_from_the_registered_split(tmp_path, make_host):
     toy_records(tmp_path / "results", fingerprint)
     board = build(tmp_path / "results")
     files = lb.render(board, tmp_path / "out", "md", host=host, data_root=tmp_path / "data")
-    example = tmp_path / "out" / "plots" / "in-domain__toy_test.examples.png"
+    example = tmp_path / "out" / "plots" / "in-domain__toy_test.examples.jpg"
     assert example in files
-    assert png_image(example.read_bytes()).shape[1] > 800
+    assert jpeg_image(example.read_bytes()).shape[1] > 800
     text = (tmp_path / "out" / "in-domain__toy_test.md").read_text()
     assert "queries drawn at random" in text and "skipped" not in text
 
@@ -172,8 +178,8 @@ def test_models_with_spatial_maps_get_a_figure_and_missing_checkpoints_a_reason(
     _with_checkpoint(record_path, checkpoint)
     board = build(tmp_path / "results")
     files = lb.render(board, tmp_path / "out", "md", host=host, data_root=tmp_path / "data")
-    maps = tmp_path / "out" / "plots" / "in-domain__toy_test.m.maps.png"
-    assert maps in files and png_image(maps.read_bytes()).std() > 10
+    maps = tmp_path / "out" / "plots" / "in-domain__toy_test.m.maps.jpg"
+    assert maps in files and jpeg_image(maps.read_bytes()).std() > 10
     assert "spatial maps over 2 query and 2 reference images" in (tmp_path / "out" / "in-domain__toy_test.md").read_text()
 
     # a record names its checkpoint relative to the runs folder, found through runs_dir (--runs)
@@ -183,7 +189,7 @@ def test_models_with_spatial_maps_get_a_figure_and_missing_checkpoints_a_reason(
     _with_checkpoint(record_path, "m/model.pt")
     files = lb.render(build(tmp_path / "results"), tmp_path / "out3", "md", host=host,
                       data_root=tmp_path / "data", runs_dir=runs)
-    assert tmp_path / "out3" / "plots" / "in-domain__toy_test.m.maps.png" in files
+    assert tmp_path / "out3" / "plots" / "in-domain__toy_test.m.maps.jpg" in files
 
     lb.render(build(tmp_path / "results"), tmp_path / "out2", "md", host=host, data_root=tmp_path / "data")
     text = (tmp_path / "out2" / "in-domain__toy_test.md").read_text()

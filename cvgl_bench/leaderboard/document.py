@@ -47,9 +47,14 @@ class Table:
 @dataclass
 class Figure:
     name: str
-    """File name under ``plots/`` (also the alt text's id)."""
+    """File name under ``plots/`` (also the alt text's id); ``.png`` or ``.jpg`` says the format."""
     png: bytes
+    """The image file's bytes (PNG for line plots, JPEG for photographs: :data:`name`'s suffix)."""
     caption: str
+
+    @property
+    def mime(self) -> str:
+        return "image/jpeg" if self.name.lower().endswith((".jpg", ".jpeg")) else "image/png"
 
 
 @dataclass

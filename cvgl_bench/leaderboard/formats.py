@@ -177,7 +177,7 @@ def to_html(doc: Document, *, link_ext: str = "html") -> str:
                         f'<tbody>{rows}</tbody></table></div>')
         elif isinstance(block, Figure):
             data = base64.b64encode(block.png).decode("ascii")
-            body.append(f'<figure><img alt="{esc(block.caption)}" src="data:image/png;base64,{data}">'
+            body.append(f'<figure><img alt="{esc(block.caption)}" src="data:{block.mime};base64,{data}">'
                         f"<figcaption>{esc(block.caption)}</figcaption></figure>")
         elif isinstance(block, Links):
             body.append("<ul>" + "".join(f'<li><a href="{esc(key)}.{link_ext}">{esc(text)}</a></li>'

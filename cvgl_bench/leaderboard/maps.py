@@ -94,7 +94,7 @@ def map_figures(table: BenchmarkTable, *, host: Any, data_root: Any = None, runs
                 pairs.append(None if found is None else found[:2])
                 titles.append("" if found is None else found[2])
         if any(pair is not None for pair in pairs):
-            key = f"{table.key}.{row.method}{'.' + row.variant if row.variant else ''}.maps.png"
+            key = f"{table.key}.{row.method}{'.' + row.variant if row.variant else ''}.maps.jpg"
             png = plot_attention_overlays(pairs, titles=titles, columns=len(order),
                                           suptitle=f"{row.label}, seed {row.runs[0].seed}: spatial maps over the input "
                                                    f"({table.title})")

@@ -27,10 +27,17 @@ def _figure(width: float, height: float, layout: str | None = "constrained") -> 
     return Figure(figsize=(width, height), dpi=100, layout=layout)
 
 
-def figure_png(fig: Any, path: str | Path | None = None, dpi: int = 100) -> bytes:
-    """Render a figure to PNG bytes (and to ``path``, atomically)."""
+JPEG_QUALITY = 85
+"""Quality of the photographic figures (retrieval examples, spatial maps): a tenth of their PNG size."""
+
+
+def figure_png(fig: Any, path: str | Path | None = None, dpi: int = 100, fmt: str = "png") -> bytes:
+    """Render a figure to PNG (or, ``fmt="jpeg"``, JPEG) bytes (and to ``path``, atomically)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    if fmt == "jpeg":
+        fig.savefig(buffer, format="jpeg", dpi=dpi, pil_kwargs={"quality": JPEG_QUALITY, "optimize": True})
+    else:
+        fig.savefig(buffer, format="png", dpi=dpi)
     payload = buffer.getvalue()
     if path is not None:
         write_bytes(path, payload)
@@ -128,7 +135,7 @@ def plot_retrieval_examples(examples: Sequence[Example], *, title: str, path: st
                     fontsize=8, transform=ax.transAxes)
     fig.suptitle(title + "  (green frame: true match; red: wrong; orange: semi-positive; grey: junk)",
                  fontsize=9)
-    return figure_png(fig, path)
+    return figure_png(fig, path, fmt="jpeg")
 
 
 def _normalised(values: np.ndarray) -> np.ndarray:
@@ -197,4 +204,4 @@ def plot_attention_overlays(pairs: Sequence[tuple[np.ndarray, np.ndarray] | None
     bar.set_label("map value, min-max scaled per panel", fontsize=8)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
-    return figure_png(fig, path)
+    return figure_png(fig, path, fmt="jpeg")

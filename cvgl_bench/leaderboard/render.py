@@ -1,8 +1,9 @@
 """Write a leaderboard to a folder: one file per benchmark table plus an index, and PNG plots.
 
 ``render(board, out, "md")`` writes ``index.md`` and ``<table key>.md`` per table, and
-``plots/<table key>.recall_at_k.png`` / ``.examples.png``; the HTML format embeds the same
-PNGs in self-contained pages; CSV writes ``<key>.csv`` (numbers), ``<key>.published.csv``
+``plots/<table key>.recall_at_k.png`` (line plots as PNG) and ``.examples.jpg`` / ``.<method>.maps.jpg``
+(photographs as JPEG, a tenth of the size); the HTML format embeds the same images in
+self-contained pages; CSV writes ``<key>.csv`` (numbers), ``<key>.published.csv``
 (published numbers beside ours) and ``index.csv`` (overview). Every file is written atomically.
 """
 
@@ -80,7 +81,7 @@ def table_figures(board: Leaderboard, table: BenchmarkTable, *, examples: bool =
         found, caption = retrieval_examples(table, board.summaries, host=host, data_root=data_root)
         if found:
             png = plot_retrieval_examples(found, title=f"Retrieval examples on {table.title}")
-            blocks.append(Figure(f"{table.key}.examples.png", png, caption))
+            blocks.append(Figure(f"{table.key}.examples.jpg", png, caption))
         else:
             blocks.append(Text(caption if caption.startswith("retrieval examples skipped")
                                else f"retrieval examples skipped: {caption}"))
