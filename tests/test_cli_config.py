@@ -138,3 +138,15 @@ def test_grid_and_synth_speak_json(toy_host, tiny_world, tmp_path):
     assert made.exit_code == 0, made.output
     summary = json.loads(made.stdout)
     assert summary["preview"] is None and summary["dataset"]["counts"] and summary["dataset"]["worlds"] >= 1
+
+
+def test_data_ids_lists_a_splits_ids_in_order(toy_host, tiny_world):
+    from cvgl_bench.data.splits import load_split
+
+    data = load_split(toy_host.splits.get("synth_cvusa_test"), None, None, toy_host)
+    queries = CliRunner().invoke(cli, ["data", "ids", "synth_cvusa_test"])
+    references = CliRunner().invoke(cli, ["data", "ids", "synth_cvusa_test", "--side", "reference"])
+    assert queries.exit_code == 0 and references.exit_code == 0, queries.output
+    assert queries.stdout.split() == list(data.queries.ids) and references.stdout.split() == list(data.references.ids)
+    unknown = CliRunner().invoke(cli, ["data", "ids", "no_such_split"])
+    assert unknown.exit_code == 2 and "no_such_split" in unknown.output

@@ -100,3 +100,23 @@ def cvgl_bench_register_commands(cli):
             raise SystemExit(2)
         if not report["ok"]:
             raise SystemExit(1)
+
+    @data.command("ids")
+    @click.argument("split")
+    @click.option("--side", type=click.Choice(["query", "reference"]), default="query", show_default=True,
+                  help="Which side of the evaluation split (or of the training pairs) to list.")
+    @click.option("--data-root", "--root", "root", default=None, metavar="DIR",
+                  help="Folder holding the dataset (default: CVGL_DATA_ROOT, then the config file).")
+    @click.option("--protocol", "protocol_items", multiple=True, metavar="KEY=VALUE",
+                  help="Protocol option that changes the split's members (e.g. cvact_test=exact_id).")
+    def ids(split: str, side: str, root: str | None, protocol_items: tuple[str, ...]) -> None:
+        """Print the ids of one side of SPLIT, one per line, in the split's order: the ids an
+        embeddings file for 'cvgl-bench score' must carry (query_ids, reference_ids)."""
+        from ..console import command_host
+        from ..data.splits import load_split
+        from ..run.overrides import parse_protocol
+
+        h = command_host()
+        data = load_split(h.splits.get(split), root, dict(parse_protocol(protocol_items)), h, verify_files=False)
+        images = data.queries if side == "query" else data.references
+        click.echo("\n".join(str(i) for i in images.ids))
