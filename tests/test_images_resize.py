@@ -57,3 +57,29 @@ def test_sample4geo_and_clnet_paper_profiles_resize_as_the_official_code():
     split = train_split_spec()
     assert s4g.Sample4Geo().hparams("paper", split)["resize"] == "linear_exact"
     assert "resize" not in s4g.Sample4Geo().hparams("cpu", split)  # the synthetic recipes keep antialiasing
+
+
+def test_crop_rows_keeps_a_band_of_rows_before_resizing(tmp_path, monkeypatch):
+    monkeypatch.setenv("CVGL_BENCH_CACHE", str(tmp_path / "cache"))
+    image = np.zeros((80, 40, 3), dtype=np.uint8)
+    image[20:60] = 200  # the middle half is bright, the outer quarters dark
+    path = tmp_path / "pano.png"
+    Image.fromarray(image).save(path)
+    band = decode_resize(str(path), (20, 40), "linear_exact", (0.25, 0.75))
+    assert band.min() == 200  # only the middle half is left
+    assert decode_resize(str(path), (20, 40), "linear_exact").min() == 0
+    assert cache_key([str(path)], (20, 40)) != cache_key([str(path)], (20, 40), rows=(0.25, 0.75))
+    images = ImageSet("ground", ["p"], [str(path)])
+    assert load_images(images, (20, 40), rows=[0.25, 0.75], progress=False).array.min() == 200
+    for bad in ([0.5, 0.5], [0.2], ["a", "b"], [-0.1, 0.5]):
+        with pytest.raises(ConfigError, match="crop_rows"):
+            load_images(images, (20, 40), rows=bad, progress=False)
+
+
+def test_safa_cvact_keeps_the_middle_half_of_the_panorama():
+    safa = pytest.importorskip("cvgl_bench_safa.method")
+    from .train_helpers import train_split_spec
+
+    assert safa.SAFA().hparams("paper", train_split_spec("cvact"))["crop_rows"] == {"ground": [0.25, 0.75]}
+    assert "crop_rows" not in safa.SAFA().hparams("paper", train_split_spec("cvusa"))
+    assert "crop_rows" not in safa.SAFA().hparams("cpu", train_split_spec("cvact"))

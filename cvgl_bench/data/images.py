@@ -110,21 +110,27 @@ def to_float_nchw(batch: np.ndarray, mean: Sequence[float] = (0.0, 0.0, 0.0),
     return out.mul_(scale).add_(shift)
 
 
-def decode_resize(path: str, size: tuple[int, int], resize: str = "antialias") -> np.ndarray:
+def decode_resize(path: str, size: tuple[int, int], resize: str = "antialias",
+                  rows: tuple[float, float] | None = None) -> np.ndarray:
     """One image as uint8 (H, W, 3) RGB at ``size = (H, W)``; raises on any decode failure.
 
     ``antialias``: JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that still covers
     the target (``Image.draft``), which is 2-3x faster for large images and loses nothing visible
     after the antialiased downscale. ``linear_exact``: the full image, resized without
-    antialiasing (:func:`resize_linear_exact`).
+    antialiasing (:func:`resize_linear_exact`). ``rows = (top, bottom)`` keeps only that band of
+    the decoded image's rows, as fractions of its height, before resizing (SAFA's CVACT input
+    keeps the middle half of the panorama: ``(0.25, 0.75)``).
     """
     from PIL import Image
 
     height, width = size
     with Image.open(path) as image:
-        if image.format == "JPEG" and resize == "antialias":
+        if image.format == "JPEG" and resize == "antialias" and rows is None:
             image.draft("RGB", (width, height))
         image = image.convert("RGB")
+        if rows is not None:
+            top, bottom = round(rows[0] * image.height), round(rows[1] * image.height)
+            image = image.crop((0, top, image.width, max(bottom, top + 1)))
         if image.size != (width, height):
             if resize == "linear_exact":
                 image = Image.fromarray(resize_linear_exact(np.asarray(image, dtype=np.uint8), (height, width)))
@@ -136,10 +142,14 @@ def decode_resize(path: str, size: tuple[int, int], resize: str = "antialias") -
     return out
 
 
-def cache_key(paths: Sequence[str], size: tuple[int, int], resize: str = "antialias") -> str:
-    """Hash of the paths, their sizes and mtimes, the target size, the resize mode and the decoder version."""
+def cache_key(paths: Sequence[str], size: tuple[int, int], resize: str = "antialias",
+              rows: tuple[float, float] | None = None) -> str:
+    """Hash of the paths, their sizes and mtimes, the target size, the resize mode, the row band and
+    the decoder version."""
     h = hashlib.sha256()
     mode = "" if resize == "antialias" else f"\0{resize}"  # the default keeps the keys of existing caches
+    if rows is not None:
+        mode += f"\0rows={rows[0]!r}:{rows[1]!r}"
     h.update(f"{DECODER_VERSION}{mode}\0{size[0]}x{size[1]}\0{len(paths)}\n".encode())
     for path in paths:
         try:
@@ -175,7 +185,8 @@ def _corrupt_message(path: str, exc: BaseException) -> str:
 
 
 def _decode_into(out: np.ndarray, paths: Sequence[str], size: tuple[int, int], on_corrupt: str,
-                 progress: bool, desc: str, workers: int | None, resize: str = "antialias") -> list[int]:
+                 progress: bool, desc: str, workers: int | None, resize: str = "antialias",
+                 rows: tuple[float, float] | None = None) -> list[int]:
     """Fill ``out`` row by row; return the rows that failed (``skip``) or raise (``fail``)."""
     from ..progress import progress as progress_bar
 
@@ -184,7 +195,7 @@ def _decode_into(out: np.ndarray, paths: Sequence[str], size: tuple[int, int], o
 
     def work(i: int) -> tuple[int, BaseException | None]:
         try:
-            out[i] = decode_resize(paths[i], size, resize)
+            out[i] = decode_resize(paths[i], size, resize, rows)
             return i, None
         except Exception as exc:  # noqa: BLE001 - every decoder failure is a corrupt image
             return i, exc
@@ -220,7 +231,8 @@ def _ensure_space(folder: Path, needed: int) -> None:
 
 
 def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "fail", cache: bool = True,
-                progress: bool = True, workers: int | None = None, resize: str = "antialias") -> ImageArray:
+                progress: bool = True, workers: int | None = None, resize: str = "antialias",
+                rows: Sequence[float] | None = None) -> ImageArray:
     """Decode every image of ``images`` to RGB uint8 at ``size = (H, W)``; cached by default.
 
     :param on_corrupt: ``"fail"`` raises :class:`DataError` naming the first undecodable (or
@@ -231,11 +243,21 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
     :param workers: decoding threads (default: the CPUs this process may use); Pillow releases
         the GIL while decoding and resizing.
     :param resize: one of :data:`RESIZE_MODES` (a recipe's ``resize`` hparam).
+    :param rows: ``(top, bottom)`` fractions of each image's rows to keep before resizing (a
+        recipe's ``crop_rows`` entry for the view); None keeps every row.
     """
     if on_corrupt not in ON_CORRUPT:
         raise ConfigError(f"on_corrupt must be one of {', '.join(ON_CORRUPT)}, not {on_corrupt!r}")
     if resize not in RESIZE_MODES:
         raise ConfigError(f"resize must be one of {', '.join(RESIZE_MODES)}, not {resize!r}")
+    if rows is not None:
+        try:
+            top, bottom = (float(v) for v in rows)
+        except (TypeError, ValueError):
+            raise ConfigError(f"crop_rows must be [top, bottom] fractions, not {rows!r}") from None
+        if not 0.0 <= top < bottom <= 1.0:
+            raise ConfigError(f"crop_rows must satisfy 0 <= top < bottom <= 1, not {rows!r}")
+        rows = (top, bottom)
     size = _check_size(size)
     paths = [str(p) for p in images.paths]
     shape = (len(paths), size[0], size[1], 3)
@@ -244,7 +266,7 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
         return ImageArray(np.zeros(shape, dtype=np.uint8), np.zeros(0, dtype=bool), [])
     if not cache:
         array = np.empty(shape, dtype=np.uint8)
-        failed = _decode_into(array, paths, size, on_corrupt, progress, desc, workers, resize)
+        failed = _decode_into(array, paths, size, on_corrupt, progress, desc, workers, resize, rows)
         return _result(array, paths, failed, None)
 
     folder = image_cache_dir()
@@ -253,7 +275,7 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
     except OSError as exc:
         raise ConfigError(f"{folder}: cannot create the image cache ({exc.strerror or exc}); "
                           "set CVGL_BENCH_CACHE to a writable folder") from None
-    key = cache_key(paths, size, resize)
+    key = cache_key(paths, size, resize, rows)
     data_path, meta_path = folder / f"{key}.u8", folder / f"{key}.json"
     hit = _read_cache(data_path, meta_path, shape)
     if hit is not None:
@@ -273,7 +295,7 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
         os.close(fd)
         fd = -1
         writable = np.memmap(tmp, dtype=np.uint8, mode="r+", shape=shape)
-        failed = _decode_into(writable, paths, size, on_corrupt, progress, desc, workers, resize)
+        failed = _decode_into(writable, paths, size, on_corrupt, progress, desc, workers, resize, rows)
         writable.flush()
         del writable
         write_json(meta_path, {"shape": list(shape), "decoder": DECODER_VERSION, "skipped_rows": failed,

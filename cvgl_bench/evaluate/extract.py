@@ -163,7 +163,8 @@ def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, A
 
         size = tuple(int(v) for v in hparams["image_size"][view])
         arrays = load_images(images, size, on_corrupt=on_corrupt, progress=progress,
-                             resize=hparams.get("resize", "antialias"))
+                             resize=hparams.get("resize", "antialias"),
+                             rows=(hparams.get("crop_rows") or {}).get(view))
     array = getattr(arrays, "array", arrays)
     if len(array) != len(images):
         raise ValueError(f"{len(array)} image arrays for {len(images)} images")

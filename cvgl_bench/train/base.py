@@ -253,11 +253,12 @@ class ContrastiveMethod(Method):
 
         query_view, reference_view = hparams["views"]
         on_corrupt = run.on_corrupt
-        resize = hparams.get("resize", "antialias")
+        resize, crop = hparams.get("resize", "antialias"), hparams.get("crop_rows") or {}
         query = load_images(train.queries, tuple(hparams["image_size"][query_view]), progress=run.progress,
-                            on_corrupt=on_corrupt, resize=resize)
+                            on_corrupt=on_corrupt, resize=resize, rows=crop.get(query_view))
         reference = load_images(train.references, tuple(hparams["image_size"][reference_view]),
-                                progress=run.progress, on_corrupt=on_corrupt, resize=resize)
+                                progress=run.progress, on_corrupt=on_corrupt, resize=resize,
+                                rows=crop.get(reference_view))
         skipped = [*query.skipped, *reference.skipped]
         if skipped:
             kept = train.without_images(~query.valid, ~reference.valid)

@@ -76,7 +76,9 @@ _PAPER: dict[str, dict[str, Any]] = {
     "cvusa": {},
     # epochs: 10 on CVUSA as the first commit's train_cvusa.py (the authors' current code runs 100), 100
     # on CVACT as its train_cvact.py
-    "cvact": {"epochs": 100},
+    # CVACT: the official input keeps the middle half of the panorama's rows (train_cvact.py's data
+    # reader resizes to 616 x 224 and keeps rows 56:-56); the 112 x 616 input is that band
+    "cvact": {"epochs": 100, "crop_rows": {"ground": [0.25, 0.75]}},
     # VIGOR is not in the SAFA paper: full 2:1 panoramas at 320x640 and a 320 px tile are our choice.
     "vigor": {"image_sizes": {"ground": [320, 640], "satellite": [320, 320]}, "polar_size": [320, 640]},
 }
