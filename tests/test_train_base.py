@@ -84,3 +84,23 @@ def test_gps_batching_without_coordinates_says_what_to_do():
     train = TrainData("nocoords", queries, references, np.array([[0, 0], [1, 1]]))
     with pytest.raises(ConfigError, match="set sampler to 'random'"):
         location_coordinates(train, np.array([0, 1]))
+
+
+def test_gps_locations_take_the_query_coordinates_when_the_recipe_says_so():
+    import numpy as np
+
+    from cvgl_bench.data.structures import ImageSet, TrainData
+    from cvgl_bench.errors import ConfigError
+    from cvgl_bench.train.base import location_coordinates
+
+    ref_ll, qry_ll = np.array([[40.0, -100.0], [41.0, -101.0]]), np.array([[40.001, -100.001], [41.001, -101.001]])
+    train = TrainData("t", ImageSet("ground", ["a", "b"], ["/a", "/b"], latlon=qry_ll),
+                      ImageSet("satellite", ["a", "b"], ["/a", "/b"], latlon=ref_ll), np.array([[0, 0], [1, 1]]))
+    rows = np.array([0, 1])
+    assert np.array_equal(location_coordinates(train, rows)[0], ref_ll)
+    assert np.array_equal(location_coordinates(train, rows, prefer="query")[0], qry_ll)
+    no_query = TrainData("t", ImageSet("ground", ["a", "b"], ["/a", "/b"]),
+                         ImageSet("satellite", ["a", "b"], ["/a", "/b"], latlon=ref_ll), np.array([[0, 0], [1, 1]]))
+    assert np.array_equal(location_coordinates(no_query, rows, prefer="query")[0], ref_ll)  # falls back
+    with pytest.raises(ConfigError, match="neighbour_coordinates"):
+        location_coordinates(train, rows, prefer="both")

@@ -322,25 +322,33 @@ class ContrastiveMethod(Method):
                                neighbour_select=int(hparams["neighbour_select"]),
                                neighbour_range=int(hparams["neighbour_range"]), max_fails=int(hparams["max_fails"]))
         if hparams["sampler"] == "gps":
-            coords, metric = location_coordinates(train, planner.location_keys, hparams["neighbour_metric"])
+            coords, metric = location_coordinates(train, planner.location_keys, hparams["neighbour_metric"],
+                                                  hparams.get("neighbour_coordinates", "reference"))
             table = gps_neighbours(coords, int(hparams["neighbour_range"]), metric,
                                    s4g_compat_degrees=bool(hparams["s4g_compat_degrees"]))
             planner.set_neighbours(table, "gps", epoch=0)
         return planner
 
 
-def location_coordinates(train: TrainData, location_rows: np.ndarray, metric: str = "auto") -> tuple[np.ndarray, str]:
+def location_coordinates(train: TrainData, location_rows: np.ndarray, metric: str = "auto",
+                         prefer: str = "reference") -> tuple[np.ndarray, str]:
     """Coordinates of each location (reference row) for GPS batching, and the metric to use.
 
     ``auto`` prefers UTM (planar, Euclidean; CVACT) over latitude/longitude (haversine).
-    A location takes its reference image's coordinates, or else its first query's.
+    A location takes its reference image's coordinates, or else its first query's;
+    ``prefer="query"`` (a recipe's ``neighbour_coordinates``) takes the query's first, as
+    Sample4Geo does on CVUSA (the panorama columns of ``all.csv``).
     """
+    if prefer not in ("reference", "query"):
+        raise ConfigError(f"neighbour_coordinates must be 'reference' or 'query', not {prefer!r}")
     want = ["utm", "latlon"] if metric == "auto" else ["utm"] if metric == "euclidean" else ["latlon"]
     for attr in want:
         ref = getattr(train.references, attr)
-        if ref is not None:
+        if ref is not None and prefer == "reference":
             return ref[location_rows], "euclidean" if attr == "utm" else "haversine"
         qry = getattr(train.queries, attr)
+        if qry is None and ref is not None:
+            return ref[location_rows], "euclidean" if attr == "utm" else "haversine"
         if qry is not None:
             first = {}
             for q, r in train.pairs[::-1].tolist():

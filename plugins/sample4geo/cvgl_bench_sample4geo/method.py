@@ -53,8 +53,9 @@ _PAPER: dict[str, dict[str, Any]] = {
         # Pillow's antialiased resize differs from it by 5.9 grey levels on average (docs/protocols.md)
         "resize": "linear_exact",
     },
-    # CVUSA: 140 x 768 panoramas = round(224 / 1232 * 768) x 2 * 384.
-    "cvusa": {},
+    # CVUSA: 140 x 768 panoramas = round(224 / 1232 * 768) x 2 * 384. GPS neighbours from the
+    # panoramas' coordinates (the third and fourth columns of all.csv), as the official CVUSA dataset reads them
+    "cvusa": {"neighbour_coordinates": "query"},
     # CVACT: the full 832-row panorama squashed to 140 x 768; UTM neighbours (Euclidean).
     "cvact": {},
     # VIGOR: 384 x 768 panoramas; the location is the positive satellite tile.
