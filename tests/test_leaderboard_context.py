@@ -94,3 +94,17 @@ def test_each_table_states_its_chance_level(make_host, tmp_path):
     truth = GroundTruth(np.array([0, 3]), np.array([0, 1, 2]), np.array([1, 1, 3], dtype=np.int8), 4)
     assert chance_recall(truth, 1) == pytest.approx(200.0 / 3)
     assert chance_recall(truth, 2) == pytest.approx(100.0)
+
+
+def test_lower_is_better_metrics_are_marked(make_host, tmp_path):
+    make_host(_methods_plugin())
+    path = _write(tmp_path / "r", "ours", metric_names=("recall@1", "median_m"))
+    record = json.loads(path.read_text())
+    record["metrics"]["median_m"] = {"value": 12.5, "convention": "median error", "ci95": None,
+                                     "higher_is_better": False}
+    path.write_text(json.dumps(record))
+    (table,) = build(tmp_path / "r", ranks=False, significance=False).tables
+    main, notes = main_table(table)
+    assert table.lower_is_better() == {"median_m"}
+    assert any(h.endswith("\u2193") and "median_m" in h for h in main.headers)
+    assert any(n.startswith("\u2193: lower is better (median_m)") for n in notes)

@@ -129,7 +129,9 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
     primary = table.primary_metric
     show_published = not table.synthetic and any(r.published for r in table.rows)
     eff = [k for k in EFFICIENCY_KEYS if any(r.efficiency.get(k) is not None for r in table.rows)]
-    headers = ["#", "Method", "Profile", "Code", "Seeds"] + [metric_label(m) for m in table.metrics]
+    lower = table.lower_is_better()
+    headers = ["#", "Method", "Profile", "Code", "Seeds"] + [metric_label(m) + (" \u2193" if m in lower else "")
+                                                             for m in table.metrics]
     numeric = [True, False, False, False, True] + [True] * len(table.metrics)
     if show_published:
         headers += [f"Published {metric_label(primary)}", f"\u0394 {metric_label(primary)}"]
@@ -153,6 +155,10 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
     notes = ["Cells: mean \u00b1 half-width of the 95% Student-t interval over seeds."]
     notes += [f"Code '{kind}': {IMPLEMENTATIONS[kind]}." for kind in sorted({r.implementation for r in table.rows})
               if kind in IMPLEMENTATIONS]
+    if lower:
+        notes.append("\u2193: lower is better (" + ", ".join(metric_label(m) for m in table.metrics if m in lower)
+                     + "); rows are ranked by " + metric_label(primary)
+                     + (", lowest first." if primary in lower else ", highest first."))
     if table.chance:
         notes.append("Chance (a random ranking of this gallery): " + ", ".join(
             f"{metric_label(m)} {v:.2f}" for m, v in table.chance.items()) + ".")

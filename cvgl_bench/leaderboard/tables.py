@@ -181,6 +181,11 @@ class BenchmarkTable:
     def best(self) -> Row | None:
         return self.rows[0] if self.rows and self.rows[0].value(self.primary_metric) is not None else None
 
+    def lower_is_better(self) -> set[str]:
+        """The table's metrics whose records say lower is better (an error, a distance)."""
+        return {name for row in self.rows for run in row.runs for name, metric in run.record.metrics.items()
+                if name in self.metrics and not metric.higher_is_better}
+
     def sort_key(self, row: Row) -> tuple:
         """Rows with a primary value first, best first in the metric's direction, then by name."""
         value = row.value(self.primary_metric)
