@@ -22,7 +22,8 @@ def load(host, name, root, **protocol):
 def test_same_area_test_in_both_layouts(host, tmp_path, layout):
     root = make_vigor(tmp_path / "VIGOR", layout=layout)
     data = load(host, "vigor_same_test", root)
-    assert data.protocol == {"r1pct": "vigor", "ties": "strict", "labels": "corrected"}
+    assert data.protocol == {"r1pct": "vigor", "ties": "strict", "labels": "present"}
+    assert data.info["labels"] == "corrected"  # present: the corrected labels are in the folder
     assert len(data.queries) == 8 and len(data.references) == 24  # 2 test panoramas, 6 tiles per city
     assert data.info["layout"] == f"vigor/{layout}"
     chicago = vigor_city(0)
@@ -63,9 +64,13 @@ def test_original_labels_and_missing_corrected_files(host, tmp_path):
     root = make_vigor(tmp_path / "VIGOR", labels="original")
     data = load(host, "vigor_same_test", root, labels="original")
     assert len(data.queries) == 8 and data.info["labels"] == "original"
+    # the official release ships splits/ only: the default reads what is there
+    default = load(host, "vigor_same_test", root)
+    assert default.info["labels"] == "original" and default.protocol["labels"] == "present"
+    assert np.array_equal(default.truth.ref_index, data.truth.ref_index)
     with pytest.raises(DataError, match=r"splits__corrected/Chicago/same_area_balanced_test__corrected.txt: VIGOR split file not found "
                                         r"\(use --protocol labels=original"):
-        load(host, "vigor_same_test", root)
+        load(host, "vigor_same_test", root, labels="corrected")  # an explicit choice that cannot be met
 
 
 def test_corrected_files_inside_a_replaced_splits_folder(host, tmp_path):

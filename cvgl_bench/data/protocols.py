@@ -15,6 +15,10 @@ R1PCT_VIGOR_FIRST = ("vigor", "floor", "u1652")
 R1PCT_U1652_FIRST = ("u1652", "floor", "vigor")
 CVACT_TEST = ("utm5m", "exact_id")
 VIGOR_LABELS = ("corrected", "original")
+REAL_VIGOR_LABELS = ("present", "corrected", "original")
+"""The real VIGOR splits' ``labels``: ``present`` (default) reads SliceMatch's corrected labels
+when the folder has them and the release's original ``splits/`` otherwise (the record's
+``data_info.labels`` says which); an explicit choice the folder cannot satisfy is an error."""
 U1652_DISTRACTORS = ("kept", "removed")
 
 RECALL_METRICS = ("recall@1", "recall@5", "recall@10", "recall@1%")

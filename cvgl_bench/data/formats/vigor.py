@@ -260,6 +260,20 @@ def _labels(protocol: Mapping[str, str] | None) -> str:
     return (protocol or {}).get("labels", "corrected")
 
 
+def resolve_labels(root: Path, name: str, labels: str) -> str:
+    """``present``: ``corrected`` when every label file the split needs has its corrected version
+    in the folder, else ``original``; an explicit choice is returned as it is."""
+    if labels != "present":
+        return labels
+    proto = SPLITS[name]
+    for city in proto.query_cities:
+        try:
+            split_file(Path(root), city, proto.label_file, "corrected")
+        except DataError:
+            return "original"
+    return "corrected"
+
+
 def _info(name: str, loaded: Loaded, labels: str) -> dict:
     return {"split_file": ", ".join(loaded.files), "layout": f"vigor/{loaded.layout}", "labels": labels,
             "cities": list(SPLITS[name].query_cities), "gallery_cities": list(SPLITS[name].gallery_cities),
@@ -267,7 +281,7 @@ def _info(name: str, loaded: Loaded, labels: str) -> dict:
 
 
 def _load_eval(name: str, root: Path, protocol: Mapping[str, str] | None, verify_files: bool):
-    labels = _labels(protocol)
+    labels = resolve_labels(Path(root), name, _labels(protocol))
     loaded = read_split(Path(root), name, labels, verify_files)
     truth = vigor_truth(loaded.satellites, len(loaded.gallery))
     info = _info(name, loaded, labels)
@@ -276,7 +290,7 @@ def _load_eval(name: str, root: Path, protocol: Mapping[str, str] | None, verify
 
 
 def _load_train(name: str, root: Path, protocol: Mapping[str, str] | None, verify_files: bool):
-    labels = _labels(protocol)
+    labels = resolve_labels(Path(root), name, _labels(protocol))
     loaded = read_split(Path(root), name, labels, verify_files)
     positive = loaded.satellites[:, 0]
     used, pair_ref = np.unique(positive, return_inverse=True)
