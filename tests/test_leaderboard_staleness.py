@@ -60,6 +60,18 @@ def test_a_commit_declaring_results_unchanged_is_not_counted(repo):
     assert not table_staleness([("r", _record(unchanged_only))], CodeHistory(repo), "2")
 
 
+def test_a_later_commit_can_vouch_for_an_earlier_one(repo):
+    made_at = _commit(repo, "cvgl_bench/run/suite.py", "a")
+    forgot = _commit(repo, "cvgl_bench/run/suite.py", "b", "Suites by name (forgot the trailer)")
+    assert CodeHistory(repo).changes_since(made_at) == 1
+    _commit(repo, "README.md", "c", f"Docs\n\nResults-unchanged-for: {forgot[:7]} suite names only, no number moves")
+    assert CodeHistory(repo).changes_since(made_at) == 0
+    _commit(repo, "README.md", "d", "Docs\n\nResults-unchanged-for: zzz not a commit")
+    other = _commit(repo, "cvgl_bench/train/loop.py", "e", "A real change")
+    _commit(repo, "README.md", "f", f"Docs\n\nResults-unchanged-for: {other[:7]}")  # no reason: not counted
+    assert CodeHistory(repo).changes_since(made_at) == 1
+
+
 def test_plugins_and_generator_changes_count_too(repo):
     made_at = _commit(repo, "plugins/x/method.py", "a")
     _commit(repo, "cvgl_bench/data/synth/world.py", "b")

@@ -35,6 +35,10 @@ RESULT_CODE = ("cvgl_bench/train", "cvgl_bench/data", "cvgl_bench/evaluate", "cv
 UNCHANGED_TRAILER = "Results-unchanged:"
 """A line of a commit message starting with this declares that the commit moves no result."""
 
+UNCHANGED_FOR_TRAILER = "Results-unchanged-for:"
+"""``Results-unchanged-for: <commit> <why>`` in a later commit declares that an earlier commit,
+which forgot its own trailer, moves no result (a commit message cannot be edited once shared)."""
+
 _VERSION_IN_ROOT = re.compile(r"-v([0-9A-Za-z.]+)/?$")
 
 
@@ -104,12 +108,29 @@ def _git_count(repo: Path, revision: str, paths: list[str]) -> int | None:
     try:
         done = subprocess.run(["git", "log", "--format=%H%n%B%x00", f"{revision}..HEAD", "--", *paths], cwd=repo,
                               capture_output=True, text=True, timeout=20)
+        vouched = subprocess.run(["git", "log", "--format=%B%x00", f"{revision}..HEAD"], cwd=repo,
+                                 capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
         return None
     if done.returncode != 0:
         return None
     messages = [m.strip() for m in done.stdout.split("\0") if m.strip()]
-    return sum(1 for message in messages if not _declares_unchanged(message))
+    cleared = _vouched_for(vouched.stdout if vouched.returncode == 0 else "")
+    return sum(1 for message in messages
+               if not _declares_unchanged(message) and not any(message.startswith(c) for c in cleared))
+
+
+def _vouched_for(log: str) -> set[str]:
+    """Commit hash prefixes (7+ hex digits) named by ``Results-unchanged-for: <commit> <why>`` lines."""
+    cleared = set()
+    for message in log.split("\0"):
+        for line in message.strip().splitlines()[1:]:
+            line = line.strip()
+            if line.lower().startswith(UNCHANGED_FOR_TRAILER.lower()):
+                words = line[len(UNCHANGED_FOR_TRAILER):].split()
+                if len(words) >= 2 and re.fullmatch(r"[0-9a-fA-F]{7,40}", words[0]):
+                    cleared.add(words[0].lower())
+    return cleared
 
 
 def _declares_unchanged(message: str) -> bool:
