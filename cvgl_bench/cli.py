@@ -364,7 +364,8 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
              **_slurm_parameters(slurm_partition, slurm_account, slurm_qos, slurm_cpus_per_task, slurm_mem_gb,
                                  slurm_constraint, slurm_params)}
     if executor != "slurm" and (len(slurm) > 3 or not wait):
-        raise ConfigError("--slurm-* options and --no-wait apply to --executor slurm only")
+        raise ConfigError("the slurm options (--slurm-partition, --slurm-qos and the others) and --no-wait apply "
+                          "to --executor slurm only")
     outcome = run_grid(cells, options, executor=executor, jobs=jobs, gpus_per_cell=gpus_per_cell, slurm=slurm,
                        host=h)
     failed = [c for c, o in zip(cells, outcome) if isinstance(o, str) and o.startswith("failed")]

@@ -34,7 +34,12 @@ def test_specs_mirror_their_real_twins(host):
         ours, real = host.splits.get(name), host.splits.get(REAL_OF[name])
         for field in ("role", "layout", "query_view", "reference_view", "metrics"):
             assert getattr(ours, field) == getattr(real, field), (name, field)
-        assert dict(ours.protocol_options) == dict(real.protocol_options), name
+        options, real_options = dict(ours.protocol_options), dict(real.protocol_options)
+        if real_options.get("labels", ())[:1] == ("present",):
+            # the real VIGOR splits default to the labels a release has; the synthetic twin always
+            # has corrected labels, so it keeps the same two choices without "present"
+            real_options["labels"] = real_options["labels"][1:]
+        assert options == real_options, name
         assert real.twin == name
 
 
