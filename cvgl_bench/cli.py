@@ -250,7 +250,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
         cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile,
                     seed=seeds[0], protocol=parse_protocol(protocol_items), overrides=parse_set(set_items))
         p, _, hparams = resolve(cell, h, lambda line: click.echo(line, err=True))
-        _echo_config(p, hparams, as_json)
+        _echo_config(p, hparams, as_json, checkpoint)
         return
     if checkpoint is not None and not resume:
         raise ConfigError("--restart retrains and --checkpoint scores a trained model without training; pass one")
@@ -271,10 +271,11 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
         echo_table(_summary_rows(records))
 
 
-def _echo_config(p: Any, hparams: dict[str, Any], as_json: bool) -> None:
-    """The cell a run would execute and the hparams it would train with."""
+def _echo_config(p: Any, hparams: dict[str, Any], as_json: bool, checkpoint: str | None = None) -> None:
+    """The cell a run would execute and the hparams it would train with (or the checkpoint it would score)."""
     cell = p.cell
-    config = {"method": cell.method, "profile": cell.profile, "train_split": p.train_spec.name,
+    config = {"method": cell.method, "profile": cell.profile, "checkpoint": checkpoint,
+              "train_split": p.train_spec.name,
               "eval_splits": [spec.name for spec in p.eval_specs], "variant": cell.variant or None,
               "protocol": {spec.name: p.protocol_for(spec) for spec in p.eval_specs}, "hparams": hparams}
     if as_json:

@@ -68,8 +68,11 @@ API_1_1 = {
         "Method.import_checkpoint": ["state", "hparams"],
         "CVGLModel.loss_scale": [],
         "CVGLModel.spatial_maps": ["images", "view"],
-        "MetricFunction.__call__": ["ranks", "data", "protocol"],
         "MetricFunction.describe": ["protocol", "data"],
+    },
+    # abstract members of the base classes a metric or search plugin may subclass
+    "required": {
+        "MetricFunction.__call__": ["ranks", "data", "protocol"],
         "SearchBackend.rank": ["query", "reference", "truth", "device", "topk", "progress"],
     },
 }
@@ -89,13 +92,16 @@ def current_api() -> dict[str, dict[str, list[str]]]:
         for name in sorted(cls.__abstractmethods__):
             params = list(inspect.signature(getattr(cls, name)).parameters)[1:]  # without self
             interface[f"{cls.__name__}.{name}"] = params
-    optional = {}
+    optional, required = {}, {}
     for cls in (Method, CVGLModel, MetricFunction, SearchBackend):
         for name, member in vars(cls).items():
-            if callable(member) and (name == "__call__" or not name.startswith("_")) \
-                    and name not in getattr(cls, "__abstractmethods__", ()):
-                optional[f"{cls.__name__}.{name}"] = list(inspect.signature(member).parameters)[1:]
-    return {"hooks": hooks, "specs": specs, "interface": interface, "optional": optional}
+            if callable(member) and (name == "__call__" or not name.startswith("_")):
+                params = list(inspect.signature(member).parameters)[1:]
+                if name not in cls.__abstractmethods__:
+                    optional[f"{cls.__name__}.{name}"] = params
+                elif cls in (MetricFunction, SearchBackend):
+                    required[f"{cls.__name__}.{name}"] = params
+    return {"hooks": hooks, "specs": specs, "interface": interface, "optional": optional, "required": required}
 
 
 def _version(text: str) -> tuple[int, int]:
@@ -112,7 +118,7 @@ def test_the_api_is_the_snapshot_of_its_version():
     assert SPEC_API_VERSION in API_SNAPSHOTS, (
         f"SPEC_API_VERSION {SPEC_API_VERSION} has no snapshot in tests/test_plugin_api.py; add one")
     current, frozen = current_api(), API_SNAPSHOTS[SPEC_API_VERSION]
-    for part in ("hooks", "specs", "interface", "optional"):
+    for part in ("hooks", "specs", "interface", "optional", "required"):
         assert current[part] == frozen.get(part, {}), (
             f"the plugin API ({part}) changed without a version bump: bump SPEC_API_VERSION in cvgl_bench/specs.py "
             f"(minor: additions only), add its snapshot to API_SNAPSHOTS and document it in docs/plugins.md")
@@ -135,8 +141,9 @@ def test_nothing_of_an_older_version_was_renamed_or_removed(version):
             f"{spec}: fields of API {version} must stay, in their order (new fields go after them)")
     # implementations of Method are called with exactly these arguments: they can never change in 1.x
     assert old["interface"] == current["interface"]
-    for member, args in old.get("optional", {}).items():
-        assert current["optional"].get(member) == args, f"optional {member} of API {version} changed"
+    for part in ("optional", "required"):
+        for member, args in old.get(part, {}).items():
+            assert current[part].get(member) == args, f"{part} {member} of API {version} changed"
 
 
 def test_the_snapshot_check_sees_a_renamed_argument(monkeypatch):
@@ -188,6 +195,12 @@ def test_docs_list_every_optional_interface_with_its_default():
     documented = {f"{_names(row[0])[0]}.{_names(row[1])[0]}": _names(row[2])
                   for row in _table_rows("Optional interfaces")}
     assert documented == current_api()["optional"]
+
+
+def test_docs_list_the_metric_and_search_base_classes():
+    documented = {f"{_names(row[0])[0]}.{_names(row[1])[0]}": _names(row[2])
+                  for row in _table_rows("Metric and search base classes")}
+    assert documented == current_api()["required"]
 
 
 # -- a plugin written against 1.0 ------------------------------------------------------------------

@@ -37,6 +37,7 @@ Definitions, for one query under the tie rule T:
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -208,7 +209,7 @@ def _truth_of(data: Any) -> GroundTruth:
     return data if isinstance(data, GroundTruth) else data.truth
 
 
-class MetricFunction:
+class MetricFunction(abc.ABC):
     """What a metric plugin's loader resolves to: per-query scores from stored ranks.
 
     Subclass it (or give any callable with the same signature): :meth:`__call__` is required,
@@ -216,9 +217,9 @@ class MetricFunction:
     gets the same bootstrap intervals and paired tests.
     """
 
+    @abc.abstractmethod
     def __call__(self, ranks: RankTable, data: Any, protocol: Mapping[str, str]) -> np.ndarray:
         """One score in [0, 1] per query; ``data`` is the split's EvalData (or its GroundTruth)."""
-        raise NotImplementedError
 
     def describe(self, protocol: Mapping[str, str], data: Any) -> str | None:
         """The one line naming the convention, stored in the record; None: the spec's

@@ -13,6 +13,7 @@ comparison a fast pass cannot prove), so the choice is about speed only:
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from ..data.structures import JUNK, GroundTruth
 from .ranks import RankTable, compute_ranks
 
 
-class SearchBackend:
+class SearchBackend(abc.ABC):
     """What a search backend plugin's loader resolves to (a zero-argument factory of one).
 
     :meth:`rank` must return the exact :class:`RankTable` of every ground-truth entry and each
@@ -30,10 +31,10 @@ class SearchBackend:
 
     name = "backend"
 
+    @abc.abstractmethod
     def rank(self, query: Any, reference: Any, truth: GroundTruth, *, device: str | None = None, topk: int = 10,
              progress: bool = False) -> RankTable:
         """Exact ranks of every ground-truth entry and each query's top-k."""
-        raise NotImplementedError
 
 
 class TorchSearch(SearchBackend):
