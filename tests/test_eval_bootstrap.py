@@ -33,10 +33,16 @@ def test_interval_is_reproducible_and_brackets_the_value():
     assert np.isnan(b.bootstrap_ci(np.zeros(0))[0])
 
 
-def test_resamples_are_drawn_in_bounded_batches():
-    n = 3_000_000
-    shapes = [idx.shape for idx in b._resamples(n, 5, seed=0)]
-    assert sum(s[0] for s in shapes) == 5 and max(s[0] * s[1] for s in shapes) <= max(n, b._BATCH_ELEMENTS)
+def test_resamples_are_drawn_in_bounded_batches(monkeypatch):
+    import scipy.stats
+
+    for n in (3, 1000, 3_000_000):
+        assert b.resample_batch(n) * n <= max(n, b._BATCH_ELEMENTS) and b.resample_batch(n) >= 1
+    asked = []
+    real = scipy.stats.bootstrap
+    monkeypatch.setattr(scipy.stats, "bootstrap", lambda *a, **kw: asked.append(kw["batch"]) or real(*a, **kw))
+    b.bootstrap_means(np.ones(20_000), n_boot=5, seed=0)
+    assert asked == [b.resample_batch(20_000)]
 
 
 def test_shared_resamples_for_several_metrics():
@@ -82,3 +88,31 @@ def test_paired_test_needs_the_same_queries():
         b.paired_bootstrap(np.zeros(3), np.zeros(4))
     with pytest.raises(DataError, match="at least one"):
         b.paired_bootstrap(np.zeros(0), np.zeros(0))
+
+
+def _hand_written_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """The loop bootstrap.py used before scipy.stats.bootstrap: the reference the records were made with."""
+    rng = np.random.default_rng(seed)
+    n = values.size
+    batch = max(1, 2 ** 22 // max(n, 1))
+    out = []
+    for start in range(0, n_boot, batch):
+        idx = rng.integers(0, n, size=(min(batch, n_boot - start), n))
+        out.append(values[idx].mean(axis=1))
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 50, 1000, 9000])
+def test_scipy_resampling_is_bit_identical_to_the_hand_written_loop(n):
+    rng = np.random.default_rng(n)
+    scores = (rng.random(n) < 0.3).astype(np.float64)
+    for seed in (0, 7):
+        n_boot = 1200 if n == 9000 else 1000  # 9,000 queries: 466 resamples per batch, so three batches
+        reference = _hand_written_means(scores, n_boot, seed)
+        means = b.bootstrap_means(scores, n_boot=n_boot, seed=seed)
+        np.testing.assert_array_equal(means, reference)
+        assert b.percentile_interval(means) == b.percentile_interval(reference)
+    other = (rng.random(n) < 0.35).astype(np.float64)
+    ref_diff = _hand_written_means(other - scores, 2000, 0)
+    test = b.paired_bootstrap(other, scores, n_boot=2000, seed=0)
+    assert test["ci95"] == list(b.percentile_interval(ref_diff))

@@ -40,6 +40,20 @@ def test_rows_columns_best_and_gaps(tmp_path):
     assert f"\\textbf{{{best_r1:.2f}}}" in tex
 
 
+
+def test_latex_and_markdown_show_the_same_cells(tmp_path):
+    """The LaTeX table (pandas Styler) and the Markdown one print the same values, gaps and bold cells."""
+    board = _board(tmp_path)
+    md_rows = [line.strip("| ").split(" | ") for line in paper_markdown(board.tables).splitlines()[2:]]
+    tex_lines = paper_latex(board.tables).splitlines()
+    body = tex_lines[tex_lines.index("\\midrule") + 1:tex_lines.index("\\bottomrule")]
+    tex_rows = [[c.strip() for c in line.removesuffix("\\\\").split("&")] for line in body]
+    as_md = [[c.replace("\\textbf{", "**").replace("}", "**") if c.startswith("\\textbf") else c for c in row]
+             for row in tex_rows]
+    assert [r[0] for r in as_md] == [r[0] for r in md_rows]
+    assert [r[1:] for r in as_md] == [[c.strip() for c in r[1:]] for r in md_rows]
+
+
 def test_cli_paper_table_and_its_errors(tmp_path, make_host):
     make_host()
     _board(tmp_path)

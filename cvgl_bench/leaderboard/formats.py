@@ -4,6 +4,13 @@ tables as CSV.
 Markdown tables are tabulate "pipe" tables; LaTeX tables use booktabs; the HTML page is
 self-contained (inline CSS, figures as base64 data URIs) and every string passes through
 ``html.escape``. CSV files hold numbers, not display strings, so they can be analysed.
+
+The page tables hold display strings ("36.83 ± 3.98", "a → b"), so their LaTeX is written here
+rather than by tabulate's ``latex_booktabs`` (tried with tabulate 0.10: it escapes ``\\`` and
+``$``, so the ``$\\pm$`` and ``$\\rightarrow$`` the symbols need cannot pass through it, and it
+leaves the raw symbols, which pdflatex cannot typeset in every font) or by pandas' Styler (the
+cells are not numbers to format). The numeric paper table uses Styler (``paper_table.py``); the
+HTML page adds sorting, links and figures that Styler's ``to_html`` does not produce.
 """
 
 from __future__ import annotations

@@ -78,19 +78,23 @@ def paper_markdown(tables: Sequence[BenchmarkTable], metrics: Sequence[str] = PA
 
 def paper_latex(tables: Sequence[BenchmarkTable], metrics: Sequence[str] = PAPER_METRICS) -> str:
     """The table as a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``), benchmarks as
-    ``\\multicolumn`` groups with ``\\cmidrule``s, best values in ``\\textbf``."""
+    ``\\multicolumn`` groups with ``\\cmidrule``s, best values in ``\\textbf``.
+
+    Written by pandas' ``Styler.to_latex`` (column groups, booktabs rules, bold maxima); the
+    ``\\cmidrule`` under each group, which Styler has no option for, is added after its group row.
+    Labels are escaped here, with the symbols the leaderboard uses (an arrow in transfer titles).
+    """
+    import pandas as pd
+
     labels, values = paper_rows(tables, metrics)
-    best = _best(values)
     k = len(metrics)
-    out = ["\\begin{tabular}{l" + ("r" * k) * len(tables) + "}", "\\toprule"]
-    out.append(" & ".join(["Method"] + [f"\\multicolumn{{{k}}}{{c}}{{{latex_escape(_group_title(t))}}}"
-                                        for t in tables]) + " \\\\")
-    out.append("".join(f"\\cmidrule(lr){{{2 + i * k}-{1 + (i + 1) * k}}}" for i in range(len(tables))))
-    out.append(" & ".join([""] + [latex_escape(metric_label(m)) for _ in tables for m in metrics]) + " \\\\")
-    out.append("\\midrule")
-    for label, cells in zip(labels, values):
-        shown = ["" if v is None else (f"\\textbf{{{v:.2f}}}" if v == best[i] else f"{v:.2f}")
-                 for i, v in enumerate(cells)]
-        out.append(" & ".join([latex_escape(label), *shown]) + " \\\\")
-    out += ["\\bottomrule", "\\end{tabular}"]
-    return "\n".join(out) + "\n"
+    columns = pd.MultiIndex.from_tuples(
+        [(latex_escape(_group_title(t)), latex_escape(metric_label(m))) for t in tables for m in metrics],
+        names=["Method", ""])
+    frame = pd.DataFrame([[float("nan") if v is None else v for v in row] for row in values],
+                         index=[latex_escape(label) for label in labels], columns=columns, dtype=float)
+    styler = frame.style.format("{:.2f}", na_rep="").highlight_max(axis=0, props="textbf:--rwrap;")
+    lines = styler.to_latex(hrules=True, multicol_align="c", column_format="l" + "r" * k * len(tables)).splitlines()
+    groups = next(i for i, line in enumerate(lines) if line.startswith("Method &"))
+    lines.insert(groups + 1, "".join(f"\\cmidrule(lr){{{2 + i * k}-{1 + (i + 1) * k}}}" for i in range(len(tables))))
+    return "\n".join(lines) + "\n"

@@ -10,6 +10,13 @@ A cell carries its overrides as ``((key, json value), ...)`` so it stays hashabl
 as JSON to worker processes; the record names them in ``cell.variant`` (``"ncm=off"``) and in
 its file name, and the configuration hash covers the merged hparams, so an ablation never
 reuses the checkpoint of the full model.
+
+Why not OmegaConf's dotlist and struct-mode merge (tried with omegaconf 2.4.0): its dotlist
+reads values as YAML 1.1, so ``--set ncm=off`` arrives as the boolean ``False`` and CLNet's
+``ncm=off`` ablation would silently become another value; ``${...}`` inside a value is an
+interpolation; an unknown key is a multi-line ``ConfigKeyError`` rather than one actionable
+line; and it would be a new dependency for about 150 lines. The merge itself is
+``train.base.deep_merge`` (a dozen lines, used by every recipe).
 """
 
 from __future__ import annotations

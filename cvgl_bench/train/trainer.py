@@ -4,8 +4,9 @@ Sample4Geo's optimisation, made resumable and distributed:
 
 - AdamW over all parameters (torch defaults: weight decay 0.01 applies to norms, biases and
   the logit scale too, as in Sample4Geo) unless the method passes parameter groups.
-- Learning rate: linear warm-up from 0 over ``warmup_epochs`` then half-cosine to 0, stepped
-  after every iteration (``transformers.get_cosine_schedule_with_warmup``). The schedule
+- Learning rate: linear warm-up from 0 over ``warmup_epochs`` then half-cosine to 0: a torch
+  ``LambdaLR`` over :func:`warmup_cosine`, stepped after every iteration (the factor of
+  ``transformers.get_cosine_schedule_with_warmup``). The schedule
   length is ``epochs * steps_per_epoch`` with ``steps_per_epoch`` given by the caller; Sample4Geo
   uses ``ceil(pairs / batch)`` while its epochs hold at most ``floor`` batches, so its rate
   never quite reaches 0. The first step runs at rate 0 (the schedule's value at step 0).
