@@ -268,7 +268,7 @@ def test_synth_splits_load_through_the_real_loaders(tiny, host, tmp_path, monkey
         if real not in host.splits:
             continue
         spec = host.splits.get(name)
-        data = spec.load()(None, spec.protocol_defaults())
+        data = spec.load()(None, spec.protocol_defaults(), host=host)
         assert data.split == name and data.info["synthetic"]["real_split"] == real
         if spec.role == "train":
             assert isinstance(data, TrainData)

@@ -81,13 +81,13 @@ def test_split_generates_once_then_reads_with_the_real_loader(make_host, tiny_ca
     real_generate = gen_module.generate_config
     monkeypatch.setattr(gen_module, "generate_config", lambda *a, **k: runs.append(1) or real_generate(*a, **k))
     spec = host.splits.get("synth_cvusa_test")
-    data = spec.load()(None, spec.protocol_defaults())
+    data = spec.load()(None, spec.protocol_defaults(), host=host)
     expected = tiny_cache / "synth" / f"cvusa-tiny-seed7-v{cache.dataset_version('cvusa')}"
     assert RecordingReal.calls == [(expected, {"r1pct": "floor", "ties": "strict"})]
     assert data.split == "synth_cvusa_test" and len(data.lines) == 24
     assert data.info["synthetic"] == {"layout": "cvusa", "size": "tiny", "seed": 7, "root": str(expected),
                                       "real_split": "cvusa_test"}
-    spec.load()(None, spec.protocol_defaults())
+    spec.load()(None, spec.protocol_defaults(), host=host)
     assert runs == [1]  # the second load reuses the cache
     assert not list((tiny_cache / "synth").glob(".*tmp*"))
 
@@ -114,7 +114,7 @@ def test_missing_real_loader_is_one_actionable_line(make_host, tiny_cache, monke
 
     monkeypatch.setattr(splits, "ensure_generated", lambda *a, **k: tiny_cache)
     with pytest.raises(UnknownNameError, match="vigor_same_test"):
-        host.splits.get("synth_vigor_same_test").load()(None, {})
+        host.splits.get("synth_vigor_same_test").load()(None, {}, host=host)
 
 
 def test_failed_generation_leaves_nothing(tmp_path, monkeypatch):
@@ -172,3 +172,34 @@ def test_cli_refuses_a_full_folder(host, tmp_path):
     (tmp_path / "busy" / "x").write_text("x")
     result = CliRunner().invoke(cli, ["synth", "--layout", "cvusa", "--out", str(tmp_path / "busy"), "--size", "tiny"])
     assert result.exit_code == 2 and "not empty" in result.output
+
+
+def test_the_host_is_passed_down_not_looked_up(make_host, tiny_cache, monkeypatch):
+    """A synthetic split reads its twin through the host it is given (load_split passes it to readers
+    with a ``host`` parameter); without one it is a TypeError, never a lookup of a process-wide host."""
+    from cvgl_bench.data import splits as split_loading
+    from cvgl_bench.data.synth import splits
+
+    host = make_host()
+    spec = host.splits.get("synth_cvusa_test")
+    with pytest.raises(TypeError, match="host"):
+        spec.load()(None, spec.protocol_defaults())
+
+    class Seen(Exception):
+        pass
+
+    def real_spec(given, kind, name):
+        raise Seen(given)
+
+    monkeypatch.setattr(splits, "ensure_generated", lambda *a, **k: tiny_cache)
+    monkeypatch.setattr(splits, "_real_spec", real_spec)
+    with pytest.raises(Seen) as seen:
+        split_loading.load_split(spec, host=host, root=tiny_cache)
+    assert seen.value.args[0] is host
+
+
+def test_readers_without_a_host_parameter_do_not_get_one():
+    from cvgl_bench.data.splits import _names
+
+    assert _names(lambda root, protocol, *, host=None: None, "host")
+    assert not _names(lambda root, protocol, **kwargs: None, "host")

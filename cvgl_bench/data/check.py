@@ -78,9 +78,8 @@ def check_dataset(name: str, root: str | os.PathLike, *, decode: bool = False, h
     ``expected``, ``missing``/``unreadable`` (numbers and a few examples), ``status`` and,
     when the split could not be loaded, ``error`` (the one-line reason).
     """
-    from ..plugins import get_host
-
-    host = host or get_host()
+    if host is None:
+        raise TypeError("check_dataset needs the plugin host (host=...)")
     dataset = host.datasets.get(name)
     root = Path(root)
     if not root.is_dir():

@@ -47,6 +47,8 @@ def load_split(spec: SplitSpec, data_root: str | Path | None = None, protocol: M
     kwargs: dict[str, Any] = {}
     if not verify_files and _accepts(reader, "verify_files"):
         kwargs["verify_files"] = False
+    if _names(reader, "host"):  # a reader that consults other plugins (a synthetic split reads its real twin)
+        kwargs["host"] = host
     data = reader(Path(root), dict(resolved), **kwargs)
     expected = TrainData if spec.role == "train" else EvalData
     if not isinstance(data, expected):
@@ -57,6 +59,14 @@ def load_split(spec: SplitSpec, data_root: str | Path | None = None, protocol: M
     if size == 0 and not allow_empty:
         raise DataError(f"split {spec.name!r} under {root} is empty")
     return data
+
+
+def _names(func: Any, name: str) -> bool:
+    """Whether ``func`` has a parameter called ``name`` (not merely ``**kwargs``)."""
+    try:
+        return name in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _accepts(func: Any, name: str) -> bool:

@@ -40,25 +40,29 @@ SYNTH_DATASETS: dict[str, tuple[str, str]] = {
 }
 
 
-def _real_spec(kind: str, name: str) -> Any:
-    from ...plugins import get_host
-
-    registry = get_host().splits if kind == "split" else get_host().datasets
+def _real_spec(host: Any, kind: str, name: str) -> Any:
+    if host is None:
+        raise TypeError("a synthetic split is read by its real twin's reader, which is looked up in the plugin "
+                        "host: pass host=... (cvgl_bench.data.splits.load_split does)")
+    registry = host.splits if kind == "split" else host.datasets
     return registry.get(name, hint="(synthetic data is read by the real dataset's loader, which must be installed)")
 
 
 class SynthSplitLoader:
-    """``load(root, protocol)`` of one synthetic split (``root`` is ignored: the data lives in the
-    cache folder chosen by ``CVGL_BENCH_SYNTH_SIZE`` and ``CVGL_BENCH_SYNTH_SEED``)."""
+    """``load(root, protocol, host=...)`` of one synthetic split (``root`` is ignored: the data lives
+    in the cache folder chosen by ``CVGL_BENCH_SYNTH_SIZE`` and ``CVGL_BENCH_SYNTH_SEED``). ``host``
+    is the plugin host that holds the real twin; :func:`~cvgl_bench.data.splits.load_split` passes
+    it to every split reader with a ``host`` parameter."""
 
     def __init__(self, name: str):
         self.name = name
         self.layout, self.real = SYNTH_SPLITS[name]
         self.__qualname__ = f"SynthSplitLoader({name!r})"
 
-    def __call__(self, root: Path | None = None, protocol: dict | None = None, **kwargs: Any) -> Any:
+    def __call__(self, root: Path | None = None, protocol: dict | None = None, *, host: Any = None,
+                 **kwargs: Any) -> Any:
+        spec = _real_spec(host, "split", self.real)
         generated = ensure_generated(self.layout)
-        spec = _real_spec("split", self.real)
         data = spec.load()(generated, protocol if protocol is not None else spec.protocol_defaults(), **kwargs)
         data.split = self.name
         size, seed = selected_size_seed()
@@ -69,19 +73,19 @@ class SynthSplitLoader:
 
 
 class SynthDatasetCheck:
-    """``check(root)`` of a synthetic dataset: generate if needed, then run the real checker."""
+    """``check(root, host=...)`` of a synthetic dataset: generate if needed, then run the real checker."""
 
     def __init__(self, name: str):
         self.name = name
         self.layout, self.real = SYNTH_DATASETS[name]
         self.__qualname__ = f"SynthDatasetCheck({name!r})"
 
-    def __call__(self, root: Path | None = None, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, root: Path | None = None, *args: Any, host: Any = None, **kwargs: Any) -> Any:
+        spec = _real_spec(host, "dataset", self.real)
         generated = ensure_generated(self.layout)
-        spec = _real_spec("dataset", self.real)
         if spec.loader is None:
             return {"root": str(generated)}
-        return spec.load()(generated, *args, **kwargs)
+        return spec.load()(generated, *args, host=host, **kwargs)
 
 
 def cached_root(layout: str) -> Path:
