@@ -18,6 +18,9 @@ caller can count them in its record instead of silently evaluating fewer images.
 
 from __future__ import annotations
 
+__all__ = ["ImageArray", "load_images", "resize_linear_exact"]
+"""The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
+
 import contextlib
 import hashlib
 import json

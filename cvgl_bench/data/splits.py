@@ -10,6 +10,9 @@ applies one option to several splits hands each split only the options it has
 
 from __future__ import annotations
 
+__all__ = ["load_split"]
+"""The one way to read a split (tests/test_toolkit_api.py)."""
+
 import inspect
 from collections.abc import Mapping
 from pathlib import Path

@@ -10,6 +10,9 @@ junk (distractors removed under the Sample4Geo protocol). Every other reference 
 
 from __future__ import annotations
 
+__all__ = ["EvalData", "GroundTruth", "ImageSet", "TrainData", "fingerprint_of"]
+"""What a dataset plugin returns and a method plugin receives (tests/test_toolkit_api.py)."""
+
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field

@@ -28,6 +28,10 @@ moves where dropout holes fall).
 
 from __future__ import annotations
 
+__all__ = ["NO_PHOTOMETRIC", "ROTATE_MODES", "AugmentConfig", "PairAugment", "flip_view", "paired_geometry",
+           "roll_panorama", "rotate_satellite"]
+"""The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
+
 import io
 import math
 import warnings

@@ -24,6 +24,10 @@ per-view ``image_sizes`` table is resolved to ``image_size`` for the split's two
 
 from __future__ import annotations
 
+__all__ = ["BASE_HPARAMS", "IMAGENET_MEAN", "IMAGENET_STD", "STARTING_RECIPE", "TOOLKIT_DEFAULTS",
+           "ContrastiveMethod", "EvalTransform", "Normalize", "deep_merge"]
+"""The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
+
 import abc
 import contextlib
 import copy

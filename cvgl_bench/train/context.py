@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+__all__ = ["RunContext"]
+"""The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path

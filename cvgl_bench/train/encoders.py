@@ -19,6 +19,10 @@ without re-implementing the rest::
 
 from __future__ import annotations
 
+__all__ = ["EMBEDDING_NORMS", "EmbeddingNorm", "TwoViewEncoder", "create_backbone", "drop_timm_head",
+           "freeze_stages", "prune_stages", "size_pair"]
+"""The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
+
 from collections.abc import Mapping, Sequence
 from typing import Any
 

@@ -11,6 +11,9 @@ with spatially aware aggregation, and so does this head.
 
 from __future__ import annotations
 
+__all__ = ["HEADS", "SpatialHead", "check_head"]
+"""The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
+
 from collections.abc import Mapping, Sequence
 
 import torch

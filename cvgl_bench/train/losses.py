@@ -15,6 +15,9 @@ model's learnable *log* scale (or ``None`` for losses without one).
 
 from __future__ import annotations
 
+__all__ = ["LOGIT_SCALE_INIT", "InfoNCE", "SoftMarginTriplet", "info_nce", "soft_margin_triplet"]
+"""The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
+
 import math
 
 import torch

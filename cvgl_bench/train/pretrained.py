@@ -11,6 +11,9 @@ Every method uses the same file.
 
 from __future__ import annotations
 
+__all__ = ["SYNTH_CONVNEXT_ATTO", "describe", "is_synth_weights", "load_into", "load_state"]
+"""The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
+
 import hashlib
 import json
 from pathlib import Path

@@ -21,6 +21,9 @@ batch (:func:`cvgl_bench.distributed.shard_batch`). A plan is a pure function of
 
 from __future__ import annotations
 
+__all__ = ["BatchPlanner", "gps_neighbours", "similarity_neighbours"]
+"""The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
+
 from collections import deque
 from typing import Any
 

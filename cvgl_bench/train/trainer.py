@@ -23,6 +23,9 @@ Sample4Geo's optimisation, made resumable and distributed:
 
 from __future__ import annotations
 
+__all__ = ["NonFiniteLossError", "TrainConfig", "Trainer", "warmup_cosine"]
+"""The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
+
 import contextlib
 import json
 import math
