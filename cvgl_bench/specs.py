@@ -4,6 +4,11 @@ A spec is cheap metadata plus a *lazy loader*: a ``"package.module:attribute"`` 
 callable) that is resolved only when the thing is used. Listing methods, splits or metrics
 therefore never imports a model, torch, or a dataset reader.
 
+Names: ``loader`` means only this field, the lazy reference, and ``spec.load()`` resolves it.
+What it resolves to has its own name: a method factory (``MethodSpec``), a split *reader*
+(``SplitSpec``: ``reader(root, protocol)`` returns the split's data), a dataset *checker*
+(``DatasetSpec``), a metric function (``MetricSpec``) and a search-backend factory.
+
 Spec fields are public API (``SPEC_API_VERSION``): fields are added, never renamed or removed.
 """
 

@@ -3,7 +3,7 @@
 Registers the ``synth_*`` datasets and splits and the ``cvgl-bench synth`` command. Every
 synthetic split is the twin of a real split: it generates its layout into the user cache on
 first use (``CVGL_BENCH_SYNTH_SIZE``, default ``small``; ``CVGL_BENCH_SYNTH_SEED``, default 0)
-and then reads it with the real split's loader. Protocol options, metrics and views are
+and then reads it with the real split's reader. Protocol options, metrics and views are
 declared identically to the real twins (a test checks they agree).
 
 Nothing heavy is imported here: the generator loads only when a split or the command is used.

@@ -125,7 +125,7 @@ def _check_split(split: Any, root: Path, override: dict[str, str], decode: bool,
     if entry["missing"] > tolerated:
         status.append(f"{entry['missing']} files missing")
     elif entry["missing"]:
-        entry["note"] = f"{entry['missing']} files missing, as in the official release (skipped by every loader)"
+        entry["note"] = f"{entry['missing']} files missing, as in the official release (skipped by every reader)"
     if entry["unreadable"]:
         status.append(f"{entry['unreadable']} files unreadable")
     entry["status"] = "; ".join(status) or "ok"

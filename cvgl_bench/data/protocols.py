@@ -4,7 +4,7 @@
 ``vigor`` = int(0.01 R) + 1 (VIGOR's own code), ``u1652`` = round(0.01 |G|) + 1 (University-1652
 CMC index). ``ties`` says whether references tied with the positive count against the query
 (``loose``) or not (``strict``: rank = number of strictly better references, as every public
-codebase). The dataset-specific options are documented with their loaders.
+codebase). The dataset-specific options are documented with their split readers.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a split loader returns: image sets, training pairs, and evaluation ground truth.
+"""What a split reader returns: image sets, training pairs, and evaluation ground truth.
 
 These are the nouns every dataset plugin produces and every method, trainer and metric
 consumes, so that real and synthetic data go through exactly the same code.

@@ -13,7 +13,7 @@ serves them all. The conventions of the reference codebases are protocol options
     (original VIGOR code); ``u1652`` k = round(0.01 |G|) + 1 (University-1652's ``CMC[round(0.01|G|)]``,
     Python rounding, |G| counting junk).
 ``cvact_test``, ``distractors``
-    change the ground truth a split's loader builds (positives within 5 m UTM or the exact id;
+    change the ground truth a split's reader builds (positives within 5 m UTM or the exact id;
     University-1652 distractors kept as negatives or removed as junk); the metrics only name them.
 
 Definitions, for one query under the tie rule T:

@@ -5,7 +5,7 @@
 ``panoIds``). Images are ``<dir>/streetview/<id>_grdView.jpg`` and
 ``<dir>/satview_polish/<id>_satView_polish.jpg``.
 
-Listed ids whose images are absent are skipped, as every public loader does (the official
+Listed ids whose images are absent are skipped, as every public implementation does (the official
 release lacks one training pair); how many were skipped is kept in ``info`` and reported by
 ``cvgl-bench data check``, so a count is never silently wrong.
 
@@ -42,7 +42,7 @@ SPLIT_FIELDS = {"trainSet": "trainInd", "valSet": "valInd", "valSetAll": "valInd
 
 @dataclass
 class ActMat:
-    """The parts of ``ACT_data.mat`` a loader needs."""
+    """The parts of ``ACT_data.mat`` a split reader needs."""
 
     path: Path
     pano_ids: np.ndarray  # (N,) str

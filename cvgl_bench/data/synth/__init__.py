@@ -4,7 +4,7 @@ The embedded default benchmark of cvgl-bench: towns of several styles on a heigh
 (streets, buildings, trees, water, parking lots), photographed from the ground (360-degree
 panoramas), from drones (oblique views circling a building) and from satellites
 (orthographic tiles), then laid out exactly like CVUSA, CVACT, VIGOR and University-1652 so
-the real loaders read them.
+the real readers read them.
 
 Entry points: :func:`cvgl_bench.data.synth.generate.generate` (a dataset into a folder),
 :func:`cvgl_bench.data.synth.cache.ensure_generated` (a dataset in the user cache),

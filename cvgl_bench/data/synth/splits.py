@@ -1,8 +1,8 @@
-"""Loaders of the ``synth_*`` splits: generate into the cache, then read with the REAL loader.
+"""Readers of the ``synth_*`` splits: generate into the cache, then read with the REAL reader.
 
 A synthetic split never parses files itself: after making sure its layout is generated, it
 looks up its real twin in the plugin host (``cvusa_test`` for ``synth_cvusa_test``...) and calls
-that split's loader on the generated folder, so synthetic data goes through exactly the code
+that split's reader on the generated folder, so synthetic data goes through exactly the code
 paths real data takes. The returned data is renamed to the synthetic split and notes where it
 was generated from.
 """
@@ -45,10 +45,10 @@ def _real_spec(host: Any, kind: str, name: str) -> Any:
         raise TypeError("a synthetic split is read by its real twin's reader, which is looked up in the plugin "
                         "host: pass host=... (cvgl_bench.data.splits.load_split does)")
     registry = host.splits if kind == "split" else host.datasets
-    return registry.get(name, hint="(synthetic data is read by the real dataset's loader, which must be installed)")
+    return registry.get(name, hint="(synthetic data is read by the real dataset's reader, which must be installed)")
 
 
-class SynthSplitLoader:
+class SynthSplitReader:
     """``load(root, protocol, host=...)`` of one synthetic split (``root`` is ignored: the data lives
     in the cache folder chosen by ``CVGL_BENCH_SYNTH_SIZE`` and ``CVGL_BENCH_SYNTH_SEED``). ``host``
     is the plugin host that holds the real twin; :func:`~cvgl_bench.data.splits.load_split` passes
@@ -57,7 +57,7 @@ class SynthSplitLoader:
     def __init__(self, name: str):
         self.name = name
         self.layout, self.real = SYNTH_SPLITS[name]
-        self.__qualname__ = f"SynthSplitLoader({name!r})"
+        self.__qualname__ = f"SynthSplitReader({name!r})"
 
     def __call__(self, root: Path | None = None, protocol: dict | None = None, *, host: Any = None,
                  **kwargs: Any) -> Any:
@@ -94,6 +94,6 @@ def cached_root(layout: str) -> Path:
 
 
 for _name in SYNTH_SPLITS:
-    globals()[_name] = SynthSplitLoader(_name)
+    globals()[_name] = SynthSplitReader(_name)
 for _name in SYNTH_DATASETS:
     globals()[f"check_{_name}"] = SynthDatasetCheck(_name)
