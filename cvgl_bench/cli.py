@@ -463,6 +463,8 @@ def _default_suite() -> Any:
 @click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
               help="The runs folder the records' checkpoints are in (for the spatial-map plots).")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--figure-format", "figure_formats", multiple=True, type=click.Choice(["svg", "pdf"]),
+              help="Also write every figure in this format, beside its PNG/JPEG, for papers (repeatable; needs --out).")
 @click.option("--no-examples", is_flag=True, help="Skip the retrieval-example plots (they load the split's images).")
 @click.option("--no-significance", is_flag=True, help="Skip the paired bootstrap against the best method.")
 @click.option("--n-boot", default=2000, show_default=True, help="Bootstrap resamples of the significance test.")
@@ -474,11 +476,15 @@ def _default_suite() -> Any:
               help="With --paper-table: the benchmarks, in order, by file key (e.g. in-domain__synth_cvusa_test).")
 def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out_dir: str | None,
                         published_file: str | None, data_root: str | None, runs_dir: str, no_plots: bool,
-                        no_examples: bool, no_significance: bool, n_boot: int, published_only: bool,
-                        paper_table: bool, table_keys: str) -> None:
+                        figure_formats: tuple[str, ...], no_examples: bool, no_significance: bool, n_boot: int,
+                        published_only: bool, paper_table: bool, table_keys: str) -> None:
     """Tables and plots from result records, beside published numbers (never ranked)."""
     from . import leaderboard as lb
     from .run import load_suite
+
+    if figure_formats and (out_dir is None or no_plots or published_only or paper_table or table_keys):
+        raise ConfigError("--figure-format writes figures: use it with --out DIR, without --no-plots, "
+                          "--published-only or --paper-table")
 
     path = published_file or lb.default_path()
     published = lb.Published.load(path) if path else lb.Published.empty()
@@ -497,7 +503,7 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
         click.echo(lb.render_text(board, fmt), nl=False)
         return
     files = lb.render(board, out_dir, fmt, plots=not no_plots, examples=not no_examples, host=h,
-                      data_root=data_root, runs_dir=runs_dir)
+                      data_root=data_root, runs_dir=runs_dir, figure_formats=tuple(dict.fromkeys(figure_formats)))
     index = next((f for f in files if f.stem == "index"), files[0])
     click.echo(f"wrote {len(files)} files to {out_dir}; open {index}")
 

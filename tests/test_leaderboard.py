@@ -5,6 +5,7 @@ import io
 import json
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -395,6 +396,24 @@ def test_render_writes_one_file_per_table_plus_index_and_plots(board, tmp_path):
     with pytest.raises(ConfigError):
         lb.render(board, out, "docx")
 
+
+
+def test_figures_also_in_vector_formats(board, tmp_path):
+    """--figure-format svg/pdf: every figure also as SVG and PDF beside its PNG, linked from the page,
+    with the same bytes for the same figure (no creation date inside)."""
+    out = tmp_path / "md"
+    files = lb.render(board, out, "md", examples=False, figure_formats=("svg", "pdf"))
+    stem = out / "plots" / "in-domain__cvusa_test.recall_at_k"
+    assert {Path(f"{stem}.{ext}") for ext in ("png", "svg", "pdf")} <= set(files)
+    svg, pdf = Path(f"{stem}.svg").read_bytes(), Path(f"{stem}.pdf").read_bytes()
+    assert b"<svg" in svg[:400] and pdf.startswith(b"%PDF-")
+    page = (out / "in-domain__cvusa_test.md").read_text()
+    assert "([SVG](plots/in-domain__cvusa_test.recall_at_k.svg))" in page and "recall_at_k.pdf" in page
+    again = lb.render(board, tmp_path / "again", "md", examples=False, figure_formats=("svg", "pdf"))
+    assert {p.name: p.read_bytes() for p in again if p.suffix in (".svg", ".pdf")} == {
+        p.name: p.read_bytes() for p in files if p.suffix in (".svg", ".pdf")}
+    html = lb.render(board, tmp_path / "html", "html", examples=False, figure_formats=("pdf",))
+    assert any(p.suffix == ".pdf" for p in html) and not any(p.suffix == ".png" for p in html)
 
 def test_record_fields_reach_the_csv_untouched(board, tmp_path):
     lb.render(board, tmp_path / "c", "csv", plots=False)

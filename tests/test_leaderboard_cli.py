@@ -39,6 +39,16 @@ def test_writes_html_with_plots(results_dir, tmp_path):
     assert "open " in result.output
 
 
+
+def test_figure_format_needs_somewhere_to_write(results_dir, tmp_path):
+    result = run("leaderboard", "--results", str(results_dir), "--figure-format", "svg")
+    assert result.exit_code == 2 and "--figure-format" in result.output and "--out" in result.output
+    out = tmp_path / "site"
+    result = run("leaderboard", "--results", str(results_dir), "--out", str(out), "--no-examples",
+                 "--figure-format", "pdf")
+    assert result.exit_code == 0, result.output
+    assert list((out / "plots").glob("*.pdf"))
+
 def test_csv_to_stdout_and_suite_filter(results_dir, tmp_path):
     suite = tmp_path / "suite.yaml"
     suite.write_text("methods: [safa]\nsplits: [cvusa_test]\n")

@@ -56,6 +56,15 @@ class Figure:
     def mime(self) -> str:
         return "image/jpeg" if self.name.lower().endswith((".jpg", ".jpeg")) else "image/png"
 
+    @property
+    def other_formats(self) -> dict[str, bytes]:
+        """The same figure in other formats (``svg``, ``pdf``), when they were asked for."""
+        return dict(getattr(self.png, "other_formats", {}))
+
+    def file_name(self, fmt: str) -> str:
+        """The file name of this figure in format ``fmt`` (its name with that suffix)."""
+        return self.name.rsplit(".", 1)[0] + "." + fmt
+
 
 @dataclass
 class Links:

@@ -49,7 +49,8 @@ def to_markdown(doc: Document, *, link_ext: str = "md", images: bool = True) -> 
                                 disable_numparse=True, colalign=align))
         elif isinstance(block, Figure):
             if images:
-                out.append(f"![{_md_cell(block.caption)}](plots/{block.name})\n\n*{_md_cell(block.caption)}*")
+                other = "".join(f" ([{fmt.upper()}](plots/{block.file_name(fmt)}))" for fmt in block.other_formats)
+                out.append(f"![{_md_cell(block.caption)}](plots/{block.name})\n\n*{_md_cell(block.caption)}*{other}")
         elif isinstance(block, Links):
             out.append("\n".join(f"- [{_md_cell(text)}]({key}.{link_ext})" for text, key in block.items))
     return "\n\n".join(out) + "\n"

@@ -43,8 +43,9 @@ def _model_of(row: Row, host: Any, runs_dir: Any = "runs") -> tuple[Any, Any, di
 
 
 def map_figures(table: BenchmarkTable, *, host: Any, data_root: Any = None, runs_dir: Any = None,
-                n_images: int = 2) -> list[Any]:
-    """One figure per row whose model returns spatial maps; texts saying why others were skipped.
+                n_images: int = 2, also: Sequence[str] = ()) -> list[Any]:
+    """One figure per row whose model returns spatial maps (each also in the formats ``also``);
+    texts saying why others were skipped.
 
     Checkpoints are looked up under ``runs_dir`` (default ``runs``, as ``cvgl-bench run`` writes them)."""
     if not any(row.runs[0].record.checkpoint is not None for row in table.rows if row.runs):
@@ -95,7 +96,7 @@ def map_figures(table: BenchmarkTable, *, host: Any, data_root: Any = None, runs
                 titles.append("" if found is None else found[2])
         if any(pair is not None for pair in pairs):
             key = f"{table.key}.{row.method}{'.' + row.variant if row.variant else ''}.maps.jpg"
-            png = plot_attention_overlays(pairs, titles=titles, columns=len(order),
+            png = plot_attention_overlays(pairs, titles=titles, columns=len(order), also=also,
                                           suptitle=f"{row.label}, seed {row.runs[0].seed}: spatial maps over the input "
                                                    f"({table.title})")
             blocks.append(Figure(key.replace("=", "-"), png,

@@ -1,8 +1,10 @@
-"""PNG plots of a leaderboard: recall@K curves, retrieval examples, attention overlays.
+"""Plots of a leaderboard: recall@K curves, retrieval examples, attention overlays.
 
 Figures are built with :class:`matplotlib.figure.Figure` directly (Agg canvas, no pyplot
 state), so plotting works headless and never touches a global backend. Every function returns
-the PNG bytes and writes them atomically to ``path`` when one is given.
+the PNG (line plots) or JPEG (photographs) bytes and writes them atomically to ``path`` when one
+is given. ``also=("svg", "pdf")`` renders the same figure in those formats too, for papers: they
+come back in the result's ``other_formats``.
 """
 
 from __future__ import annotations
@@ -31,21 +33,45 @@ JPEG_QUALITY = 85
 """Quality of the photographic figures (retrieval examples, spatial maps): a tenth of their PNG size."""
 
 
-def figure_png(fig: Any, path: str | Path | None = None, dpi: int = 100, fmt: str = "png") -> bytes:
-    """Render a figure to PNG (or, ``fmt="jpeg"``, JPEG) bytes (and to ``path``, atomically)."""
+VECTOR_FORMATS = ("svg", "pdf")
+"""Formats a figure can also be written in (``cvgl-bench leaderboard --figure-format``)."""
+
+
+class FigureBytes(bytes):
+    """A figure's file bytes, with the same figure in other formats (``{"svg": ..., "pdf": ...}``)."""
+
+    other_formats: dict[str, bytes]
+
+
+def figure_png(fig: Any, path: str | Path | None = None, dpi: int = 100, fmt: str = "png",
+               also: Sequence[str] = ()) -> FigureBytes:
+    """Render a figure to PNG (or, ``fmt="jpeg"``, JPEG) bytes (and to ``path``, atomically);
+    each format of ``also`` (``svg``, ``pdf``) is rendered too, into ``other_formats``."""
     buffer = io.BytesIO()
     if fmt == "jpeg":
         fig.savefig(buffer, format="jpeg", dpi=dpi, pil_kwargs={"quality": JPEG_QUALITY, "optimize": True})
     else:
         fig.savefig(buffer, format="png", dpi=dpi)
-    payload = buffer.getvalue()
+    payload = FigureBytes(buffer.getvalue())
+    payload.other_formats = {}
+    for other in also:
+        if other not in VECTOR_FORMATS:
+            raise ValueError(f"figure format must be one of {', '.join(VECTOR_FORMATS)}, not {other!r}")
+        import matplotlib
+
+        buffer = io.BytesIO()
+        # no creation date and fixed SVG ids: the same figure gives the same bytes
+        metadata = {"Date": None} if other == "svg" else {"CreationDate": None}
+        with matplotlib.rc_context({"svg.hashsalt": "cvgl-bench"}):
+            fig.savefig(buffer, format=other, dpi=dpi, metadata=metadata)
+        payload.other_formats[other] = buffer.getvalue()
     if path is not None:
         write_bytes(path, payload)
     return payload
 
 
 def plot_recall_curves(curves: Mapping[str, np.ndarray], *, title: str, k_marker: int | None = None,
-                       path: str | Path | None = None) -> bytes:
+                       path: str | Path | None = None, also: Sequence[str] = ()) -> FigureBytes:
     """Recall@K (%) against K (log scale), one curve per method; ``k_marker`` draws the R@1% K.
 
     A curve is ``(K,)``, or ``(seeds, K)``: the mean is drawn, with the band from the lowest to
@@ -79,7 +105,7 @@ def plot_recall_curves(curves: Mapping[str, np.ndarray], *, title: str, k_marker
     ax.set_ylim(bottom=0.0, top=min(100.5, max(10.0, 1.15 * highest)))  # low curves stay readable
     if curves:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
-    return figure_png(fig, path)
+    return figure_png(fig, path, also=also)
 
 
 @dataclass
@@ -116,7 +142,8 @@ def _framed(ax: Any, image: np.ndarray, colour: str | None, caption: str, width:
     ax.set_title(caption, fontsize=7)
 
 
-def plot_retrieval_examples(examples: Sequence[Example], *, title: str, path: str | Path | None = None) -> bytes:
+def plot_retrieval_examples(examples: Sequence[Example], *, title: str, path: str | Path | None = None,
+                            also: Sequence[str] = ()) -> FigureBytes:
     """A grid: per example the query, its top-K references framed by role, and the true match."""
     n_refs = max((len(e.retrieved) for e in examples), default=5)
     columns = n_refs + 2
@@ -135,7 +162,7 @@ def plot_retrieval_examples(examples: Sequence[Example], *, title: str, path: st
                     fontsize=8, transform=ax.transAxes)
     fig.suptitle(title + "  (green frame: true match; red: wrong; orange: semi-positive; grey: junk)",
                  fontsize=9)
-    return figure_png(fig, path, fmt="jpeg")
+    return figure_png(fig, path, fmt="jpeg", also=also)
 
 
 def _normalised(values: np.ndarray) -> np.ndarray:
@@ -158,7 +185,8 @@ def _resize_map(values: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def plot_attention_overlays(pairs: Sequence[tuple[np.ndarray, np.ndarray] | None], *,
                             titles: Sequence[str] | None = None, path: str | Path | None = None, alpha: float = 0.55,
-                            cmap: str = "viridis", columns: int | None = None, suptitle: str = "") -> bytes:
+                            cmap: str = "viridis", columns: int | None = None, suptitle: str = "",
+                            also: Sequence[str] = ()) -> FigureBytes:
     """Overlay per-pixel maps (attention, CLNet's NCM...) on their images, in a grid filled row by row.
 
     ``pairs``: (image uint8 HxWx3, map hxw float) per panel, or None for a cell left blank (a map
@@ -204,4 +232,4 @@ def plot_attention_overlays(pairs: Sequence[tuple[np.ndarray, np.ndarray] | None
     bar.set_label("map value, min-max scaled per panel", fontsize=8)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
-    return figure_png(fig, path, fmt="jpeg")
+    return figure_png(fig, path, fmt="jpeg", also=also)

@@ -9,6 +9,7 @@ self-contained pages; CSV writes ``<key>.csv`` (numbers), ``<key>.published.csv`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,9 @@ def recall_curves(board: Leaderboard, table: BenchmarkTable) -> tuple[dict[str, 
 
 
 def table_figures(board: Leaderboard, table: BenchmarkTable, *, examples: bool = True, host: Any = None,
-                  data_root: Any = None, runs_dir: Any = None) -> list[Figure | Text]:
+                  data_root: Any = None, runs_dir: Any = None, also: Sequence[str] = ()) -> list[Figure | Text]:
     """The plots of one table (recall@K curves; retrieval examples when the data is here; spatial
-    maps of the models whose checkpoints are under ``runs_dir``).
+    maps of the models whose checkpoints are under ``runs_dir``), each also in the formats ``also``.
 
     ``host`` (default: the board's) loads the split's images and the models' checkpoints."""
     from .plots import plot_recall_curves, plot_retrieval_examples
@@ -69,7 +70,7 @@ def table_figures(board: Leaderboard, table: BenchmarkTable, *, examples: bool =
     blocks: list[Figure | Text] = []
     curves, k_1pct = recall_curves(board, table)
     if curves:
-        png = plot_recall_curves(curves, title=f"Recall@K on {table.title}", k_marker=k_1pct)
+        png = plot_recall_curves(curves, title=f"Recall@K on {table.title}", k_marker=k_1pct, also=also)
         blocks.append(Figure(f"{table.key}.recall_at_k.png", png,
                              f"Recall@K on {table.title}: best positive's rank per query, mean over seeds "
                              "(shaded: lowest to highest seed)."))
@@ -80,7 +81,7 @@ def table_figures(board: Leaderboard, table: BenchmarkTable, *, examples: bool =
 
         found, caption = retrieval_examples(table, board.summaries, host=host, data_root=data_root)
         if found:
-            png = plot_retrieval_examples(found, title=f"Retrieval examples on {table.title}")
+            png = plot_retrieval_examples(found, title=f"Retrieval examples on {table.title}", also=also)
             blocks.append(Figure(f"{table.key}.examples.jpg", png, caption))
         else:
             blocks.append(Text(caption if caption.startswith("retrieval examples skipped")
@@ -88,7 +89,7 @@ def table_figures(board: Leaderboard, table: BenchmarkTable, *, examples: bool =
         if table.task == "in-domain":
             from .maps import map_figures
 
-            blocks.extend(map_figures(table, host=host, data_root=data_root, runs_dir=runs_dir))
+            blocks.extend(map_figures(table, host=host, data_root=data_root, runs_dir=runs_dir, also=also))
     return blocks
 
 
@@ -103,19 +104,22 @@ def _write_csv(path: Path, frame: Any) -> None:
 
 
 def documents(board: Leaderboard, *, plots: bool = True, examples: bool = True, host: Any = None,
-              data_root: Any = None, runs_dir: Any = None) -> list[Document]:
-    """The index and one document per table (figures rendered when ``plots``)."""
+              data_root: Any = None, runs_dir: Any = None, also: Sequence[str] = ()) -> list[Document]:
+    """The index and one document per table (figures rendered when ``plots``, also in ``also``)."""
     docs = [index_document(board)]
     for table in board.tables:
-        figures = (table_figures(board, table, examples=examples, host=host, data_root=data_root, runs_dir=runs_dir)
-                   if plots else [])
+        figures = (table_figures(board, table, examples=examples, host=host, data_root=data_root, runs_dir=runs_dir,
+                                 also=also) if plots else [])
         docs.append(table_document(board, table, figures))
     return docs
 
 
 def render(board: Leaderboard, out_dir: str | Path, fmt: str = "md", *, plots: bool = True, examples: bool = True,
-           host: Any = None, data_root: Any = None, runs_dir: Any = None) -> list[Path]:
-    """Write the leaderboard in ``fmt`` (md, csv, latex, html) under ``out_dir``; returns the files written."""
+           host: Any = None, data_root: Any = None, runs_dir: Any = None,
+           figure_formats: Sequence[str] = ()) -> list[Path]:
+    """Write the leaderboard in ``fmt`` (md, csv, latex, html) under ``out_dir``; returns the files written.
+
+    ``figure_formats`` (``svg``, ``pdf``) writes every figure in those formats too, beside its PNG or JPEG."""
     _check_format(fmt)
     out_dir = Path(out_dir)
     written: list[Path] = []
@@ -133,10 +137,12 @@ def render(board: Leaderboard, out_dir: str | Path, fmt: str = "md", *, plots: b
         if plots:
             for table in board.tables:
                 written += _write_figures(out_dir, table_figures(board, table, examples=examples, host=host,
-                                                                 data_root=data_root, runs_dir=runs_dir))
+                                                                 data_root=data_root, runs_dir=runs_dir,
+                                                                 also=figure_formats))
         return written
     ext = EXTENSIONS[fmt]
-    for doc in documents(board, plots=plots, examples=examples, host=host, data_root=data_root, runs_dir=runs_dir):
+    for doc in documents(board, plots=plots, examples=examples, host=host, data_root=data_root, runs_dir=runs_dir,
+                         also=figure_formats):
         if fmt == "md":
             text = to_markdown(doc)
         elif fmt == "html":
@@ -150,18 +156,25 @@ def render(board: Leaderboard, out_dir: str | Path, fmt: str = "md", *, plots: b
         written.append(path)
         if fmt != "html":
             written += _write_figures(out_dir, doc.blocks)
+        elif figure_formats:  # the page inlines its figures; the other formats are files beside it
+            written += _write_figures(out_dir, doc.blocks, main=False)
     return written
 
 
-def _write_figures(out_dir: Path, blocks: list) -> list[Path]:
+def _write_figures(out_dir: Path, blocks: list, main: bool = True) -> list[Path]:
     from ..fsutil import write_bytes
 
     paths = []
     for block in blocks:
         if isinstance(block, Figure):
-            path = out_dir / "plots" / block.name
-            write_bytes(path, block.png)
-            paths.append(path)
+            if main:
+                path = out_dir / "plots" / block.name
+                write_bytes(path, block.png)
+                paths.append(path)
+            for fmt, payload in block.other_formats.items():
+                path = out_dir / "plots" / block.file_name(fmt)
+                write_bytes(path, payload)
+                paths.append(path)
     return paths
 
 
