@@ -85,7 +85,7 @@ def test_clnet_paper_recipe_is_sample4geos_plus_the_modules(clnet, layout, views
     ours, theirs = clnet.hparams("paper", split), s4g.Sample4Geo().hparams("paper", split)
     assert {k: v for k, v in ours.items() if k not in MODULES} == theirs
     assert {k: ours[k] for k in MODULES} == MODULES
-    assert ours["ncm"] == "full" and ours["nec"] is True and ours["gfr"] is True
+    assert ours["ncm"] == "warp" and ours["nec"] is True and ours["gfr"] is True
 
 
 def test_clnet_cpu_recipe_is_sample4geos_cpu_recipe_plus_the_modules(clnet):
@@ -149,7 +149,11 @@ def test_clnet_module_learning_rate_gets_its_own_group(clnet):
 def test_clnet_exposes_its_ncm_maps_for_plots(clnet):
     torch.manual_seed(0)
     hp = clnet.hparams("cpu", train_split_spec())
-    model = clnet.build_model(hp)
+    warp = clnet.build_model(hp)  # the default NCM: a sampling grid on the reference view only
+    grids = warp.ncm_maps("satellite")
+    assert sorted(grids) == sorted(hp["ncm_stages"]) and all(g.ndim == 3 and g.shape[-1] == 2 for g in grids.values())
+    assert warp.ncm_maps("ground") == {}
+    model = clnet.build_model({**hp, "ncm": "full"})  # the gating variant: a gain per position
     maps = model.ncm_maps("satellite", channel_mean=True)
     assert sorted(maps) == sorted(hp["ncm_stages"]) and all(m.ndim == 2 for m in maps.values())
     assert all(torch.allclose(m, torch.ones_like(m)) for m in maps.values())  # identity at initialisation
