@@ -122,7 +122,8 @@ def test_a_suite_holds_ablation_variants(make_host, tiny_world, tmp_path):
     host = make_host(toy_methods)
     path = tmp_path / "suite.yaml"
     path.write_text("name: s\nmethods: [tiny]\nsplits: [synth_cvusa_test]\ntransfer: [[synth_cvusa_train, "
-                    "synth_cvact_test]]\nseeds: [0]\nseeds_for: {synth_cvusa_test: [0, 1]}\n"
+                    "synth_cvact_test], [synth_cvact_train, synth_cvusa_test]]\nseeds: [0]\n"
+                    "seeds_for: {synth_cvusa_test: [0, 1]}\n"
                     "variants:\n  - {method: tiny, set: [epochs=1], splits: [synth_cvusa_test]}\n"
                     "  - {method: tiny, set: epochs=3}\n")
     cells = expand([load_suite(path)], host=host)
@@ -131,6 +132,9 @@ def test_a_suite_holds_ablation_variants(make_host, tiny_world, tmp_path):
     assert (0, "epochs=3", ("synth_cvusa_test", "synth_cvact_test")) in variant_of  # no splits: every split
     assert (1, "epochs=3", ("synth_cvusa_test",)) in variant_of
     assert not any(c.variant == "epochs=1" and "synth_cvact_test" in c.eval_splits for c in cells)
+    # a variant with splits stays in-domain: synth_cvusa_test as a transfer target does not take it
+    assert not any(c.variant == "epochs=1" and c.train_split == "synth_cvact_train" for c in cells)
+    assert any(c.variant == "epochs=3" and c.train_split == "synth_cvact_train" for c in cells)
     bad = [("  - {method: other, set: [epochs=1]}\n", "do not list"),
            ("  - {method: tiny, set: [epochs=1], splits: [synth_vigor_same_test]}\n", "evaluation splits of the suite"),
            ("  - {method: tiny}\n", "each variant is"),

@@ -35,14 +35,15 @@ def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, *, host:
     for suite in suites:
         _check_suite_names(suite, host)
         protocol = suite.protocol
-        pairs = [(host.splits.get(s).train_split, s) for s in suite.splits] + list(suite.transfer)
-        for train, evaluation in pairs:
+        pairs = [(host.splits.get(s).train_split, s, True) for s in suite.splits]
+        pairs += [(train, evaluation, False) for train, evaluation in suite.transfer]
+        for train, evaluation, in_domain in pairs:
             spec = host.splits.get(evaluation)
             if train is None:
                 raise ConfigError(f"suite {suite.name!r}: {evaluation} names no training split; list it under transfer")
             run_seeds = sorted(set(seeds if seeds else suite.seeds) | set(dict(suite.seeds_for).get(spec.name, ())))
             runs = [(method, ()) for method in suite.methods]
-            runs += [(v.method, v.overrides) for v in suite.variants if v.covers(evaluation)]
+            runs += [(v.method, v.overrides) for v in suite.variants if v.covers(evaluation, in_domain)]
             for method, overrides in runs:
                 if not host.methods.get(method).supports(spec):
                     continue

@@ -13,7 +13,7 @@ A suite::
     seeds_for: {synth_cvusa_test: [0, 1, 2]}    # more seeds for some evaluation splits
     protocol: {}                  # protocol options for every split that has them
     variants:                     # ablations: a method with --set overrides, as extra rows
-      - {method: clnet, set: [ncm=off], splits: [synth_cvusa_test]}   # splits: default all
+      - {method: clnet, set: [ncm=off], splits: [synth_cvusa_test]}   # in-domain splits; default all cells
 
 Every problem is a one-line :class:`~cvgl_bench.errors.ConfigError` naming the file; an unknown
 key is one too, never ignored. The grid runs the cells a suite names
@@ -43,8 +43,11 @@ class Variant:
     overrides: tuple[tuple[str, str], ...]
     splits: tuple[str, ...] = ()
 
-    def covers(self, eval_split: str) -> bool:
-        return not self.splits or eval_split in self.splits
+    def covers(self, eval_split: str, in_domain: bool = True) -> bool:
+        """Whether the variant runs on this evaluation: without ``splits`` on every one (in-domain
+        and transfer); with ``splits``, on the in-domain evaluations of those splits only (a split
+        that is also a transfer pair's target does not take the variant to that pair)."""
+        return not self.splits or (in_domain and eval_split in self.splits)
 
 
 @dataclass(frozen=True)
