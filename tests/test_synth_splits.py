@@ -199,7 +199,7 @@ def test_the_host_is_passed_down_not_looked_up(make_host, tiny_cache, monkeypatc
 
 
 def test_readers_without_a_host_parameter_do_not_get_one():
-    from cvgl_bench.data.splits import _names
+    from cvgl_bench.data.splits import _accepts
 
-    assert _names(lambda root, protocol, *, host=None: None, "host")
-    assert not _names(lambda root, protocol, **kwargs: None, "host")
+    assert _accepts(lambda root, protocol, *, host=None: None, "host", through_kwargs=False)
+    assert not _accepts(lambda root, protocol, **kwargs: None, "host", through_kwargs=False)

@@ -50,7 +50,7 @@ def load_split(spec: SplitSpec, data_root: str | Path | None = None, protocol: M
     kwargs: dict[str, Any] = {}
     if not verify_files and _accepts(reader, "verify_files"):
         kwargs["verify_files"] = False
-    if _names(reader, "host"):  # a reader that consults other plugins (a synthetic split reads its real twin)
+    if _accepts(reader, "host", through_kwargs=False):  # a reader that consults other plugins (a synthetic split reads its real twin)
         kwargs["host"] = host
     data = reader(Path(root), dict(resolved), **kwargs)
     expected = TrainData if spec.role == "train" else EvalData
@@ -64,17 +64,11 @@ def load_split(spec: SplitSpec, data_root: str | Path | None = None, protocol: M
     return data
 
 
-def _names(func: Any, name: str) -> bool:
-    """Whether ``func`` has a parameter called ``name`` (not merely ``**kwargs``)."""
-    try:
-        return name in inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _accepts(func: Any, name: str) -> bool:
+def _accepts(func: Any, name: str, *, through_kwargs: bool = True) -> bool:
+    """Whether ``func`` takes a keyword ``name``: a parameter of that name or, when
+    ``through_kwargs``, a ``**kwargs`` catch-all."""
     try:
         params = inspect.signature(func).parameters
     except (TypeError, ValueError):
         return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return name in params or (through_kwargs and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()))
