@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cvgl_bench.data.synth import GENERATOR_VERSION
+from cvgl_bench.data.synth import GENERATOR_VERSION, dataset_version
 from cvgl_bench.data.synth.generate import META_FILE, generate
 from cvgl_bench.data.synth.layouts.vigor import CITIES, DELTA_UNIT, tile_extent_m
 
@@ -218,25 +218,28 @@ def test_metadata_written(tiny):
 
 
 def test_generator_output_matches_its_version(tiny):
-    """The tiny worlds look as recorded for this GENERATOR_VERSION. Cached datasets are keyed by
-    that version, so output that changes without a bump would silently reuse stale caches."""
+    """The tiny worlds look as recorded for each layout's dataset version (GENERATOR_VERSION and
+    the layout's revision). Cached datasets are keyed by that version, so output that changes
+    without a bump would silently reuse stale caches."""
     import json
     import os
 
     actual = {layout: synth_appearance.summarize(root) for layout, (root, _) in tiny.items()}
+    versions = {layout: dataset_version(layout) for layout in actual}
     if os.environ.get(UPDATE_APPEARANCE):
-        APPEARANCE.write_text(json.dumps({"generator_version": GENERATOR_VERSION, "size": "tiny", "seed": 3,
-                                          "layouts": actual}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        APPEARANCE.write_text(json.dumps({"generator_version": GENERATOR_VERSION, "dataset_versions": versions,
+                                          "size": "tiny", "seed": 3, "layouts": actual},
+                                         indent=1, sort_keys=True) + "\n", encoding="utf-8")
         pytest.skip(f"wrote {APPEARANCE}")
     recorded = json.loads(APPEARANCE.read_text(encoding="utf-8"))
     update = f"{UPDATE_APPEARANCE}=1 pytest tests/test_synth_layouts.py -k generator_output"
-    assert recorded["generator_version"] == GENERATOR_VERSION, (
-        f"GENERATOR_VERSION is {GENERATOR_VERSION}, the recorded appearance is of "
-        f"{recorded['generator_version']}: {update}")
+    assert recorded["dataset_versions"] == versions, (
+        f"the dataset versions are {versions}, the recorded appearance is of {recorded['dataset_versions']}: {update}")
     changed = [f"{layout} {line}" for layout in actual
                for line in synth_appearance.differences(recorded["layouts"][layout], actual[layout])]
-    assert not changed, ("the generator's output changed but GENERATOR_VERSION did not: bump it in "
-                         f"cvgl_bench/data/synth/__init__.py, then {update}. Changed: " + "; ".join(changed[:6]))
+    assert not changed, ("the generator's output changed but its version did not: bump GENERATOR_VERSION (every "
+                         "layout) or the layout's LAYOUT_REVISIONS entry in cvgl_bench/data/synth/__init__.py, "
+                         f"then {update}. Changed: " + "; ".join(changed[:6]))
 
 
 def test_appearance_differences_see_a_blur_and_ignore_rounding():

@@ -16,8 +16,10 @@ GENERATOR_VERSION = "2"
 
 #: Bumped when one layout's own plan changes (its counts, how places are split) while the
 #: renderer stays: only that layout's datasets and records move. Revision 1 of CVUSA and CVACT:
-#: ``small`` trains on more pairs (docs/synth.md, "Training-set size").
-LAYOUT_REVISIONS: dict[str, int] = {"cvusa": 1, "cvact": 1}
+#: ``small`` trains on more pairs (docs/synth.md, "Training-set size"). Revision 2 of CVUSA: the
+#: suburb's satellite tile centre is offset from the camera by 6 m instead of 7 m (docs/synth.md,
+#: "Shortcut guards").
+LAYOUT_REVISIONS: dict[str, int] = {"cvusa": 2, "cvact": 1}
 
 
 def dataset_version(layout: str) -> str:
