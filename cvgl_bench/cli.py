@@ -240,7 +240,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     With --checkpoint, score a given trained model instead of training."""
     from .run import Cell, RunOptions, parse_set, resolve, run_cell
     from .run.overrides import parse_protocol
-    from .specs import check_protocol_overrides
+    from .data.splits import check_protocol_overrides
 
     h = host()
     h.search_backends.get(backend)

@@ -14,7 +14,7 @@ import importlib.metadata
 import os
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pluggy
@@ -41,14 +41,6 @@ REGISTER_HOOKS = {
     "cvgl_bench_register_methods": "method",
 }
 
-KIND_TITLES = {
-    "method": "method",
-    "dataset": "dataset",
-    "split": "split",
-    "metric": "metric",
-    "search_backend": "search backend",
-}
-
 
 @dataclass
 class PluginStatus:
@@ -64,15 +56,9 @@ class PluginStatus:
     traceback: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = {
-            "name": self.name,
-            "distribution": self.distribution,
-            "version": self.version,
-            "builtin": self.builtin,
-            "module": self.module,
-            "registered": {k: sorted(v) for k, v in self.registered.items() if v},
-            "error": self.error,
-        }
+        """JSON-friendly status (``cvgl-bench plugins --json``), without the traceback."""
+        data = {k: v for k, v in asdict(self).items() if k != "traceback"}
+        data["registered"] = {k: sorted(v) for k, v in self.registered.items() if v}
         return data
 
     @property
@@ -85,6 +71,7 @@ class Registry:
 
     def __init__(self, kind: str):
         self.kind = kind
+        self.title = kind.replace("_", " ")
         self._specs: dict[str, Any] = {}
         self._origin: dict[str, PluginStatus] = {}
         self.failed_note = ""
@@ -95,12 +82,12 @@ class Registry:
         if not isinstance(spec, expected):
             raise PluginError(
                 f"{origin.origin} registered a {type(spec).__name__} through the "
-                f"{KIND_TITLES[self.kind]} hook; expected {expected.__name__}"
+                f"{self.title} hook; expected {expected.__name__}"
             )
         if spec.name in self._specs:
             other = self._origin[spec.name]
             raise PluginError(
-                f"{KIND_TITLES[self.kind]} {spec.name!r} is registered twice: by {other.origin} and by "
+                f"{self.title} {spec.name!r} is registered twice: by {other.origin} and by "
                 f"{origin.origin}; uninstall one of the two distributions"
             )
         self._specs[spec.name] = spec
@@ -117,7 +104,7 @@ class Registry:
             return self._specs[name]
         except KeyError:
             hint = " ".join(part for part in (hint, self.failed_note) if part)
-            raise UnknownNameError(KIND_TITLES[self.kind], name, self._specs, hint) from None
+            raise UnknownNameError(self.title, name, self._specs, hint) from None
 
     def origin(self, name: str) -> PluginStatus:
         self.get(name)
@@ -149,31 +136,13 @@ class PluginHost:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.registries = {kind: Registry(kind) for kind in SPEC_TYPES}
+        self.methods, self.datasets, self.splits, self.metrics, self.search_backends = (
+            self.registries[kind] for kind in ("method", "dataset", "split", "metric", "search_backend"))
         self.statuses: list[PluginStatus] = []
         self._loaded = False
         self._extra: list[tuple[Any, str]] = []
         self._strict_error: PluginError | None = None
-
-    # -- registries ---------------------------------------------------------------------------
-    @property
-    def methods(self) -> Registry:
-        return self.registries["method"]
-
-    @property
-    def datasets(self) -> Registry:
-        return self.registries["dataset"]
-
-    @property
-    def splits(self) -> Registry:
-        return self.registries["split"]
-
-    @property
-    def metrics(self) -> Registry:
-        return self.registries["metric"]
-
-    @property
-    def search_backends(self) -> Registry:
-        return self.registries["search_backend"]
+        self._dropped_sinks: set[tuple[str, str]] = set()  # (hook, plugin) pairs not called again
 
     # -- loading ------------------------------------------------------------------------------
     def add_plugin(self, plugin: Any, name: str | None = None) -> None:
@@ -308,34 +277,31 @@ class PluginHost:
 
     def record_written(self, record: dict, path: Any) -> list[str]:
         """Call every results sink; return one warning line per sink that failed."""
-        self.load()
-        warnings = []
-        for impl in self.pm.hook.cvgl_bench_record_written.get_hookimpls():
-            try:
-                impl.function(**_accepted({"record": record, "path": path}, impl.argnames))
-            except Exception as exc:  # noqa: BLE001
-                status = self._status_of(impl.plugin)
-                who = status.origin if status else impl.plugin_name
-                warnings.append(f"results sink of {who} failed: {type(exc).__name__}: {exc}")
-        return warnings
+        return self._call_sinks("cvgl_bench_record_written", {"record": record, "path": path}, "results sink")
 
     def training_scalars(self, scalars: dict[str, float], step: int, epoch: int, workdir: Any) -> list[str]:
         """Call every training-scalars sink; a sink that fails is dropped for the rest of the process,
         with one warning line returned."""
+        return self._call_sinks("cvgl_bench_training_scalars",
+                                {"scalars": scalars, "step": step, "epoch": epoch, "workdir": workdir},
+                                "training-scalars sink", drop_failed=True)
+
+    def _call_sinks(self, hook: str, kwargs: dict[str, Any], what: str, drop_failed: bool = False) -> list[str]:
+        """Call every implementation of ``hook``; a failure becomes a warning line, never an error
+        (with ``drop_failed``, that implementation is not called again in this process)."""
         self.load()
         warnings = []
-        failed = self.__dict__.setdefault("_failed_scalar_sinks", set())
-        for impl in self.pm.hook.cvgl_bench_training_scalars.get_hookimpls():
-            if impl.plugin_name in failed:
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            if (hook, impl.plugin_name) in self._dropped_sinks:
                 continue
             try:
-                impl.function(**_accepted({"scalars": scalars, "step": step, "epoch": epoch, "workdir": workdir},
-                                          impl.argnames))
-            except Exception as exc:  # noqa: BLE001
-                failed.add(impl.plugin_name)
+                impl.function(**_accepted(kwargs, impl.argnames))
+            except Exception as exc:  # noqa: BLE001 - a broken sink must not break a run
                 status = self._status_of(impl.plugin)
                 who = status.origin if status else impl.plugin_name
-                warnings.append(f"training-scalars sink of {who} failed and is not called again: "
+                if drop_failed:
+                    self._dropped_sinks.add((hook, impl.plugin_name))
+                warnings.append(f"{what} of {who} failed{' and is not called again' if drop_failed else ''}: "
                                 f"{type(exc).__name__}: {exc}")
         return warnings
 
@@ -359,14 +325,12 @@ def _accepted(kwargs: dict[str, Any], argnames: Iterable[str]) -> dict[str, Any]
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
-    seen: set[tuple[str, str]] = set()
-    eps = []
+    """The group's entry points by name, each (name, target) once (a distribution found twice on
+    the path lists its entry points twice)."""
+    unique: dict[tuple[str, str], importlib.metadata.EntryPoint] = {}
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        key = (ep.name, ep.value)
-        if key not in seen:
-            seen.add(key)
-            eps.append(ep)
-    return sorted(eps, key=lambda e: e.name)
+        unique.setdefault((ep.name, ep.value), ep)
+    return sorted(unique.values(), key=lambda e: e.name)
 
 
 _HOST: PluginHost | None = None

@@ -15,7 +15,7 @@ Spec fields are public API (``SPEC_API_VERSION``): fields are added, never renam
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -253,24 +253,3 @@ SPEC_TYPES: Mapping[str, type] = {
     "metric": MetricSpec,
     "search_backend": SearchBackendSpec,
 }
-
-
-def check_protocol_overrides(overrides: Mapping[str, str], specs: Sequence[Any], where: str = "--protocol") -> None:
-    """Refuse protocol options that no split of ``specs`` understands, or values a split forbids.
-
-    One protocol is applied to several splits (a grid cell evaluates a model on all of them), so
-    a key only some splits know is kept for those; a key none of them knows is a typo, an error.
-    """
-    from .errors import ConfigError
-
-    for key, value in overrides.items():
-        owners = [spec for spec in specs if key in spec.protocol_options]
-        if not owners:
-            known = sorted({k for spec in specs for k in spec.protocol_options}) or ["none"]
-            names = ", ".join(spec.name for spec in specs)
-            raise ConfigError(f"{where}: no split of this run ({names}) has a protocol option {key!r} "
-                              f"(options: {', '.join(known)})")
-        for spec in owners:
-            if str(value) not in spec.protocol_options[key]:
-                raise ConfigError(f"{where}: protocol option {key}={value!r} is not one of: "
-                                  f"{', '.join(spec.protocol_options[key])} (split {spec.name})")

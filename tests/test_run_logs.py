@@ -100,3 +100,25 @@ def test_progress_is_tqdm_on_a_terminal_only(monkeypatch):
     bar = progress(5, desc="x", disable=True)
     assert type(bar).__name__ == "tqdm"
     bar.close()
+
+
+def test_a_dropped_scalars_sink_is_still_a_results_sink(make_host, tmp_path):
+    """Dropping a failed training-scalars sink drops that hook only, not the plugin's other sinks."""
+    records: list = []
+    module = types.ModuleType("two_sinks")
+
+    @hookimpl
+    def cvgl_bench_training_scalars(scalars):
+        raise RuntimeError("the dashboard is down")
+
+    @hookimpl
+    def cvgl_bench_record_written(record):
+        records.append(record["n"])
+
+    module.cvgl_bench_training_scalars = cvgl_bench_training_scalars
+    module.cvgl_bench_record_written = cvgl_bench_record_written
+    host = make_host(module)
+    (warning,) = host.training_scalars({"train/loss": 1.0}, step=1, epoch=1, workdir=tmp_path)
+    assert "two_sinks" in warning and "not called again" in warning
+    assert host.training_scalars({"train/loss": 0.5}, step=2, epoch=1, workdir=tmp_path) == []
+    assert host.record_written({"n": 1}, tmp_path / "r.json") == [] and records == [1]

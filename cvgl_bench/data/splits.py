@@ -11,15 +11,16 @@ applies one option to several splits hands each split only the options it has
 from __future__ import annotations
 
 __all__ = ["load_split"]
-"""The one way to read a split (tests/test_toolkit_api.py)."""
+"""The one way to read a split (tests/test_toolkit_api.py); :func:`check_protocol_overrides` is
+the command line's and the grid's check of one protocol applied to several splits."""
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..dataroot import resolve_root
-from ..errors import DataError, PluginError
+from ..errors import ConfigError, DataError, PluginError
 from ..specs import SplitSpec
 from .structures import EvalData, TrainData
 
@@ -62,6 +63,25 @@ def load_split(spec: SplitSpec, data_root: str | Path | None = None, protocol: M
     if size == 0 and not allow_empty:
         raise DataError(f"split {spec.name!r} under {root} is empty")
     return data
+
+
+def check_protocol_overrides(overrides: Mapping[str, str], specs: Sequence[Any], where: str = "--protocol") -> None:
+    """Refuse protocol options that no split of ``specs`` understands, or values a split forbids.
+
+    One protocol is applied to several splits (a grid cell evaluates a model on all of them), so
+    a key only some splits know is kept for those; a key none of them knows is a typo, an error.
+    """
+    for key, value in overrides.items():
+        owners = [spec for spec in specs if key in spec.protocol_options]
+        if not owners:
+            known = sorted({k for spec in specs for k in spec.protocol_options}) or ["none"]
+            names = ", ".join(spec.name for spec in specs)
+            raise ConfigError(f"{where}: no split of this run ({names}) has a protocol option {key!r} "
+                              f"(options: {', '.join(known)})")
+        for spec in owners:
+            if str(value) not in spec.protocol_options[key]:
+                raise ConfigError(f"{where}: protocol option {key}={value!r} is not one of: "
+                                  f"{', '.join(spec.protocol_options[key])} (split {spec.name})")
 
 
 def _accepts(func: Any, name: str, *, through_kwargs: bool = True) -> bool:

@@ -80,7 +80,7 @@ def _check_variant_overrides(cells: Sequence[Cell], host: Any) -> None:
 def _check_suite_names(suite: Suite, host: Any) -> None:
     """Every name of the suite resolves before any cell runs: methods and their profile, splits in
     their roles, the protocol options and the seeds_for splits."""
-    from ..specs import check_protocol_overrides
+    from ..data.splits import check_protocol_overrides
 
     where = f"suite {suite.path or suite.name}"
     for method in suite.methods:
