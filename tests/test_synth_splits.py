@@ -149,6 +149,17 @@ def test_cli_generates_byte_identical_files(host, tmp_path):
     assert a == b and len(a) > 150
 
 
+@pytest.mark.parametrize("layout", ["cvusa", "vigor", "university1652"])
+def test_generation_does_not_depend_on_the_worker_count(layout, tmp_path):
+    """The other three layouts too (CVACT above): two workers and one write the same bytes."""
+    from cvgl_bench.data.synth.generate import generate
+
+    generate(layout, tmp_path / "a", size="tiny", seed=11, progress=False, workers=2)
+    generate(layout, tmp_path / "b", size="tiny", seed=11, progress=False, workers=1)
+    a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")
+    assert a == b and len(a) > 50
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "give --layout and --out"),
     (["--layout", "cvusa"], "--layout and --out go together"),

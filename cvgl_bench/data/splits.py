@@ -11,8 +11,7 @@ applies one option to several splits hands each split only the options it has
 from __future__ import annotations
 
 __all__ = ["load_split"]
-"""The one way to read a split (tests/test_toolkit_api.py); :func:`check_protocol_overrides` is
-the command line's and the grid's check of one protocol applied to several splits."""
+"""The one way to read a split (tests/test_toolkit_api.py)."""
 
 import inspect
 from collections.abc import Mapping, Sequence
