@@ -22,7 +22,7 @@ def load(host, name, root, **protocol):
 def test_same_area_test_in_both_layouts(host, tmp_path, layout):
     root = make_vigor(tmp_path / "VIGOR", layout=layout)
     data = load(host, "vigor_same_test", root)
-    assert data.protocol == {"r1pct": "vigor", "ties": "strict", "labels": "present"}
+    assert data.protocol == {"r1pct": "vigor", "ties": "strict", "labels": "present", "ground_fov": "full"}
     assert data.info["labels"] == "corrected"  # present: the corrected labels are in the folder
     assert len(data.queries) == 8 and len(data.references) == 24  # 2 test panoramas, 6 tiles per city
     assert data.info["layout"] == f"vigor/{layout}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..data.protocols import CVACT_TEST, R1PCT_FLOOR_FIRST, RECALL_METRICS, TIES
+from ..data.protocols import CVACT_TEST, GROUND_FOV, R1PCT_FLOOR_FIRST, RECALL_METRICS, TIES
 from ..hookspecs import hookimpl
 from ..specs import DatasetSpec, SplitSpec
 
@@ -26,7 +26,7 @@ def cvgl_bench_register_datasets(register):
 @hookimpl
 def cvgl_bench_register_splits(register):
     common = {"dataset": "cvact", "layout": "cvact", "image_sizes": SIZES}
-    recall = {"r1pct": R1PCT_FLOOR_FIRST, "ties": TIES}
+    recall = {"r1pct": R1PCT_FLOOR_FIRST, "ties": TIES, "ground_fov": GROUND_FOV}
     register(SplitSpec(
         name="cvact_train", loader=f"{FORMATS}:load_train", role="train", twin="synth_cvact_train",
         summary="ACT_data.mat trainSet over ANU_data_small: one pair per location",

@@ -15,6 +15,7 @@ import click
 
 from ..data.protocols import (  # the real twins' conventions (first value = default)
     CVACT_TEST,
+    GROUND_FOV_TRAIN_FIRST,
     R1PCT_FLOOR_FIRST,
     R1PCT_U1652_FIRST,
     R1PCT_VIGOR_FIRST,
@@ -62,7 +63,7 @@ def cvgl_bench_register_splits(register):
            protocol_options={"r1pct": R1PCT_FLOOR_FIRST, "ties": TIES}, metrics=RECALL_METRICS, **cvusa)
     full_sphere = {"ground": (128, 256), "satellite": (128, 128)}
     cvact = {"dataset": "synth_cvact", "layout": "cvact", "image_sizes": full_sphere}
-    recall = {"r1pct": R1PCT_FLOOR_FIRST, "ties": TIES}
+    recall = {"r1pct": R1PCT_FLOOR_FIRST, "ties": TIES, "ground_fov": GROUND_FOV_TRAIN_FIRST}
     _split(register, "synth_cvact_train", role="train", twin="cvact_train",
            summary="synthetic downtowns: one panorama-satellite pair per place", **cvact)
     _split(register, "synth_cvact_val", role="eval", twin="cvact_val", train_split="synth_cvact_train",
@@ -73,7 +74,7 @@ def cvgl_bench_register_splits(register):
            protocol_options={**recall, "cvact_test": CVACT_TEST}, metrics=RECALL_METRICS, **cvact)
     vigor = {"dataset": "synth_vigor", "layout": "vigor", "image_sizes": full_sphere}
     labels = {"labels": VIGOR_LABELS}
-    evaluation = {"r1pct": R1PCT_VIGOR_FIRST, "ties": TIES, **labels}
+    evaluation = {"r1pct": R1PCT_VIGOR_FIRST, "ties": TIES, **labels, "ground_fov": GROUND_FOV_TRAIN_FIRST}
     _split(register, "synth_vigor_same_train", role="train", twin="vigor_same_train", protocol_options=labels,
            summary="synthetic VIGOR same-area train (all four cities)", **vigor)
     _split(register, "synth_vigor_same_test", role="eval", twin="vigor_same_test", train_split="synth_vigor_same_train",

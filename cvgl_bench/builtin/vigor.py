@@ -8,7 +8,7 @@ retrieval ground truth (which satellite is positive) is the same in both; only o
 
 from __future__ import annotations
 
-from ..data.protocols import R1PCT_VIGOR_FIRST, REAL_VIGOR_LABELS, TIES, VIGOR_METRICS
+from ..data.protocols import GROUND_FOV, R1PCT_VIGOR_FIRST, REAL_VIGOR_LABELS, TIES, VIGOR_METRICS
 from ..hookspecs import hookimpl
 from ..specs import DatasetSpec, SplitSpec
 
@@ -34,7 +34,7 @@ def cvgl_bench_register_datasets(register):
 def cvgl_bench_register_splits(register):
     common = {"dataset": "vigor", "layout": "vigor", "image_sizes": SIZES}
     labels = {"labels": REAL_VIGOR_LABELS}
-    evaluation = {"r1pct": R1PCT_VIGOR_FIRST, "ties": TIES, **labels}
+    evaluation = {"r1pct": R1PCT_VIGOR_FIRST, "ties": TIES, **labels, "ground_fov": GROUND_FOV}
     register(SplitSpec(
         name="vigor_same_train", loader=f"{FORMATS}:load_same_train", role="train", protocol_options=labels,
         summary="same-area train panoramas of all four cities, each paired with its positive satellite",

@@ -143,9 +143,9 @@ def _evaluate(job: Pending, trained: TrainedModel, method: Any, hparams: dict[st
     spec, data = job.spec, job.data
     common = {"device": device, "checkpoint_hash": trained.checkpoint["sha256"], "on_corrupt": options.on_corrupt}
     t0 = time.perf_counter()
-    query = embed(trained.model, data.queries, spec.query_view, hparams, method, **common)
+    query = embed(trained.model, data.queries, spec.query_view, job.hparams, method, **common)
     t_query = time.perf_counter() - t0
-    reference = embed(trained.model, data.references, spec.reference_view, hparams, method, **common)
+    reference = embed(trained.model, data.references, spec.reference_view, job.hparams, method, **common)
     phases["embed"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     scored = score(np.asarray(query), np.asarray(reference), data, metrics=spec.metrics, backend=options.backend,

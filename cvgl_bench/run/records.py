@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import provenance, results
+from ..data.fov import presented_hparams
 from ..data.structures import EvalData
 from ..errors import DataError
 from ..results import MetricValue, Record, SplitInfo
@@ -32,6 +33,10 @@ class Pending:
     data: EvalData
     record: Record
     path: Path
+    hparams: Mapping[str, Any]
+    """What its images are loaded with: the model's hparams, its ground panoramas cut to the
+    band the model was trained on under ``ground_fov=train``
+    (:func:`cvgl_bench.data.fov.presented_hparams`)."""
 
 
 def pending(p: Plan, evals: list[EvalData], method_version: str, hparams: Mapping[str, Any], train_fingerprint: str,
@@ -63,7 +68,10 @@ def pending(p: Plan, evals: list[EvalData], method_version: str, hparams: Mappin
                 result.kept.append(path)
                 result.records.append(existing)
                 continue
-        todo.append(Pending(spec, data, record, path))
+        shown = presented_hparams(hparams, p.train_spec.layout, spec.layout, data.protocol)
+        if shown.get("crop_rows") != hparams.get("crop_rows"):
+            data.info["ground_rows"] = shown["crop_rows"]["ground"]
+        todo.append(Pending(spec, data, record, path, shown))
     return todo
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..fov import VERTICAL_FOV_DEG
 from . import canvas as cv
 from .cameras import render_drone, render_panorama, render_satellite
 from .capture import Capture
@@ -22,9 +23,8 @@ SEGMENT_COLOURS = {
 }
 
 
-#: Vertical field of view of a cropped (CVUSA-style) panorama: CVUSA's 1232 x 224 crop of a
-#: full 360 x 180 degree panorama spans 224 / 1232 * 360 = 65.5 degrees, horizon in the middle.
-CROP_FOV = np.radians(360.0 * 224 / 1232)
+#: Vertical field of view of a cropped (CVUSA-style) panorama, horizon in the middle
+CROP_FOV = np.radians(VERTICAL_FOV_DEG["cvusa"])
 
 
 def ground_fov(size: tuple[int, int], full_sphere: bool) -> tuple[float, float]:
