@@ -17,7 +17,7 @@ import click
 from . import __version__
 from .console import command_host as host
 from .console import echo_json, echo_table
-from .errors import ConfigError, UserError
+from .errors import ConfigError, PluginError, UserError
 
 
 def _debug_enabled(ctx: click.Context | None) -> bool:
@@ -38,9 +38,31 @@ class PluginGroup(click.Group):
             from .plugins import get_host
 
             try:
-                get_host().add_commands(self)
+                self._add_plugin_commands(get_host())
             except UserError as exc:  # strict plugin mode: report at invocation time
                 self._load_error = exc
+
+    def _add_plugin_commands(self, host: Any) -> None:
+        """Let every plugin add commands (``cvgl_bench_register_commands``), one plugin at a time.
+
+        A plugin that fails, or that would replace a command that exists already, is marked failed
+        and leaves the commands as they were."""
+        for call, status in host.implementations("cvgl_bench_register_commands"):
+            before = dict(self.commands)
+            try:
+                call(cli=self)
+                shadowed = [n for n, c in before.items() if self.commands.get(n) is not c]
+                if shadowed:
+                    raise PluginError(f"command {shadowed[0]!r} exists already and cannot be replaced")
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the command line
+                self.commands.clear()
+                self.commands.update(before)
+                if status is not None:
+                    status.error = f"registering commands failed: {exc}"
+                continue
+            new = sorted(set(self.commands) - set(before))
+            if status is not None and new:
+                status.registered.setdefault("command", []).extend(new)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._ensure_plugins()

@@ -143,6 +143,7 @@ class PluginHost:
         self._extra: list[tuple[Any, str]] = []
         self._strict_error: PluginError | None = None
         self._dropped_sinks: set[tuple[str, str]] = set()  # (hook, plugin) pairs not called again
+        self._statuses_by_name: dict[str, PluginStatus] = {}  # by the name pluggy knows each plugin by
 
     # -- loading ------------------------------------------------------------------------------
     def add_plugin(self, plugin: Any, name: str | None = None) -> None:
@@ -213,6 +214,7 @@ class PluginHost:
             return
         try:
             registered_name = self.pm.register(plugin, name=f"{status.distribution}:{status.name}")
+            self._statuses_by_name[f"{status.distribution}:{status.name}"] = status
         except Exception as exc:  # noqa: BLE001 - e.g. pluggy validation of a misspelt hook argument
             status.error = f"invalid plugin: {type(exc).__name__}: {exc}"
             status.traceback = traceback.format_exc()
@@ -250,30 +252,15 @@ class PluginHost:
             status.traceback = traceback.format_exc()
 
     # -- other hooks --------------------------------------------------------------------------
-    def add_commands(self, cli: Any) -> None:
-        """Let every plugin add commands to the root click group (guarded per plugin).
-
-        A plugin may not replace a command that exists already; such a plugin is marked failed
-        and the original command is kept.
-        """
+    def implementations(self, hook: str) -> Iterator[tuple[Callable[..., Any], PluginStatus | None]]:
+        """Each implementation of ``hook`` as a function taking the hook's keyword arguments
+        (only those it asks for are passed), with the status of its plugin."""
         self.load()
-        for impl in self.pm.hook.cvgl_bench_register_commands.get_hookimpls():
-            status = self._status_of(impl.plugin)
-            before = dict(cli.commands)
-            try:
-                impl.function(**_accepted({"cli": cli}, impl.argnames))
-                shadowed = [n for n, c in before.items() if cli.commands.get(n) is not c]
-                if shadowed:
-                    raise PluginError(f"command {shadowed[0]!r} exists already and cannot be replaced")
-            except Exception as exc:  # noqa: BLE001
-                cli.commands.clear()
-                cli.commands.update(before)
-                if status is not None:
-                    status.error = f"registering commands failed: {exc}"
-                continue
-            new = sorted(set(cli.commands) - set(before))
-            if status is not None and new:
-                status.registered.setdefault("command", []).extend(new)
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            def call(_impl: Any = impl, **kwargs: Any) -> Any:
+                return _impl.function(**_accepted(kwargs, _impl.argnames))
+
+            yield call, self._statuses_by_name.get(impl.plugin_name)
 
     def record_written(self, record: dict, path: Any) -> list[str]:
         """Call every results sink; return one warning line per sink that failed."""
@@ -289,28 +276,19 @@ class PluginHost:
     def _call_sinks(self, hook: str, kwargs: dict[str, Any], what: str, drop_failed: bool = False) -> list[str]:
         """Call every implementation of ``hook``; a failure becomes a warning line, never an error
         (with ``drop_failed``, that implementation is not called again in this process)."""
-        self.load()
         warnings = []
-        for impl in getattr(self.pm.hook, hook).get_hookimpls():
-            if (hook, impl.plugin_name) in self._dropped_sinks:
+        for index, (call, status) in enumerate(self.implementations(hook)):
+            who = status.origin if status else f"implementation {index + 1} of {hook}"
+            if (hook, who) in self._dropped_sinks:
                 continue
             try:
-                impl.function(**_accepted(kwargs, impl.argnames))
+                call(**kwargs)
             except Exception as exc:  # noqa: BLE001 - a broken sink must not break a run
-                status = self._status_of(impl.plugin)
-                who = status.origin if status else impl.plugin_name
                 if drop_failed:
-                    self._dropped_sinks.add((hook, impl.plugin_name))
+                    self._dropped_sinks.add((hook, who))
                 warnings.append(f"{what} of {who} failed{' and is not called again' if drop_failed else ''}: "
                                 f"{type(exc).__name__}: {exc}")
         return warnings
-
-    def _status_of(self, plugin: Any) -> PluginStatus | None:
-        name = self.pm.get_name(plugin)
-        for status in self.statuses:
-            if f"{status.distribution}:{status.name}" == name:
-                return status
-        return None
 
     def failures(self) -> list[PluginStatus]:
         return [s for s in self.statuses if s.error]
