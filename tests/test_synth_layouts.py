@@ -288,3 +288,20 @@ def test_synth_splits_load_through_the_real_loaders(tiny, host, tmp_path, monkey
             assert sizes[name] == value, name
     if "synth_vigor_same_test" in sizes:
         assert sizes["synth_vigor_same_train"] + sizes["synth_vigor_same_test"][0] == 120
+
+
+def test_one_cvact_town_in_five_is_a_suburb():
+    from cvgl_bench.data.synth.config import make_config
+    from cvgl_bench.data.synth.layouts import cvact
+
+    jobs = cvact.plan(make_config("cvact", "small"))
+    by_role: dict[str, list[str]] = {}
+    for job in jobs:
+        by_role.setdefault(job.tasks["role"], []).append(job.style.name)
+    assert {role: len(styles) for role, styles in by_role.items()} == {"train": 20, "val": 5, "test": 5}
+    for role, styles in by_role.items():
+        suburbs = [i for i, name in enumerate(styles) if name == "suburb"]
+        assert suburbs == list(range(2, len(styles), 5)), role
+        assert set(styles) == {"suburb", "downtown"}
+    # a style asked for replaces both
+    assert {job.style.name for job in cvact.plan(make_config("cvact", "small", style="campus"))} == {"campus"}

@@ -11,6 +11,11 @@
 
 A few test places are revisits within 5 m of another test place (as in the real capture), so
 the official 5 m UTM protocol and the exact-id protocol differ slightly.
+
+The towns are downtowns, except one in five of each role's (the third, eighth, ...), which is a
+suburb in CVUSA's style (layout revision 2): the real CVACT (Canberra) is not as far from CVUSA's
+American towns as an all-downtown twin is. With it a CVUSA model transfers at about half its
+in-domain CVACT recall, as Sample4Geo does on the real data (docs/synth.md, "Transfer").
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from .common import (Job, Tick, build_scene, camera_yaw, margin, random_ids, sat
 from .matfile import savemat_deterministic
 
 LAYOUT = "cvact"
+SUBURB_EVERY = 5
+"""One town in this many of each role is a suburb (the rest downtowns)."""
 CANBERRA = (-35.31, 149.08)
 FOLDER = {"train": "ANU_data_small", "val": "ANU_data_small", "test": "ANU_data_test"}
 REVISIT_FRACTION = 0.02
@@ -44,9 +51,9 @@ def plan(cfg: SynthConfig) -> list[Job]:
     start = 0
     for role, n in roles:
         n_worlds = math.ceil(n / per)
-        for count in split_evenly(n, n_worlds):
+        for j, count in enumerate(split_evenly(n, n_worlds)):
             index = len(jobs)
-            style = world_style(cfg, "downtown", index)
+            style = world_style(cfg, "suburb" if j % SUBURB_EVERY == 2 else "downtown", index)
             # suburbs of one city, a few kilometres apart
             east, north = (index % 5) * 3000.0, (index // 5) * 3000.0
             anchor = local_to_latlon(east, north, CANBERRA)
