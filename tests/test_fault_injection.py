@@ -166,6 +166,29 @@ def test_an_edited_plugin_is_not_served_its_old_checkpoint(work):
     assert json.loads(source_info.read_text())["method_source_sha256"] == recorded
 
 
+@pytest.mark.parametrize("recorded", ["1.0", None])  # another generator's world; a workdir from before versions
+def test_a_checkpoint_of_another_synthetic_world_is_not_reused(work, recorded):
+    """A new generator version keeps the ids and file names (the split's fingerprint) and changes
+    the pixels: the checkpoint of the old world must not be served for the new one."""
+    work_dir, cache = work
+    (source_info,) = (work_dir / "runs").rglob("source.json")
+    info = json.loads(source_info.read_text())
+    version = info["train_data_version"]
+    assert version and json.loads(_record(work_dir).read_text())["provenance"]["data_info"]["synthetic"][
+        "generator_version"] == version
+    source_info.write_text(json.dumps({"method_source_sha256": info["method_source_sha256"],
+                                       **({"train_data_version": recorded} if recorded else {})}))
+    _record(work_dir).unlink()
+    proc = cli(work_dir, cache, *RUN)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert f"trained on synthetic data of {'version 1.0' if recorded else 'a version it did not record'}" in out
+    assert "training on" in out and "reusing checkpoint" not in out
+    assert json.loads(source_info.read_text())["train_data_version"] == version
+    again = cli(work_dir, cache, *RUN, "--overwrite", "always")
+    assert "reusing checkpoint" in again.stdout + again.stderr  # the same world: reused
+
+
 def test_a_second_process_on_the_same_cell_waits_and_says_for_whom(work):
     from cvgl_bench.locking import exclusive
 
