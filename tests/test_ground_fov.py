@@ -114,3 +114,20 @@ def test_in_domain_records_are_unchanged_by_the_option(make_host, tiny_world, tm
     (path,) = out.written
     record = results.read(path)
     assert record.protocol["ground_fov"] == "train" and "ground_rows" not in record.provenance["data_info"]
+
+
+def test_a_record_made_before_the_option_is_redone(make_host, tiny_world, tmp_path):
+    """A record whose protocol lacks an option its split has now was made under another
+    convention (transfer squashed): ``only-missing`` evaluates it again instead of keeping it."""
+    import json
+
+    host = make_host(toy_methods)
+    cell = Cell("tiny", ("synth_cvact_test",), train_split="synth_cvusa_train")
+    (path,) = run_cell(cell, _options(tmp_path), host).written
+    data = json.loads(path.read_text())
+    del data["protocol"]["ground_fov"]
+    path.write_text(json.dumps(data))
+    again = run_cell(cell, _options(tmp_path), host)
+    assert again.written == [path] and not again.kept and not again.trained
+    assert results.read(path).protocol["ground_fov"] == "train"
+    assert run_cell(cell, _options(tmp_path), host).kept == [path]  # now up to date

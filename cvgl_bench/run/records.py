@@ -42,7 +42,8 @@ class Pending:
 def pending(p: Plan, evals: list[EvalData], method_version: str, hparams: Mapping[str, Any], train_fingerprint: str,
             options: RunOptions, result: CellResult, variant: str | None = None) -> list[Pending]:
     """The evaluations of ``p`` that need a record under ``options.overwrite``; records kept are
-    added to ``result``. A record whose configuration changed is redone under ``only-missing``,
+    added to ``result``. A record whose configuration or protocol changed (an option added to
+    its split since, with its default) is redone under ``only-missing``,
     and every record under ``--restart`` (unless ``--overwrite never``).
 
     ``train_fingerprint`` identifies what the model learnt from (the training split's files, or
@@ -64,7 +65,8 @@ def pending(p: Plan, evals: list[EvalData], method_version: str, hparams: Mappin
         redo = options.overwrite == "always" or (not options.resume and options.overwrite != "never")
         if path.exists() and not redo:
             existing = _read_quietly(path)
-            if existing is not None and (options.overwrite == "never" or existing.cell.config_hash == chash):
+            if existing is not None and (options.overwrite == "never" or (
+                    existing.cell.config_hash == chash and dict(existing.protocol) == dict(data.protocol))):
                 result.kept.append(path)
                 result.records.append(existing)
                 continue
