@@ -1,10 +1,9 @@
-"""The plugin host: built-ins and entry points, loaded one at a time, failures kept apart.
+"""The plugin host: built-ins, in-process plugins and entry points, each loaded on its own.
 
-pluggy's own ``load_setuptools_entrypoints`` stops at the first plugin that fails to import.
-Here each entry point of the group ``cvgl_bench`` is loaded on its own; a failure is
-recorded (``cvgl-bench plugins`` lists it with its error) and the rest keeps working.
-``CVGL_BENCH_STRICT_PLUGINS=1`` turns any failure into an error. ``CVGL_BENCH_NO_ENTRYPOINTS=1``
-loads built-ins only (used by the project's own tests).
+A plugin that fails to import or to register is rolled back and listed with its error by
+``cvgl-bench plugins``; the others keep working (pluggy's own entry-point loader stops at the
+first failure). ``CVGL_BENCH_STRICT_PLUGINS=1`` makes a failure an error;
+``CVGL_BENCH_NO_ENTRYPOINTS=1`` loads built-ins only (the project's own tests).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import importlib
 import importlib.metadata
 import os
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,25 +25,15 @@ from .specs import SPEC_TYPES
 ENTRY_POINT_GROUP = "cvgl_bench"
 DISTRIBUTION = "cvgl-bench"
 
-#: Built-in plugin modules (``cvgl_bench.builtin``), loaded before any entry point, in this order,
-#: through the same hooks third parties use. Named as strings: the host never imports above itself.
+#: Built-in plugin modules, loaded first, in this order, through the hooks third parties use.
 BUILTIN_PLUGINS: tuple[str, ...] = tuple(f"cvgl_bench.builtin.{name}" for name in (
     "cvusa", "cvact", "vigor", "university1652", "data_command", "synth", "metrics", "search", "score_command",
     "new_plugin_command"))
 
-#: Register hooks in the order they run, with the spec kind each one registers.
-REGISTER_HOOKS = {
-    "cvgl_bench_register_datasets": "dataset",
-    "cvgl_bench_register_splits": "split",
-    "cvgl_bench_register_metrics": "metric",
-    "cvgl_bench_register_search_backends": "search_backend",
-    "cvgl_bench_register_methods": "method",
-}
-
 
 @dataclass
 class PluginStatus:
-    """What one plugin is, where it came from and what it registered."""
+    """What one plugin is, where it came from, what it registered, and why it failed if it did."""
 
     name: str
     distribution: str
@@ -67,85 +56,66 @@ class PluginStatus:
 
 
 class Registry:
-    """Specs of one kind by name, with the plugin that registered each."""
+    """The specs of one kind by name, each with the status of the plugin that registered it."""
 
     def __init__(self, kind: str):
-        self.kind = kind
-        self.title = kind.replace("_", " ")
-        self._specs: dict[str, Any] = {}
-        self._origin: dict[str, PluginStatus] = {}
-        self.failed_note = ""
-        """Set by the host when plugins failed to load: a name asked for may be theirs."""
+        self.kind, self.title = kind, kind.replace("_", " ")
+        self.entries: dict[str, tuple[Any, PluginStatus]] = {}
+        self.failed_note = ""  # names the plugins that failed to load: an unknown name may be theirs
 
     def add(self, spec: Any, origin: PluginStatus) -> None:
-        expected = SPEC_TYPES[self.kind]
-        if not isinstance(spec, expected):
-            raise PluginError(
-                f"{origin.origin} registered a {type(spec).__name__} through the "
-                f"{self.title} hook; expected {expected.__name__}"
-            )
-        if spec.name in self._specs:
-            other = self._origin[spec.name]
-            raise PluginError(
-                f"{self.title} {spec.name!r} is registered twice: by {other.origin} and by "
-                f"{origin.origin}; uninstall one of the two distributions"
-            )
-        self._specs[spec.name] = spec
-        self._origin[spec.name] = origin
-
-    def remove(self, name: str) -> None:
-        self._specs.pop(name, None)
-        self._origin.pop(name, None)
+        if not isinstance(spec, SPEC_TYPES[self.kind]):
+            raise PluginError(f"{origin.origin} registered a {type(spec).__name__} through the {self.title} hook; "
+                              f"expected {SPEC_TYPES[self.kind].__name__}")
+        if spec.name in self.entries:
+            raise PluginError(f"{self.title} {spec.name!r} is registered twice: by {self.entries[spec.name][1].origin} "
+                              f"and by {origin.origin}; uninstall one of the two distributions")
+        self.entries[spec.name] = (spec, origin)
 
     def get(self, name: str, hint: str = "") -> Any:
-        """The spec called ``name``; an unknown name raises with a did-you-mean suggestion (and,
-        when plugins failed to load, names them: the name may be one of theirs)."""
-        try:
-            return self._specs[name]
-        except KeyError:
-            hint = " ".join(part for part in (hint, self.failed_note) if part)
-            raise UnknownNameError(self.title, name, self._specs, hint) from None
+        """The spec called ``name``; an unknown name raises with a did-you-mean suggestion."""
+        if name not in self.entries:
+            raise UnknownNameError(self.title, name, self.entries, " ".join(p for p in (hint, self.failed_note) if p))
+        return self.entries[name][0]
 
     def origin(self, name: str) -> PluginStatus:
         self.get(name)
-        return self._origin[name]
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._specs
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(sorted(self._specs.values(), key=lambda s: s.name))
-
-    def __len__(self) -> int:
-        return len(self._specs)
+        return self.entries[name][1]
 
     def names(self) -> list[str]:
-        return sorted(self._specs)
+        return sorted(self.entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.entries
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter([self.entries[name][0] for name in self.names()])
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
 
 class PluginHost:
-    """Owns the pluggy manager, the registries and the status of every plugin."""
+    """The pluggy manager, a :class:`Registry` per spec kind and the status of every plugin."""
 
     def __init__(self, entry_points: bool | None = None, strict: bool | None = None):
-        if entry_points is None:
-            entry_points = os.environ.get("CVGL_BENCH_NO_ENTRYPOINTS", "") not in ("1", "true", "yes")
-        if strict is None:
-            strict = os.environ.get("CVGL_BENCH_STRICT_PLUGINS", "") in ("1", "true", "yes")
-        self.strict = strict
-        self.use_entry_points = entry_points
+        def env(name: str) -> bool:
+            return os.environ.get(name, "") in ("1", "true", "yes")
+
+        self.use_entry_points = not env("CVGL_BENCH_NO_ENTRYPOINTS") if entry_points is None else entry_points
+        self.strict = env("CVGL_BENCH_STRICT_PLUGINS") if strict is None else strict
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.registries = {kind: Registry(kind) for kind in SPEC_TYPES}
         self.methods, self.datasets, self.splits, self.metrics, self.search_backends = (
             self.registries[kind] for kind in ("method", "dataset", "split", "metric", "search_backend"))
         self.statuses: list[PluginStatus] = []
-        self._loaded = False
+        self._by_pluggy_name: dict[str, PluginStatus] = {}
         self._extra: list[tuple[Any, str]] = []
+        self._loaded = False
         self._strict_error: PluginError | None = None
-        self._dropped_sinks: set[tuple[str, str]] = set()  # (hook, plugin) pairs not called again
-        self._statuses_by_name: dict[str, PluginStatus] = {}  # by the name pluggy knows each plugin by
+        self._dropped_sinks: set[tuple[str, str]] = set()
 
-    # -- loading ------------------------------------------------------------------------------
     def add_plugin(self, plugin: Any, name: str | None = None) -> None:
         """Register a plugin object before loading (tests, notebooks, in-process plugins)."""
         if self._loaded:
@@ -154,128 +124,102 @@ class PluginHost:
 
     def load(self) -> PluginHost:
         """Load built-ins, then plugins added in-process, then entry points; idempotent."""
-        if self._loaded:
-            if self._strict_error is not None:
-                raise self._strict_error
-            return self
-        self._loaded = True
-        for module_name in BUILTIN_PLUGINS:
-            status = PluginStatus(module_name.rsplit(".", 1)[-1], DISTRIBUTION, __version__, True, module_name)
-            self._load_one(status, lambda m=module_name: importlib.import_module(m))
-        for plugin, name in self._extra:
-            status = PluginStatus(name, getattr(plugin, "__dist__", "(in-process)"), "", False,
-                                  getattr(plugin, "__name__", ""))
-            self._load_one(status, lambda p=plugin: p)
-        if self.use_entry_points:
-            for ep in _entry_points():
+        if not self._loaded:
+            self._loaded = True
+            for module in BUILTIN_PLUGINS:
+                self._load_one(PluginStatus(module.rsplit(".", 1)[-1], DISTRIBUTION, __version__, True, module),
+                               lambda m=module: importlib.import_module(m))
+            for plugin, name in self._extra:
+                self._load_one(PluginStatus(name, getattr(plugin, "__dist__", "(in-process)"), "", False,
+                                            getattr(plugin, "__name__", "")), lambda p=plugin: p)
+            for ep in _entry_points() if self.use_entry_points else ():
                 dist = getattr(ep, "dist", None)
-                status = PluginStatus(
-                    ep.name,
-                    dist.metadata["Name"] if dist is not None else "(unknown)",
-                    dist.version if dist is not None else "",
-                    False,
-                    ep.value,
-                )
-                self._load_one(status, ep.load)
-        failed = [s for s in self.statuses if s.error]
-        if failed:
+                self._load_one(PluginStatus(ep.name, dist.metadata["Name"] if dist else "(unknown)",
+                                            dist.version if dist else "", False, ep.value), ep.load)
+            failed = self.failures()
             note = (f"({len(failed)} plugin(s) failed to load: {', '.join(s.name for s in failed)}; "
-                    "see 'cvgl-bench plugins')")
+                    "see 'cvgl-bench plugins')") if failed else ""
             for registry in self.registries.values():
                 registry.failed_note = note
-        if failed and self.strict:
-            first = failed[0]
-            self._strict_error = PluginError(f"plugin {first.origin} failed: {first.error} (CVGL_BENCH_STRICT_PLUGINS is set)")
+            if failed and self.strict:
+                self._strict_error = PluginError(f"plugin {failed[0].origin} failed: {failed[0].error} "
+                                                 "(CVGL_BENCH_STRICT_PLUGINS is set)")
+        if self._strict_error is not None:
             raise self._strict_error
         return self
 
-    def unresolved_names(self) -> list[str]:
-        """Names a registered split uses that nothing registered: its dataset, training split or metrics."""
-        self.load()
-        problems = []
-        for spec in self.splits:
-            who = f"split {spec.name!r} of {self.splits.origin(spec.name).origin}"
-            if spec.dataset not in self.datasets:
-                problems.append(f"{who} belongs to dataset {spec.dataset!r}, which no plugin registers")
-            if spec.train_split and spec.train_split not in self.splits:
-                problems.append(f"{who} trains on {spec.train_split!r}, which no plugin registers")
-            for metric in spec.metrics or ():
-                if metric not in self.metrics:
-                    problems.append(f"{who} reports metric {metric!r}, which no plugin provides")
-        return problems
-
     def _load_one(self, status: PluginStatus, get_plugin: Callable[[], Any]) -> None:
         self.statuses.append(status)
+        name, added = f"{status.distribution}:{status.name}", []
         try:
             plugin = get_plugin()
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the host
-            status.error = f"import failed: {type(exc).__name__}: {exc}"
-            status.traceback = traceback.format_exc()
+            status.error, status.traceback = f"import failed: {type(exc).__name__}: {exc}", traceback.format_exc()
             return
-        try:
-            registered_name = self.pm.register(plugin, name=f"{status.distribution}:{status.name}")
-            self._statuses_by_name[f"{status.distribution}:{status.name}"] = status
-        except Exception as exc:  # noqa: BLE001 - e.g. pluggy validation of a misspelt hook argument
-            status.error = f"invalid plugin: {type(exc).__name__}: {exc}"
-            status.traceback = traceback.format_exc()
-            return
-        if registered_name is None:
-            status.error = "already registered under another name"
-            return
-        unknown = [
-            name for name in dir(plugin)
-            if name.startswith("cvgl_bench_") and getattr(getattr(self.pm.hook, name, None), "spec", None) is None
-        ]
-        if unknown:
-            self.pm.unregister(plugin)
-            status.error = f"unknown hook {unknown[0]!r}; see cvgl_bench.hookspecs for the hook names"
-            return
-        added: list[tuple[str, str]] = []
-        try:
-            for hook_name, kind in REGISTER_HOOKS.items():
-                for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                    if impl.plugin is not plugin:
-                        continue
-
-                    def register(spec: Any, _kind: str = kind) -> None:
-                        self.registries[_kind].add(spec, status)
-                        added.append((_kind, spec.name))
-                        status.registered.setdefault(_kind, []).append(spec.name)
-
-                    impl.function(**_accepted({"register": register}, impl.argnames))
+        try:  # pluggy validates hook names it knows and their arguments
+            if self.pm.register(plugin, name=name) is None:
+                status.error = "already registered under another name"
+                return
         except Exception as exc:  # noqa: BLE001
-            for kind, name in added:
-                self.registries[kind].remove(name)
+            status.error, status.traceback = f"invalid plugin: {type(exc).__name__}: {exc}", traceback.format_exc()
+            return
+        self._by_pluggy_name[name] = status
+        try:
+            unknown = [hook for hook in dir(plugin) if hook.startswith("cvgl_bench_")
+                       and getattr(getattr(self.pm.hook, hook, None), "spec", None) is None]
+            if unknown:
+                raise PluginError(f"unknown hook {unknown[0]!r}; see cvgl_bench.hookspecs for the hook names")
+            for kind in SPEC_TYPES:
+                def register(spec: Any, kind: str = kind) -> None:
+                    self.registries[kind].add(spec, status)
+                    added.append((kind, spec.name))
+                    status.registered.setdefault(kind, []).append(spec.name)
+
+                for call, owner in self.implementations(f"cvgl_bench_register_{kind}s", load=False):
+                    if owner is status:
+                        call(register=register)
+        except Exception as exc:  # noqa: BLE001 - roll back everything this plugin registered
+            for kind, spec_name in added:
+                del self.registries[kind].entries[spec_name]
             status.registered.clear()
             self.pm.unregister(plugin)
             status.error = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
             status.traceback = traceback.format_exc()
 
-    # -- other hooks --------------------------------------------------------------------------
-    def implementations(self, hook: str) -> Iterator[tuple[Callable[..., Any], PluginStatus | None]]:
-        """Each implementation of ``hook`` as a function taking the hook's keyword arguments
-        (only those it asks for are passed), with the status of its plugin."""
-        self.load()
+    def implementations(self, hook: str, load: bool = True) -> Iterator[tuple[Callable[..., Any], PluginStatus | None]]:
+        """Each implementation of ``hook`` as a function of the hook's keyword arguments (it is passed
+        only those it asks for), with the status of its plugin."""
+        if load:
+            self.load()
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             def call(_impl: Any = impl, **kwargs: Any) -> Any:
-                return _impl.function(**_accepted(kwargs, _impl.argnames))
+                return _impl.function(**{arg: kwargs[arg] for arg in _impl.argnames})
 
-            yield call, self._statuses_by_name.get(impl.plugin_name)
+            yield call, self._by_pluggy_name.get(impl.plugin_name)
+
+    def unresolved_names(self) -> list[str]:
+        """Names a registered split uses that nothing registered: its dataset, training split or metrics."""
+        problems = []
+        for spec in self.load().splits:
+            who = f"split {spec.name!r} of {self.splits.origin(spec.name).origin}"
+            if spec.dataset not in self.datasets:
+                problems.append(f"{who} belongs to dataset {spec.dataset!r}, which no plugin registers")
+            if spec.train_split and spec.train_split not in self.splits:
+                problems.append(f"{who} trains on {spec.train_split!r}, which no plugin registers")
+            problems += [f"{who} reports metric {metric!r}, which no plugin provides"
+                         for metric in spec.metrics or () if metric not in self.metrics]
+        return problems
 
     def record_written(self, record: dict, path: Any) -> list[str]:
         """Call every results sink; return one warning line per sink that failed."""
-        return self._call_sinks("cvgl_bench_record_written", {"record": record, "path": path}, "results sink")
+        return self._call_sinks("cvgl_bench_record_written", "results sink", record=record, path=path)
 
     def training_scalars(self, scalars: dict[str, float], step: int, epoch: int, workdir: Any) -> list[str]:
-        """Call every training-scalars sink; a sink that fails is dropped for the rest of the process,
-        with one warning line returned."""
-        return self._call_sinks("cvgl_bench_training_scalars",
-                                {"scalars": scalars, "step": step, "epoch": epoch, "workdir": workdir},
-                                "training-scalars sink", drop_failed=True)
+        """Call every training-scalars sink; one that fails warns once and is not called again."""
+        return self._call_sinks("cvgl_bench_training_scalars", "training-scalars sink", drop_failed=True,
+                                scalars=scalars, step=step, epoch=epoch, workdir=workdir)
 
-    def _call_sinks(self, hook: str, kwargs: dict[str, Any], what: str, drop_failed: bool = False) -> list[str]:
-        """Call every implementation of ``hook``; a failure becomes a warning line, never an error
-        (with ``drop_failed``, that implementation is not called again in this process)."""
+    def _call_sinks(self, hook: str, what: str, drop_failed: bool = False, **kwargs: Any) -> list[str]:
         warnings = []
         for index, (call, status) in enumerate(self.implementations(hook)):
             who = status.origin if status else f"implementation {index + 1} of {hook}"
@@ -294,20 +238,10 @@ class PluginHost:
         return [s for s in self.statuses if s.error]
 
 
-def _accepted(kwargs: dict[str, Any], argnames: Iterable[str]) -> dict[str, Any]:
-    """Pass only the hook arguments an implementation asks for (fewer is allowed)."""
-    unknown = [a for a in argnames if a not in kwargs]
-    if unknown:
-        raise PluginError(f"hook implementation asks for unknown argument {unknown[0]!r}")
-    return {name: kwargs[name] for name in argnames}
-
-
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
     """The group's entry points by name, each (name, target) once (a distribution found twice on
     the path lists its entry points twice)."""
-    unique: dict[tuple[str, str], importlib.metadata.EntryPoint] = {}
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        unique.setdefault((ep.name, ep.value), ep)
+    unique = {(ep.name, ep.value): ep for ep in reversed(list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)))}
     return sorted(unique.values(), key=lambda e: e.name)
 
 

@@ -1,114 +1,86 @@
-"""Spec objects: what a plugin hands to a ``register`` callback.
+"""Specs: what a plugin hands to a ``register`` callback (fields: docs/plugins.md, Part 4).
 
-A spec is cheap metadata plus a *lazy loader*: a ``"package.module:attribute"`` string (or a
-callable) that is resolved only when the thing is used. Listing methods, splits or metrics
-therefore never imports a model, torch, or a dataset reader.
-
-Names: ``loader`` means only this field, the lazy reference, and ``spec.load()`` resolves it.
-What it resolves to has its own name: a method factory (``MethodSpec``), a split *reader*
-(``SplitSpec``: ``reader(root, protocol)`` returns the split's data), a dataset *checker*
-(``DatasetSpec``), a metric function (``MetricSpec``) and a search-backend factory.
-
-Spec fields are public API (``SPEC_API_VERSION``): fields are added, never renamed or removed.
+A spec is metadata plus a lazy ``loader``, ``"package.module:attribute"`` or a callable,
+resolved by ``spec.load()`` only when the thing is used: listing never imports torch. Fields are
+public API (``SPEC_API_VERSION``): added, never renamed or removed.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+import importlib.util
+import pkgutil
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import PluginError
 
-#: Version of the hook and spec API that plugins are written against. Bumped (minor) when a
-#: field or hook argument is added; a major bump would mean a breaking change, which the
-#: project promises not to make within 1.x. Each version's hooks, spec fields and ``Method``
-#: interface are frozen in ``tests/test_plugin_api.py`` and documented in ``docs/plugins.md``.
+#: Version of the hook and spec API, frozen per version in tests/test_plugin_api.py; a field or
+#: hook argument added bumps the minor version.
 SPEC_API_VERSION = "1.1"
 
 VIEWS = ("ground", "drone", "satellite")
 LAYOUTS = ("cvusa", "cvact", "vigor", "university1652")
 
-Loader = "str | Callable[..., Any]"
 
-
-def resolve(loader: Any, what: str = "object") -> Any:
-    """Import a ``"module:attr"`` loader, or return a callable loader as it is."""
-    if callable(loader):
-        return loader
-    if not isinstance(loader, str) or ":" not in loader:
-        raise PluginError(f"{what}: loader must be 'module:attribute' or a callable, got {loader!r}")
-    module_name, _, attr = loader.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001 - any import failure of plugin code is reported
-        raise PluginError(f"{what}: cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
-    obj = module
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise PluginError(f"{what}: module {module_name!r} has no attribute {attr!r}") from None
-    return obj
-
-
-def _check_name(kind: str, name: str) -> None:
-    if not name or not all(c.isalnum() or c in "_-.@%" for c in name) or name != name.lower():
-        raise PluginError(f"{kind} name {name!r} must be lower-case letters, digits and _-.@%")
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise PluginError(message)
 
 
 @dataclass(frozen=True)
 class _Spec:
-    """Common part of every spec."""
-
     name: str
     loader: Any = field(repr=False)
     summary: str = ""
 
+    def __post_init__(self) -> None:
+        kind = type(self).__name__[:-4].lower().replace("searchbackend", "search backend")
+        _check(bool(self.name) and self.name == self.name.lower()
+               and all(c.isalnum() or c in "_-.@%" for c in self.name),
+               f"{kind} name {self.name!r} must be lower-case letters, digits and _-.@%")
+
     def load(self) -> Any:
-        """Resolve the lazy loader (imports the plugin's heavy module)."""
-        return resolve(self.loader, f"{type(self).__name__[:-4].lower()} {self.name!r}")
+        """Resolve the lazy loader: import ``"module:attr"`` (the plugin's heavy module), or return the callable."""
+        what = f"{type(self).__name__[:-4].lower()} {self.name!r}"
+        if callable(self.loader):
+            return self.loader
+        _check(isinstance(self.loader, str) and ":" in self.loader,
+               f"{what}: loader must be 'module:attribute' or a callable, got {self.loader!r}")
+        try:
+            return pkgutil.resolve_name(self.loader)
+        except Exception as exc:  # noqa: BLE001 - any failure of plugin code is reported
+            raise PluginError(f"{what}: cannot import {self.loader!r}: {type(exc).__name__}: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly metadata (the loader is shown as its import path)."""
-        data = asdict(self)
-        loader = data.pop("loader")
-        data["loader"] = loader if isinstance(loader, str) else getattr(loader, "__qualname__", repr(loader))
-        for key, value in data.items():
-            if isinstance(value, tuple):
-                data[key] = list(value)
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if not isinstance(self.loader, str):
+            data["loader"] = getattr(self.loader, "__qualname__", repr(self.loader))
         return data
 
 
 @dataclass(frozen=True)
 class MethodSpec(_Spec):
-    """A trainable CVGL method.
+    """A trainable method (``paper``: its citation); the loader gives a zero-argument factory of a
+    ``cvgl_bench.method.Method``.
 
-    ``loader`` resolves to a zero-argument callable (usually a :class:`cvgl_bench.method.Method`
-    subclass) that returns the method object.
-    """
+    ``official`` is False for re-implementations; ``notes`` are the caveats a leaderboard reader
+    must know; ``views`` are the views it can embed (a split with another view is refused)."""
 
     paper: str = ""
-    """Citation of the method's paper (title, venue, arXiv id)."""
     official: bool = True
-    """False for re-implementations that are not the authors' code."""
     notes: str = ""
-    """Caveats a reader of a leaderboard must know (guessed design choices, deviations)."""
     profiles: tuple[str, ...] = ("paper", "cpu")
     tags: tuple[str, ...] = ()
     views: tuple[str, ...] = VIEWS
-    """The views the method can embed (SAFA's polar transform needs ground panoramas, for example);
-    a split with another view is refused for this method and skipped by grids."""
 
     def __post_init__(self) -> None:
-        _check_name("method", self.name)
-        unknown = set(self.views) - set(VIEWS)
-        if unknown:
-            raise PluginError(f"method {self.name!r}: unknown view {sorted(unknown)[0]!r}")
+        super().__post_init__()
+        for view in self.views:
+            _check(view in VIEWS, f"method {self.name!r}: unknown view {view!r}")
         for required in ("paper", "cpu"):
-            if required not in self.profiles:
-                raise PluginError(f"method {self.name!r} must offer a {required!r} profile")
+            _check(required in self.profiles, f"method {self.name!r} must offer a {required!r} profile")
 
     def load(self) -> Any:
         """Return the method object (instantiated)."""
@@ -119,11 +91,10 @@ class MethodSpec(_Spec):
             method = factory()
         except Exception as exc:  # noqa: BLE001
             raise PluginError(f"method {self.name!r}: building it failed: {type(exc).__name__}: {exc}") from exc
-        if not isinstance(method, Method):
-            raise PluginError(f"method {self.name!r}: its loader returned {type(method).__name__}, not a "
-                              "cvgl_bench.method.Method (subclass it, or cvgl_bench.train.base.ContrastiveMethod)")
+        _check(isinstance(method, Method),
+               f"method {self.name!r}: its loader returned {type(method).__name__}, not a cvgl_bench.method.Method "
+               "(subclass it, or cvgl_bench.train.base.ContrastiveMethod)")
         return method
-
 
     def supports(self, split: SplitSpec) -> bool:
         """Whether this method can embed both views of ``split``."""
@@ -132,124 +103,75 @@ class MethodSpec(_Spec):
 
 @dataclass(frozen=True)
 class DatasetSpec(_Spec):
-    """A dataset family (CVUSA, VIGOR, a synthetic world...): where its files live, how to get it.
-
-    ``loader`` may be ``None``; when given it resolves to ``check(root: Path) -> dict``, the
-    validator behind ``cvgl-bench data check``.
-    """
+    """A dataset family: its ``folder`` under ``CVGL_DATA_ROOT`` and how to ``obtain`` it; the
+    loader, optional, gives ``check(root) -> dict`` for ``cvgl-bench data check``."""
 
     folder: str = ""
-    """Folder name under ``CVGL_DATA_ROOT`` (``CVUSA``, ``CVACT``, ``VIGOR``, ``University-1652``)."""
     homepage: str = ""
     obtain: str = ""
-    """One sentence: how to obtain the data (the official request procedure)."""
     license: str = ""
     synthetic: bool = False
-
-    def __post_init__(self) -> None:
-        _check_name("dataset", self.name)
 
 
 @dataclass(frozen=True)
 class SplitSpec(_Spec):
-    """A named split of a dataset: a training split or an evaluation split.
+    """A training (``role="train"``) or evaluation split of ``dataset``; the loader gives
+    ``load(root, protocol) -> TrainData | EvalData``.
 
-    ``loader`` resolves to ``load(root: Path, protocol: dict) -> TrainData | EvalData``
-    (:mod:`cvgl_bench.data.structures`), where ``root`` is the dataset's folder and
-    ``protocol`` holds every option of ``protocol_options`` (defaults filled in).
-    """
+    ``protocol_options`` maps each convention the split understands to its allowed values, the
+    official one first; ``train_split`` is the in-domain training split of an evaluation split;
+    ``layout`` (one of ``LAYOUTS``) picks a method's per-dataset recipe; ``twin`` names the
+    synthetic twin of a real split, or the real original of a synthetic one. ``metrics`` are
+    reported by default, in table order; ``expected_counts`` (``queries``, ``references``,
+    ``pairs``) and ``image_sizes`` ((H, W) per view) are the official figures of the real data."""
 
     dataset: str = ""
     role: str = "eval"
-    """``train`` or ``eval``."""
     layout: str = ""
-    """On-disk format family (one of ``LAYOUTS``); methods pick per-dataset recipes by it."""
     query_view: str = "ground"
     reference_view: str = "satellite"
     train_split: str | None = None
-    """For an evaluation split: the training split of the in-domain task."""
     protocol_options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    """Each named convention this split understands and its allowed values; first is the default."""
     metrics: tuple[str, ...] = ()
-    """Metrics reported by default, in table order."""
     expected_counts: Mapping[str, int] = field(default_factory=dict)
-    """Official sizes (``queries``, ``references``, ``pairs``) for ``data check``."""
     image_sizes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
-    """Image size (H, W) on disk per view, for the real data."""
     twin: str | None = None
-    """The synthetic twin of a real split (or the real original of a synthetic one)."""
     synthetic: bool = False
 
     def __post_init__(self) -> None:
-        _check_name("split", self.name)
-        if self.role not in ("train", "eval"):
-            raise PluginError(f"split {self.name!r}: role must be 'train' or 'eval', not {self.role!r}")
+        super().__post_init__()
+        _check(self.role in ("train", "eval"), f"split {self.name!r}: role must be 'train' or 'eval', not {self.role!r}")
         for view in (self.query_view, self.reference_view):
-            if view not in VIEWS:
-                raise PluginError(f"split {self.name!r}: unknown view {view!r}; views are {', '.join(VIEWS)}")
+            _check(view in VIEWS, f"split {self.name!r}: unknown view {view!r}; views are {', '.join(VIEWS)}")
 
     def protocol_defaults(self) -> dict[str, str]:
         """The default value of every protocol option (the official convention)."""
         return {key: values[0] for key, values in self.protocol_options.items()}
 
-    def resolve_protocol(self, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-        """Defaults updated with ``overrides``; unknown keys or values are a one-line error."""
-        from .errors import ConfigError
-
-        protocol = self.protocol_defaults()
-        for key, value in (overrides or {}).items():
-            if key not in self.protocol_options:
-                known = ", ".join(sorted(self.protocol_options)) or "none"
-                raise ConfigError(f"split {self.name!r} has no protocol option {key!r} (options: {known})")
-            if value not in self.protocol_options[key]:
-                allowed = ", ".join(self.protocol_options[key])
-                raise ConfigError(f"protocol option {key}={value!r} is not one of: {allowed}")
-            protocol[key] = value
-        return protocol
-
 
 @dataclass(frozen=True)
 class MetricSpec(_Spec):
-    """A retrieval metric computed from stored ranks.
-
-    ``loader`` resolves to ``per_query(ranks, data, protocol) -> numpy.ndarray`` returning one
-    score per query in [0, 1]; the metric's value is their mean (in %), which makes a
-    bootstrap over queries possible for every metric.
-    """
+    """A metric; the loader gives ``per_query(ranks, data, protocol)``, one score in [0, 1] per
+    query, whose mean (in %) is the value. ``convention_option`` names the protocol option that
+    changes its convention, if any."""
 
     higher_is_better: bool = True
     convention_option: str | None = None
-    """The protocol option that changes this metric's convention, if any (recorded with it)."""
-
-    def __post_init__(self) -> None:
-        _check_name("metric", self.name)
 
 
 @dataclass(frozen=True)
 class SearchBackendSpec(_Spec):
-    """An exact search backend that turns embeddings into ranks.
-
-    ``loader`` resolves to a zero-argument factory of an object with
-    ``rank(query, reference, truth, device=None) -> RankTable``.
-    """
+    """An exact search backend; the loader gives a factory of an object with ``rank(query,
+    reference, truth, device=None) -> RankTable``. A missing module of ``requires`` makes it
+    unavailable, not broken."""
 
     requires: tuple[str, ...] = ()
-    """Importable modules it needs (``faiss``); a missing one makes it unavailable, not broken."""
-
-    def __post_init__(self) -> None:
-        _check_name("search backend", self.name)
 
     def available(self) -> bool:
         """Whether every required module can be imported here."""
-        import importlib.util
-
         return all(importlib.util.find_spec(mod) is not None for mod in self.requires)
 
 
-SPEC_TYPES: Mapping[str, type] = {
-    "method": MethodSpec,
-    "dataset": DatasetSpec,
-    "split": SplitSpec,
-    "metric": MetricSpec,
-    "search_backend": SearchBackendSpec,
-}
+#: Each spec kind, in the order its register hook runs.
+SPEC_TYPES: Mapping[str, type] = {"dataset": DatasetSpec, "split": SplitSpec, "metric": MetricSpec,
+                                  "search_backend": SearchBackendSpec, "method": MethodSpec}

@@ -6,6 +6,7 @@ import types
 import pytest
 
 from cvgl_bench import MethodSpec, hookimpl
+from cvgl_bench.data.splits import resolve_protocol
 from cvgl_bench.errors import PluginError, UnknownNameError
 from cvgl_bench.plugins import PluginHost
 
@@ -135,12 +136,12 @@ def test_split_protocol_resolution(make_host):
     from cvgl_bench.errors import ConfigError
 
     spec = make_host(module("good")).splits.get("toyset_test")
-    assert spec.resolve_protocol() == {"ties": "strict"}
-    assert spec.resolve_protocol({"ties": "loose"}) == {"ties": "loose"}
+    assert resolve_protocol(spec) == {"ties": "strict"}
+    assert resolve_protocol(spec, {"ties": "loose"}) == {"ties": "loose"}
     with pytest.raises(ConfigError, match="not one of: strict, loose"):
-        spec.resolve_protocol({"ties": "random"})
+        resolve_protocol(spec, {"ties": "random"})
     with pytest.raises(ConfigError, match="no protocol option 'colour'"):
-        spec.resolve_protocol({"colour": "red"})
+        resolve_protocol(spec, {"colour": "red"})
 
 
 def test_add_plugin_after_load_is_refused():

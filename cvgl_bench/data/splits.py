@@ -10,8 +10,8 @@ applies one option to several splits hands each split only the options it has
 
 from __future__ import annotations
 
-__all__ = ["load_split"]
-"""The one way to read a split (tests/test_toolkit_api.py)."""
+__all__ = ["load_split", "resolve_protocol"]
+"""The one way to read a split and to resolve its protocol (tests/test_toolkit_api.py)."""
 
 import inspect
 from collections.abc import Mapping, Sequence
@@ -43,7 +43,7 @@ def load_split(spec: SplitSpec, data_root: str | Path | None = None, protocol: M
     """
     if host is None:
         raise TypeError("load_split needs the plugin host (host=...)")
-    resolved = spec.resolve_protocol(protocol)
+    resolved = resolve_protocol(spec, protocol)
     if root is None:
         root = resolve_root(host.datasets.get(spec.dataset), data_root, spec, twin_command=twin_command)
     reader = spec.load()
@@ -62,6 +62,20 @@ def load_split(spec: SplitSpec, data_root: str | Path | None = None, protocol: M
     if size == 0 and not allow_empty:
         raise DataError(f"split {spec.name!r} under {root} is empty")
     return data
+
+
+def resolve_protocol(spec: SplitSpec, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The split's default protocol updated with ``overrides``; an option the split does not have,
+    or a value it does not allow, is a one-line :class:`~cvgl_bench.errors.ConfigError`."""
+    protocol = spec.protocol_defaults()
+    for key, value in (overrides or {}).items():
+        if key not in spec.protocol_options:
+            known = ", ".join(sorted(spec.protocol_options)) or "none"
+            raise ConfigError(f"split {spec.name!r} has no protocol option {key!r} (options: {known})")
+        if value not in spec.protocol_options[key]:
+            raise ConfigError(f"protocol option {key}={value!r} is not one of: {', '.join(spec.protocol_options[key])}")
+        protocol[key] = value
+    return protocol
 
 
 def check_protocol_overrides(overrides: Mapping[str, str], specs: Sequence[Any], where: str = "--protocol") -> None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..data.splits import resolve_protocol
 from ..errors import ConfigError, PluginError
 from ..evaluate.scoring import DEFAULT_METRICS
 from ..specs import MethodSpec, SplitSpec
@@ -101,7 +102,7 @@ def _check_protocol(cell: Cell, eval_specs: list[SplitSpec]) -> None:
             raise ConfigError(f"no evaluation split of this cell ({', '.join(cell.eval_splits)}) has protocol "
                               f"option {key!r} (options: {', '.join(known) or 'none'})")
         for spec in having:
-            spec.resolve_protocol({key: value})
+            resolve_protocol(spec, {key: value})
 
 
 def resolve_hparams(method: Any, cell: Cell, train_spec: SplitSpec) -> dict[str, Any]:
