@@ -142,3 +142,17 @@ def test_an_override_equal_to_the_recipe_is_not_a_variant(toy_host, tmp_path):
                      options, toy_host)
     assert mixed.cell.variant == "augment.flip_p=0"
     assert mixed.written[0].name == "synth_cvusa_train__synth_cvusa_test__augment.flip_p_0__seed0.json"
+
+
+def test_queries_per_s_is_measured_only_when_the_queries_were_embedded(toy_host, tmp_path, monkeypatch):
+    from cvgl_bench.evaluate import extract
+
+    monkeypatch.setattr(extract, "cache_dir", lambda: tmp_path / "cache")  # an empty embedding cache
+    first = run_cell(Cell("tiny", ("synth_cvusa_test",)), _options(tmp_path), toy_host)
+    measured = results.read(first.written[0]).efficiency
+    assert measured["queries_per_s"] > 0
+    again = run_cell(Cell("tiny", ("synth_cvusa_test",)), _options(tmp_path, overwrite="always"), toy_host)
+    assert not again.trained  # the same checkpoint, so the embedding cache holds the queries
+    cached = results.read(again.written[0]).efficiency
+    assert "queries_per_s" not in cached
+    assert cached["params"] == measured["params"]

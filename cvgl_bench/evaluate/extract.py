@@ -127,6 +127,23 @@ def check_normalised(embeddings: np.ndarray | torch.Tensor, who: str) -> None:
                           f"CVGLModel.encode must return L2-normalised finite vectors")
 
 
+def cached_embedding(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, Any], method: Method, *,
+                     device: str = "cpu", checkpoint_hash: str | None = None) -> tuple[Path, np.ndarray | None]:
+    """Where :func:`embed` caches these embeddings, and the cached array when a readable one is
+    there (else ``None``): a caller that times the forward pass knows when there was none."""
+    checkpoint_hash = checkpoint_hash or model_fingerprint(model)  # type: ignore[arg-type]
+    key = cache_key(checkpoint_hash, images, view, hparams, method, device, bool(hparams.get("amp", False)))
+    path = cache_dir() / "embeddings" / f"{key}.npy"
+    if path.exists():
+        try:
+            cached = np.load(path, allow_pickle=False)
+            if cached.shape[0] == len(images):
+                return path, cached
+        except (OSError, ValueError):
+            pass  # unreadable: recomputed and overwritten
+    return path, None
+
+
 def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, Any], method: Method, *,
           device: str = "cpu", batch_size: int = 64, cache: bool = True, checkpoint_hash: str | None = None,
           progress: bool = True, arrays: Any = None, on_corrupt: str = "fail", sharded: bool = False) -> np.ndarray:
@@ -148,16 +165,10 @@ def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, A
     amp = bool(hparams.get("amp", False))
     path: Path | None = None
     if cache:
-        checkpoint_hash = checkpoint_hash or model_fingerprint(model)  # type: ignore[arg-type]
-        key = cache_key(checkpoint_hash, images, view, hparams, method, device, amp)
-        path = cache_dir() / "embeddings" / f"{key}.npy"
-        if path.exists():
-            try:
-                cached = np.load(path, allow_pickle=False)
-                if cached.shape[0] == len(images):
-                    return cached
-            except (OSError, ValueError):
-                pass  # unreadable: recompute and overwrite
+        path, cached = cached_embedding(model, images, view, hparams, method, device=device,
+                                        checkpoint_hash=checkpoint_hash)
+        if cached is not None:
+            return cached
     if arrays is None:
         from ..data.images import load_images
 

@@ -190,7 +190,8 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
                      f"({best.label}), per-query scores recomputed from the stored ranks; 'yes' when p < 0.05.")
     devices = sorted({d for r in table.rows for d in r.devices})
     if "queries_per_s" in eff:
-        notes.append("Queries/s measured on: " + "; ".join(devices) + ".")
+        notes.append("Queries/s measured on: " + "; ".join(devices) + " (while embedding the queries; a record "
+                     "whose query embeddings came from the embedding cache has none).")
     notes.extend(table.notes)
     return Table(headers, rows, numeric), notes
 

@@ -136,21 +136,26 @@ def _evaluate(job: Pending, trained: TrainedModel, method: Any, hparams: dict[st
               base: dict[str, Any], efficiency: dict[str, Any], phases: dict[str, float], options: RunOptions,
               device: str, host: Any) -> tuple[Any, dict[str, np.ndarray]]:
     """Embed the split's queries and references, rank and score them; the completed record and its ranks."""
-    from ..evaluate.extract import embed
+    from ..evaluate.extract import cached_embedding, embed
     from ..evaluate.scoring import score
 
     started = provenance.now()
     spec, data = job.spec, job.data
-    common = {"device": device, "checkpoint_hash": trained.checkpoint["sha256"], "on_corrupt": options.on_corrupt}
+    common = {"device": device, "checkpoint_hash": trained.checkpoint["sha256"]}
     t0 = time.perf_counter()
-    query = embed(trained.model, data.queries, spec.query_view, job.hparams, method, **common)
-    t_query = time.perf_counter() - t0
-    reference = embed(trained.model, data.references, spec.reference_view, job.hparams, method, **common)
+    query = cached_embedding(trained.model, data.queries, spec.query_view, job.hparams, method, **common)[1]
+    queries_per_s = None  # not measured when the queries' embeddings come from the cache
+    if query is None:
+        query = embed(trained.model, data.queries, spec.query_view, job.hparams, method, **common,
+                      on_corrupt=options.on_corrupt)
+        queries_per_s = len(data.queries) / max(time.perf_counter() - t0, 1e-9)
+    reference = embed(trained.model, data.references, spec.reference_view, job.hparams, method, **common,
+                      on_corrupt=options.on_corrupt)
     phases["embed"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     scored = score(np.asarray(query), np.asarray(reference), data, metrics=spec.metrics, backend=options.backend,
                    device=device, n_boot=options.n_boot, seed=job.record.cell.seed, host=host)
     phases["search_and_metrics"] = time.perf_counter() - t0
     record = complete(job, scored, trained, train_fingerprint, base, efficiency, phases, started,
-                      len(data.queries) / max(t_query, 1e-9), hparams, path_bases(spec, options.data_root, host))
+                      queries_per_s, hparams, path_bases(spec, options.data_root, host))
     return record, scored.rank_arrays()

@@ -78,7 +78,7 @@ def pending(p: Plan, evals: list[EvalData], method_version: str, hparams: Mappin
 
 
 def complete(job: Pending, scored: Any, model: TrainedModel, train_fingerprint: str, base: Mapping[str, Any],
-             efficiency: Mapping[str, Any], phases: Mapping[str, float], started: str, queries_per_s: float,
+             efficiency: Mapping[str, Any], phases: Mapping[str, float], started: str, queries_per_s: float | None,
              hparams: Mapping[str, Any], path_bases: Sequence[tuple[str, Path]]) -> Record:
     """``job.record`` with the evaluation's numbers and the provenance of the whole cell filled in.
 
@@ -88,7 +88,7 @@ def complete(job: Pending, scored: Any, model: TrainedModel, train_fingerprint: 
     record.metrics = {name: MetricValue(**metric) for name, metric in scored.metrics.items()}
     record.n_queries, record.n_references = len(data.queries), len(data.references)
     record.checkpoint = results.CheckpointRef(**model.checkpoint)
-    record.efficiency = {**efficiency, "queries_per_s": queries_per_s}
+    record.efficiency = {**efficiency, **({"queries_per_s": queries_per_s} if queries_per_s is not None else {})}
     info = model.info
     record.provenance = {
         **base,
