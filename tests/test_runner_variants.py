@@ -96,6 +96,13 @@ def test_resume_continues_an_interrupted_training_and_restart_starts_over(toy_ho
     run_cell(cell, RunOptions(results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False, n_boot=20,
                               log=lines.append, resume=resume), toy_host)
     assert any(expected in line for line in lines), lines
+    (info,) = (tmp_path / "runs").rglob("train.json")
+    trained = json.loads(info.read_text())
+    if resume:  # the training's time counts the epoch trained before the interruption
+        assert trained["resumed_after_epoch"] == 1
+        assert trained["train_s"] >= trained["train_s_before_resume"] > 0
+    else:
+        assert "train_s_before_resume" not in trained and trained["train_s"] > 0
 
 
 def test_a_reused_checkpoint_keeps_the_provenance_of_its_training(toy_host, tmp_path):

@@ -30,8 +30,9 @@ from ..results import checkpoint_entry
 from .cell import Cell, RunOptions
 
 TRAIN_INFO = "train.json"
-"""Beside a checkpoint: world size, global batch, device and seconds of its training (and what
-the training noted, such as images skipped under ``--on-corrupt skip``)."""
+"""Beside a checkpoint: world size, global batch, device and seconds of its training (a resumed
+training's include its epochs before the interruption, noted as ``train_s_before_resume``) and
+what the training noted, such as images skipped under ``--on-corrupt skip``."""
 
 SOURCE_INFO = "source.json"
 """Beside a checkpoint: the digest of the method plugin's source it was trained with
@@ -136,8 +137,10 @@ def train_or_reuse(method: Any, hparams: dict[str, Any], train: Any, cell: Cell,
     if world.rank != 0:
         return None
     seconds = time.perf_counter() - started
+    # a resumed training's time is its epochs before the interruption plus this process's
+    total = seconds + float(run.notes.get("train_s_before_resume", 0.0))
     write_json(workdir / TRAIN_INFO, {"world_size": world.world_size, "global_batch": int(hparams.get("batch_size", 0)),
-                                      "device": str(device), "train_s": round(seconds, 3), **run.notes})
+                                      "device": str(device), "train_s": round(total, 3), **run.notes})
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
     write_bytes(model_path, buffer.getvalue())

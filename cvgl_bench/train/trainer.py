@@ -256,6 +256,8 @@ class Trainer:
         try:
             if resumed:
                 self._log(f"resumed from {self.checkpoint_path} after epoch {self.epoch}")
+                self.run.notes.update(resumed_after_epoch=self.epoch,
+                                      train_s_before_resume=round(self.recorded_seconds(), 3))
             else:
                 if self.checkpoint_path.exists():
                     self._log(f"starting a new run: {self.checkpoint_path} will be overwritten "
@@ -270,6 +272,12 @@ class Trainer:
                 self.runlog.close()
                 self.runlog = None
         return self.history
+
+    def recorded_seconds(self) -> float:
+        """Wall time of the epochs in the history: training, evaluation, epoch hooks and checkpoint
+        writes (what a resumed run adds to its own time; setup before epoch 1 is not recorded)."""
+        return sum(float(entry.get(key, 0.0)) for entry in self.history
+                   for key in ("seconds", "eval_s", "hooks_s", "checkpoint_s"))
 
     def loader(self, epoch: int) -> DataLoader:
         """This rank's batches of ``epoch``: its slice of each global batch of the plan."""
