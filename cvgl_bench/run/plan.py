@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..data.splits import resolve_protocol
+from ..data.splits import check_protocol_overrides
 from ..errors import ConfigError, PluginError
 from ..evaluate.scoring import DEFAULT_METRICS
 from ..specs import MethodSpec, SplitSpec
@@ -60,7 +60,7 @@ def plan(cell: Cell, host: Any) -> Plan:
     if not cell.eval_splits:
         raise ConfigError("no evaluation split given; pass --dataset SPLIT")
     eval_specs = [_eval_spec(host, name, cell, method_spec) for name in cell.eval_splits]
-    _check_protocol(cell, eval_specs)
+    check_protocol_overrides(dict(cell.protocol), eval_specs, where=f"{cell}: protocol")
     train_name = cell.train_split
     if train_name is None:
         in_domain = {spec.train_split for spec in eval_specs}
@@ -90,19 +90,6 @@ def _eval_spec(host: Any, name: str, cell: Cell, method_spec: MethodSpec) -> Spl
     for metric in spec.metrics or DEFAULT_METRICS:
         host.metrics.get(metric, hint=f"(split {name} reports it; install the plugin that provides it)")
     return spec
-
-
-def _check_protocol(cell: Cell, eval_specs: list[SplitSpec]) -> None:
-    """Every protocol option of the cell must belong to one of its evaluation splits, and each
-    split that has it must allow its value."""
-    for key, value in cell.protocol:
-        having = [spec for spec in eval_specs if key in spec.protocol_options]
-        if not having:
-            known = sorted({option for spec in eval_specs for option in spec.protocol_options})
-            raise ConfigError(f"no evaluation split of this cell ({', '.join(cell.eval_splits)}) has protocol "
-                              f"option {key!r} (options: {', '.join(known) or 'none'})")
-        for spec in having:
-            resolve_protocol(spec, {key: value})
 
 
 def resolve_hparams(method: Any, cell: Cell, train_spec: SplitSpec) -> dict[str, Any]:
