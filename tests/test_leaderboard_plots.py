@@ -140,6 +140,13 @@ class MappedModel(torch.nn.Module, CVGLModel):
         return {"brightness": images.mean(dim=1) * self.scale}
 
 
+class QueryMappedModel(MappedModel):
+    """Maps of the query view only, as a model whose reference is polar-transformed may have."""
+
+    def spatial_maps(self, images, view):
+        return super().spatial_maps(images, view) if view == "ground" else {}
+
+
 class MappedMethod(Method):
     def hparams(self, profile, train_split):
         return {"views": ["ground", "satellite"], "image_size": {"ground": [20, 80], "satellite": [32, 32]}}
@@ -194,3 +201,47 @@ def test_models_with_spatial_maps_get_a_figure_and_missing_checkpoints_a_reason(
     lb.render(build(tmp_path / "results"), tmp_path / "out2", "md", host=host, data_root=tmp_path / "data")
     text = (tmp_path / "out2" / "in-domain__toy_test.md").read_text()
     assert "skipped for m: their checkpoints are not under runs on this machine (--runs)" in text
+
+
+class QueryMappedMethod(MappedMethod):
+    def build_model(self, hparams):
+        return QueryMappedModel()
+
+
+def test_a_model_with_maps_of_one_view_gets_only_that_view_drawn_and_named(tmp_path, make_host):
+    plugin, fingerprint = toy_world(tmp_path / "data")
+
+    class MethodPlugin:
+        @hookimpl
+        def cvgl_bench_register_methods(self, register):
+            register(MethodSpec(name="m", loader=f"{__name__}:QueryMappedMethod", summary="query maps only"))
+
+    host = make_host(plugin, MethodPlugin())
+    toy_records(tmp_path / "results", fingerprint)
+    (record_path,) = (tmp_path / "results").rglob("*.json")
+    checkpoint = tmp_path / "model.pt"
+    torch.save(QueryMappedModel().state_dict(), checkpoint)
+    _with_checkpoint(record_path, checkpoint)
+    lb.render(build(tmp_path / "results"), tmp_path / "out", "md", host=host, data_root=tmp_path / "data")
+    text = (tmp_path / "out" / "in-domain__toy_test.md").read_text()
+    assert "spatial maps over 2 query images of toy_test (it has none of the other view)" in text
+    assert "reference images" not in text
+    width_both = jpeg_image(_render_both(tmp_path, make_host, plugin, fingerprint)).shape[1]
+    width_query = jpeg_image((tmp_path / "out" / "plots" / "in-domain__toy_test.m.maps.jpg").read_bytes()).shape[1]
+    assert width_query < width_both  # no empty reference columns
+
+
+def _render_both(tmp_path, make_host, plugin, fingerprint):
+    class MethodPlugin:
+        @hookimpl
+        def cvgl_bench_register_methods(self, register):
+            register(MethodSpec(name="m", loader=f"{__name__}:MappedMethod", summary="mapped"))
+
+    host = make_host(plugin, MethodPlugin())
+    toy_records(tmp_path / "both", fingerprint)
+    (record_path,) = (tmp_path / "both").rglob("*.json")
+    checkpoint = tmp_path / "both.pt"
+    torch.save(MappedModel().state_dict(), checkpoint)
+    _with_checkpoint(record_path, checkpoint)
+    lb.render(build(tmp_path / "both"), tmp_path / "out_both", "md", host=host, data_root=tmp_path / "data")
+    return (tmp_path / "out_both" / "plots" / "in-domain__toy_test.m.maps.jpg").read_bytes()

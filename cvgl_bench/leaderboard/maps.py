@@ -85,8 +85,10 @@ def map_figures(table: BenchmarkTable, *, host: Any, data_root: Any = None, runs
                 for k, i in enumerate(chosen):
                     cells.setdefault(name, {})[(k, v)] = (pixels[k], np.asarray(values[k].float().cpu()),
                                                           f"{view} {images.ids[int(i)]}: {name}")
-        # one row per map, one column per (image, view): panoramas and tiles keep their own widths
-        order = [(k, v) for k in range(n_images) for v in range(len(views))]
+        # one row per map, one column per (image, view) among the views that have maps (a polar-
+        # transformed reference may have none): panoramas and tiles keep their own widths
+        mapped = sorted({v for by_cell in cells.values() for _, v in by_cell})
+        order = [(k, v) for k in range(n_images) for v in mapped]
         pairs: list[Any] = []
         titles: list[str] = []
         for name in cells:
@@ -99,9 +101,11 @@ def map_figures(table: BenchmarkTable, *, host: Any, data_root: Any = None, runs
             png = plot_attention_overlays(pairs, titles=titles, columns=len(order), also=also,
                                           suptitle=f"{row.label}, seed {row.runs[0].seed}: spatial maps over the input "
                                                    f"({table.title})")
+            over = " and ".join(f"{n_images} {('query', 'reference')[v]}" for v in mapped)
             blocks.append(Figure(key.replace("=", "-"), png,
                                  f"{row.label}, seed {row.runs[0].seed}: its model's spatial maps over "
-                                 f"{n_images} query and {n_images} reference images of {table.eval_split}"))
+                                 f"{over} images of {table.eval_split}"
+                                 + ("" if len(mapped) == len(views) else " (it has none of the other view)")))
     if missing:
         blocks.append(Text(f"spatial maps (of models that offer them) skipped for {', '.join(missing)}: "
                            f"their checkpoints are not under {runs_dir} on this machine (--runs)"))
