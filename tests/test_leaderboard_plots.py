@@ -169,20 +169,27 @@ def _with_checkpoint(record_path, checkpoint):
     record_path.write_text(json.dumps(record))
 
 
-def test_models_with_spatial_maps_get_a_figure_and_missing_checkpoints_a_reason(tmp_path, make_host, monkeypatch):
+def _mapped_board(tmp_path, make_host, method_cls, name):
+    """A toy world with one record of a method ``m`` (``method_cls``) whose checkpoint is
+    ``tmp_path/<name>.pt``; returns the host, the record path and the checkpoint."""
     plugin, fingerprint = toy_world(tmp_path / "data")
 
     class MethodPlugin:
         @hookimpl
         def cvgl_bench_register_methods(self, register):
-            register(MethodSpec(name="m", loader=f"{__name__}:MappedMethod", summary="mapped"))
+            register(MethodSpec(name="m", loader=f"{__name__}:{method_cls.__name__}", summary="mapped"))
 
     host = make_host(plugin, MethodPlugin())
-    toy_records(tmp_path / "results", fingerprint)
-    (record_path,) = (tmp_path / "results").rglob("*.json")
-    checkpoint = tmp_path / "model.pt"
-    torch.save(MappedModel().state_dict(), checkpoint)
+    toy_records(tmp_path / name, fingerprint)
+    (record_path,) = (tmp_path / name).rglob("*.json")
+    checkpoint = tmp_path / f"{name}.pt"
+    torch.save(method_cls().build_model({}).state_dict(), checkpoint)
     _with_checkpoint(record_path, checkpoint)
+    return host, record_path, checkpoint
+
+
+def test_models_with_spatial_maps_get_a_figure_and_missing_checkpoints_a_reason(tmp_path, make_host, monkeypatch):
+    host, record_path, checkpoint = _mapped_board(tmp_path, make_host, MappedMethod, "results")
     board = build(tmp_path / "results")
     files = lb.render(board, tmp_path / "out", "md", host=host, data_root=tmp_path / "data")
     maps = tmp_path / "out" / "plots" / "in-domain__toy_test.m.maps.jpg"
@@ -209,39 +216,15 @@ class QueryMappedMethod(MappedMethod):
 
 
 def test_a_model_with_maps_of_one_view_gets_only_that_view_drawn_and_named(tmp_path, make_host):
-    plugin, fingerprint = toy_world(tmp_path / "data")
-
-    class MethodPlugin:
-        @hookimpl
-        def cvgl_bench_register_methods(self, register):
-            register(MethodSpec(name="m", loader=f"{__name__}:QueryMappedMethod", summary="query maps only"))
-
-    host = make_host(plugin, MethodPlugin())
-    toy_records(tmp_path / "results", fingerprint)
-    (record_path,) = (tmp_path / "results").rglob("*.json")
-    checkpoint = tmp_path / "model.pt"
-    torch.save(QueryMappedModel().state_dict(), checkpoint)
-    _with_checkpoint(record_path, checkpoint)
-    lb.render(build(tmp_path / "results"), tmp_path / "out", "md", host=host, data_root=tmp_path / "data")
-    text = (tmp_path / "out" / "in-domain__toy_test.md").read_text()
+    widths = {}
+    for method_cls in (MappedMethod, QueryMappedMethod):
+        name = method_cls.__name__
+        host, _, _ = _mapped_board(tmp_path / name, make_host, method_cls, "results")
+        lb.render(build(tmp_path / name / "results"), tmp_path / name / "out", "md", host=host,
+                  data_root=tmp_path / name / "data")
+        widths[name] = jpeg_image((tmp_path / name / "out" / "plots" / "in-domain__toy_test.m.maps.jpg")
+                                  .read_bytes()).shape[1]
+    text = (tmp_path / "QueryMappedMethod" / "out" / "in-domain__toy_test.md").read_text()
     assert "spatial maps over 2 query images of toy_test (it has none of the other view)" in text
     assert "reference images" not in text
-    width_both = jpeg_image(_render_both(tmp_path, make_host, plugin, fingerprint)).shape[1]
-    width_query = jpeg_image((tmp_path / "out" / "plots" / "in-domain__toy_test.m.maps.jpg").read_bytes()).shape[1]
-    assert width_query < width_both  # no empty reference columns
-
-
-def _render_both(tmp_path, make_host, plugin, fingerprint):
-    class MethodPlugin:
-        @hookimpl
-        def cvgl_bench_register_methods(self, register):
-            register(MethodSpec(name="m", loader=f"{__name__}:MappedMethod", summary="mapped"))
-
-    host = make_host(plugin, MethodPlugin())
-    toy_records(tmp_path / "both", fingerprint)
-    (record_path,) = (tmp_path / "both").rglob("*.json")
-    checkpoint = tmp_path / "both.pt"
-    torch.save(MappedModel().state_dict(), checkpoint)
-    _with_checkpoint(record_path, checkpoint)
-    lb.render(build(tmp_path / "both"), tmp_path / "out_both", "md", host=host, data_root=tmp_path / "data")
-    return (tmp_path / "out_both" / "plots" / "in-domain__toy_test.m.maps.jpg").read_bytes()
+    assert widths["QueryMappedMethod"] < widths["MappedMethod"]  # no empty reference columns
