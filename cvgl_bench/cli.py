@@ -27,10 +27,26 @@ def _debug_enabled(ctx: click.Context | None) -> bool:
     return os.environ.get("CVGL_BENCH_DEBUG", "") in ("1", "true", "yes")
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage error (unknown option, invalid value) shown as one ``Error:`` line that names
+    the help to read, instead of click's usage block; exit code 2 as before."""
+
+    def show(self, file: Any = None) -> None:
+        where = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
+        click.echo(f"Error: {self.format_message()}{where}", err=True, file=file)
+
+
 class PluginGroup(click.Group):
     """Root group: adds plugin commands on first lookup and turns user errors into one line."""
 
     _plugins_added = False
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from exc
 
     def _ensure_plugins(self) -> None:
         if not PluginGroup._plugins_added:
@@ -79,11 +95,19 @@ class PluginGroup(click.Group):
             if error is not None:
                 raise error
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from exc
         except UserError as exc:
             if _debug_enabled(ctx):
                 raise
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+
+
+def _one_line(exc: click.UsageError) -> click.UsageError:
+    if isinstance(exc, OneLineUsageError):
+        return exc
+    return OneLineUsageError(exc.format_message(), exc.ctx)
 
 
 @click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -242,7 +266,7 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
 @click.option("--on-corrupt", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
               help="A corrupt image ends the run, or is skipped: an evaluation image is counted in the record, "
                    "a training image leaves out its pairs (counted in the checkpoint's train.json).")
-@click.option("--threads", type=int, default=None, help="Torch CPU threads (default: torch's choice).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads (default: torch's choice).")
 @click.option("--resume/--restart", default=True, show_default=True,
               help="Continue an interrupted training from its last epoch checkpoint and reuse a trained "
                    "model, or train from scratch and rewrite the cell's records (unless --overwrite never).")
@@ -327,19 +351,19 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 @click.argument("suites", nargs=-1, metavar="[SUITE|NAME]...")
 @click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
               help="local: cells in this machine's processes (--jobs at once); slurm: a submitit job array.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Cells run at once (local executor).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Cells run at once (local executor).")
 @click.option("--seeds", "--seed", "seeds", multiple=True, callback=_seed_list,
               help="Seeds replacing each suite's seeds: --seeds 0,1,2 or --seed 0 --seed 1 (its seeds_for extras "
                    "still run).")
-@click.option("--gpus-per-cell", type=int, default=0, show_default=True,
+@click.option("--gpus-per-cell", type=click.IntRange(min=0), default=0, show_default=True,
               help="GPUs per cell; more than 1 launches each cell through torchrun (DDP).")
 @click.option("--slurm-partition", default=None, help="Slurm partition (slurm executor).")
 @click.option("--slurm-cluster", default=None, help="submitit cluster: slurm (default), local or debug.")
-@click.option("--timeout-min", type=int, default=24 * 60, show_default=True, help="Slurm time limit per cell.")
+@click.option("--timeout-min", type=click.IntRange(min=1), default=24 * 60, show_default=True, help="Slurm time limit per cell.")
 @click.option("--slurm-account", default=None, help="Slurm account to charge (slurm executor).")
 @click.option("--slurm-qos", default=None, help="Slurm QoS (slurm executor).")
-@click.option("--slurm-cpus-per-task", type=int, default=None, help="CPUs per task (slurm executor).")
-@click.option("--slurm-mem-gb", type=int, default=None, help="Memory per node in GB (slurm executor).")
+@click.option("--slurm-cpus-per-task", type=click.IntRange(min=1), default=None, help="CPUs per task (slurm executor).")
+@click.option("--slurm-mem-gb", type=click.IntRange(min=1), default=None, help="Memory per node in GB (slurm executor).")
 @click.option("--slurm-constraint", default=None, help="Slurm node constraint, e.g. a100 (slurm executor).")
 @click.option("--slurm-param", "slurm_params", multiple=True, metavar="KEY=VALUE",
               help="Any other submitit parameter (repeatable; VALUE is YAML), e.g. slurm_exclude=node12.")
@@ -354,7 +378,7 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 @click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
               help="Checkpoints, training state and run logs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available).")
-@click.option("--threads", type=int, default=None, help="Torch CPU threads per cell (default: torch's choice).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads per cell (default: torch's choice).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the cells (with --dry-run) or each cell's outcome as JSON instead of a table and a line.")
 def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ...], gpus_per_cell: int,

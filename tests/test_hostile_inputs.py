@@ -144,6 +144,30 @@ def test_run_refuses_an_override_of_the_wrong_kind_before_loading_data(tmp_path,
     assert not (tmp_path / "cache").exists() and not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize("args,env,needle", [
+    (("--set", "epochs=-1"), {}, "epochs must be an integer at least 1, not -1"),
+    (("--set", "lr=.inf"), {}, "lr must be a finite number above 0, not inf"),
+    (("--set", "lr=-1e-3", "--dry-run"), {}, "lr must be a finite number above 0"),
+    (("--threads", "0"), {}, "'--threads': 0 is not in the range x>=1"),
+    ((), {"CVGL_BENCH_THREADS": "two"}, "CVGL_BENCH_THREADS must be a positive integer, not 'two'"),
+    ((), {"CVGL_BENCH_THREADS": "-3"}, "CVGL_BENCH_THREADS must be a positive integer, not '-3'"),
+])
+def test_run_refuses_impossible_numbers_before_loading_data(tmp_path, monkeypatch, args, env, needle):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    proc = cli(tmp_path, "run", "--method", "clnet", "--dataset", "synth_cvusa_test", *args,
+               "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"))
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("args,needle", [(("--jobs", "0"), "'--jobs': 0 is not in the range x>=1"),
+                                         (("--threads", "-2"), "'--threads': -2 is not in the range x>=1"),
+                                         (("--gpus-per-cell", "-1"), "'--gpus-per-cell'")])
+def test_grid_refuses_impossible_counts_even_in_a_dry_run(tmp_path, args, needle):
+    assert_one_line_error(cli(tmp_path, "grid", "--dry-run", *args), needle)
+
+
 def test_overrides_keep_the_recipe_kind_but_flags_and_names_interchange():
     from cvgl_bench.errors import ConfigError
     from cvgl_bench.run.overrides import apply_overrides, parse_set

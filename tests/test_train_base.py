@@ -36,6 +36,18 @@ def test_layout_recipe_overrides_default_and_image_size_follows_the_views():
     ({"neighbour_metric": "l1"}, "neighbour_metric"),
     ({"image_sizes": {"satellite": [16, 20]}}, "square"),
     ({"augment": {"flip": 1}}, "unknown augment option"),
+    ({"epochs": -1}, "epochs must be an integer at least 1, not -1"),
+    ({"epochs": 2.5}, "epochs must be an integer"),
+    ({"epochs": True}, "epochs must be an integer"),
+    ({"lr": float("inf")}, "lr must be a finite number above 0"),
+    ({"lr": float("nan")}, "lr must be a finite number"),
+    ({"lr": 0}, "lr must be a finite number above 0"),
+    ({"weight_decay": -0.1}, "weight_decay must be a finite number at least 0"),
+    ({"label_smoothing": 1.0}, "label_smoothing must be below 1"),
+    ({"threads": 0}, "threads must be an integer at least 1"),
+    ({"embed_batch_size": 0}, "embed_batch_size"),
+    ({"grad_clip_value": 0}, "grad_clip_value must be a finite number above 0"),
+    ({"warmup_epochs": "1"}, "warmup_epochs must be a finite number"),
 ])
 def test_invalid_recipes_fail_in_one_line(override, message):
     method = TinyMethod()

@@ -137,7 +137,7 @@ def cvgl_bench_register_commands(cli):
     @click.option("--real-size", is_flag=True, help="Write images at the real datasets' sizes (slow).")
     @click.option("--vigor-layout", type=click.Choice(["official", "sample4geo"]), default=None,
                   help="VIGOR folders: City/panorama (official) or ground/City (Sample4Geo).")
-    @click.option("--workers", type=int, default=None,
+    @click.option("--workers", type=click.IntRange(min=1), default=None,
                   help="Worker processes (default: min(4, CPUs); CVGL_BENCH_SYNTH_WORKERS).")
     @click.option("--preview", "preview", type=click.Path(dir_okay=False),
                   help="Write a contact sheet PNG (satellite | panorama | drone views of the same places).")

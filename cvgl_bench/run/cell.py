@@ -99,8 +99,12 @@ class CellResult:
 
 def environment_threads() -> int | None:
     """``CVGL_BENCH_THREADS``: CPU threads for training and evaluation on this machine (None: unset)."""
-    value = os.environ.get("CVGL_BENCH_THREADS")
-    return int(value) if value else None
+    value = os.environ.get("CVGL_BENCH_THREADS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"CVGL_BENCH_THREADS must be a positive integer, not {value!r}; unset it for torch's choice")
+    return int(value)
 
 
 def cell_to_json(cell: Cell) -> str:

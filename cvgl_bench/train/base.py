@@ -32,6 +32,7 @@ import abc
 import contextlib
 import copy
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -151,6 +152,35 @@ class EvalTransform:
         return self.normalize(to_float_chw(images))
 
 
+#: (key, lowest allowed value, whether the lowest is excluded, integer only, None allowed)
+_NUMBER_RULES: tuple[tuple[str, float, bool, bool, bool], ...] = (
+    ("epochs", 1, False, True, False), ("batch_size", 2, False, True, False),
+    ("embed_batch_size", 1, False, True, False), ("dss_every", 0, False, True, False),
+    ("eval_every", 0, False, True, False), ("neighbour_select", 0, False, True, False),
+    ("neighbour_range", 0, False, True, False), ("max_fails", 0, False, True, False),
+    ("workers", 0, False, True, False), ("threads", 1, False, True, True),
+    ("lr", 0, True, False, False), ("weight_decay", 0, False, False, False),
+    ("warmup_epochs", 0, False, False, False), ("label_smoothing", 0, False, False, False),
+    ("grad_clip_value", 0, True, False, True), ("grad_clip_norm", 0, True, False, True),
+)
+
+
+def _check_numbers(hp: Mapping[str, Any]) -> None:
+    """Refuse a training number a recipe or ``--set`` made impossible (negative epochs, an
+    infinite or NaN learning rate, a fractional batch) before any data is read."""
+    for key, low, open_low, integer, optional in _NUMBER_RULES:
+        if key not in hp or (optional and hp[key] is None):
+            continue
+        value = hp[key]
+        kind = "an integer" if integer else "a finite number"
+        ok = (isinstance(value, int) if integer else isinstance(value, (int, float))) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value) or value < low or (open_low and value == low):
+            bound = f"{'above' if open_low else 'at least'} {low:g}"
+            raise ConfigError(f"{key} must be {kind} {bound}, not {value!r}")
+    if "label_smoothing" in hp and not hp["label_smoothing"] < 1:
+        raise ConfigError(f"label_smoothing must be below 1, not {hp['label_smoothing']!r}")
+
+
 @contextlib.contextmanager
 def torch_threads(threads: int | None, device: str) -> Iterator[None]:
     """Use ``threads`` intra-op threads on CPU for the duration (restored afterwards)."""
@@ -234,8 +264,7 @@ class ContrastiveMethod(Method):
         """Refuse settings that cannot be honoured, with one actionable line."""
         if hp["sampler"] not in SAMPLERS:
             raise ConfigError(f"sampler {hp['sampler']!r} is not one of {', '.join(SAMPLERS)}")
-        if int(hp["batch_size"]) < 2:
-            raise ConfigError(f"batch_size must be at least 2, not {hp['batch_size']}")
+        _check_numbers(hp)
         if hp["neighbour_metric"] not in ("auto", "haversine", "euclidean"):
             raise ConfigError(f"neighbour_metric {hp['neighbour_metric']!r} is not auto, haversine or euclidean")
         augment = AugmentConfig.from_dict(hp["augment"])
