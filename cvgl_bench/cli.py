@@ -16,7 +16,7 @@ import click
 
 from . import __version__
 from .console import command_host as host
-from .console import echo_json, echo_table
+from .console import echo_json, echo_table, note_unread_data_root
 from .errors import ConfigError, PluginError, UserError
 
 
@@ -220,6 +220,8 @@ def backends(as_json: bool) -> None:
 
 def _seed_list(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[int, ...]:
     """``--seed 0 --seed 1`` and ``--seeds 0,1`` alike (run and grid): integers, each once, in the order given."""
+    from .run.cell import seed_problem
+
     seeds: list[int] = []
     for value in values:
         for part in str(value).split(","):
@@ -229,8 +231,8 @@ def _seed_list(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
                 seed = int(part)
             except ValueError:
                 raise click.BadParameter(f"{part.strip()!r} is not an integer seed (e.g. --seeds 0,1,2)") from None
-            if seed < 0:
-                raise click.BadParameter(f"seeds are non-negative integers, not {seed}")
+            if seed_problem(seed):
+                raise click.BadParameter(str(seed_problem(seed)))
             if seed not in seeds:
                 seeds.append(seed)
     return tuple(seeds)
@@ -290,6 +292,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
 
     h = host()
     h.search_backends.get(backend)
+    note_unread_data_root(h, data_root, [*datasets_, train_on])
     if profile == "auto":
         profile = _auto_profile(h, datasets_)
     if dry_run:
@@ -396,6 +399,11 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
     h = host()
     paths = suites or (str(_default_suite()),)
     cells = expand([load_suite(p) for p in paths], list(seeds) or None, host=h)
+    note_unread_data_root(h, data_root, {name for c in cells for name in (*c.eval_splits, c.train_split)})
+    if device and executor == "local" and not dry_run:
+        from .distributed import resolve_device
+
+        resolve_device(device)
     rows = [{"cell": n, "method": c.method, "train": c.train_split, "eval": ", ".join(c.eval_splits),
              "profile": c.profile, "seed": c.seed} for n, c in enumerate(cells, 1)]
     if dry_run:
@@ -469,9 +477,10 @@ def check_plugin(ctx: click.Context, method: str, quick: bool, device: str, as_j
     """Conformance checks for METHOD: recipes, shapes, normalisation, batch independence, backward,
     determinism, checkpoints, learning (on a tiny synthetic split generated on first use)."""
     from .conformance import run_checks
+    from .distributed import resolve_device
     from .errors import UserError
 
-    results_ = run_checks(method, host(), quick=quick, device=device, debug=_debug_enabled(ctx))
+    results_ = run_checks(method, host(), quick=quick, device=resolve_device(device), debug=_debug_enabled(ctx))
     if as_json:
         echo_json([r.__dict__ for r in results_])
     else:

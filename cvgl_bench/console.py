@@ -47,3 +47,12 @@ def command_host() -> Any:
     host = get_host()
     warn_failures(host)
     return host
+
+
+def note_unread_data_root(host: Any, data_root: str | None, split_names: Any) -> None:
+    """Say so when ``--data-root`` was given but every split named is synthetic: synthetic
+    datasets live in the cache, so the option would otherwise be ignored without a word."""
+    names = [name for name in split_names if name]
+    if data_root and names and all(host.splits.get(name).synthetic for name in names):
+        click.echo(f"[cvgl-bench] note: --data-root {data_root} is not read: synthetic splits are generated "
+                   "into the cache (CVGL_BENCH_CACHE)", err=True)

@@ -22,6 +22,30 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from .errors import ConfigError
+
+
+def resolve_device(device: str | None) -> str:
+    """``device`` checked against this machine, before any work: a name torch does not know,
+    or a GPU that is not here, is one :class:`~cvgl_bench.errors.ConfigError` line. ``None``
+    (or empty): ``cuda`` when a GPU is visible, else ``cpu``."""
+    if not device:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device {device!r} is not a device; use cpu, cuda or cuda:N") from None
+    if parsed.type == "cpu":
+        return device
+    backend = getattr(torch, parsed.type, None)
+    count = backend.device_count() if backend is not None and backend.is_available() else 0
+    if count == 0:
+        raise ConfigError(f"--device {device}: this machine has no {parsed.type} device; use --device cpu")
+    if parsed.index is not None and parsed.index >= count:
+        raise ConfigError(f"--device {device}: this machine has {count} {parsed.type} device(s), "
+                          f"{parsed.type}:0 to {parsed.type}:{count - 1}")
+    return device
+
 
 @dataclass(frozen=True)
 class WorldInfo:

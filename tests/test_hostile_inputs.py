@@ -151,6 +151,12 @@ def test_run_refuses_an_override_of_the_wrong_kind_before_loading_data(tmp_path,
     (("--threads", "0"), {}, "'--threads': 0 is not in the range x>=1"),
     ((), {"CVGL_BENCH_THREADS": "two"}, "CVGL_BENCH_THREADS must be a positive integer, not 'two'"),
     ((), {"CVGL_BENCH_THREADS": "-3"}, "CVGL_BENCH_THREADS must be a positive integer, not '-3'"),
+    (("--device", "tpu"), {}, "--device 'tpu' is not a device"),
+    (("--device", "cuda:7"), {"CUDA_VISIBLE_DEVICES": ""}, "--device cuda:7: this machine has no cuda device"),
+    (("--seeds", "0,4294967296"), {}, "seeds are integers from 0 to 4294967295, not 4294967296"),
+    (("--protocol", "ties=loose", "--protocol", "ties=strict"), {}, "--protocol ties is given twice"),
+    (("--set", "lr=1e-3", "--set", "lr=2e-3", "--dry-run"), {}, "--set lr is given twice"),
+    (("--set", "ncm=maybe", "--dry-run"), {}, "ncm must be one of off, spatial, full, warp; got 'maybe'"),
 ])
 def test_run_refuses_impossible_numbers_before_loading_data(tmp_path, monkeypatch, args, env, needle):
     for key, value in env.items():
@@ -166,6 +172,19 @@ def test_run_refuses_impossible_numbers_before_loading_data(tmp_path, monkeypatc
                                          (("--gpus-per-cell", "-1"), "'--gpus-per-cell'")])
 def test_grid_refuses_impossible_counts_even_in_a_dry_run(tmp_path, args, needle):
     assert_one_line_error(cli(tmp_path, "grid", "--dry-run", *args), needle)
+
+
+def test_a_suite_seed_out_of_range_is_one_line(tmp_path):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(SUITE_HEAD + "seeds: [-1]\n")
+    assert_one_line_error(cli(tmp_path, "grid", str(suite), "--dry-run"), "seeds are integers from 0 to 4294967295, not -1")
+
+
+def test_a_data_root_that_synthetic_splits_do_not_read_is_named(tmp_path):
+    proc = cli(tmp_path, "run", "--method", "clnet", "--dataset", "synth_cvusa_test", "--data-root",
+               str(tmp_path / "real"), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert f"--data-root {tmp_path / 'real'} is not read: synthetic splits" in proc.stderr
 
 
 def test_overrides_keep_the_recipe_kind_but_flags_and_names_interchange():

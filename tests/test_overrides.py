@@ -26,8 +26,10 @@ def test_values_are_yaml_1_2_scalars_and_lists(text, value):
     assert parse_value(text) == value
 
 
-def test_parse_set_keeps_order_and_the_last_of_a_repeated_key():
-    assert parse_set(["ncm=off", "lr=1e-4", "ncm=spatial"]) == (("ncm", '"spatial"'), ("lr", "0.0001"))
+def test_parse_set_keeps_order_and_refuses_a_key_repeated_with_another_value():
+    assert parse_set(["ncm=off", "lr=1e-4", "ncm=off"]) == (("ncm", '"off"'), ("lr", "0.0001"))
+    with pytest.raises(ConfigError, match="--set ncm is given twice with different values"):
+        parse_set(["ncm=off", "lr=1e-4", "ncm=spatial"])
 
 
 @pytest.mark.parametrize("item, message", [

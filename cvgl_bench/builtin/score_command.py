@@ -54,7 +54,7 @@ def _eval_split(split_name: str, protocol_items: tuple[str, ...], data_root: str
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (default: a GPU when there is one).")
 @click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=0),
               help="Bootstrap resamples for the 95% intervals (0: none).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the bootstrap.")
 @click.option("--similarity", type=click.Choice(["cosine", "dot"]), default="cosine", show_default=True,
               help="cosine: rows are L2-normalised before ranking (a zero row is an error); dot: raw inner "
                    "products, as the file gives them.")
@@ -77,7 +77,8 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
     """Score precomputed embeddings under an evaluation split's protocol."""
     import time
 
-    from ..console import command_host, echo_json, echo_table
+    from ..console import command_host, echo_json, echo_table, note_unread_data_root
+    from ..distributed import resolve_device
     from ..errors import ConfigError
     from ..evaluate.embeddings_file import align, read_embeddings
     from ..evaluate.scoring import score as run_score
@@ -89,6 +90,8 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
         _check_record_options(method_name, train_on, spec, h)
     elif method_name or note or train_on:
         raise ConfigError("--method, --note and --train-on describe a record; add --record to write one")
+    device = resolve_device(device)
+    note_unread_data_root(h, data_root, [split_name])
     emb = read_embeddings(embeddings_path)
     data = _eval_split(split_name, protocol_items, data_root, h)
     path = emb.path

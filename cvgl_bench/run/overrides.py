@@ -77,7 +77,10 @@ def parse_set(items: Iterable[str]) -> Overrides:
             raise ConfigError(f"--set takes KEY=VALUE (e.g. ncm=off, lr=1e-4, augment.flip_p=0), got {item!r}")
         if not _KEY.match(key):
             raise ConfigError(f"--set key {key!r} must be a hparams name, dotted for nested ones (augment.flip_p)")
-        out[key] = json.dumps(parse_value(text.strip()), sort_keys=True)
+        value = json.dumps(parse_value(text.strip()), sort_keys=True)
+        if out.get(key, value) != value:
+            raise ConfigError(f"--set {key} is given twice with different values; keep one")
+        out[key] = value
     return tuple(out.items())
 
 
@@ -89,6 +92,8 @@ def parse_protocol(items: Iterable[str]) -> tuple[tuple[str, str], ...]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise ConfigError(f"--protocol takes KEY=VALUE (e.g. ties=loose, cvact_test=exact_id), got {item!r}")
+        if pairs.get(key.strip(), value.strip()) != value.strip():
+            raise ConfigError(f"--protocol {key.strip()} is given twice with different values; keep one")
         pairs[key.strip()] = value.strip()
     return tuple(pairs.items())
 

@@ -16,7 +16,7 @@ import numpy as np
 from .. import provenance, results
 from ..data.splits import load_split
 from .cell import Cell, CellResult, RunOptions
-from .model import TrainedModel, cell_lock, default_device, import_model, train_or_reuse, workdir_of
+from .model import TrainedModel, cell_lock, import_model, train_or_reuse, workdir_of
 from .overrides import effective_overrides, variant_label
 from .plan import Plan, plan, resolve_hparams
 from .records import Pending, complete, path_bases, pending
@@ -126,10 +126,13 @@ def _prepare(options: RunOptions) -> str:
     """Set torch's CPU threads (``--threads``, ``CVGL_BENCH_THREADS``); the device to run on."""
     import torch
 
+    from ..distributed import resolve_device
+
     threads = options.cpu_threads()
+    device = resolve_device(options.device)
     if threads:
         torch.set_num_threads(threads)
-    return options.device or default_device()
+    return device
 
 
 def _evaluate(job: Pending, trained: TrainedModel, method: Any, hparams: dict[str, Any], train_fingerprint: str,

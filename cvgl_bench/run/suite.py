@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .cell import seed_problem
 
 KEYS = ("name", "description", "profile", "methods", "splits", "transfer", "seeds", "seeds_for", "protocol",
         "variants")
@@ -144,6 +145,9 @@ def parse_suite(data: Any, where: str = "suite") -> Suite:
                           "{synth_cvusa_test: [0, 1, 2]}")
     if not _ints(seeds):
         raise ConfigError(f"{where}: seeds must be lists of integers (or a count for 'seeds')")
+    for seed in [*seeds, *(s for v in seeds_for.values() for s in v)]:
+        if seed_problem(seed):
+            raise ConfigError(f"{where}: {seed_problem(seed)}")
     protocol = data.get("protocol") or {}
     if not isinstance(protocol, dict) or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
                                                  for v in protocol.values()):

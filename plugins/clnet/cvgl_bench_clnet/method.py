@@ -74,6 +74,9 @@ class CLNet(Sample4Geo):
         if hp.get("shared_backbone", True) is False:
             raise ConfigError("CLNet shares one backbone between views; set shared_backbone to true")
         model_hp = self.model_hparams(hp)
+        from .model import check_choices
+
+        check_choices(**{key: model_hp[key] for key in ("ncm", "ncm_warp_init", "gfr_cue") if key in model_hp})
         for key in ("nec", "gfr", "nec_shared", "gfr_shared"):
             if not isinstance(model_hp[key], bool):
                 raise ConfigError(f"CLNet option {key} must be true or false, not {model_hp[key]!r}")

@@ -77,6 +77,14 @@ class _StageAccess:
         return getattr(model, self.neck_name)(x) if self.neck_name else x
 
 
+def check_choices(**values: Any) -> None:
+    """Refuse a module option outside its choices (``ncm``, ``ncm_warp_init``, ``gfr_cue``) in one line."""
+    choices = {"ncm": NCM_VARIANTS, "ncm_warp_init": WARP_INITS, "gfr_cue": GFR_CUES}
+    for key, value in values.items():
+        if value not in choices[key]:
+            raise ConfigError(f"{key} must be one of {', '.join(choices[key])}; got {value!r}")
+
+
 class CLNetModel(nn.Module, CVGLModel):
     """CLNet re-implementation: Sample4Geo encoder + NCM / NEC / GFR, each switchable.
 
@@ -146,12 +154,7 @@ class CLNetModel(nn.Module, CVGLModel):
         missing = [v for v in (query_view, reference_view) if v not in image_size]
         if missing:
             raise ConfigError(f"image_size has no size for view(s) {missing}; give [H, W] for {query_view!r} and {reference_view!r}")
-        if ncm not in NCM_VARIANTS:
-            raise ConfigError(f"ncm must be one of {', '.join(NCM_VARIANTS)}; got {ncm!r}")
-        if ncm_warp_init not in WARP_INITS:
-            raise ConfigError(f"ncm_warp_init must be one of {', '.join(WARP_INITS)}; got {ncm_warp_init!r}")
-        if gfr_cue not in GFR_CUES:
-            raise ConfigError(f"gfr_cue must be one of {', '.join(GFR_CUES)}; got {gfr_cue!r}")
+        check_choices(ncm=ncm, ncm_warp_init=ncm_warp_init, gfr_cue=gfr_cue)
         self.query_view, self.reference_view = query_view, reference_view
         self.views = (query_view, reference_view)
         self.image_size = {v: size_pair(image_size[v], f"image_size[{v!r}]") for v in self.views}
