@@ -65,7 +65,12 @@ class Method(abc.ABC):
 
     def validate_hparams(self, hparams: Mapping[str, Any]) -> None:
         """Refuse hparams the method cannot honour with one :class:`~cvgl_bench.errors.ConfigError`
-        line. Called on the hparams a cell's ``--set`` overrides produced; accepts everything here."""
+        line. Called on the hparams a cell's ``--set`` overrides produced; accepts everything here.
+        A base class's own checks (the toolkit's, for a ``ContrastiveMethod``) run before it whether
+        or not an override calls ``super()`` (:func:`check_hparams`)."""
+
+    def _toolkit_checks(self, hparams: Mapping[str, Any]) -> None:
+        """The checks a toolkit base class makes on every subclass's hparams (not a plugin hook)."""
 
     def load_model(self, hparams: Mapping[str, Any], checkpoint: str | Path) -> CVGLModel:
         """The model of ``hparams`` with the weights saved in ``checkpoint`` (a ``state_dict``,
@@ -119,3 +124,10 @@ class CVGLModel(abc.ABC):
         looks or how it aligns the views (attention, correspondence), drawn by the leaderboard.
         ``images`` is a transformed batch of ``view``; none by default."""
         return {}
+
+
+def check_hparams(method: Method, hparams: Mapping[str, Any]) -> None:
+    """Every check of a cell's hparams before any data is read: the toolkit base class's own,
+    which an override of :meth:`Method.validate_hparams` cannot drop, then the method's."""
+    method._toolkit_checks(hparams)
+    method.validate_hparams(hparams)

@@ -116,3 +116,32 @@ def test_gps_locations_take_the_query_coordinates_when_the_recipe_says_so():
     assert np.array_equal(location_coordinates(no_query, rows, prefer="query")[0], ref_ll)  # falls back
     with pytest.raises(ConfigError, match="neighbour_coordinates"):
         location_coordinates(train, rows, prefer="both")
+
+
+class _OwnChecksOnly(TinyMethod):
+    """A third-party method that overrides validate_hparams and forgets super()."""
+
+    def validate_hparams(self, hp):
+        if hp.get("head_dim") == 3:
+            raise ConfigError("head_dim 3 is not supported")
+
+
+@pytest.mark.parametrize("override, message", [({"sampler": "bogus"}, "sampler 'bogus'"),
+                                               ({"epochs": -1}, "epochs must be an integer"),
+                                               ({"head_dim": 3}, "head_dim 3")])
+def test_an_override_of_validate_hparams_cannot_drop_the_toolkit_checks(override, message):
+    method = _OwnChecksOnly()
+    method.overrides = override
+    with pytest.raises(ConfigError, match=message):
+        method.hparams("cpu", train_split_spec())
+
+
+def test_overrides_from_set_are_checked_by_the_toolkit_too():
+    from cvgl_bench.method import check_hparams
+    from cvgl_bench.run.overrides import apply_overrides, parse_set
+
+    method = _OwnChecksOnly()
+    method.overrides = {}
+    hp = apply_overrides(method.hparams("cpu", train_split_spec()), parse_set(["batch_size=0"]))
+    with pytest.raises(ConfigError, match="batch_size must be an integer at least 2, not 0"):
+        check_hparams(method, hp)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..data.splits import check_protocol_overrides
 from ..errors import ConfigError, PluginError
+from ..method import check_hparams
 from ..evaluate.scoring import DEFAULT_METRICS
 from ..specs import MethodSpec, SplitSpec
 from .cell import Cell
@@ -94,12 +95,12 @@ def _eval_spec(host: Any, name: str, cell: Cell, method_spec: MethodSpec) -> Spl
 
 def resolve_hparams(method: Any, cell: Cell, train_spec: SplitSpec) -> dict[str, Any]:
     """The method's hparams for the cell's profile and training split, with the cell's overrides
-    merged in and checked again by the method (:meth:`cvgl_bench.method.Method.validate_hparams`)."""
+    merged in and checked again (:func:`cvgl_bench.method.check_hparams`)."""
     hparams = method.hparams(cell.profile, train_spec)
     _check_image_sizes(cell.method, hparams, train_spec)
     if cell.overrides:
         hparams = apply_overrides(hparams, cell.overrides, method=cell.method)
-        method.validate_hparams(hparams)
+        check_hparams(method, hparams)
         _check_image_sizes(cell.method, hparams, train_spec)
     return hparams
 

@@ -42,7 +42,7 @@ from torch import nn
 
 from ..data.structures import TrainData, fingerprint_of
 from ..errors import ConfigError, DataError
-from ..method import CVGLModel, Method
+from ..method import CVGLModel, Method, check_hparams
 from .augment import AugmentConfig, PairAugment
 from .context import RunContext
 from .encoders import TwoViewEncoder
@@ -257,11 +257,12 @@ class ContrastiveMethod(Method):
                               f"{', '.join(missing)} (split {train_split.name!r})")
         hp["image_size"] = {v: [int(x) for x in sizes[v]] for v in views}
         hp["views"] = views
-        self.validate_hparams(hp)
+        check_hparams(self, hp)
         return json.loads(json.dumps(hp))
 
-    def validate_hparams(self, hp: Mapping[str, Any]) -> None:
-        """Refuse settings that cannot be honoured, with one actionable line."""
+    def _toolkit_checks(self, hp: Mapping[str, Any]) -> None:
+        """Refuse settings the toolkit cannot honour, with one actionable line; they run even when
+        a subclass's ``validate_hparams`` does not call ``super()``."""
         if hp["sampler"] not in SAMPLERS:
             raise ConfigError(f"sampler {hp['sampler']!r} is not one of {', '.join(SAMPLERS)}")
         _check_numbers(hp)
