@@ -395,6 +395,7 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
     from .errors import ConfigError
     from .run import RunOptions, load_suite
     from .run.grid import expand, run_grid
+    from .run.overrides import variant_label
 
     h = host()
     paths = suites or (str(_default_suite()),)
@@ -404,8 +405,8 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
         from .distributed import resolve_device
 
         resolve_device(device)
-    rows = [{"cell": n, "method": c.method, "train": c.train_split, "eval": ", ".join(c.eval_splits),
-             "profile": c.profile, "seed": c.seed} for n, c in enumerate(cells, 1)]
+    rows = [{"cell": n, "method": c.method, "variant": variant_label(c.overrides) or "-", "train": c.train_split,
+             "eval": ", ".join(c.eval_splits), "profile": c.profile, "seed": c.seed} for n, c in enumerate(cells, 1)]
     if dry_run:
         if as_json:
             echo_json([{**row, "eval": list(c.eval_splits), "protocol": dict(c.protocol)}
@@ -423,7 +424,7 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
                           "to --executor slurm only")
     outcome = run_grid(cells, options, executor=executor, jobs=jobs, gpus_per_cell=gpus_per_cell, slurm=slurm,
                        host=h)
-    failed = [c for c, o in zip(cells, outcome) if isinstance(o, str) and o.startswith("failed")]
+    failed = [f"{c} {o}" for c, o in zip(cells, outcome) if isinstance(o, str) and o.startswith("failed")]
     if as_json:
         echo_json([{**row, "eval": list(c.eval_splits), "status": _grid_status(o)}
                    for row, c, o in zip(rows, cells, outcome)])

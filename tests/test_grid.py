@@ -87,3 +87,32 @@ def test_plan_checks_roles_views_and_training_splits(gw_host):
         plan(Cell("panoonly", ("gw_drone_test",)), gw_host)
     with pytest.raises(ConfigError, match="no profile 'gpu'"):
         plan(Cell("anyview", ("gw_a_test",), profile="gpu"), gw_host)
+
+
+def test_an_inline_grid_runs_every_cell_after_one_fails(monkeypatch, tmp_path):
+    """--jobs 1 runs cells in this process; a failed cell is reported like a worker's, and the
+    others still run (docs/guarantees.md)."""
+    from cvgl_bench.errors import ConfigError
+    from cvgl_bench.run import grid as grid_module
+    from cvgl_bench.run.cell import Cell, CellResult, RunOptions
+
+    cells = [Cell(method="anyview", eval_splits=("gw_a_test",), seed=seed) for seed in range(3)]
+    ran = []
+
+    def fake_run_cell(cell, options, host):
+        ran.append(cell.seed)
+        if cell.seed == 0:
+            raise ConfigError("batch size 16 exceeds the 6 distinct locations")
+        if cell.seed == 2:
+            raise RuntimeError("a bug")
+        return CellResult(cell)
+
+    monkeypatch.setattr(grid_module, "run_cell", fake_run_cell)
+    lines = []
+    options = RunOptions(results_dir=tmp_path / "r", runs_dir=tmp_path / "u", log=lines.append)
+    outcome = grid_module.run_grid(cells, options, host=None)
+    assert ran == [0, 1, 2]
+    assert outcome[0] == "failed: batch size 16 exceeds the 6 distinct locations"
+    assert isinstance(outcome[1], CellResult)
+    assert outcome[2] == "failed (RuntimeError: a bug)"
+    assert any("Traceback" in line for line in lines)

@@ -90,3 +90,13 @@ def test_cells_without_overrides_read_from_older_json():
 def test_cell_names_its_variant():
     cell = Cell("clnet", ("synth_cvusa_test",), overrides=parse_set(["ncm=off"]))
     assert cell.variant == "ncm=off" and "[ncm=off]" in str(cell)
+
+
+@pytest.mark.parametrize("item, message", [
+    ('views=["drone","satellite"]', "a run's views are its training split's"),
+    ("image_sizes.ground=[16,64]", "--set image_size.ground"),
+])
+def test_derived_hparams_cannot_be_set_and_the_error_says_what_to_set(item, message):
+    hp = {"views": ["ground", "satellite"], "image_size": {"ground": [64, 256], "satellite": [128, 128]}}
+    with pytest.raises(ConfigError, match=message):
+        apply_overrides(hp, parse_set([item]))

@@ -13,11 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UserError
 from .cell import Cell, CellResult, RunOptions, cell_to_json, options_to_json
 from .pipeline import run_cell
 from .suite import Suite
@@ -123,7 +124,13 @@ def run_grid(cells: Sequence[Cell], options: RunOptions, *, host: Any, executor:
     out: list[CellResult | str] = []
     for n, cell in enumerate(cells, 1):
         options.log(f"[cvgl-bench grid] cell {n}/{len(cells)}: {cell}")
-        out.append(run_cell(cell, options, host))
+        try:
+            out.append(run_cell(cell, options, host))
+        except Exception as exc:  # noqa: BLE001 - a failed cell does not stop the others, as with workers
+            if not isinstance(exc, UserError):
+                options.log(traceback.format_exc().rstrip())
+            out.append(f"failed: {exc}" if isinstance(exc, UserError) else f"failed ({type(exc).__name__}: {exc})")
+            options.log(f"[cvgl-bench grid] {cell}: {out[-1]}")
     return out
 
 

@@ -167,6 +167,13 @@ def _check_type(key: str, default: Any, value: Any) -> None:
         raise ConfigError(f"--set {key}={json.dumps(value)}: the recipe's {key} is {want} ({shown}), not {got}")
 
 
+#: hparams that the harness derives and a --set cannot change, with what to do instead
+_DERIVED = {
+    "views": "a run's views are its training split's; train on a split with the views you want (--train-on)",
+    "image_sizes": "set the resolved size of one view instead, e.g. --set image_size.ground=[64,256]",
+}
+
+
 def apply_overrides(hparams: Mapping[str, Any], overrides: Overrides, *, method: str = "the method") -> dict[str, Any]:
     """``hparams`` with every override deep-merged in; an unknown key is a one-line error.
 
@@ -178,6 +185,8 @@ def apply_overrides(hparams: Mapping[str, Any], overrides: Overrides, *, method:
     for key, text in overrides:
         value = json.loads(text)
         *parents, last = key.split(".")
+        if key.split(".")[0] in _DERIVED:
+            raise ConfigError(f"--set {key}: {_DERIVED[key.split('.')[0]]}")
         table: Any = out
         path = []
         for part in parents:
