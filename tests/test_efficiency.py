@@ -71,7 +71,9 @@ def test_measure_leaves_the_global_rng_alone():
 
 
 def test_measure_rejects_a_wrong_declared_dim_and_a_missing_view():
-    with pytest.raises(ValueError, match="embedding_dim is 7"):
+    from cvgl_bench.errors import PluginError
+
+    with pytest.raises(PluginError, match="embedding_dim is 7 but encode returns 5 dims; the method's model breaks"):
         measure(TwoBranch(declared_dim=7), SIZES, "ground", "satellite")
     with pytest.raises(ValueError, match="no entry for view 'drone'"):
         measure(TwoBranch(), SIZES, "drone", "satellite")

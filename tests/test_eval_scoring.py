@@ -124,3 +124,29 @@ def test_missing_backend_dependency_is_a_config_error(make_host):
     query, reference, data = vigor_like(nq=5, nr=6)
     with pytest.raises(ConfigError, match="no_such_module_xyz"):
         score(query, reference, data, backend="ghost", host=h)
+
+
+@pytest.mark.parametrize("behaviour, message", [
+    ("raise", "metric 'broken' of .* failed: KeyError: 'oops'"),
+    ("nan", "metric 'broken' of .* returned NaN for 5 of 5 queries"),
+    ("range", "metric 'broken' of .* returned per-query scores outside \\[0, 1\\]"),
+    ("shape", "metric 'broken' of .* returned \\(4,\\), expected one score per query \\(5\\)"),
+])
+def test_a_failing_metric_plugin_is_one_line_that_names_the_plugin(make_host, behaviour, message):
+    from cvgl_bench.errors import PluginError
+    from cvgl_bench.specs import MetricSpec
+
+    def broken(ranks, data, protocol):
+        n = data.truth.n_queries
+        if behaviour == "raise":
+            raise KeyError("oops")
+        return {"nan": np.full(n, np.nan), "range": np.full(n, 2.0), "shape": np.zeros(n - 1)}[behaviour]
+
+    plugin = types.ModuleType("broken_metric")
+    plugin.__dist__ = "broken-metric-dist"
+    plugin.cvgl_bench_register_metrics = hookimpl(lambda register: register(MetricSpec(name="broken",
+                                                                                       loader=broken)))
+    h = make_host(plugin)
+    query, reference, data = vigor_like(nq=5, nr=6)
+    with pytest.raises(PluginError, match=message):
+        score(query, reference, data, metrics=["broken"], n_boot=0, host=h)

@@ -22,6 +22,10 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..errors import PluginError
+
+_CONTRACT = "; the method's model breaks the CVGLModel contract (cvgl-bench check-plugin METHOD shows it)"
+
 __all__ = ["measure", "parameters_used", "images_per_s", "queries_per_s"]
 
 
@@ -92,7 +96,8 @@ def _encode_counted(model: nn.Module, size: Sequence[int], view: str) -> tuple[i
         for p, flag in zip(params, requires):
             p.requires_grad_(flag)
     if out.ndim != 2 or out.shape[0] != 1:
-        raise ValueError(f"{type(model).__name__}.encode returned shape {tuple(out.shape)} for one image; expected (1, D)")
+        raise PluginError(f"{type(model).__name__}.encode returned shape {tuple(out.shape)} for one image; expected "
+                          f"(1, D){_CONTRACT}")
     used = sum(p.numel() for p in params if id(p) in reached)
     return int(counter.get_total_flops()), int(used), int(out.shape[1])
 
@@ -120,8 +125,8 @@ def measure(
          "gflops_reference": float,
          "embedding_dim": int}
 
-    Raises ``ValueError`` if the two views' embeddings differ in size, or if the model declares
-    an ``embedding_dim`` other than what it returns.
+    Raises :class:`~cvgl_bench.errors.PluginError` if the two views' embeddings differ in size,
+    or if the model declares an ``embedding_dim`` other than what it returns.
     """
     for view in (query_view, reference_view):
         if view not in image_size:
@@ -129,10 +134,12 @@ def measure(
     flops_q, used_q, dim_q = _encode_counted(model, image_size[query_view], query_view)
     flops_r, used_r, dim_r = _encode_counted(model, image_size[reference_view], reference_view)
     if dim_q != dim_r:
-        raise ValueError(f"query embeddings have {dim_q} dims but reference embeddings {dim_r}")
+        raise PluginError(f"{type(model).__name__}: query embeddings have {dim_q} dims but reference embeddings "
+                          f"{dim_r}{_CONTRACT}")
     declared = getattr(model, "embedding_dim", None)
     if declared is not None and int(declared) != dim_q:
-        raise ValueError(f"{type(model).__name__}.embedding_dim is {declared} but encode returns {dim_q} dims")
+        raise PluginError(f"{type(model).__name__}.embedding_dim is {declared} but encode returns {dim_q} dims"
+                          f"{_CONTRACT}")
     return {
         "params": int(sum(p.numel() for p in model.parameters())),
         "params_query": used_q,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..data.structures import EvalData, GroundTruth
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, PluginError, UserError
 from .bootstrap import bootstrap_means, percentile_interval
 from .metrics import MetricFunction
 from .ranks import RankTable
@@ -130,12 +130,20 @@ def _evaluate(ranks: RankTable, data: Any, protocol: dict[str, str], names: Sequ
     for name in names:
         spec = host.metrics.get(name)
         fn = spec.load()
-        values = np.asarray(fn(ranks, data, protocol), dtype=np.float64)
+        origin = host.metrics.origin(name)
+        who = f"metric {name!r}" + ("" if origin.builtin else f" of {origin.origin}")
+        try:
+            values = np.asarray(fn(ranks, data, protocol), dtype=np.float64)
+        except Exception as exc:
+            if origin.builtin or isinstance(exc, UserError):
+                raise
+            raise PluginError(f"{who} failed: {type(exc).__name__}: {exc}") from exc
         if values.shape != (truth.n_queries,):
-            raise DataError(f"metric {name!r} returned {values.shape}, expected one score per query "
-                            f"({truth.n_queries})")
-        if truth.n_queries and (np.isnan(values).any() or values.min() < 0 or values.max() > 1):
-            raise DataError(f"metric {name!r} returned per-query scores outside [0, 1]")
+            raise PluginError(f"{who} returned {values.shape}, expected one score per query ({truth.n_queries})")
+        if truth.n_queries and np.isnan(values).any():
+            raise PluginError(f"{who} returned NaN for {int(np.isnan(values).sum())} of {truth.n_queries} queries")
+        if truth.n_queries and (values.min() < 0 or values.max() > 1):
+            raise PluginError(f"{who} returned per-query scores outside [0, 1]")
         per_query[name] = values
         conventions[name] = _convention(fn, spec, protocol, data)
         higher[name] = bool(spec.higher_is_better)
