@@ -7,7 +7,6 @@ Errors a user can cause end in one line on stderr and exit code 2; ``--debug`` (
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,15 +15,13 @@ import click
 
 from . import __version__
 from .console import command_host as host
-from .console import echo_json, echo_table, note_unread_data_root
+from .console import debug_enabled, echo_json, echo_table, note_unread_data_root
 from .errors import ConfigError, PluginError, UserError
 
 
 def _debug_enabled(ctx: click.Context | None) -> bool:
     root = ctx.find_root() if ctx is not None else None
-    if root is not None and root.params.get("debug"):
-        return True
-    return os.environ.get("CVGL_BENCH_DEBUG", "") in ("1", "true", "yes")
+    return bool(root is not None and root.params.get("debug")) or debug_enabled()
 
 
 class OneLineUsageError(click.UsageError):
@@ -129,12 +126,19 @@ def plugins(as_json: bool) -> None:
     else:
         rows = []
         for s in h.statuses:
-            what = "; ".join(f"{kind}: {', '.join(sorted(names))}" for kind, names in s.registered.items() if names)
+            what = "; ".join(f"{kind}: {_names(names)}" for kind, names in s.registered.items() if names)
             rows.append({"plugin": s.name, "distribution": f"{s.distribution} {s.version}".strip(),
-                         "registered": what or "-", "status": f"FAILED: {s.error}" if s.error else "ok"})
+                         "status": f"FAILED: {' '.join(s.error.split())}" if s.error else "ok",
+                         "registered": what or "-"})
         echo_table(rows, "no plugins loaded")
     for problem in h.unresolved_names():
         click.echo(f"warning: {problem}", err=True)
+
+
+def _names(names: list[str], most: int = 4) -> str:
+    """A plugin's names of one kind for the table; a long list is counted (--json lists them all)."""
+    names = sorted(names)
+    return ", ".join(names) if len(names) <= most else f"{', '.join(names[:most - 1])} and {len(names) - most + 1} more"
 
 
 def _spec_rows(registry: Any, fields: tuple[str, ...], h: Any) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ the command line prints tables or looks the plugin host up on its own.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -29,12 +30,30 @@ def echo_table(rows: list[dict[str, Any]], empty: str = "(none)") -> None:
 
 
 def warn_failures(host: Any, stream: Any = None) -> None:
-    """One stderr line when plugins failed to load, pointing at ``cvgl-bench plugins``."""
+    """One stderr line when plugins failed to load, with the first one's reason, pointing at
+    ``cvgl-bench plugins``; under ``--debug`` (or ``CVGL_BENCH_DEBUG=1``) each plugin's traceback."""
     failed = host.failures()
-    if failed:
-        names = ", ".join(s.name for s in failed)
-        print(f"warning: {len(failed)} plugin(s) failed to load ({names}); see 'cvgl-bench plugins'",
-              file=stream or sys.stderr)
+    if not failed:
+        return
+    stream = stream or sys.stderr
+    first = " ".join(str(failed[0].error).split())
+    first = first if len(first) <= 160 else first[:157] + "..."
+    names = ", ".join(s.name for s in failed)
+    print(f"warning: {len(failed)} plugin(s) failed to load ({names}); {failed[0].name}: {first}; "
+          "see 'cvgl-bench plugins'", file=stream)
+    if debug_enabled():
+        for status in failed:
+            if status.traceback:
+                print(f"plugin {status.name} ({status.distribution}):\n{status.traceback.rstrip()}", file=stream)
+
+
+def debug_enabled() -> bool:
+    """Whether the command runs with ``--debug`` (or ``CVGL_BENCH_DEBUG=1``): tracebacks are shown."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    if root is not None and root.params.get("debug"):
+        return True
+    return os.environ.get("CVGL_BENCH_DEBUG", "") in ("1", "true", "yes")
 
 
 def command_host() -> Any:

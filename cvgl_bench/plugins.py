@@ -165,10 +165,13 @@ class PluginHost:
             return
         self._by_pluggy_name[name] = status
         try:
-            unknown = [hook for hook in dir(plugin) if hook.startswith("cvgl_bench_")
-                       and getattr(getattr(self.pm.hook, hook, None), "spec", None) is None]
+            hooks = [hook for hook in dir(plugin) if hook.startswith("cvgl_bench_") and callable(getattr(plugin, hook))]
+            unknown = [hook for hook in hooks if getattr(getattr(self.pm.hook, hook, None), "spec", None) is None]
             if unknown:
                 raise PluginError(f"unknown hook {unknown[0]!r}; see cvgl_bench.hookspecs for the hook names")
+            bare = [hook for hook in hooks if not hasattr(getattr(plugin, hook), f"{hookspecs.PROJECT}_impl")]
+            if bare:
+                raise PluginError(f"{bare[0]} is not decorated with @cvgl_bench.hookimpl, so it would never be called")
             for kind in SPEC_TYPES:
                 def register(spec: Any, kind: str = kind) -> None:
                     self.registries[kind].add(spec, status)

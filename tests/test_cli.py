@@ -72,8 +72,23 @@ def test_broken_plugin_is_listed_with_its_error_and_warned_about(make_host):
     bad.cvgl_bench_register_methods = hookimpl(lambda register: 1 / 0)
     make_host(bad)
     result = CliRunner().invoke(cli, ["methods"])
-    assert result.exit_code == 0 and "1 plugin(s) failed to load (bad_plugin)" in result.output
+    assert result.exit_code == 0 and "1 plugin(s) failed to load (bad_plugin); bad_plugin: ZeroDivisionError" \
+        in result.output
+    assert "Traceback" not in result.output
     assert "FAILED: ZeroDivisionError" in run("plugins").output
+    debug = CliRunner().invoke(cli, ["--debug", "methods"])
+    assert "plugin bad_plugin" in debug.output and "1 / 0" in debug.output  # the plugin's own frame
+
+
+def test_a_hook_function_without_the_hookimpl_marker_fails_the_plugin(make_host):
+    import types
+
+    forgot = types.ModuleType("forgot_marker")
+    forgot.cvgl_bench_register_methods = lambda register: None
+    make_host(forgot)
+    status = [s for s in json.loads(run("plugins", "--json").stdout) if s["name"] == "forgot_marker"][0]
+    assert status["error"] == ("cvgl_bench_register_methods is not decorated with @cvgl_bench.hookimpl, "
+                               "so it would never be called")
 
 
 def test_user_error_is_one_line_exit_2_and_debug_shows_traceback(make_host):
