@@ -153,7 +153,17 @@ def test_nan_loss_stops_at_once_naming_the_step(tmp_path):
     assert isinstance(info.value, UserError)
     assert "nan at step 5 (epoch 2, batch 2 of 3)" in message
     assert "last checkpoint" in message and "\n" not in message
+    assert "lower lr" in message  # updates were made and the embeddings are finite
     assert steps == [1, 2, 3, 4] and loss.calls == 5
+
+
+def test_a_nan_loss_at_the_first_step_does_not_blame_the_learning_rate(tmp_path):
+    method, hp, train, q, r = _setup(dss_every=0)
+    method.build_loss = lambda hparams: _NanAtCall(at=1)  # type: ignore[method-assign]
+    run = RunContext(seed=0, device="cpu", workdir=tmp_path, progress=False, log=lambda m: None)
+    with pytest.raises(NonFiniteLossError, match="at step 1 .*no update has been made yet, so the loss or the "
+                                                 "model's logit scale is the cause, not the lr"):
+        method.fit_arrays(_model(method, hp), train, q, r, hp, run)
 
 
 def test_evaluation_is_logged_every_k_epochs_and_never_selects(tmp_path):

@@ -354,8 +354,13 @@ class Trainer:
             where = f"step {self.global_step + 1} (epoch {epoch}, batch {batch_index + 1} of {n_batches})"
             last = f"the last checkpoint is {self.checkpoint_path} (epoch {self.epoch})" \
                 if self.checkpoint_path.exists() else "no checkpoint was written yet"
-            raise NonFiniteLossError(f"training stopped: the loss is {loss_value} at {where}; {last}; lower lr "
-                                     f"({self.current_lr():.3g} now) or set grad_clip_norm")
+            if not (torch.isfinite(query_emb).all() and torch.isfinite(reference_emb).all()):
+                cause = "the model's embeddings are not finite, so its forward pass is the cause, not the lr"
+            elif self.global_step == 0:
+                cause = "no update has been made yet, so the loss or the model's logit scale is the cause, not the lr"
+            else:
+                cause = f"lower lr ({self.current_lr():.3g} now) or set grad_clip_norm"
+            raise NonFiniteLossError(f"training stopped: the loss is {loss_value} at {where}; {last}; {cause}")
         self.scaler.scale(loss).backward()
         if self.world > 1 and not self._checked_gradients:
             self._check_every_parameter_has_a_gradient()
