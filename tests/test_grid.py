@@ -116,3 +116,19 @@ def test_an_inline_grid_runs_every_cell_after_one_fails(monkeypatch, tmp_path):
     assert isinstance(outcome[1], CellResult)
     assert outcome[2] == "failed (RuntimeError: a bug)"
     assert any("Traceback" in line for line in lines)
+
+
+def test_the_example_suite_of_the_docs_parses_and_expands(tmp_path):
+    """docs/suites.md shows every key in one example; it must stay a valid suite."""
+    import re
+    from pathlib import Path
+
+    from cvgl_bench.plugins import PluginHost
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "suites.md").read_text()
+    example = write(tmp_path, re.search(r"```yaml\n(.*?)```", text, re.S).group(1))
+    suite = load_suite(example)
+    assert suite.name == "my-benchmark" and suite.seeds_of("synth_cvusa_test") == (0, 1, 2)
+    cells = expand([suite], host=PluginHost(entry_points=True).load())
+    assert len(cells) == 9 and sum(bool(c.overrides) for c in cells) == 3
+    assert cells[0].eval_splits == ("synth_cvusa_test", "synth_cvact_test")

@@ -33,6 +33,7 @@ def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, *, host:
     cell carries the suite's protocol options; each of its splits takes the ones it has.
     """
     groups: dict[tuple[str, str, str, int, tuple], list[str]] = {}
+    variant_origin: dict[tuple[str, tuple], str] = {}
     for suite in suites:
         _check_suite_names(suite, host)
         protocol = suite.protocol
@@ -45,6 +46,8 @@ def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, *, host:
             run_seeds = sorted(set(seeds if seeds else suite.seeds) | set(dict(suite.seeds_for).get(spec.name, ())))
             runs = [(method, ()) for method in suite.methods]
             runs += [(v.method, v.overrides) for v in suite.variants if v.covers(evaluation, in_domain)]
+            for v in suite.variants:
+                variant_origin.setdefault((v.method, v.overrides), f"suite {suite.path or suite.name}")
             for method, overrides in runs:
                 if not host.methods.get(method).supports(spec):
                     continue
@@ -59,13 +62,15 @@ def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, *, host:
         known = tuple((k, v) for k, v in proto if any(k in spec.protocol_options for spec in specs))
         cells.append(Cell(method=m, eval_splits=tuple(evals), train_split=t, profile=p, seed=s, protocol=known,
                           overrides=overrides))
-    _check_variant_overrides(cells, host)
+    _check_variant_overrides(cells, host, variant_origin)
     return cells
 
 
-def _check_variant_overrides(cells: Sequence[Cell], host: Any) -> None:
-    """Every variant's overrides name hparams of its method's recipe (one line before any cell runs)."""
-    from .overrides import apply_overrides
+def _check_variant_overrides(cells: Sequence[Cell], host: Any, origin: dict[tuple[str, tuple], str]) -> None:
+    """Every variant's overrides name hparams of its method's recipe and pass its checks (one line
+    naming the suite, before any cell runs)."""
+    from ..method import check_hparams
+    from .overrides import apply_overrides, variant_label
 
     checked = set()
     for cell in cells:
@@ -74,8 +79,12 @@ def _check_variant_overrides(cells: Sequence[Cell], host: Any) -> None:
             continue
         checked.add(key)
         method = host.methods.get(cell.method).load()
-        apply_overrides(method.hparams(cell.profile, host.splits.get(cell.train_split)), cell.overrides,
-                        method=cell.method)
+        try:
+            check_hparams(method, apply_overrides(method.hparams(cell.profile, host.splits.get(cell.train_split)),
+                                                  cell.overrides, method=cell.method))
+        except ConfigError as exc:
+            where = origin.get((cell.method, cell.overrides), "suite")
+            raise ConfigError(f"{where}: variant {cell.method} [{variant_label(cell.overrides)}]: {exc}") from None
 
 
 def _check_suite_names(suite: Suite, host: Any) -> None:
