@@ -47,11 +47,17 @@ import numpy as np
 from ..data.structures import JUNK, POSITIVE, SEMI_POSITIVE, GroundTruth
 from .ranks import RankTable
 
+__all__ = ["Metric", "MetricFunction", "average_precision", "chance_recall", "first_position", "hit_rate",
+           "recall_at", "tie_rule", "top_one_percent"]
+"""What a metric plugin builds on (docs/plugins.md, Part 3); other names are internal."""
+
 TIES = ("strict", "loose")
 R1PCT = ("floor", "vigor", "u1652")
 
 
 def tie_rule(protocol: Mapping[str, str]) -> str:
+    """The ``ties`` option of a resolved protocol (``strict`` when absent): pass it to
+    :func:`first_position` and the per-query metrics so a plugin metric follows the split's rule."""
     ties = protocol.get("ties", "strict")
     if ties not in TIES:
         raise ValueError(f"protocol option ties={ties!r} is not one of {TIES}")
@@ -258,7 +264,8 @@ def _r1pct_text(protocol: Mapping[str, str], truth: GroundTruth) -> str:
     formula = {"floor": f"floor(R/100) = {k} (Sample4Geo, TransGeo, SAFA)",
                "vigor": f"int(0.01R)+1 = {k} (original VIGOR code)",
                "u1652": f"round(0.01|G|)+1 = {k} (University-1652; |G| counts junk)"}[rule]
-    return f"{_tie_phrase(tie_rule(protocol))}; top-k = {formula}, R = {n} references"
+    empty = "; k = 0 under 100 references, so recall@1% is 0 by construction" if k == 0 else ""
+    return f"{_tie_phrase(tie_rule(protocol))}; top-k = {formula}, R = {n} references{empty}"
 
 
 recall_at_1 = _recall(1)
