@@ -41,7 +41,10 @@ def class_name(name: str) -> str:
 
 def validate_name(name: str, host: Any = None) -> None:
     """Refuse a name that is not a lower-case identifier or that an installed plugin uses already."""
-    if not NAME_PATTERN.match(name) or keyword.iskeyword(name):
+    if keyword.iskeyword(name):
+        raise ConfigError(f"plugin name {name!r} is a Python keyword, which cannot name a module or variable; "
+                          f"choose another, e.g. '{name}_net'")
+    if not NAME_PATTERN.match(name):
         raise ConfigError(f"plugin name {name!r} must start with a lower-case letter and hold only a-z, 0-9 and _ "
                           f"(at most 40 characters), e.g. 'my_method'")
     if host is not None and name in host.methods:

@@ -40,11 +40,15 @@ def _new_plugin(*args):
     return CliRunner().invoke(cli, ["new-plugin", *args])
 
 
-@pytest.mark.parametrize("name", ["Bad", "1method", "my-method", "my method", "class", "a" * 41, "m\u00e9thode"])
-def test_a_name_that_is_not_a_lower_case_identifier_is_one_line_exit_2(host, tmp_path, name):
+@pytest.mark.parametrize("name, reason", [
+    ("Bad", "must start with a lower-case letter"), ("1method", "must start with a lower-case letter"),
+    ("my-method", "must start with a lower-case letter"), ("my method", "must start with a lower-case letter"),
+    ("class", "is a Python keyword"), ("a" * 41, "at most 40 characters"),
+    ("m\u00e9thode", "must start with a lower-case letter")])
+def test_a_name_that_is_not_a_lower_case_identifier_is_one_line_exit_2(host, tmp_path, name, reason):
     result = _new_plugin(name, "--dir", str(tmp_path / "p"))
     assert result.exit_code == 2
-    assert result.output.count("\n") == 1 and "must start with a lower-case letter" in result.output
+    assert result.output.count("\n") == 1 and reason in result.output
     assert not (tmp_path / "p").exists()
 
 

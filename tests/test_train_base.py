@@ -145,3 +145,12 @@ def test_overrides_from_set_are_checked_by_the_toolkit_too():
     hp = apply_overrides(method.hparams("cpu", train_split_spec()), parse_set(["batch_size=0"]))
     with pytest.raises(ConfigError, match="batch_size must be an integer at least 2, not 0"):
         check_hparams(method, hp)
+
+
+def test_a_recipe_value_that_is_not_json_names_its_key():
+    from cvgl_bench.errors import PluginError
+
+    method = TinyMethod()
+    method.overrides = {"augment": {"grid_ratio": {"ground": object()}}}
+    with pytest.raises(PluginError, match="hparam augment.grid_ratio.ground is a object; a recipe holds JSON data"):
+        method.hparams("cpu", train_split_spec())

@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from ..data.structures import TrainData, fingerprint_of
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, PluginError
 from ..method import CVGLModel, Method, check_hparams
 from .augment import AugmentConfig, PairAugment
 from .context import RunContext
@@ -152,6 +152,21 @@ class EvalTransform:
         return self.normalize(to_float_chw(images))
 
 
+def _not_json(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(dotted key, type name) of the first value in ``value`` that JSON cannot hold, or None."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _not_json(item, f"{path}.{key}" if path else str(key)) if isinstance(key, str) else (path, "key")
+            if found:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        return next((found for i, item in enumerate(value) if (found := _not_json(item, f"{path}[{i}]"))), None)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return None
+    return path, type(value).__name__
+
+
 #: (key, lowest allowed value, whether the lowest is excluded, integer only, None allowed)
 _NUMBER_RULES: tuple[tuple[str, float, bool, bool, bool], ...] = (
     ("epochs", 1, False, True, False), ("batch_size", 2, False, True, False),
@@ -257,6 +272,10 @@ class ContrastiveMethod(Method):
                               f"{', '.join(missing)} (split {train_split.name!r})")
         hp["image_size"] = {v: [int(x) for x in sizes[v]] for v in views}
         hp["views"] = views
+        bad = _not_json(hp)
+        if bad:
+            raise PluginError(f"{type(self).__name__} profile {profile!r}: hparam {bad[0]} is a {bad[1]}; a recipe "
+                              "holds JSON data only (numbers, strings, booleans, null, lists, tables)")
         check_hparams(self, hp)
         return json.loads(json.dumps(hp))
 
