@@ -19,7 +19,8 @@ Checks, in order (a failed ``recipes`` check stops the rest: nothing can be buil
 7. ``checkpoint round trip``: ``state_dict`` through ``torch.save`` / ``torch.load(weights_only=True)``
    restores the same embeddings, the way the runner reloads a trained model.
 8. ``learns in two epochs`` (skipped by ``--quick``): ``fit`` for two epochs on a tiny synthetic
-   training split must rank its own pairs better than the untrained model.
+   training split must rank its own pairs better than the untrained model, with the trainable
+   weights moved by at least 1e-6 of their norm (batch statistics alone can lower a mean rank).
 """
 
 from __future__ import annotations
@@ -334,6 +335,23 @@ def _train_pairs_as_eval(train: Any) -> tuple[Any, Any, Any]:
     return train.queries.subset(chosen[:, 0]), train.references, truth
 
 
+MIN_RELATIVE_CHANGE = 1e-6
+"""The least ``||after - before|| / ||before||`` over a model's trainable parameters that two epochs of
+``fit`` must produce: batch-norm statistics alone can lower the mean rank a little, so a fall of the
+mean rank only counts when the weights themselves were trained."""
+
+
+def _relative_change(before: dict[str, Any], after: dict[str, Any]) -> float:
+    import torch
+
+    names = [name for name in before if name in after]
+    if not names:
+        return 0.0
+    delta = torch.sqrt(sum(((after[n].detach().float() - before[n].float()) ** 2).sum() for n in names))
+    norm = torch.sqrt(sum((before[n].float() ** 2).sum() for n in names))
+    return float(delta / norm.clamp_min(1e-12))
+
+
 def check_learns(ctx: _Context, epochs: int = 2) -> str:
     """Two epochs of ``fit`` on a tiny synthetic split must rank its pairs better than the untrained model."""
     import tempfile
@@ -365,6 +383,7 @@ def check_learns(ctx: _Context, epochs: int = 2) -> str:
 
     model = _fresh_model(ctx, seed=0)
     before, r1_before = ranks(model)
+    start = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
     with tempfile.TemporaryDirectory() as tmp:
         run = RunContext(seed=0, device=ctx.device, workdir=Path(tmp), progress=False, log=lambda line: None,
                          threads=environment_threads())
@@ -377,8 +396,13 @@ def check_learns(ctx: _Context, epochs: int = 2) -> str:
         raise CheckFailed(f"after {epochs} epochs of fit() the mean rank of the positive is {after:.2f}, no better "
                           f"than the untrained model's {before:.2f} ({where}); check that fit() trains the model "
                           "object it is given (not a copy), the sign of the loss, and the cpu profile's learning rate")
+    moved = _relative_change(start, dict(model.named_parameters()))
+    if moved < MIN_RELATIVE_CHANGE:
+        raise CheckFailed(f"after {epochs} epochs of fit() the trainable parameters moved by {moved:.2g} of their norm "
+                          f"(at least {MIN_RELATIVE_CHANGE:g} expected): the optimiser barely updates them; check the "
+                          "cpu profile's learning rate and that the optimiser holds this model's parameters")
     return (f"mean rank of the positive {before:.2f} -> {after:.2f}, R@1 {r1_before:.1f}% -> {r1_after:.1f}% "
-            f"after {epochs} epochs ({where})")
+            f"after {epochs} epochs, weights moved by {moved:.2g} of their norm ({where})")
 
 
 CHECKS: tuple[tuple[str, Callable[[_Context], str]], ...] = (

@@ -86,6 +86,23 @@ def test_a_method_that_does_not_learn_fails_the_training_check(make_host, tiny_w
     assert all(r.ok for r in results[:-1])
 
 
+def test_a_learning_rate_too_small_to_train_fails_the_training_check(make_host, tiny_world):
+    learned = run_checks("toy_tiny_lr", make_host(toy_methods))[-1]
+    assert learned.name == "learns in two epochs" and not learned.ok
+    assert "no better than" in learned.message or "the optimiser barely updates them" in learned.message
+
+
+def test_weights_that_barely_move_are_measured_relative_to_their_norm():
+    import torch
+
+    from cvgl_bench.conformance import MIN_RELATIVE_CHANGE, _relative_change
+
+    before = {"w": torch.ones(10, 10), "b": torch.ones(10)}
+    assert _relative_change(before, {"w": torch.ones(10, 10) * (1 + 1e-12), "b": torch.ones(10)}) < MIN_RELATIVE_CHANGE
+    moved = _relative_change(before, {"w": torch.ones(10, 10) * 1.01, "b": torch.ones(10)})
+    assert moved == pytest.approx(0.01 * 10 / (110 ** 0.5), rel=1e-4) and moved > MIN_RELATIVE_CHANGE
+
+
 def test_a_crash_in_plugin_code_is_a_failed_check_naming_where(make_host, monkeypatch):
     def boom(self, hparams):
         raise RuntimeError("kaboom")

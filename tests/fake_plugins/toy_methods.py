@@ -80,6 +80,10 @@ class DoesNotLearn(TinyMethod):
         return None
 
 
+class TinyLearningRate(TinyMethod):
+    overrides = {"lr": 1e-12}  # fit() runs, but the weights do not move (batch statistics still do)
+
+
 class BadRecipe(TinyMethod):
     def hparams(self, profile, train_split):
         hp = super().hparams(profile, train_split)
@@ -97,6 +101,7 @@ TOYS = {
     "toy_nondeterministic": toy(NonDeterministic),
     "toy_no_round_trip": toy(NoRoundTrip),
     "toy_does_not_learn": DoesNotLearn,
+    "toy_tiny_lr": TinyLearningRate,
     "toy_bad_recipe": BadRecipe,
 }
 
