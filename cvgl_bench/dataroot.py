@@ -87,7 +87,7 @@ def resolve_root(dataset: DatasetSpec, data_root: str | os.PathLike | None = Non
         if direct and place.is_dir():
             return place
     looked = "; ".join(f"{place / folder} ({source})" for source, place in places) or \
-        "nowhere: set --data-root, CVGL_DATA_ROOT or data_root in the config file"
+        "no place: no --data-root, CVGL_DATA_ROOT or data_root in the config file is set"
     if twin_command:
         twin = f"; or run its synthetic twin: {twin_command}"
     elif split is not None and split.twin and split.role == "eval":

@@ -39,6 +39,9 @@ class _Spec:
         _check(bool(self.name) and self.name == self.name.lower()
                and all(c.isalnum() or c in "_-.@%" for c in self.name),
                f"{kind} name {self.name!r} must be lower-case letters, digits and _-.@%")
+        _check(callable(self.loader) or (isinstance(self.loader, str) and ":" in self.loader)
+               or (self.loader is None and kind == "dataset"),
+               f"{kind} {self.name!r}: loader must be 'module:attribute' or a callable, got {self.loader!r}")
 
     def load(self) -> Any:
         """Resolve the lazy loader: import ``"module:attr"`` (the plugin's heavy module), or return the callable."""

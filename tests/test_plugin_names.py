@@ -59,3 +59,14 @@ def test_an_unknown_method_names_the_plugins_that_failed_to_load(make_host):
     with pytest.raises(UnknownNameError) as caught:
         host.methods.get("mymethod")
     assert "plugin(s) failed to load: broken_methods" in str(caught.value) and "cvgl-bench plugins" in str(caught.value)
+
+
+@pytest.mark.parametrize("loader", ["no_colon_here", 42, None])
+def test_a_loader_that_cannot_resolve_fails_when_the_spec_is_built(loader):
+    from cvgl_bench.errors import PluginError
+    from cvgl_bench.specs import DatasetSpec, MethodSpec
+
+    with pytest.raises(PluginError, match="loader must be 'module:attribute' or a callable"):
+        MethodSpec(name="m", loader=loader)
+    if loader is None:
+        assert DatasetSpec(name="d", loader=None).loader is None  # a dataset's checker is optional

@@ -37,7 +37,8 @@ def read_embeddings(path: str | Path) -> EmbeddingFile:
     """Load and check an embeddings file; raises one-line :class:`DataError` on any problem."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"embeddings file {path} does not exist")
+        raise DataError(f"embeddings file {path} {'is a folder' if path.is_dir() else 'does not exist'}; "
+                        "pass the .npz file")
     _check_declared_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
