@@ -19,11 +19,6 @@ from .console import debug_enabled, echo_json, echo_table, note_unread_data_root
 from .errors import ConfigError, PluginError, UserError
 
 
-def _debug_enabled(ctx: click.Context | None) -> bool:
-    root = ctx.find_root() if ctx is not None else None
-    return bool(root is not None and root.params.get("debug")) or debug_enabled()
-
-
 class OneLineUsageError(click.UsageError):
     """A usage error (unknown option, invalid value) shown as one ``Error:`` line that names
     the help to read, instead of click's usage block; exit code 2 as before."""
@@ -95,7 +90,7 @@ class PluginGroup(click.Group):
         except click.UsageError as exc:
             raise _one_line(exc) from exc
         except UserError as exc:
-            if _debug_enabled(ctx):
+            if debug_enabled(ctx):
                 raise
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
@@ -485,7 +480,7 @@ def check_plugin(ctx: click.Context, method: str, quick: bool, device: str, as_j
     from .distributed import resolve_device
     from .errors import UserError
 
-    results_ = run_checks(method, host(), quick=quick, device=resolve_device(device), debug=_debug_enabled(ctx))
+    results_ = run_checks(method, host(), quick=quick, device=resolve_device(device), debug=debug_enabled(ctx))
     if as_json:
         echo_json([r.__dict__ for r in results_])
     else:

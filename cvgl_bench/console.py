@@ -47,9 +47,10 @@ def warn_failures(host: Any, stream: Any = None) -> None:
                 print(f"plugin {status.name} ({status.distribution}):\n{status.traceback.rstrip()}", file=stream)
 
 
-def debug_enabled() -> bool:
-    """Whether the command runs with ``--debug`` (or ``CVGL_BENCH_DEBUG=1``): tracebacks are shown."""
-    ctx = click.get_current_context(silent=True)
+def debug_enabled(ctx: click.Context | None = None) -> bool:
+    """Whether the command runs with ``--debug`` (or ``CVGL_BENCH_DEBUG=1``): tracebacks are shown.
+    ``ctx``: the command's context (default: click's current one)."""
+    ctx = ctx or click.get_current_context(silent=True)
     root = ctx.find_root() if ctx is not None else None
     if root is not None and root.params.get("debug"):
         return True
