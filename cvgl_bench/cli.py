@@ -91,6 +91,8 @@ class PluginGroup(click.Group):
             raise _one_line(exc) from exc
         except UserError as exc:
             if debug_enabled(ctx):
+                if getattr(exc, "plugin_traceback", None):
+                    click.echo(f"the plugin's own traceback:\n{exc.plugin_traceback.rstrip()}", err=True)
                 raise
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)

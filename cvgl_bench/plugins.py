@@ -144,6 +144,7 @@ class PluginHost:
             if failed and self.strict:
                 self._strict_error = PluginError(f"plugin {failed[0].origin} failed: {failed[0].error} "
                                                  "(CVGL_BENCH_STRICT_PLUGINS is set)")
+                self._strict_error.plugin_traceback = failed[0].traceback  # shown by --debug
         if self._strict_error is not None:
             raise self._strict_error
         return self

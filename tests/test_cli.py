@@ -114,6 +114,8 @@ def test_strict_plugins_fail_the_cli_with_one_line(make_host, monkeypatch, tmp_p
     monkeypatch.setenv("CVGL_BENCH_NO_ENTRYPOINTS", "0")
     result = CliRunner().invoke(cli, ["methods"])
     assert result.exit_code == 2 and result.output.count("\n") == 1 and "broken-dist" in result.output
+    debug = CliRunner().invoke(cli, ["--debug", "methods"])
+    assert "the plugin's own traceback" in debug.output and "broken_import.py" in debug.output
 
 
 def test_real_subprocess_commands():
