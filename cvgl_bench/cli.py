@@ -99,7 +99,8 @@ class PluginGroup(click.Group):
 
 
 def _one_line(exc: click.UsageError) -> click.UsageError:
-    if isinstance(exc, OneLineUsageError):
+    # a group called without a command shows its help (click >= 8.2 raises NoArgsIsHelpError for it)
+    if isinstance(exc, OneLineUsageError) or type(exc).__name__ == "NoArgsIsHelpError":
         return exc
     return OneLineUsageError(exc.format_message(), exc.ctx)
 

@@ -130,3 +130,14 @@ def test_real_subprocess_commands():
     proc = subprocess.run([sys.executable, "-m", "cvgl_bench", "no-such-command"], capture_output=True,
                           text=True, env=env, timeout=120)
     assert proc.returncode == 2
+
+
+def test_usage_errors_are_one_line_but_a_bare_group_still_shows_its_help(make_host):
+    make_host()
+    bad = CliRunner().invoke(cli, ["run", "--threads", "0", "-m", "x", "-d", "y"])
+    assert bad.exit_code == 2
+    assert bad.output == ("Error: Invalid value for '--threads': 0 is not in the range x>=1. "
+                          "(see 'cli run --help')\n")  # CliRunner names the program 'cli'
+    for args in ([], ["data"]):
+        bare = CliRunner().invoke(cli, args)
+        assert bare.output.startswith("Usage: cli") and "Commands:" in bare.output
