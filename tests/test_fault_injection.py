@@ -299,3 +299,22 @@ def test_on_corrupt_skip_leaves_out_the_training_pairs_of_an_undecodable_image(t
     info = json.loads(train_info.read_text())
     assert info["skipped_training_pairs"] == 1 and info["skipped_training_images"][0].endswith(bad.name)
     assert json.loads(_record(work_dir).read_text())["provenance"]["trained_with"]["skipped_training_pairs"] == 1
+
+
+def test_on_corrupt_skip_counts_an_undecodable_evaluation_image_and_caches_nothing_from_it(trained, tmp_path):
+    source, shared_cache = trained
+    cache, work_dir = tmp_path / "cache", tmp_path / "work"
+    shutil.copytree(shared_cache / "synth", cache / "synth")  # decode (and embed) again
+    shutil.copytree(source / "runs", work_dir / "runs")  # reuse the trained model
+    (test_list,) = (cache / "synth").glob("cvusa-tiny-*/splits/val-19zl.csv")
+    bad = test_list.parent.parent / test_list.read_text().splitlines()[0].split(",")[0]
+    bad.write_bytes(b"")  # a zero-byte satellite tile of the test split
+
+    proc = cli(work_dir, cache, *RUN, "--on-corrupt", "skip")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "1 evaluation image(s) could not be decoded" in proc.stderr
+    info = json.loads(_record(work_dir).read_text())["provenance"]["data_info"]
+    assert info["undecodable_images"] == 1 and info["undecodable_image_files"] == [bad.name]
+
+    again = cli(work_dir, cache, *RUN, "--overwrite", "always")  # the default: fail
+    assert again.returncode == 2 and bad.name in again.stderr.strip().splitlines()[-1], again.stderr[-3000:]

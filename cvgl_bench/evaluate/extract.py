@@ -32,7 +32,7 @@ from .. import distributed
 if TYPE_CHECKING:
     from ..method import CVGLModel, Method
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: nothing cached from a run that skipped undecodable images
 NORM_TOLERANCE = 1e-3
 
 
@@ -146,7 +146,8 @@ def cached_embedding(model: CVGLModel, images: ImageSet, view: str, hparams: Map
 
 def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, Any], method: Method, *,
           device: str = "cpu", batch_size: int = 64, cache: bool = True, checkpoint_hash: str | None = None,
-          progress: bool = True, arrays: Any = None, on_corrupt: str = "fail", sharded: bool = False) -> np.ndarray:
+          progress: bool = True, arrays: Any = None, on_corrupt: str = "fail", sharded: bool = False,
+          skipped: list[str] | None = None) -> np.ndarray:
     """Embeddings of every image of ``images`` (one view): float32 ``(N, D)``, L2-normalised.
 
     Images are decoded and resized to ``hparams['image_size'][view]`` by
@@ -158,7 +159,8 @@ def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, A
     without a forward pass.
 
     ``on_corrupt`` is passed to ``load_images`` (``fail`` or ``skip``: a skipped image embeds
-    as a black image). ``sharded=True`` splits the work over the ranks of an active process
+    as a black image, its path is appended to ``skipped`` when a list is given, and the result is
+    not cached, so that a later run with ``fail`` decodes again and stops). ``sharded=True`` splits the work over the ranks of an active process
     group (every rank must call ``embed`` alike; all get the full array); by default the
     calling process embeds everything, so rank 0 may evaluate alone.
     """
@@ -177,13 +179,16 @@ def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, A
                              resize=hparams.get("resize", "antialias"),
                              rows=(hparams.get("crop_rows") or {}).get(view))
     array = getattr(arrays, "array", arrays)
+    undecoded = list(getattr(arrays, "skipped", None) or [])
+    if skipped is not None:
+        skipped.extend(undecoded)
     if len(array) != len(images):
         raise ValueError(f"{len(array)} image arrays for {len(images)} images")
     out = embed_array(model, array, view, method.eval_transform(hparams, view), device=device, batch_size=batch_size,
                       amp=amp, progress=progress, desc=f"embedding {view}", sharded=sharded).numpy()
     out = np.ascontiguousarray(out, dtype=np.float32)
     check_normalised(out, type(method).__name__)
-    if path is not None and (not sharded or distributed.rank() == 0):
+    if path is not None and not undecoded and (not sharded or distributed.rank() == 0):
         with atomic_open(path, "wb") as handle:
             np.save(handle, out, allow_pickle=False)
     if sharded:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,15 +148,21 @@ def _evaluate(job: Pending, trained: TrainedModel, method: Any, hparams: dict[st
     spec, data = job.spec, job.data
     common = {"device": device, "checkpoint_hash": trained.checkpoint["sha256"]}
     t0 = time.perf_counter()
+    skipped: list[str] = []
     query = cached_embedding(trained.model, data.queries, spec.query_view, job.hparams, method, **common)[1]
     queries_per_s = None  # not measured when the queries' embeddings come from the cache
     if query is None:
         query = embed(trained.model, data.queries, spec.query_view, job.hparams, method, **common,
-                      on_corrupt=options.on_corrupt)
+                      on_corrupt=options.on_corrupt, skipped=skipped)
         queries_per_s = len(data.queries) / max(time.perf_counter() - t0, 1e-9)
     reference = embed(trained.model, data.references, spec.reference_view, job.hparams, method, **common,
-                      on_corrupt=options.on_corrupt)
+                      on_corrupt=options.on_corrupt, skipped=skipped)
     phases["embed"] = time.perf_counter() - t0
+    if skipped:  # --on-corrupt skip: embedded as black images, counted in the record
+        data.info["undecodable_images"] = len(skipped)
+        data.info["undecodable_image_files"] = [Path(p).name for p in skipped[:20]]
+        options.log(f"[cvgl-bench] {len(skipped)} evaluation image(s) could not be decoded and were embedded as "
+                    f"black images (--on-corrupt skip), first: {skipped[0]}")
     t0 = time.perf_counter()
     scored = score(np.asarray(query), np.asarray(reference), data, metrics=spec.metrics, backend=options.backend,
                    device=device, n_boot=options.n_boot, seed=job.record.cell.seed, host=host)
