@@ -82,3 +82,19 @@ def test_bad_trees(host, tmp_path):
         load(host, "u1652_s2d", tmp_path / "nowhere")
     with pytest.raises(DataError, match=r"test/query_drone: folder not found"):
         load(host, "u1652_d2s", empty)
+
+
+def test_link_loops_and_twice_named_buildings_are_one_line(host, tmp_path):
+    root = make_u1652(tmp_path / "University-1652")
+    drone = root / "test" / "query_drone"
+    first = sorted(p.name for p in drone.iterdir())[0]
+    (drone / first / "loop.jpeg").symlink_to("loop.jpeg")  # a link to itself
+    with pytest.raises(DataError, match=r"loop.jpeg: cannot be read \(Too many levels of symbolic links\)"):
+        load(host, "u1652_d2s", root)
+    (drone / first / "loop.jpeg").unlink()
+    satellite = root / "test" / "gallery_satellite"
+    first_sat = sorted(p.name for p in satellite.iterdir())[0]
+    (satellite / str(int(first_sat))).mkdir()  # '0001' and '1' are one building
+    with pytest.raises(DataError, match="are the same building id") as info:
+        load(host, "u1652_d2s", root)
+    assert f" {first_sat} " in f" {info.value} " and f" {int(first_sat)} " in f" {info.value} "

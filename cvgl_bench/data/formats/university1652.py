@@ -16,7 +16,7 @@ query). The published name lists (``./data/test/...`` paths) parse through
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,17 +52,30 @@ def list_folder(root: Path, folder: str) -> list[str]:
         what = "dataset folder does not exist" if not root.is_dir() else "folder not found"
         raise DataError(f"{path if root.is_dir() else root}: {what} (University-1652 keeps {folder}/<building>/ there)")
     out = []
-    with os.scandir(path) as entries:
-        buildings = sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+    buildings = _scan(path, lambda e: e.is_dir() and not e.name.startswith("."))
+    seen: dict[int, str] = {}
     for bid in buildings:
         if not bid.isdigit():
             raise DataError(f"{path / bid}: building folder names must be numbers (University-1652 uses 4-digit ids)")
-        with os.scandir(path / bid) as entries:
-            names = sorted(e.name for e in entries if e.name.lower().endswith(IMAGE_EXTENSIONS) and e.is_file())
+        if int(bid) in seen:
+            raise DataError(f"{path}: building folders {seen[int(bid)]} and {bid} are the same building id; keep one")
+        seen[int(bid)] = bid
+        names = _scan(path / bid, lambda e: e.name.lower().endswith(IMAGE_EXTENSIONS) and e.is_file())
         out += [f"{folder}/{bid}/{n}" for n in names]
     if not out:
         raise DataError(f"{path}: no images (expected {folder}/<building>/*.jpg|.jpeg|.png); the split is empty")
     return out
+
+
+def _scan(path: Path, keep: Callable[[os.DirEntry], bool]) -> list[str]:
+    """The sorted names of the entries of ``path`` that ``keep`` accepts; an unreadable folder or a
+    link loop is one :class:`DataError` line naming it."""
+    try:
+        with os.scandir(path) as entries:
+            return sorted(e.name for e in entries if keep(e))
+    except OSError as exc:
+        raise DataError(f"{exc.filename or path}: cannot be read ({exc.strerror or exc}); check its permissions "
+                        "and symbolic links") from None
 
 
 def read_name_list(path: Path) -> list[str]:
