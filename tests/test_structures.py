@@ -77,3 +77,16 @@ def test_train_data_location_is_reference_row():
 
 def test_fingerprint_is_order_sensitive():
     assert fingerprint_of(np.arange(3)) != fingerprint_of(np.arange(3)[::-1].copy())
+
+
+def test_an_evaluation_split_with_a_repeated_id_is_refused():
+    """A duplicated id (a panoId twice in ACT_data.mat) would match one embedding row twice."""
+    from cvgl_bench.data.formats.common import eval_data
+    from cvgl_bench.data.structures import GroundTruth, ImageSet
+    from cvgl_bench.errors import DataError
+
+    queries = ImageSet("ground", np.array(["a", "b", "a"]), np.array(["qa", "qb", "qa2"]))
+    references = ImageSet("satellite", np.array(["a", "b", "c"]), np.array(["ra", "rb", "rc"]))
+    truth = GroundTruth.from_lists([[0], [1], [0]], 3)
+    with pytest.raises(DataError, match="query id 'a' occurs twice in the split"):
+        eval_data("toy_test", queries, references, truth, None, {"split_file": "ACT_data.mat"})

@@ -53,6 +53,11 @@ def eval_data(split: str, queries: ImageSet, references: ImageSet, truth: Ground
         raise DataError(f"{info.get('split_file', split)}: the split has no queries")
     if len(references) == 0:
         raise DataError(f"{info.get('split_file', split)}: the split has no reference images")
+    for side, images in (("query", queries), ("reference", references)):
+        ids, first = np.unique(np.asarray(images.ids).astype(str), return_counts=True)
+        if len(ids) != len(images):
+            raise DataError(f"{info.get('split_file', split)}: {side} id {str(ids[np.argmax(first > 1)])!r} occurs twice "
+                            "in the split; every id must be unique to match embeddings to images")
     return EvalData(split, queries, references, truth, dict(protocol or {}), info=info)
 
 
