@@ -109,3 +109,9 @@ def test_locations_file_too_short_or_malformed(host, tmp_path):
     all_csv.write_text("40,-90,40,-90,0\n" * 4 + "40,north,40,-90,0\n40,-90,40,-90,0\n")
     with pytest.raises(DataError, match=r"all.csv line 5: coordinate 'north' is not a number"):
         load(host, "cvusa_test", root)
+    all_csv.write_text("lat,lon,lat,lon,h\n" + "40,-90,40,-90,0\n" * 10)  # a header shifts every id's row
+    with pytest.raises(DataError, match=r"all.csv line 1: not numbers \(a header row\?\)"):
+        load(host, "cvusa_test", root)
+    all_csv.write_text("".join(f"{1000 + i},40,-90,40,-90\n" for i in range(10)))  # an index column
+    with pytest.raises(DataError, match=r"are not latitude, longitude pairs in degrees \(an extra first column\?\)"):
+        load(host, "cvusa_test", root)

@@ -75,6 +75,9 @@ def read_locations(path: Path, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(satellite lat/lon, ground lat/lon) of each id from ``all.csv`` row ``id - 1``."""
     lines = read_lines(path)
     out = np.empty((len(ids), 4), dtype=np.float64)
+    if lines and not all(_is_number(f) for f in lines[0][1].split(",")[:4]):
+        raise DataError(f"{path} line {lines[0][0]}: not numbers (a header row?); all.csv has no header, "
+                        "row N holds image id N")
     for k, image_id in enumerate(ids):
         try:
             row = int(image_id) - 1
@@ -89,7 +92,18 @@ def read_locations(path: Path, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         if len(fields) < 4:
             raise DataError(f"{path} line {number}: expected at least 4 comma-separated numbers, got {len(fields)}")
         out[k] = [parse_float(path, number, f, "coordinate") for f in fields[:4]]
+        if not (np.all(np.abs(out[k, 0::2]) <= 90) and np.all(np.abs(out[k, 1::2]) <= 180)):
+            raise DataError(f"{path} line {number}: {', '.join(fields[:4])} are not latitude, longitude pairs in "
+                            "degrees (an extra first column?); rows are aerial lat, lon, ground lat, lon")
     return out[:, 0:2], out[:, 2:4]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _split_file(root: Path, name: str) -> Path:
