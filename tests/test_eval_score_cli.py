@@ -291,3 +291,20 @@ def test_record_writes_an_external_row_with_its_ranks(tiny, tmp_path):
 def test_record_options_are_checked_first(tiny, args, needle):
     done = run("--dataset", "tiny_test", "--embeddings", tiny.path / "good.npz", "--data-root", tiny.root, *args)
     assert done.exit_code == 2 and needle in done.output and "Traceback" not in done.output
+
+
+def test_score_leaves_out_pairs_whose_images_are_missing_as_run_does(host, tmp_path):
+    """A CVACT val panorama without its images: the reader of 'run' leaves the pair out and counts
+    it; an embeddings file made by such a loader (without that id) scores on the same split."""
+    from cvgl_bench.data.splits import load_split
+    from tests.dataset_trees import act_ids, make_cvact
+
+    missing = act_ids(12)[4]  # the first val row (5)
+    make_cvact(tmp_path / "CVACT", skip_ids=(missing,))
+    checked = load_split(host.splits.get("cvact_val"), str(tmp_path), None, host, verify_files=True)
+    assert missing not in set(checked.queries.ids)
+    path = _random_embeddings(checked, tmp_path / "emb.npz")
+    result = run("--dataset", "cvact_val", "--embeddings", path, "--data-root", tmp_path, "--json", "--n-boot", "0")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_queries"] == len(checked.queries)
+    assert "1 queries and 1 references of cvact_val whose images are missing" in result.stderr

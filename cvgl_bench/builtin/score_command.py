@@ -25,10 +25,12 @@ def cvgl_bench_register_commands(cli):
     cli.add_command(score)
 
 
-def _eval_split(split_name: str, protocol_items: tuple[str, ...], data_root: str | None, host: Any) -> Any:
+def _eval_split(split_name: str, protocol_items: tuple[str, ...], data_root: str | None, host: Any,
+                verify_files: bool = False) -> Any:
     """The evaluation split to score, loaded under its protocol (:func:`cvgl_bench.data.splits.load_split`).
 
-    Only the split files are needed: images are not checked (the embeddings exist already).
+    Only the split files are needed: images are not checked (the embeddings exist already),
+    unless ``verify_files``.
     """
     from ..data.splits import load_split
     from ..errors import ConfigError
@@ -38,7 +40,28 @@ def _eval_split(split_name: str, protocol_items: tuple[str, ...], data_root: str
     if spec.role != "eval":
         raise ConfigError(f"split {split_name!r} is a training split; score an evaluation split "
                           f"(see 'cvgl-bench datasets')")
-    return load_split(spec, data_root, dict(parse_protocol(protocol_items)), host, verify_files=False)
+    return load_split(spec, data_root, dict(parse_protocol(protocol_items)), host, verify_files=verify_files)
+
+
+def _aligned(emb: Any, data: Any, reload: Any) -> tuple[Any, Any, Any]:
+    """``(query, reference, data)``: the file's rows in the split's order. When the file lacks ids,
+    they may be pairs whose images are missing, which the reader that checks files leaves out and
+    counts (as ``run`` loads the split): that split is used if the file matches it exactly."""
+    from ..errors import DataError
+    from ..evaluate.embeddings_file import align
+
+    try:
+        return (*align(emb, data), data)
+    except DataError as exc:
+        try:
+            checked = reload()
+            query, reference = align(emb, checked)
+        except DataError:
+            raise exc from None
+    left_out = len(data.queries) - len(checked.queries), len(data.references) - len(checked.references)
+    click.echo(f"[cvgl-bench] {left_out[0]} queries and {left_out[1]} references of {data.split} whose images are "
+               "missing under the data root are left out, as 'run' does; the file has none of them", err=True)
+    return query, reference, checked
 
 
 @click.command("score")
@@ -95,7 +118,7 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
     emb = read_embeddings(embeddings_path)
     data = _eval_split(split_name, protocol_items, data_root, h)
     path = emb.path
-    query, reference = align(emb, data)
+    query, reference, data = _aligned(emb, data, lambda: _eval_split(split_name, protocol_items, data_root, h, True))
     del emb  # rows that had to be reordered are copies: let the file's arrays go
     if similarity == "cosine":
         query, reference = _unit_rows(query, "query"), _unit_rows(reference, "reference")
