@@ -129,3 +129,15 @@ def test_missing_data_is_one_line_with_how_to_obtain(host, tmp_path):
     result = run("cvsua")
     assert result.exit_code == 2 and "did you mean 'cvusa'" in result.output
     assert run("cvusa_test", "--root", str(tmp_path / "x")).exit_code == 2  # a split name picks its dataset
+
+
+def test_a_folder_checked_by_its_own_path_that_run_would_not_find_gets_a_note(make_host, tmp_path):
+    make_host(tiny_plugin())
+    make_cvusa(tmp_path / "data" / "Tiny-release")  # checked by its own path, but not named 'Tiny'
+    result = run("tiny", "--data-root", str(tmp_path / "data" / "Tiny-release"))
+    assert result.exit_code == 0, result.output
+    assert "note: run and score will not find this folder" in result.stderr
+    make_cvusa(tmp_path / "data2" / "Tiny")
+    for root in (tmp_path / "data2", tmp_path / "data2" / "Tiny"):  # a data root, or the folder by its name
+        named = run("tiny", "--data-root", str(root))
+        assert named.exit_code == 0 and "will not find" not in named.stderr, named.stderr

@@ -31,6 +31,25 @@ def _dataset_folder(spec, root: str | None):
     return place / folder if (place / folder).is_dir() else place
 
 
+def _note_if_run_would_not_find(spec, root: str | None, folder) -> None:
+    """A folder checked here by its own path that ``run`` and ``score`` would not find through the
+    same ``--data-root`` (they need a folder named like the dataset's) gets a note saying so."""
+    from ..dataroot import resolve_root
+    from ..errors import DataError
+
+    if root is None or spec.synthetic:
+        return
+    try:
+        found = resolve_root(spec, root)
+    except DataError:
+        found = None
+    if found is None or found.resolve() != folder.resolve():
+        name = spec.folder or spec.name
+        click.echo(f"note: run and score will not find this folder with --data-root {root}: they look for "
+                   f"{name}/ in the data root, or a data root named {name}; rename the folder or pass its parent",
+                   err=True)
+
+
 def _print_report(report: dict) -> None:
     from ..console import echo_table
 
@@ -92,6 +111,7 @@ def cvgl_bench_register_commands(cli):
         spec = _dataset_spec(h, dataset)
         folder = _dataset_folder(spec, root)
         report = check_dataset(spec.name, folder, decode=decode, host=h)
+        _note_if_run_would_not_find(spec, root, folder)
         if as_json:
             echo_json(report)
         else:
