@@ -278,6 +278,7 @@ def test_record_writes_an_external_row_with_its_ranks(tiny, tmp_path):
     assert external["note"] == "mynet v2, epoch 40" and external["similarity"] == "cosine"
     assert external["sha256"] == __import__("hashlib").sha256((tiny.path / "good.npz").read_bytes()).hexdigest()
     assert record.metrics["recall@1"].value == out["metrics"]["recall@1"]["value"]
+    assert "data_info" in record.provenance  # what the reader said about the files it read
     assert results.read_ranks(out["record"], record)["topk"].shape[0] == NQ
     (table,) = build(tmp_path / "results", significance=False).tables
     assert table.rows[0].implementation == "external embeddings"
@@ -308,3 +309,18 @@ def test_score_leaves_out_pairs_whose_images_are_missing_as_run_does(host, tmp_p
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["n_queries"] == len(checked.queries)
     assert "1 queries and 1 references of cvact_val whose images are missing" in result.stderr
+
+
+def test_a_record_of_external_embeddings_says_which_vigor_labels_were_read(host, tmp_path):
+    from cvgl_bench import results
+    from cvgl_bench.data.splits import load_split
+    from tests.dataset_trees import make_vigor
+
+    make_vigor(tmp_path / "VIGOR", labels="original", images=False)
+    data = load_split(host.splits.get("vigor_same_test"), str(tmp_path), None, host, verify_files=False)
+    path = _random_embeddings(data, tmp_path / "emb.npz")
+    done = run("--dataset", "vigor_same_test", "--embeddings", path, "--data-root", tmp_path, "--json", "--n-boot",
+               "0", "--record", "--method", "mynet", "--results", tmp_path / "results")
+    assert done.exit_code == 0, done.output
+    info = results.read(json.loads(done.stdout)["record"]).provenance["data_info"]
+    assert info["labels"] == "original" and info["split_file"].startswith("<data>/VIGOR/")

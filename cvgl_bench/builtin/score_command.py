@@ -129,7 +129,7 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
     if write_record:
         written = _write_record(result, data, spec, method_name or "", note, train_on, similarity, path,
                                 sha256_file(path), results_dir, device, h,
-                                time.perf_counter() - started)
+                                time.perf_counter() - started, data_root)
     if as_json:
         echo_json({"split": data.split, "embeddings": str(path), "backend": backend, "similarity": similarity,
                    "n_queries": result.n_queries, "n_references": result.n_references,
@@ -182,9 +182,10 @@ def _check_record_options(method: str | None, train_on: str | None, spec: Any, h
 
 def _write_record(result: Any, data: Any, spec: Any, method: str, note: str, train_on: str | None,
                   similarity: str, path: Any, sha: str, results_dir: str, device: str | None, host: Any,
-                  seconds: float) -> Any:
+                  seconds: float, data_root: str | None = None) -> Any:
     """A result record of external embeddings: identified by the file's SHA-256, marked external."""
     from .. import provenance, results
+    from ..run.records import data_info, path_bases
 
     train_split = train_on or spec.train_split
     identity = results.config_hash(method, "external", "external", {"embeddings_sha256": sha,
@@ -199,6 +200,7 @@ def _write_record(result: Any, data: Any, spec: Any, method: str, note: str, tra
         provenance={**base, "seed": 0, "world_size": 1, "global_batch": 0, "dataset_fingerprint": data.fingerprint,
                     "train_fingerprint": f"external:{sha}", "started_at": provenance.now(),
                     "finished_at": provenance.now(), "wall_time_s": {"search_and_metrics": round(seconds, 3)},
+                    "data_info": data_info(data, path_bases(spec, data_root, host)),
                     "external": {"embeddings": path.name, "sha256": sha, "note": note, "similarity": similarity}})
     record.metrics = {name: results.MetricValue(**m) for name, m in result.metrics.items()}
     record.n_queries, record.n_references = result.n_queries, result.n_references

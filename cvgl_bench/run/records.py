@@ -100,12 +100,18 @@ def complete(job: Pending, scored: Any, model: TrainedModel, train_fingerprint: 
         "train_fingerprint": train_fingerprint,
         "train_reused": not model.trained,
         "method_source_sha256": model.source,
-        "data_info": results.portable_paths({k: v for k, v in data.info.items() if _jsonable(v)}, path_bases),
+        "data_info": data_info(data, path_bases),
         "started_at": started,
         "finished_at": provenance.now(),
         "wall_time_s": {k: round(v, 3) for k, v in phases.items()},
     }
     return record
+
+
+def data_info(data: EvalData, bases: Sequence[tuple[str, Path]]) -> dict[str, Any]:
+    """What the split's reader said about the files it read (``EvalData.info``: split file, label
+    set, pairs left out, ...), JSON only, with folders named by label (:func:`path_bases`)."""
+    return results.portable_paths({k: v for k, v in data.info.items() if _jsonable(v)}, bases)
 
 
 def path_bases(spec: SplitSpec, data_root: str | None, host: Any) -> list[tuple[str, Path]]:
