@@ -118,6 +118,10 @@ def test_wrong_mat_contents(host, tmp_path):
     scipy.io.savemat(mat, {"panoIds": act_ids(3), "utm": np.zeros((2, 2)), "trainSet": {"a": 1, "trainInd": [[1]]}})
     with pytest.raises(DataError, match=r"'utm' must be a 3 x 2 numeric array"):
         load(host, "cvact_train", root)
+    scipy.io.savemat(mat, {"panoIds": act_ids(12), "utm": np.zeros((12, 2)),
+                           "trainSet": {"trainIdName": 0, "trainInd": [[1, 5], [2, 6]]}})  # a second column
+    with pytest.raises(DataError, match=r"trainSet.trainInd must be an index vector \(N x 1\), not a 2 x 2 array"):
+        load(host, "cvact_train", root)
 
 
 def test_no_images_at_all_is_an_error(host, tmp_path):

@@ -66,6 +66,8 @@ def _load_matfile(path: Path) -> dict:
     except NotImplementedError:  # noqa: scipy.io signals MATLAB v7.3 (HDF5) files this way; not a stub
         raise DataError(f"{path}: MATLAB v7.3 (HDF5) files are not supported; re-save it with "
                         "save(..., '-v7')") from None
+    except PermissionError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror}); check its permissions") from None
     except Exception as exc:  # noqa: BLE001 - scipy raises many types on truncated/garbage input
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{path}: not a readable MATLAB .mat file (truncated or corrupt?): {reason}") from None
@@ -102,8 +104,11 @@ def _split_indices(path: Path, mat: dict, name: str, n: int) -> np.ndarray:
         raw = cell[names[1]]
     else:
         raise DataError(f"{path}: struct {name!r} has no field {field!r} (fields: {', '.join(names)})")
+    label = f"{name}.{field if field in names else names[1]}"
+    if sum(d > 1 for d in np.shape(raw)) > 1:
+        raise DataError(f"{path}: {label} must be an index vector (N x 1), not a {' x '.join(map(str, np.shape(raw)))} "
+                        "array")
     values = np.asarray(raw).ravel()
-    label = f"{name}.{field}"
     if values.dtype.kind not in "iuf" or len(values) == 0:
         raise DataError(f"{path}: {label} must be a non-empty numeric index vector")
     if values.dtype.kind == "f" and not np.all(np.isfinite(values) & (values == np.round(values))):
