@@ -73,6 +73,16 @@ def test_original_labels_and_missing_corrected_files(host, tmp_path):
         load(host, "vigor_same_test", root, labels="corrected")  # an explicit choice that cannot be met
 
 
+def test_one_missing_corrected_file_is_named_instead_of_falling_back_to_absent_originals(host, tmp_path):
+    root = make_vigor(tmp_path / "VIGOR")  # corrected labels only
+    gone = root / "splits__corrected" / "Chicago" / "same_area_balanced_test__corrected.txt"
+    gone.unlink()
+    with pytest.raises(DataError) as info:
+        load(host, "vigor_same_test", root)
+    assert str(info.value).startswith(f"{gone}: VIGOR split file not found, while the corrected labels of the")
+    assert "--protocol labels=original" in str(info.value)
+
+
 def test_corrected_files_inside_a_replaced_splits_folder(host, tmp_path):
     root = make_vigor(tmp_path / "VIGOR")
     (root / "splits__corrected").rename(root / "splits")

@@ -69,7 +69,8 @@ def split_file(root: Path, city: str, name: str, labels: str) -> Path:
             return path
     if not root.is_dir():
         raise DataError(f"{root}: dataset folder does not exist (looked for {candidates[0]})")
-    hint = " (use --protocol labels=original for the uncorrected splits/ files)" if labels == "corrected" else ""
+    hint = " (use --protocol labels=original for the uncorrected splits/ files)" \
+        if labels == "corrected" and (root / "splits").is_dir() else ""
     raise DataError(f"{candidates[0]}: VIGOR split file not found{hint}")
 
 
@@ -266,12 +267,17 @@ def resolve_labels(root: Path, name: str, labels: str) -> str:
     if labels != "present":
         return labels
     proto = SPLITS[name]
+    missing = []
     for city in proto.query_cities:
         try:
             split_file(Path(root), city, proto.label_file, "corrected")
         except DataError:
-            return "original"
-    return "corrected"
+            missing.append(city)
+    if missing and len(missing) < len(proto.query_cities):  # a partial corrected set: say which file is gone
+        gone = Path(root) / "splits__corrected" / missing[0] / f"{proto.label_file}__corrected.txt"
+        raise DataError(f"{gone}: VIGOR split file not found, while the corrected labels of the split's other cities "
+                        "are there; restore it, or pass --protocol labels=original to read the splits/ files")
+    return "original" if missing else "corrected"
 
 
 def _info(name: str, loaded: Loaded, labels: str) -> dict:
