@@ -141,3 +141,15 @@ def test_a_folder_checked_by_its_own_path_that_run_would_not_find_gets_a_note(ma
     for root in (tmp_path / "data2", tmp_path / "data2" / "Tiny"):  # a data root, or the folder by its name
         named = run("tiny", "--data-root", str(root))
         assert named.exit_code == 0 and "will not find" not in named.stderr, named.stderr
+
+
+def test_evaluation_queries_that_are_training_images_are_reported(host, tmp_path):
+    root = make_cvusa(tmp_path / "CVUSA")
+    train_csv, test_csv = root / "splits" / "train-19zl.csv", root / "splits" / "val-19zl.csv"
+    clean = check_dataset("cvusa", root, host=host)
+    assert not any("leaked_queries" in e or "also training" in e["status"] for e in clean["splits"])
+    train_csv.write_text(train_csv.read_text() + test_csv.read_text().splitlines()[0] + "\n")  # one test pair leaks
+    leaked = check_dataset("cvusa", root, host=host)
+    (entry,) = [e for e in leaked["splits"] if e["split"] == "cvusa_test"]
+    assert entry["leaked_queries"] == 1 and "1 query images are also training images" in entry["status"]
+    assert not any(key.startswith("_") for e in leaked["splits"] for key in e)

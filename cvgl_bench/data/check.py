@@ -94,8 +94,23 @@ def check_dataset(name: str, root: str | os.PathLike, *, decode: bool = False, h
             variants += [{key: value} for value in split.protocol_options.get(key, ())[1:]]
         for override in variants:
             entries.append(_check_split(split, root, override, decode, seen, host))
+    _check_overlap(entries)
     return {"dataset": dataset.name, "root": str(root), "ok": all(e["status"] == "ok" for e in entries),
             "splits": entries}
+
+
+def _check_overlap(entries: list[dict[str, Any]]) -> None:
+    """An evaluation split whose query images are also training queries of its in-domain training
+    split (the same file) is a leak; its entry says how many."""
+    train = {e["split"]: e.pop("_query_paths") for e in entries if e.get("role") == "train" and "_query_paths" in e}
+    for entry in entries:
+        paths = entry.pop("_query_paths", None)
+        shared = len(paths & train[entry["_train_split"]]) if paths and entry.get("_train_split") in train else 0
+        entry.pop("_train_split", None)
+        if shared:
+            entry["leaked_queries"] = shared
+            entry["status"] = "; ".join(s for s in (entry["status"] if entry["status"] != "ok" else "",
+                                                    f"{shared} query images are also training images") if s)
 
 
 def _check_split(split: Any, root: Path, override: dict[str, str], decode: bool, seen: dict,
@@ -109,6 +124,8 @@ def _check_split(split: Any, root: Path, override: dict[str, str], decode: bool,
         return entry
     counts = _counts(data)
     entry["counts"] = counts
+    entry["_query_paths"] = {os.path.normpath(str(p)) for p in data.queries.paths}
+    entry["_train_split"] = split.train_split
     info = {k: v for k, v in data.info.items() if isinstance(v, (int, float, str, bool))}
     entry["info"] = info
     paths = list(data.queries.paths) + list(data.references.paths)
