@@ -318,3 +318,25 @@ def test_on_corrupt_skip_counts_an_undecodable_evaluation_image_and_caches_nothi
 
     again = cli(work_dir, cache, *RUN, "--overwrite", "always")  # the default: fail
     assert again.returncode == 2 and bad.name in again.stderr.strip().splitlines()[-1], again.stderr[-3000:]
+
+
+def test_an_interrupted_training_resumes_only_with_its_own_thread_count(tmp_path):
+    """A resume with another thread count gives the bits of neither run; it is refused in one line."""
+    from cvgl_bench.errors import ConfigError
+    from cvgl_bench.run.model import SOURCE_INFO, _reusable_checkpoint
+
+    (tmp_path / SOURCE_INFO).write_text(json.dumps({"method_source_sha256": "s", "train_data_version": None,
+                                                    "cpu_threads": 1}))
+    (tmp_path / "last.pt").write_bytes(b"")
+    check = lambda threads: _reusable_checkpoint(tmp_path, "s", None, True, print, "cell", threads)  # noqa: E731
+    assert check(1) is None  # resume
+    with pytest.raises(ConfigError, match=r"ran with 1 CPU thread\(s\); resume it with --threads 1 .* --restart"):
+        check(2)
+    assert _reusable_checkpoint(tmp_path, "s", None, False, print, "cell", 2) is False  # --restart
+    (tmp_path / "model.pt").write_bytes(b"")
+    assert check(2) is True  # a finished model is reused; its train.json says how it was trained
+
+
+def test_the_record_says_how_many_threads_trained_the_model(work):
+    work_dir, _ = work
+    assert json.loads(_record(work_dir).read_text())["provenance"]["trained_with"]["cpu_threads"] == 1

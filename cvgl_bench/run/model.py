@@ -115,7 +115,10 @@ def train_or_reuse(method: Any, hparams: dict[str, Any], train: Any, cell: Cell,
     model_path = workdir / "model.pt"
     source = provenance.source_digest(method)
     data_version = _synthetic_version(train)
-    reuse = _reusable_checkpoint(workdir, source, data_version, options.resume, options.log, str(cell))
+    # the intra-op threads training runs with on a CPU (train.base.torch_threads): part of its bits
+    cpu_threads = int(options.cpu_threads() or hparams.get("threads") or torch.get_num_threads()) \
+        if torch.device(device).type == "cpu" else None
+    reuse = _reusable_checkpoint(workdir, source, data_version, options.resume, options.log, str(cell), cpu_threads)
     if reuse:
         seed_everything(cell.seed)
         model = _checked(method, method.load_model(hparams, model_path))
@@ -125,7 +128,8 @@ def train_or_reuse(method: Any, hparams: dict[str, Any], train: Any, cell: Cell,
     model = build_model(method, hparams, cell.seed)
     world = world_info_from_env()
     if world.rank == 0:
-        write_json(workdir / SOURCE_INFO, {"method_source_sha256": source, "train_data_version": data_version})
+        write_json(workdir / SOURCE_INFO, {"method_source_sha256": source, "train_data_version": data_version,
+                                           "cpu_threads": cpu_threads})
     run = RunContext(seed=cell.seed, device=device, workdir=workdir, resume=reuse is None,
                      progress=options.progress and world.rank == 0, log=options.log, world_size=world.world_size,
                      rank=world.rank, local_rank=world.local_rank, threads=options.cpu_threads(),
@@ -140,7 +144,8 @@ def train_or_reuse(method: Any, hparams: dict[str, Any], train: Any, cell: Cell,
     # a resumed training's time is its epochs before the interruption plus this process's
     total = seconds + float(run.notes.get("train_s_before_resume", 0.0))
     write_json(workdir / TRAIN_INFO, {"world_size": world.world_size, "global_batch": int(hparams.get("batch_size", 0)),
-                                      "device": str(device), "train_s": round(total, 3), **run.notes})
+                                      "device": str(device), "cpu_threads": cpu_threads, "train_s": round(total, 3),
+                                      **run.notes})
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
     write_bytes(model_path, buffer.getvalue())
@@ -188,19 +193,21 @@ def _synthetic_version(train: Any) -> str | None:
 
 
 def _reusable_checkpoint(workdir: Path, source: str | None, data_version: str | None, resume: bool,
-                         log: Callable[[str], None], label: str) -> bool | None:
+                         log: Callable[[str], None], label: str, cpu_threads: int | None = None) -> bool | None:
     """True: reuse ``model.pt``; None: train, resuming ``last.pt`` if there is one; False: train from scratch.
 
     A checkpoint from before source digests were kept is trusted (its load still checks every
     key and shape); one trained on synthetic data before dataset versions were kept is not: the
-    world it saw cannot be told apart from today's."""
+    world it saw cannot be told apart from today's. An interrupted CPU training resumes only with
+    the thread count it started with (another one gives bits of neither)."""
     if not resume:
         return False
     try:
         info = json.loads((workdir / SOURCE_INFO).read_text(encoding="utf-8"))
         recorded, recorded_data = info.get("method_source_sha256"), info.get("train_data_version")
+        started_threads = info.get("cpu_threads")
     except (OSError, ValueError, AttributeError):
-        recorded, recorded_data = None, None
+        recorded, recorded_data, started_threads = None, None, None
     if recorded is not None and source is not None and recorded != source:
         log(f"[cvgl-bench] {label}: the method's source changed since {workdir} was trained; training from scratch")
         return False
@@ -210,7 +217,13 @@ def _reusable_checkpoint(workdir: Path, source: str | None, data_version: str | 
         log(f"[cvgl-bench] {label}: {workdir} was trained on synthetic data of {seen}, not {data_version}; "
             "training from scratch")
         return False
-    return True if (workdir / "model.pt").exists() else None
+    if (workdir / "model.pt").exists():
+        return True
+    if (workdir / "last.pt").exists() and started_threads and cpu_threads and started_threads != cpu_threads:
+        raise ConfigError(f"{label}: the interrupted training in {workdir} ran with {started_threads} CPU thread(s); "
+                          f"resume it with --threads {started_threads} (the bits of an uninterrupted run), or pass "
+                          f"--restart to train from scratch with {cpu_threads}")
+    return None
 
 
 @contextlib.contextmanager
