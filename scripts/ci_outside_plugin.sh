@@ -46,7 +46,7 @@ installed=1
 step "plugins"
 listing="$("${cvgl[@]}" plugins)"
 echo "$listing"
-grep -E "^$name +$dist .*method: $name .* ok\$" <<<"$listing" >/dev/null \
+grep -E "^$name +$dist [0-9.]+ +ok +method: $name *\$" <<<"$listing" >/dev/null \
   || { step "'cvgl-bench plugins' does not list $name from $dist as ok"; exit 1; }
 
 step "check-plugin $name"
