@@ -79,7 +79,7 @@ class MetricValue:
     convention: str
     """The convention it was computed under, in words."""
     ci95: list[float] | None = None
-    """The 95% bootstrap interval over queries, in %."""
+    """The 95% bootstrap interval over places (:attr:`Record.n_places`), in %."""
     higher_is_better: bool = True
 
 
@@ -140,6 +140,9 @@ class Record:
     split: SplitInfo = field(default_factory=SplitInfo)
     n_queries: int = 0
     n_references: int = 0
+    n_places: int | None = None
+    """How many places the intervals resampled (queries sharing a positive reference are one
+    place); None in records made before intervals resampled places: theirs resampled queries."""
     metrics: dict[str, MetricValue] = field(default_factory=dict)
     ranks: FileRef | None = None
     checkpoint: CheckpointRef | None = None
@@ -180,7 +183,7 @@ class Record:
         if data["status"] not in STATUSES:
             raise DataError(f"{where}: status must be one of {STATUSES}")
         cell = _cell(data["cell"], data["provenance"], where)
-        for key in ("n_queries", "n_references"):
+        for key in ("n_queries", "n_references", "n_places"):
             if data.get(key) is not None and not _is_int(data[key]):
                 raise DataError(f"{where}: field {key!r} must be an integer")
         if not isinstance(data.get("efficiency") or {}, Mapping):
@@ -209,14 +212,14 @@ class Record:
                    provenance=dict(data["provenance"]), status=data["status"],
                    split=SplitInfo(**split) if isinstance(split, Mapping) else _split_of_v1(data["provenance"]),
                    n_queries=int(data.get("n_queries") or 0), n_references=int(data.get("n_references") or 0),
-                   metrics=metrics, ranks=_file_ref(data.get("ranks"), "ranks", where),
+                   n_places=None if data.get("n_places") is None else int(data["n_places"]), metrics=metrics, ranks=_file_ref(data.get("ranks"), "ranks", where),
                    checkpoint=_checkpoint_ref(data.get("checkpoint"), where),
                    efficiency=dict(data.get("efficiency") or {}), error=data.get("error"),
                    schema=SCHEMA, schema_version=SCHEMA_VERSION)
 
 
 _JSON_ORDER = ("schema", "schema_version", "status", "cell", "split", "protocol", "n_queries", "n_references",
-               "metrics", "ranks", "checkpoint", "efficiency", "provenance")
+               "n_places", "metrics", "ranks", "checkpoint", "efficiency", "provenance")
 
 
 def _cell(cell: Mapping[str, Any], provenance: Mapping[str, Any], where: str) -> CellInfo:
@@ -440,9 +443,10 @@ def iter_records(root: str | Path) -> Iterator[tuple[Path, Record]]:
 def load(root: str | Path) -> Any:
     """All records under ``root`` as a pandas DataFrame, one row per record.
 
-    Columns: the cell fields, ``status``, ``n_queries``, ``n_references``,
-    ``dataset_fingerprint``, ``path``, and per metric ``<name>`` (value, %),
-    ``<name>.lo`` / ``<name>.hi`` (95% interval) and ``<name>.convention``.
+    Columns: the cell fields, ``status``, ``n_queries``, ``n_references``, ``n_places`` (the
+    unit of the intervals; empty where they resampled queries), ``dataset_fingerprint``,
+    ``path``, and per metric ``<name>`` (value, %), ``<name>.lo`` / ``<name>.hi`` (95%
+    interval) and ``<name>.convention``.
     """
     import pandas as pd
 
@@ -453,7 +457,7 @@ def load(root: str | Path) -> Any:
                                                                "train_split", "eval_split", "task", "config_hash",
                                                                "configuration_id", "variant")}
         row.update({"status": record.status, "n_queries": record.n_queries, "n_references": record.n_references,
-                    "dataset_fingerprint": record.provenance.get("dataset_fingerprint"), "path": str(path)})
+                    "n_places": record.n_places, "dataset_fingerprint": record.provenance.get("dataset_fingerprint"), "path": str(path)})
         for name, metric in record.metrics.items():
             row[name] = metric.value
             row[f"{name}.lo"], row[f"{name}.hi"] = (metric.ci95 or [None, None])[:2]

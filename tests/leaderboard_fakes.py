@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from cvgl_bench import results
-from cvgl_bench.data.structures import JUNK, POSITIVE, SEMI_POSITIVE
+from cvgl_bench.data.structures import JUNK, POSITIVE, SEMI_POSITIVE, GroundTruth
+from cvgl_bench.evaluate.bootstrap import count_places, place_groups
 from cvgl_bench.evaluate.scoring import rescore
 from cvgl_bench.plugins import PluginHost
 
@@ -86,6 +87,7 @@ def write_record(root: Path, *, method: str, eval_split: str, train_split: str, 
     if arrays is not None:
         record.n_queries = int(len(arrays["gt_indptr"]) - 1)
         record.n_references = int(np.asarray(arrays["gt_n_references"]))
+        record.n_places = count_places(place_groups(GroundTruth.from_arrays(dict(arrays))), record.n_queries)
     if metrics is None:
         scored = rescore(arrays, protocol, list(metric_names), n_boot=0, host=builtin_host())
         metrics = {name: m["value"] for name, m in scored.metrics.items()}

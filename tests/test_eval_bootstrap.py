@@ -116,3 +116,88 @@ def test_scipy_resampling_is_bit_identical_to_the_hand_written_loop(n):
     ref_diff = _hand_written_means(other - scores, 2000, 0)
     test = b.paired_bootstrap(other, scores, n_boot=2000, seed=0)
     assert test["ci95"] == list(b.percentile_interval(ref_diff))
+
+
+# -- places: queries sharing a positive reference are resampled together -------------------------
+
+def test_places_link_queries_through_shared_positives_only():
+    from cvgl_bench.data.structures import GroundTruth
+
+    # q0, q1 share r0; q2 shares r1 with q1 (so one place of three); q3 has r2 as a semi-positive
+    # of q0's place only; q4 has no positive; q5 and q6 share r3 (junk for q4 does not link it)
+    truth = GroundTruth.from_lists([[0], [0, 1], [1], [2], [], [3], [3]], 5,
+                                   semi_positives=[[2], [], [], [], [], [], []],
+                                   junk=[[], [], [], [], [3], [], []])
+    assert b.place_groups(truth).tolist() == [0, 0, 0, 1, 2, 3, 3]
+    one_to_one = GroundTruth.one_to_one(np.array([3, 1, 2, 0]), 6)
+    assert b.place_groups(one_to_one).tolist() == [0, 1, 2, 3]
+    assert b.place_groups(GroundTruth.from_lists([], 3)).tolist() == []
+
+
+def test_one_query_per_place_is_the_bootstrap_over_queries_bit_for_bit():
+    scores = (np.random.default_rng(11).random(700) < 0.4).astype(float)
+    queries = b.bootstrap_means(scores, n_boot=800, seed=3)
+    np.testing.assert_array_equal(b.bootstrap_means(scores, n_boot=800, seed=3, places=np.arange(700)[::-1]), queries)
+    other = (np.random.default_rng(12).random(700) < 0.5).astype(float)
+    assert (b.paired_bootstrap(other, scores, n_boot=900, places=np.arange(700))
+            == {**b.paired_bootstrap(other, scores, n_boot=900), "n_places": 700})
+
+
+def _clustered_population(rng, n_places: int, per_place: int, base: float = 0.3):
+    """Recall-like scores where a place's queries share its difficulty (the U-1652 situation)."""
+    difficulty = np.clip(base + rng.normal(0.0, 0.25, n_places), 0.0, 1.0)
+    places = np.repeat(np.arange(n_places), per_place)
+    return (rng.random(places.size) < difficulty[places]).astype(float), places
+
+
+def test_place_intervals_cover_where_query_intervals_do_not():
+    """With 20 correlated queries per place, resampling queries gives intervals far too narrow;
+    resampling places covers the population value about 95% of the time."""
+    rng = np.random.default_rng(0)
+    truth = np.mean(np.clip(0.3 + rng.normal(0.0, 0.25, 2_000_000), 0, 1))  # the population's mean recall
+    covered = {"queries": 0, "places": 0}
+    repeats = 200
+    for r in range(repeats):
+        scores, places = _clustered_population(rng, 40, 20)
+        lo, hi = b.bootstrap_ci(scores, n_boot=400, seed=r)
+        covered["queries"] += lo <= truth * 100 <= hi
+        lo, hi = b.bootstrap_ci(scores, n_boot=400, seed=r, places=places)
+        covered["places"] += lo <= truth * 100 <= hi
+    assert covered["queries"] / repeats < 0.75  # measured: 0.59
+    assert 0.88 <= covered["places"] / repeats <= 0.995  # measured: 0.97
+
+
+def test_paired_test_over_places_keeps_its_level_on_clustered_queries():
+    """Two equal methods whose per-place luck differs: over queries the test rejects far too often,
+    over places it keeps about its 5% level."""
+    rng = np.random.default_rng(5)
+    trials, rejected = 150, {"queries": 0, "places": 0}
+    for t in range(trials):
+        places = np.repeat(np.arange(40), 20)
+        luck = rng.normal(0.0, 0.2, (2, 40))  # each method's own per-place advantage, mean zero
+        p = np.clip(0.4 + luck[:, places], 0.0, 1.0)
+        a, c = (rng.random(p.shape) < p).astype(float)
+        rejected["queries"] += b.paired_bootstrap(a, c, n_boot=400, seed=t)["p_value"] < 0.05
+        result = b.paired_bootstrap(a, c, n_boot=400, seed=t, places=places)
+        rejected["places"] += result["p_value"] < 0.05
+        assert result["n_places"] == 40 and result["n_queries"] == 800
+    assert rejected["queries"] / trials > 0.2  # measured: 0.34
+    assert rejected["places"] / trials <= 0.11  # measured: 0.05
+
+
+def test_place_resamples_are_drawn_in_bounded_batches_and_reproducibly():
+    rng = np.random.default_rng(6)
+    scores, places = _clustered_population(rng, 30_000, 3)
+    first = b.bootstrap_means(np.stack([scores, 1 - scores]), n_boot=300, seed=2, places=places)
+    assert b.resample_batch(30_000) < 300  # so several batches were drawn
+    np.testing.assert_array_equal(first, b.bootstrap_means(np.stack([scores, 1 - scores]), 300, 2, places))
+    np.testing.assert_allclose(first[0] + first[1], 1.0)
+    assert not np.array_equal(first[0], b.bootstrap_means(scores, 300, 3, places))
+    # one place: every resample is the whole set
+    assert b.bootstrap_ci(scores[:5], places=np.zeros(5, dtype=int)) == pytest.approx((scores[:5].mean() * 100,) * 2)
+
+
+@pytest.mark.parametrize("places", [np.zeros(3, dtype=int), np.array([0, 1, -1, 2]), np.array([0.5, 1, 2, 3])])
+def test_places_must_label_every_query(places):
+    with pytest.raises(DataError, match="one non-negative integer label per query"):
+        b.bootstrap_means(np.zeros(4), n_boot=10, places=places)

@@ -150,3 +150,27 @@ def test_a_failing_metric_plugin_is_one_line_that_names_the_plugin(make_host, be
     query, reference, data = vigor_like(nq=5, nr=6)
     with pytest.raises(PluginError, match=message):
         score(query, reference, data, metrics=["broken"], n_boot=0, host=h)
+
+
+def test_intervals_resample_places_where_queries_share_a_positive(host):
+    """Drone-like queries (six views of each of five buildings): the interval is the bootstrap over
+    the five places, not over the thirty queries; a one-to-one split keeps the query bootstrap."""
+    from cvgl_bench.evaluate.bootstrap import bootstrap_ci
+
+    rng = np.random.default_rng(8)
+    reference = rng.normal(size=(5, 16)).astype(np.float32)
+    query = np.repeat(reference, 6, axis=0) + rng.normal(scale=4.0, size=(30, 16)).astype(np.float32)
+    truth = GroundTruth.from_lists([[b] for b in np.repeat(np.arange(5), 6)], 5)
+    data = EvalData("drone", ImageSet("drone", [f"q{i}" for i in range(30)], [""] * 30),
+                    ImageSet("satellite", [f"r{i}" for i in range(5)], [""] * 5), truth, {"ties": "strict"})
+    result = score(query, reference, data, metrics=["recall@1"], n_boot=500, seed=2, host=host)
+    assert result.n_places == 5 and result.to_dict()["n_places"] == 5
+    places = np.repeat(np.arange(5), 6)
+    assert result.metrics["recall@1"]["ci95"] == list(bootstrap_ci(result.per_query["recall@1"], 500, 2, places=places))
+    assert result.metrics["recall@1"]["ci95"] != list(bootstrap_ci(result.per_query["recall@1"], 500, 2))
+    single = GroundTruth.one_to_one(np.arange(5), 5)
+    data = EvalData("pairs", ImageSet("ground", [f"q{i}" for i in range(5)], [""] * 5),
+                    ImageSet("satellite", [f"r{i}" for i in range(5)], [""] * 5), single, {"ties": "strict"})
+    result = score(query[::6], reference, data, metrics=["recall@1"], n_boot=500, seed=2, host=host)
+    assert result.n_places == 5 and result.metrics["recall@1"]["ci95"] == list(
+        bootstrap_ci(result.per_query["recall@1"], 500, 2))

@@ -259,7 +259,7 @@ def test_the_leaderboard_shows_evaluates_numbers(tmp_path, host):
     for row in table.rows[1:]:
         a = mean_per_query([evaluated[r.path].per_query["recall@1"] for r in row.runs])
         b = mean_per_query([evaluated[r.path].per_query["recall@1"] for r in best.runs])
-        test = paired_bootstrap(a, b, n_boot=500, seed=0)
+        test = paired_bootstrap(a, b, n_boot=500, seed=0, places=evaluated[best.runs[0].path].places)
         assert row.significance["p_value"] == test["p_value"] and row.significance["delta"] == test["delta"]
         assert row.significance["ci95"] == test["ci95"]
     curves, k_1pct = render.recall_curves(board, table)
@@ -465,3 +465,41 @@ def test_suite_filter_takes_seeds_for_as_the_grid_runs_them():
     assert expected_seeds([suite], "m", "cpu", "in-domain", "b_train", "b_test") == (0,)
     with pytest.raises(ConfigError, match="seeds_for"):
         parse_suite({"methods": ["m"], "seeds": [0], "seeds_for": {"a_test": "x"}})
+
+
+def test_records_made_before_place_resampling_get_intervals_over_places(tmp_path, host):
+    """300 drone-like queries of 20 places: a record without ``n_places`` (made when intervals
+    resampled queries) shows the interval ``run`` writes now, recomputed from its ranks, and says
+    so; a current record keeps its own; neither file is touched."""
+    from cvgl_bench import results
+    from cvgl_bench.evaluate.scoring import rescore
+    from tests.leaderboard_fakes import draw_ranks
+
+    split = dict(eval_split="u1652_d2s", train_split="u1652_train", in_domain_train="u1652_train")
+    rng = np.random.default_rng(3)
+    paths = {}
+    for method, seed in (("old", 4), ("new", 5)):
+        arrays = rank_arrays(draw_ranks(300, 20, 0.4, 0.3, rng), 20, rng=rng)
+        paths[method] = write_record(tmp_path, method=method, seed=seed, arrays=arrays, **split)
+    data = json.loads(paths["old"].read_text())
+    assert data.pop("n_places") == 20
+    paths["old"].write_text(json.dumps(data))
+    on_disk = {m: p.read_text() for m, p in paths.items()}
+    board = lb.build(tmp_path, host=host)
+    (table,) = board.tables
+    rows = {row.method: row for row in table.rows}
+    record = rows["old"].runs[0].record
+    want = rescore(results.read_ranks(paths["old"], record), record.protocol, list(record.metrics), n_boot=1000,
+                   seed=4, host=host)
+    assert record.n_places == want.n_places == 20
+    for name, metric in want.metrics.items():
+        assert [rows["old"].stats[name].lo, rows["old"].stats[name].hi] == metric["ci95"]
+    assert np.diff(want.metrics["recall@1"]["ci95"])[0] > 4.0  # wider than the stand-in [v - 1, v + 1]
+    new = rows["new"].runs[0].record
+    assert [rows["new"].stats["recall@1"].lo, rows["new"].stats["recall@1"].hi] == new.metrics["recall@1"].ci95
+    assert new.metrics["recall@1"].ci95[1] - new.metrics["recall@1"].ci95[0] == pytest.approx(2.0)
+    assert any("1 record(s) were made before intervals resampled places" in note for note in table.notes)
+    assert {m: p.read_text() for m, p in paths.items()} == on_disk
+    text = lb.render_text(board, "md")
+    assert "300 queries show 20 places, resampled with all their queries" in text
+    assert "paired bootstrap over places" in text

@@ -40,6 +40,20 @@ def test_write_read_load_round_trip(tmp_path, host):
     assert frame["recall@1.convention"].iloc[0] == "strict ranks"
 
 
+def test_the_number_of_places_round_trips_and_is_checked(tmp_path):
+    rec = make_record()
+    rec.n_places = 4
+    path = results.record_path(tmp_path, rec)
+    results.write(rec, path, ranks={"rank_strict": np.arange(10)})
+    assert results.read(path).n_places == 4 and json.loads(path.read_text())["n_places"] == 4
+    assert results.load(tmp_path)["n_places"].tolist() == [4]
+    data = json.loads(path.read_text())
+    del data["n_places"]  # a record made when intervals resampled queries
+    assert results.Record.from_dict(data).n_places is None
+    with pytest.raises(DataError, match="'n_places' must be an integer"):
+        results.Record.from_dict({**data, "n_places": "four"})
+
+
 def test_transfer_task_is_recognised():
     rec = results.new_record(method="m", profile="cpu", seed=0, train_split="b_train", eval_split="a_test",
                              config_hash="x", protocol={}, provenance={}, in_domain_train_split="a_train")

@@ -42,6 +42,7 @@ def test_overrides_reach_the_model_and_name_the_record(toy_host, tmp_path):
     assert p.checkpoint.file != a.checkpoint.file
     assert a.efficiency["params"] > 0 and a.efficiency["embedding_dim"] == 16
     assert p.split.synthetic and p.split.twin == "cvusa_test"
+    assert p.n_places == p.n_queries > 0  # one ground image per place: the intervals resample queries
     frame = results.load(tmp_path / "results")
     assert sorted(frame["variant"]) == ["", "epochs=1,augment.flip_p=0"]
     again = run_cell(Cell("tiny", ("synth_cvusa_test",), overrides=parse_set(["epochs=1", "augment.flip_p=0"])),

@@ -133,11 +133,12 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
     if as_json:
         echo_json({"split": data.split, "embeddings": str(path), "backend": backend, "similarity": similarity,
                    "n_queries": result.n_queries, "n_references": result.n_references,
-                   "protocol": result.protocol, "dataset_fingerprint": data.fingerprint,
+                   "n_places": result.n_places, "protocol": result.protocol, "dataset_fingerprint": data.fingerprint,
                    "metrics": result.metrics, "record": str(written) if written else None})
         return
     options = ", ".join(f"{k}={v}" for k, v in sorted(result.protocol.items())) or "none"
-    click.echo(f"{data.split}: {result.n_queries} queries, {result.n_references} references "
+    places = f" in {result.n_places} places" if result.n_places != result.n_queries else ""
+    click.echo(f"{data.split}: {result.n_queries} queries{places}, {result.n_references} references "
                f"(protocol: {options}; similarity: {similarity})")
     if written:
         click.echo(f"wrote {written}")
@@ -203,7 +204,7 @@ def _write_record(result: Any, data: Any, spec: Any, method: str, note: str, tra
                     "data_info": data_info(data, path_bases(spec, data_root, host)),
                     "external": {"embeddings": path.name, "sha256": sha, "note": note, "similarity": similarity}})
     record.metrics = {name: results.MetricValue(**m) for name, m in result.metrics.items()}
-    record.n_queries, record.n_references = result.n_queries, result.n_references
+    record.n_queries, record.n_references, record.n_places = result.n_queries, result.n_references, result.n_places
     target = results.record_path(results_dir, record, f"emb_{sha[:8]}")
     for warning in results.write(record, target, ranks=result.rank_arrays(), host=host):
         click.echo(f"warning: {warning}", err=True)

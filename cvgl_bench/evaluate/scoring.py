@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data.structures import EvalData, GroundTruth
 from ..errors import ConfigError, DataError, PluginError, UserError
-from .bootstrap import bootstrap_means, percentile_interval
+from .bootstrap import bootstrap_means, count_places, percentile_interval, place_groups
 from .metrics import MetricFunction
 from .ranks import RankTable
 from .search import SearchBackend
@@ -37,10 +37,17 @@ class Scored:
     """name -> per-query scores in [0, 1] (the input of paired tests between records)."""
     truth: GroundTruth
     protocol: dict[str, str] = field(default_factory=dict)
+    places: np.ndarray | None = None
+    """The place of every query (:func:`~.bootstrap.place_groups`), the unit the intervals resample."""
 
     @property
     def n_queries(self) -> int:
         return self.truth.n_queries
+
+    @property
+    def n_places(self) -> int:
+        """How many places the intervals resampled (queries sharing a positive are one place)."""
+        return count_places(self.places, self.n_queries)
 
     @property
     def n_references(self) -> int:
@@ -52,8 +59,8 @@ class Scored:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly summary: metrics, protocol and sizes."""
-        return {"n_queries": self.n_queries, "n_references": self.n_references, "protocol": dict(self.protocol),
-                "metrics": self.metrics}
+        return {"n_queries": self.n_queries, "n_references": self.n_references, "n_places": self.n_places,
+                "protocol": dict(self.protocol), "metrics": self.metrics}
 
 
 @dataclass(frozen=True)
@@ -149,14 +156,15 @@ def _evaluate(ranks: RankTable, data: Any, protocol: dict[str, str], names: Sequ
         higher[name] = bool(spec.higher_is_better)
     results: dict[str, dict[str, Any]] = {}
     stacked = np.stack([per_query[n] for n in names]) if names else np.zeros((0, truth.n_queries))
-    means = bootstrap_means(stacked, n_boot, seed) if n_boot > 0 and len(names) else None
+    places = place_groups(truth)
+    means = bootstrap_means(stacked, n_boot, seed, places) if n_boot > 0 and len(names) else None
     for row, name in enumerate(names):
         values = per_query[name]
         value = float(values.mean() * 100) if len(values) else float("nan")
         interval = list(percentile_interval(means[row])) if means is not None else None
         results[name] = {"value": value, "convention": conventions[name], "ci95": interval,
                          "higher_is_better": higher[name]}
-    return Scored(results, ranks, per_query, truth, protocol)
+    return Scored(results, ranks, per_query, truth, protocol, places)
 
 
 def _convention(fn: Any, spec: Any, protocol: Mapping[str, str], data: Any) -> str:

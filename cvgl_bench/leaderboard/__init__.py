@@ -15,7 +15,8 @@ are parsed by :func:`cvgl_bench.run.load_suite` and handed in.
 Rules (see :mod:`.tables`): in-domain and transfer tasks are separate tables; a row is one
 method configuration over its seeds (mean and 95% interval); rows are never averaged over
 incomplete data; published numbers are shown beside ours with their confidence, never ranked;
-each row is tested against the best row by a paired bootstrap over queries.
+each row is tested against the best row by a paired bootstrap over places (queries sharing
+a positive reference resampled together).
 """
 
 from .plots import plot_attention_overlays, plot_recall_curves, plot_retrieval_examples

@@ -172,8 +172,8 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
         notes.append("Chance (a random ranking of this gallery): " + ", ".join(
             f"{metric_label(m)} {v:.2f}" for m, v in table.chance.items()) + ".")
     if any(len(r.runs) == 1 for r in table.rows):
-        notes.append(f"{N1_MARK} n=1: [lo, hi] is the 95% bootstrap interval over the queries of a single run, "
-                     "not a spread over seeds.")
+        notes.append(f"{N1_MARK} n=1: [lo, hi] is the 95% bootstrap interval over the places of a single run "
+                     f"({_places_text(table)}), not a spread over seeds.")
     if any(s.interval == "incomplete" for r in table.rows for s in r.stats.values()):
         notes.append("incomplete: the metric is missing in some seeds of the row, so it is not averaged.")
     if show_published:
@@ -186,7 +186,7 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
                      "(see 'Reproduced vs published').")
     best = table.best
     if best is not None and len(table.rows) > 1:
-        notes.append(f"Sig. vs best: paired bootstrap over queries of {metric_label(primary)} against the best row "
+        notes.append(f"Sig. vs best: paired bootstrap over places of {metric_label(primary)} against the best row "
                      f"({best.label}), per-query scores recomputed from the stored ranks; 'yes' when p < 0.05.")
     devices = sorted({d for r in table.rows for d in r.devices})
     if "queries_per_s" in eff:
@@ -194,6 +194,18 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
                      "whose query embeddings came from the embedding cache has none).")
     notes.extend(table.notes)
     return Table(headers, rows, numeric), notes
+
+
+def _places_text(table: BenchmarkTable) -> str:
+    """How many places the table's queries show, from its records (queries sharing a positive are one)."""
+    counts = {(run.record.n_places, run.record.n_queries) for row in table.rows for run in row.runs
+              if run.record.n_places is not None}
+    if len(counts) != 1:
+        return "queries sharing a positive reference are resampled together"
+    places, queries = counts.pop()
+    if places == queries:
+        return "one query per place, so these are the queries"
+    return f"{queries:,} queries show {places:,} places, resampled with all their queries"
 
 
 def _protocol_text(row: Row, entry: PublishedEntry) -> str:

@@ -13,7 +13,10 @@ would mix different experiments.
 
 Aggregation over seeds (:func:`cvgl_bench.evaluate.aggregate.aggregate_metric`): with two or
 more seeds, the mean and a Student-t 95% interval over the seed means; with one seed, the
-record's own bootstrap interval over queries, marked n=1. A metric missing from some seed of a
+record's own bootstrap interval over places (queries sharing a positive reference are one
+place, :func:`cvgl_bench.evaluate.bootstrap.place_groups`), marked n=1. A record made before
+intervals resampled places (no ``n_places``) has them recomputed from its stored ranks by
+:func:`cvgl_bench.evaluate.scoring.rescore` as ``run`` would write them now, and its table says so. A metric missing from some seed of a
 row is not averaged at all (the cell stays empty), and an overview mean over benchmarks exists
 only for rows that are complete (MTEB's rule). Rows are ordered by the primary metric in its
 own direction (``higher_is_better`` of the records).
@@ -39,9 +42,9 @@ import numpy as np
 from .. import results
 from ..errors import DataError, UserError
 from ..evaluate.aggregate import MetricStat, aggregate_metric, mean_per_query
-from ..evaluate.bootstrap import paired_bootstrap
+from ..evaluate.bootstrap import RESAMPLES, paired_bootstrap, place_groups
 from ..evaluate.curves import best_positions
-from ..evaluate.scoring import rescore
+from ..evaluate.scoring import rescore, stored_ranks
 from ..results import Record
 from .published import Published, PublishedEntry
 from .staleness import CodeHistory, table_staleness
@@ -91,6 +94,8 @@ class RankSummary:
     per_query: np.ndarray | None = None
     n_references: int = 0
     error: str = ""
+    places: np.ndarray | None = None
+    """The place of every query: the unit the paired test resamples."""
 
 
 @dataclass
@@ -328,13 +333,31 @@ def _rank_summary(run: Run, metric: str, host: Any) -> RankSummary:
         if n_queries and len(best) != n_queries:
             return RankSummary(error=f"{run.path}: the ranks file has {len(best)} queries, the record "
                                      f"{n_queries}; rerun the cell")
-        per_query = None
+        per_query = places = None
         if metric:
             scored = rescore(arrays, protocol, [metric], n_boot=0, host=host)
-            per_query = np.asarray(scored.per_query[metric], dtype=np.float64)
-        return RankSummary(best, per_query, int(np.asarray(arrays["gt_n_references"])))
+            per_query, places = np.asarray(scored.per_query[metric], dtype=np.float64), scored.places
+        return RankSummary(best, per_query, int(np.asarray(arrays["gt_n_references"])), places=places)
     except (UserError, ValueError, KeyError, IndexError, TypeError) as exc:
         return RankSummary(error=str(exc) if isinstance(exc, UserError) else f"unreadable ranks: {exc}")
+
+
+def intervals_over_places(path: Path, record: Record, host: Any) -> bool:
+    """Upgrade a record made before intervals resampled places (no ``n_places``): where several of
+    its queries share a place, recompute its intervals from the stored ranks as ``run`` writes them
+    now (:data:`~cvgl_bench.evaluate.bootstrap.RESAMPLES` resamples from the cell's seed). Returns
+    whether an interval changed; the record on disk is left as it is."""
+    if record.n_places is not None or record.ranks is None or record.status != "ok" or not record.metrics:
+        return False
+    arrays = results.read_ranks(path, record)
+    _, truth = stored_ranks(arrays)
+    record.n_places = int(place_groups(truth).max(initial=-1)) + 1
+    if record.n_places == truth.n_queries:
+        return False
+    scored = rescore(arrays, record.protocol, list(record.metrics), n_boot=RESAMPLES, seed=record.cell.seed, host=host)
+    for name, metric in scored.metrics.items():
+        record.metrics[name].ci95 = metric["ci95"]
+    return True
 
 
 def expected_seeds(suites: Sequence[Suite], method: str, profile: str, task: str, train_split: str | None,
@@ -468,7 +491,7 @@ def _test_against_best(table: BenchmarkTable, summaries: dict[Path, RankSummary]
         if len(a) != len(b):
             row.significance = {"status": "n/a", "note": "different numbers of queries"}
             continue
-        test = paired_bootstrap(a, b, n_boot=n_boot, seed=seed)
+        test = paired_bootstrap(a, b, n_boot=n_boot, seed=seed, places=summaries[best.runs[0].path].places)
         row.significance = {"status": "tested", "p_value": float(test["p_value"]), "delta": float(test["delta"]),
                             "ci95": [float(x) for x in test["ci95"]],
                             "significant": bool(test["p_value"] < ALPHA),
@@ -538,6 +561,7 @@ def build(
 
     groups: dict[tuple[str, str | None, str], dict[tuple, Row]] = {}
     n_used = 0
+    upgraded: set[Path] = set()
     for path, record in found:
         cell = record.cell
         if record.status != "ok" or (suites and not any(
@@ -545,6 +569,13 @@ def build(
                 for s in suites)):
             continue
         n_used += 1
+        if ranks:
+            try:
+                if intervals_over_places(path, record, host):
+                    upgraded.add(path)
+            except (UserError, ValueError, KeyError, IndexError, TypeError) as exc:
+                warn.append(f"{path}: its intervals resample queries, not places, and could not be recomputed "
+                            f"from its ranks: {exc}")
         task_key = (cell.task, cell.train_split, cell.eval_split)
         row_key = (cell.method, cell.profile, cell.variant, cell.configuration_id, record.dataset_fingerprint,
                    tuple(sorted(record.protocol.items())))
@@ -578,6 +609,10 @@ def build(
             _test_against_best(table, summaries, n_boot, seed)
         if ranks:
             table.chance = chance_levels(table)
+        n_upgraded = sum(run.path in upgraded for row in table.rows for run in row.runs)
+        if n_upgraded:
+            table.notes.append(f"{n_upgraded} record(s) were made before intervals resampled places; their "
+                               "intervals were recomputed over places from their stored ranks.")
         stale = table_staleness(((f"{method_label(row.method, row.variant)} seed {run.seed}", run.record)
                                  for row in table.rows for run in row.runs), history, dataset_version)
         if stale:

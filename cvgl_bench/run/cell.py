@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..evaluate.bootstrap import RESAMPLES
 from .overrides import normalise, variant_label
 
 OVERWRITE = ("only-missing", "always", "never")
@@ -73,7 +74,7 @@ class RunOptions:
     overwrite: str = "only-missing"
     device: str | None = None
     backend: str = "torch"
-    n_boot: int = 1000
+    n_boot: int = RESAMPLES
     on_corrupt: str = "fail"
     progress: bool = True
     threads: int | None = None
