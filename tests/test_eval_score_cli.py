@@ -227,6 +227,11 @@ def test_score_on_builtin_splits(host, tmp_path, split, option, values, phrases)
         assert result.exit_code == 0, result.output
         out = json.loads(result.stdout)
         assert out["n_queries"] == len(data.queries) and out["protocol"][option] == value
+        if split == "u1652_d2s":  # every drone view of a building is one place
+            buildings = {int(r) for q in range(len(data.queries)) for r in data.truth.positives(q)}
+            assert out["n_places"] == len(buildings) < out["n_queries"]
+        else:  # one place per query under the exact id; panoramas within 5 m are one place
+            assert out["n_places"] == out["n_queries"] if value == "exact_id" else out["n_places"] <= out["n_queries"]
         assert all(phrase in m["convention"] for m in out["metrics"].values())
         recalls.append(out["metrics"]["recall@1"]["value"])
     assert recalls[1] >= recalls[0] if option == "distractors" else recalls[0] >= recalls[1]

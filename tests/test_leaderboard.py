@@ -498,7 +498,7 @@ def test_records_made_before_place_resampling_get_intervals_over_places(tmp_path
     new = rows["new"].runs[0].record
     assert [rows["new"].stats["recall@1"].lo, rows["new"].stats["recall@1"].hi] == new.metrics["recall@1"].ci95
     assert new.metrics["recall@1"].ci95[1] - new.metrics["recall@1"].ci95[0] == pytest.approx(2.0)
-    assert any("1 record(s) were made before intervals resampled places" in note for note in table.notes)
+    assert any("1 n=1 record(s) were made before intervals resampled places" in note for note in table.notes)
     assert {m: p.read_text() for m, p in paths.items()} == on_disk
     text = lb.render_text(board, "md")
     assert "300 queries show 20 places, resampled with all their queries" in text

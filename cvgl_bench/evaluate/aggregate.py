@@ -1,7 +1,7 @@
 """A metric over the seeds of one configuration: mean and 95% interval.
 
 With two or more seeds: the mean and a Student-t 95% interval over the seed values. With one
-seed: the record's own bootstrap interval over queries, marked n=1. A metric missing from some
+seed: the record's own bootstrap interval over places, marked n=1. A metric missing from some
 seed is not averaged at all (``incomplete``), so a mean never mixes different sets of runs.
 """
 
@@ -23,7 +23,7 @@ class MetricStat:
     hi: float | None = None
     n: int = 0
     interval: str = ""
-    """``t`` (Student t over seeds), ``bootstrap`` (one seed: the record's interval over queries),
+    """``t`` (Student t over seeds), ``bootstrap`` (one seed: the record's interval over places),
     ``none`` (one seed without an interval) or ``incomplete`` (missing in some seeds)."""
     missing: int = 0
 

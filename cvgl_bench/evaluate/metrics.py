@@ -1,7 +1,7 @@
 """Retrieval metrics as per-query scores in [0, 1], computed from a :class:`RankTable`.
 
-Every metric is the mean of its per-query scores (reported in %), so one bootstrap over queries
-serves them all. The conventions of the reference codebases are protocol options:
+Every metric is the mean of its per-query scores (reported in %), so one bootstrap (over places,
+:mod:`.bootstrap`) serves them all. The conventions of the reference codebases are protocol options:
 
 ``ties``
     ``strict`` (default): a reference counts as ranked above an entry only when strictly more

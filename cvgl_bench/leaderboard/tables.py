@@ -609,9 +609,9 @@ def build(
             _test_against_best(table, summaries, n_boot, seed)
         if ranks:
             table.chance = chance_levels(table)
-        n_upgraded = sum(run.path in upgraded for row in table.rows for run in row.runs)
-        if n_upgraded:
-            table.notes.append(f"{n_upgraded} record(s) were made before intervals resampled places; their "
+        n_upgraded = sum(row.runs[0].path in upgraded for row in table.rows if len(row.runs) == 1)
+        if n_upgraded:  # shown only where a row shows its record's interval (n=1)
+            table.notes.append(f"{n_upgraded} n=1 record(s) were made before intervals resampled places; their "
                                "intervals were recomputed over places from their stored ranks.")
         stale = table_staleness(((f"{method_label(row.method, row.variant)} seed {run.seed}", run.record)
                                  for row in table.rows for run in row.runs), history, dataset_version)
