@@ -214,10 +214,13 @@ def test_significance_needs_ranks_and_the_same_queries(tmp_path):
     write_record(tmp_path, method="a", seed=0, arrays=constant_ranks(0), **CVUSA)
     write_record(tmp_path, method="b", seed=0, arrays=None, metrics={"recall@1": 50.0}, **CVUSA)
     write_record(tmp_path, method="c", seed=0, arrays=constant_ranks(1), fingerprint="fp-other", **CVUSA)
+    write_record(tmp_path, method="d", seed=0, arrays=constant_ranks(1), protocol={"r1pct": "floor", "ties": "loose"},
+                 **CVUSA)
     board = build(tmp_path)
     rows = {r.method: r for r in board.tables[0].rows}
     assert rows["b"].significance == {"status": "n/a", "note": "no stored ranks"}
     assert rows["c"].significance["status"] == "n/a" and "fingerprint" in rows["c"].significance["note"]
+    assert rows["d"].significance == {"status": "n/a", "note": "other protocol than the best row"}
 
 
 # -- the leaderboard is a reader of evaluate ---------------------------------------------------

@@ -470,6 +470,9 @@ def _test_against_best(table: BenchmarkTable, summaries: dict[Path, RankSummary]
         if row.fingerprint != best.fingerprint:
             row.significance = {"status": "n/a", "note": "other split fingerprint than the best row"}
             continue
+        if row.protocol != best.protocol:  # other positives, other scores: not a comparison of methods
+            row.significance = {"status": "n/a", "note": "other protocol than the best row"}
+            continue
         common = sorted(set(row.seeds) & set(best.seeds))
         paired = common or None
 
