@@ -17,6 +17,7 @@ import pytest
 from cvgl_bench.data.formats import cvusa, university1652, vigor
 from cvgl_bench.data.structures import JUNK, POSITIVE, SEMI_POSITIVE
 from cvgl_bench.errors import DataError
+from cvgl_bench.evaluate.bootstrap import count_places, place_groups
 
 EXCERPTS = Path(__file__).parent / "fixtures" / "real_excerpts"
 REAL = Path(os.environ["CVGL_REAL_SPLITS"]) if os.environ.get("CVGL_REAL_SPLITS") else None
@@ -115,6 +116,8 @@ def test_vigor_same_area_test_gallery_full_size():
     assert len(loaded.queries) == 12739 + 13884 + 11875 and len(loaded.gallery) == 90618
     truth = vigor.vigor_truth(loaded.satellites, len(loaded.gallery))
     assert (np.diff(truth.indptr) == 4).all()
+    # panoramas sharing a positive tile are one place for the intervals: 19,884 alone, 9,307 pairs
+    assert np.bincount(np.bincount(place_groups(truth))).tolist() == [0, 19884, 9307]
     assert (truth.role.reshape(-1, 4) == [POSITIVE, SEMI_POSITIVE, SEMI_POSITIVE, SEMI_POSITIVE]).all()
     # every label points into its own city's block of the gallery
     ny = slice(12739, 12739 + 13884)
@@ -141,6 +144,8 @@ def test_u1652_test_lists_full_size(host, name, folder):
     assert (junk_per_query == removed.info["distractor_images"]).all()
     assert removed.info["distractor_images"] == (250 if name == "u1652_d2s" else 250 * 54)
     assert kept.queries.paths[0].startswith("/data/University-1652/test/query_")
+    # the intervals resample buildings: 701 places, of 54 drone views each or of one satellite image
+    assert count_places(place_groups(kept.truth), len(queries)) == 701
 
 
 @needs_real
