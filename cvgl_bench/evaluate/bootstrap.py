@@ -14,12 +14,13 @@ queries, and a resample's mean is over the queries it brings (the cluster bootst
 Hinkley 1997, section 3.8). Where every place has one query (CVUSA, CVACT) this is the bootstrap
 over queries, drawn exactly as before.
 
-The resampling is ``scipy.stats.bootstrap`` (percentile method, vectorised mean), drawing from
-``numpy.random.default_rng(seed)`` in batches of bounded size (memory O(batch x queries), never
-n_boot x queries at once): results are reproducible. It replaced a hand-written loop that drew
-the same index arrays; tests/test_eval_bootstrap.py keeps that loop as a reference and checks
-that every mean, interval and p-value is bit-identical, so records made before the change
-still rescore to the same numbers.
+Over queries (one per place) the resampling is ``scipy.stats.bootstrap`` (percentile method,
+vectorised mean), drawing from ``numpy.random.default_rng(seed)`` in batches of bounded size
+(memory O(batch x queries), never n_boot x queries at once): results are reproducible. It
+replaced a hand-written loop that drew the same index arrays; tests/test_eval_bootstrap.py keeps
+that loop as a reference and checks that every mean, interval and p-value is bit-identical, so
+records made before the change still rescore to the same numbers. Over places the same loop
+draws place numbers instead (scipy resamples observations, not clusters).
 """
 
 from __future__ import annotations
