@@ -16,10 +16,10 @@ more seeds, the mean and a Student-t 95% interval over the seed means; with one 
 record's own bootstrap interval over places (queries sharing a positive reference are one
 place, :func:`cvgl_bench.evaluate.bootstrap.place_groups`), marked n=1. A record made before
 intervals resampled places (no ``n_places``) has them recomputed from its stored ranks by
-:func:`cvgl_bench.evaluate.scoring.rescore` as ``run`` would write them now, and its table says so. A metric missing from some seed of a
-row is not averaged at all (the cell stays empty), and an overview mean over benchmarks exists
-only for rows that are complete (MTEB's rule). Rows are ordered by the primary metric in its
-own direction (``higher_is_better`` of the records).
+:func:`cvgl_bench.evaluate.scoring.rescore` as ``run`` would write them now, and its table says
+so. A metric missing from some seed of a row is not averaged at all (the cell stays empty), and
+an overview mean over benchmarks exists only for rows that are complete (MTEB's rule). Rows are
+ordered by the primary metric in its own direction (``higher_is_better`` of the records).
 
 Published numbers join a row by (evaluation split, training split, method) and are never
 ranked; the reproduced-minus-published delta exists only for rows of the ``paper`` profile.
