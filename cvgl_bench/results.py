@@ -79,7 +79,7 @@ class MetricValue:
     convention: str
     """The convention it was computed under, in words."""
     ci95: list[float] | None = None
-    """The 95% bootstrap interval over places (:attr:`Record.n_places`), in %."""
+    """The 95% bootstrap interval over places (:attr:`Record.intervals`), in %."""
     higher_is_better: bool = True
 
 
@@ -130,6 +130,18 @@ class CheckpointRef(FileRef):
 
 
 @dataclass
+class IntervalInfo:
+    """How a record's intervals were drawn, so that anyone can draw them again from its ranks."""
+
+    places: int
+    """Places resampled (queries sharing a positive reference are one place)."""
+    resamples: int
+    """Bootstrap resamples (0: the record has no intervals)."""
+    seed: int
+    """Seed of ``numpy.random.default_rng`` the resamples were drawn from."""
+
+
+@dataclass
 class Record:
     """One result record; :meth:`to_dict` is its JSON form, :meth:`from_dict` reads and checks one."""
 
@@ -140,9 +152,9 @@ class Record:
     split: SplitInfo = field(default_factory=SplitInfo)
     n_queries: int = 0
     n_references: int = 0
-    n_places: int | None = None
-    """How many places the intervals resampled (queries sharing a positive reference are one
-    place); None in records made before intervals resampled places: theirs resampled queries."""
+    intervals: IntervalInfo | None = None
+    """How the intervals were drawn; None in records made before intervals resampled places:
+    theirs resampled queries, 1,000 times from the cell's seed when ``run`` made them."""
     metrics: dict[str, MetricValue] = field(default_factory=dict)
     ranks: FileRef | None = None
     checkpoint: CheckpointRef | None = None
@@ -183,7 +195,7 @@ class Record:
         if data["status"] not in STATUSES:
             raise DataError(f"{where}: status must be one of {STATUSES}")
         cell = _cell(data["cell"], data["provenance"], where)
-        for key in ("n_queries", "n_references", "n_places"):
+        for key in ("n_queries", "n_references"):
             if data.get(key) is not None and not _is_int(data[key]):
                 raise DataError(f"{where}: field {key!r} must be an integer")
         if not isinstance(data.get("efficiency") or {}, Mapping):
@@ -212,14 +224,23 @@ class Record:
                    provenance=dict(data["provenance"]), status=data["status"],
                    split=SplitInfo(**split) if isinstance(split, Mapping) else _split_of_v1(data["provenance"]),
                    n_queries=int(data.get("n_queries") or 0), n_references=int(data.get("n_references") or 0),
-                   n_places=None if data.get("n_places") is None else int(data["n_places"]), metrics=metrics, ranks=_file_ref(data.get("ranks"), "ranks", where),
+                   intervals=_interval_info(data.get("intervals"), where), metrics=metrics, ranks=_file_ref(data.get("ranks"), "ranks", where),
                    checkpoint=_checkpoint_ref(data.get("checkpoint"), where),
                    efficiency=dict(data.get("efficiency") or {}), error=data.get("error"),
                    schema=SCHEMA, schema_version=SCHEMA_VERSION)
 
 
 _JSON_ORDER = ("schema", "schema_version", "status", "cell", "split", "protocol", "n_queries", "n_references",
-               "n_places", "metrics", "ranks", "checkpoint", "efficiency", "provenance")
+               "intervals", "metrics", "ranks", "checkpoint", "efficiency", "provenance")
+
+
+def _interval_info(value: Any, where: str) -> IntervalInfo | None:
+    if value is None:
+        return None
+    keys = ("places", "resamples", "seed")
+    if not isinstance(value, Mapping) or not all(_is_int(value.get(k)) and value[k] >= 0 for k in keys):
+        raise DataError(f"{where}: field 'intervals' must hold non-negative integers {', '.join(keys)}")
+    return IntervalInfo(*(int(value[k]) for k in keys))
 
 
 def _cell(cell: Mapping[str, Any], provenance: Mapping[str, Any], where: str) -> CellInfo:
@@ -457,7 +478,7 @@ def load(root: str | Path) -> Any:
                                                                "train_split", "eval_split", "task", "config_hash",
                                                                "configuration_id", "variant")}
         row.update({"status": record.status, "n_queries": record.n_queries, "n_references": record.n_references,
-                    "n_places": record.n_places, "dataset_fingerprint": record.provenance.get("dataset_fingerprint"), "path": str(path)})
+                    "n_places": record.intervals.places if record.intervals else None, "dataset_fingerprint": record.provenance.get("dataset_fingerprint"), "path": str(path)})
         for name, metric in record.metrics.items():
             row[name] = metric.value
             row[f"{name}.lo"], row[f"{name}.hi"] = (metric.ci95 or [None, None])[:2]

@@ -87,7 +87,8 @@ def write_record(root: Path, *, method: str, eval_split: str, train_split: str, 
     if arrays is not None:
         record.n_queries = int(len(arrays["gt_indptr"]) - 1)
         record.n_references = int(np.asarray(arrays["gt_n_references"]))
-        record.n_places = count_places(place_groups(GroundTruth.from_arrays(dict(arrays))), record.n_queries)
+        places = count_places(place_groups(GroundTruth.from_arrays(dict(arrays))), record.n_queries)
+        record.intervals = results.IntervalInfo(places, 1000, seed)
     if metrics is None:
         scored = rescore(arrays, protocol, list(metric_names), n_boot=0, host=builtin_host())
         metrics = {name: m["value"] for name, m in scored.metrics.items()}

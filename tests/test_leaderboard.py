@@ -471,7 +471,7 @@ def test_suite_filter_takes_seeds_for_as_the_grid_runs_them():
 
 
 def test_records_made_before_place_resampling_get_intervals_over_places(tmp_path, host):
-    """300 drone-like queries of 20 places: a record without ``n_places`` (made when intervals
+    """300 drone-like queries of 20 places: a record without ``intervals`` (made when intervals
     resampled queries) shows the interval ``run`` writes now, recomputed from its ranks, and says
     so; a current record keeps its own; neither file is touched."""
     from cvgl_bench import results
@@ -485,7 +485,7 @@ def test_records_made_before_place_resampling_get_intervals_over_places(tmp_path
         arrays = rank_arrays(draw_ranks(300, 20, 0.4, 0.3, rng), 20, rng=rng)
         paths[method] = write_record(tmp_path, method=method, seed=seed, arrays=arrays, **split)
     data = json.loads(paths["old"].read_text())
-    assert data.pop("n_places") == 20
+    assert data.pop("intervals") == {"places": 20, "resamples": 1000, "seed": 4}
     paths["old"].write_text(json.dumps(data))
     on_disk = {m: p.read_text() for m, p in paths.items()}
     board = lb.build(tmp_path, host=host)
@@ -494,7 +494,7 @@ def test_records_made_before_place_resampling_get_intervals_over_places(tmp_path
     record = rows["old"].runs[0].record
     want = rescore(results.read_ranks(paths["old"], record), record.protocol, list(record.metrics), n_boot=1000,
                    seed=4, host=host)
-    assert record.n_places == want.n_places == 20
+    assert record.intervals == results.IntervalInfo(want.n_places, 1000, 4) and want.n_places == 20
     for name, metric in want.metrics.items():
         assert [rows["old"].stats[name].lo, rows["old"].stats[name].hi] == metric["ci95"]
     assert np.diff(want.metrics["recall@1"]["ci95"])[0] > 4.0  # wider than the stand-in [v - 1, v + 1]

@@ -40,18 +40,21 @@ def test_write_read_load_round_trip(tmp_path, host):
     assert frame["recall@1.convention"].iloc[0] == "strict ranks"
 
 
-def test_the_number_of_places_round_trips_and_is_checked(tmp_path):
+def test_how_the_intervals_were_drawn_round_trips_and_is_checked(tmp_path):
     rec = make_record()
-    rec.n_places = 4
+    rec.intervals = results.IntervalInfo(places=4, resamples=1000, seed=7)
     path = results.record_path(tmp_path, rec)
     results.write(rec, path, ranks={"rank_strict": np.arange(10)})
-    assert results.read(path).n_places == 4 and json.loads(path.read_text())["n_places"] == 4
+    assert results.read(path).intervals == results.IntervalInfo(4, 1000, 7)
+    assert json.loads(path.read_text())["intervals"] == {"places": 4, "resamples": 1000, "seed": 7}
     assert results.load(tmp_path)["n_places"].tolist() == [4]
     data = json.loads(path.read_text())
-    del data["n_places"]  # a record made when intervals resampled queries
-    assert results.Record.from_dict(data).n_places is None
-    with pytest.raises(DataError, match="'n_places' must be an integer"):
-        results.Record.from_dict({**data, "n_places": "four"})
+    del data["intervals"]  # a record made when intervals resampled queries
+    assert results.Record.from_dict(data).intervals is None
+    for bad in ("four", {"places": 4, "resamples": 1000}, {"places": -1, "resamples": 1000, "seed": 0},
+                {"places": 4.5, "resamples": 1000, "seed": 0}):
+        with pytest.raises(DataError, match="field 'intervals' must hold non-negative integers"):
+            results.Record.from_dict({**data, "intervals": bad})
 
 
 def test_transfer_task_is_recognised():

@@ -42,7 +42,8 @@ def test_overrides_reach_the_model_and_name_the_record(toy_host, tmp_path):
     assert p.checkpoint.file != a.checkpoint.file
     assert a.efficiency["params"] > 0 and a.efficiency["embedding_dim"] == 16
     assert p.split.synthetic and p.split.twin == "cvusa_test"
-    assert p.n_places == p.n_queries > 0  # one ground image per place: the intervals resample queries
+    # one ground image per place: the intervals resample queries, as many times as the options say
+    assert (p.intervals.places, p.intervals.resamples, p.intervals.seed) == (p.n_queries, 20, 0)
     frame = results.load(tmp_path / "results")
     assert sorted(frame["variant"]) == ["", "epochs=1,augment.flip_p=0"]
     again = run_cell(Cell("tiny", ("synth_cvusa_test",), overrides=parse_set(["epochs=1", "augment.flip_p=0"])),

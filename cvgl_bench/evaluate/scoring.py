@@ -39,6 +39,10 @@ class Scored:
     protocol: dict[str, str] = field(default_factory=dict)
     places: np.ndarray | None = None
     """The place of every query (:func:`~.bootstrap.place_groups`), the unit the intervals resample."""
+    n_boot: int = 0
+    """Resamples the intervals were drawn from (0: no intervals)."""
+    seed: int = 0
+    """Seed of the intervals' draws."""
 
     @property
     def n_queries(self) -> int:
@@ -164,7 +168,7 @@ def _evaluate(ranks: RankTable, data: Any, protocol: dict[str, str], names: Sequ
         interval = list(percentile_interval(means[row])) if means is not None else None
         results[name] = {"value": value, "convention": conventions[name], "ci95": interval,
                          "higher_is_better": higher[name]}
-    return Scored(results, ranks, per_query, truth, protocol, places)
+    return Scored(results, ranks, per_query, truth, protocol, places, n_boot if means is not None else 0, seed)
 
 
 def _convention(fn: Any, spec: Any, protocol: Mapping[str, str], data: Any) -> str:

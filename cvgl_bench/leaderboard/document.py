@@ -198,8 +198,8 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
 
 def _places_text(table: BenchmarkTable) -> str:
     """How many places the table's queries show, from its records (queries sharing a positive are one)."""
-    counts = {(run.record.n_places, run.record.n_queries) for row in table.rows for run in row.runs
-              if run.record.n_places is not None}
+    counts = {(run.record.intervals.places, run.record.n_queries) for row in table.rows for run in row.runs
+              if run.record.intervals is not None}
     if len(counts) != 1:
         return "queries sharing a positive reference are resampled together"
     places, queries = counts.pop()

@@ -15,7 +15,7 @@ Aggregation over seeds (:func:`cvgl_bench.evaluate.aggregate.aggregate_metric`):
 more seeds, the mean and a Student-t 95% interval over the seed means; with one seed, the
 record's own bootstrap interval over places (queries sharing a positive reference are one
 place, :func:`cvgl_bench.evaluate.bootstrap.place_groups`), marked n=1. A record made before
-intervals resampled places (no ``n_places``) has them recomputed from its stored ranks by
+intervals resampled places (no ``intervals``) has them recomputed from its stored ranks by
 :func:`cvgl_bench.evaluate.scoring.rescore` as ``run`` would write them now, and its table says
 so. A metric missing from some seed of a row is not averaged at all (the cell stays empty), and
 an overview mean over benchmarks exists only for rows that are complete (MTEB's rule). Rows are
@@ -343,20 +343,22 @@ def _rank_summary(run: Run, metric: str, host: Any) -> RankSummary:
 
 
 def intervals_over_places(path: Path, record: Record, host: Any) -> bool:
-    """Upgrade a record made before intervals resampled places (no ``n_places``): where several of
+    """Upgrade a record made before intervals resampled places (no ``intervals``): where several of
     its queries share a place, recompute its intervals from the stored ranks as ``run`` writes them
     now (:data:`~cvgl_bench.evaluate.bootstrap.RESAMPLES` resamples from the cell's seed). Returns
     whether an interval changed; the record on disk is left as it is."""
-    if record.n_places is not None or record.ranks is None or record.status != "ok" or not record.metrics:
+    if record.intervals is not None or record.ranks is None or record.status != "ok" or not record.metrics:
         return False
     arrays = results.read_ranks(path, record)
     _, truth = stored_ranks(arrays)
-    record.n_places = int(place_groups(truth).max(initial=-1)) + 1
-    if record.n_places == truth.n_queries:
+    places = int(place_groups(truth).max(initial=-1)) + 1
+    if places == truth.n_queries:  # over places is over queries: nothing moves
+        record.intervals = results.IntervalInfo(places, RESAMPLES, record.cell.seed)
         return False
     scored = rescore(arrays, record.protocol, list(record.metrics), n_boot=RESAMPLES, seed=record.cell.seed, host=host)
     for name, metric in scored.metrics.items():
         record.metrics[name].ci95 = metric["ci95"]
+    record.intervals = results.IntervalInfo(scored.n_places, scored.n_boot, scored.seed)
     return True
 
 

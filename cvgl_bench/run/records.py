@@ -87,7 +87,7 @@ def complete(job: Pending, scored: Any, model: TrainedModel, train_fingerprint: 
     record, data = job.record, job.data
     record.metrics = {name: MetricValue(**metric) for name, metric in scored.metrics.items()}
     record.n_queries, record.n_references = len(data.queries), len(data.references)
-    record.n_places = scored.n_places
+    record.intervals = results.IntervalInfo(scored.n_places, scored.n_boot, scored.seed)
     record.checkpoint = results.CheckpointRef(**model.checkpoint)
     record.efficiency = {**efficiency, **({"queries_per_s": queries_per_s} if queries_per_s is not None else {})}
     info = model.info
