@@ -15,7 +15,7 @@ import click
 
 from . import __version__
 from .console import command_host as host
-from .console import debug_enabled, echo_json, echo_table, note_unread_data_root
+from .console import check_resamples, debug_enabled, echo_json, echo_table, note_unread_data_root
 from .errors import ConfigError, PluginError, UserError
 
 
@@ -525,7 +525,8 @@ def _default_suite() -> Any:
               help="Also write every figure in this format, beside its PNG/JPEG, for papers (repeatable; needs --out).")
 @click.option("--no-examples", is_flag=True, help="Skip the retrieval-example plots (they load the split's images).")
 @click.option("--no-significance", is_flag=True, help="Skip the paired bootstrap against the best method.")
-@click.option("--n-boot", default=2000, show_default=True, help="Bootstrap resamples of the significance test.")
+@click.option("--n-boot", default=2000, show_default=True, type=int, callback=lambda ctx, param, value: check_resamples(
+    value), help="Bootstrap resamples of the significance test (100 to 1,000,000; its seed is 0).")
 @click.option("--published-only", is_flag=True,
               help="Only the published numbers, one Markdown table per task (no records needed).")
 @click.option("--paper-table", is_flag=True,

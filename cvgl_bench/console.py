@@ -76,3 +76,25 @@ def note_unread_data_root(host: Any, data_root: str | None, split_names: Any) ->
     if data_root and names and all(host.splits.get(name).synthetic for name in names):
         click.echo(f"[cvgl-bench] note: --data-root {data_root} is not read: synthetic splits are generated "
                    "into the cache (CVGL_BENCH_CACHE)", err=True)
+
+
+def check_resamples(value: int, none_allowed: bool = False) -> int:
+    """``--n-boot``: within :data:`~cvgl_bench.evaluate.bootstrap.RESAMPLE_RANGE` (0 too where it means
+    no interval); anything else is a usage error naming the range."""
+    from .evaluate.bootstrap import RESAMPLE_RANGE
+
+    low, high = RESAMPLE_RANGE
+    if (none_allowed and value == 0) or low <= value <= high:
+        return value
+    raise click.BadParameter(f"{value} is not {'0 (no interval) or ' if none_allowed else ''}between {low:,} and "
+                             f"{high:,} resamples")
+
+
+def check_seed(value: int) -> int:
+    """``--seed``: the one seed rule of :func:`cvgl_bench.run.cell.seed_problem`."""
+    from .run.cell import seed_problem
+
+    problem = seed_problem(value)
+    if problem:
+        raise click.BadParameter(problem)
+    return value

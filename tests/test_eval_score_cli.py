@@ -261,12 +261,37 @@ def test_cosine_is_the_default_and_ignores_row_scale_while_dot_does_not(tiny):
     assert values["dot"] != values["cos"]  # raw products follow the row scale, as asked
 
 
-def test_a_zero_row_is_refused_under_cosine(tiny):
+def test_a_zero_row_is_refused_under_cosine_naming_its_id(tiny):
+    """The file's rows come reversed, so the split's row 3 is the file's row 36: the id says which."""
     reference = tiny.arrays["reference"].copy()
     reference[3] = 0
-    write(tiny, "zero", reference=reference)
-    done = run("--dataset", "tiny_test", "--embeddings", tiny.path / "zero.npz", "--data-root", tiny.root)
-    assert done.exit_code == 2 and "reference row 3 has norm 0" in done.output and "--similarity dot" in done.output
+    path = write(tiny, "zero", reference=reference[::-1], reference_ids=tiny.arrays["reference_ids"][::-1])
+    done = run("--dataset", "tiny_test", "--embeddings", path, "--data-root", tiny.root)
+    assert done.exit_code == 2 and "the reference embedding of id 'r003' has norm 0.0" in done.output
+    assert str(path) in done.output and "--similarity dot" in done.output and len(done.output.splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--n-boot", "1"), "1 is not 0 (no interval) or between 100 and 1,000,000 resamples"),
+    (("--n-boot", "100000000000"), "100000000000 is not 0 (no interval) or between 100 and 1,000,000"),
+    (("--seed", "99999999999999999999999"), "seeds are integers from 0 to 4294967295"),
+    (("--seed", "-1"), "seeds are integers from 0 to 4294967295, not -1"),
+])
+def test_resamples_and_seed_out_of_range_are_one_line(tiny, args, message):
+    done = run("--dataset", "tiny_test", "--embeddings", tiny.path / "good.npz", "--data-root", tiny.root, *args)
+    assert done.exit_code == 2 and message in done.output and len(done.output.strip().splitlines()) == 1
+
+
+def test_the_record_keeps_how_its_intervals_were_drawn(tiny, tmp_path):
+    from cvgl_bench import results
+
+    done = run("--dataset", "tiny_test", "--embeddings", tiny.path / "good.npz", "--data-root", tiny.root, "--json",
+               "--n-boot", "300", "--seed", "5", "--record", "--method", "mynet", "--results", tmp_path / "results")
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout)
+    record = results.read(out["record"])
+    assert record.intervals == results.IntervalInfo(places=30, resamples=300, seed=5)
+    assert record.metrics["recall@1"].ci95 == out["metrics"]["recall@1"]["ci95"]
 
 
 def test_record_writes_an_external_row_with_its_ranks(tiny, tmp_path):

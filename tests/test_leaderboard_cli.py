@@ -63,6 +63,8 @@ def test_csv_to_stdout_and_suite_filter(results_dir, tmp_path):
     (["--results", "{results}", "--suite", "{tmp}/nope.yaml"], "cannot read suite"),
     (["--results", "{results}", "--published", "{tmp}/nope.yaml"], "cannot read published numbers"),
     (["--results", "{results}", "--format", "html"], "give --out DIR"),
+    (["--results", "{results}", "--n-boot", "0"], "0 is not between 100 and 1,000,000 resamples"),
+    (["--results", "{results}", "--n-boot", "10000000"], "10000000 is not between 100 and 1,000,000"),
 ])
 def test_user_errors_are_one_line(results_dir, tmp_path, args, message):
     (tmp_path / "empty").mkdir()

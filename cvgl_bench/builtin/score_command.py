@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from ..console import check_resamples, check_seed
+from ..evaluate.bootstrap import RESAMPLE_RANGE, RESAMPLES
 from ..hookspecs import hookimpl
 
 
@@ -75,9 +77,11 @@ def _aligned(emb: Any, data: Any, reload: Any) -> tuple[Any, Any, Any]:
               help="Metric to report (repeatable); default: the split's metrics.")
 @click.option("--backend", default="torch", show_default=True, help="Exact search backend (see 'cvgl-bench backends').")
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (default: a GPU when there is one).")
-@click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=0),
-              help="Bootstrap resamples for the 95% intervals (0: none).")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the bootstrap.")
+@click.option("--n-boot", default=RESAMPLES, show_default=True, callback=lambda ctx, param, value: check_resamples(
+    value, none_allowed=True), help=f"Bootstrap resamples for the 95% intervals, {RESAMPLE_RANGE[0]:,} to "
+                                    f"{RESAMPLE_RANGE[1]:,} (0: none).", type=int)
+@click.option("--seed", default=0, show_default=True, type=int, callback=lambda ctx, param, value: check_seed(value),
+              help="Seed of the bootstrap, 0 to 2**32 - 1; kept in the record.")
 @click.option("--similarity", type=click.Choice(["cosine", "dot"]), default="cosine", show_default=True,
               help="cosine: rows are L2-normalised before ranking (a zero row is an error); dot: raw inner "
                    "products, as the file gives them.")
@@ -121,7 +125,8 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
     query, reference, data = _aligned(emb, data, lambda: _eval_split(split_name, protocol_items, data_root, h, True))
     del emb  # rows that had to be reordered are copies: let the file's arrays go
     if similarity == "cosine":
-        query, reference = _unit_rows(query, "query"), _unit_rows(reference, "reference")
+        query = _unit_rows(query, "query", data.queries.ids, path)
+        reference = _unit_rows(reference, "reference", data.references.ids, path)
     started = time.perf_counter()
     result = run_score(query, reference, data, metrics=list(metric_names) or None, backend=backend, device=device,
                        n_boot=n_boot, seed=seed, host=h, progress=not as_json)
@@ -150,8 +155,9 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
     echo_table(rows, "no metrics")
 
 
-def _unit_rows(rows: Any, name: str) -> Any:
-    """``rows`` L2-normalised (float32); a zero or non-finite row is one actionable line."""
+def _unit_rows(rows: Any, name: str, ids: Any, path: Any) -> Any:
+    """``rows`` (in the split's order, named by ``ids``) L2-normalised (float32); a zero or
+    non-finite row is one actionable line naming its id, as the file's rows may come in any order."""
     import numpy as np
 
     from ..errors import DataError
@@ -160,8 +166,8 @@ def _unit_rows(rows: Any, name: str) -> Any:
     norms = np.linalg.norm(rows.astype(np.float64), axis=1)
     bad = np.flatnonzero(~np.isfinite(norms) | (norms == 0))
     if len(bad):
-        raise DataError(f"{name} row {int(bad[0])} has norm {norms[bad[0]]}: cosine similarity is undefined "
-                        f"({len(bad)} such rows); fix the embeddings or pass --similarity dot")
+        raise DataError(f"{path}: the {name} embedding of id {str(ids[bad[0]])!r} has norm {norms[bad[0]]}: cosine "
+                        f"similarity is undefined ({len(bad)} such rows); fix the embeddings or pass --similarity dot")
     return (rows / norms[:, None]).astype(np.float32)
 
 
@@ -204,7 +210,8 @@ def _write_record(result: Any, data: Any, spec: Any, method: str, note: str, tra
                     "data_info": data_info(data, path_bases(spec, data_root, host)),
                     "external": {"embeddings": path.name, "sha256": sha, "note": note, "similarity": similarity}})
     record.metrics = {name: results.MetricValue(**m) for name, m in result.metrics.items()}
-    record.n_queries, record.n_references, record.n_places = result.n_queries, result.n_references, result.n_places
+    record.n_queries, record.n_references = result.n_queries, result.n_references
+    record.intervals = results.IntervalInfo(result.n_places, result.n_boot, result.seed)
     target = results.record_path(results_dir, record, f"emb_{sha[:8]}")
     for warning in results.write(record, target, ranks=result.rank_arrays(), host=host):
         click.echo(f"warning: {warning}", err=True)

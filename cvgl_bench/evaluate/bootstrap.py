@@ -35,6 +35,11 @@ _BATCH_ELEMENTS = 2 ** 22
 RESAMPLES = 1000
 """Resamples of the 95% intervals a run writes into its records (drawn from the cell's seed)."""
 
+RESAMPLE_RANGE = (100, 1_000_000)
+"""Resamples a command accepts (0, no interval, aside): with fewer the 2.5th and 97.5th
+percentiles are a few resamples' means, and the means of all resamples are held at once
+(metrics x resamples floats)."""
+
 
 def resample_batch(n: int) -> int:
     """Resamples drawn at once for ``n`` queries: a batch holds about 4 M query indices.
