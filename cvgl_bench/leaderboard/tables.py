@@ -42,7 +42,7 @@ import numpy as np
 from .. import results
 from ..errors import DataError, UserError
 from ..evaluate.aggregate import MetricStat, aggregate_metric, mean_per_query
-from ..evaluate.bootstrap import RESAMPLES, paired_bootstrap, place_groups
+from ..evaluate.bootstrap import RESAMPLES, count_places, paired_bootstrap, place_groups
 from ..evaluate.curves import best_positions
 from ..evaluate.scoring import rescore, stored_ranks
 from ..results import Record
@@ -351,7 +351,7 @@ def intervals_over_places(path: Path, record: Record, host: Any) -> bool:
         return False
     arrays = results.read_ranks(path, record)
     _, truth = stored_ranks(arrays)
-    places = int(place_groups(truth).max(initial=-1)) + 1
+    places = count_places(place_groups(truth), truth.n_queries)
     if places == truth.n_queries:  # over places is over queries: nothing moves
         record.intervals = results.IntervalInfo(places, RESAMPLES, record.cell.seed)
         return False
