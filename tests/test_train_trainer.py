@@ -184,3 +184,50 @@ def test_evaluation_is_logged_every_k_epochs_and_never_selects(tmp_path):
 def test_grad_clipping_by_norm_and_value_runs(tmp_path):
     _, history = _run(tmp_path, grad_clip_value=0.01, grad_clip_norm=0.5, dss_every=0, epochs=1)
     assert np.isfinite(history[0]["loss"])
+
+
+def test_bf16_amp_trains_under_bfloat16_autocast_on_the_cpu_and_reproduces(tmp_path, monkeypatch):
+    from tests.train_helpers import TinyPairModel
+
+    dtypes = []
+    original = TinyPairModel.encode
+
+    def spy(self, images, view):
+        out = original(self, images, view)
+        if self.training:
+            dtypes.append(self.conv2(torch.zeros(1, self.conv1.out_channels, 2, 2)).dtype)
+        return out
+
+    monkeypatch.setattr(TinyPairModel, "encode", spy)
+    bf16, history = _run(tmp_path / "a", amp="bf16", dss_every=1)
+    assert dtypes and set(dtypes) == {torch.bfloat16}
+    assert all(np.isfinite(h["loss"]) for h in history)
+    again, _ = _run(tmp_path / "b", amp="bf16", dss_every=1)
+    assert all(torch.equal(a, b) for a, b in zip(bf16.state_dict().values(), again.state_dict().values()))
+    dtypes.clear()
+    fp32, _ = _run(tmp_path / "c", amp=False, dss_every=1)
+    assert set(dtypes) == {torch.float32}
+    assert not all(torch.equal(a, b) for a, b in zip(bf16.state_dict().values(), fp32.state_dict().values()))
+    # the weights and the optimiser stay float32: autocast casts inside the forward pass only
+    assert all(p.dtype == torch.float32 for p in bf16.parameters())
+
+
+def test_fp16_amp_is_cuda_only_and_float32_on_the_cpu(tmp_path):
+    on, _ = _run(tmp_path / "a", amp=True, dss_every=0)
+    off, _ = _run(tmp_path / "b", amp=False, dss_every=0)
+    assert all(torch.equal(a, b) for a, b in zip(on.state_dict().values(), off.state_dict().values()))
+
+
+@pytest.mark.parametrize("value", ["fp16", "yes", 1, None, "bf17"])
+def test_an_unknown_amp_setting_is_refused_before_training(value):
+    method = TinyMethod()
+    method.overrides = {"amp": value}
+    with pytest.raises(ConfigError, match="amp must be true .*, false .* or bf16"):
+        method.hparams("cpu", train_split_spec())
+
+
+def test_only_fp16_amp_embeds_under_autocast():
+    from cvgl_bench.evaluate.extract import embeds_in_fp16
+
+    assert embeds_in_fp16({"amp": True})
+    assert not embeds_in_fp16({"amp": "bf16"}) and not embeds_in_fp16({"amp": False}) and not embeds_in_fp16({})

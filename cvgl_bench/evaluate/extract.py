@@ -59,6 +59,13 @@ def files_fingerprint(images: ImageSet) -> str:
     return h.hexdigest()[:16]
 
 
+def embeds_in_fp16(hparams: Mapping[str, Any]) -> bool:
+    """Whether a recipe's embeddings are computed under fp16 autocast (on CUDA): ``amp: true``
+    only. ``amp: bf16`` is a training setting; its embeddings, like float32 recipes', are float32,
+    so that rankings keep float32's resolution."""
+    return hparams.get("amp", False) is True
+
+
 def cache_key(checkpoint_hash: str, images: ImageSet, view: str, hparams: Mapping[str, Any], method: Any,
               device: str, amp: bool) -> str:
     """The embedding cache key of one (checkpoint, image set, view, transform, device) combination."""
@@ -132,7 +139,7 @@ def cached_embedding(model: CVGLModel, images: ImageSet, view: str, hparams: Map
     """Where :func:`embed` caches these embeddings, and the cached array when a readable one is
     there (else ``None``): a caller that times the forward pass knows when there was none."""
     checkpoint_hash = checkpoint_hash or model_fingerprint(model)  # type: ignore[arg-type]
-    key = cache_key(checkpoint_hash, images, view, hparams, method, device, bool(hparams.get("amp", False)))
+    key = cache_key(checkpoint_hash, images, view, hparams, method, device, embeds_in_fp16(hparams))
     path = cache_dir() / "embeddings" / f"{key}.npy"
     if path.exists():
         try:
@@ -164,7 +171,7 @@ def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, A
     group (every rank must call ``embed`` alike; all get the full array); by default the
     calling process embeds everything, so rank 0 may evaluate alone.
     """
-    amp = bool(hparams.get("amp", False))
+    amp = embeds_in_fp16(hparams)
     path: Path | None = None
     if cache:
         path, cached = cached_embedding(model, images, view, hparams, method, device=device,

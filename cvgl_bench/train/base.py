@@ -49,7 +49,7 @@ from .encoders import TwoViewEncoder
 from .losses import InfoNCE
 from .pairs import TrainPairs, to_float_chw
 from .samplers import SAMPLERS, BatchPlanner, gps_neighbours, similarity_neighbours
-from .trainer import Trainer, TrainConfig
+from .trainer import Trainer, TrainConfig, amp_setting
 
 if TYPE_CHECKING:
     from ..specs import SplitSpec
@@ -285,6 +285,7 @@ class ContrastiveMethod(Method):
         if hp["sampler"] not in SAMPLERS:
             raise ConfigError(f"sampler {hp['sampler']!r} is not one of {', '.join(SAMPLERS)}")
         _check_numbers(hp)
+        amp_setting(hp["amp"])
         if hp["neighbour_metric"] not in ("auto", "haversine", "euclidean"):
             raise ConfigError(f"neighbour_metric {hp['neighbour_metric']!r} is not auto, haversine or euclidean")
         augment = AugmentConfig.from_dict(hp["augment"])
@@ -365,7 +366,7 @@ class ContrastiveMethod(Method):
             epochs=int(hparams["epochs"]), lr=float(hparams["lr"]), steps_per_epoch=planner.max_batches(),
             weight_decay=float(hparams["weight_decay"]), warmup_epochs=float(hparams["warmup_epochs"]),
             grad_clip_value=hparams.get("grad_clip_value"), grad_clip_norm=hparams.get("grad_clip_norm"),
-            amp=bool(hparams["amp"]), eval_every=int(hparams.get("eval_every") or 0),
+            amp=hparams["amp"], eval_every=int(hparams.get("eval_every") or 0),
             workers=int(hparams.get("workers") or 0), channels_last=bool(hparams.get("channels_last", False)),
             schedule=str(hparams.get("lr_schedule", "cosine")))
 
@@ -434,11 +435,11 @@ class SimilarityMiner:
     def __call__(self, epoch: int, model: nn.Module) -> None:
         if not self.due(epoch):
             return
-        from ..evaluate.extract import embed_array
+        from ..evaluate.extract import embed_array, embeds_in_fp16
 
         query_view, reference_view = self.hparams["views"]
         common = {"device": self.run.device, "batch_size": int(self.hparams.get("embed_batch_size", 128)),
-                  "amp": bool(self.hparams["amp"]), "progress": self.run.progress}
+                  "amp": embeds_in_fp16(self.hparams), "progress": self.run.progress}
         query = embed_array(model, self.dataset.query_images, query_view,
                             self.method.eval_transform(self.hparams, query_view), rows=self.query_rows,
                             desc="mining: queries", **common)

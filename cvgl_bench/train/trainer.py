@@ -11,8 +11,10 @@ Sample4Geo's optimisation, made resumable and distributed:
   uses ``ceil(pairs / batch)`` while its epochs hold at most ``floor`` batches, so its rate
   never quite reaches 0. The first step runs at rate 0 (the schedule's value at step 0).
   ``TrainConfig.schedule = "constant"`` keeps the full rate after the warm-up instead (SAFA).
-- AMP (fp16 autocast + ``GradScaler(init_scale=2**10)``) on CUDA only; gradients are unscaled
-  before clipping by value and/or by norm.
+- AMP: ``amp=True`` is fp16 autocast + ``GradScaler(init_scale=2**10)`` on CUDA only (Sample4Geo;
+  float32 elsewhere); gradients are unscaled before clipping by value and/or by norm.
+  ``amp="bf16"`` is bfloat16 autocast on every device, without loss scaling (bfloat16 has
+  float32's exponent range): the CPU's mixed precision, native on CPUs with AVX512-BF16 or AMX.
 - After each epoch: the evaluation callback (every ``eval_every`` epochs and after the last;
   logged only, never used to select a checkpoint), the method's epoch-end hooks (similarity
   mining), then an atomic checkpoint ``last.pt`` with model, optimiser, scheduler, scaler,
@@ -73,8 +75,9 @@ class TrainConfig:
     warmup_epochs: float = 1.0
     grad_clip_value: float | None = None
     grad_clip_norm: float | None = None
-    amp: bool = True
-    """fp16 autocast and gradient scaling, on CUDA devices only."""
+    amp: bool | str = True
+    """``True``: fp16 autocast and gradient scaling, on CUDA devices only; ``"bf16"``: bfloat16
+    autocast on every device; ``False``: float32."""
     grad_scaler_init: float = 2.0 ** 10
     eval_every: int = 0
     """Run the evaluation callback every this many epochs and after the last (0: never)."""
@@ -92,7 +95,22 @@ class TrainConfig:
             raise ConfigError(f"epochs ({self.epochs}) and steps per epoch ({self.steps_per_epoch}) must be positive")
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, not {self.lr}")
+        self.amp = amp_setting(self.amp)
         self.betas = tuple(self.betas)  # type: ignore[assignment]
+
+
+AMP_SETTINGS = (False, True, "bf16")
+"""What ``amp`` may be: float32, fp16 on CUDA (float32 elsewhere), bfloat16 on every device."""
+
+
+def amp_setting(value: Any) -> bool | str:
+    """``value`` as one of :data:`AMP_SETTINGS`, or a :class:`ConfigError` naming them."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() == "bf16":
+        return "bf16"
+    raise ConfigError(f"amp must be true (fp16 on CUDA), false (float32) or bf16 (bfloat16 on every device), "
+                      f"not {value!r}")
 
 
 def warmup_cosine(step: float, warmup_steps: float, total_steps: float) -> float:
@@ -208,7 +226,9 @@ class Trainer:
         self.world = distributed.world_size()
         self.rank = distributed.rank()
         self.is_main = self.rank == 0
-        self.use_amp = bool(config.amp) and self.device.type == "cuda"
+        self.use_amp = config.amp is True and self.device.type == "cuda"
+        self.autocast_dtype = torch.bfloat16 if config.amp == "bf16" else torch.float16
+        self.use_autocast = self.use_amp or config.amp == "bf16"
         self.model.to(self.device)
         if config.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -341,7 +361,7 @@ class Trainer:
         non_blocking = self.device.type == "cuda"
         query = self.input_transform(query.to(self.device, non_blocking=non_blocking), self.views[0])
         reference = self.input_transform(reference.to(self.device, non_blocking=non_blocking), self.views[1])
-        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp):
+        with torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype, enabled=self.use_autocast):
             query_emb, reference_emb = self.wrapped(query, reference)
             loss = self.loss(query_emb, reference_emb, self.model.loss_scale())
         value = loss.detach().float()
