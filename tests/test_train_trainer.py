@@ -218,7 +218,7 @@ def test_fp16_amp_is_cuda_only_and_float32_on_the_cpu(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(on.state_dict().values(), off.state_dict().values()))
 
 
-@pytest.mark.parametrize("value", ["fp16", "yes", 1, None, "bf17"])
+@pytest.mark.parametrize("value", ["fp16", "yes", 1, None, "bf17", "BF16", " bf16"])
 def test_an_unknown_amp_setting_is_refused_before_training(value):
     method = TinyMethod()
     method.overrides = {"amp": value}

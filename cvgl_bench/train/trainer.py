@@ -99,16 +99,11 @@ class TrainConfig:
         self.betas = tuple(self.betas)  # type: ignore[assignment]
 
 
-AMP_SETTINGS = (False, True, "bf16")
-"""What ``amp`` may be: float32, fp16 on CUDA (float32 elsewhere), bfloat16 on every device."""
-
-
 def amp_setting(value: Any) -> bool | str:
-    """``value`` as one of :data:`AMP_SETTINGS`, or a :class:`ConfigError` naming them."""
-    if isinstance(value, bool):
+    """``value`` if it is an ``amp`` setting (``True``, ``False`` or ``"bf16"``, exactly, so that
+    one behaviour has one configuration id), else a :class:`ConfigError` naming them."""
+    if isinstance(value, bool) or value == "bf16":
         return value
-    if isinstance(value, str) and value.strip().lower() == "bf16":
-        return "bf16"
     raise ConfigError(f"amp must be true (fp16 on CUDA), false (float32) or bf16 (bfloat16 on every device), "
                       f"not {value!r}")
 
