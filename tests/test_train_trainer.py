@@ -10,6 +10,7 @@ import torch
 
 from cvgl_bench.errors import ConfigError, UserError
 from cvgl_bench.train.context import RunContext
+from cvgl_bench.train import precision
 from cvgl_bench.train.losses import InfoNCE
 from cvgl_bench.train.trainer import CHECKPOINT_NAME, NonFiniteLossError, warmup_cosine
 
@@ -199,6 +200,7 @@ def test_bf16_amp_trains_under_bfloat16_autocast_on_the_cpu_and_reproduces(tmp_p
         return out
 
     monkeypatch.setattr(TinyPairModel, "encode", spy)
+    monkeypatch.setattr(precision, "native_cpu_bf16", lambda: True)  # whatever CPU runs the tests
     bf16, history = _run(tmp_path / "a", amp="bf16", dss_every=1)
     assert dtypes and set(dtypes) == {torch.bfloat16}
     assert all(np.isfinite(h["loss"]) for h in history)
@@ -210,6 +212,54 @@ def test_bf16_amp_trains_under_bfloat16_autocast_on_the_cpu_and_reproduces(tmp_p
     assert not all(torch.equal(a, b) for a, b in zip(bf16.state_dict().values(), fp32.state_dict().values()))
     # the weights and the optimiser stay float32: autocast casts inside the forward pass only
     assert all(p.dtype == torch.float32 for p in bf16.parameters())
+
+
+def test_bf16_on_a_cpu_without_native_bfloat16_trains_float32_says_so_and_notes_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(precision, "native_cpu_bf16", lambda: False)
+    method, hp, train, q, r = _setup(amp="bf16", dss_every=1)
+    lines = []
+    run = RunContext(seed=0, device="cpu", workdir=tmp_path / "a", progress=False, log=lines.append)
+    model = _model(method, hp)
+    method.fit_arrays(model, train, q, r, hp, run)
+    said = [line for line in lines if "native bfloat16" in line]
+    assert len(said) == 1 and "training in float32" in said[0] and "\n" not in said[0]
+    assert run.notes["train_precision"] == "float32"
+    fp32, _ = _run(tmp_path / "b", amp=False, dss_every=1)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fp32.state_dict().values()))
+
+
+def test_a_training_resumes_only_in_the_precision_it_started_in(tmp_path, monkeypatch):
+    monkeypatch.setattr(precision, "native_cpu_bf16", lambda: True)
+    with pytest.raises(Killed):
+        _run(tmp_path, amp="bf16", dss_every=0, on_step=_kill_at(5))
+    assert torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)["precision"] == "bfloat16"
+    monkeypatch.setattr(precision, "native_cpu_bf16", lambda: False)
+    with pytest.raises(ConfigError, match="was trained in bfloat16, and this run trains in float32 .*--restart"):
+        _run(tmp_path, amp="bf16", dss_every=0, resume=True)
+    monkeypatch.setattr(precision, "native_cpu_bf16", lambda: True)
+    _, history = _run(tmp_path, amp="bf16", dss_every=0, resume=True)
+    assert len(history) == 2
+
+
+@pytest.mark.parametrize("amp, device, native, expected", [
+    (True, "cuda", None, "float16"), (True, "cpu", True, "float32"), (False, "cuda", None, "float32"),
+    ("bf16", "cuda", False, "bfloat16"), ("bf16", "cpu", True, "bfloat16"), ("bf16", "cpu", False, "float32"),
+    ("bf16", "cpu", None, "bfloat16"),  # unknown: the recipe's word stands
+])
+def test_training_precision_by_setting_device_and_cpu(amp, device, native, expected, monkeypatch):
+    monkeypatch.setattr(precision, "native_cpu_bf16", lambda: native)
+    assert precision.training_precision(amp, device) == expected
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ({"avx512_bf16": True, "amx_bf16": False}, True), ({"amx_bf16": True}, True), ({"bf16": True}, True),
+    ({"avx512_bf16": False, "avx2": True, "avx512_f": True}, False), ({}, False),
+])
+def test_native_bf16_is_read_from_torch_cpu_capabilities(flags, expected, monkeypatch):
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: flags, raising=False)
+    assert precision.native_cpu_bf16() is expected
+    monkeypatch.delattr(torch.cpu, "get_capabilities")
+    assert precision.native_cpu_bf16() is None
 
 
 def test_fp16_amp_is_cuda_only_and_float32_on_the_cpu(tmp_path):

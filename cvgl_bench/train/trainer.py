@@ -15,6 +15,8 @@ Sample4Geo's optimisation, made resumable and distributed:
   float32 elsewhere); gradients are unscaled before clipping by value and/or by norm.
   ``amp="bf16"`` is bfloat16 autocast on every device, without loss scaling (bfloat16 has
   float32's exponent range): the CPU's mixed precision, native on CPUs with AVX512-BF16 or AMX.
+  A CPU without native bfloat16 trains ``"bf16"`` in float32 instead (:mod:`.precision`); the
+  format used is noted in ``train.json`` and checkpoints, and a resume in another is refused.
 - After each epoch: the evaluation callback (every ``eval_every`` epochs and after the last;
   logged only, never used to select a checkpoint), the method's epoch-end hooks (similarity
   mining), then an atomic checkpoint ``last.pt`` with model, optimiser, scheduler, scaler,
@@ -49,6 +51,7 @@ from .. import distributed
 from ..checkpoints import load_model_state, read_checkpoint
 from .context import RunContext
 from .pairs import TrainPairs, keep_batch
+from .precision import training_precision
 from .samplers import BatchPlanner
 
 CHECKPOINT_NAME = "last.pt"
@@ -221,9 +224,15 @@ class Trainer:
         self.world = distributed.world_size()
         self.rank = distributed.rank()
         self.is_main = self.rank == 0
-        self.use_amp = config.amp is True and self.device.type == "cuda"
-        self.autocast_dtype = torch.bfloat16 if config.amp == "bf16" else torch.float16
-        self.use_autocast = self.use_amp or config.amp == "bf16"
+        self.precision = training_precision(config.amp, self.device.type)
+        if config.amp == "bf16" and self.precision == "float32" and self.is_main:
+            run.log("amp: bf16, but this CPU has no native bfloat16 (AVX512-BF16, AMX or Arm BF16), where "
+                      "emulated bfloat16 is 2-14x slower than float32: training in float32 (see the record's "
+                      "trained_with.train_precision)")
+        self.run.notes["train_precision"] = self.precision
+        self.use_amp = self.precision == "float16"
+        self.autocast_dtype = torch.bfloat16 if self.precision == "bfloat16" else torch.float16
+        self.use_autocast = self.precision != "float32"
         self.model.to(self.device)
         if config.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -443,6 +452,7 @@ class Trainer:
             "epoch": self.epoch,
             "global_step": self.global_step,
             "world_size": self.world,
+            "precision": self.precision,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -472,6 +482,11 @@ class Trainer:
                               f"same configuration, or use a new working folder")
         if not isinstance(state.get("model"), dict):
             raise ConfigError(f"checkpoint {path} holds no model state; {fix}")
+        started = state.get("precision", self.precision)
+        if started != self.precision:
+            raise ConfigError(f"checkpoint {path} was trained in {started}, and this run trains in {self.precision} "
+                              f"(amp: {self.config.amp} on {self.device.type}); resume it where it started, or pass "
+                              "--restart to train from scratch")
         load_model_state(self.model, state["model"], path, fix)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
