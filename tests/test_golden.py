@@ -8,8 +8,9 @@ same commit, on purpose, saying why in the commit message::
     CVGL_BENCH_UPDATE_GOLDEN=1 bash scripts/test.sh tests/test_golden.py
 
 Float results are bit-exact only on one kind of CPU (the same torch code gives other weights on
-an AMD EPYC than on an Intel Xeon, both AVX512), so there is one golden record per CPU vendor and
-SIMD level. Every record checks the data and the recipe; the bitwise part runs against this
+an AMD EPYC than on an Intel Xeon, both AVX512), so there is one golden record per CPU vendor,
+SIMD level and training precision (the cpu recipe's bf16 trains in float32 on a CPU without
+native bfloat16: cvgl_bench/train/precision.py). Every record checks the data and the recipe; the bitwise part runs against this
 CPU's own record. An update writes this CPU's record and deletes the others (they no longer hold
 the current results; the other CPU's next update writes its own again).
 
@@ -60,6 +61,7 @@ def _run_cell(tmp_path: Path) -> dict:
         "ranks": ranks,
         "cpu_capability": _cpu_capability(),
         "cpu_vendor": _cpu_vendor(),
+        "train_precision": record["provenance"]["trained_with"].get("train_precision", "float32"),
     }
 
 
@@ -83,16 +85,16 @@ def _cpu_vendor() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def golden_path(vendor: str, capability: str) -> Path:
+def golden_path(vendor: str, capability: str, precision: str) -> Path:
     """This CPU kind's golden record."""
-    safe = "".join(c if c.isalnum() else "_" for c in f"{vendor}-{capability}")
+    safe = "".join(c if c.isalnum() else "_" for c in f"{vendor}-{capability}-{precision}")
     return GOLDEN_DIR / f"{GOLDEN_STEM}.{safe}.json"
 
 
 @pytest.mark.timeout(900)
 def test_one_epoch_on_a_tiny_split_reproduces_the_golden_record(tmp_path):
     got = _run_cell(tmp_path)
-    mine = golden_path(got["cpu_vendor"], got["cpu_capability"])
+    mine = golden_path(got["cpu_vendor"], got["cpu_capability"], got["train_precision"])
     if os.environ.get(UPDATE):
         GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
         for other in GOLDEN_DIR.glob(f"{GOLDEN_STEM}.*.json"):
@@ -110,7 +112,8 @@ def test_one_epoch_on_a_tiny_split_reproduces_the_golden_record(tmp_path):
             "the tiny synthetic training split changed; " + hint
         assert got["hparams"] == want["hparams"], "the recipe changed; " + hint
     if not mine.exists():
-        pytest.skip(f"bitwise part: no golden record for this CPU ({got['cpu_vendor']}, {got['cpu_capability']}); "
+        pytest.skip(f"bitwise part: no golden record for this CPU ({got['cpu_vendor']}, {got['cpu_capability']}, "
+                    f"{got['train_precision']}); "
                     f"data and recipe matched {', '.join(p.name for p in records)}")
     want = json.loads(mine.read_text())
     assert got["checkpoint_sha256"] == want["checkpoint_sha256"], "training produced other weights; " + hint
