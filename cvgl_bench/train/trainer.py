@@ -227,8 +227,8 @@ class Trainer:
         self.precision = training_precision(config.amp, self.device.type)
         if config.amp == "bf16" and self.precision == "float32" and self.is_main:
             run.log("amp: bf16, but this CPU has no native bfloat16 (AVX512-BF16, AMX or Arm BF16), where "
-                      "emulated bfloat16 is 2-14x slower than float32: training in float32 (see the record's "
-                      "trained_with.train_precision)")
+                    "emulated bfloat16 is 2-14x slower than float32: training in float32 (see the record's "
+                    "trained_with.train_precision)")
         self.run.notes["train_precision"] = self.precision
         self.use_amp = self.precision == "float16"
         self.autocast_dtype = torch.bfloat16 if self.precision == "bfloat16" else torch.float16
