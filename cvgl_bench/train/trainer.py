@@ -485,8 +485,8 @@ class Trainer:
         started = state.get("precision", self.precision)
         if started != self.precision:
             raise ConfigError(f"checkpoint {path} was trained in {started}, and this run trains in {self.precision} "
-                              f"(amp: {self.config.amp} on {self.device.type}); resume it where it started, or pass "
-                              "--restart to train from scratch")
+                              f"(amp: {self.config.amp} on {self.device.type}); resume it on a machine that trains in "
+                              f"{started}, or {fix}")
         load_model_state(self.model, state["model"], path, fix)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
