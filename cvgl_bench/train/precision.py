@@ -10,8 +10,6 @@ tells which format made the weights.
 
 from __future__ import annotations
 
-from typing import Any
-
 __all__ = ["native_cpu_bf16", "training_precision"]
 
 _NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16")
@@ -30,16 +28,16 @@ def native_cpu_bf16() -> bool | None:
     return any(bool(flags.get(flag)) for flag in _NATIVE_BF16_FLAGS)
 
 
-def training_precision(amp: bool | str, device_type: str, native_bf16: Any = None) -> str:
+def training_precision(amp: bool | str, device_type: str) -> str:
     """``"float16"``, ``"bfloat16"`` or ``"float32"``: the autocast format of a training step.
 
     ``amp=True`` is float16 on CUDA and float32 elsewhere (Sample4Geo's GradScaler recipe);
     ``amp="bf16"`` is bfloat16 on every device except a CPU known to lack native bfloat16
-    (``native_bf16`` false; :func:`native_cpu_bf16` when not given), which trains in float32."""
+    (:func:`native_cpu_bf16` false), which trains in float32."""
     if amp is True:
         return "float16" if device_type == "cuda" else "float32"
     if amp == "bf16":
-        if device_type == "cpu" and (native_cpu_bf16() if native_bf16 is None else native_bf16) is False:
+        if device_type == "cpu" and native_cpu_bf16() is False:
             return "float32"
         return "bfloat16"
     return "float32"
