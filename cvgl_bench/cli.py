@@ -96,6 +96,12 @@ class PluginGroup(click.Group):
                 raise
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            if exc.filename is None or debug_enabled(ctx):
+                raise  # not about a path the user can fix
+            click.echo(f"Error: {exc.filename}: {exc.strerror or exc}; check the path and its permissions "
+                       "(--debug shows the traceback)", err=True)
+            ctx.exit(2)
 
 
 def _one_line(exc: click.UsageError) -> click.UsageError:
@@ -512,7 +518,7 @@ def _default_suite() -> Any:
 @click.option("--suite", "suites", multiple=True, metavar="SUITE.yaml",
               help="Keep only the cells of this suite: a file or a shipped suite's name, e.g. synth "
                    "(repeatable: union).")
-@click.option("--out", "out_dir", default=None, metavar="DIR",
+@click.option("--out", "out_dir", default=None, metavar="DIR", type=click.Path(file_okay=False),
               help="Write one file per benchmark, an index and PNG plots here; without it, print the tables.")
 @click.option("--published", "published_file", default=None, metavar="FILE",
               help="Published numbers (default: the package's published.yaml; leaderboards/published.yaml "

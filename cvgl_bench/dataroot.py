@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, DataNotFoundError
+from .fsutil import read_text
 from .specs import DatasetSpec, SplitSpec
 
 
@@ -39,8 +40,8 @@ def read_config() -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(read_text(path)) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}".splitlines()[0]) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the config must be a YAML mapping")

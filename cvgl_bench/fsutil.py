@@ -1,4 +1,5 @@
-"""Atomic file writes: a killed process never leaves a half-written file behind.
+"""Atomic file writes: a killed process never leaves a half-written file behind; and the
+reading of a file a user names (:func:`read_text`), which never blocks on a FIFO or a device.
 
 Temporary files and folders are named ``.<name>.<host>-<pid>.<random>.tmp`` (folders
 ``.<name>.tmp-<host>-<pid>``), so the next writer of the same name can tell the leftovers of a
@@ -8,12 +9,14 @@ writer that died (``kill -9``, power loss) from the work of a live one, and remo
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
 import re
 import shutil
 import socket
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,6 +140,28 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, Any]) -> None:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     write_bytes(path, buffer.getvalue())
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The UTF-8 text of the regular file ``path``.
+
+    A folder, FIFO, socket or device raises :class:`OSError` at once (reading a FIFO would wait
+    for a writer forever); text that is not UTF-8 raises :class:`UnicodeDecodeError`.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return handle.read().decode("utf-8")
+
+
+def not_a_file(path: Path) -> str:
+    """Why ``path`` is not a readable regular file, for a one-line error: "does not exist", "is a
+    folder" or "is not a regular file" (a FIFO, socket or device)."""
+    return "is a folder" if path.is_dir() else "is not a regular file" if path.exists() else "does not exist"
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

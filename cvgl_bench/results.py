@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError
-from .fsutil import sha256_file, write_json, write_npz
+from .fsutil import read_text, sha256_file, write_json, write_npz
 
 SCHEMA = "cvgl-bench/record"
 SCHEMA_VERSION = 2
@@ -426,7 +426,7 @@ def read(path: str | Path) -> Record:
     """Read and check one record (older schema versions are upgraded)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read record: {exc}") from None
     return Record.from_dict(data, str(path))

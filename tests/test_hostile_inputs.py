@@ -197,3 +197,54 @@ def test_overrides_keep_the_recipe_kind_but_flags_and_names_interchange():
     for bad in ("epochs=1.5", "epochs=true", "augment=[1]", "lr=fast"):
         with pytest.raises(ConfigError, match="the recipe's"):
             apply_overrides(recipe, parse_set([bad]))
+
+
+def _fifo(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("args,needle", [
+    (("grid", "{fifo}", "--dry-run"), "not a regular file"),
+    (("score", "--dataset", "cvusa_test", "--embeddings", "{fifo}"), "is not a regular file"),
+    (("leaderboard", "--published", "{fifo}", "--published-only"), "not a regular file"),
+    (("run", "-m", "sample4geo", "-d", "cvusa_test", "--checkpoint", "{fifo}", "--data-root", "{tmp}"),
+     "is not a regular file"),
+])
+def test_a_fifo_where_a_file_is_expected_is_refused_without_waiting_for_a_writer(tmp_path, args, needle):
+    fifo = _fifo(tmp_path, "input.yaml")
+    args = tuple(a.format(fifo=fifo, tmp=tmp_path) for a in args)
+    assert_one_line_error(cli(tmp_path, *args, timeout=60), needle)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_among_the_records_is_named_without_waiting_for_a_writer(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    _fifo(results, "record.json")
+    proc = cli(tmp_path, "leaderboard", "--results", str(results), timeout=60)
+    assert_one_line_error(proc, "no readable result records", "record.json", "not a regular file")
+
+
+@pytest.mark.parametrize("where", ["published", "config"])
+def test_a_yaml_file_that_is_not_utf8_is_one_line(tmp_path, where):
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"\xff\xfe\x00 not text")
+    if where == "published":
+        proc = cli(tmp_path, "leaderboard", "--published", str(bad), "--published-only")
+    else:
+        proc = subprocess.run([sys.executable, "-m", "cvgl_bench", "data", "check", "cvact"], capture_output=True,
+                              text=True, timeout=120, cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": str(REPO), "CVGL_BENCH_CONFIG": str(bad),
+                                   "CVGL_BENCH_CACHE": str(tmp_path / "cache")})
+    assert_one_line_error(proc, str(bad))
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder\n")
+    assert_one_line_error(cli(tmp_path, "leaderboard", "--published-only", "--out", str(blocker)), "is a file")
+    proc = cli(tmp_path, "leaderboard", "--published-only", "--out", str(blocker / "below"))
+    assert_one_line_error(proc, str(blocker / "below"), "check the path")

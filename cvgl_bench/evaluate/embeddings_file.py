@@ -17,6 +17,7 @@ import numpy as np
 
 from ..data.structures import EvalData, ImageSet
 from ..errors import DataError
+from ..fsutil import not_a_file
 
 ARRAYS = ("query", "reference", "query_ids", "reference_ids")
 _BLOCK = 8192
@@ -37,7 +38,7 @@ def read_embeddings(path: str | Path) -> EmbeddingFile:
     """Load and check an embeddings file; raises one-line :class:`DataError` on any problem."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"embeddings file {path} {'is a folder' if path.is_dir() else 'does not exist'}; "
+        raise DataError(f"embeddings file {path} {not_a_file(path)}; "
                         "pass the .npz file")
     _check_declared_sizes(path)
     try:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..fsutil import read_text
 
 SCHEMA = "cvgl-bench/published"
 SCHEMA_VERSION = 2
@@ -128,8 +129,8 @@ class Published:
         path = Path(path)
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 5x faster on this 200 kB file
         try:
-            document = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
-        except (OSError, yaml.YAMLError) as exc:
+            document = yaml.load(read_text(path), Loader=loader)  # noqa: S506 - a safe loader
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise DataError(f"{path}: cannot read published numbers: {str(exc).splitlines()[0]}") from None
         if not isinstance(document, dict) or document.get("schema") != SCHEMA:
             raise DataError(f"{path}: not a published-numbers file (schema {SCHEMA!r}); "

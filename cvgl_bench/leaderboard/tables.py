@@ -558,6 +558,9 @@ def build(
         warnings.simplefilter("always")
         found = list(results.iter_records(results_dir))
     warn.extend(str(w.message) for w in caught)
+    if not found and warn:
+        more = f" (and {len(warn) - 1} more)" if len(warn) > 1 else ""
+        raise DataError(f"no readable result records under {results_dir}: {warn[0]}{more}")
     if not found:
         raise DataError(f"no result records under {results_dir}; run 'cvgl-bench run' first or pass --results")
     failed = [path for path, record in found if record.status != "ok"]

@@ -23,7 +23,7 @@ import numpy as np
 from ..distributed import world_info_from_env
 from ..checkpoints import load_model_state, read_checkpoint
 from ..errors import ConfigError, PluginError
-from ..fsutil import sha256_file, write_bytes, write_json
+from ..fsutil import not_a_file, sha256_file, write_bytes, write_json
 from ..locking import exclusive
 from ..method import CVGLModel
 from ..results import checkpoint_entry
@@ -173,7 +173,7 @@ def import_model(method: Any, hparams: dict[str, Any], path: Path, cell: Cell) -
 
     path = Path(path).expanduser()
     if not path.is_file():
-        raise ConfigError(f"checkpoint {path} does not exist; pass the file of a trained {cell.method} model")
+        raise ConfigError(f"checkpoint {path} {not_a_file(path)}; pass the file of a trained {cell.method} model")
     sha = sha256_file(path)
     fix = (f"pass a checkpoint of {cell.method} with the {cell.profile} profile's architecture "
            f"(backbone {hparams.get('backbone', '?')}), or choose the profile that matches it")

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..fsutil import read_text
 from .cell import seed_problem
 
 KEYS = ("name", "description", "profile", "methods", "splits", "transfer", "seeds", "seeds_for", "protocol",
@@ -108,7 +109,7 @@ def load_suite(path: str | os.PathLike) -> Suite:
 
     path = suite_path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(path))
     except OSError as exc:
         raise ConfigError(f"cannot read suite {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
