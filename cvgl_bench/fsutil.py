@@ -142,19 +142,28 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, Any]) -> None:
     write_bytes(path, buffer.getvalue())
 
 
-def read_text(path: str | os.PathLike) -> str:
-    """The UTF-8 text of the regular file ``path``.
+def open_regular(path: str | os.PathLike) -> IO[bytes]:
+    """``path`` opened for binary reading, if it is a regular file.
 
-    A folder, FIFO, socket or device raises :class:`OSError` at once (reading a FIFO would wait
-    for a writer forever); text that is not UTF-8 raises :class:`UnicodeDecodeError`.
+    A folder, FIFO, socket or device raises :class:`OSError` at once, where ``open`` would wait
+    on a FIFO for a writer forever.
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The UTF-8 text of the regular file ``path`` (:func:`open_regular`); text that is not
+    UTF-8 raises :class:`UnicodeDecodeError`."""
+    with open_regular(path) as handle:
         return handle.read().decode("utf-8")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import types
 
 import pytest
@@ -65,6 +66,8 @@ def test_counts_missing_and_unreadable_files(host, tmp_path):
     (root / "streetview/panos/0000002.jpg").unlink()
     (root / "bingmap/19/0000003.jpg").write_bytes(b"")
     (root / "bingmap/19/0000005.jpg").write_bytes(b"<html>not an image</html>")
+    os.unlink(root / "bingmap/19/0000001.jpg")
+    os.mkfifo(root / "bingmap/19/0000001.jpg")  # never read: it would wait for a writer
     result = run("cvusa", "--root", str(root), "--json")
     assert result.exit_code == 1, result.output
     report = json.loads(result.output)
@@ -72,7 +75,8 @@ def test_counts_missing_and_unreadable_files(host, tmp_path):
     train, test = by_split["cvusa_train"], by_split["cvusa_test"]
     assert train["counts"] == {"queries": 4, "references": 4, "pairs": 4} and train["expected"] == {"pairs": 35532}
     assert train["missing"] == 1 and train["missing_examples"] == [str(root / "streetview/panos/0000002.jpg")]
-    assert train["unreadable"] == 1 and "empty file" in train["unreadable_examples"][0]
+    assert train["unreadable"] == 2 and any("empty file" in e for e in train["unreadable_examples"])
+    assert any("not a regular file" in e for e in train["unreadable_examples"])
     assert test["unreadable"] == 1 and "not a JPEG or PNG" in test["unreadable_examples"][0]
     assert "counts differ from the official pairs 35532" in train["status"]
     text = run("cvusa", "--data-root", str(tmp_path)).output  # a data root holding CVUSA/ works too

@@ -135,3 +135,14 @@ def test_interrupted_build_leaves_no_cache_entry(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         load_images(images, (8, 8), progress=False, workers=1)
     assert os.listdir(tmp_path / "cache" / "images") == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_in_place_of_an_image_is_a_corrupt_image_not_a_hang(tmp_path):
+    images = image_set(tmp_path, n=3, suffixes=(".jpg",))
+    fifo = images.paths[1]
+    os.unlink(fifo)
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match=rf"{fifo}: cannot decode image: .*not a regular file"):
+        load_images(images, (8, 8), progress=False, cache=False)
+    assert load_images(images, (8, 8), on_corrupt="skip", progress=False, cache=False).skipped == [fifo]

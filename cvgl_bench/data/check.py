@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, UserError
+from ..fsutil import open_regular
 from .splits import load_split
 from .structures import EvalData
 
@@ -29,7 +30,7 @@ _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 def file_problem(path: str, decode: bool = False) -> str | None:
     """None when ``path`` looks like a readable image, else what is wrong ("missing", ...)."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(8)
     except FileNotFoundError:
         return "missing"
@@ -45,7 +46,7 @@ def file_problem(path: str, decode: bool = False) -> str | None:
         from PIL import Image
 
         try:
-            with Image.open(path) as image:
+            with open_regular(path) as handle, Image.open(handle) as image:
                 image.load()
         except Exception as exc:  # noqa: BLE001
             return f"cannot decode: {type(exc).__name__}: {exc}".splitlines()[0]

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..fsutil import mkstemp_beside, write_json
+from ..fsutil import mkstemp_beside, open_regular, write_json
 from .structures import ImageSet
 
 #: Changes whenever decoding or resizing changes pixels; part of every cache key.
@@ -127,7 +127,7 @@ def decode_resize(path: str, size: tuple[int, int], resize: str = "antialias",
     from PIL import Image
 
     height, width = size
-    with Image.open(path) as image:
+    with open_regular(path) as handle, Image.open(handle) as image:
         if image.format == "JPEG" and resize == "antialias" and rows is None:
             image.draft("RGB", (width, height))
         image = image.convert("RGB")

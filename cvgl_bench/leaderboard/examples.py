@@ -15,6 +15,7 @@ import numpy as np
 from .. import results
 from ..data.structures import JUNK, POSITIVE, ROLE_NAMES
 from ..errors import UserError
+from ..fsutil import open_regular
 from .plots import Example
 from .tables import BenchmarkTable, RankSummary
 
@@ -24,7 +25,7 @@ THUMBNAIL = 320
 def _image(path: str) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(path) as image:
+    with open_regular(path) as handle, Image.open(handle) as image:
         image = image.convert("RGB")
         image.thumbnail((THUMBNAIL * 2, THUMBNAIL))
         return np.asarray(image)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..fsutil import open_regular
 from ..method import CVGLModel
 from ..results import checkpoint_file
 from .examples import _eval_data
@@ -24,7 +25,7 @@ from .tables import BenchmarkTable, Row
 def _resized(path: str, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(path) as image:
+    with open_regular(path) as handle, Image.open(handle) as image:
         return np.asarray(image.convert("RGB").resize((size[1], size[0]), Image.BILINEAR))
 
 
