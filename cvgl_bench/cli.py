@@ -15,7 +15,8 @@ import click
 
 from . import __version__
 from .console import command_host as host
-from .console import check_resamples, debug_enabled, echo_json, echo_table, note_unread_data_root
+from .console import (check_resamples, debug_enabled, echo_json, echo_table, note_unread_data_root,
+                      note_unused_options)
 from .errors import ConfigError, PluginError, UserError
 
 
@@ -550,6 +551,8 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
     if figure_formats and (out_dir is None or no_plots or published_only or paper_table or table_keys):
         raise ConfigError("--figure-format writes figures: use it with --out DIR, without --no-plots, "
                           "--published-only or --paper-table")
+    note_unused_options(click.get_current_context(), _unused_leaderboard_options(
+        out_dir, no_plots, no_significance, published_only, paper_table or bool(table_keys)))
 
     path = published_file or lb.default_path()
     published = lb.Published.load(path) if path else lb.Published.empty()
@@ -558,7 +561,7 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
         return
     h = host()
     board = lb.build(results_dir, published=published, suites=[load_suite(s) for s in suites],
-                     significance=not no_significance, n_boot=n_boot, host=h)
+                     significance=not (no_significance or paper_table or table_keys), n_boot=n_boot, host=h)
     for line in board.warnings:
         click.echo(f"warning: {line}", err=True)
     if paper_table or table_keys:
@@ -571,6 +574,24 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
                       data_root=data_root, runs_dir=runs_dir, figure_formats=tuple(dict.fromkeys(figure_formats)))
     index = next((f for f in files if f.stem == "index"), files[0])
     click.echo(f"wrote {len(files)} files to {out_dir}; open {index}")
+
+
+def _unused_leaderboard_options(out_dir: str | None, no_plots: bool, no_significance: bool, published_only: bool,
+                                paper_table: bool) -> dict[str, str]:
+    """The leaderboard options this mode does not read, each with why (:func:`note_unused_options`)."""
+    figures = ("runs_dir", "data_root", "no_plots", "no_examples")
+    if published_only:
+        return dict.fromkeys(("results_dir", "suites", *figures, "no_significance", "n_boot", "paper_table",
+                              "table_keys"), "with --published-only (it shows the published numbers alone)")
+    unused = dict.fromkeys(("no_significance", "n_boot"), "with --paper-table (it shows no significance)") \
+        if paper_table else {"n_boot": "with --no-significance"} if no_significance else {}
+    if paper_table:
+        unused.update(dict.fromkeys(figures, "with --paper-table (it writes one table, no figures)"))
+    elif out_dir is None:
+        unused.update(dict.fromkeys(figures, "without --out DIR (figures are written only there)"))
+    elif no_plots:
+        unused.update(dict.fromkeys(("runs_dir", "data_root", "no_examples"), "with --no-plots"))
+    return unused
 
 
 def _write_paper_table(board: Any, fmt: str, table_keys: str, out_dir: str | None, asked: bool) -> None:

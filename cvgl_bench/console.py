@@ -78,6 +78,17 @@ def note_unread_data_root(host: Any, data_root: str | None, split_names: Any) ->
                    "into the cache (CVGL_BENCH_CACHE)", err=True)
 
 
+def note_unused_options(ctx: click.Context, unused: dict[str, str]) -> None:
+    """One note per option the user gave (on the command line or through its environment
+    variable) that this invocation does not read; ``unused`` maps a parameter's name to why,
+    e.g. ``{"n_boot": "with --no-significance"}``. Options left at their defaults are not named."""
+    given = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    options = {param.name: param for param in ctx.command.params}
+    for name, why in unused.items():
+        if ctx.get_parameter_source(name) in given:
+            click.echo(f"[cvgl-bench] note: {options[name].opts[0]} is not read {why}", err=True)
+
+
 def check_resamples(value: int, none_allowed: bool = False) -> int:
     """``--n-boot``: within :data:`~cvgl_bench.evaluate.bootstrap.RESAMPLE_RANGE` (0 too where it means
     no interval); anything else is a usage error naming the range."""

@@ -49,6 +49,22 @@ def test_figure_format_needs_somewhere_to_write(results_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert list((out / "plots").glob("*.pdf"))
 
+@pytest.mark.parametrize("args, notes", [
+    (["--no-significance", "--n-boot", "500"], ["--n-boot is not read with --no-significance"]),
+    (["--runs", "elsewhere", "--no-examples"], ["--runs is not read without --out", "--no-examples is not read without"]),
+    (["--paper-table", "--n-boot", "300"], ["--n-boot is not read with --paper-table"]),
+    (["--published-only", "--suite", "synth"], ["--results is not read with --published-only",
+                                                "--suite is not read with --published-only"]),
+])
+def test_an_option_this_mode_does_not_read_is_named_not_silently_dropped(results_dir, args, notes):
+    result = run("leaderboard", "--results", str(results_dir), *args)
+    assert result.exit_code == 0, result.output
+    noted = [line for line in result.stderr.splitlines() if "is not read" in line]
+    assert [any(note in line for line in noted) for note in notes] == [True] * len(notes), noted
+    assert len(noted) == len(notes), noted
+    assert "is not read" not in run("leaderboard", "--results", str(results_dir)).stderr
+
+
 def test_csv_to_stdout_and_suite_filter(results_dir, tmp_path):
     suite = tmp_path / "suite.yaml"
     suite.write_text("methods: [safa]\nsplits: [cvusa_test]\n")
