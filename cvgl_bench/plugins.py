@@ -56,24 +56,39 @@ class PluginStatus:
 
 
 class Registry:
-    """The specs of one kind by name, each with the status of the plugin that registered it."""
+    """The specs of one kind by name, each with the status of the plugin that registered it.
+
+    A name two distributions register is *contested*: the second plugin fails, and the name
+    is usable by neither, whatever order the plugins loaded in (a plugin must not take over
+    another's method by its entry point's name). A built-in name is never contested: a plugin
+    that registers it fails and the built-in stays."""
 
     def __init__(self, kind: str):
         self.kind, self.title = kind, kind.replace("_", " ")
         self.entries: dict[str, tuple[Any, PluginStatus]] = {}
+        self.contested: dict[str, str] = {}  # name -> why it cannot be used
         self.failed_note = ""  # names the plugins that failed to load: an unknown name may be theirs
 
     def add(self, spec: Any, origin: PluginStatus) -> None:
         if not isinstance(spec, SPEC_TYPES[self.kind]):
             raise PluginError(f"{origin.origin} registered a {type(spec).__name__} through the {self.title} hook; "
                               f"expected {SPEC_TYPES[self.kind].__name__}")
-        if spec.name in self.entries:
-            raise PluginError(f"{self.title} {spec.name!r} is registered twice: by {self.entries[spec.name][1].origin} "
-                              f"and by {origin.origin}; uninstall one of the two distributions")
+        first = self.entries[spec.name][1] if spec.name in self.entries else None
+        if first is origin:
+            raise PluginError(f"{self.title} {spec.name!r} is registered twice by {origin.origin}; register it once")
+        if first is not None:
+            clash = f"{self.title} {spec.name!r} is registered by {first.origin} and by {origin.origin}"
+            if first.builtin:
+                raise PluginError(f"{clash}; a built-in name cannot be replaced: rename it")
+            self.contested[spec.name] = f"{clash}, so neither is used; uninstall one of the two distributions"
+            raise PluginError(self.contested[spec.name])
         self.entries[spec.name] = (spec, origin)
 
     def get(self, name: str, hint: str = "") -> Any:
-        """The spec called ``name``; an unknown name raises with a did-you-mean suggestion."""
+        """The spec called ``name``; an unknown name raises with a did-you-mean suggestion, a
+        contested one with the two distributions that register it."""
+        if name in self.contested:
+            raise PluginError(self.contested[name])
         if name not in self.entries:
             raise UnknownNameError(self.title, name, self.entries, " ".join(p for p in (hint, self.failed_note) if p))
         return self.entries[name][0]
@@ -83,16 +98,16 @@ class Registry:
         return self.entries[name][1]
 
     def names(self) -> list[str]:
-        return sorted(self.entries)
+        return sorted(set(self.entries) - set(self.contested))
 
     def __contains__(self, name: object) -> bool:
-        return name in self.entries
+        return name in self.entries and name not in self.contested
 
     def __iter__(self) -> Iterator[Any]:
         return iter([self.entries[name][0] for name in self.names()])
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.names())
 
 
 class PluginHost:

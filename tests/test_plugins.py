@@ -52,15 +52,43 @@ def test_strict_mode_turns_a_broken_plugin_into_an_error(make_host, tmp_path, mo
         make_host(entry_points=True, strict=True)
 
 
-def test_duplicate_name_is_an_error_naming_both_distributions_and_is_rolled_back(make_host, tmp_path, monkeypatch):
-    # entry points load in name order, so a-dist's plugin registers 'toy' first
-    _fake_distribution(tmp_path, monkeypatch, "a-dist", "1.0", "a_good = tests.fake_plugins.good")
-    _fake_distribution(tmp_path, monkeypatch, "b-dist", "2.0", "b_clash = tests.fake_plugins.clash")
+@pytest.mark.parametrize("first,second", [("a_good", "b_clash"), ("b_good", "a_clash")])
+def test_a_name_two_distributions_register_is_usable_by_neither_whatever_the_order(make_host, tmp_path, monkeypatch,
+                                                                                    first, second):
+    # entry points load in name order: the outcome must not depend on which one comes first
+    _fake_distribution(tmp_path, monkeypatch, "good-dist", "1.0", f"{first} = tests.fake_plugins.good")
+    _fake_distribution(tmp_path, monkeypatch, "clash-dist", "2.0", f"{second} = tests.fake_plugins.clash")
     host = make_host(entry_points=True)
-    clash = [s for s in host.statuses if s.distribution == "b-dist"][0]
-    assert "a-dist 1.0" in clash.error and "b-dist 2.0" in clash.error and "'toy'" in clash.error
-    assert "clash-only" not in host.methods  # partial registration rolled back
-    assert host.methods.origin("toy").distribution == "a-dist"
+    failed = [s for s in host.statuses if s.error]
+    assert len(failed) == 1 and "good-dist 1.0" in failed[0].error and "clash-dist 2.0" in failed[0].error
+    assert "'toy'" in failed[0].error and "neither is used" in failed[0].error
+    assert "toy" not in host.methods and "toy" not in host.methods.names() and "toy" not in [m.name for m in host.methods]
+    with pytest.raises(PluginError, match="method 'toy' is registered by .* and by .*uninstall one"):
+        host.methods.get("toy")
+    assert not failed[0].registered  # the failed plugin's other names are rolled back
+    assert ("clash-only" in host.methods) == (failed[0].distribution == "good-dist")
+
+
+def test_a_built_in_name_cannot_be_taken_over(make_host):
+    taker = types.ModuleType("taker_plugin")
+    taker.cvgl_bench_register_metrics = hookimpl(
+        lambda register: register(__import__("cvgl_bench").MetricSpec(name="recall@1", loader="x:y")))
+    host = make_host(taker)
+    error = [s.error for s in host.statuses if s.name == "taker_plugin"][0]
+    assert "metric 'recall@1' is registered by cvgl-bench" in error and "a built-in name cannot be replaced" in error
+    assert host.metrics.origin("recall@1").builtin
+
+
+def test_a_plugin_registering_one_name_twice_is_told_so(make_host):
+    twice = types.ModuleType("twice_plugin")
+
+    def cvgl_bench_register_methods(register):
+        register(MethodSpec(name="twice", loader="x:y"))
+        register(MethodSpec(name="twice", loader="x:y"))
+
+    twice.cvgl_bench_register_methods = hookimpl(cvgl_bench_register_methods)
+    error = [s.error for s in make_host(twice).statuses if s.name == "twice_plugin"][0]
+    assert error.startswith("method 'twice' is registered twice by") and "register it once" in error
 
 
 def test_unknown_name_suggests_close_matches(make_host):
