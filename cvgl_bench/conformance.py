@@ -26,7 +26,6 @@ Checks, in order (a failed ``recipes`` check stops the rest: nothing can be buil
 from __future__ import annotations
 
 import io
-import json
 import os
 import time
 import traceback
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .method import plain_json_problem
 from .plugins import PluginHost
 from .run.model import seed_everything
 
@@ -126,11 +126,10 @@ def check_recipes(ctx: _Context) -> str:
         hparams = ctx.method.hparams(profile, ctx.train_spec)
         if not isinstance(hparams, dict):
             raise CheckFailed(f"hparams({profile!r}, split) returned a {type(hparams).__name__}; return a dict")
-        try:
-            json.dumps(hparams, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise CheckFailed(f"hparams({profile!r}, split) is not plain JSON data ({exc}); it is hashed into the "
-                              "configuration and stored in every record: use numbers, strings, lists and dicts") from None
+        problem = plain_json_problem(hparams)
+        if problem:
+            raise CheckFailed(f"hparams({profile!r}, split) is not plain JSON data ({problem}); it is hashed into the "
+                              "configuration and stored in every record: use numbers, strings, lists and dicts")
         sizes = hparams.get("image_size")
         missing = [v for v in views if not isinstance(sizes, dict) or v not in sizes]
         if missing:

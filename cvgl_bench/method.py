@@ -126,6 +126,19 @@ class CVGLModel(abc.ABC):
         return {}
 
 
+def plain_json_problem(hparams: Any) -> str | None:
+    """Why ``hparams`` is not plain JSON data (numbers, strings, lists, dicts), or None. Hparams
+    are hashed into the configuration id and stored in every record, so a NumPy scalar or a
+    tuple key must be refused before any work, not found when the record is written."""
+    import json
+
+    try:
+        json.dumps(hparams, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
 def check_hparams(method: Method, hparams: Mapping[str, Any]) -> None:
     """Every check of a cell's hparams before any data is read: the toolkit base class's own,
     which an override of :meth:`Method.validate_hparams` cannot drop, then the method's."""

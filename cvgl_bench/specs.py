@@ -90,6 +90,8 @@ class MethodSpec(_Spec):
         from .method import Method
 
         factory = super().load()
+        _check(not isinstance(factory, Method), f"method {self.name!r}: its loader names a Method instance; name "
+               f"its class, or a function that returns a new instance")
         try:
             method = factory()
         except Exception as exc:  # noqa: BLE001

@@ -49,6 +49,14 @@ def test_dry_run_still_checks_every_name(toy_host, tmp_path):
     assert done.exit_code == 2 and "no_such_key" in done.output and "Traceback" not in done.output
 
 
+@pytest.mark.parametrize("dry_run", [["--dry-run"], []])
+def test_a_recipe_that_is_not_plain_json_is_refused_before_any_work(toy_host, tmp_path, dry_run):
+    done = _invoke(["run", "-m", "toy_numpy_recipe", "-d", "synth_cvusa_test", *dry_run], tmp_path)
+    assert done.exit_code == 2 and "Traceback" not in done.output, done.output
+    assert "is not plain JSON data (Object of type float32 is not JSON serializable)" in done.output
+    assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize("seeds,expected", [(["--seed", "0", "--seed", "2"], [0, 2]),
                                             (["--seeds", "2,0"], [2, 0]),
                                             (["--seeds", "1,1", "--seed", "3"], [1, 3])])

@@ -59,6 +59,7 @@ def test_the_toy_method_passes(make_host):
 
 @pytest.mark.parametrize("method, check, sentence", [
     ("toy_bad_recipe", "recipes", "has no image_size for satellite; give image_size = {view: [H, W]}"),
+    ("toy_numpy_recipe", "recipes", "is not plain JSON data (Object of type float32 is not JSON serializable)"),
     ("toy_wrong_shape", "forward shapes", r"returned shape (4, 8) for 4 images, expected (4, 16) = (batch, embedding_dim)"),
     ("toy_unnormalised", "L2-normalised embeddings", "not 1: end encode() with torch.nn.functional.normalize(x, dim=-1)"),
     ("toy_batch_dependent", "independent of the batch", "embeds differently alone than in a batch of 4"),

@@ -34,6 +34,8 @@ def test_a_method_loader_must_give_a_method():
     spec = MethodSpec(name="duck", loader="tests.fake_plugins.heavy:NotAMethod")
     with pytest.raises(PluginError, match="not a cvgl_bench.method.Method"):
         spec.load()
+    with pytest.raises(PluginError, match="its loader names a Method instance; name its class"):
+        MethodSpec(name="toy", loader="tests.fake_plugins.heavy:TOY_INSTANCE").load()
 
 
 def test_plugin_that_fails_to_import_is_listed_and_does_not_break_the_rest(make_host, tmp_path, monkeypatch):

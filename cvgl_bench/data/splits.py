@@ -57,7 +57,7 @@ def load_split(spec: SplitSpec, data_root: str | Path | None = None, protocol: M
     if not isinstance(data, expected):
         origin = host.splits.origin(spec.name).origin if spec.name in host.splits else "its plugin"
         raise PluginError(f"split {spec.name!r} of {origin} returned {type(data).__name__}, not {expected.__name__} "
-                          f"(a {spec.role} split)")
+                          f"({'a training' if spec.role == 'train' else 'an evaluation'} split)")
     size = len(data) if isinstance(data, TrainData) else min(len(data.queries), len(data.references))
     if size == 0 and not allow_empty:
         raise DataError(f"split {spec.name!r} under {root} is empty")

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..data.splits import check_protocol_overrides
 from ..errors import ConfigError, PluginError
-from ..method import check_hparams
+from ..method import check_hparams, plain_json_problem
 from ..evaluate.scoring import DEFAULT_METRICS
 from ..specs import MethodSpec, SplitSpec
 from .cell import Cell
@@ -102,6 +102,11 @@ def resolve_hparams(method: Any, cell: Cell, train_spec: SplitSpec) -> dict[str,
         hparams = apply_overrides(hparams, cell.overrides, method=cell.method)
         check_hparams(method, hparams)
         _check_image_sizes(cell.method, hparams, train_spec)
+    problem = plain_json_problem(hparams)
+    if problem:
+        raise PluginError(f"method {cell.method!r}: hparams({cell.profile!r}, {train_spec.name}) is not plain JSON "
+                          f"data ({problem}); return numbers, strings, lists and dicts (e.g. float(x) for a NumPy "
+                          "scalar)")
     return hparams
 
 

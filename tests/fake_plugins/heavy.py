@@ -21,6 +21,9 @@ class ToyMethod(Method):
         raise NotImplementedError("a listing-only toy")
 
 
+TOY_INSTANCE = ToyMethod()  # a loader must name the class, not an instance
+
+
 class NotAMethod:
     """A loader target that does not subclass Method."""
 

@@ -91,6 +91,13 @@ class BadRecipe(TinyMethod):
         return hp
 
 
+class NumpyRecipe(TinyMethod):
+    def hparams(self, profile, train_split):
+        import numpy as np
+
+        return {**super().hparams(profile, train_split), "lr": np.float32(1e-2)}
+
+
 TOYS = {
     "tiny": TinyMethod,
     "toy_unnormalised": toy(Unnormalised),
@@ -103,6 +110,7 @@ TOYS = {
     "toy_does_not_learn": DoesNotLearn,
     "toy_tiny_lr": TinyLearningRate,
     "toy_bad_recipe": BadRecipe,
+    "toy_numpy_recipe": NumpyRecipe,
 }
 
 
