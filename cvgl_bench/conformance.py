@@ -112,6 +112,25 @@ def _encode(model: Any, images: Any, view: str) -> Any:
     return model.encode(images, view)
 
 
+def _identical(a: Any, b: Any) -> bool:
+    """Equal values, NaN equal to NaN in the same place (a NaN is the forward check's to report)."""
+    import torch
+
+    return a.shape == b.shape and torch.equal(torch.nan_to_num(a), torch.nan_to_num(b))
+
+
+NO_PARAMETERS = ("the model has no trainable parameters: cvgl-bench trains every method (fit) and checks that it "
+                 "learns; give build_model's model an nn.Parameter, or score a fixed embedding with 'cvgl-bench "
+                 "score --embeddings'")
+
+
+def _trainable(model: Any) -> list[tuple[str, Any]]:
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not params:
+        raise CheckFailed(NO_PARAMETERS)
+    return params
+
+
 def _names(names: list[str], limit: int = 4) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
@@ -230,6 +249,7 @@ def check_backward(ctx: _Context) -> str:
     import torch
 
     model = _fresh_model(ctx).train()
+    params = _trainable(model)
     q_view, r_view = _views(ctx)
     loss, which, embeddings = _training_loss(ctx, model, _random_batch(ctx, q_view), _random_batch(ctx, r_view, 1))
     for view, emb in zip((q_view, r_view), embeddings):
@@ -247,9 +267,6 @@ def check_backward(ctx: _Context) -> str:
         raise CheckFailed(f"{which} has no gradient: encode() or forward() runs under torch.no_grad(), inference_mode "
                           "or detach()es its output; let training calls build the autograd graph")
     loss.backward()
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    if not params:
-        raise CheckFailed("the model has no trainable parameters (every requires_grad is False)")
     unreached = [n for n, p in params if p.grad is None]
     if len(unreached) == len(params):
         raise CheckFailed(f"no parameter received a gradient from {which}; check for detach(), torch.no_grad() or "
@@ -272,7 +289,7 @@ def check_determinism(ctx: _Context) -> str:
 
     first, second = _fresh_model(ctx), _fresh_model(ctx)
     a, b = first.state_dict(), second.state_dict()
-    differ = [k for k in a if k not in b or not torch.equal(a[k], b[k])]
+    differ = [k for k in a if k not in b or not _identical(a[k], b[k])]
     if differ:
         raise CheckFailed(f"two models built after seeding torch, numpy and random with {SEED} differ in "
                           f"{_names(differ)}; draw every random initialisation from those global generators (no "
@@ -282,7 +299,7 @@ def check_determinism(ctx: _Context) -> str:
     first.eval()
     second.eval()
     with torch.no_grad():
-        if not torch.equal(_encode(first, images, view), _encode(second, images, view)):
+        if not _identical(_encode(first, images, view), _encode(second, images, view)):
             raise CheckFailed(f"two identical models embed the same {view!r} images differently in eval mode; the "
                               "embedding must not draw random numbers at inference (dropout outside training, "
                               "random crops in encode)")
@@ -381,6 +398,7 @@ def check_learns(ctx: _Context, epochs: int = 2) -> str:
         return float(rank.mean()), float((rank < 1).mean() * 100.0)
 
     model = _fresh_model(ctx, seed=0)
+    _trainable(model)
     before, r1_before = ranks(model)
     start = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
     with tempfile.TemporaryDirectory() as tmp:

@@ -57,6 +57,19 @@ def test_the_toy_method_passes(make_host):
     assert all(r.ok for r in results), [r.message for r in results if not r.ok]
 
 
+def test_a_model_without_trainable_parameters_is_told_so_not_sent_after_no_grad(make_host, tiny_world):
+    results = {r.name: r for r in run_checks("toy_frozen", make_host(toy_methods))}
+    for check in ("backward", "learns in two epochs"):
+        assert not results[check].ok and results[check].message.startswith("the model has no trainable parameters")
+    assert "no_grad" not in results["backward"].message
+
+
+def test_nan_embeddings_fail_the_forward_check_not_the_determinism_check(make_host):
+    results = {r.name: r for r in run_checks("toy_nan", make_host(toy_methods), quick=True)}
+    assert not results["forward shapes"].ok and "NaN or inf" in results["forward shapes"].message
+    assert results["determinism under a seed"].ok, results["determinism under a seed"].message
+
+
 @pytest.mark.parametrize("method, check, sentence", [
     ("toy_bad_recipe", "recipes", "has no image_size for satellite; give image_size = {view: [H, W]}"),
     ("toy_numpy_recipe", "recipes", "is not plain JSON data (Object of type float32 is not JSON serializable)"),

@@ -54,6 +54,17 @@ class NonDeterministic(TinyPairModel):
             self.conv1.weight.copy_(torch.randn(self.conv1.weight.shape, generator=generator))
 
 
+class Frozen(TinyPairModel):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.requires_grad_(False)
+
+
+class NaNEmbeddings(TinyPairModel):
+    def encode(self, images, view):
+        return super().encode(images, view) * float("nan")
+
+
 class NoRoundTrip(TinyPairModel):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -107,6 +118,8 @@ TOYS = {
     "toy_batch_dependent": toy(BatchDependent),
     "toy_nondeterministic": toy(NonDeterministic),
     "toy_no_round_trip": toy(NoRoundTrip),
+    "toy_frozen": toy(Frozen),
+    "toy_nan": toy(NaNEmbeddings),
     "toy_does_not_learn": DoesNotLearn,
     "toy_tiny_lr": TinyLearningRate,
     "toy_bad_recipe": BadRecipe,
