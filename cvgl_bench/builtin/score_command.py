@@ -83,8 +83,8 @@ def _aligned(emb: Any, data: Any, reload: Any) -> tuple[Any, Any, Any]:
 @click.option("--seed", default=0, show_default=True, type=int, callback=lambda ctx, param, value: check_seed(value),
               help="Seed of the bootstrap, 0 to 2**32 - 1; kept in the record.")
 @click.option("--similarity", type=click.Choice(["cosine", "dot"]), default="cosine", show_default=True,
-              help="cosine: rows are L2-normalised before ranking (a zero row is an error); dot: raw inner "
-                   "products, as the file gives them.")
+              help="cosine: rows are L2-normalised before ranking (a zero row is an error); dot: inner products "
+                   "of the unnormalised rows. Rows are read as float32 either way.")
 @click.option("--record", "write_record", is_flag=True,
               help="Also write a result record (with the ranks) under --results: a row marked external on the "
                    "leaderboard. Needs --method.")
