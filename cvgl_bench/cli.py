@@ -103,6 +103,43 @@ class PluginGroup(click.Group):
             click.echo(f"Error: {exc.filename}: {exc.strerror or exc}; check the path and its permissions "
                        "(--debug shows the traceback)", err=True)
             ctx.exit(2)
+        except Exception as exc:
+            culprit = None if isinstance(exc, (click.exceptions.Exit, click.Abort)) else _plugin_at_fault(exc)
+            if culprit is None:
+                raise
+            import traceback
+
+            traceback.print_exc()
+            click.echo(f"cvgl-bench: the error above was raised in the code of {culprit}; report it to that "
+                       "plugin's authors", err=True)
+            ctx.exit(1)
+
+
+def _plugin_at_fault(exc: BaseException) -> str | None:
+    """The plugin whose code raised ``exc`` ("plugin 'x' of dist 1.0 (file.py:12)"), or None.
+
+    The innermost frame that belongs to cvgl-bench or to a plugin decides: libraries (torch,
+    numpy) called from a plugin's code are the plugin's, called from cvgl-bench's are not."""
+    from .plugins import get_host
+
+    try:
+        statuses = get_host().statuses
+    except Exception:  # noqa: BLE001 - naming the plugin is a courtesy; the traceback follows anyway
+        return None
+    packages = {status.module.split(":")[0].split(".")[0]: status for status in statuses
+                if not status.builtin and status.module}
+    packages.pop("cvgl_bench", None)
+    frames, tb = [], exc.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    for frame, line in reversed(frames):
+        package = str(frame.f_globals.get("__name__", "")).split(".")[0]
+        if package == "cvgl_bench":
+            return None
+        if package in packages:
+            return f"{packages[package].origin} ({Path(frame.f_code.co_filename).name}:{line})"
+    return None
 
 
 def _one_line(exc: click.UsageError) -> click.UsageError:

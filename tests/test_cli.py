@@ -1,5 +1,6 @@
 import importlib
 import json
+import textwrap
 import os
 import subprocess
 import sys
@@ -61,6 +62,42 @@ def test_plugin_commands_are_added_and_cannot_shadow_builtins(make_host):
     assert "hijacked" not in run("methods").output
     plugins = json.loads(run("plugins", "--json").stdout)  # warnings about unresolved names go to stderr
     assert "cannot be replaced" in [p for p in plugins if p["name"] == "shadow_plugin"][0]["error"]
+
+
+def test_an_exception_in_plugin_code_keeps_its_traceback_and_names_the_plugin(make_host):
+    import types
+
+    boom = types.ModuleType("boom_plugin")
+    boom.__dist__ = "cvgl-boom"
+    exec(textwrap.dedent("""
+        import click
+        from cvgl_bench import hookimpl
+
+        def explode():
+            return {}["no such key"]  # a bug in the plugin, via a library call
+
+        @hookimpl
+        def cvgl_bench_register_commands(cli):
+            cli.add_command(click.Command("boom", callback=lambda: explode()))
+            cli.add_command(click.Command("quit", callback=lambda: click.get_current_context().exit(3)))
+        """), boom.__dict__)
+    make_host(boom)
+    result = CliRunner().invoke(cli, ["boom"])
+    assert result.exit_code == 1 and "KeyError: 'no such key'" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("cvgl-bench: the error above was raised in the code of cvgl-boom  (plugin 'boom_plugin')")
+    assert "(<string>:" in last and "report it to that plugin's authors" in last
+    assert CliRunner().invoke(cli, ["quit"]).exit_code == 3  # a plugin's own exit code is not an error
+
+
+def test_an_exception_in_cvgl_bench_code_is_not_blamed_on_a_plugin(make_host, monkeypatch):
+    from cvgl_bench import cli as cli_module
+
+    make_host(good())
+    monkeypatch.setattr(cli_module, "echo_table", [].pop)  # C code: the innermost Python frame is cvgl-bench's
+    result = CliRunner().invoke(cli, ["methods"])
+    assert result.exit_code == 1 and isinstance(result.exception, (KeyError, TypeError))
+    assert "raised in the code of" not in result.stderr
 
 
 def test_broken_plugin_is_listed_with_its_error_and_warned_about(make_host):
