@@ -215,7 +215,7 @@ def methods(as_json: bool) -> None:
         return
     rows = _spec_rows(h.methods, ("summary", "profiles"), h)
     for row, spec in zip(rows, h.methods):
-        if not spec.official:
+        if spec.official is False:
             row["summary"] = f"{row['summary']} [unofficial re-implementation]"
     echo_table(rows, "no methods registered")
 

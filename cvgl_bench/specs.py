@@ -17,7 +17,7 @@ from .errors import PluginError
 
 #: Version of the hook and spec API, frozen per version in tests/test_plugin_api.py; a field or
 #: hook argument added bumps the minor version.
-SPEC_API_VERSION = "1.1"
+SPEC_API_VERSION = "1.2"
 
 VIEWS = ("ground", "drone", "satellite")
 LAYOUTS = ("cvusa", "cvact", "vigor", "university1652")
@@ -68,11 +68,13 @@ class MethodSpec(_Spec):
     """A trainable method (``paper``: its citation); the loader gives a zero-argument factory of a
     ``cvgl_bench.method.Method``.
 
-    ``official`` is False for re-implementations; ``notes`` are the caveats a leaderboard reader
-    must know; ``views`` are the views it can embed (a split with another view is refused)."""
+    ``official``: True for the method's authors' code, False for a re-implementation, None (the
+    default since API 1.2) when the plugin does not say, which the leaderboard shows as such;
+    ``notes`` are the caveats a leaderboard reader must know; ``views`` are the views it can
+    embed (a split with another view is refused)."""
 
     paper: str = ""
-    official: bool = True
+    official: bool | None = None
     notes: str = ""
     profiles: tuple[str, ...] = ("paper", "cpu")
     tags: tuple[str, ...] = ()

@@ -25,6 +25,7 @@ def _methods_plugin():
         register(MethodSpec(name="ours", loader="x:y", summary="a re-implementation", official=False))
         register(MethodSpec(name="guessed", loader="x:y", summary="from the abstract", official=False,
                             tags=("from-abstract",)))
+        register(MethodSpec(name="silent", loader="x:y", summary="says nothing about whose code it is"))
 
     module.cvgl_bench_register_methods = cvgl_bench_register_methods
     return module
@@ -38,7 +39,7 @@ def _write(root, method, seed=0, revision="abcdef1234567890", **kw):
 def test_rows_say_whose_code_made_them(make_host, tmp_path):
     make_host(_methods_plugin())
     root = tmp_path / "results"
-    for method in ("theirs", "ours", "guessed", "gone"):
+    for method in ("theirs", "ours", "guessed", "silent", "gone"):
         _write(root, method)
     imported = _write(root, "theirs", variant="checkpoint=1234abcd")
     record = json.loads(imported.read_text())
@@ -47,7 +48,7 @@ def test_rows_say_whose_code_made_them(make_host, tmp_path):
     (table,) = build(root, ranks=False, significance=False).tables
     code = {row.label: row.implementation for row in table.rows}
     assert code == {"theirs": "authors' code", "ours": "re-implementation", "guessed": "re-impl. from abstract",
-                    "gone": "not installed", "theirs [checkpoint=1234abcd]": "released weights"}
+                    "silent": "not stated", "gone": "not installed", "theirs [checkpoint=1234abcd]": "released weights"}
     main, notes = main_table(table)
     assert "Code" in main.headers
     assert any(n.startswith("Code 're-impl. from abstract': an unofficial re-implementation") for n in notes)

@@ -79,7 +79,11 @@ API_1_1 = {
 
 #: Frozen API per version. A change to the API adds a version here (and bumps SPEC_API_VERSION);
 #: an existing entry is never edited.
-API_SNAPSHOTS = {"1.0": API_1_0, "1.1": API_1_1}
+#: 1.2 changes no name: ``MethodSpec.official`` defaults to None ("not stated" on the leaderboard)
+#: instead of True, so a plugin that does not say is never shown as its authors' code.
+API_1_2 = API_1_1
+
+API_SNAPSHOTS = {"1.0": API_1_0, "1.1": API_1_1, "1.2": API_1_2}
 
 
 def current_api() -> dict[str, dict[str, list[str]]]:

@@ -244,6 +244,7 @@ IMPLEMENTATIONS = {
     "released weights": "weights released by the authors, scored without training (run --checkpoint)",
     "external embeddings": "embeddings computed outside cvgl-bench and scored by it (cvgl-bench score --record); "
                            "the record's provenance.external says where they come from",
+    "not stated": "the method's plugin does not say whether it is its authors' code (MethodSpec.official)",
     "not installed": "the method's plugin is not installed here, so whose code it is cannot be said",
 }
 """What each value of :attr:`Row.implementation` means (the leaderboard's footnote)."""
@@ -258,6 +259,8 @@ def implementation_of(row: Row, host: Any) -> str:
     if host is None or row.method not in host.methods:
         return "not installed"
     spec = host.methods.get(row.method)
+    if spec.official is None:
+        return "not stated"
     if spec.official:
         return "authors' code"
     return "re-impl. from abstract" if "from-abstract" in spec.tags else "re-implementation"
