@@ -5,8 +5,11 @@ Every check builds what it needs from the method's ``cpu`` profile, runs in seco
 sentence the author can act on. The project's own tests run it over every registered method, as
 timm tests every registered model.
 
-Checks, in order (a failed ``recipes`` check stops the rest: nothing can be built without it):
+Checks, in order (a failed ``recipes`` check stops the ones after it: nothing can be built without it):
 
+0. ``light registration``: importing the plugin's entry point and running its register hooks, in
+   a fresh interpreter, imports none of torch, torchvision or timm (every command, even
+   ``cvgl-bench methods``, loads every plugin's registration).
 1. ``recipes``: ``hparams("cpu", split)`` and ``hparams("paper", split)`` are JSON data with an
    ``image_size`` for both views of the split.
 2. ``forward shapes``: ``encode(images, view)`` returns ``(batch, embedding_dim)`` finite floats.
@@ -27,6 +30,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -137,6 +142,43 @@ def _names(names: list[str], limit: int = 4) -> str:
 
 
 # -- the checks --------------------------------------------------------------------------------
+HEAVY_MODULES = ("torch", "torchvision", "timm")
+
+_REGISTER_IN_A_FRESH_INTERPRETER = """
+import importlib, sys
+module, _, attr = sys.argv[1].partition(":")
+plugin = importlib.import_module(module)
+for part in filter(None, attr.split(".")):
+    plugin = getattr(plugin, part)
+for kind in ("datasets", "splits", "metrics", "search_backends", "methods"):
+    hook = getattr(plugin, "cvgl_bench_register_" + kind, None)
+    if callable(hook):
+        hook(register=lambda spec: None)
+print(" ".join(name for name in sys.argv[2:] if name in sys.modules))
+"""
+
+
+def check_light_registration(ctx: _Context) -> str:
+    status = ctx.host.methods.origin(ctx.method_name)
+    if status.builtin or status.distribution == "(in-process)" or not status.module:
+        return "not applicable: the plugin was added in-process, not through an entry point"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    try:
+        done = subprocess.run([sys.executable, "-c", _REGISTER_IN_A_FRESH_INTERPRETER, status.module, *HEAVY_MODULES],
+                              capture_output=True, text=True, timeout=300, env=env)
+    except subprocess.TimeoutExpired:
+        raise CheckFailed(f"registering {status.module} in a fresh interpreter took over 300 s") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise CheckFailed(f"registering {status.module} in a fresh interpreter failed: {last}")
+    heavy = done.stdout.split()
+    if heavy:
+        raise CheckFailed(f"registering the plugin ({status.module}) imports {', '.join(heavy)}: every cvgl-bench "
+                          "command, even 'cvgl-bench methods', then pays for it (seconds and hundreds of MB for "
+                          "torch); import them only in the module the spec's loader names")
+    return f"registering {status.module} imports none of {', '.join(HEAVY_MODULES)}"
+
+
 def check_recipes(ctx: _Context) -> str:
     """Both profiles resolve to JSON data with image sizes; fills ``ctx.hparams`` (cpu)."""
     views = _views(ctx)
@@ -423,6 +465,7 @@ def check_learns(ctx: _Context, epochs: int = 2) -> str:
 
 
 CHECKS: tuple[tuple[str, Callable[[_Context], str]], ...] = (
+    ("light registration", check_light_registration),
     ("recipes", check_recipes),
     ("forward shapes", check_forward),
     ("L2-normalised embeddings", check_normalised),

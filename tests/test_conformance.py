@@ -7,6 +7,8 @@ two-epoch learning check runs for one of them (slow).
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from click.testing import CliRunner
 
@@ -38,6 +40,21 @@ def test_every_registered_method_passes_the_quick_checks(installed_host, method)
     assert [r.name for r in results] == QUICK
     failed = [f"{r.name}: {r.message}" for r in results if not r.ok]
     assert not failed, failed
+
+
+def test_a_plugin_whose_registration_imports_torch_fails_the_light_registration_check(make_host, tmp_path,
+                                                                                     monkeypatch):
+    info = tmp_path / "heavy_registration-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: heavy-registration\nVersion: 1.0\n")
+    # toy_methods imports torch at the top of the module its entry point names
+    (info / "entry_points.txt").write_text("[cvgl_bench]\nheavy = tests.fake_plugins.toy_methods\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    results = {r.name: r for r in run_checks("tiny", make_host(entry_points=True), quick=True)}
+    light = results["light registration"]
+    assert not light.ok and "registering the plugin (tests.fake_plugins.toy_methods) imports torch" in light.message
+    assert results["recipes"].ok
 
 
 @pytest.mark.slow
@@ -88,7 +105,8 @@ def test_each_broken_toy_fails_its_check_with_an_actionable_sentence(make_host, 
     assert not results[check].ok
     assert sentence in results[check].message, results[check].message
     if check == "recipes":
-        assert all(not r.ok and r.message.startswith("not run") for name, r in results.items() if name != "recipes")
+        assert all(not r.ok and r.message.startswith("not run") for name, r in results.items()
+                   if name not in ("recipes", "light registration"))
 
 
 def test_a_method_that_does_not_learn_fails_the_training_check(make_host, tiny_world):
@@ -148,9 +166,9 @@ def test_cli_prints_one_line_per_check_and_fails_with_the_first_sentence(make_ho
     make_host(toy_methods)
     good = CliRunner().invoke(cli, ["check-plugin", "tiny", "--quick"])
     assert good.exit_code == 0, good.output
-    assert good.output.count("PASS") == len(QUICK) and "all 7 checks passed for 'tiny'" in good.output
+    assert good.output.count("PASS") == len(QUICK) and "all 8 checks passed for 'tiny'" in good.output
     make_host(toy_methods)
     bad = CliRunner().invoke(cli, ["check-plugin", "toy_unnormalised", "--quick"])
     assert bad.exit_code == 2
     assert "FAIL  L2-normalised embeddings" in bad.output
-    assert "1 of 7 checks failed for 'toy_unnormalised'; first: L2-normalised embeddings" in bad.output
+    assert "1 of 8 checks failed for 'toy_unnormalised'; first: L2-normalised embeddings" in bad.output

@@ -129,7 +129,7 @@ def test_every_block_of_the_guide_runs_in_order(tmp_path, tiny_synth_dir):  # no
     assert re.search(r"^my_method\s", printed, re.M), "new-plugin's method is not listed by 'cvgl-bench methods'"
     assert re.search(r"tutorial_net\s+cvgl-bench-tutorial-net 0\.1\.0\s+ok\s+method: tutorial_net", printed)
     assert re.search(r"^\|\s+1 \| tutorial_net ", printed, re.M), "no leaderboard row for tutorial_net"
-    assert "all 8 checks passed for 'tutorial_net'" in printed
+    assert "all 9 checks passed for 'tutorial_net'" in printed
     assert "sues200_d2s" in printed and "loc@50m" in printed
     records = [json.loads(p.read_text()) for p in (work / "results").rglob("*.json")]
     cells = {(r["cell"]["method"], r["cell"]["eval_split"]) for r in records}
