@@ -149,8 +149,14 @@ class PluginHost:
                                             getattr(plugin, "__name__", "")), lambda p=plugin: p)
             for ep in _entry_points() if self.use_entry_points else ():
                 dist = getattr(ep, "dist", None)
-                self._load_one(PluginStatus(ep.name, dist.metadata["Name"] if dist else "(unknown)",
-                                            dist.version if dist else "", False, ep.value), ep.load)
+                status = PluginStatus(ep.name, dist.metadata["Name"] if dist else "(unknown)",
+                                      dist.version if dist else "", False, ep.value)
+                if ep.group == ENTRY_POINT_GROUP:
+                    self._load_one(status, ep.load)
+                else:
+                    status.error = (f"its entry point is in group {ep.group!r}, which cvgl-bench does not read; "
+                                    f"declare it under [project.entry-points.{ENTRY_POINT_GROUP}]")
+                    self.statuses.append(status)
             failed = self.failures()
             note = (f"({len(failed)} plugin(s) failed to load: {', '.join(s.name for s in failed)}; "
                     "see 'cvgl-bench plugins')") if failed else ""
@@ -259,9 +265,13 @@ class PluginHost:
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
     """The group's entry points by name, each (name, target) once (a distribution found twice on
-    the path lists its entry points twice)."""
-    unique = {(ep.name, ep.value): ep for ep in reversed(list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)))}
-    return sorted(unique.values(), key=lambda e: e.name)
+    the path lists its entry points twice); then those of near-miss groups (``cvgl-bench``,
+    ``cvgl_bench.plugins``), which are never loaded but listed as failed."""
+    near = [ep for dist in importlib.metadata.distributions() for ep in dist.entry_points
+            if ep.group != ENTRY_POINT_GROUP and "".join(filter(str.isalpha, ep.group.lower())).startswith("cvglbench")]
+    unique = {(ep.group, ep.name, ep.value): ep for ep in reversed(
+        [*importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), *near])}
+    return sorted(unique.values(), key=lambda e: (e.group != ENTRY_POINT_GROUP, e.name))
 
 
 _HOST: PluginHost | None = None

@@ -71,6 +71,22 @@ def test_a_name_two_distributions_register_is_usable_by_neither_whatever_the_ord
     assert ("clash-only" in host.methods) == (failed[0].distribution == "good-dist")
 
 
+@pytest.mark.parametrize("group", ["cvgl_bench.plugins", "cvgl-bench"])
+def test_an_entry_point_in_a_near_miss_group_is_listed_as_failed_not_ignored(make_host, tmp_path, monkeypatch, group):
+    info = tmp_path / "near_miss-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: near-miss\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\nnear = tests.fake_plugins.good\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    host = make_host(entry_points=True)
+    (status,) = [s for s in host.statuses if s.distribution == "near-miss"]
+    assert status.error == (f"its entry point is in group {group!r}, which cvgl-bench does not read; "
+                            "declare it under [project.entry-points.cvgl_bench]")
+    with pytest.raises(UnknownNameError, match="near"):
+        host.methods.get("toy")
+
+
 def test_a_built_in_name_cannot_be_taken_over(make_host):
     taker = types.ModuleType("taker_plugin")
     taker.cvgl_bench_register_metrics = hookimpl(
