@@ -148,14 +148,15 @@ def open_regular(path: str | os.PathLike) -> IO[bytes]:
     A folder, FIFO, socket or device raises :class:`OSError` at once, where ``open`` would wait
     on a FIFO for a writer forever.
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    nonblocking = getattr(os, "O_NONBLOCK", 0)  # opening a FIFO without it waits for a writer
+    fd = os.open(path, os.O_RDONLY | nonblocking)
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
         raise OSError(errno.EINVAL, "not a regular file", str(path))
-    if hasattr(os, "set_blocking"):
+    if nonblocking:
         os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
 
