@@ -31,6 +31,7 @@ import math
 import os
 import re
 import warnings
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError
-from .fsutil import read_text, sha256_file, write_json, write_npz
+from .fsutil import open_regular, read_text, sha256_file, write_json, write_npz
 
 SCHEMA = "cvgl-bench/record"
 SCHEMA_VERSION = 2
@@ -194,6 +195,14 @@ class Record:
                             f"understands ({SCHEMA_VERSION}); upgrade cvgl-bench")
         if data["status"] not in STATUSES:
             raise DataError(f"{where}: status must be one of {STATUSES}")
+        _check_text(data, where)
+        for key in _PROVENANCE_OBJECTS:
+            value = data["provenance"].get(key)
+            if value is not None and not isinstance(value, Mapping) and not (key == "device" and isinstance(value, str)):
+                raise DataError(f"{where}: provenance.{key} must be an object or null")
+        synthetic = (data["provenance"].get("data_info") or {}).get("synthetic")
+        if synthetic is not None and not isinstance(synthetic, (Mapping, bool)):
+            raise DataError(f"{where}: provenance.data_info.synthetic must be an object or null")
         cell = _cell(data["cell"], data["provenance"], where)
         for key in ("n_queries", "n_references"):
             if data.get(key) is not None and not _is_int(data[key]):
@@ -216,10 +225,16 @@ class Record:
             ci = metric.get("ci95")
             if ci is not None and not (isinstance(ci, list) and len(ci) == 2 and all(_is_finite(x) for x in ci)):
                 raise DataError(f"{where}: metric {name!r}: ci95 must be [low, high] finite numbers or null")
+            if not isinstance(metric.get("higher_is_better", True), bool):
+                raise DataError(f"{where}: metric {name!r}: higher_is_better must be true or false")
             metrics[str(name)] = MetricValue(
                 value=metric["value"], convention=str(metric["convention"]),
                 ci95=None if ci is None else list(ci), higher_is_better=bool(metric.get("higher_is_better", True)))
         split = data.get("split")
+        if split is not None and not (isinstance(split, Mapping) and set(split) <= {"synthetic", "twin"}
+                                      and isinstance(split.get("synthetic", False), bool)
+                                      and isinstance(split.get("twin"), (str, type(None)))):
+            raise DataError(f"{where}: field 'split' must be {{synthetic: true/false, twin: name or null}}")
         return cls(cell=cell, protocol={str(k): str(v) for k, v in data["protocol"].items()},
                    provenance=dict(data["provenance"]), status=data["status"],
                    split=SplitInfo(**split) if isinstance(split, Mapping) else _split_of_v1(data["provenance"]),
@@ -249,8 +264,12 @@ def _cell(cell: Mapping[str, Any], provenance: Mapping[str, Any], where: str) ->
             raise DataError(f"{where}: missing field cell.{key}")
     if cell["task"] not in TASKS:
         raise DataError(f"{where}: cell.task must be one of {TASKS}")
-    if not _is_int(cell["seed"]):
-        raise DataError(f"{where}: cell.seed must be an integer")
+    if not _is_int(cell["seed"]) or not 0 <= cell["seed"] < 1 << 32:
+        raise DataError(f"{where}: cell.seed must be an integer from 0 to 4294967295")
+    if cell["train_split"] is not None and not isinstance(cell["train_split"], str):
+        raise DataError(f"{where}: cell.train_split must be a split name or null")
+    if not isinstance(cell.get("hparams") or {}, Mapping):
+        raise DataError(f"{where}: cell.hparams must be an object")
     info = CellInfo(method=str(cell["method"]), method_version=str(cell.get("method_version") or ""),
                     profile=str(cell["profile"]), seed=int(cell["seed"]), train_split=cell["train_split"],
                     eval_split=str(cell["eval_split"]), task=cell["task"], config_hash=str(cell["config_hash"]),
@@ -380,7 +399,34 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond float range (JSON allows 1e400 written out)
+        return False
+
+
+def _check_text(data: Any, where: str) -> None:
+    """Every key and string of a record is encodable text: JSON's escapes allow lone surrogates
+    (``"\\ud800"``), which would break the first print or write of the record's names."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise DataError(f"{where}: the text {item[:40]!r} is not valid Unicode (a lone surrogate)") from None
+
+
+#: Provenance entries that readers open as objects: each is an object or null.
+_PROVENANCE_OBJECTS = ("git", "trained_with", "data_info", "device")
 
 
 # -- files ----------------------------------------------------------------------------------------
@@ -427,8 +473,8 @@ def read(path: str | Path) -> Record:
     path = Path(path)
     try:
         data = json.loads(read_text(path))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read record: {exc}") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise DataError(f"{path}: cannot read record: {exc or type(exc).__name__}".splitlines()[0]) from None
     return Record.from_dict(data, str(path))
 
 
@@ -441,10 +487,13 @@ def read_ranks(path: str | Path, record: Record | None = None) -> dict[str, np.n
     rpath = path.with_name(record.ranks.file)
     if not rpath.exists():
         raise DataError(f"{rpath}: ranks file of {path.name} is missing")
-    if sha256_file(rpath) != record.ranks.sha256:
-        raise DataError(f"{rpath}: checksum differs from the record; rerun the cell")
-    with np.load(rpath, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+    try:
+        if sha256_file(rpath) != record.ranks.sha256:
+            raise DataError(f"{rpath}: checksum differs from the record; rerun the cell")
+        with open_regular(rpath) as handle, np.load(handle, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{rpath}: cannot read the ranks of {path.name}: {exc}".splitlines()[0]) from None
 
 
 def iter_records(root: str | Path) -> Iterator[tuple[Path, Record]]:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,6 +92,18 @@ DAMAGE = {
     "string_efficiency": lambda r: r.__setitem__("efficiency", {"params": "many"}),
     "string_n_queries": lambda r: r.__setitem__("n_queries", "1000"),
     "string_seed": lambda r: r["cell"].__setitem__("seed", "1"),
+    "negative_seed": lambda r: r["cell"].__setitem__("seed", -5),
+    "huge_metric": lambda r: r["metrics"]["recall@1"].__setitem__("value", 10 ** 400),
+    "huge_interval": lambda r: r["metrics"]["recall@1"].__setitem__("ci95", [0, 10 ** 400]),
+    "huge_efficiency": lambda r: r.__setitem__("efficiency", {"params": 10 ** 400}),
+    "string_direction": lambda r: r["metrics"]["recall@1"].__setitem__("higher_is_better", "no"),
+    "unknown_split_key": lambda r: r.__setitem__("split", {"synthetic": True, "bogus": 1}),
+    "list_train_split": lambda r: r["cell"].__setitem__("train_split", ["synth_cvusa_train"]),
+    "string_hparams": lambda r: r["cell"].__setitem__("hparams", "abc"),
+    "lone_surrogate": lambda r: r["cell"].__setitem__("method", "\ud800x"),
+    "list_git": lambda r: r["provenance"].__setitem__("git", [1, 2]),
+    "int_data_info": lambda r: r["provenance"].__setitem__("data_info", 5),
+    "deep_nesting": None,
 }
 
 
@@ -100,8 +113,11 @@ def test_the_leaderboard_skips_a_damaged_record_with_one_warning(tmp_path, damag
     _good_record(results, 0, 40.0)
     bad = _good_record(results, 1, 45.0)
     record = json.loads(bad.read_text())
-    DAMAGE[damage](record)
-    bad.write_text(json.dumps(record))  # json writes NaN and Infinity, as a careless tool would
+    if DAMAGE[damage] is None:  # deeper than any JSON reader recurses
+        bad.write_text(json.dumps(record)[:-1] + ', "deep": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    else:
+        DAMAGE[damage](record)
+        bad.write_text(json.dumps(record))  # json writes NaN and Infinity, as a careless tool would
     proc = cli(tmp_path, "leaderboard", "--results", str(results), "--format", "md")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
@@ -130,6 +146,65 @@ def test_a_ranks_file_with_the_wrong_row_count_is_left_out_with_a_warning(tmp_pa
     assert results_module.read(path).n_queries == 49
     board = build(root)
     assert any(str(path) in w and "rerun the cell" in w for w in board.warnings)
+
+
+def _two_ranked_records(root: Path) -> Path:
+    import numpy as np
+
+    from .leaderboard_fakes import draw_ranks, rank_arrays, write_record
+
+    rng = np.random.default_rng(0)
+    for seed in (0, 1):
+        arrays = rank_arrays(draw_ranks(50, 100, 0.5, 0.1, rng), 100)
+        path = write_record(root, method="m", eval_split="synth_cvusa_test", train_split="synth_cvusa_train",
+                            in_domain_train="synth_cvusa_train", seed=seed, arrays=arrays)
+    return path
+
+
+def _replace_ranks(path: Path, change) -> Path:
+    """Rewrite the ranks file of record ``path`` through ``change`` and re-sign it in the record,
+    as a careless or hostile tool would: the checksum alone cannot catch it."""
+    import numpy as np
+
+    from cvgl_bench import fsutil, results as results_module
+
+    rpath = results_module.ranks_path(path)
+    with np.load(rpath) as data:
+        arrays = {k: data[k] for k in data.files}
+    change(arrays)
+    fsutil.write_npz(rpath, arrays)
+    record = json.loads(path.read_text())
+    record["ranks"]["sha256"] = fsutil.sha256_file(rpath)
+    path.write_text(json.dumps(record))
+    return rpath
+
+
+@pytest.mark.parametrize("change,needle", [
+    (lambda a: a.__setitem__("rank_strict", np.zeros_like(a["rank_strict"])), "do not belong together"),
+    (lambda a: a.__setitem__("gt_n_references", np.asarray(10 ** 15)), "the ranks file has 1000000000000000 references"),
+    (lambda a: a.__setitem__("gt_n_references", np.asarray([1, 2, 3])), "is not one integer"),
+])
+def test_ranks_that_disagree_with_their_record_are_left_out_with_a_warning(tmp_path, change, needle):
+    from .leaderboard_fakes import build
+
+    path = _two_ranked_records(tmp_path / "results")
+    _replace_ranks(path, change)
+    board = build(tmp_path / "results")
+    assert any(str(path) in w and needle in w for w in board.warnings), board.warnings
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_as_a_ranks_file_is_left_out_without_waiting_for_a_writer(tmp_path):
+    from cvgl_bench import results as results_module
+
+    from .leaderboard_fakes import build
+
+    path = _two_ranked_records(tmp_path / "results")
+    rpath = results_module.ranks_path(path)
+    rpath.unlink()
+    os.mkfifo(rpath)
+    board = build(tmp_path / "results")
+    assert any("not a regular file" in w for w in board.warnings), board.warnings
 
 
 @pytest.mark.parametrize("setting,needle", [("epochs=abc", "epochs is an integer"),

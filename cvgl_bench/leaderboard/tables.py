@@ -266,6 +266,24 @@ def implementation_of(row: Row, host: Any) -> str:
     return "re-impl. from abstract" if "from-abstract" in spec.tags else "re-implementation"
 
 
+def checked_ranks(path: Path, record: Record) -> tuple[dict[str, np.ndarray], Any, Any]:
+    """The stored ranks of a record (arrays, rank table, ground truth), checked against the record
+    itself: query and gallery counts must be the record's. Every reader of ranks here goes through
+    it, so a ranks file that disagrees with its record is left out the same way everywhere."""
+    arrays = results.read_ranks(path, record)
+    size = np.asarray(arrays.get("gt_n_references"))
+    if size.ndim != 0 or size.dtype.kind not in "iu":
+        raise DataError(f"{path}: the ranks file's gt_n_references is not one integer")
+    ranks, truth = stored_ranks(arrays)
+    for what, stored, recorded in (("queries", truth.n_queries, record.n_queries),
+                                   ("references", truth.n_references, record.n_references)):
+        if recorded and stored != recorded:
+            raise DataError(f"{path}: the ranks file has {stored} {what}, the record {recorded}; rerun the cell")
+    if not record.n_references and truth.n_references > 1 << 31:
+        raise DataError(f"{path}: the ranks file claims a gallery of {truth.n_references} references")
+    return arrays, ranks, truth
+
+
 def chance_levels(table: BenchmarkTable) -> dict[str, float]:
     """Recall@K (%) of a uniformly random ranking of the table's gallery, from the first stored
     ranks of its rows (:func:`cvgl_bench.evaluate.metrics.chance_recall`); empty without ranks."""
@@ -277,18 +295,18 @@ def chance_levels(table: BenchmarkTable) -> dict[str, float]:
             if run.record.ranks is None:
                 continue
             try:
-                _, truth = stored_ranks(results.read_ranks(run.path, run.record))
-            except (UserError, ValueError, KeyError):
+                _, _, truth = checked_ranks(run.path, run.record)
+                levels = {}
+                for metric in table.metrics:
+                    if metric == "recall@1%":
+                        k = top_one_percent(truth.n_references, row.protocol.get("r1pct", "floor"))
+                    elif re.fullmatch(r"recall@\d+", metric):
+                        k = int(metric.split("@")[1])
+                    else:
+                        continue
+                    levels[metric] = chance_recall(truth, k)
+            except (UserError, ValueError, KeyError, IndexError, TypeError):
                 continue
-            levels = {}
-            for metric in table.metrics:
-                if metric == "recall@1%":
-                    k = top_one_percent(truth.n_references, row.protocol.get("r1pct", "floor"))
-                elif re.fullmatch(r"recall@\d+", metric):
-                    k = int(metric.split("@")[1])
-                else:
-                    continue
-                levels[metric] = chance_recall(truth, k)
             return levels
     return {}
 
@@ -329,18 +347,19 @@ def _rank_summary(run: Run, metric: str, host: Any) -> RankSummary:
     if run.record.ranks is None:
         return RankSummary(error="no stored ranks")
     try:
-        arrays = results.read_ranks(run.path, run.record)
+        arrays, _, truth = checked_ranks(run.path, run.record)
         protocol = run.record.protocol
         best = best_positions(arrays, protocol)
-        n_queries = run.record.n_queries
-        if n_queries and len(best) != n_queries:
-            return RankSummary(error=f"{run.path}: the ranks file has {len(best)} queries, the record "
-                                     f"{n_queries}; rerun the cell")
         per_query = places = None
         if metric:
             scored = rescore(arrays, protocol, [metric], n_boot=0, host=host)
             per_query, places = np.asarray(scored.per_query[metric], dtype=np.float64), scored.places
-        return RankSummary(best, per_query, int(np.asarray(arrays["gt_n_references"])), places=places)
+            recorded = run.record.metrics.get(metric)
+            value = scored.metrics[metric]["value"]
+            if recorded is not None and not abs(value - recorded.value) <= 1e-6 * max(1.0, abs(recorded.value)):
+                return RankSummary(error=f"{run.path}: its ranks give {metric} {value:.4f}, the record "
+                                         f"{recorded.value:.4f}; the two do not belong together, rerun the cell")
+        return RankSummary(best, per_query, truth.n_references, places=places)
     except (UserError, ValueError, KeyError, IndexError, TypeError) as exc:
         return RankSummary(error=str(exc) if isinstance(exc, UserError) else f"unreadable ranks: {exc}")
 
@@ -352,8 +371,7 @@ def intervals_over_places(path: Path, record: Record, host: Any) -> bool:
     whether an interval changed; the record on disk is left as it is."""
     if record.intervals is not None or record.ranks is None or record.status != "ok" or not record.metrics:
         return False
-    arrays = results.read_ranks(path, record)
-    _, truth = stored_ranks(arrays)
+    arrays, _, truth = checked_ranks(path, record)
     places = count_places(place_groups(truth), truth.n_queries)
     if places == truth.n_queries:  # over places is over queries: nothing moves
         record.intervals = results.IntervalInfo(places, RESAMPLES, record.cell.seed)
