@@ -281,6 +281,8 @@ def _seed_list(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
                 raise click.BadParameter(str(seed_problem(seed)))
             if seed not in seeds:
                 seeds.append(seed)
+    if values and not seeds:
+        raise click.BadParameter("no seed given (e.g. --seeds 0,1,2)")
     return tuple(seeds)
 
 

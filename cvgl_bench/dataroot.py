@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, DataNotFoundError
-from .fsutil import read_text
+from .fsutil import load_yaml, read_text
 from .specs import DatasetSpec, SplitSpec
 
 
@@ -40,7 +40,7 @@ def read_config() -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(read_text(path)) or {}
+        data = load_yaml(read_text(path)) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}".splitlines()[0]) from None
     if not isinstance(data, dict):

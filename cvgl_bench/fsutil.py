@@ -174,6 +174,50 @@ def not_a_file(path: Path) -> str:
     return "is a folder" if path.is_dir() else "is not a regular file" if path.exists() else "does not exist"
 
 
+#: Values a YAML document a user wrote may expand to (aliases repeat a value without copying it).
+YAML_MAX_VALUES = 1_000_000
+
+
+def load_yaml(text: str, loader: type | None = None) -> Any:
+    """A YAML document a user wrote (suite, config, published numbers, ``--set`` value), read safely.
+
+    ``loader`` (a ``yaml.SafeLoader`` subclass; default the C one where libyaml is there) reads
+    it; on top of that a key given twice in one mapping, a number too long to convert, and aliases
+    that expand the document beyond :data:`YAML_MAX_VALUES` values (a "billion laughs" file, or an
+    alias cycle) raise :class:`yaml.YAMLError`, which callers already turn into one line.
+    """
+    import yaml
+
+    class _Strict(loader or getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: list[Any] = []
+            for key_node, _ in getattr(node, "value", ()):
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is given twice",
+                                                            key_node.start_mark)
+                seen.append(key)
+            return super().construct_mapping(node, deep=deep)
+
+    try:
+        data = yaml.load(text, Loader=_Strict)  # noqa: S506 - a SafeLoader subclass
+    except (ValueError, RecursionError) as exc:  # int() of thousands of digits; nesting too deep
+        raise yaml.YAMLError(str(exc) or type(exc).__name__) from None
+    count, stack = 0, [data]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > YAML_MAX_VALUES:
+            raise yaml.YAMLError(f"the document expands to more than {YAML_MAX_VALUES:,} values through its "
+                                 "aliases (*name); write the values out")
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return data
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     import hashlib
 

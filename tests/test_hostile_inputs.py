@@ -51,6 +51,11 @@ HOSTILE_SUITES = {
     "unknown_key": (SUITE_HEAD + "sedes: [0]\n", "unknown key 'sedes'"),
     "not_a_mapping": ("- a\n- b\n", "must be a YAML mapping"),
     "invalid_yaml": ("methods: [sample4geo\n", "not valid YAML"),
+    "duplicate_key": ("methods: [nosuch]\nsplits: [synth_cvusa_test]\nmethods: [sample4geo]\n",
+                      "the key 'methods' is given twice"),
+    "alias_bomb": (SUITE_HEAD + "a: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 8)), "expands to more than 1,000,000"),
+    "huge_seed_count": (SUITE_HEAD + "seeds: 4294967296\n", "asks for more than 1,000 seeds"),
 }
 
 
@@ -260,6 +265,17 @@ def test_a_data_root_that_synthetic_splits_do_not_read_is_named(tmp_path):
                str(tmp_path / "real"), "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert f"--data-root {tmp_path / 'real'} is not read: synthetic splits" in proc.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("--set", "lr=&a [*a]"), "expands to more than 1,000,000 values"),
+    (("--set", "lr=" + "9" * 5000), "--set value '99999"),
+    (("--seeds", ",,,"), "no seed given"),
+])
+def test_run_refuses_self_referencing_huge_or_empty_values_in_one_line(tmp_path, args, needle):
+    proc = cli(tmp_path, "run", "--method", "clnet", "--dataset", "synth_cvusa_test", *args, "--dry-run")
+    assert_one_line_error(proc, needle)
+    assert len(proc.stderr) < 400
 
 
 def test_overrides_keep_the_recipe_kind_but_flags_and_names_interchange():

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
+from ..fsutil import load_yaml
 
 Overrides = tuple[tuple[str, str], ...]
 
@@ -59,9 +60,10 @@ def parse_value(text: str) -> Any:
     import yaml
 
     try:
-        value = yaml.load(text, Loader=_yaml_core_schema())  # noqa: S506 - a SafeLoader subclass
+        value = load_yaml(text, _yaml_core_schema())
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set value {text!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise ConfigError(f"--set value {shown!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if value is None and text.strip() not in ("null", "~", "None", ""):
         value = text
     return value

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..fsutil import read_text
+from ..fsutil import load_yaml, read_text
 from .cell import seed_problem
 
 KEYS = ("name", "description", "profile", "methods", "splits", "transfer", "seeds", "seeds_for", "protocol",
@@ -103,13 +103,17 @@ def suite_path(name_or_path: str | os.PathLike) -> Path:
     raise ConfigError(f"no suite file {path} and no shipped suite of that name (shipped: {', '.join(shipped)})")
 
 
+MAX_SEED_COUNT = 1000
+"""The largest count ``seeds: N`` expands (to 0 .. N-1); more seeds are listed one by one."""
+
+
 def load_suite(path: str | os.PathLike) -> Suite:
     """Read and check a suite file, or a shipped suite by name (:func:`suite_path`)."""
     import yaml
 
     path = suite_path(path)
     try:
-        data = yaml.safe_load(read_text(path))
+        data = load_yaml(read_text(path))
     except OSError as exc:
         raise ConfigError(f"cannot read suite {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -139,6 +143,9 @@ def parse_suite(data: Any, where: str = "suite") -> Suite:
         transfer.append((item[0], item[1]))
     seeds = data.get("seeds", [0])
     if _count(seeds):
+        if seeds > MAX_SEED_COUNT:
+            raise ConfigError(f"{where}: seeds: {seeds} asks for more than {MAX_SEED_COUNT:,} seeds; list the seeds "
+                              "you mean")
         seeds = list(range(seeds))
     seeds_for = data.get("seeds_for") or {}
     if not isinstance(seeds_for, dict) or not all(isinstance(k, str) and _ints(v) for k, v in seeds_for.items()):
