@@ -74,6 +74,15 @@ def test_a_file_larger_than_the_allowed_bytes_is_refused(tmp_path, monkeypatch):
         read_embeddings(path)
 
 
+@pytest.mark.parametrize("value", ["-1", "0", "abc", "nan", "inf"])
+def test_a_limit_that_is_not_a_positive_number_of_bytes_is_refused(tmp_path, monkeypatch, value):
+    path = tmp_path / "e.npz"
+    np.savez(path, **_good_arrays(n=4, d=4))
+    monkeypatch.setenv("CVGL_BENCH_MAX_EMBEDDING_BYTES", value)
+    with pytest.raises(DataError, match=f"must be a positive number of bytes, not '{value}'"):
+        read_embeddings(path)
+
+
 def test_float64_beyond_float32_range_is_one_error_without_a_warning(tmp_path):
     path = tmp_path / "overflow.npz"
     arrays = _good_arrays()

@@ -9,6 +9,7 @@ what to fix (:class:`~cvgl_bench.errors.DataError`).
 
 from __future__ import annotations
 
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,9 +77,12 @@ def max_embedding_bytes() -> int:
     text = os.environ.get(MAX_BYTES_ENV, "")
     if text:
         try:
-            return int(float(text))
+            value = float(text)
         except ValueError:
-            raise DataError(f"{MAX_BYTES_ENV} must be a number of bytes, not {text!r}") from None
+            value = math.nan
+        if not (math.isfinite(value) and value >= 1):
+            raise DataError(f"{MAX_BYTES_ENV} must be a positive number of bytes, not {text!r}")
+        return int(value)
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
     except (ValueError, OSError, AttributeError):
