@@ -104,6 +104,8 @@ class PluginGroup(click.Group):
                        "(--debug shows the traceback)", err=True)
             ctx.exit(2)
         except Exception as exc:
+            if _interrupted(exc) and not debug_enabled(ctx):
+                raise click.Abort() from None  # Ctrl-C inside a writer's cleanup: still an interruption
             culprit = None if isinstance(exc, (click.exceptions.Exit, click.Abort)) else _plugin_at_fault(exc)
             if culprit is None:
                 raise
@@ -113,6 +115,18 @@ class PluginGroup(click.Group):
             click.echo(f"cvgl-bench: the error above was raised in the code of {culprit}; report it to that "
                        "plugin's authors", err=True)
             ctx.exit(1)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a KeyboardInterrupt was being handled (torch.save's zip
+    writer, interrupted mid-file, fails again as it closes)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__context__ or exc.__cause__  # type: ignore[assignment]
+    return False
 
 
 def _plugin_at_fault(exc: BaseException) -> str | None:

@@ -100,6 +100,21 @@ def test_an_exception_in_cvgl_bench_code_is_not_blamed_on_a_plugin(make_host, mo
     assert "raised in the code of" not in result.stderr
 
 
+def test_an_error_raised_while_ctrl_c_unwinds_is_an_abort_not_a_crash(make_host, monkeypatch):
+    from cvgl_bench import cli as cli_module
+
+    def save_interrupted(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        finally:  # what torch.save's zip writer does when interrupted mid-file
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos")
+
+    make_host(good())
+    monkeypatch.setattr(cli_module, "echo_table", save_interrupted)
+    result = CliRunner().invoke(cli, ["methods"])
+    assert result.exit_code == 1 and "Aborted!" in result.output and "RuntimeError" not in result.output
+
+
 def test_broken_plugin_is_listed_with_its_error_and_warned_about(make_host):
     import types
 
