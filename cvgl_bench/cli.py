@@ -330,7 +330,8 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
 @click.option("--on-corrupt", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
               help="A corrupt image ends the run, or is skipped: an evaluation image is counted in the record, "
                    "a training image leaves out its pairs (counted in the checkpoint's train.json).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads (default: torch's choice).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Torch CPU threads (default: the profile's threads hparam, else torch's choice).")
 @click.option("--resume/--restart", default=True, show_default=True,
               help="Continue an interrupted training from its last epoch checkpoint and reuse a trained "
                    "model, or train from scratch and rewrite the cell's records (unless --overwrite never).")
@@ -443,7 +444,7 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 @click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
               help="Checkpoints, training state and run logs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads per cell (default: torch's choice).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads per cell (default: the profile's threads hparam, else torch's choice).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the cells (with --dry-run) or each cell's outcome as JSON instead of a table and a line.")
 def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ...], gpus_per_cell: int,

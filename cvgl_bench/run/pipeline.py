@@ -43,8 +43,9 @@ def run_cell(cell: Cell, options: RunOptions, host: Any) -> CellResult:
     with cell_lock(workdir, str(cell)):
         todo = pending(p, evals, version, hparams, train.fingerprint, options, result)
         if not todo:
-            options.log(f"[cvgl-bench] {cell}: every record exists ({len(result.kept)}); nothing to do "
-                        "(--overwrite always evaluates again, --restart also retrains)")
+            hint = ("--overwrite never keeps them, even with --restart" if options.overwrite == "never"
+                    else "--overwrite always evaluates again, --restart also retrains")
+            options.log(f"[cvgl-bench] {cell}: every record exists ({len(result.kept)}); nothing to do ({hint})")
             return result
         trained = train_or_reuse(method, hparams, train, cell, workdir, options, device, host)
         if trained is None:  # another rank of a distributed run: rank 0 alone evaluates
