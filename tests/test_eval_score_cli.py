@@ -134,6 +134,9 @@ BAD_FILES = {
     "unknown_id": (dict(query=np.ones((NQ + 1, DIM), np.float32),
                         query_ids=np.asarray([f"q{i:03d}" for i in range(NQ)] + ["zzz"])), "query id 'zzz' is not in"),
     "empty": (dict(query=np.ones((0, DIM), np.float32), query_ids=np.asarray([], dtype=str)), "is empty"),
+    "one_wrong_id": (dict(query_ids=np.asarray([f"q{i:03d}" for i in range(NQ - 1)] + ["zzz"])),
+                     "1 of the 30 query ids of tiny_test are missing (first: 'q029'); the file's query id 'zzz' "
+                     "is not one of the split's"),
 }
 
 

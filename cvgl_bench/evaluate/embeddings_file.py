@@ -205,8 +205,11 @@ def _order(ids: np.ndarray, images: ImageSet, of: str, path: Path, split: str) -
     split_ids = [str(i) for i in images.ids.tolist()]
     missing = [i for i in split_ids if i not in row_of]
     if missing:
+        known = set(split_ids)
+        unknown = [i for i in ids.tolist() if i not in known]
+        strays = f"; the file's {of} id {unknown[0]!r} is not one of the split's" if unknown else ""
         raise DataError(f"{path}: {len(missing)} of the {len(split_ids)} {of} ids of {split} are missing "
-                        f"(first: {missing[0]!r})")
+                        f"(first: {missing[0]!r}){strays}")
     if len(ids) != len(split_ids):
         known = set(split_ids)
         unknown = [i for i in ids.tolist() if i not in known]
