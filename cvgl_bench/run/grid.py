@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, UserError
+from ..errors import ConfigError, PluginError, UnknownNameError, UserError
 from .cell import Cell, CellResult, RunOptions, cell_to_json, options_to_json
 from .pipeline import run_cell
 from .suite import Suite
@@ -35,7 +35,10 @@ def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, *, host:
     groups: dict[tuple[str, str, str, int, tuple], list[str]] = {}
     variant_origin: dict[tuple[str, tuple], str] = {}
     for suite in suites:
-        _check_suite_names(suite, host)
+        try:
+            _check_suite_names(suite, host)
+        except (UnknownNameError, PluginError) as exc:  # a name the suite uses: say which suite
+            raise ConfigError(f"suite {suite.path or suite.name}: {exc}") from None
         protocol = suite.protocol
         pairs = [(host.splits.get(s).train_split, s, True) for s in suite.splits]
         pairs += [(train, evaluation, False) for train, evaluation in suite.transfer]
