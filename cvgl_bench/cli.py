@@ -359,6 +359,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     if profile == "auto":
         profile = _auto_profile(h, datasets_)
     if dry_run:
+        _check_machine_settings(h, device, [*datasets_, train_on])
         cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile,
                     seed=seeds[0], protocol=parse_protocol(protocol_items), overrides=parse_set(set_items))
         p, _, hparams = resolve(cell, h, lambda line: click.echo(line, err=True))
@@ -381,6 +382,19 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
         echo_json([record.to_dict() for record in records])
     else:
         echo_table(_summary_rows(records))
+
+
+def _check_machine_settings(h: Any, device: str | None, split_names: list[str | None]) -> None:
+    """What a real run checks of this machine before any work, checked by --dry-run too: the
+    device, CVGL_BENCH_THREADS, and the synthetic world's size and seed where a split is synthetic."""
+    from .data.synth.cache import selected_size_seed
+    from .distributed import resolve_device
+    from .run.cell import environment_threads
+
+    resolve_device(device)
+    environment_threads()
+    if any(h.splits.get(name).synthetic for name in split_names if name):
+        selected_size_seed()
 
 
 def _echo_config(p: Any, hparams: dict[str, Any], as_json: bool, checkpoint: str | None = None) -> None:

@@ -279,6 +279,19 @@ def test_run_refuses_self_referencing_huge_or_empty_values_in_one_line(tmp_path,
     assert len(proc.stderr) < 400
 
 
+@pytest.mark.parametrize("args,env,needle", [
+    (("--device", "bogus"), {}, "--device 'bogus' is not a device"),
+    ((), {"CVGL_BENCH_THREADS": "abc"}, "CVGL_BENCH_THREADS must be a positive integer"),
+    ((), {"CVGL_BENCH_SYNTH_SIZE": "bogus"}, "CVGL_BENCH_SYNTH_SIZE: must be tiny, small"),
+])
+def test_a_dry_run_refuses_what_the_run_would_refuse(tmp_path, args, env, needle):
+    proc = subprocess.run([sys.executable, "-m", "cvgl_bench", "run", "-m", "clnet", "-d", "synth_cvusa_test", *args,
+                           "--dry-run"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "CVGL_BENCH_CACHE": str(tmp_path / "cache"),
+                               **env})
+    assert_one_line_error(proc, needle)
+
+
 def test_overrides_keep_the_recipe_kind_but_flags_and_names_interchange():
     from cvgl_bench.errors import ConfigError
     from cvgl_bench.run.overrides import apply_overrides, parse_set

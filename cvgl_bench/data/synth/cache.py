@@ -28,8 +28,13 @@ SEED_ENV = "CVGL_BENCH_SYNTH_SEED"
 def selected_size_seed(size: str | int | None = None, seed: int | None = None) -> tuple[str, int]:
     """Size and seed from the arguments, else ``CVGL_BENCH_SYNTH_SIZE`` / ``_SEED`` (small, 0)."""
     if size is None:
-        size = os.environ.get(SIZE_ENV, "small") or "small"
-    label, _ = parse_size(size)
+        text = os.environ.get(SIZE_ENV, "small") or "small"
+        try:
+            label, _ = parse_size(text)
+        except ConfigError as exc:
+            raise ConfigError(f"{SIZE_ENV}: {str(exc).replace('--size ', '')}") from None
+    else:
+        label, _ = parse_size(size)
     if seed is None:
         text = os.environ.get(SEED_ENV, "0") or "0"
         try:
