@@ -218,6 +218,22 @@ def load_yaml(text: str, loader: type | None = None) -> Any:
     return data
 
 
+def check_writable(folder: str | os.PathLike, option: str) -> None:
+    """Make ``folder`` and write a file in it, or raise one ConfigError line naming ``option``:
+    found before an hour of training, not when its result is written."""
+    from .errors import ConfigError
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = mkstemp_beside(folder / "write-check")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise ConfigError(f"{option} {folder}: cannot write there ({exc.strerror or exc}); pass a folder you can "
+                          "write") from None
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     import hashlib
 

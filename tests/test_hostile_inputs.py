@@ -292,6 +292,16 @@ def test_a_dry_run_refuses_what_the_run_would_refuse(tmp_path, args, env, needle
     assert_one_line_error(proc, needle)
 
 
+def test_a_results_folder_that_cannot_be_written_is_refused_before_training(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder is needed\n")
+    proc = cli(tmp_path, "run", "-m", "sample4geo", "-d", "synth_cvusa_test", "--set", "epochs=1",
+               "--results", str(blocker / "results"), "--runs", str(tmp_path / "runs"), timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"Error: --results {blocker / 'results'}: cannot write there")
+    assert not list((tmp_path / "runs").rglob("model.pt")) and not list((tmp_path / "runs").rglob("last.pt"))
+
+
 def test_overrides_keep_the_recipe_kind_but_flags_and_names_interchange():
     from cvgl_bench.errors import ConfigError
     from cvgl_bench.run.overrides import apply_overrides, parse_set

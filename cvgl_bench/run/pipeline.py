@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import provenance, results
 from ..data.splits import load_split
+from ..fsutil import check_writable
 from .cell import Cell, CellResult, RunOptions
 from .model import TrainedModel, cell_lock, import_model, train_or_reuse, workdir_of
 from .overrides import effective_overrides, variant_label
@@ -47,6 +48,7 @@ def run_cell(cell: Cell, options: RunOptions, host: Any) -> CellResult:
                     else "--overwrite always evaluates again, --restart also retrains")
             options.log(f"[cvgl-bench] {cell}: every record exists ({len(result.kept)}); nothing to do ({hint})")
             return result
+        check_writable(options.results_dir, "--results")
         trained = train_or_reuse(method, hparams, train, cell, workdir, options, device, host)
         if trained is None:  # another rank of a distributed run: rank 0 alone evaluates
             return result
