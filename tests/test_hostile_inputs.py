@@ -238,6 +238,11 @@ def test_run_refuses_an_override_of_the_wrong_kind_before_loading_data(tmp_path,
     (("--protocol", "ties=loose", "--protocol", "ties=strict"), {}, "--protocol ties is given twice"),
     (("--set", "lr=1e-3", "--set", "lr=2e-3", "--dry-run"), {}, "--set lr is given twice"),
     (("--set", "ncm=maybe", "--dry-run"), {}, "ncm must be one of off, spatial, full, warp; got 'maybe'"),
+    (("--set", "head_dim=-5", "--dry-run"), {}, "head_dim must be an integer at least 1, not -5"),
+    (("--set", "head_dim=0"), {}, "head_dim must be an integer at least 1, not 0"),
+    (("--set", "gfr_reduction=0", "--dry-run"), {}, "gfr_reduction must be an integer at least 1, not 0"),
+    (("--set", "mean=[1, 2]", "--dry-run"), {}, "mean must be three finite numbers, one per RGB channel"),
+    (("--set", "std=[0, 1, 1]"), {}, "std must be three finite numbers, one per RGB channel (above 0)"),
 ])
 def test_run_refuses_impossible_numbers_before_loading_data(tmp_path, monkeypatch, args, env, needle):
     for key, value in env.items():

@@ -177,6 +177,7 @@ _NUMBER_RULES: tuple[tuple[str, float, bool, bool, bool], ...] = (
     ("lr", 0, True, False, False), ("weight_decay", 0, False, False, False),
     ("warmup_epochs", 0, False, False, False), ("label_smoothing", 0, False, False, False),
     ("grad_clip_value", 0, True, False, True), ("grad_clip_norm", 0, True, False, True),
+    ("head_dim", 1, False, True, False), ("head_reduce", 1, False, True, False),
 )
 
 
@@ -194,6 +195,13 @@ def _check_numbers(hp: Mapping[str, Any]) -> None:
             raise ConfigError(f"{key} must be {kind} {bound}, not {value!r}")
     if "label_smoothing" in hp and not hp["label_smoothing"] < 1:
         raise ConfigError(f"label_smoothing must be below 1, not {hp['label_smoothing']!r}")
+    for key in ("mean", "std"):
+        value = hp.get(key)
+        if value is not None and not (isinstance(value, (list, tuple)) and len(value) == 3 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+                and (key == "mean" or min(value) > 0)):
+            raise ConfigError(f"{key} must be three finite numbers, one per RGB channel{' (above 0)' if key == 'std' else ''}"
+                              f", not {value!r}")
 
 
 @contextlib.contextmanager

@@ -82,6 +82,11 @@ class CLNet(Sample4Geo):
                 raise ConfigError(f"CLNet option {key} must be true or false, not {model_hp[key]!r}")
         if float(hp.get("module_lr_mult", 1.0)) <= 0:
             raise ConfigError(f"module_lr_mult must be positive, not {hp['module_lr_mult']!r}")
+        reduction, mult = model_hp.get("gfr_reduction", 1), model_hp.get("nec_hidden_mult", 1.0)
+        if isinstance(reduction, bool) or not isinstance(reduction, int) or reduction < 1:
+            raise ConfigError(f"gfr_reduction must be an integer at least 1, not {reduction!r}")
+        if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 < mult < 1e6:
+            raise ConfigError(f"nec_hidden_mult must be a number above 0, not {mult!r}")
 
     @staticmethod
     def model_hparams(hp: Mapping[str, Any]) -> dict[str, Any]:
