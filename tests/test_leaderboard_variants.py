@@ -58,6 +58,21 @@ def test_conflicting_records_of_one_variant_keep_the_variant_in_the_label(tmp_pa
     assert any("clnet [ncm=off]" in w and "kept as 2 separate rows" in w for w in board.warnings)
 
 
+def test_rows_under_different_protocols_are_labelled_by_the_options_that_differ(tmp_path):
+    from .leaderboard_fakes import PROTOCOL
+
+    for ties, fingerprint in (("strict", "fp-a"), ("loose", "fp-b")):  # the fingerprint covers the protocol
+        write_record(tmp_path / ties, method="clnet", seed=0, arrays=_ranks(np.zeros(100)), fingerprint=fingerprint,
+                     protocol={**PROTOCOL, "ties": ties}, **CVUSA)
+    board = build(tmp_path, significance=False)
+    assert sorted(row.label for row in board.tables[0].rows) == ["clnet [ties=loose]", "clnet [ties=strict]"]
+    assert any("differ in protocol;" in w for w in board.warnings)
+    write_record(tmp_path / "other", method="clnet", seed=1, arrays=_ranks(np.zeros(100)), fingerprint="fp-c",
+                 protocol={**PROTOCOL, "ties": "loose"}, **CVUSA)  # same protocol, other files: the data is named
+    labels = sorted(row.label for row in build(tmp_path, significance=False).tables[0].rows)
+    assert labels == ["clnet [ties=loose; data fp-b]", "clnet [ties=loose; data fp-c]", "clnet [ties=strict; data fp-a]"]
+
+
 def test_a_missing_seed_note_names_the_variant(tmp_path):
     for seed in (0, 1, 2):
         write_record(tmp_path, method="clnet", seed=seed, arrays=_ranks(np.zeros(100)), **CVUSA)

@@ -437,17 +437,26 @@ def _label_rows(table: BenchmarkTable, warn: list[str]) -> None:
         if len(rows) < 2:
             continue
         configs = {r.config_hash for r in rows}
-        prints = {r.fingerprint for r in rows}
+        # the fingerprint covers the protocol: name the options that differ, and the data only
+        # where rows under one protocol were still computed on different files
+        differing = sorted({k for r in rows for k in r.protocol if len({q.protocol.get(k) for q in rows}) > 1})
+        by_protocol: dict[tuple, set[str]] = {}
+        for r in rows:
+            by_protocol.setdefault(tuple(sorted(r.protocol.items())), set()).add(str(r.fingerprint))
+        data_differs = any(len(prints) > 1 for prints in by_protocol.values())
         for r in rows:
             parts = [r.variant] if r.variant else []
             if len(configs) > 1:
                 parts.append(f"cfg {r.config_hash[:7]}")
-            if len(prints) > 1:
+            if differing:
+                parts.append(",".join(f"{k}={r.protocol.get(k, '-')}" for k in differing))
+            if data_differs:
                 parts.append(f"data {str(r.fingerprint)[:7]}")
             if len(parts) == (1 if r.variant else 0):
                 parts.append("protocol " + ",".join(f"{k}={v}" for k, v in sorted(r.protocol.items())))
             r.label = f"{r.method} [{'; '.join(parts)}]"
-        what = " and ".join(w for w, s in (("config_hash", configs), ("dataset_fingerprint", prints)) if len(s) > 1)
+        what = " and ".join(w for w, differs in (("config_hash", len(configs) > 1), ("protocol", bool(differing)),
+                                                 ("dataset_fingerprint", data_differs)) if differs)
         warn.append(f"{table.title}: records of {method} ({profile}) differ in {what or 'protocol'}; "
                     f"kept as {len(rows)} separate rows, not averaged")
 
