@@ -73,6 +73,19 @@ def test_csv_to_stdout_and_suite_filter(results_dir, tmp_path):
     assert "safa" in result.output and "sample4geo" not in result.output
 
 
+def test_a_suites_name_and_description_head_its_board(results_dir, tmp_path):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: my-benchmark\ndescription: Every method on CVUSA.\nmethods: [safa]\nsplits: [cvusa_test]\n")
+    out = tmp_path / "board"
+    result = run("leaderboard", "--results", str(results_dir), "--suite", str(suite), "--out", str(out),
+                 "--no-plots")
+    assert result.exit_code == 0, result.output
+    index = (out / "index.md").read_text()
+    assert index.startswith("# my-benchmark\n\nEvery method on CVUSA.\n")
+    plain = run("leaderboard", "--results", str(results_dir), "--out", str(tmp_path / "plain"), "--no-plots")
+    assert plain.exit_code == 0 and (tmp_path / "plain" / "index.md").read_text().startswith("# cvgl-bench leaderboard")
+
+
 @pytest.mark.parametrize("args, message", [
     (["--results", "{tmp}/missing"], "does not exist"),
     (["--results", "{tmp}/empty"], "no result records"),

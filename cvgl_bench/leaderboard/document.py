@@ -329,8 +329,10 @@ def run_context_table(board: Leaderboard, table: BenchmarkTable) -> Table:
 
 def index_document(board: Leaderboard) -> Document:
     """The overview page: per-benchmark primary metric, complete-row means, links to every table."""
-    doc = Document("index", "cvgl-bench leaderboard")
-    doc.blocks.append(Heading("cvgl-bench leaderboard", 1))
+    doc = Document("index", board.title)
+    doc.blocks.append(Heading(board.title, 1))
+    if board.description:
+        doc.blocks.append(Text(board.description))
     published = f"published numbers from {board.published.path.name}" if board.published.path else \
         "no published numbers loaded"
     doc.blocks.append(Text(f"{board.n_records} records, {len(board.tables)} benchmark tables; {published}."))

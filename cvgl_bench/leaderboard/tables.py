@@ -221,6 +221,10 @@ class Leaderboard:
     n_boot: int = 2000
     host: Any = None
     """The plugin host the board was built with (metric plugins, split and method specs)."""
+    title: str = "cvgl-bench leaderboard"
+    """The suites' names when the board is filtered by suites (``--suite``), else the default."""
+    description: str = ""
+    """The suites' descriptions, shown under the title."""
 
     def table(self, key: str) -> BenchmarkTable:
         for table in self.tables:
@@ -660,7 +664,11 @@ def build(
     if n_stale:
         warn.append(f"stale: {n_stale} of {len(tables)} table(s) hold records made by older code or an older "
                     "synthetic generator than this checkout's; each table's notes say which")
-    return Leaderboard(results_dir, tables, _overviews(tables), published, n_used, warn, summaries, n_boot, host)
+    board = Leaderboard(results_dir, tables, _overviews(tables), published, n_used, warn, summaries, n_boot, host)
+    if suites:
+        board.title = " + ".join(dict.fromkeys(suite.name for suite in suites))
+        board.description = "\n\n".join(dict.fromkeys(s.description.strip() for s in suites if s.description.strip()))
+    return board
 
 
 def _table(key: tuple[str, str | None, str], rows: list[Row], suites: Sequence[Suite], published: Published,
