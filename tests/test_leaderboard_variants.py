@@ -73,6 +73,13 @@ def test_rows_under_different_protocols_are_labelled_by_the_options_that_differ(
     assert labels == ["clnet [ties=loose; data fp-b]", "clnet [ties=loose; data fp-c]", "clnet [ties=strict; data fp-a]"]
 
 
+def test_splits_whose_names_make_the_same_file_name_get_files_of_their_own(tmp_path):
+    from cvgl_bench.leaderboard.tables import BenchmarkTable
+
+    keys = {BenchmarkTable("in-domain", "t", split, [], ["recall@1"]).key for split in ("x y", "x_y", "x/y", "x" * 5000)}
+    assert len(keys) == 4 and "in-domain__x_y" in keys and all(len(k) <= 120 for k in keys)
+
+
 def test_a_missing_seed_note_names_the_variant(tmp_path):
     for seed in (0, 1, 2):
         write_record(tmp_path, method="clnet", seed=seed, arrays=_ranks(np.zeros(100)), **CVUSA)

@@ -30,6 +30,7 @@ results would invite a comparison that does not exist.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import warnings
 from collections.abc import Iterable, Sequence
@@ -164,12 +165,18 @@ class BenchmarkTable:
 
     @property
     def key(self) -> str:
-        """File-name friendly identity: ``in-domain__cvusa_test`` / ``transfer__cvusa_train__cvact_val``."""
+        """File-name friendly identity: ``in-domain__cvusa_test`` / ``transfer__cvusa_train__cvact_val``.
+
+        One key per table: a name that had to be changed to be a file name (``x y`` -> ``x_y``,
+        which ``x_y`` itself would also give) or is too long for one gets a hash of the real one."""
         if self.task == "in-domain":
-            key = f"in-domain__{self.eval_split}"
+            raw = f"in-domain__{self.eval_split}"
         else:
-            key = f"transfer__{self.train_split}__{self.eval_split}"
-        return re.sub(r"[^A-Za-z0-9_.-]", "_", key).lstrip(".")
+            raw = f"transfer__{self.train_split}__{self.eval_split}"
+        key = re.sub(r"[^A-Za-z0-9_.-]", "_", raw).lstrip(".")
+        if key != raw or len(key) > 120:
+            key = f"{key[:100]}-{hashlib.sha256(raw.encode('utf-8', 'replace')).hexdigest()[:8]}"
+        return key
 
     @property
     def title(self) -> str:
