@@ -80,10 +80,17 @@ class Method(abc.ABC):
 
         path = Path(checkpoint)
         fix = "delete it, or rerun with --restart, to train again"
-        model = self.build_model(hparams)
+        model = self.model_for_weights(hparams)
         load_model_state(model, read_checkpoint(path, fix), path, fix)
         model.eval()
         return model
+
+    def model_for_weights(self, hparams: Mapping[str, Any]) -> CVGLModel:
+        """The model of ``hparams`` that saved weights are about to replace (:meth:`load_model`,
+        ``run --checkpoint``): :meth:`build_model` by default. A method whose ``build_model``
+        also loads initial weights (ImageNet, possibly downloaded) overrides it to skip them:
+        they would be overwritten, and a released model must score without a network."""
+        return self.build_model(hparams)
 
     def import_checkpoint(self, state: Mapping[str, Any], hparams: Mapping[str, Any]) -> Mapping[str, Any]:
         """A checkpoint's state_dict in this method's own key layout (``run --checkpoint FILE``).

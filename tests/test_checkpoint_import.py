@@ -84,6 +84,27 @@ def test_official_layout_embeds_exactly_as_the_official_model(sample4geo, tmp_pa
     assert float(model.logit_scale.detach()) == pytest.approx(float(official.logit_scale.detach()))
 
 
+def test_a_released_checkpoint_scores_without_fetching_the_recipes_initial_weights(sample4geo, tmp_path,
+                                                                                   monkeypatch):
+    """The recipe's pretrained weights (ImageNet, a download) would be overwritten: never fetched."""
+    import timm
+
+    path = tmp_path / "cvusa_official.pth"
+    _official_checkpoint(path)
+    built = []
+    real = timm.create_model
+
+    def create_model(name, pretrained=False, **kwargs):
+        built.append((name, pretrained))
+        return real(name, pretrained=False, **kwargs)
+
+    monkeypatch.setattr(timm, "create_model", create_model)
+    with_pretrained = [item for item in SMALL_PAPER if not item.startswith("pretrained")]
+    cell = Cell("sample4geo", ("synth_cvusa_test",), profile="paper", overrides=parse_set(with_pretrained))
+    out = run_cell(cell, _options(tmp_path, path), sample4geo)
+    assert out.written and built and not any(pretrained for _, pretrained in built), built
+
+
 def test_run_scores_the_checkpoint_without_training_and_marks_the_record(sample4geo, tmp_path):
     path = tmp_path / "cvusa_official.pth"
     _official_checkpoint(path)

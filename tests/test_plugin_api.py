@@ -83,7 +83,11 @@ API_1_1 = {
 #: instead of True, so a plugin that does not say is never shown as its authors' code.
 API_1_2 = API_1_1
 
-API_SNAPSHOTS = {"1.0": API_1_0, "1.1": API_1_1, "1.2": API_1_2}
+#: 1.3 adds the optional ``Method.model_for_weights`` (default ``build_model``): the model saved
+#: weights replace, built without downloading initial ones.
+API_1_3 = {**API_1_2, "optional": {**API_1_2["optional"], "Method.model_for_weights": ["hparams"]}}
+
+API_SNAPSHOTS = {"1.0": API_1_0, "1.1": API_1_1, "1.2": API_1_2, "1.3": API_1_3}
 
 
 def current_api() -> dict[str, dict[str, list[str]]]:

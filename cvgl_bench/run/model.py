@@ -177,7 +177,8 @@ def import_model(method: Any, hparams: dict[str, Any], path: Path, cell: Cell) -
     sha = sha256_file(path)
     fix = (f"pass a checkpoint of {cell.method} with the {cell.profile} profile's architecture "
            f"(backbone {hparams.get('backbone', '?')}), or choose the profile that matches it")
-    model = build_model(method, hparams, cell.seed)
+    seed_everything(cell.seed)
+    model = _checked(method, method.model_for_weights(hparams))
     load_model_state(model, method.import_checkpoint(read_checkpoint(path, fix), hparams), path, fix)
     info = {"imported_checkpoint": path.name, "sha256": sha}
     return TrainedModel(model, {"file": str(path.resolve()), "sha256": sha, "imported": True}, False, info,

@@ -254,6 +254,10 @@ class ContrastiveMethod(Method):
         """A freshly initialised two-view encoder (the caller seeds torch first)."""
         return TwoViewEncoder(**self.encoder_kwargs(hparams))
 
+    def model_for_weights(self, hparams: Mapping[str, Any]) -> CVGLModel:
+        """:meth:`build_model` without the recipe's ``pretrained`` weights, which the saved ones replace."""
+        return self.build_model({**hparams, "pretrained": False})
+
     def build_loss(self, hparams: Mapping[str, Any]) -> nn.Module:
         """The pair loss ``loss(query_emb, reference_emb, logit_scale)``; symmetric InfoNCE here."""
         return InfoNCE(label_smoothing=float(hparams["label_smoothing"]))
