@@ -189,6 +189,9 @@ def _replace_ranks(path: Path, change) -> Path:
     (lambda a: a.__setitem__("rank_strict", np.zeros_like(a["rank_strict"])), "do not belong together"),
     (lambda a: a.__setitem__("gt_n_references", np.asarray(10 ** 15)), "the ranks file has 1000000000000000 references"),
     (lambda a: a.__setitem__("gt_n_references", np.asarray([1, 2, 3])), "is not one integer"),
+    (lambda a: a.__setitem__("similarity", a["similarity"] * np.nan), "a similarity is NaN or infinite"),
+    (lambda a: a.__setitem__("rank_strict", a["rank_strict"] + 0.5), "rank_strict has dtype float64"),
+    (lambda a: a.__setitem__("rank_loose", a["rank_loose"].astype(np.complex128)), "rank_loose has dtype complex128"),
 ])
 def test_ranks_that_disagree_with_their_record_are_left_out_with_a_warning(tmp_path, change, needle):
     from .leaderboard_fakes import build

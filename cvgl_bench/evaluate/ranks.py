@@ -85,12 +85,19 @@ class RankTable:
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> RankTable:
+        from ..errors import DataError
+
         missing = [name for name in ARRAY_NAMES if name not in arrays]
         if missing:
-            from ..errors import DataError
-
             raise DataError(f"stored ranks lack the array {missing[0]!r}; they were not written by cvgl-bench")
-        return cls(*(np.asarray(arrays[name]) for name in ARRAY_NAMES))
+        stored = {name: np.asarray(arrays[name]) for name in ARRAY_NAMES}
+        wrong = [name for name in ARRAY_NAMES if stored[name].dtype.kind not in ("f" if name == "similarity" else "iu")]
+        if wrong:
+            raise DataError(f"stored ranks: {wrong[0]} has dtype {stored[wrong[0]].dtype}; they were not written by "
+                            "cvgl-bench")
+        if not np.isfinite(stored["similarity"]).all():
+            raise DataError("stored ranks: a similarity is NaN or infinite; they were not written by cvgl-bench")
+        return cls(*(stored[name] for name in ARRAY_NAMES))
 
 
 def compute_ranks(query: Any, reference: Any, truth: GroundTruth, *, device: str | None = None, topk: int = 10,
