@@ -94,7 +94,7 @@ def test_an_inline_grid_runs_every_cell_after_one_fails(monkeypatch, tmp_path):
     from cvgl_bench.run import grid as grid_module
     from cvgl_bench.run.cell import Cell, CellResult, RunOptions
 
-    cells = [Cell(method="anyview", eval_splits=("gw_a_test",), seed=seed) for seed in range(3)]
+    cells = [Cell(method="anyview", eval_splits=("gw_a_test",), seed=seed) for seed in range(4)]
     ran = []
 
     def fake_run_cell(cell, options, host):
@@ -103,17 +103,20 @@ def test_an_inline_grid_runs_every_cell_after_one_fails(monkeypatch, tmp_path):
             raise ConfigError("batch size 16 exceeds the 6 distinct locations")
         if cell.seed == 2:
             raise RuntimeError("a bug")
+        if cell.seed == 3:
+            raise PermissionError(13, "Permission denied", "/cache/embeddings")
         return CellResult(cell)
 
     monkeypatch.setattr(grid_module, "run_cell", fake_run_cell)
     lines = []
     options = RunOptions(results_dir=tmp_path / "r", runs_dir=tmp_path / "u", log=lines.append)
     outcome = grid_module.run_grid(cells, options, host=None)
-    assert ran == [0, 1, 2]
+    assert ran == [0, 1, 2, 3]
     assert outcome[0] == "failed: batch size 16 exceeds the 6 distinct locations"
     assert isinstance(outcome[1], CellResult)
     assert outcome[2] == "failed (RuntimeError: a bug)"
-    assert any("Traceback" in line for line in lines)
+    assert outcome[3] == "failed: /cache/embeddings: Permission denied"  # a folder to fix, not a bug
+    assert sum("Traceback" in line for line in lines) == 1  # the bug's alone
 
 
 def test_the_example_suite_of_the_docs_parses_and_expands(tmp_path):

@@ -139,9 +139,12 @@ def run_grid(cells: Sequence[Cell], options: RunOptions, *, host: Any, executor:
         try:
             out.append(run_cell(cell, options, host))
         except Exception as exc:  # noqa: BLE001 - a failed cell does not stop the others, as with workers
-            if not isinstance(exc, UserError):
+            on_a_path = isinstance(exc, OSError) and exc.filename is not None  # a folder to fix, not a bug
+            if not isinstance(exc, UserError) and not on_a_path:
                 options.log(traceback.format_exc().rstrip())
-            out.append(f"failed: {exc}" if isinstance(exc, UserError) else f"failed ({type(exc).__name__}: {exc})")
+            out.append(f"failed: {exc}" if isinstance(exc, UserError) else
+                       f"failed: {exc.filename}: {exc.strerror or exc}" if on_a_path else
+                       f"failed ({type(exc).__name__}: {exc})")
             options.log(f"[cvgl-bench grid] {cell}: {out[-1]}")
     return out
 

@@ -53,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        if args.debug or exc.filename is None:
+            raise
+        print(f"Error: {exc.filename}: {exc.strerror or exc}; check the path and its permissions", file=sys.stderr)
+        return 2
     return 0
 
 
