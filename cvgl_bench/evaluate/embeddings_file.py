@@ -70,6 +70,10 @@ hardly compress (about 1.1x), a zip bomb compresses thousands of times."""
 _RATIO_FROM_BYTES = 64 << 20
 
 
+def _size(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB" if n >= 2**20 else f"{n:,} bytes"
+
+
 def max_embedding_bytes() -> int:
     """Largest uncompressed embeddings file read: ``CVGL_BENCH_MAX_EMBEDDING_BYTES``, else half the RAM."""
     import os
@@ -106,8 +110,8 @@ def _check_declared_sizes(path: Path) -> None:
             members = archive.infolist()
             total = sum(info.file_size for info in members)
             if total > limit:
-                raise DataError(f"{path} declares {total / 2**20:.0f} MiB uncompressed, more than the "
-                                f"{limit / 2**20:.0f} MiB allowed ({MAX_BYTES_ENV})")
+                raise DataError(f"{path} declares {_size(total)} uncompressed, more than the {_size(limit)} allowed "
+                                f"({MAX_BYTES_ENV})")
             for info in members:
                 if info.file_size > _RATIO_FROM_BYTES and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
                     raise DataError(f"{path}: {info.filename} expands {info.compress_size} bytes to "
