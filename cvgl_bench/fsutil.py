@@ -219,14 +219,17 @@ def load_yaml(text: str, loader: type | None = None) -> Any:
 
 
 def check_writable(folder: str | os.PathLike, option: str) -> None:
-    """Make ``folder`` and write a file in it, or raise one ConfigError line naming ``option``:
-    found before an hour of training, not when its result is written."""
+    """Write (and remove) a file in ``folder``, or in its nearest existing parent when it is not
+    there yet (nothing is created), or raise one ConfigError line naming ``option``: found before
+    an hour of training, not when its result is written."""
     from .errors import ConfigError
 
-    folder = Path(folder)
+    folder = Path(folder).absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = mkstemp_beside(folder / "write-check")
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "a file is in the way", str(existing))
+        fd, tmp = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=existing)
         os.close(fd)
         os.unlink(tmp)
     except OSError as exc:

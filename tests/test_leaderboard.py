@@ -431,7 +431,7 @@ def test_file_names_from_record_strings_cannot_escape_the_output_folder(tmp_path
     board = build(tmp_path / "r")
     files = lb.render(board, tmp_path / "out", "latex", plots=False)
     assert all((tmp_path / "out") in f.parents for f in files)
-    assert board.tables[0].key == "in-domain__.._.._evil_x"
+    assert board.tables[0].key.startswith("in-domain__.._.._evil_x-") and "/" not in board.tables[0].key
 
 
 def test_runner_records_of_one_configuration_average_over_seeds(tmp_path):
