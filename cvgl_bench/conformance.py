@@ -303,7 +303,7 @@ def check_backward(ctx: _Context) -> str:
         raise CheckFailed(f"{which} returned {type(loss).__name__} {tuple(getattr(loss, 'shape', ()))}; a loss must be "
                           "a scalar tensor")
     if not torch.isfinite(loss):
-        raise CheckFailed(f"{which} is {float(loss)} on random images at initialisation; check the loss for log(0), "
+        raise CheckFailed(f"{which} is {float(loss.detach())} on random images at initialisation; check the loss for log(0), "
                           "divisions by zero and overflowing exponentials")
     if loss.grad_fn is None:
         raise CheckFailed(f"{which} has no gradient: encode() or forward() runs under torch.no_grad(), inference_mode "
