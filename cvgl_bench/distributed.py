@@ -27,10 +27,12 @@ from .errors import ConfigError
 
 def resolve_device(device: str | None) -> str:
     """``device`` checked against this machine, before any work: a name torch does not know,
-    or a GPU that is not here, is one :class:`~cvgl_bench.errors.ConfigError` line. ``None``
-    (or empty): ``cuda`` when a GPU is visible, else ``cpu``."""
-    if not device:
+    or a GPU that is not here, is one :class:`~cvgl_bench.errors.ConfigError` line. ``None``:
+    ``cuda`` when a GPU is visible, else ``cpu``; an empty name is refused, not read as None."""
+    if device is None:
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if not device.strip():
+        raise ConfigError("--device is empty; use cpu, cuda or cuda:N, or leave the option out")
     try:
         parsed = torch.device(device)
     except (RuntimeError, ValueError):

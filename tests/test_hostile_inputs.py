@@ -289,6 +289,7 @@ def test_run_refuses_self_referencing_huge_or_empty_values_in_one_line(tmp_path,
 
 @pytest.mark.parametrize("args,env,needle", [
     (("--device", "bogus"), {}, "--device 'bogus' is not a device"),
+    (("--device", ""), {}, "--device is empty"),
     ((), {"CVGL_BENCH_THREADS": "abc"}, "CVGL_BENCH_THREADS must be a positive integer"),
     ((), {"CVGL_BENCH_SYNTH_SIZE": "bogus"}, "CVGL_BENCH_SYNTH_SIZE: must be tiny, small"),
 ])
