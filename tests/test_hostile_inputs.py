@@ -246,6 +246,11 @@ def test_run_refuses_an_override_of_the_wrong_kind_before_loading_data(tmp_path,
     (("--set", "gfr_reduction=0", "--dry-run"), {}, "gfr_reduction must be an integer at least 1, not 0"),
     (("--set", "mean=[1, 2]", "--dry-run"), {}, "mean must be three finite numbers, one per RGB channel"),
     (("--set", "std=[0, 1, 1]"), {}, "std must be three finite numbers, one per RGB channel (above 0)"),
+    (("--set", "backbone_kwargs.drop_rate=5", "--dry-run"), {}, "timm cannot build backbone 'convnext_atto' with "
+                                                               'backbone_kwargs {"drop_rate": 5}: ValueError'),
+    (("--set", "backbone_kwargs={nope: 1}"), {}, "unexpected keyword argument 'nope'"),
+    (("--set", "backbone=convnext_atom", "--dry-run"), {}, "unknown timm model 'convnext_atom'; did you mean"),
+    (("--set", "image_size={ground: [64, 256], grund: [1, 1]}", "--dry-run"), {}, "no hparam 'grund' in image_size"),
 ])
 def test_run_refuses_impossible_numbers_before_loading_data(tmp_path, monkeypatch, args, env, needle):
     for key, value in env.items():

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from cvgl_bench.data.polar import polar_transform
-from cvgl_bench.errors import ConfigError
+from cvgl_bench.errors import ConfigError, UserError
 from cvgl_bench.run.overrides import apply_overrides, parse_set
 from cvgl_bench.train.pretrained import SYNTH_CONVNEXT_ATTO
 
@@ -126,6 +126,50 @@ def test_clnet_all_modules_off_embeds_like_sample4geo(clnet):
     x = torch.randn(2, 3, 128, 128)
     with torch.no_grad():
         assert torch.allclose(ours.encode(x, "satellite"), theirs.encode(x, "satellite"), atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["clnet", "sample4geo"])
+@pytest.mark.parametrize("item, message", [
+    ("backbone_kwargs.drop_rate=5", r"timm cannot build backbone 'convnext_atto' with backbone_kwargs "
+                                    r"\{\"drop_rate\": 5\}: ValueError: dropout probability"),
+    ("backbone_kwargs.no_such_argument=1", "unexpected keyword argument 'no_such_argument'"),
+    ("backbone=convnext_atom", "unknown timm model 'convnext_atom'; did you mean 'convnext_atto'.*null in its recipe"),
+    ("backbone_stages=9", "backbone_stages must be between 1 and 4"),
+    ("backbone_stages=0", "backbone_stages must be an integer at least 1"),
+    ("frozen_stages=-1", "frozen_stages must be an integer at least 0"),
+])
+def test_a_backbone_timm_cannot_build_is_refused_before_any_data_is_read(method, item, message):
+    """Checked when the cell's hparams are (run, grid and --dry-run), on the meta device: no weights."""
+    from cvgl_bench.method import check_hparams
+
+    instance = pytest.importorskip(f"cvgl_bench_{method}.method").CLNet() if method == "clnet" else \
+        pytest.importorskip("cvgl_bench_sample4geo.method").Sample4Geo()
+    hp = apply_overrides(instance.hparams("cpu", train_split_spec()), parse_set([item]), method=method)
+    with pytest.raises(UserError, match=message):
+        check_hparams(instance, hp)
+
+
+def test_clnet_passes_backbone_kwargs_to_timm(clnet):
+    hp = apply_overrides(clnet.hparams("cpu", train_split_spec()), parse_set(["backbone_kwargs.drop_path_rate=0.2"]))
+    clnet.validate_hparams(hp)
+    rates = [m.drop_prob for m in clnet.build_model(hp).backbone.modules() if type(m).__name__ == "DropPath"]
+    assert rates and 0 < max(rates) < 0.2  # timm's linear ramp to 0.2 over the stages; the cpu profile keeps 3 of 4
+    assert not [m for m in clnet.build_model(clnet.hparams("cpu", train_split_spec())).backbone.modules()
+                if type(m).__name__ == "DropPath"]
+
+
+@pytest.mark.parametrize("item", ["head_dim=64", "head=spatial", "head_reduce=8", "grad_checkpointing=true",
+                                  "backbone_stages=2", "backbone_kwargs.drop_path_rate=0.1"])
+def test_safa_refuses_the_toolkit_options_its_model_does_not_read(item):
+    """A SAFA run with ``--set head_dim=64`` would train the same model under a new name."""
+    from cvgl_bench_safa.method import SAFA
+
+    from cvgl_bench.method import check_hparams
+
+    safa = SAFA()
+    hp = apply_overrides(safa.hparams("cpu", train_split_spec()), parse_set([item]), method="safa")
+    with pytest.raises(ConfigError, match=f"SAFA does not read {item.split('=')[0].split('.')[0]} .*; leave it unset"):
+        check_hparams(safa, hp)
 
 
 def test_clnet_switches_must_be_booleans(clnet):

@@ -54,10 +54,21 @@ def test_a_mapping_value_merges_into_a_table():
     assert out["augment"] == {"flip_p": 0.1, "rotate_mode": "paired"}
 
 
+def test_a_table_the_recipe_leaves_empty_is_open_to_any_key():
+    hp = {**HP, "backbone_kwargs": {}}
+    assert apply_overrides(hp, parse_set(["backbone_kwargs.drop_path_rate=0.1"]))["backbone_kwargs"] == {
+        "drop_path_rate": 0.1}
+    out = apply_overrides(hp, parse_set(["backbone_kwargs={drop_path_rate: 0.1, layer_scale_init_value: 1e-6}"]))
+    assert out["backbone_kwargs"] == {"drop_path_rate": 0.1, "layer_scale_init_value": 1e-6}
+
+
 @pytest.mark.parametrize("item, message", [
     ("nmc=off", "has no hparam 'nmc'.*known: augment"),
     ("augment.flp=0", "no hparam 'flp' in augment"),
     ("lr.x=1", "lr is not a table"),
+    ("augment={flp: 0}", "no hparam 'flp' in augment"),  # a mapping value is checked key by key
+    ('image_size={ground: [32, 128], grund: [1, 1]}', "--set image_size.grund: .*no hparam 'grund' in image_size"),
+    ("augment={flip_p: x}", "augment.flip_p.*is a number"),
 ])
 def test_unknown_keys_are_refused_instead_of_training_the_same_model(item, message):
     with pytest.raises(ConfigError, match=message):

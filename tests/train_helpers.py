@@ -46,7 +46,7 @@ class TinyMethod(ContrastiveMethod):
 
     def recipes(self) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
         tiny = {
-            "backbone": "tiny", "pretrained": False,
+            "backbone": None, "pretrained": False,
             "image_sizes": {"ground": [16, 64], "satellite": [16, 16], "drone": [16, 16]},
             "batch_size": 8, "epochs": 2, "lr": 1e-3, "warmup_epochs": 0.5,
             "neighbour_select": 4, "neighbour_range": 8, "dss_every": 1, "eval_every": 1,

@@ -126,14 +126,6 @@ def variant_label(overrides: Overrides) -> str:
     return ",".join(f"{key}={_show(json.loads(value))}" for key, value in overrides)
 
 
-def _merged(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(dict(base))
-    for key, value in update.items():
-        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
-            else copy.deepcopy(value)
-    return out
-
-
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
@@ -180,8 +172,9 @@ def apply_overrides(hparams: Mapping[str, Any], overrides: Overrides, *, method:
     """``hparams`` with every override deep-merged in; an unknown key is a one-line error.
 
     A dotted key replaces one entry of a nested table; a mapping value merges key by key into
-    a mapping entry. Keys must exist already, so a typo (``nmc=off``) fails instead of training
-    the unchanged model under a new name.
+    a mapping entry, by the same rules. Keys must exist already, so a typo (``nmc=off``,
+    ``image_size={"grund": ...}``) fails instead of training the unchanged model under a new
+    name. A table the recipe leaves empty (``backbone_kwargs``) is open: any key may be added.
     """
     out = copy.deepcopy(dict(hparams))
     for key, text in overrides:
@@ -196,13 +189,23 @@ def apply_overrides(hparams: Mapping[str, Any], overrides: Overrides, *, method:
             if not isinstance(table, dict) or not isinstance(table.get(part), dict):
                 raise ConfigError(f"--set {key}: {'.'.join(path)} is not a table of {method}'s hparams")
             table = table[part]
-        if last not in table:
+        _assign(table, parents, last, value, method)
+    return json.loads(json.dumps(out))
+
+
+def _assign(table: dict[str, Any], parents: list[str], name: str, value: Any, method: str) -> None:
+    """Set ``table[name]`` (reached through ``parents``) to ``value``, merging a mapping key by key."""
+    key = ".".join([*parents, name])
+    if name not in table:
+        if table:
             known = ", ".join(sorted(table)) if len(table) <= 60 else f"{len(table)} keys"
             where = f"{'.'.join(parents)} of " if parents else ""
-            raise ConfigError(f"--set {key}: {method} has no hparam {last!r} in {where}its recipe (known: {known})")
-        _check_type(key, table[last], value)
-        if isinstance(value, dict) and isinstance(table[last], dict):
-            table[last] = _merged(table[last], value)
-        else:
-            table[last] = value
-    return json.loads(json.dumps(out))
+            raise ConfigError(f"--set {key}: {method} has no hparam {name!r} in {where}its recipe (known: {known})")
+        table[name] = copy.deepcopy(value)
+        return
+    _check_type(key, table[name], value)
+    if isinstance(value, dict) and isinstance(table[name], dict) and table[name]:
+        for sub, sub_value in value.items():
+            _assign(table[name], [*parents, name], sub, sub_value, method)
+    else:
+        table[name] = copy.deepcopy(value)

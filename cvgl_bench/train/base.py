@@ -33,7 +33,7 @@ import contextlib
 import copy
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,11 +41,11 @@ import torch
 from torch import nn
 
 from ..data.structures import TrainData, fingerprint_of
-from ..errors import ConfigError, DataError, PluginError
+from ..errors import ConfigError, DataError, PluginError, UnknownNameError, UserError
 from ..method import CVGLModel, Method, check_hparams
 from .augment import AugmentConfig, PairAugment
 from .context import RunContext
-from .encoders import TwoViewEncoder
+from .encoders import TwoViewEncoder, create_backbone
 from .losses import InfoNCE
 from .pairs import TrainPairs, to_float_chw
 from .samplers import SAMPLERS, BatchPlanner, gps_neighbours, similarity_neighbours
@@ -178,6 +178,7 @@ _NUMBER_RULES: tuple[tuple[str, float, bool, bool, bool], ...] = (
     ("warmup_epochs", 0, False, False, False), ("label_smoothing", 0, False, False, False),
     ("grad_clip_value", 0, True, False, True), ("grad_clip_norm", 0, True, False, True),
     ("head_dim", 1, False, True, False), ("head_reduce", 1, False, True, False),
+    ("backbone_stages", 1, False, True, True), ("frozen_stages", 0, False, True, False),
 )
 
 
@@ -204,6 +205,37 @@ def _check_numbers(hp: Mapping[str, Any]) -> None:
                               f", not {value!r}")
 
 
+_BUILDABLE: set[str] = set()  # backbone configurations already built on the meta device
+
+
+def _check_backbone(hp: Mapping[str, Any], unread: Iterable[str]) -> None:
+    """Build the recipe's timm backbone on PyTorch's meta device (no memory, no weights, about
+    0.2 s, once per configuration), so that a ``backbone``, ``backbone_stages`` or
+    ``backbone_kwargs`` that timm refuses fails before any data is read, ``--dry-run`` too."""
+    if not isinstance(hp.get("backbone"), str):
+        return
+    kwargs = {} if "backbone_kwargs" in unread else dict(hp.get("backbone_kwargs") or {})
+    stages = None if "backbone_stages" in unread else hp.get("backbone_stages")
+    key = json.dumps([hp["backbone"], stages, kwargs], sort_keys=True)
+    if key in _BUILDABLE:
+        return
+    try:
+        with torch.device("meta"):
+            create_backbone(hp["backbone"], pretrained=False, stages=stages, **kwargs)
+    except UnknownNameError as exc:
+        raise UnknownNameError(exc.kind, exc.name, exc.known, hint="(the backbone of a model that is not "
+                               "timm's is null in its recipe; a pretrained tag follows a dot)") from None
+    except UserError:
+        raise
+    except (RuntimeError, NotImplementedError):
+        return  # cannot be built on the meta device: it is checked when the model is built
+    except Exception as exc:  # noqa: BLE001 - timm's refusal of an argument, in one line
+        first = (str(exc).splitlines() or [""])[0]
+        raise ConfigError(f"timm cannot build backbone {hp['backbone']!r} with backbone_kwargs {json.dumps(kwargs)}: "
+                          f"{type(exc).__name__}: {first}") from exc
+    _BUILDABLE.add(key)
+
+
 @contextlib.contextmanager
 def torch_threads(threads: int | None, device: str) -> Iterator[None]:
     """Use ``threads`` intra-op threads on CPU for the duration (restored afterwards)."""
@@ -228,6 +260,11 @@ class ContrastiveMethod(Method):
     """
 
     # --- what a subclass states -------------------------------------------------------------
+
+    #: Toolkit hparams that this method's model does not read, each with what to use instead.
+    #: A value other than the toolkit's neutral one (:data:`TOOLKIT_DEFAULTS`) is refused, since
+    #: it would change nothing but the run's name: SAFA builds its own trunks and heads.
+    unread_hparams: Mapping[str, str] = {}
 
     @abc.abstractmethod
     def recipes(self) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
@@ -296,6 +333,10 @@ class ContrastiveMethod(Method):
         a subclass's ``validate_hparams`` does not call ``super()``."""
         if hp["sampler"] not in SAMPLERS:
             raise ConfigError(f"sampler {hp['sampler']!r} is not one of {', '.join(SAMPLERS)}")
+        unread = [key for key in self.unread_hparams if key in hp and hp[key] != TOOLKIT_DEFAULTS.get(key)]
+        if unread:
+            raise ConfigError(f"{type(self).__name__} does not read {unread[0]} ({self.unread_hparams[unread[0]]}); "
+                              "leave it unset")
         _check_numbers(hp)
         amp_setting(hp["amp"])
         if hp["neighbour_metric"] not in ("auto", "haversine", "euclidean"):
@@ -305,6 +346,7 @@ class ContrastiveMethod(Method):
         if augment.rotate_mode != "none" and augment.rotate_p > 0 and sat and sat[0] != sat[1]:
             raise ConfigError(f"satellite rotation needs square tiles, not {sat[0]}x{sat[1]}; "
                               f"set augment.rotate_mode to 'none'")
+        _check_backbone(hp, self.unread_hparams)
 
     def eval_transform(self, hparams: Mapping[str, Any], view: str) -> Callable[[torch.Tensor], torch.Tensor]:
         return EvalTransform(self.normalizer(hparams, view))

@@ -96,6 +96,7 @@ class CLNetModel(nn.Module, CVGLModel):
         pretrained: ``True`` loads timm's pretrained weights (needs network or a populated HF
             cache); the name of synthetic-pretrained weights (``synth-...``) loads those
             (:mod:`cvgl_bench.train.pretrained`).
+        backbone_kwargs: further ``timm.create_model`` arguments (``drop_path_rate``, ...).
         backbone_stages: keep only the backbone's first stages (the toolkit's ``create_backbone``);
             ``ncm_stages`` index the stages kept.
         frozen_stages: the backbone's stem and this many first stages are not trained (the
@@ -128,6 +129,7 @@ class CLNetModel(nn.Module, CVGLModel):
         *,
         backbone: str = DEFAULT_BACKBONE,
         pretrained: bool | str = False,
+        backbone_kwargs: Mapping[str, Any] | None = None,
         backbone_stages: int | None = None,
         frozen_stages: int = 0,
         ncm: str = "full",
@@ -164,6 +166,7 @@ class CLNetModel(nn.Module, CVGLModel):
             "reference_view": reference_view,
             "backbone": backbone,
             "pretrained": pretrained if isinstance(pretrained, str) else bool(pretrained),
+            "backbone_kwargs": dict(backbone_kwargs or {}),
             "backbone_stages": None if backbone_stages is None else int(backbone_stages),
             "frozen_stages": int(frozen_stages),
             "ncm": ncm,
@@ -184,7 +187,7 @@ class CLNetModel(nn.Module, CVGLModel):
             "head_dim": int(head_dim),
             "head_reduce": int(head_reduce),
         }
-        self.backbone = create_backbone(backbone, pretrained=pretrained, stages=backbone_stages)
+        self.backbone = create_backbone(backbone, pretrained=pretrained, stages=backbone_stages, **dict(backbone_kwargs or {}))
         freeze_stages(self.backbone, backbone, int(frozen_stages))
         self._access = _StageAccess(self.backbone)
         n_stages = len(self._access.stages(self.backbone))
@@ -418,7 +421,7 @@ class CLNetModel(nn.Module, CVGLModel):
 
 
 CONSTRUCTOR_OPTIONS = (
-    "backbone", "pretrained", "backbone_stages", "frozen_stages", "ncm", "ncm_stages", "ncm_warp_init", "polar_north", "nec", "nec_shared",
+    "backbone", "pretrained", "backbone_kwargs", "backbone_stages", "frozen_stages", "ncm", "ncm_stages", "ncm_warp_init", "polar_north", "nec", "nec_shared",
     "nec_hidden_mult", "gfr", "gfr_cue", "gfr_reduction", "gfr_shared", "logit_scale_init", "grad_checkpointing",
     "embedding_norm", "head", "head_dim", "head_reduce",
 )

@@ -128,6 +128,15 @@ _BASE: dict[str, Any] = {"label_smoothing": 0.1, "neighbour_select": 64, "neighb
 class SAFA(ContrastiveMethod):
     """SAFA (NeurIPS 2019): ``paper`` and ``cpu`` profiles; ground <-> satellite only."""
 
+    unread_hparams = {
+        "backbone_kwargs": "SAFA builds its trunks from backbone, pretrained and dropout alone",
+        "backbone_stages": "SAFA aggregates the map of stage trunk_stage: set trunk_stage",
+        "grad_checkpointing": "SAFA's trunks run without gradient checkpointing",
+        "head": "SAFA's head is its spatial-aware aggregation: set spatial_embeddings or channel_pool",
+        "head_dim": "SAFA's descriptor size follows from the trunk's map and spatial_embeddings",
+        "head_reduce": "SAFA's head is its spatial-aware aggregation: set spatial_embeddings or channel_pool",
+    }
+
     def base_hparams(self) -> dict[str, Any]:
         """The toolkit's neutral parts and what both profiles share (no starting recipe of the core)."""
         return deep_merge(TOOLKIT_DEFAULTS, _BASE)
