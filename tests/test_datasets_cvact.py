@@ -71,6 +71,32 @@ def test_missing_pairs_are_skipped_and_counted(host, tmp_path):
     assert train.info["listed"] == 4 and train.info["skipped_missing"] == 1 and train.info["missing_ids"] == [missing]
 
 
+@pytest.mark.parametrize("name, row, protocol", [("cvact_val", 5, {}), ("cvact_test", 9, {}),
+                                                ("cvact_test", 9, {"cvact_test": "utm5m"})])
+def test_an_evaluation_pair_without_its_image_is_an_error_not_a_smaller_split(host, tmp_path, name, row, protocol):
+    """Dropping it would shrink the queries and the gallery, and the score would look official."""
+    missing = act_ids(12)[row - 1]
+    root = make_cvact(tmp_path / "CVACT", skip_ids=(missing,))
+    with pytest.raises(DataError, match=rf"{missing}_grdView.jpg: missing, and 0 more of the \d CVACT (val|test) pairs "
+                                        r"listed in ACT_data.mat .* an evaluation split must be complete"):
+        load(host, name, root, **protocol)
+
+
+def test_data_check_tolerates_one_missing_training_pair_not_two_files_of_two_pairs(host, tmp_path):
+    from cvgl_bench.data.check import check_dataset
+
+    ids = act_ids(12)
+    root = make_cvact(tmp_path / "one" / "CVACT", skip_ids=(ids[0],))  # both images of one pair, as released
+    entry = next(e for e in check_dataset("cvact", root, host=host)["splits"] if e["split"] == "cvact_train")
+    assert entry["missing"] == 2 and "2 files of 1 pair(s) missing, as in the official release" in entry["note"]
+    assert "files missing" not in entry["status"]
+    root = make_cvact(tmp_path / "two" / "CVACT")
+    (root / "ANU_data_small" / "streetview" / f"{ids[0]}_grdView.jpg").unlink()
+    (root / "ANU_data_small" / "satview_polish" / f"{ids[1]}_satView_polish.jpg").unlink()
+    entry = next(e for e in check_dataset("cvact", root, host=host)["splits"] if e["split"] == "cvact_train")
+    assert "2 files missing" in entry["status"]
+
+
 def test_exact_id_intersects_the_two_folders(host, tmp_path):
     root = make_cvact(tmp_path / "CVACT")
     (root / "ANU_data_test" / "satview_polish" / f"{act_ids(12)[7]}_satView_polish.jpg").unlink()

@@ -65,6 +65,22 @@ def test_name_lists_strip_the_data_prefix(tmp_path):
         read_name_list(path)
 
 
+@pytest.mark.parametrize("name, folder", [("u1652_d2s", "gallery_satellite"), ("u1652_s2d", "gallery_drone")])
+def test_a_query_building_without_a_gallery_image_is_an_error_not_a_miss(host, tmp_path, name, folder):
+    """An interrupted copy would otherwise score every query of that building as a failure."""
+    import shutil
+
+    root = make_u1652(tmp_path / "University-1652")
+    for image in (root / "test" / folder / "0001").iterdir():
+        image.unlink()
+    with pytest.raises(DataError, match=rf"test/{folder}/0001: no image, but test/query_\w+/0001 has queries "
+                                        r"\(1 query buildings have no gallery image\)"):
+        load(host, name, root)
+    shutil.rmtree(root / "test" / folder / "0001")
+    with pytest.raises(DataError, match=rf"test/{folder}/0001: no image"):
+        load(host, name, root)
+
+
 def test_bad_trees(host, tmp_path):
     root = make_u1652(tmp_path / "University-1652")
     (root / "test" / "gallery_satellite" / "notanumber").mkdir()

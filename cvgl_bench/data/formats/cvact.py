@@ -5,9 +5,11 @@
 ``panoIds``). Images are ``<dir>/streetview/<id>_grdView.jpg`` and
 ``<dir>/satview_polish/<id>_satView_polish.jpg``.
 
-Listed ids whose images are absent are skipped, as every public implementation does (the official
-release lacks one training pair); how many were skipped is kept in ``info`` and reported by
-``cvgl-bench data check``, so a count is never silently wrong.
+Training ids whose images are absent are skipped, as every public implementation does (the
+official release lacks one training pair); how many were skipped is kept in ``info`` and reported
+by ``cvgl-bench data check``. An evaluation split (val, test) must be complete, as the official
+release is: a missing image is an error naming it, since a score over the ids that remain is
+neither the official count nor comparable with one.
 
 The test split follows the official OriCNN protocol by default (``cvact_test=utm5m``): the
 queries and the gallery are the ``valSetAll`` ids, and every gallery image whose UTM position
@@ -184,6 +186,12 @@ def _listed(root: Path, struct: str, folder: str, what: str, verify_files: bool)
     rows = act.split(struct)
     ids, utm = act.pano_ids[rows], act.utm[rows]
     keep, missing = _present(root / folder, ids, verify_files, what)
+    if missing and what != "train":
+        ground, sat = _paths(root / folder, np.asarray(missing[:1]))
+        first = ground[0] if not os.path.isfile(ground[0]) else sat[0]
+        raise DataError(f"{first}: missing, and {len(missing) - 1} more of the {len(ids)} CVACT {what} pairs listed in "
+                        f"{MAT_FILE} {struct}.{SPLIT_FIELDS[struct]} lack an image; an evaluation split must be "
+                        f"complete: restore them ('cvgl-bench data check cvact' lists them)")
     info = {"split_file": f"{act.path} {struct}.{SPLIT_FIELDS[struct]}", "layout": "cvact",
             "listed": int(len(rows)), "skipped_missing": len(missing), "missing_ids": missing[:20]}
     return ids[keep], utm[keep], info

@@ -142,6 +142,12 @@ def build_eval(name: str, root: Path, query_paths: Sequence[str], gallery_paths:
     gallery = image_set(root, gallery_paths, gallery_view)
     distractors = (protocol or {}).get("distractors", "kept")
     truth, info = u1652_truth(queries.labels, gallery.labels, distractors)
+    if info["queries_without_positive"]:
+        lacking = sorted(set(queries.labels.tolist()) - set(gallery.labels.tolist()))
+        query_folder, gallery_folder = TEST_SPLITS[name][:2]
+        raise DataError(f"{root / gallery_folder}/{lacking[0]:04d}: no image, but {query_folder}/{lacking[0]:04d} has "
+                        f"queries ({len(lacking)} query buildings have no gallery image); the official test set "
+                        f"has one for every query: restore the folder")
     info.update(split_file=f"{root}/{TEST_SPLITS[name][0]}", layout="university1652", distractors=distractors)
     return eval_data(name, queries, gallery, truth, protocol, info)
 
