@@ -377,3 +377,14 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path):
     assert_one_line_error(cli(tmp_path, "leaderboard", "--published-only", "--out", str(blocker)), "is a file")
     proc = cli(tmp_path, "leaderboard", "--published-only", "--out", str(blocker / "below"))
     assert_one_line_error(proc, str(blocker / "below"), "check the path")
+
+
+def test_a_transfer_whose_training_split_holds_the_test_queries_is_refused_before_training(tmp_path):
+    """VIGOR's same-area training split holds cross-area test panoramas (the synthetic twin too)."""
+    proc = cli(tmp_path, "run", "--method", "sample4geo", "--train-on", "synth_vigor_same_train", "--dataset",
+               "synth_vigor_cross_test", "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"))
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert last.startswith("Error: ") and " of the 40 queries of synth_vigor_cross_test are images of the training " \
+        "split synth_vigor_same_train (first: " in last and last.endswith("; train on synth_vigor_cross_train"), last
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()

@@ -90,3 +90,13 @@ def test_an_evaluation_split_with_a_repeated_id_is_refused():
     truth = GroundTruth.from_lists([[0], [1], [0]], 3)
     with pytest.raises(DataError, match="query id 'a' occurs twice in the split"):
         eval_data("toy_test", queries, references, truth, None, {"split_file": "ACT_data.mat"})
+
+
+def test_queries_trained_on_compares_normalised_paths_of_both_training_views():
+    queries = ImageSet("ground", ["a", "b", "c"], ["/d/p/a.jpg", "/d/p/./b.jpg", "/d/p/c.jpg"])
+    evaluation = EvalData("e", queries, image_set(2, "satellite", "s"), GroundTruth.one_to_one(np.array([0, 1, 0]), 2))
+    train = TrainData("t", ImageSet("ground", ["x", "y"], ["/d/p/b.jpg", "/d/q/a.jpg"]),
+                      ImageSet("satellite", ["z"], ["/d/p/c.jpg"]), np.array([[0, 0], [1, 0]]))
+    assert evaluation.queries_trained_on(train) == ["/d/p/./b.jpg", "/d/p/c.jpg"]
+    other = TrainData("o", image_set(2, "ground", "t"), image_set(1, "satellite", "u"), np.array([[0, 0], [1, 0]]))
+    assert evaluation.queries_trained_on(other) == []

@@ -207,6 +207,15 @@ class EvalData:
         if not self.fingerprint:
             self.fingerprint = fingerprint_of(self.queries, self.references, self.truth, self.protocol)
 
+    def queries_trained_on(self, training: TrainData) -> list[str]:
+        """The paths of this split's query images that are images of ``training`` too (the same
+        file, by normalised path): a model trained on them cannot be scored on them. VIGOR's
+        same-area training split holds the cross-area test panoramas, for one."""
+        import os
+
+        seen = {os.path.normpath(str(p)) for p in (*training.queries.paths, *training.references.paths)}
+        return [str(p) for p in self.queries.paths if os.path.normpath(str(p)) in seen]
+
 
 @dataclass(eq=False)
 class TrainData:

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import provenance, results
 from ..data.splits import load_split
+from ..errors import DataError
 from ..fsutil import check_writable
 from .cell import Cell, CellResult, RunOptions
 from .model import TrainedModel, cell_lock, import_model, train_or_reuse, workdir_of
@@ -36,7 +37,7 @@ def run_cell(cell: Cell, options: RunOptions, host: Any) -> CellResult:
         return _score_checkpoint(p, method, hparams, version, options, host, device, result)
     started = time.perf_counter()
     train = load_split(p.train_spec, options.data_root, None, host, twin_command=p.twin_command())
-    evals = _load_evals(p, options, host)
+    evals = _load_evals(p, options, host, train)
     phases = {"load": time.perf_counter() - started}
     chash = results.config_hash(cell.method, version, cell.profile, hparams, p.train_spec.name, train.fingerprint,
                                 cell.seed)
@@ -102,9 +103,18 @@ def _without_no_op_overrides(p: Plan, method: Any, log: Any) -> Plan:
     return replace(p, cell=replace(cell, overrides=changing))
 
 
-def _load_evals(p: Plan, options: RunOptions, host: Any) -> list[Any]:
-    return [load_split(spec, options.data_root, p.protocol_for(spec), host, twin_command=p.twin_command())
-            for spec in p.eval_specs]
+def _load_evals(p: Plan, options: RunOptions, host: Any, train: Any = None) -> list[Any]:
+    """The cell's evaluation splits; with ``train``, none may query an image the model trains on."""
+    evals = [load_split(spec, options.data_root, p.protocol_for(spec), host, twin_command=p.twin_command())
+             for spec in p.eval_specs]
+    for spec, data in zip(p.eval_specs, evals):
+        leaked = data.queries_trained_on(train) if train is not None else []
+        if leaked:
+            instead = f"; train on {spec.train_split}" if spec.train_split and spec.train_split != train.split else ""
+            raise DataError(f"{len(leaked)} of the {len(data.queries)} queries of {spec.name} are images of the "
+                            f"training split {train.split} (first: {leaked[0]}): a model cannot be scored on what "
+                            f"it trained on{instead}")
+    return evals
 
 
 def _evaluate_all(todo: list[Pending], trained: TrainedModel, method: Any, hparams: dict[str, Any],
