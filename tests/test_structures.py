@@ -100,3 +100,13 @@ def test_queries_trained_on_compares_normalised_paths_of_both_training_views():
     assert evaluation.queries_trained_on(train) == ["/d/p/./b.jpg", "/d/p/c.jpg"]
     other = TrainData("o", image_set(2, "ground", "t"), image_set(1, "satellite", "u"), np.array([[0, 0], [1, 0]]))
     assert evaluation.queries_trained_on(other) == []
+
+
+def test_a_file_name_that_is_not_utf8_is_one_line_naming_its_bytes():
+    """A latin-1 name from a Windows zip arrives as lone surrogates (os.fsdecode)."""
+    import os
+
+    bad = os.fsdecode(b"/d/image-\xe9t\xe9.jpeg")
+    with pytest.raises(DataError, match=r"^b'/d/image-\\xe9t\\xe9.jpeg': the file name is not UTF-8; rename it"):
+        ImageSet("drone", ["a", "b"], ["/d/ok-\u00fc.jpeg", bad])
+    assert len(ImageSet("drone", ["a"], ["/d/ok-\u00fc.jpeg"])) == 1  # UTF-8 beyond ASCII is fine

@@ -57,6 +57,7 @@ class ImageSet:
         object.__setattr__(self, "paths", paths)
         if len(ids) != len(paths):
             raise ValueError(f"{len(ids)} ids but {len(paths)} paths")
+        _check_utf8(paths)
         for name in ("latlon", "utm"):
             value = getattr(self, name)
             if value is not None:
@@ -257,6 +258,27 @@ class TrainData:
         keep = ~(np.asarray(bad_queries, dtype=bool)[self.pairs[:, 0]]
                  | np.asarray(bad_references, dtype=bool)[self.pairs[:, 1]])
         return TrainData(self.split, self.queries, self.references, self.pairs[keep], info=dict(self.info))
+
+
+def _check_utf8(paths: np.ndarray) -> None:
+    """Refuse a file name that is not UTF-8 (a zip made on Windows unpacks latin-1 bytes, which
+    Python holds as lone surrogates that no record, hash or console can carry), naming its bytes."""
+    try:
+        "\n".join(paths.tolist()).encode("utf-8")
+    except UnicodeEncodeError:
+        import os
+
+        bad = next(p for p in paths.tolist() if not _encodes(p))
+        raise DataError(f"{os.fsencode(bad)!r}: the file name is not UTF-8; rename it to UTF-8 "
+                        "(convmv -f latin1 -t utf8 --notest -r DIR renames a whole tree)") from None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def fingerprint_of(*parts: Any) -> str:
