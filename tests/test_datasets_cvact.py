@@ -124,6 +124,21 @@ def test_unreadable_mat(host, tmp_path, payload, expected):
     assert "\n" not in str(info.value)
 
 
+def test_a_count_in_the_second_field_is_not_read_as_the_index_list(tmp_path):
+    import scipy.io
+
+    from cvgl_bench.data.formats.cvact import read_act_mat
+
+    path = write_act_mat(tmp_path / "a.mat")
+    mat = scipy.io.loadmat(path)
+    mat = {k: v for k, v in mat.items() if not k.startswith("__")}
+    mat["valSet"] = {"ind": np.array([[5.0], [6.0], [7.0]]), "num": 3.0}
+    scipy.io.savemat(path, mat)
+    with pytest.raises(DataError, match="struct 'valSet' has no field 'valInd', and its second field 'num', read by "
+                                        "position as Sample4Geo does, holds 1 value.s. while 'ind' holds 3"):
+        read_act_mat(path, ("valSet",))
+
+
 def test_wrong_mat_contents(host, tmp_path):
     import scipy.io
 

@@ -104,6 +104,11 @@ def _split_indices(path: Path, mat: dict, name: str, n: int) -> np.ndarray:
         raw = cell[field]
     elif len(names) >= 2:
         raw = cell[names[1]]
+        longer = [other for other in names if np.size(cell[other]) > max(1, np.size(raw))]
+        if longer:  # a count in second place: the position Sample4Geo reads is not the index list here
+            raise DataError(f"{path}: struct {name!r} has no field {field!r}, and its second field {names[1]!r}, read "
+                            f"by position as Sample4Geo does, holds {np.size(raw)} value(s) while {longer[0]!r} holds "
+                            f"{np.size(cell[longer[0]])}: name the index field {field!r}")
     else:
         raise DataError(f"{path}: struct {name!r} has no field {field!r} (fields: {', '.join(names)})")
     label = f"{name}.{field if field in names else names[1]}"
