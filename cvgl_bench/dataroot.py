@@ -82,13 +82,15 @@ def resolve_root(dataset: DatasetSpec, data_root: str | os.PathLike | None = Non
     folder = dataset.folder or dataset.name
     places = candidate_roots(dataset, data_root)
     for source, place in places:
-        if (place / folder).is_dir():
-            return place / folder
+        found = _dataset_folder(place, folder)
+        if found is not None:
+            return found
         direct = place.name.lower() == folder.lower() or source.endswith(f"datasets.{dataset.name}")
         if direct and place.is_dir():
-            return place
+            return _unnested(place, folder)
     looked = "; ".join(f"{place / folder} ({source})" for source, place in places) or \
         "no place: no --data-root, CVGL_DATA_ROOT or data_root in the config file is set"
+    looked += _look_alikes([place for _, place in places], folder)
     if twin_command:
         twin = f"; or run its synthetic twin: {twin_command}"
     elif split is not None and split.twin and split.role == "eval":
@@ -97,3 +99,43 @@ def resolve_root(dataset: DatasetSpec, data_root: str | os.PathLike | None = Non
         twin = ""
     obtain = f"; to obtain it: {dataset.obtain}" if dataset.obtain else ""
     raise DataNotFoundError(f"{folder} data not found (looked in {looked}){obtain}{twin}")
+
+
+def _dataset_folder(place: Path, folder: str) -> Path | None:
+    """``place/<folder>``, else its one case variant (``cvusa/``), each :func:`_unnested`."""
+    if (place / folder).is_dir():
+        return _unnested(place / folder, folder)
+    try:
+        names = [name for name in os.listdir(place) if name.lower() == folder.lower() and (place / name).is_dir()]
+    except OSError:
+        return None
+    return _unnested(place / names[0], folder) if len(names) == 1 else None
+
+
+def _unnested(root: Path, folder: str) -> Path:
+    """``root/<folder>`` when that folder is all ``root`` holds (a zip that unpacks as
+    ``CVUSA/CVUSA/``), else ``root``."""
+    try:
+        entries = [name for name in os.listdir(root) if not name.startswith(".")]
+    except OSError:
+        return root
+    if len(entries) == 1 and entries[0].lower() == folder.lower() and (root / entries[0]).is_dir():
+        return root / entries[0]
+    return root
+
+
+def _look_alikes(places: list[Path], folder: str) -> str:
+    """``"; found <place>/University-Release: if it is the dataset, rename it University-1652"``
+    for a folder whose name is close to the expected one, else ``""``."""
+    import difflib
+
+    for place in places:
+        try:
+            names = sorted(name for name in os.listdir(place) if (place / name).is_dir())
+        except OSError:
+            continue
+        close = difflib.get_close_matches(folder.lower(), [name.lower() for name in names], n=1, cutoff=0.6)
+        if close:
+            name = next(name for name in names if name.lower() == close[0])
+            return f"; found {place / name}: if it is the dataset, rename it {folder}"
+    return ""

@@ -170,8 +170,24 @@ def read_text(path: str | os.PathLike) -> str:
 
 def not_a_file(path: Path) -> str:
     """Why ``path`` is not a readable regular file, for a one-line error: "does not exist", "is a
-    folder" or "is not a regular file" (a FIFO, socket or device)."""
-    return "is a folder" if path.is_dir() else "is not a regular file" if path.exists() else "does not exist"
+    folder" or "is not a regular file" (a FIFO, socket or device), with :func:`near_miss`."""
+    path = Path(path)
+    return "is a folder" if path.is_dir() else "is not a regular file" if path.exists() else \
+        f"does not exist{near_miss(path)}"
+
+
+def near_miss(path: str | os.PathLike) -> str:
+    """For a file that is not where it was expected: ``" (it is a folder)"``, or the name beside
+    it that differs only in case (``" (0001.JPG is there: the names differ in case)"``), else ``""``."""
+    path = Path(path)
+    if path.is_dir():
+        return " (it is a folder)"
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return ""
+    twin = next((name for name in sorted(names) if name.lower() == path.name.lower() and name != path.name), None)
+    return f" ({twin} is there: the names differ in case)" if twin else ""
 
 
 #: Values a YAML document a user wrote may expand to (aliases repeat a value without copying it).

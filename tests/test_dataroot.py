@@ -44,6 +44,35 @@ def test_per_dataset_config_entry_and_error_names_places(tmp_path, monkeypatch):
         resolve_root(CVACT, tmp_path / "nowhere")
 
 
+def test_a_case_variant_and_a_zip_unpacked_one_folder_too_deep_are_found(tmp_path):
+    (tmp_path / "a" / "cvact").mkdir(parents=True)
+    assert resolve_root(CVACT, tmp_path / "a") == tmp_path / "a" / "cvact"
+    (tmp_path / "b" / "CVACT" / "CVACT").mkdir(parents=True)
+    assert resolve_root(CVACT, tmp_path / "b") == tmp_path / "b" / "CVACT" / "CVACT"
+    assert resolve_root(CVACT, tmp_path / "b" / "CVACT") == tmp_path / "b" / "CVACT" / "CVACT"
+    (tmp_path / "b" / "CVACT" / "ACT_data.mat").write_bytes(b"")  # beside another file, the inner folder is data
+    assert resolve_root(CVACT, tmp_path / "b") == tmp_path / "b" / "CVACT"
+
+
+def test_a_folder_named_almost_like_the_dataset_is_named_in_the_error(tmp_path):
+    u1652 = DatasetSpec(name="university1652", loader=None, folder="University-1652")
+    (tmp_path / "University-Release").mkdir()
+    with pytest.raises(DataNotFoundError, match=f"found {tmp_path / 'University-Release'}: if it is the dataset, "
+                                                "rename it University-1652"):
+        resolve_root(u1652, tmp_path)
+
+
+def test_near_miss_names_a_case_twin_or_a_folder(tmp_path):
+    from cvgl_bench.fsutil import near_miss, not_a_file
+
+    (tmp_path / "0001.JPG").write_bytes(b"x")
+    (tmp_path / "0002.jpg").mkdir()
+    assert near_miss(tmp_path / "0001.jpg") == " (0001.JPG is there: the names differ in case)"
+    assert near_miss(tmp_path / "0002.jpg") == " (it is a folder)"
+    assert near_miss(tmp_path / "0003.jpg") == "" and near_miss(tmp_path / "no" / "0003.jpg") == ""
+    assert not_a_file(tmp_path / "0001.jpg") == "does not exist (0001.JPG is there: the names differ in case)"
+
+
 def test_bad_config_file_is_a_one_line_error(tmp_path):
     from cvgl_bench.errors import ConfigError
 

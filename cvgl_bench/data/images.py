@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..fsutil import mkstemp_beside, open_regular, write_json
+from ..fsutil import mkstemp_beside, near_miss, open_regular, write_json
 from .structures import ImageSet
 
 #: Changes whenever decoding or resizing changes pixels; part of every cache key.
@@ -180,8 +180,8 @@ def _check_size(size: Sequence[int]) -> tuple[int, int]:
 
 
 def _corrupt_message(path: str, exc: BaseException) -> str:
-    if isinstance(exc, FileNotFoundError):
-        reason = "file missing"
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError)):
+        reason = f"file missing{near_miss(path)}"
     else:
         reason = f"cannot decode image: {type(exc).__name__}: {exc}".splitlines()[0]
     return f"{path}: {reason} (--on-corrupt skip leaves it out and counts it)"

@@ -270,7 +270,7 @@ def _check_utf8(paths: np.ndarray) -> None:
 
         bad = next(p for p in paths.tolist() if not _encodes(p))
         raise DataError(f"{os.fsencode(bad)!r}: the file name is not UTF-8; rename it to UTF-8 "
-                        "(convmv -f latin1 -t utf8 --notest -r DIR renames a whole tree)") from None
+                        "(the convmv tool renames a whole tree from latin-1)") from None
 
 
 def _encodes(text: str) -> bool:

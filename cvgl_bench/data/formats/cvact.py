@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError
+from ...fsutil import near_miss
 from ..structures import POSITIVE, GroundTruth, ImageSet
 from .common import eval_data, train_data
 
@@ -62,7 +63,7 @@ def _load_matfile(path: Path) -> dict:
     import scipy.io
 
     if not path.is_file():
-        raise DataError(f"{path}: not found (CVACT needs ACT_data.mat at the top of its folder)")
+        raise DataError(f"{path}: not found{near_miss(path)} (CVACT needs ACT_data.mat at the top of its folder)")
     try:
         return scipy.io.loadmat(str(path))
     except NotImplementedError:  # noqa: scipy.io signals MATLAB v7.3 (HDF5) files this way; not a stub
@@ -194,7 +195,7 @@ def _listed(root: Path, struct: str, folder: str, what: str, verify_files: bool)
     if missing and what != "train":
         ground, sat = _paths(root / folder, np.asarray(missing[:1]))
         first = ground[0] if not os.path.isfile(ground[0]) else sat[0]
-        raise DataError(f"{first}: missing, and {len(missing) - 1} more of the {len(ids)} CVACT {what} pairs listed in "
+        raise DataError(f"{first}: missing{near_miss(first)}, and {len(missing) - 1} more of the {len(ids)} CVACT {what} pairs listed in "
                         f"{MAT_FILE} {struct}.{SPLIT_FIELDS[struct]} lack an image; an evaluation split must be "
                         f"complete: restore them ('cvgl-bench data check cvact' lists them)")
     info = {"split_file": f"{act.path} {struct}.{SPLIT_FIELDS[struct]}", "layout": "cvact",

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ...errors import DataError
+from ...fsutil import near_miss
 
 
 def first_existing(root: Path, candidates: Sequence[str], what: str) -> Path:
@@ -23,7 +24,7 @@ def first_existing(root: Path, candidates: Sequence[str], what: str) -> Path:
     if not root.is_dir():
         raise DataError(f"{root}: dataset folder does not exist (looked for {what} at {expected})")
     also = f" (nor {', '.join(candidates[1:])})" if len(candidates) > 1 else ""
-    raise DataError(f"{expected}: {what} not found{also}")
+    raise DataError(f"{expected}: {what} not found{near_miss(expected)}{also}")
 
 
 def read_lines(path: Path) -> list[tuple[int, str]]:
@@ -95,5 +96,5 @@ def raise_if_missing(paths: Sequence[str], listed_in: Sequence[str], what: str =
     missing = list(missing_files(paths))
     if missing:
         first = missing[0]
-        raise DataError(f"{paths[first]}: {what} file missing (listed in {listed_in[first]}); "
+        raise DataError(f"{paths[first]}: {what} file missing{near_miss(paths[first])} (listed in {listed_in[first]}); "
                         f"{len(missing)} of {len(paths)} listed {what}s are missing")
