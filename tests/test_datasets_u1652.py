@@ -81,6 +81,22 @@ def test_a_query_building_without_a_gallery_image_is_an_error_not_a_miss(host, t
         load(host, name, root)
 
 
+def test_files_the_walk_does_not_read_are_counted_and_named_by_data_check(host, tmp_path):
+    from cvgl_bench.data.check import check_dataset
+
+    root = make_u1652(tmp_path / "University-1652")
+    (root / "test/query_drone/0000/image-09.webp").write_bytes(b"x")
+    (root / "test/query_drone/0000/extra").mkdir()
+    (root / "test/query_drone/0000/.DS_Store").write_bytes(b"x")  # a copy made on macOS: not counted
+    (root / "test/query_drone/0000/Thumbs.db").write_bytes(b"x")
+    data = load(host, "u1652_d2s", root)
+    assert len(data.queries) == 4 and data.info["files_left_out"] == 2
+    assert data.info["files_left_out_examples"] == ["test/query_drone/0000/extra", "test/query_drone/0000/image-09.webp"]
+    entry = next(e for e in check_dataset("university1652", root, host=host)["splits"] if e["split"] == "u1652_d2s")
+    assert "2 files are not images the split reads, left out (e.g. test/query_drone/0000/extra" in entry["note"]
+    assert "files_left_out" not in load(host, "u1652_s2d", root).info
+
+
 def test_bad_trees(host, tmp_path):
     root = make_u1652(tmp_path / "University-1652")
     (root / "test" / "gallery_satellite" / "notanumber").mkdir()

@@ -161,6 +161,10 @@ def _check_split(split: Any, root: Path, override: dict[str, str], decode: bool,
                          "(skipped by every reader)")
     if entry["unreadable"]:
         status.append(f"{entry['unreadable']} files unreadable")
+    if data.info.get("files_left_out"):
+        examples = ", ".join(data.info.get("files_left_out_examples", []))
+        entry["note"] = "; ".join(n for n in (entry.get("note"), f"{data.info['files_left_out']} files are not images "
+                                              f"the split reads, left out (e.g. {examples})") if n)
     entry["status"] = "; ".join(status) or "ok"
     return entry
 

@@ -45,8 +45,14 @@ def release_root(root: Path) -> Path:
     return root
 
 
-def list_folder(root: Path, folder: str) -> list[str]:
-    """``<folder>/<bid>/<file>`` of every image under ``root/folder``, sorted."""
+#: Files a copy made on macOS or Windows adds, which are left out without a count.
+_SYSTEM_FILES = ("thumbs.db", "desktop.ini")
+
+
+def list_folder(root: Path, folder: str, left_out: list[str] | None = None) -> list[str]:
+    """``<folder>/<bid>/<file>`` of every image under ``root/folder``, sorted; what else a
+    building folder holds (a ``.webp``, a sub-folder) is appended to ``left_out``, for the
+    split's ``info`` and ``data check``."""
     path = root / folder
     if not path.is_dir():
         what = "dataset folder does not exist" if not root.is_dir() else "folder not found"
@@ -60,8 +66,11 @@ def list_folder(root: Path, folder: str) -> list[str]:
         if int(bid) in seen:
             raise DataError(f"{path}: building folders {seen[int(bid)]} and {bid} are the same building id; keep one")
         seen[int(bid)] = bid
-        names = _scan(path / bid, lambda e: e.name.lower().endswith(IMAGE_EXTENSIONS) and e.is_file())
-        out += [f"{folder}/{bid}/{n}" for n in names]
+        names = _scan(path / bid, lambda e: not e.name.startswith(".") and e.name.lower() not in _SYSTEM_FILES)
+        images = set(_scan(path / bid, lambda e: e.name.lower().endswith(IMAGE_EXTENSIONS) and e.is_file()))
+        out += [f"{folder}/{bid}/{n}" for n in names if n in images]
+        if left_out is not None:
+            left_out += [f"{folder}/{bid}/{n}" for n in names if n not in images]
     if not out:
         raise DataError(f"{path}: no images (expected {folder}/<building>/*.jpg|.jpeg|.png); the split is empty")
     return out
@@ -135,7 +144,7 @@ def u1652_truth(query_labels: np.ndarray, gallery_labels: np.ndarray, distractor
 
 
 def build_eval(name: str, root: Path, query_paths: Sequence[str], gallery_paths: Sequence[str],
-               protocol: Mapping[str, str] | None):
+               protocol: Mapping[str, str] | None, left_out: Sequence[str] = ()):
     """EvalData of a test split from release-root-relative paths (folder walk or name lists)."""
     _, _, query_view, gallery_view = TEST_SPLITS[name]
     queries = image_set(root, query_paths, query_view)
@@ -148,14 +157,22 @@ def build_eval(name: str, root: Path, query_paths: Sequence[str], gallery_paths:
         raise DataError(f"{root / gallery_folder}/{lacking[0]:04d}: no image, but {query_folder}/{lacking[0]:04d} has "
                         f"queries ({len(lacking)} query buildings have no gallery image); the official test set "
                         f"has one for every query: restore the folder")
-    info.update(split_file=f"{root}/{TEST_SPLITS[name][0]}", layout="university1652", distractors=distractors)
+    info.update(split_file=f"{root}/{TEST_SPLITS[name][0]}", layout="university1652", distractors=distractors,
+                **_left_out_info(left_out))
     return eval_data(name, queries, gallery, truth, protocol, info)
 
 
 def _load_test(name: str, root: Path, protocol, verify_files: bool):
     root = release_root(root)
     query_folder, gallery_folder = TEST_SPLITS[name][:2]
-    return build_eval(name, root, list_folder(root, query_folder), list_folder(root, gallery_folder), protocol)
+    left_out: list[str] = []
+    return build_eval(name, root, list_folder(root, query_folder, left_out), list_folder(root, gallery_folder, left_out),
+                      protocol, left_out)
+
+
+def _left_out_info(left_out: Sequence[str]) -> dict:
+    """``files_left_out`` (a count) and its first examples, when the folder walk left any out."""
+    return {"files_left_out": len(left_out), "files_left_out_examples": list(left_out[:5])} if left_out else {}
 
 
 def load_d2s(root, protocol=None, *, verify_files: bool = True):
@@ -171,8 +188,9 @@ def load_s2d(root, protocol=None, *, verify_files: bool = True):
 def load_train(root, protocol=None, *, verify_files: bool = True):
     """``u1652_train``: every training drone image paired with its building's satellite image."""
     root = release_root(root)
-    drones = image_set(root, list_folder(root, TRAIN_FOLDERS[0]), "drone")
-    sats = image_set(root, list_folder(root, TRAIN_FOLDERS[1]), "satellite")
+    left_out: list[str] = []
+    drones = image_set(root, list_folder(root, TRAIN_FOLDERS[0], left_out), "drone")
+    sats = image_set(root, list_folder(root, TRAIN_FOLDERS[1], left_out), "satellite")
     first_of: dict[int, int] = {}
     for row, label in enumerate(sats.labels.tolist()):
         first_of.setdefault(label, row)
@@ -183,5 +201,5 @@ def load_train(root, protocol=None, *, verify_files: bool = True):
     pairs = np.stack([np.arange(len(drones)), [first_of[int(l)] for l in drones.labels]], axis=1)
     info = {"split_file": f"{root}/train", "layout": "university1652",
             "buildings": len(first_of), "extra_satellite_images": len(sats) - len(first_of),
-            "satellites_without_drone": len(set(first_of) - set(drones.labels.tolist()))}
+            "satellites_without_drone": len(set(first_of) - set(drones.labels.tolist())), **_left_out_info(left_out)}
     return train_data("u1652_train", drones, sats, pairs, info)
