@@ -399,11 +399,14 @@ def _check_machine_settings(h: Any, device: str | None, split_names: list[str | 
 
 def _echo_config(p: Any, hparams: dict[str, Any], as_json: bool, checkpoint: str | None = None) -> None:
     """The cell a run would execute and the hparams it would train with (or the checkpoint it would score)."""
+    from .data.splits import resolve_protocol
+
     cell = p.cell
     config = {"method": cell.method, "profile": cell.profile, "checkpoint": checkpoint,
               "train_split": p.train_spec.name,
               "eval_splits": [spec.name for spec in p.eval_specs], "variant": cell.variant or None,
-              "protocol": {spec.name: p.protocol_for(spec) for spec in p.eval_specs}, "hparams": hparams}
+              "protocol": {spec.name: resolve_protocol(spec, p.protocol_for(spec)) for spec in p.eval_specs},
+              "hparams": hparams}
     if as_json:
         echo_json(config)
     else:
