@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -327,21 +328,22 @@ def test_record_options_are_checked_first(tiny, args, needle):
     assert done.exit_code == 2 and needle in done.output and "Traceback" not in done.output
 
 
-def test_score_leaves_out_pairs_whose_images_are_missing_as_run_does(host, tmp_path):
-    """A CVACT val panorama without its images: the reader of 'run' leaves the pair out and counts
-    it; an embeddings file made by such a loader (without that id) scores on the same split."""
+def test_score_of_embeddings_without_the_pairs_whose_images_are_missing_is_refused_as_run_is(host, tmp_path):
+    """A CVACT val panorama without its images: 'run' refuses the split (an evaluation split must be
+    complete), and an embeddings file made by a loader that dropped the pair names the same cause."""
     from cvgl_bench.data.splits import load_split
     from tests.dataset_trees import act_ids, make_cvact
 
     missing = act_ids(12)[4]  # the first val row (5)
     make_cvact(tmp_path / "CVACT", skip_ids=(missing,))
-    checked = load_split(host.splits.get("cvact_val"), str(tmp_path), None, host, verify_files=True)
-    assert missing not in set(checked.queries.ids)
-    path = _random_embeddings(checked, tmp_path / "emb.npz")
+    listed = load_split(host.splits.get("cvact_val"), str(tmp_path), None, host, verify_files=False)
+    data = replace(listed, queries=listed.queries.subset([1]), references=listed.references.subset([1]),
+                   truth=GroundTruth.one_to_one(np.array([0]), 1), fingerprint="")
+    path = _random_embeddings(data, tmp_path / "emb.npz")
     result = run("--dataset", "cvact_val", "--embeddings", path, "--data-root", tmp_path, "--json", "--n-boot", "0")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["n_queries"] == len(checked.queries)
-    assert "1 queries and 1 references of cvact_val whose images are missing" in result.stderr
+    assert result.exit_code == 2, result.output
+    assert f"{missing}_grdView.jpg: missing, and 0 more of the 2 CVACT val pairs" in result.output
+    assert "an evaluation split must be complete" in result.output
 
 
 def test_a_record_of_external_embeddings_says_which_vigor_labels_were_read(host, tmp_path):

@@ -57,6 +57,9 @@ def _aligned(emb: Any, data: Any, reload: Any) -> tuple[Any, Any, Any]:
     except DataError as exc:
         try:
             checked = reload()
+        except DataError as missing:  # the data itself is incomplete (a CVACT test image): that is the cause
+            raise missing from None
+        try:
             query, reference = align(emb, checked)
         except DataError:
             raise exc from None
