@@ -18,8 +18,9 @@ Photometric, per view, in Sample4Geo's order (albumentations re-expressed in tor
 JPEG re-compression (quality 90-100, p 0.5), colour jitter (brightness, contrast, saturation
 ±15 %, hue ±0.15 turn, random order, p 0.5), one of {anisotropic Gaussian blur, sharpen} (p 0.3),
 one of {grid dropout (ratio 0.4 satellite / 0.5 other views), coarse dropout (10-25 holes of
-10-20 % of the image height)} (p 0.3). Differences to Sample4Geo, all minor: images arrive
-already resized, so JPEG re-compression happens after the resize rather than before; the blur
+10-20 % of the image height)} (p 0.3). Differences to Sample4Geo: images arrive already
+resized, so JPEG re-compression happens at model resolution rather than on the full image
+before the resize, which keeps more of its artefacts (a somewhat stronger augmentation); the blur
 kernel is Gaussian (albumentations' AdvancedBlur also varies its shape and adds kernel
 noise); the hue shift rotates the chroma plane in YIQ space instead of shifting HSV hue;
 geometry is applied before the photometric steps (Sample4Geo rotates last, which only

@@ -4,7 +4,8 @@ Each CSV row is ``satellite,ground,annotation`` (relative paths, no header); the
 satellite file's stem (``bingmap/19/0000019.jpg`` -> ``0000019``) and must equal the ground
 file's stem. ``val-19zl.csv`` is the test split of every paper. Optional
 ``split_locations/all.csv`` gives GPS: row ``id - 1`` holds (aerial lat, aerial lon, panorama
-lat, panorama lon, heading) in Sample4Geo's reading of that undocumented file.
+lat, panorama lon, and a fifth column that Sample4Geo names ``i_dont_know`` and never reads) in
+Sample4Geo's reading of that undocumented file.
 """
 
 from __future__ import annotations
