@@ -228,3 +228,30 @@ def test_a_model_with_maps_of_one_view_gets_only_that_view_drawn_and_named(tmp_p
     assert "spatial maps over 2 query images of toy_test (it has none of the other view)" in text
     assert "reference images" not in text
     assert widths["QueryMappedMethod"] < widths["MappedMethod"]  # no empty reference columns
+
+
+THREADS_SEEN: list[int] = []
+
+
+class ThreadCountingModel(MappedModel):
+    def spatial_maps(self, images, view):
+        THREADS_SEEN.append(torch.get_num_threads())
+        return super().spatial_maps(images, view)
+
+
+class ThreadCountingMethod(MappedMethod):
+    def build_model(self, hparams):
+        return ThreadCountingModel()
+
+
+def test_maps_are_computed_on_one_thread_so_a_committed_plot_does_not_change_with_the_machine(tmp_path, make_host):
+    """CLNet's maps differed in the last bits between 1 and 2 threads, and so did the committed JPEGs."""
+    host, _, _ = _mapped_board(tmp_path, make_host, ThreadCountingMethod, "results")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        THREADS_SEEN.clear()
+        lb.render(build(tmp_path / "results"), tmp_path / "out", "md", host=host, data_root=tmp_path / "data")
+        assert THREADS_SEEN == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -80,8 +80,13 @@ def map_figures(table: BenchmarkTable, *, host: Any, data_root: Any = None, runs
             chosen = np.linspace(0, len(images) - 1, n_images).astype(int)
             pixels = np.stack([_resized(images.paths[int(i)], size) for i in chosen])
             batch = method.eval_transform(hparams, view)(torch.from_numpy(pixels))
-            with torch.inference_mode():
-                maps = model.spatial_maps(batch, view)
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)  # a committed plot must not change with the machine's thread count
+            try:
+                with torch.inference_mode():
+                    maps = model.spatial_maps(batch, view)
+            finally:
+                torch.set_num_threads(threads)
             for name, values in maps.items():
                 for k, i in enumerate(chosen):
                     cells.setdefault(name, {})[(k, v)] = (pixels[k], np.asarray(values[k].float().cpu()),
