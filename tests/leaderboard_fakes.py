@@ -89,11 +89,13 @@ def write_record(root: Path, *, method: str, eval_split: str, train_split: str, 
         record.n_references = int(np.asarray(arrays["gt_n_references"]))
         places = count_places(place_groups(GroundTruth.from_arrays(dict(arrays))), record.n_queries)
         record.intervals = results.IntervalInfo(places, 1000, seed)
-    if metrics is None:
-        scored = rescore(arrays, protocol, list(metric_names), n_boot=0, host=builtin_host())
+    intervals: dict[str, list[float]] = {}
+    if metrics is None:  # the numbers run would write: values and intervals from the ranks
+        scored = rescore(arrays, protocol, list(metric_names), n_boot=1000, seed=seed, host=builtin_host())
         metrics = {name: m["value"] for name, m in scored.metrics.items()}
+        intervals = {name: list(m["ci95"]) for name, m in scored.metrics.items()}
     for name, value in metrics.items():
-        ci = [max(value - 1.0, 0.0), min(value + 1.0, 100.0)]  # a stand-in interval, not a bootstrap
+        ci = intervals.get(name) or [max(value - 1.0, 0.0), min(value + 1.0, 100.0)]  # a stand-in interval
         record.metrics[name] = results.MetricValue(value=float(value), convention="simulated", ci95=ci,
                                                    higher_is_better=True)
     if efficiency is not None:

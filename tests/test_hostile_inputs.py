@@ -388,3 +388,24 @@ def test_a_transfer_whose_training_split_holds_the_test_queries_is_refused_befor
     assert last.startswith("Error: ") and " of the 40 queries of synth_vigor_cross_test are images of the training " \
         "split synth_vigor_same_train (first: " in last and last.endswith("; train on synth_vigor_cross_train"), last
     assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda m: m["recall@5"].__setitem__("value", m["recall@5"]["value"] + 5), "its ranks give recall@5"),
+    (lambda m: m["recall@1"].__setitem__("value", m["recall@1"]["value"] + 10), "its ranks give recall@1"),
+    (lambda m: m["recall@1"].__setitem__("ci95", [1.0, 99.0]), "its ranks give the recall@1 interval"),
+])
+def test_a_record_whose_numbers_its_ranks_do_not_give_is_left_out_entirely(tmp_path, edit, needle):
+    """Only recall@1 was checked, and a failing record kept its numbers on the board (outside audit):
+    an edited recall@5 showed as a value outside its own interval."""
+    from .leaderboard_fakes import build
+
+    path = _two_ranked_records(tmp_path / "results")
+    record = json.loads(path.read_text())
+    kept = record["metrics"]["recall@5"]["value"]
+    edit(record["metrics"])
+    path.write_text(json.dumps(record))
+    board = build(tmp_path / "results")
+    assert any(str(path) in w and "left out: " + needle in w for w in board.warnings), board.warnings
+    (row,) = board.tables[0].rows
+    assert [run.seed for run in row.runs] == [0] and row.stats["recall@5"].mean != kept

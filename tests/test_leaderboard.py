@@ -60,13 +60,12 @@ def test_one_seed_shows_the_bootstrap_interval_and_is_marked(tmp_path):
     text = lb.render_text(board, "md")
     assert re.search(r"\|\s+1\*\s+\|", text)
     assert "n=1: [lo, hi] is the 95% bootstrap interval" in text
-    assert "100.00 [99.00, 100.00]" in text
+    assert "100.00 [100.00, 100.00]" in text  # every query right: the bootstrap cannot move
 
 
 def test_metric_missing_in_one_seed_is_not_averaged(tmp_path):
-    write_record(tmp_path, method="m", seed=0, arrays=constant_ranks(0), metrics={"recall@1": 80.0, "recall@5": 90.0},
-                 **CVUSA)
-    write_record(tmp_path, method="m", seed=1, arrays=constant_ranks(0), metrics={"recall@1": 82.0}, **CVUSA)
+    write_record(tmp_path, method="m", seed=0, arrays=None, metrics={"recall@1": 80.0, "recall@5": 90.0}, **CVUSA)
+    write_record(tmp_path, method="m", seed=1, arrays=None, metrics={"recall@1": 82.0}, **CVUSA)
     board = build(tmp_path, significance=False)
     row = board.tables[0].rows[0]
     assert row.stats["recall@1"].mean == pytest.approx(81.0)
@@ -497,10 +496,10 @@ def test_records_made_before_place_resampling_get_intervals_over_places(tmp_path
     assert record.intervals == results.IntervalInfo(want.n_places, 1000, 4) and want.n_places == 20
     for name, metric in want.metrics.items():
         assert [rows["old"].stats[name].lo, rows["old"].stats[name].hi] == metric["ci95"]
-    assert np.diff(want.metrics["recall@1"]["ci95"])[0] > 4.0  # wider than the stand-in [v - 1, v + 1]
     new = rows["new"].runs[0].record
     assert [rows["new"].stats["recall@1"].lo, rows["new"].stats["recall@1"].hi] == new.metrics["recall@1"].ci95
-    assert new.metrics["recall@1"].ci95[1] - new.metrics["recall@1"].ci95[0] == pytest.approx(2.0)
+    own = rescore(results.read_ranks(paths["new"], new), new.protocol, ["recall@1"], n_boot=1000, seed=5, host=host)
+    assert new.metrics["recall@1"].ci95 == own.metrics["recall@1"]["ci95"]
     assert any("1 n=1 record(s) were made before intervals resampled places" in note for note in table.notes)
     assert {m: p.read_text() for m, p in paths.items()} == on_disk
     text = lb.render_text(board, "md")

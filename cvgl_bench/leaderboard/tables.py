@@ -354,7 +354,8 @@ def _metric_order(names: Iterable[str]) -> list[str]:
 
 # -- building ---------------------------------------------------------------------------------
 def _rank_summary(run: Run, metric: str, host: Any) -> RankSummary:
-    """Best positions and per-query scores of ``metric`` from one record's stored ranks (by evaluate)."""
+    """Best positions and per-query scores of ``metric`` from one record's stored ranks (by evaluate);
+    the record's own numbers were checked against the same ranks by :func:`numbers_not_from_ranks`."""
     if run.record.ranks is None:
         return RankSummary(error="no stored ranks")
     try:
@@ -365,14 +366,41 @@ def _rank_summary(run: Run, metric: str, host: Any) -> RankSummary:
         if metric:
             scored = rescore(arrays, protocol, [metric], n_boot=0, host=host)
             per_query, places = np.asarray(scored.per_query[metric], dtype=np.float64), scored.places
-            recorded = run.record.metrics.get(metric)
-            value = scored.metrics[metric]["value"]
-            if recorded is not None and not abs(value - recorded.value) <= 1e-6 * max(1.0, abs(recorded.value)):
-                return RankSummary(error=f"{run.path}: its ranks give {metric} {value:.4f}, the record "
-                                         f"{recorded.value:.4f}; the two do not belong together, rerun the cell")
         return RankSummary(best, per_query, truth.n_references, places=places)
     except (UserError, ValueError, KeyError, IndexError, TypeError) as exc:
         return RankSummary(error=str(exc) if isinstance(exc, UserError) else f"unreadable ranks: {exc}")
+
+
+def numbers_not_from_ranks(path: Path, record: Record, host: Any) -> str | None:
+    """Why the record's metrics are not what ``evaluate`` computes from its stored ranks (every
+    value, and every interval when the record says how its intervals were drawn), or None when
+    they all are, or when the record has no ranks to check against. A board shows a record's
+    numbers only when this is None, so it cannot show a number its ranks do not give."""
+    if record.ranks is None or not record.metrics:
+        return None
+    try:
+        arrays, _, _ = checked_ranks(path, record)
+        info = record.intervals
+        n_boot = info.resamples if info is not None else 0
+        scored = rescore(arrays, record.protocol, list(record.metrics), n_boot=n_boot,
+                         seed=info.seed if info is not None else 0, host=host)
+    except (UserError, ValueError, KeyError, IndexError, TypeError) as exc:
+        return f"its ranks cannot be read: {exc}"
+
+    def differs(a: float, b: float) -> bool:
+        return not abs(a - b) <= 1e-6 * max(1.0, abs(b))
+
+    for name, recorded in record.metrics.items():
+        computed = scored.metrics[name]
+        if differs(computed["value"], recorded.value):
+            return (f"its ranks give {name} {computed['value']:.4f}, the record {recorded.value:.4f}; "
+                    "the two do not belong together, rerun the cell")
+        interval = computed.get("ci95")
+        if n_boot and recorded.ci95 is not None and interval is not None and \
+                any(differs(a, b) for a, b in zip(interval, recorded.ci95)):
+            return (f"its ranks give the {name} interval [{interval[0]:.2f}, {interval[1]:.2f}], the record "
+                    f"[{recorded.ci95[0]:.2f}, {recorded.ci95[1]:.2f}]; rerun the cell")
+    return None
 
 
 def intervals_over_places(path: Path, record: Record, host: Any) -> bool:
@@ -619,6 +647,10 @@ def build(
             continue
         n_used += 1
         if ranks:
+            problem = numbers_not_from_ranks(path, record, host)
+            if problem:
+                warn.append(f"{path}: left out: {problem}")
+                continue
             try:
                 if intervals_over_places(path, record, host):
                     upgraded.add(path)
