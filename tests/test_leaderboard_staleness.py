@@ -24,6 +24,13 @@ def _commit(repo: Path, path: str, text: str, message: str | None = None) -> str
     return _git(repo, "rev-parse", "HEAD")
 
 
+def _no_git() -> CodeHistory:
+    """A history with no checkout (an installed package): only generator versions are checked."""
+    history = CodeHistory()
+    history.repo, history.paths = None, []
+    return history
+
+
 @pytest.fixture
 def repo(tmp_path):
     _git(tmp_path, "init", "-q")
@@ -79,7 +86,7 @@ def test_plugins_and_generator_changes_count_too(repo):
 
 
 def test_an_older_generator_version_is_stale_without_git():
-    no_git = CodeHistory(repo=None)
+    no_git = _no_git()
     found = table_staleness([("r", _record("0" * 40, generator="1"))], no_git, "2")
     assert any("generator version 1" in n for n in found.notes())
     assert not table_staleness([("r", _record("0" * 40, generator="2"))], no_git, "2")
@@ -96,7 +103,29 @@ def test_an_unknown_revision_is_not_called_stale(repo):
     history = CodeHistory(repo)
     assert history.changes_since("f" * 40) is None
     assert history.changes_since("--all") is None  # never passed to git as an option
-    assert not table_staleness([("r", _record("f" * 40))], history, "2")
+    found = table_staleness([("r", _record("f" * 40))], history, "2")
+    assert not found  # but the page says it could not tell (a shallow clone lacks the commit)
+    (note,) = found.notes()
+    assert note.startswith("not checked for staleness: this checkout's git history does not hold commit fffffff")
+    assert not table_staleness([("r", _record("f" * 40))], _no_git(), "2").notes()  # no checkout
+
+
+def test_a_shallow_clone_names_the_records_it_cannot_check(tmp_path, repo):
+    made_at = _commit(repo, "cvgl_bench/train/loop.py", "a")
+    _commit(repo, "cvgl_bench/train/loop.py", "b")
+    _git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", "shallow")
+    found = table_staleness([("r", _record(made_at))], CodeHistory(tmp_path / "shallow"), "2")
+    assert not found and "not checked for staleness" in found.notes()[0]
+
+
+def test_a_split_registration_counts_as_result_code(repo):
+    """A split's default protocol lives in its registration: ties=loose there moves every number."""
+    made_at = _commit(repo, "cvgl_bench/builtin/synth.py", "a")
+    _commit(repo, "cvgl_bench/builtin/data_command.py", "b")
+    assert CodeHistory(repo).changes_since(made_at) == 0
+    _commit(repo, "cvgl_bench/builtin/synth.py", "c")
+    _commit(repo, "cvgl_bench/specs.py", "d")
+    assert CodeHistory(repo).changes_since(made_at) == 2
 
 
 def test_the_leaderboard_page_says_stale(tmp_path, repo):
@@ -126,7 +155,7 @@ def test_a_layout_revision_makes_only_that_layouts_records_stale(monkeypatch):
     old_cvusa = _record("0" * 40, generator=synth.GENERATOR_VERSION)
     vigor = _record("0" * 40, generator=synth.GENERATOR_VERSION)
     vigor["provenance"]["data_info"]["synthetic"]["layout"] = "vigor"
-    no_git = CodeHistory(repo=None)
+    no_git = _no_git()
     (note,) = table_staleness([("c", old_cvusa)], no_git, synth.dataset_version).notes()
     assert f"synthetic cvusa data of generator version {synth.GENERATOR_VERSION};" in note
     assert f"now version {synth.GENERATOR_VERSION}.1" in note

@@ -29,7 +29,9 @@ from typing import Any
 
 RESULT_CODE = ("cvgl_bench/train", "cvgl_bench/data", "cvgl_bench/evaluate", "cvgl_bench/run",
                "cvgl_bench/distributed.py", "cvgl_bench/checkpoints.py", "cvgl_bench/method.py",
-               "cvgl_bench/runner.py", "cvgl_bench/worker.py", "plugins")
+               "cvgl_bench/runner.py", "cvgl_bench/worker.py", "cvgl_bench/specs.py", "plugins",
+               *(f"cvgl_bench/builtin/{name}.py" for name in ("cvusa", "cvact", "vigor", "university1652", "synth",
+                                                              "metrics", "search")))
 """Paths (from the repository root) whose changes can move a record's numbers."""
 
 UNCHANGED_TRAILER = "Results-unchanged:"
@@ -48,6 +50,8 @@ class Staleness:
 
     reasons: dict[str, list[str]] = field(default_factory=dict)
     """reason -> labels of the records it applies to."""
+    unchecked: dict[str, list[str]] = field(default_factory=dict)
+    """revision -> labels of the records made at a revision this checkout's history lacks."""
 
     def add(self, reason: str, label: str) -> None:
         self.reasons.setdefault(reason, []).append(label)
@@ -56,8 +60,12 @@ class Staleness:
         return bool(self.reasons)
 
     def notes(self) -> list[str]:
-        return [f"stale: {reason} ({len(labels)} record(s): {', '.join(_abbreviate(labels))}); rerun these cells "
-                "to see what the current code produces" for reason, labels in sorted(self.reasons.items())]
+        """The table's notes: each reason it is stale, and each revision it could not be checked against."""
+        stale = [f"stale: {reason} ({len(labels)} record(s): {', '.join(_abbreviate(labels))}); rerun these cells "
+                 "to see what the current code produces" for reason, labels in sorted(self.reasons.items())]
+        return stale + [f"not checked for staleness: this checkout's git history does not hold commit {revision[:7]}, "
+                        f"where {len(labels)} record(s) were made ({', '.join(_abbreviate(labels))}); in a shallow "
+                        "clone, 'git fetch --unshallow' makes it checkable" for revision, labels in sorted(self.unchecked.items())]
 
 
 def _abbreviate(labels: list[str], keep: int = 4) -> list[str]:
@@ -156,6 +164,8 @@ def table_staleness(runs: Iterable[tuple[str, Any]], history: CodeHistory,
                       f"{current}", label)
         revision = str(((_provenance(record).get("git") or {}).get("revision")) or "")
         changes = history.changes_since(revision)
+        if changes is None and history.repo is not None and re.fullmatch(r"[0-9a-fA-F]{7,40}", revision):
+            found.unchecked.setdefault(revision, []).append(label)
         if changes:
             found.add(f"made at {revision[:7]}; {changes} later commit(s) changed the code that trains, loads, "
                       f"generates or scores results ({', '.join(history.paths)})", label)

@@ -696,9 +696,8 @@ def build(
                                "intervals were recomputed over places from their stored ranks.")
         stale = table_staleness(((f"{method_label(row.method, row.variant)} seed {run.seed}", run.record)
                                  for row in table.rows for run in row.runs), history, dataset_version)
-        if stale:
-            table.stale = True
-            table.notes.extend(stale.notes())
+        table.stale = bool(stale)
+        table.notes.extend(stale.notes())
     n_stale = sum(t.stale for t in tables)
     if n_stale:
         warn.append(f"stale: {n_stale} of {len(tables)} table(s) hold records made by older code or an older "
