@@ -85,8 +85,26 @@ def test_a_missing_seed_note_names_the_variant(tmp_path):
         write_record(tmp_path, method="clnet", seed=seed, arrays=_ranks(np.zeros(100)), **CVUSA)
     write_record(tmp_path, method="clnet", seed=0, arrays=_ranks(np.zeros(100)), config_hash="cfg-ncm",
                  variant="ncm=off", **CVUSA)
-    suite = parse_suite({"methods": ["clnet"], "splits": ["cvusa_test"], "seeds": 3, "profile": "cpu"})
+    suite = parse_suite({"methods": ["clnet"], "splits": ["cvusa_test"], "seeds": 3, "profile": "cpu",
+                         "variants": [{"method": "clnet", "set": ["ncm=off"]}]})
     (table,) = build(tmp_path, suites=[suite], significance=False).tables
     assert table.notes.count("clnet [ncm=off] (cpu): seed(s) 1, 2 of the suite have no record; "
                              "the row averages 1 seed(s)") == 1
     assert not any(note.startswith("clnet (cpu)") for note in table.notes)
+
+
+def test_a_suite_keeps_only_its_own_variants_and_protocol_and_names_what_it_asked_for(tmp_path):
+    """Records of cells the suite does not run (another variant, another protocol) ranked on its
+    board, one of them first (outside audit); a suite variant without a record went unmentioned."""
+    write_record(tmp_path, method="clnet", seed=0, arrays=_ranks(np.arange(100) % 4), **CVUSA)
+    write_record(tmp_path, method="clnet", seed=0, arrays=_ranks(np.zeros(100)), config_hash="cfg-lr",
+                 variant="lr=0.001", **CVUSA)  # not a variant of the suite
+    write_record(tmp_path / "loose", method="clnet", seed=0, arrays=_ranks(np.zeros(100)), config_hash="cfg-loose",
+                 protocol={"ties": "loose", "r1pct": "floor"}, **CVUSA)  # not the suite's protocol
+    suite = parse_suite({"methods": ["clnet"], "splits": ["cvusa_test"], "profile": "cpu", "protocol": {"ties": "strict"},
+                         "variants": [{"method": "clnet", "set": ["ncm=off"]}]})
+    board = build(tmp_path, suites=[suite], significance=False)
+    (table,) = board.tables
+    assert [row.label for row in table.rows] == ["clnet"]
+    assert any(w.startswith("2 record(s) under") and "are not cells of the suite(s)" in w for w in board.warnings)
+    assert "clnet [ncm=off]: the suite asks for it; no record" in table.notes

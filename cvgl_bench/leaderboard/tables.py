@@ -71,7 +71,9 @@ class Suite(Protocol):
     def seeds_of(self, eval_split: str) -> tuple[int, ...]: ...
 
     def accepts(self, method: str, profile: str, seed: int, task: str, train_split: str | None,
-                eval_split: str) -> bool: ...
+                eval_split: str, variant: str = "") -> bool: ...
+
+    def protocol_of(self, spec: Any) -> dict[str, str]: ...
 
 
 @dataclass
@@ -422,13 +424,29 @@ def intervals_over_places(path: Path, record: Record, host: Any) -> bool:
     return True
 
 
+def _in_suites(record: Record, suites: Sequence[Suite], host: Any) -> bool:
+    """Whether a suite runs the record's cell under the record's protocol (an option the record
+    predates is not asked of it)."""
+    cell = record.cell
+    for suite in suites:
+        if not suite.accepts(cell.method, cell.profile, cell.seed, cell.task, cell.train_split, cell.eval_split,
+                             cell.variant):
+            continue
+        if cell.eval_split not in host.splits:
+            return True
+        wanted = suite.protocol_of(host.splits.get(cell.eval_split))
+        if all(record.protocol.get(key, value) == value for key, value in wanted.items()):
+            return True
+    return False
+
+
 def expected_seeds(suites: Sequence[Suite], method: str, profile: str, task: str, train_split: str | None,
-                   eval_split: str) -> tuple[int, ...] | None:
+                   eval_split: str, variant: str = "") -> tuple[int, ...] | None:
     """The seeds the suites ask of this cell (union), or None when no suite asks for it."""
     wanted: set[int] = set()
     for suite in suites:
         seeds = suite.seeds_of(eval_split)
-        if any(suite.accepts(method, profile, s, task, train_split, eval_split) for s in seeds):
+        if any(suite.accepts(method, profile, s, task, train_split, eval_split, variant) for s in seeds):
             wanted.update(seeds)
     return tuple(sorted(wanted)) if wanted else None
 
@@ -437,15 +455,16 @@ def _absent_methods(suites: Sequence[Suite], rows: Sequence[Row], task: str, tra
                     eval_split: str, host: Any) -> list[str]:
     """One note per method that a suite asks for on this table but that has no row, saying why when
     the plugin says so (a method that cannot embed one of the split's views is never run)."""
-    present = {row.method for row in rows}
+    present = {(row.method, row.variant) for row in rows}
     notes = []
     for suite in suites:
-        for method in sorted(set(suite.methods) - present):
-            if not any(suite.accepts(method, suite.profile, seed, task, train_split, eval_split)
+        asked = [(method, "") for method in suite.methods] + [(v.method, v.label) for v in suite.variants]
+        for method, variant in sorted(set(asked) - present):
+            if not any(suite.accepts(method, suite.profile, seed, task, train_split, eval_split, variant)
                        for seed in suite.seeds_of(eval_split)):
                 continue
-            present.add(method)
-            notes.append(f"{method}: {_why_absent(method, eval_split, host)}")
+            present.add((method, variant))
+            notes.append(f"{method_label(method, variant)}: {_why_absent(method, eval_split, host)}")
     return notes
 
 
@@ -637,14 +656,15 @@ def build(
         warn.append(f"{len(failed)} record(s) with status 'error' left out")
 
     groups: dict[tuple[str, str | None, str], dict[tuple, Row]] = {}
-    n_used = 0
+    n_used = n_foreign = 0
     upgraded: set[Path] = set()
     for path, record in found:
-        cell = record.cell
-        if record.status != "ok" or (suites and not any(
-                s.accepts(cell.method, cell.profile, cell.seed, cell.task, cell.train_split, cell.eval_split)
-                for s in suites)):
+        if record.status != "ok":
             continue
+        if suites and not _in_suites(record, suites, host):
+            n_foreign += 1
+            continue
+        cell = record.cell
         n_used += 1
         if ranks:
             problem = numbers_not_from_ranks(path, record, host)
@@ -672,6 +692,9 @@ def build(
         row.runs.append(Run(path, record))
     if n_used == 0:
         raise DataError(f"no record under {results_dir} belongs to the given suite(s)")
+    if n_foreign:
+        warn.append(f"{n_foreign} record(s) under {results_dir} are not cells of the suite(s) (another method, "
+                    "variant, protocol, seed or split); left out")
 
     from ..data.synth import dataset_version
 
@@ -724,7 +747,7 @@ def _table(key: tuple[str, str | None, str], rows: list[Row], suites: Sequence[S
         row.runs.sort(key=lambda run: run.seed)
         row.implementation = implementation_of(row, host)
         _aggregate_row(row, metrics)
-        row.expected_seeds = expected_seeds(suites, row.method, row.profile, task, train_split, eval_split)
+        row.expected_seeds = expected_seeds(suites, row.method, row.profile, task, train_split, eval_split, row.variant)
         if row.missing_seeds:
             missing = ", ".join(map(str, row.missing_seeds))
             table.notes.append(f"{method_label(row.method, row.variant)} ({row.profile}): seed(s) {missing} "

@@ -45,6 +45,13 @@ class Variant:
     overrides: tuple[tuple[str, str], ...]
     splits: tuple[str, ...] = ()
 
+    @property
+    def label(self) -> str:
+        """The variant as records name it (``nec=false,gfr=false``)."""
+        from .overrides import variant_label
+
+        return variant_label(self.overrides)
+
     def covers(self, eval_split: str, in_domain: bool = True) -> bool:
         """Whether the variant runs on this evaluation: without ``splits`` on every one (in-domain
         and transfer); with ``splits``, on the in-domain evaluations of those splits only (a split
@@ -73,13 +80,24 @@ class Suite:
         return tuple(sorted(set(self.seeds) | set(dict(self.seeds_for).get(eval_split, ()))))
 
     def accepts(self, method: str, profile: str, seed: int, task: str, train_split: str | None,
-                eval_split: str) -> bool:
-        """Whether the suite runs this cell (a record of it belongs to the suite)."""
+                eval_split: str, variant: str = "") -> bool:
+        """Whether the suite runs this cell (a record of it belongs to the suite): its method or one
+        of its variants (by label, ``ncm=off``), profile, seed, task and splits."""
         if method not in self.methods or profile != self.profile or int(seed) not in self.seeds_of(eval_split):
+            return False
+        if variant and not any(v.method == method and v.label == variant and v.covers(eval_split, task != "transfer")
+                               for v in self.variants):
             return False
         if task == "transfer":
             return (str(train_split), eval_split) in self.transfer
         return eval_split in self.splits
+
+    def protocol_of(self, spec: Any) -> dict[str, str]:
+        """The protocol a record of evaluation split ``spec`` has in this suite: the split's defaults
+        with the suite's options that the split has."""
+        from ..data.splits import resolve_protocol
+
+        return resolve_protocol(spec, {key: value for key, value in self.protocol if key in spec.protocol_options})
 
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
