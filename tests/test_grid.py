@@ -133,3 +133,28 @@ def test_the_example_suite_of_the_docs_parses_and_expands(tmp_path):
     cells = expand([suite], host=PluginHost(entry_points=True).load())
     assert len(cells) == 9 and sum(bool(c.overrides) for c in cells) == 3
     assert cells[0].eval_splits == ("synth_cvusa_test", "synth_cvact_test")
+
+
+HEAD = "profile: cpu\nmethods: [sample4geo]\n"
+
+
+@pytest.mark.parametrize("text,message", [
+    (HEAD + "splits: [synth_cvusa_test]\ntransfer: [[synth_cvusa_train, synth_cvact_test]]\n"
+            "variants:\n  - {method: sample4geo, set: [lr=0.001], splits: [synth_cvact_test]}\n",
+     "variant splits name synth_cvact_test, which the suite evaluates only as a transfer target"),
+    (HEAD + "splits: [synth_cvusa_test]\nvariants:\n  - {method: sample4geo, set: [lr=0.001, epochs=2]}\n"
+            "  - {method: sample4geo, set: [epochs=2, lr=0.001]}\n",
+     r"variant sample4geo \[epochs=2,lr=0.001\] is listed twice \(as \[lr=0.001,epochs=2\] before\)"),
+    (HEAD + "transfer: [[synth_cvusa_train, synth_cvusa_test]]\n",
+     "synth_cvusa_test trains on synth_cvusa_train in-domain; list it under splits"),
+    (HEAD + "transfer: [[synth_u1652_train, synth_cvusa_test]]\n",
+     "synth_u1652_train trains drone and satellite views but synth_cvusa_test evaluates ground -> satellite"),
+    (HEAD + "splits: [synth_cvusa_test]\nvariants:\n  - {method: sample4geo, set: [lr=0.001, epochs=5]}\n",
+     r"variant sample4geo \[lr=0.001,epochs=5\]: epochs=5 is the cpu recipe's value already"),
+])
+def test_suites_that_would_silently_drop_double_or_misfile_cells_are_refused_before_any_cell(tmp_path, text, message):
+    """Each of these ran or dropped cells without a word, or made records its own leaderboard rejects (outside audit)."""
+    from cvgl_bench.plugins import PluginHost
+
+    with pytest.raises(ConfigError, match=message):
+        expand([load_suite(write(tmp_path, text))], host=PluginHost(entry_points=True).load())

@@ -73,7 +73,7 @@ def _check_variant_overrides(cells: Sequence[Cell], host: Any, origin: dict[tupl
     """Every variant's overrides name hparams of its method's recipe and pass its checks (one line
     naming the suite, before any cell runs)."""
     from ..method import check_hparams
-    from .overrides import apply_overrides, variant_label
+    from .overrides import apply_overrides, effective_overrides, variant_label
 
     checked = set()
     for cell in cells:
@@ -82,12 +82,16 @@ def _check_variant_overrides(cells: Sequence[Cell], host: Any, origin: dict[tupl
             continue
         checked.add(key)
         method = host.methods.get(cell.method).load()
+        where = f"{origin.get((cell.method, cell.overrides), 'suite')}: variant {cell.method} [{variant_label(cell.overrides)}]"
         try:
-            check_hparams(method, apply_overrides(method.hparams(cell.profile, host.splits.get(cell.train_split)),
-                                                  cell.overrides, method=cell.method))
+            recipe = method.hparams(cell.profile, host.splits.get(cell.train_split))
+            check_hparams(method, apply_overrides(recipe, cell.overrides, method=cell.method))
         except ConfigError as exc:
-            where = origin.get((cell.method, cell.overrides), "suite")
-            raise ConfigError(f"{where}: variant {cell.method} [{variant_label(cell.overrides)}]: {exc}") from None
+            raise ConfigError(f"{where}: {exc}") from None
+        _, no_ops = effective_overrides(recipe, cell.overrides, method=cell.method)
+        if no_ops:  # its records would be named after the other overrides, or be the method's own row
+            raise ConfigError(f"{where}: {variant_label(no_ops)} is the {cell.profile} recipe's value already "
+                              f"(training on {cell.train_split}); leave it out of the variant")
 
 
 def _check_suite_names(suite: Suite, host: Any) -> None:
@@ -111,9 +115,16 @@ def _check_suite_names(suite: Suite, host: Any) -> None:
         if host.splits.get(train).role != "train":
             raise ConfigError(f"{where}: transfer [{train}, {evaluation}]: {train} is not a training split "
                               "(the first entry is what the model trains on)")
-        spec = host.splits.get(evaluation)
+        spec, train_spec = host.splits.get(evaluation), host.splits.get(train)
         if spec.role != "eval":
             raise ConfigError(f"{where}: transfer [{train}, {evaluation}]: {evaluation} is not an evaluation split")
+        if spec.train_split == train:
+            raise ConfigError(f"{where}: transfer [{train}, {evaluation}]: {evaluation} trains on {train} in-domain; "
+                              "list it under splits")
+        views = {train_spec.query_view, train_spec.reference_view}
+        if {spec.query_view, spec.reference_view} != views:
+            raise ConfigError(f"{where}: transfer [{train}, {evaluation}]: {train} trains {' and '.join(sorted(views))} "
+                              f"views but {evaluation} evaluates {spec.query_view} -> {spec.reference_view}")
         evaluations.append(spec)
     listed = {spec.name for spec in evaluations}
     for name, _ in suite.seeds_for:

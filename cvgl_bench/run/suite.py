@@ -181,7 +181,8 @@ def parse_suite(data: Any, where: str = "suite") -> Suite:
     if not isinstance(data.get("profile", "cpu"), str):
         raise ConfigError(f"{where}: 'profile' must be one profile name")
     variants = _variants(data.get("variants") or [], list(data["methods"]),
-                         set(data.get("splits") or ()) | {evaluation for _, evaluation in transfer}, where)
+                         set(data.get("splits") or ()) | {evaluation for _, evaluation in transfer},
+                         set(data.get("splits") or ()), where)
     return Suite(name=str(data.get("name") or Path(where).stem), profile=str(data.get("profile", "cpu")),
                  methods=tuple(data["methods"]), splits=tuple(data.get("splits") or ()), transfer=tuple(transfer),
                  seeds=tuple(sorted(set(seeds))),
@@ -190,7 +191,8 @@ def parse_suite(data: Any, where: str = "suite") -> Suite:
                  description=str(data.get("description", "")), path=where)
 
 
-def _variants(items: Any, methods: list[str], evaluations: set[str], where: str) -> tuple[Variant, ...]:
+def _variants(items: Any, methods: list[str], evaluations: set[str], in_domain: set[str],
+              where: str) -> tuple[Variant, ...]:
     """The suite's ``variants`` entries, each checked: a listed method, well-formed ``set`` items
     (``KEY=VALUE``, as ``run --set``), and splits the suite evaluates."""
     from .overrides import parse_set
@@ -210,7 +212,18 @@ def _variants(items: Any, methods: list[str], evaluations: set[str], where: str)
         splits = item.get("splits") or []
         if not _names(splits) or set(splits) - evaluations:
             raise ConfigError(f"{where}: variant splits must be evaluation splits of the suite, got {splits!r}")
-        out.append(Variant(str(item["method"]), parse_set(settings), tuple(splits)))
+        only_transfer = sorted(set(splits) - in_domain)
+        if only_transfer:  # Variant.covers: a variant with splits runs on their in-domain evaluations only
+            raise ConfigError(f"{where}: variant splits name {only_transfer[0]}, which the suite evaluates only as a "
+                              "transfer target; a variant's splits are in-domain evaluations (leave splits out to "
+                              "run it on every evaluation, transfers included)")
+        variant = Variant(str(item["method"]), parse_set(settings), tuple(splits))
+        twin = next((v for v in out if v.method == variant.method and sorted(v.overrides) == sorted(variant.overrides)),
+                    None)
+        if twin is not None:
+            raise ConfigError(f"{where}: variant {variant.method} [{variant.label}] is listed twice (as "
+                              f"[{twin.label}] before); list it once")
+        out.append(variant)
     return tuple(out)
 
 
