@@ -462,6 +462,11 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
               help="Checkpoints, training state and run logs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads per cell (default: the profile's threads hparam, else torch's choice).")
+@click.option("--on-corrupt", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="A corrupt image fails its cell, or is skipped and counted, as with 'run'.")
+@click.option("--resume/--restart", default=True, show_default=True,
+              help="Continue interrupted trainings and reuse trained models, or train every cell from scratch "
+                   "and rewrite its records (unless --overwrite never), as with 'run'.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the cells (with --dry-run) or each cell's outcome as JSON instead of a table and a line.")
 def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ...], gpus_per_cell: int,
@@ -469,7 +474,7 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
          slurm_qos: str | None, slurm_cpus_per_task: int | None, slurm_mem_gb: int | None,
          slurm_constraint: str | None, slurm_params: tuple[str, ...], wait: bool, dry_run: bool,
          data_root: str | None, overwrite: str, results_dir: str, runs_dir: str, device: str | None,
-         threads: int | None, as_json: bool) -> None:
+         threads: int | None, on_corrupt: str, resume: bool, as_json: bool) -> None:
     """Run every cell of SUITES (files, or names of shipped suites: synth, cvusa, cvact, vigor, university1652;
     default: synth); rerun to resume."""
     from .errors import ConfigError
@@ -495,7 +500,8 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
             echo_table(rows)
         return
     options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
-                         device=device, threads=threads, progress=False, log=lambda line: click.echo(line, err=True))
+                         device=device, threads=threads, on_corrupt=on_corrupt, resume=resume, progress=False,
+                         log=lambda line: click.echo(line, err=True))
     slurm = {"cluster": slurm_cluster, "timeout_min": timeout_min, "wait": wait,
              **_slurm_parameters(slurm_partition, slurm_account, slurm_qos, slurm_cpus_per_task, slurm_mem_gb,
                                  slurm_constraint, slurm_params)}

@@ -158,3 +158,21 @@ def test_suites_that_would_silently_drop_double_or_misfile_cells_are_refused_bef
 
     with pytest.raises(ConfigError, match=message):
         expand([load_suite(write(tmp_path, text))], host=PluginHost(entry_points=True).load())
+
+
+def test_grid_takes_the_options_its_own_messages_name(gw_host, monkeypatch, tmp_path):
+    """A cell's errors say '--restart' and '--on-corrupt skip'; grid had neither (outside audit)."""
+    from click.testing import CliRunner
+
+    from cvgl_bench.cli import cli
+    from cvgl_bench.run import grid as grid_module
+
+    seen = []
+    monkeypatch.setattr(grid_module, "run_grid", lambda cells, options, **kw: seen.append(options) or [])
+    suite = write(tmp_path, "methods: [anyview]\nsplits: [gw_a_test]\n")
+    done = CliRunner().invoke(cli, ["grid", str(suite), "--restart", "--on-corrupt", "skip", "--results",
+                                    str(tmp_path / "r"), "--runs", str(tmp_path / "u")])
+    assert done.exit_code == 0, done.output
+    assert not seen[0].resume and seen[0].on_corrupt == "skip"
+    CliRunner().invoke(cli, ["grid", str(suite), "--results", str(tmp_path / "r"), "--runs", str(tmp_path / "u")])
+    assert seen[1].resume and seen[1].on_corrupt == "fail"
