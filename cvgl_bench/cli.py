@@ -484,7 +484,7 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
 
     h = host()
     paths = suites or (str(_default_suite()),)
-    cells = expand([load_suite(p) for p in paths], list(seeds) or None, host=h)
+    cells = expand([load_suite(p) for p in paths], list(seeds) or None, host=h, log=lambda line: click.echo(line, err=True))
     note_unread_data_root(h, data_root, {name for c in cells for name in (*c.eval_splits, c.train_split)})
     if device and executor == "local" and not dry_run:
         from .distributed import resolve_device

@@ -176,3 +176,20 @@ def test_grid_takes_the_options_its_own_messages_name(gw_host, monkeypatch, tmp_
     assert not seen[0].resume and seen[0].on_corrupt == "skip"
     CliRunner().invoke(cli, ["grid", str(suite), "--results", str(tmp_path / "r"), "--runs", str(tmp_path / "u")])
     assert seen[1].resume and seen[1].on_corrupt == "fail"
+
+
+def test_a_suite_that_makes_no_cell_says_why_and_skipped_methods_are_named(tmp_path):
+    from cvgl_bench.plugins import PluginHost
+
+    host = PluginHost(entry_points=True).load()
+    with pytest.raises(ConfigError, match=r"it makes no cell \(no method of it can embed the views of its splits\)"):
+        expand([load_suite(write(tmp_path, "profile: cpu\nmethods: [safa]\nsplits: [synth_u1652_d2s]\n"))], host=host)
+    with pytest.raises(ConfigError, match=r"it makes no cell \(no splits and no transfer\)"):
+        expand([load_suite(write(tmp_path, "profile: cpu\nmethods: [safa]\n"))], host=host)
+    with pytest.raises(ConfigError, match="'name' must be text, not list"):
+        load_suite(write(tmp_path, "methods: [safa]\nname: [a, b]\n"))
+    lines = []
+    suite = load_suite(write(tmp_path, "profile: cpu\nmethods: [safa, clnet]\nsplits: [synth_u1652_d2s]\n"))
+    assert [c.method for c in expand([suite], host=host, log=lines.append)] == ["clnet"]
+    assert lines == ["[cvgl-bench grid] safa skipped on synth_u1652_d2s: it embeds the ground, satellite views, "
+                     "not drone -> satellite"]

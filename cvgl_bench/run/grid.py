@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,14 @@ from .suite import Suite
 EXECUTORS = ("local", "slurm")
 
 
-def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, *, host: Any) -> list[Cell]:
+def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, *, host: Any,
+           log: Callable[[str], None] | None = None) -> list[Cell]:
     """Every cell of the suites, evaluations grouped per trained model, in a stable order.
 
     ``seeds`` replaces each suite's ``seeds`` (``seeds_for`` still adds its extra seeds). A
-    cell carries the suite's protocol options; each of its splits takes the ones it has.
+    cell carries the suite's protocol options; each of its splits takes the ones it has. A method
+    that cannot embed a split's views is skipped, and ``log`` is told; a suite that makes no cell
+    at all is an error.
     """
     groups: dict[tuple[str, str, str, int, tuple], list[str]] = {}
     variant_origin: dict[tuple[str, tuple], str] = {}
@@ -39,7 +42,7 @@ def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, *, host:
             _check_suite_names(suite, host)
         except (UnknownNameError, PluginError) as exc:  # a name the suite uses: say which suite
             raise ConfigError(f"suite {suite.path or suite.name}: {exc}") from None
-        protocol = suite.protocol
+        protocol, made = suite.protocol, 0
         pairs = [(host.splits.get(s).train_split, s, True) for s in suite.splits]
         pairs += [(train, evaluation, False) for train, evaluation in suite.transfer]
         for train, evaluation, in_domain in pairs:
@@ -53,12 +56,20 @@ def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, *, host:
                 variant_origin.setdefault((v.method, v.overrides), f"suite {suite.path or suite.name}")
             for method, overrides in runs:
                 if not host.methods.get(method).supports(spec):
+                    if log is not None and not overrides:
+                        log(f"[cvgl-bench grid] {method} skipped on {evaluation}: it embeds the "
+                            f"{', '.join(host.methods.get(method).views)} views, not {spec.query_view} -> "
+                            f"{spec.reference_view}")
                     continue
+                made += 1
                 for seed in run_seeds:
                     key = (method, suite.profile, train, seed, protocol, overrides)
                     evals = groups.setdefault(key, [])
                     if evaluation not in evals:
                         evals.append(evaluation)
+        if not made:
+            why = "no splits and no transfer" if not pairs else "no method of it can embed the views of its splits"
+            raise ConfigError(f"suite {suite.path or suite.name}: it makes no cell ({why})")
     cells = []
     for (m, p, t, s, proto, overrides), evals in groups.items():
         specs = [host.splits.get(e) for e in evals]

@@ -180,6 +180,9 @@ def parse_suite(data: Any, where: str = "suite") -> Suite:
         raise ConfigError(f"{where}: protocol must map protocol options to values, e.g. {{ties: loose}}")
     if not isinstance(data.get("profile", "cpu"), str):
         raise ConfigError(f"{where}: 'profile' must be one profile name")
+    for key in ("name", "description"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ConfigError(f"{where}: {key!r} must be text, not {type(data[key]).__name__}")
     variants = _variants(data.get("variants") or [], list(data["methods"]),
                          set(data.get("splits") or ()) | {evaluation for _, evaluation in transfer},
                          set(data.get("splits") or ()), where)
