@@ -607,7 +607,8 @@ def _default_suite() -> Any:
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--figure-format", "figure_formats", multiple=True, type=click.Choice(["svg", "pdf"]),
               help="Also write every figure in this format, beside its PNG/JPEG, for papers (repeatable; needs --out).")
-@click.option("--no-examples", is_flag=True, help="Skip the retrieval-example plots (they load the split's images).")
+@click.option("--no-examples", is_flag=True, help="Skip the retrieval-example plots and the spatial-map figures "
+              "(they load the split's images and the checkpoints).")
 @click.option("--no-significance", is_flag=True, help="Skip the paired bootstrap against the best method.")
 @click.option("--n-boot", default=2000, show_default=True, type=int, callback=lambda ctx, param, value: check_resamples(
     value), help="Bootstrap resamples of the significance test (100 to 1,000,000; its seed is 0).")

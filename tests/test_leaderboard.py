@@ -505,3 +505,14 @@ def test_records_made_before_place_resampling_get_intervals_over_places(tmp_path
     text = lb.render_text(board, "md")
     assert "300 queries show 20 places, resampled with all their queries" in text
     assert "paired bootstrap over places" in text
+
+
+def test_rows_with_the_same_value_share_a_rank_and_the_page_states_units_and_the_k_of_r1pct(tmp_path):
+    """Identical rows were numbered 3 and 4; no page said the cells are percent (outside audit)."""
+    for method in ("a", "b", "c"):
+        write_record(tmp_path, method=method, seed=0, arrays=constant_ranks(0 if method == "a" else 1), **CVUSA)
+    text = lb.render_text(build(tmp_path, significance=False), "md")
+    ranks = re.findall(r"^\|\s+(\d+)\s+\|\s+(\w)\s+\|", text, re.M)
+    assert ranks == [("1", "a"), ("2", "b"), ("2", "c")]
+    assert "Cells: percent; each row is one run (*), with its 95% bootstrap interval [lo, hi]." in text
+    assert re.search(r"R@1%: recall@\d+ on this gallery of [\d,]+ \(floor rounding\)\.", text)

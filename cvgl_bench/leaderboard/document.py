@@ -148,9 +148,12 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
     headers += ["Sig. vs best"] + [EFFICIENCY_HEADERS[k] for k in eff]
     numeric += [False] + [True] * len(eff)
     rows = []
+    rank, previous = 0, None
     for i, row in enumerate(table.rows, 1):
         ranked = row.value(primary) is not None
-        cells = [str(i) if ranked else "", row.label, row.profile, row.implementation, _seeds_cell(row)]
+        if ranked and row.value(primary) != previous:  # rows with the same value share a rank (1, 2, 2, 4)
+            rank, previous = i, row.value(primary)
+        cells = [str(rank) if ranked else "", row.label, row.profile, row.implementation, _seeds_cell(row)]
         cells += [format_stat(row.stats.get(m)) for m in table.metrics]
         if show_published:
             number = row.published.number(primary) if row.published else None
@@ -161,7 +164,13 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
         effc = _efficiency_cells(row)
         cells += [effc[k] for k in eff]
         rows.append(cells)
-    notes = ["Cells: mean \u00b1 half-width of the 95% Student-t interval over seeds."]
+    several = any(len(r.runs) > 1 for r in table.rows)
+    notes = ["Cells: percent; " + ("mean \u00b1 half-width of the 95% Student-t interval over seeds" if several
+                                   else f"each row is one run ({N1_MARK}), with its 95% bootstrap interval [lo, hi]")
+             + "."]
+    k_note = _r1pct_note(table)
+    if k_note:
+        notes.append(k_note)
     notes += [f"Code '{kind}': {IMPLEMENTATIONS[kind]}." for kind in sorted({r.implementation for r in table.rows})
               if kind in IMPLEMENTATIONS]
     if lower:
@@ -187,13 +196,28 @@ def main_table(table: BenchmarkTable) -> tuple[Table, list[str]]:
     best = table.best
     if best is not None and len(table.rows) > 1:
         notes.append(f"Sig. vs best: paired bootstrap over places of {metric_label(primary)} against the best row "
-                     f"({best.label}), per-query scores recomputed from the stored ranks; 'yes' when p < 0.05.")
+                     f"({best.label}), per-query scores recomputed from the stored ranks; 'yes' when p < 0.05. It "
+                     "holds the trained models fixed, so it does not see seed-to-seed variation, and it is not "
+                     "corrected for comparing several rows.")
     devices = sorted({d for r in table.rows for d in r.devices})
     if "queries_per_s" in eff:
-        notes.append("Queries/s measured on: " + "; ".join(devices) + " (while embedding the queries; a record "
-                     "whose query embeddings came from the embedding cache has none).")
+        notes.append("Queries/s: the median over the row's seeds, measured on " + "; ".join(devices) + " while "
+                     "embedding the queries (a record whose query embeddings came from the embedding cache has "
+                     "none); cells that ran side by side (grid --jobs) shared the machine.")
     notes.extend(table.notes)
     return Table(headers, rows, numeric), notes
+
+
+def _r1pct_note(table: BenchmarkTable) -> str:
+    """What k ``recall@1%`` is on this table's gallery (it equals recall@10 on a gallery of about 1,000)."""
+    from ..evaluate.metrics import top_one_percent
+
+    rules = {row.protocol.get("r1pct", "floor") for row in table.rows}
+    if "recall@1%" not in table.metrics or not table.n_references or len(rules) != 1:
+        return ""
+    rule = rules.pop()
+    k = top_one_percent(table.n_references, rule)
+    return f"{metric_label('recall@1%')}: recall@{k} on this gallery of {table.n_references:,} ({rule} rounding)."
 
 
 def _places_text(table: BenchmarkTable) -> str:
@@ -333,8 +357,10 @@ def index_document(board: Leaderboard) -> Document:
     doc.blocks.append(Heading(board.title, 1))
     if board.description:
         doc.blocks.append(Text(board.description))
-    published = f"published numbers from {board.published.path.name}" if board.published.path else \
-        "no published numbers loaded"
+    shown = any(row.published for table in board.tables for row in table.rows)
+    published = (f"published numbers from {board.published.path.name}" if shown else
+                 f"{board.published.path.name} loaded, but no table here has a published number") \
+        if board.published.path else "no published numbers loaded"
     doc.blocks.append(Text(f"{board.n_records} records, {len(board.tables)} benchmark tables; {published}."))
     if board.warnings:
         doc.blocks += [Heading("Warnings", 2), Notes(list(board.warnings))]
@@ -344,10 +370,14 @@ def index_document(board: Leaderboard) -> Document:
                 for label, values, mean in overview.rows]
         doc.blocks.append(Table(["Method (profile)", *overview.columns, "Mean"], rows,
                                 [False] + [True] * (len(overview.columns) + 1)))
+        notes = ["Each cell is its benchmark table's headline metric, in percent: the mean over seeds where the "
+                 "row has several, else its one run; each table gives the seeds and the intervals. Mean: the "
+                 "plain mean of the row's cells."]
         if any(mean is None for _, _, mean in overview.rows):
-            doc.blocks.append(Notes([f"{DASH}: the row misses a benchmark, so it has no mean (never averaged over "
-                                     "incomplete rows) and sorts last. An empty cell has no record; the "
-                                     "benchmark's own table says why when a suite asked for it."]))
+            notes.append(f"{DASH}: the row misses a benchmark, so it has no mean (never averaged over incomplete "
+                         "rows) and sorts last. An empty cell has no record; the benchmark's own table says why "
+                         "when a suite asked for it.")
+        doc.blocks.append(Notes(notes))
     for task in ("in-domain", "transfer"):
         links = [(t.title, t.key) for t in board.tables if t.task == task]
         if links:
