@@ -404,7 +404,7 @@ def _echo_config(p: Any, hparams: dict[str, Any], as_json: bool, checkpoint: str
     cell = p.cell
     config = {"method": cell.method, "profile": cell.profile, "checkpoint": checkpoint,
               "train_split": p.train_spec.name,
-              "eval_splits": [spec.name for spec in p.eval_specs], "variant": cell.variant or None,
+              "eval_splits": [spec.name for spec in p.eval_specs], "variant": cell.variant,
               "protocol": {spec.name: resolve_protocol(spec, p.protocol_for(spec)) for spec in p.eval_specs},
               "hparams": hparams}
     if as_json:
@@ -490,24 +490,25 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
         from .distributed import resolve_device
 
         resolve_device(device)
-    rows = [{"cell": n, "method": c.method, "variant": variant_label(c.overrides) or "-", "train": c.train_split,
-             "eval": ", ".join(c.eval_splits), "profile": c.profile, "seed": c.seed} for n, c in enumerate(cells, 1)]
-    if dry_run:
-        if as_json:
-            echo_json([{**row, "eval": list(c.eval_splits), "protocol": dict(c.protocol)}
-                       for row, c in zip(rows, cells)])
-        else:
-            echo_table(rows)
-        return
-    options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
-                         device=device, threads=threads, on_corrupt=on_corrupt, resume=resume, progress=False,
-                         log=lambda line: click.echo(line, err=True))
     slurm = {"cluster": slurm_cluster, "timeout_min": timeout_min, "wait": wait,
              **_slurm_parameters(slurm_partition, slurm_account, slurm_qos, slurm_cpus_per_task, slurm_mem_gb,
                                  slurm_constraint, slurm_params)}
     if executor != "slurm" and (len(slurm) > 3 or not wait):
         raise ConfigError("the slurm options (--slurm-partition, --slurm-qos and the others) and --no-wait apply "
                           "to --executor slurm only")
+    # JSON spells "no variant" as records do (""); the table shows "-"
+    rows = [{"cell": n, "method": c.method, "variant": variant_label(c.overrides), "train": c.train_split,
+             "eval": ", ".join(c.eval_splits), "profile": c.profile, "seed": c.seed} for n, c in enumerate(cells, 1)]
+    if dry_run:
+        if as_json:
+            echo_json([{**row, "eval": list(c.eval_splits), "protocol": dict(c.protocol)}
+                       for row, c in zip(rows, cells)])
+        else:
+            echo_table([{**row, "variant": row["variant"] or "-"} for row in rows])
+        return
+    options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
+                         device=device, threads=threads, on_corrupt=on_corrupt, resume=resume, progress=False,
+                         log=lambda line: click.echo(line, err=True))
     outcome = run_grid(cells, options, executor=executor, jobs=jobs, gpus_per_cell=gpus_per_cell, slurm=slurm,
                        host=h)
     failed = [f"{c} {o}" for c, o in zip(cells, outcome) if isinstance(o, str) and o.startswith("failed")]

@@ -40,7 +40,7 @@ def test_dry_run_json_and_a_no_op_override_is_no_variant(toy_host, tmp_path):
                    tmp_path)
     assert done.exit_code == 0, done.output
     config = json.loads(done.stdout)
-    assert config["variant"] is None and config["hparams"]["epochs"] == 2
+    assert config["variant"] == "" and config["hparams"]["epochs"] == 2
     assert "is the recipe's value already" in done.stderr
 
 

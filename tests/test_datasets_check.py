@@ -157,3 +157,19 @@ def test_evaluation_queries_that_are_training_images_are_reported(host, tmp_path
     (entry,) = [e for e in leaked["splits"] if e["split"] == "cvusa_test"]
     assert entry["leaked_queries"] == 1 and "1 query images are also training images" in entry["status"]
     assert not any(key.startswith("_") for e in leaked["splits"] for key in e)
+
+
+def test_a_synthetic_dataset_is_checked_where_it_was_generated_and_a_data_root_is_named_unread(
+        make_host, tmp_path, monkeypatch):
+    """It reported --data-root as the folder checked while checking the cache, and without it failed
+    on a cache folder that never exists (outside audit)."""
+    monkeypatch.setenv("CVGL_BENCH_SYNTH_SIZE", "tiny")
+    monkeypatch.setenv("CVGL_BENCH_CACHE", str(tmp_path / "cache"))
+    make_host(entry_points=True)
+    done = run("synth_cvusa", "--json")
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)
+    assert report["ok"] and report["root"].startswith(str(tmp_path / "cache" / "synth" / "cvusa-tiny-seed0-v"))
+    other = run("synth_cvusa", "--json", "--data-root", str(tmp_path / "elsewhere"))
+    assert other.exit_code == 0 and json.loads(other.stdout)["root"] == report["root"]
+    assert "--data-root " + str(tmp_path / "elsewhere") + " is not read: synthetic splits" in other.stderr

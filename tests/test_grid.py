@@ -193,3 +193,19 @@ def test_a_suite_that_makes_no_cell_says_why_and_skipped_methods_are_named(tmp_p
     assert [c.method for c in expand([suite], host=host, log=lines.append)] == ["clnet"]
     assert lines == ["[cvgl-bench grid] safa skipped on synth_u1652_d2s: it embeds the ground, satellite views, "
                      "not drone -> satellite"]
+
+
+def test_grid_json_spells_no_variant_as_records_do_and_a_dry_run_refuses_slurm_options_too(gw_host, tmp_path):
+    """grid --json said "variant": "-" (the table's placeholder); records say ""; --slurm-qos passed a
+    dry run that the real grid refused (outside audit)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cvgl_bench.cli import cli
+
+    suite = write(tmp_path, "methods: [anyview]\nsplits: [gw_a_test]\n")
+    done = CliRunner().invoke(cli, ["grid", str(suite), "--dry-run", "--json"])
+    assert done.exit_code == 0 and json.loads(done.stdout)[0]["variant"] == ""
+    refused = CliRunner().invoke(cli, ["grid", str(suite), "--dry-run", "--slurm-qos", "x"])
+    assert refused.exit_code == 2 and "apply to --executor slurm only" in refused.output

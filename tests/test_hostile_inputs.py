@@ -230,7 +230,8 @@ def test_run_refuses_an_override_of_the_wrong_kind_before_loading_data(tmp_path,
 
 @pytest.mark.parametrize("args,env,needle", [
     (("--set", "epochs=-1"), {}, "epochs must be an integer at least 1, not -1"),
-    (("--set", "lr=.inf"), {}, "lr must be a finite number above 0, not inf"),
+    (("--set", "lr=.inf"), {}, "--set lr=.inf: a hparam holds finite numbers only (no inf or NaN"),
+    (("--set", "augment.color_jitter=.nan", "--dry-run"), {}, "--set augment.color_jitter=.nan: a hparam holds finite"),
     (("--set", "lr=-1e-3", "--dry-run"), {}, "lr must be a finite number above 0"),
     (("--threads", "0"), {}, "'--threads': 0 is not in the range x>=1"),
     ((), {"CVGL_BENCH_THREADS": "two"}, "CVGL_BENCH_THREADS must be a positive integer, not 'two'"),

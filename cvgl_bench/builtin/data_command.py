@@ -107,9 +107,12 @@ def cvgl_bench_register_commands(cli):
         from ..console import command_host, echo_json
         from ..data.check import check_dataset
 
+        from ..console import note_unread_data_root
+
         h = command_host()
         spec = _dataset_spec(h, dataset)
-        folder = _dataset_folder(spec, root)
+        note_unread_data_root(h, root, [s.name for s in h.splits if s.dataset == spec.name])
+        folder = _dataset_folder(spec, None if spec.synthetic else root)
         report = check_dataset(spec.name, folder, decode=decode, host=h)
         _note_if_run_would_not_find(spec, root, folder)
         if as_json:

@@ -97,7 +97,7 @@ def check_dataset(name: str, root: str | os.PathLike, *, decode: bool = False, h
         raise TypeError("check_dataset needs the plugin host (host=...)")
     dataset = host.datasets.get(name)
     root = Path(root)
-    if not root.is_dir():
+    if not root.is_dir() and not dataset.synthetic:  # a synthetic split finds (or makes) its own folder
         raise DataError(f"{root}: dataset folder does not exist")
     seen: dict[str, str | None] = {}
     entries = []
@@ -110,7 +110,10 @@ def check_dataset(name: str, root: str | os.PathLike, *, decode: bool = False, h
         for override in variants:
             entries.append(_check_split(split, root, override, decode, seen, host))
     _check_overlap(entries)
-    return {"dataset": dataset.name, "root": str(root), "ok": all(e["status"] == "ok" for e in entries),
+    generated = next((e.pop("_generated_root") for e in entries if e.get("_generated_root")), None)
+    for entry in entries:
+        entry.pop("_generated_root", None)
+    return {"dataset": dataset.name, "root": generated or str(root), "ok": all(e["status"] == "ok" for e in entries),
             "splits": entries}
 
 
@@ -143,6 +146,9 @@ def _check_split(split: Any, root: Path, override: dict[str, str], decode: bool,
     entry["_train_split"] = split.train_split
     info = {k: v for k, v in data.info.items() if isinstance(v, (int, float, str, bool))}
     entry["info"] = info
+    synthetic = data.info.get("synthetic")
+    if isinstance(synthetic, dict) and synthetic.get("root"):
+        entry["_generated_root"] = str(synthetic["root"])  # where the synthetic split really is
     paths = list(data.queries.paths) + list(data.references.paths)
     problems = _scan(paths, decode, seen)
     entry["missing"] = len(problems["missing"])

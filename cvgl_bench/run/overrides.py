@@ -79,7 +79,11 @@ def parse_set(items: Iterable[str]) -> Overrides:
             raise ConfigError(f"--set takes KEY=VALUE (e.g. ncm=off, lr=1e-4, augment.flip_p=0), got {item!r}")
         if not _KEY.match(key):
             raise ConfigError(f"--set key {key!r} must be a hparams name, dotted for nested ones (augment.flip_p)")
-        value = json.dumps(parse_value(text.strip()), sort_keys=True)
+        try:
+            value = json.dumps(parse_value(text.strip()), sort_keys=True, allow_nan=False)
+        except ValueError:
+            raise ConfigError(f"--set {key}={text.strip()}: a hparam holds finite numbers only (no inf or NaN, "
+                              "which JSON records cannot hold)") from None
         if out.get(key, value) != value:
             raise ConfigError(f"--set {key} is given twice with different values; keep one")
         out[key] = value
