@@ -89,6 +89,8 @@ def test_unparsable_split_exits_2_with_the_line(host, tmp_path):
     result = run("cvusa", "--root", str(root))
     assert result.exit_code == 2
     assert "val-19zl.csv line 1: expected 3 comma-separated paths" in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and errors[0].startswith("Error: cvusa_test: ") and "val-19zl.csv line 1" in errors[0]
 
 
 def test_decode_option_finds_truncated_images(host, tmp_path):

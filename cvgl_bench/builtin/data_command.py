@@ -119,7 +119,10 @@ def cvgl_bench_register_commands(cli):
             echo_json(report)
         else:
             _print_report(report)
-        if any(e["status"] == "error" for e in report["splits"]):
+        errors = [e for e in report["splits"] if e["status"] == "error"]
+        if errors:  # the report is on stdout; the one line of the failure on stderr, as every command's
+            click.echo(f"Error: {errors[0]['split']}: {errors[0]['error']}"
+                       + (f" (and {len(errors) - 1} more split(s))" if len(errors) > 1 else ""), err=True)
             raise SystemExit(2)
         if not report["ok"]:
             raise SystemExit(1)
