@@ -227,7 +227,7 @@ def _check_backbone(hp: Mapping[str, Any], unread: Iterable[str]) -> None:
                                "timm's is null in its recipe; a pretrained tag follows a dot)") from None
     except UserError:
         raise
-    except RuntimeError:  # an operator without a meta kernel (NotImplementedError is one too)
+    except RuntimeError:  # an operator without a meta kernel
         return  # it cannot be built on the meta device here; it is checked when the model is built
     except Exception as exc:  # noqa: BLE001 - timm's refusal of an argument, in one line
         first = (str(exc).splitlines() or [""])[0]
