@@ -513,7 +513,7 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
                        host=h)
     failed = [f"{c} {o}" for c, o in zip(cells, outcome) if isinstance(o, str) and o.startswith("failed")]
     if as_json:
-        echo_json([{**row, "eval": list(c.eval_splits), "status": _grid_status(o)}
+        echo_json([{**row, "eval": list(c.eval_splits), "protocol": dict(c.protocol), "status": _grid_status(o)}
                    for row, c, o in zip(rows, cells, outcome)])
     else:
         submitted = sum(isinstance(o, str) and o.startswith("submitted") for o in outcome)
@@ -545,12 +545,15 @@ def _slurm_parameters(partition: str | None, account: str | None, qos: str | Non
 
 
 def _grid_status(outcome: Any) -> dict[str, Any]:
-    """One cell's outcome as plain data: ok with its records, submitted (--no-wait), or the failure."""
+    """One cell's outcome as plain data with the same keys whatever happened: ``state`` is ok,
+    failed or submitted (--no-wait); what a cell run in another process trained or wrote is not
+    known here and is null."""
     if isinstance(outcome, str):
-        failed = outcome.startswith("failed")
-        return {"ok": not failed, "error": outcome if failed else None,
-                "submitted": outcome if outcome.startswith("submitted") else None}
-    return {"ok": True, "trained": bool(getattr(outcome, "trained", False)),
+        state = "failed" if outcome.startswith("failed") else "submitted" if outcome.startswith("submitted") else "ok"
+        return {"state": state, "ok": state != "failed", "error": outcome if state == "failed" else None,
+                "submitted": outcome if state == "submitted" else None, "trained": None, "written": None, "kept": None}
+    return {"state": "ok", "ok": True, "error": None, "submitted": None,
+            "trained": bool(getattr(outcome, "trained", False)),
             "written": [str(p) for p in getattr(outcome, "written", [])],
             "kept": [str(p) for p in getattr(outcome, "kept", [])]}
 

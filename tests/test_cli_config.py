@@ -141,6 +141,7 @@ def test_grid_and_synth_speak_json(toy_host, tiny_world, tmp_path):
     assert done.exit_code == 0, done.output
     (outcome,) = json.loads(done.stdout)
     assert outcome["status"]["ok"] and outcome["status"]["trained"] and len(outcome["status"]["written"]) == 1
+    assert set(outcome) == set(cell) | {"status"}  # the dry run's keys, protocol included, and the outcome
     made = CliRunner().invoke(cli, ["synth", "--layout", "cvusa", "--out", str(tmp_path / "s"), "--size", "tiny",
                                     "--quiet", "--json"])
     assert made.exit_code == 0, made.output

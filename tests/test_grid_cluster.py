@@ -81,6 +81,7 @@ def test_no_wait_submits_and_returns_with_the_job_ids(fake_submitit, suite, tmp_
     assert done.exit_code == 0, done.output
     outcomes = json.loads(done.stdout)
     assert [o["status"]["submitted"] for o in outcomes] == ["submitted (job 4242_0)", "submitted (job 4242_1)"]
+    assert [o["status"]["state"] for o in outcomes] == ["submitted", "submitted"]
     jobs = json.loads((tmp_path / "runs" / "submitit" / "jobs.json").read_text())
     assert [j["job_id"] for j in jobs] == ["4242_0", "4242_1"]
 
@@ -152,3 +153,13 @@ def test_the_shipped_suite_runs_clnets_ablations_with_three_seeds():
     assert {v.overrides for v in suite.variants} >= {(("ncm", '"off"'),), (("nec", "false"),), (("gfr", "false"),)}
     assert all(v.method == "clnet" and v.splits == ("synth_cvusa_test",) for v in suite.variants)
     assert suite.seeds_of("synth_cvusa_test") == (0, 1, 2)
+
+
+def test_every_grid_outcome_has_the_same_keys():
+    from cvgl_bench.cli import _grid_status
+    from cvgl_bench.run.cell import Cell, CellResult
+
+    outcomes = [_grid_status(o) for o in ("ok", "failed (exit 2)", "submitted (job 1_0)", CellResult(Cell("tiny", ("t",)), trained=True))]
+    assert len({tuple(sorted(o)) for o in outcomes}) == 1
+    assert [o["state"] for o in outcomes] == ["ok", "failed", "submitted", "ok"]
+    assert [o["ok"] for o in outcomes] == [True, False, True, True]
