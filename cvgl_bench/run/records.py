@@ -89,7 +89,7 @@ def complete(job: Pending, scored: Any, model: TrainedModel, train_fingerprint: 
     record.n_queries, record.n_references = len(data.queries), len(data.references)
     record.intervals = results.IntervalInfo(scored.n_places, scored.n_boot, scored.seed)
     record.checkpoint = results.CheckpointRef(**model.checkpoint)
-    record.efficiency = {**efficiency, **({"queries_per_s": queries_per_s} if queries_per_s is not None else {})}
+    record.efficiency = {**efficiency, "queries_per_s": queries_per_s}  # null: the query embeddings came from the cache
     info = model.info
     record.provenance = {
         **base,
