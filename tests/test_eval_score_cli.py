@@ -94,6 +94,13 @@ def test_score_json_is_one_object_and_row_order_does_not_matter(tiny):
         lo, hi = metric["ci95"]
         assert lo <= metric["value"] <= hi and metric["convention"] and metric["higher_is_better"]
     assert "floor(R/100) = 0" in data["metrics"]["recall@1%"]["convention"]
+    assert data["intervals"] == {"places": data["n_places"], "resamples": 1000, "seed": 0}  # as a record says it
+    documented = (Path(__file__).resolve().parents[1] / "docs" / "json.md").read_text()
+    assert [key for key in data if f"`{key}`" not in documented] == []
+    other = json.loads(run("--dataset", "tiny_test", "--embeddings", tiny.path / "good.npz", "--data-root", tiny.root,
+                           "--json", "--seed", "7", "--n-boot", "200").stdout)
+    assert other["intervals"] == {"places": data["n_places"], "resamples": 200, "seed": 7}
+    assert other["metrics"]["recall@1"]["ci95"] != data["metrics"]["recall@1"]["ci95"]
     perm_q, perm_r = np.random.default_rng(1).permutation(NQ), np.random.default_rng(2).permutation(NR)
     shuffled = write(tiny, "shuffled", **{k: tiny.arrays[k][perm_q] for k in ("query", "query_ids")},
                      **{k: tiny.arrays[k][perm_r] for k in ("reference", "reference_ids")})

@@ -142,7 +142,8 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
         echo_json({"split": data.split, "embeddings": str(path), "backend": backend, "similarity": similarity,
                    "n_queries": result.n_queries, "n_references": result.n_references,
                    "n_places": result.n_places, "protocol": result.protocol, "dataset_fingerprint": data.fingerprint,
-                   "metrics": result.metrics, "record": str(written) if written else None})
+                   "metrics": result.metrics, "record": str(written) if written else None,
+                   "intervals": {"places": result.n_places, "resamples": result.n_boot, "seed": result.seed}})
         return
     options = ", ".join(f"{k}={v}" for k, v in sorted(result.protocol.items())) or "none"
     places = f" in {result.n_places} places" if result.n_places != result.n_queries else ""
