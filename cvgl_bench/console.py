@@ -15,8 +15,9 @@ import click
 
 
 def echo_json(data: Any) -> None:
-    """Print ``data`` as indented JSON (anything not JSON-native as its ``str``)."""
-    click.echo(json.dumps(data, indent=2, default=str))
+    """Print ``data`` as indented JSON (anything not JSON-native as its ``str``). A NaN or an
+    infinity raises: strict JSON readers refuse them, and no output of ours may hold one."""
+    click.echo(json.dumps(data, indent=2, default=str, allow_nan=False))
 
 
 def echo_table(rows: list[dict[str, Any]], empty: str = "(none)") -> None:
