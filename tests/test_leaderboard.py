@@ -348,6 +348,8 @@ def test_markdown_is_pipe_tables(board):
     header = next(line for line in text.splitlines() if line.startswith("|   #"))
     assert "R@1" in header and "Params (M)" in header and "Queries/s" in header
     assert "| 87.6 " in text or "87.6 |" in text
+    assert "<script" not in text and "&lt;script>alert(1)&lt;/script>" in text  # no raw HTML from a record
+    assert "p < 0.05" in text  # a "<" that opens no tag reads as written
 
 
 def test_csv_parses_with_pandas_and_holds_numbers(board, tmp_path):
@@ -361,7 +363,9 @@ def test_csv_parses_with_pandas_and_holds_numbers(board, tmp_path):
     assert s4g["published.recall@1.confidence"] == "S" and not s4g["published.recall@1.verified"]
     published = pd.read_csv(tmp_path / "csv" / "in-domain__cvusa_test.published.csv")
     assert set(published["paper_method"]) == {"Sample4Geo", "SAFA", "GeoDTR"}
-    assert pd.read_csv(io.StringIO(lb.render_text(board, "csv").split("\n\n")[0])).shape[0] == 3
+    printed = pd.read_csv(io.StringIO(lb.render_text(board, "csv")))  # one table: one header, a benchmark column
+    assert printed.shape[0] == 3 and set(printed["benchmark"]) == {"in-domain__cvusa_test"}
+    assert printed.drop(columns="benchmark").equals(frame)
 
 
 def test_latex_uses_booktabs_and_escapes(board, tmp_path):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from typing import Any
 
 from .document import Document, Figure, Heading, Links, Notes, Table, Text
@@ -27,7 +28,9 @@ EXTENSIONS = {"md": "md", "csv": "csv", "latex": "tex", "html": "html"}
 
 # -- markdown ---------------------------------------------------------------------------------
 def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """``text`` on one line, with ``|`` escaped, and ``<`` as ``&lt;`` where it could open raw HTML
+    (a tag, comment or autolink: markdown renderers pass those through), so "p < 0.05" reads as written."""
+    return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", str(text).replace("|", "\\|").replace("\n", " "))
 
 
 def to_markdown(doc: Document, *, link_ext: str = "md", images: bool = True) -> str:
@@ -260,6 +263,19 @@ def published_frame(table: BenchmarkTable) -> Any:
                             "protocol": ";".join(f"{k}={v}" for k, v in sorted(entry.protocol.items())),
                             "flags": ";".join(entry.flags)})
     return pd.DataFrame(records)
+
+
+def stdout_frame(board: Leaderboard) -> Any:
+    """Every table's rows as one CSV table with one header, each row named by its ``benchmark``
+    (the file key ``--out`` would give its table); a metric column is empty on a table without it.
+    The overview is left out: it is a view of these rows (``index.csv`` with ``--out``)."""
+    import pandas as pd
+
+    frames = [table_frame(t).assign(benchmark=t.key) for t in board.tables]
+    if not frames:
+        return pd.DataFrame(columns=["benchmark"])
+    merged = pd.concat(frames, ignore_index=True, sort=False)
+    return merged[["benchmark", *(c for c in merged.columns if c != "benchmark")]]
 
 
 def overview_frame(board: Leaderboard) -> Any:

@@ -18,8 +18,8 @@ import numpy as np
 from ..errors import ConfigError
 from ..fsutil import atomic_open
 from .document import Document, Figure, Text, index_document, table_document
-from .formats import (EXTENSIONS, LATEX_PREAMBLE, overview_frame, published_frame, table_frame, to_html, to_latex,
-                      to_markdown)
+from .formats import (EXTENSIONS, LATEX_PREAMBLE, overview_frame, published_frame, stdout_frame, table_frame,
+                      to_html, to_latex, to_markdown)
 from ..evaluate.curves import recall_curve
 from ..evaluate.metrics import top_one_percent
 from .tables import BenchmarkTable, Leaderboard
@@ -184,10 +184,9 @@ def render_text(board: Leaderboard, fmt: str = "md") -> str:
     if fmt == "html":
         raise ConfigError("--format html writes self-contained pages with plots; give --out DIR")
     if fmt == "csv":
-        parts = [overview_frame(board).to_csv(index=False)]
-        parts += [f"# {t.key}\n" + table_frame(t).to_csv(index=False) for t in board.tables]
-        return "\n".join(parts)
+        return stdout_frame(board).to_csv(index=False)
     docs = documents(board, plots=False, examples=False)
     if fmt == "md":
         return "\n".join(to_markdown(doc, images=False) for doc in docs)
     return "\n".join(to_latex(doc) for doc in docs)
+
