@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import types
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -79,6 +80,8 @@ def test_counts_missing_and_unreadable_files(host, tmp_path):
     assert any("not a regular file" in e for e in train["unreadable_examples"])
     assert test["unreadable"] == 1 and "not a JPEG or PNG" in test["unreadable_examples"][0]
     assert "counts differ from the official pairs 35532" in train["status"]
+    documented = (Path(__file__).resolve().parents[1] / "docs" / "json.md").read_text()
+    assert [key for entry in (report, train, test) for key in entry if f"`{key}`" not in documented] == []
     text = run("cvusa", "--data-root", str(tmp_path)).output  # a data root holding CVUSA/ works too
     assert "4 (official 35532)" in text and "missing: " in text and "PROBLEMS found" in text
 
