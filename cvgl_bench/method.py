@@ -72,6 +72,9 @@ class Method(abc.ABC):
     def _toolkit_checks(self, hparams: Mapping[str, Any]) -> None:
         """The checks a toolkit base class makes on every subclass's hparams (not a plugin hook)."""
 
+    def _toolkit_build_checks(self, hparams: Mapping[str, Any]) -> None:
+        """The toolkit's checks that build the model, after every check of the settings (not a plugin hook)."""
+
     def load_model(self, hparams: Mapping[str, Any], checkpoint: str | Path) -> CVGLModel:
         """The model of ``hparams`` with the weights saved in ``checkpoint`` (a ``state_dict``,
         read with ``weights_only=True``), in eval mode. The runner reuses checkpoints through
@@ -148,6 +151,8 @@ def plain_json_problem(hparams: Any) -> str | None:
 
 def check_hparams(method: Method, hparams: Mapping[str, Any]) -> None:
     """Every check of a cell's hparams before any data is read: the toolkit base class's own,
-    which an override of :meth:`Method.validate_hparams` cannot drop, then the method's."""
+    which an override of :meth:`Method.validate_hparams` cannot drop, then the method's, then the
+    toolkit's checks that build the model."""
     method._toolkit_checks(hparams)
     method.validate_hparams(hparams)
+    method._toolkit_build_checks(hparams)

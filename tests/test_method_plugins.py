@@ -149,6 +149,59 @@ def test_a_backbone_timm_cannot_build_is_refused_before_any_data_is_read(method,
         check_hparams(instance, hp)
 
 
+def _builtin(method):
+    module = pytest.importorskip(f"cvgl_bench_{method}.method")
+    return {"clnet": "CLNet", "sample4geo": "Sample4Geo", "safa": "SAFA"}[method], getattr(
+        module, {"clnet": "CLNet", "sample4geo": "Sample4Geo", "safa": "SAFA"}[method])()
+
+
+@pytest.mark.parametrize("method", ["clnet", "sample4geo", "safa"])
+def test_an_image_size_the_model_cannot_take_is_refused_before_any_data_is_read(method):
+    """Found by embedding one batch per view with the model built on the meta device (it used to be a
+    traceback from the first training step)."""
+    from cvgl_bench.method import check_hparams
+
+    name, instance = _builtin(method)
+    for profile in ("cpu", "paper"):
+        good = instance.hparams(profile, train_split_spec())  # every recipe passes (hparams() checks it)
+        bad = apply_overrides(good, parse_set(["image_size.ground=[2,2]"]), method=method)
+        with pytest.raises(ConfigError, match=rf"^{name} cannot embed images of image_size ground \[2, 2\], "
+                                              r"satellite \[\d+, \d+\] \(.*\), and can larger images"):
+            check_hparams(instance, bad)
+
+
+def test_a_model_that_cannot_run_on_the_meta_device_is_not_refused_for_it():
+    """Only a failure that larger images of the same shape do not have is the size's fault."""
+    from cvgl_bench.method import check_hparams
+    from cvgl_bench.train import base
+
+    class CPUOnly(type(_builtin("sample4geo")[1])):
+        def build_model(self, hparams):
+            if torch.empty(0).device.type == "meta":
+                raise RuntimeError("no meta kernel")
+            return super().build_model(hparams)
+
+    method = CPUOnly()
+    hp = apply_overrides(method.hparams("cpu", train_split_spec()), parse_set(["image_size.ground=[2,2]"]),
+                         method="sample4geo")
+    check_hparams(method, hp)  # left to training, where the real error is raised
+    assert base._meta_embed(method, hp) == "RuntimeError: no meta kernel"
+
+
+def test_the_meta_device_check_leaves_the_random_generators_as_they_were():
+    import random
+
+    from cvgl_bench.train import base
+
+    _, instance = _builtin("clnet")
+    hp = instance.hparams("cpu", train_split_spec())
+    torch.manual_seed(3), np.random.seed(3), random.seed(3)
+    expected = (torch.rand(1).item(), np.random.rand(), random.random())
+    torch.manual_seed(3), np.random.seed(3), random.seed(3)
+    assert base._meta_embed(instance, hp) is None
+    assert (torch.rand(1).item(), np.random.rand(), random.random()) == expected
+
+
 def test_clnet_passes_backbone_kwargs_to_timm(clnet):
     hp = apply_overrides(clnet.hparams("cpu", train_split_spec()), parse_set(["backbone_kwargs.drop_path_rate=0.2"]))
     clnet.validate_hparams(hp)

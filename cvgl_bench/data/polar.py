@@ -187,7 +187,7 @@ class PolarTransform(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.ndim != 4 or tuple(images.shape[-2:]) != (self.side, self.side):
             raise ValueError(f"PolarTransform was built for {self.side}x{self.side} tiles, got shape {tuple(images.shape)}")
-        grid = self.grid.to(images.dtype).expand(images.shape[0], -1, -1, -1)
+        grid = self.grid.to(device=images.device, dtype=images.dtype).expand(images.shape[0], -1, -1, -1)
         return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
     def extra_repr(self) -> str:

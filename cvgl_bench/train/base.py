@@ -236,6 +236,56 @@ def _check_backbone(hp: Mapping[str, Any], unread: Iterable[str]) -> None:
     _BUILDABLE.add(key)
 
 
+_EMBEDDABLE: set[str] = set()  # (method, hparams) whose model embedded both views on the meta device
+
+
+def _check_image_sizes(method: Method, hp: Mapping[str, Any]) -> None:
+    """Build the model on PyTorch's meta device and embed a batch of each view at ``image_size``,
+    so that a size the model cannot take fails before any data is read, ``--dry-run`` too.
+
+    A model that cannot run on the meta device at all (an operator without a meta kernel, a
+    buffer made on the CPU) must not be refused for it: a failure counts only when the same
+    model embeds the same sizes scaled up to at least 224 pixels a side. Otherwise the sizes
+    are checked when the model is built for training. Random number generators are left as
+    they were."""
+    key = json.dumps([type(method).__module__, type(method).__qualname__, hp], sort_keys=True, default=str)
+    if key in _EMBEDDABLE or not isinstance(hp.get("image_size"), Mapping):
+        return
+    failure = _meta_embed(method, hp)
+    if failure is not None:
+        larger = {view: _scaled_up(size) for view, size in hp["image_size"].items()}
+        if larger != hp["image_size"] and _meta_embed(method, {**hp, "image_size": larger}) is None:
+            sizes = ", ".join(f"{view} {list(size)}" for view, size in hp["image_size"].items())
+            raise ConfigError(f"{type(method).__name__} cannot embed images of image_size {sizes} ({failure}), "
+                              "and can larger images of the same shape: give a larger image_size")
+    _EMBEDDABLE.add(key)
+
+
+def _meta_embed(method: Method, hp: Mapping[str, Any]) -> str | None:
+    """None when the model of ``hp``, built on the meta device, embeds a batch of each view; else the error."""
+    import random
+
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            model = method.model_for_weights(hp)
+            for view in hp["views"]:
+                height, width = (int(v) for v in hp["image_size"][view])
+                model.encode(torch.empty(2, 3, height, width), view)
+    except Exception as exc:  # noqa: BLE001 - judged by the caller, against larger images
+        return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+    return None
+
+
+def _scaled_up(size: Sequence[int]) -> list[int]:
+    """``size`` times the least whole factor that makes its shorter side at least 224 pixels."""
+    factor = max(1, math.ceil(224 / max(1, min(int(v) for v in size))))
+    return [int(v) * factor for v in size]
+
+
 @contextlib.contextmanager
 def torch_threads(threads: int | None, device: str) -> Iterator[None]:
     """Use ``threads`` intra-op threads on CPU for the duration (restored afterwards)."""
@@ -347,6 +397,9 @@ class ContrastiveMethod(Method):
             raise ConfigError(f"satellite rotation needs square tiles, not {sat[0]}x{sat[1]}; "
                               f"set augment.rotate_mode to 'none'")
         _check_backbone(hp, self.unread_hparams)
+
+    def _toolkit_build_checks(self, hp: Mapping[str, Any]) -> None:
+        _check_image_sizes(self, hp)
 
     def eval_transform(self, hparams: Mapping[str, Any], view: str) -> Callable[[torch.Tensor], torch.Tensor]:
         return EvalTransform(self.normalizer(hparams, view))

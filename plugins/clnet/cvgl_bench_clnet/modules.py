@@ -103,7 +103,7 @@ class NCMWarp(nn.Module):
     @classmethod
     def polar(cls, in_side: int, out_grid: Sequence[int], north: float = 0.0) -> NCMWarp:
         """Start as the polar transform of a square ``in_side`` map (:mod:`cvgl_bench.data.polar`)."""
-        return cls(torch.from_numpy(polar_grid(in_side, out_grid, north).copy()))
+        return cls(torch.tensor(polar_grid(in_side, out_grid, north)))  # on the default device (meta checks)
 
     @property
     def out_grid(self) -> tuple[int, int]:
