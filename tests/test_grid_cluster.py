@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import types
 
@@ -95,12 +94,12 @@ def test_local_workers_get_one_gpu_each(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     seen = []
 
-    def fake_run(command, check, env):
+    def fake_worker(command, env, log):
         if env is not None:
             seen.append(env["CUDA_VISIBLE_DEVICES"])
-        return subprocess.CompletedProcess(command, 0)
+        return 0, None
 
-    monkeypatch.setattr(grid_module.subprocess, "run", fake_run)
+    monkeypatch.setattr(grid_module, "_worker", fake_worker)
     cells = [Cell("tiny", ("synth_cvusa_test",), seed=s) for s in range(4)]
     options = RunOptions(log=lambda line: None)
     assert grid_module._run_workers(cells, options, jobs=2, gpus_per_cell=0) == ["ok"] * 4
@@ -163,3 +162,19 @@ def test_every_grid_outcome_has_the_same_keys():
     assert len({tuple(sorted(o)) for o in outcomes}) == 1
     assert [o["state"] for o in outcomes] == ["ok", "failed", "submitted", "ok"]
     assert [o["ok"] for o in outcomes] == [True, False, True, True]
+
+
+def test_a_workers_output_goes_to_the_log_and_its_error_line_becomes_the_cells_failure(monkeypatch):
+    """grid --jobs N --json: stdout holds the JSON alone, and a failed cell says why (not just its exit code)."""
+    import sys
+
+    script = ("import sys; print('[cvgl-bench] training'); print('a warning', file=sys.stderr); "
+              "print('Error: split x has no images', file=sys.stderr); sys.exit(2)")
+    logged = []
+    assert grid_module._worker([sys.executable, "-c", script], None, logged.append) == (2, "split x has no images")
+    assert logged == ["[cvgl-bench] training", "a warning"]
+
+    monkeypatch.setattr(grid_module, "worker_command", lambda cell, options, nproc: [sys.executable, "-c", script])
+    cells = [Cell("tiny", ("synth_cvusa_test",), seed=s) for s in range(2)]
+    statuses = grid_module._run_workers(cells, RunOptions(device="cpu", log=logged.append), jobs=2, gpus_per_cell=0)
+    assert statuses == ["failed: split x has no images"] * 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -82,7 +83,8 @@ class RunOptions:
     checkpoint: Path | None = None
     """Score this trained checkpoint (a released model, or another run's ``model.pt``) instead of
     training: no training data is read, and the records are the variant ``checkpoint=<sha256[:8]>``."""
-    log: Callable[[str], None] = print
+    log: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
+    """Where progress lines go: stderr by default, so that stdout holds only a command's output."""
 
     def __post_init__(self) -> None:
         if self.overwrite not in OVERWRITE:

@@ -218,17 +218,32 @@ def _run_workers(cells: Sequence[Cell], options: RunOptions, jobs: int, gpus_per
         devices = free.get() if gpus else None
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(devices)} if devices else None
         try:
-            proc = subprocess.run(worker_command(cell, options, gpus_per_cell), check=False, env=env)
+            returncode, reason = _worker(worker_command(cell, options, gpus_per_cell), env, options.log)
         finally:
             if devices:
                 free.put(devices)
-        status = "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
+        status = "ok" if returncode == 0 else f"failed: {reason}" if reason else f"failed (exit {returncode})"
         where = f" on GPU {','.join(devices)}" if devices else ""
         options.log(f"[cvgl-bench grid] {cell}{where}: {status}")
         return status
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(one, cells))
+
+
+def _worker(command: list[str], env: dict[str, str] | None, log: Callable[[str], None]) -> tuple[int, str | None]:
+    """Run one worker process; every line it prints goes to ``log`` (the grid's stderr), never to
+    the grid's stdout, but for its one-line ``Error:``, which is returned as the cell's failure."""
+    reason = None
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          errors="replace", bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("Error: "):
+                reason = line[len("Error: "):].rstrip("\n")
+            else:
+                log(line.rstrip("\n"))
+    return proc.returncode, reason
 
 
 class _SlurmCell:
