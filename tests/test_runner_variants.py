@@ -165,3 +165,16 @@ def test_queries_per_s_is_measured_only_when_the_queries_were_embedded(toy_host,
     cached = results.read(again.written[0]).efficiency
     assert "queries_per_s" in cached and cached["queries_per_s"] is None  # the same keys, null when not measured
     assert cached["params"] == measured["params"]
+
+
+@pytest.mark.parametrize("overwrite", ["only-missing", "never"])
+def test_a_damaged_record_is_written_again_with_a_note(toy_host, tmp_path, overwrite):
+    first = run_cell(Cell("tiny", ("synth_cvusa_test",)), _options(tmp_path), toy_host)
+    (path,) = first.written
+    path.write_text('{"schema": "cvgl-bench/rec')  # torn by hand
+    lines = []
+    again = run_cell(Cell("tiny", ("synth_cvusa_test",)),
+                     RunOptions(results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False,
+                                n_boot=20, overwrite=overwrite, log=lines.append), toy_host)
+    assert again.written == [path] and not again.trained and results.read(path).metrics
+    assert [line for line in lines if "cannot be read, so it is written again" in line and path.name in line]

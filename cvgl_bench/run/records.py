@@ -64,7 +64,7 @@ def pending(p: Plan, evals: list[EvalData], method_version: str, hparams: Mappin
                                    "__".join(part for part in (variant, _protocol_variant(spec, data)) if part))
         redo = options.overwrite == "always" or (not options.resume and options.overwrite != "never")
         if path.exists() and not redo:
-            existing = _read_quietly(path)
+            existing = _read_or_note(path, options)
             if existing is not None and (options.overwrite == "never" or (
                     existing.cell.config_hash == chash and dict(existing.protocol) == dict(data.protocol))):
                 result.kept.append(path)
@@ -134,10 +134,12 @@ def _protocol_variant(spec: SplitSpec, data: EvalData) -> str:
     return "-".join(f"{k}={v}" for k, v in sorted(changed.items()))
 
 
-def _read_quietly(path: Path) -> Record | None:
+def _read_or_note(path: Path, options: RunOptions) -> Record | None:
+    """The record at ``path``; None, with a note, when it cannot be read (it is written again)."""
     try:
         return results.read(path)
-    except DataError:
+    except DataError as exc:
+        options.log(f"[cvgl-bench] note: the existing record cannot be read, so it is written again: {exc}")
         return None
 
 
