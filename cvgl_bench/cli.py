@@ -401,10 +401,18 @@ def _echo_config(p: Any, hparams: dict[str, Any], as_json: bool, checkpoint: str
     """The cell a run would execute and the hparams it would train with (or the checkpoint it would score)."""
     from .data.splits import resolve_protocol
 
-    cell = p.cell
+    cell, variant = p.cell, p.cell.variant
+    if checkpoint is not None:  # its records are named after the file's checksum
+        from .fsutil import not_a_file, sha256_file
+        from .run.overrides import checkpoint_variant
+
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"checkpoint {path} {not_a_file(path)}; pass the file of a trained {cell.method} model")
+        variant = checkpoint_variant(variant, sha256_file(path))
     config = {"method": cell.method, "profile": cell.profile, "checkpoint": checkpoint,
               "train_split": p.train_spec.name,
-              "eval_splits": [spec.name for spec in p.eval_specs], "variant": cell.variant,
+              "eval_splits": [spec.name for spec in p.eval_specs], "variant": variant,
               "protocol": {spec.name: resolve_protocol(spec, p.protocol_for(spec)) for spec in p.eval_specs},
               "hparams": hparams}
     if as_json:

@@ -150,3 +150,9 @@ def test_the_cli_refuses_a_missing_checkpoint_and_restart_with_a_checkpoint(samp
     (tmp_path / "x.pth").write_bytes(b"")
     both = CliRunner().invoke(cli, [*common, "--checkpoint", str(tmp_path / "x.pth"), "--restart"])
     assert both.exit_code == 2 and "pass one" in both.output
+    dry = CliRunner().invoke(cli, [*common, "--checkpoint", str(tmp_path / "nope.pth"), "--dry-run"])
+    assert dry.exit_code == 2 and "does not exist" in dry.output
+    planned = CliRunner().invoke(cli, [*common, "--checkpoint", str(tmp_path / "x.pth"), "--set", "epochs=1",
+                                       "--dry-run", "--json"])
+    assert planned.exit_code == 0, planned.output  # the variant its records will have
+    assert json.loads(planned.stdout)["variant"] == f"epochs=1,checkpoint={sha256_file(tmp_path / 'x.pth')[:8]}"

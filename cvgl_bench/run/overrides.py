@@ -130,6 +130,12 @@ def variant_label(overrides: Overrides) -> str:
     return ",".join(f"{key}={_show(json.loads(value))}" for key, value in overrides)
 
 
+def checkpoint_variant(variant: str, sha256: str) -> str:
+    """The variant of records that score a given checkpoint (``run --checkpoint``): the cell's own
+    variant, then ``checkpoint=<first 8 hex digits of the file's SHA-256>``."""
+    return ",".join(part for part in (variant, f"checkpoint={sha256[:8]}") if part)
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "null"

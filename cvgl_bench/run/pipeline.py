@@ -20,7 +20,7 @@ from ..errors import DataError
 from ..fsutil import check_writable
 from .cell import Cell, CellResult, RunOptions
 from .model import TrainedModel, cell_lock, import_model, train_or_reuse, workdir_of
-from .overrides import effective_overrides, variant_label
+from .overrides import checkpoint_variant, effective_overrides, variant_label
 from .plan import Plan, plan, resolve_hparams
 from .records import Pending, complete, path_bases, pending
 
@@ -69,8 +69,8 @@ def _score_checkpoint(p: Plan, method: Any, hparams: dict[str, Any], version: st
     started = time.perf_counter()
     evals = _load_evals(p, options, host)
     phases = {"load": time.perf_counter() - started, "train": 0.0}
-    variant = ",".join(part for part in (cell.variant, f"checkpoint={sha[:8]}") if part)
-    todo = pending(p, evals, version, hparams, trained.train_fingerprint, options, result, variant)
+    todo = pending(p, evals, version, hparams, trained.train_fingerprint, options, result,
+                   checkpoint_variant(cell.variant, sha))
     if not todo:
         options.log(f"[cvgl-bench] {cell}: every record of this checkpoint exists ({len(result.kept)}); nothing to do")
         return result
