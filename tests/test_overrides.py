@@ -78,7 +78,27 @@ def test_unknown_keys_are_refused_instead_of_training_the_same_model(item, messa
 def test_variant_label():
     assert variant_label(()) == ""
     assert variant_label(parse_set(["ncm=off"])) == "ncm=off"
-    assert variant_label(parse_set(["nec=false", "ncm_stages=[3]", "lr=1e-4"])) == "nec=false,ncm_stages=[3],lr=0.0001"
+    assert variant_label(parse_set(["nec=false", "ncm_stages=[3]", "lr=1e-4"])) == "lr=0.0001,ncm_stages=[3],nec=false"
+
+
+@pytest.mark.parametrize("spellings", [
+    (["augment.flip_p=0"], ["augment={flip_p: 0}"]),
+    (["nec=false", "lr=1e-4"], ["lr=1e-4", "nec=false"]),
+    (["image_size.ground=[32,128]", "augment.flip_p=0"], ["augment={flip_p: 0}", "image_size={ground: [32, 128]}"]),
+])
+def test_one_configuration_has_one_label_however_it_is_spelled(spellings):
+    """The label names records, their files and leaderboard rows: two spellings must not make two rows."""
+    first, second = (parse_set(items) for items in spellings)
+    assert variant_label(first) == variant_label(second)
+    assert apply_overrides(HP, first, method="clnet") == apply_overrides(HP, second, method="clnet")
+
+
+@pytest.mark.parametrize("items", [["augment={flip_p: 0}", "augment.flip_p=1"],
+                                   ["augment.flip_p=0", "augment={flip_p: 0, rotate_p: 0}"]])
+def test_an_entry_set_by_two_items_is_refused(items):
+    """Otherwise the order of the items would decide, and the label could not say which."""
+    with pytest.raises(ConfigError, match="--set sets augment.flip_p in two items"):
+        parse_set(items)
 
 
 @given(st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True),

@@ -32,9 +32,9 @@ def test_overrides_reach_the_model_and_name_the_record(toy_host, tmp_path):
                        _options(tmp_path), toy_host)
     (plain_path,), (ablated_path,) = plain.written, ablated.written
     assert plain_path.name == "synth_cvusa_train__synth_cvusa_test__seed0.json"
-    assert ablated_path.name == "synth_cvusa_train__synth_cvusa_test__epochs_1_augment.flip_p_0__seed0.json"
+    assert ablated_path.name == "synth_cvusa_train__synth_cvusa_test__augment.flip_p_0_epochs_1__seed0.json"
     p, a = results.read(plain_path), results.read(ablated_path)
-    assert p.cell.variant == "" and a.cell.variant == "epochs=1,augment.flip_p=0"
+    assert p.cell.variant == "" and a.cell.variant == "augment.flip_p=0,epochs=1"
     assert a.cell.hparams["epochs"] == 1 and a.cell.hparams["augment"]["flip_p"] == 0
     assert p.cell.hparams["epochs"] == 2
     assert p.cell.config_hash != a.cell.config_hash  # never the same checkpoint
@@ -45,7 +45,7 @@ def test_overrides_reach_the_model_and_name_the_record(toy_host, tmp_path):
     # one ground image per place: the intervals resample queries, as many times as the options say
     assert (p.intervals.places, p.intervals.resamples, p.intervals.seed) == (p.n_queries, 20, 0)
     frame = results.load(tmp_path / "results")
-    assert sorted(frame["variant"]) == ["", "epochs=1,augment.flip_p=0"]
+    assert sorted(frame["variant"]) == ["", "augment.flip_p=0,epochs=1"]
     again = run_cell(Cell("tiny", ("synth_cvusa_test",), overrides=parse_set(["epochs=1", "augment.flip_p=0"])),
                      _options(tmp_path), toy_host)
     assert again.kept == [ablated_path] and not again.trained

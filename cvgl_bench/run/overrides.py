@@ -87,7 +87,25 @@ def parse_set(items: Iterable[str]) -> Overrides:
         if out.get(key, value) != value:
             raise ConfigError(f"--set {key} is given twice with different values; keep one")
         out[key] = value
+    leaves = [leaf for key, value in out.items() for leaf, _ in _leaves(key, json.loads(value))]
+    for leaf in leaves:  # one entry set twice (augment={flip_p: 0} and augment.flip_p=1): order would decide
+        inside = [other for other in leaves if other == leaf or other.startswith(leaf + ".")]
+        if len(inside) > 1:
+            raise ConfigError(f"--set sets {inside[-1]} in two items; give each entry once")
     return tuple(out.items())
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def _leaves(key: str, value: Any) -> Iterable[tuple[str, Any]]:
+    """``augment={flip_p: 0}`` as the entries it sets, ``("augment.flip_p", 0)``: a mapping value
+    sets its keys one by one (:func:`apply_overrides`)."""
+    if isinstance(value, dict) and value and all(isinstance(k, str) and _NAME.match(k) for k in value):
+        for sub, sub_value in value.items():
+            yield from _leaves(f"{key}.{sub}", sub_value)
+    else:
+        yield key, value
 
 
 def parse_protocol(items: Iterable[str]) -> tuple[tuple[str, str], ...]:
@@ -126,8 +144,15 @@ def effective_overrides(hparams: Mapping[str, Any], overrides: Overrides, *, met
 
 
 def variant_label(overrides: Overrides) -> str:
-    """``"ncm=off"``, ``"nec=false,gfr=false"``; empty without overrides."""
-    return ",".join(f"{key}={_show(json.loads(value))}" for key, value in overrides)
+    """``"ncm=off"``, ``"gfr=false,nec=false"``; empty without overrides.
+
+    One configuration has one label, however its overrides were spelled: each entry set is named
+    by its dotted key (``--set 'augment={flip_p: 0}'`` is ``augment.flip_p=0``), in sorted order
+    (``--set nec=false --set gfr=false`` is the variant ``gfr=false,nec=false``). Two spellings
+    with one label set the same hparams, or one of them is refused."""
+    leaves = sorted((leaf for key, value in overrides for leaf in _leaves(key, json.loads(value))),
+                    key=lambda item: item[0])
+    return ",".join(f"{key}={_show(value)}" for key, value in leaves)
 
 
 def checkpoint_variant(variant: str, sha256: str) -> str:

@@ -47,7 +47,7 @@ class Variant:
 
     @property
     def label(self) -> str:
-        """The variant as records name it (``nec=false,gfr=false``)."""
+        """The variant as records name it (``gfr=false,nec=false``)."""
         from .overrides import variant_label
 
         return variant_label(self.overrides)
@@ -221,11 +221,10 @@ def _variants(items: Any, methods: list[str], evaluations: set[str], in_domain: 
                               "transfer target; a variant's splits are in-domain evaluations (leave splits out to "
                               "run it on every evaluation, transfers included)")
         variant = Variant(str(item["method"]), parse_set(settings), tuple(splits))
-        twin = next((v for v in out if v.method == variant.method and sorted(v.overrides) == sorted(variant.overrides)),
-                    None)
+        twin = next((v for v in out if v.method == variant.method and v.label == variant.label), None)
         if twin is not None:
-            raise ConfigError(f"{where}: variant {variant.method} [{variant.label}] is listed twice (as "
-                              f"[{twin.label}] before); list it once")
+            raise ConfigError(f"{where}: variant {variant.method} [{variant.label}] is listed twice (however its "
+                              "set items are spelled or ordered, they make one configuration); list it once")
         out.append(variant)
     return tuple(out)
 
