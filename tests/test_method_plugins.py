@@ -166,8 +166,55 @@ def test_an_image_size_the_model_cannot_take_is_refused_before_any_data_is_read(
         good = instance.hparams(profile, train_split_spec())  # every recipe passes (hparams() checks it)
         bad = apply_overrides(good, parse_set(["image_size.ground=[2,2]"]), method=method)
         with pytest.raises(ConfigError, match=rf"^{name} cannot embed images of image_size ground \[2, 2\], "
-                                              r"satellite \[\d+, \d+\] \(.*\), and can larger images"):
+                                              r"satellite \[\d+, \d+\] \(.*\), but can embed ground \[\d+, \d+\]"):
             check_hparams(instance, bad)
+
+
+class _Strided(torch.nn.Module):
+    """A model whose input sides must be multiples of 8, or whose output has the wrong shape."""
+
+    def __init__(self, flat=True):
+        super().__init__()
+        self.embedding_dim, self.flat = 8, flat
+        self.conv = torch.nn.Conv2d(3, 8, 8, stride=8)
+
+    def encode(self, images, view):
+        if images.shape[-1] % 8 or images.shape[-2] % 8:
+            raise RuntimeError(f"sides must be multiples of 8, got {tuple(images.shape[-2:])}")
+        out = torch.nn.functional.normalize(self.conv(images).mean((2, 3)), dim=-1)
+        return out if self.flat else out[..., None]
+
+
+def _own_model_method(**model_kwargs):
+    from cvgl_bench_sample4geo.method import Sample4Geo
+
+    class Own(Sample4Geo):
+        def build_model(self, hparams):
+            return _Strided(**model_kwargs)
+
+    return Own()
+
+
+@pytest.mark.parametrize("size", ["[36,128]", "[33,128]", "[30,128]"])
+def test_a_size_the_strides_cannot_take_is_refused_with_a_size_that_works(size):
+    from cvgl_bench.method import check_hparams
+
+    method = _own_model_method()
+    hp = apply_overrides(method.hparams("cpu", train_split_spec()), parse_set([f"image_size.ground={size}"]),
+                         method="own")
+    with pytest.raises(ConfigError, match=r"sides must be multiples of 8.*but can embed ground \[\d+, \d+\].*"
+                                          r"divisible by its strides"):
+        check_hparams(method, hp)
+    check_hparams(method, apply_overrides(hp, parse_set(["image_size.ground=[32,128]"]), method="own"))
+
+
+def test_encode_output_of_the_wrong_shape_is_refused_before_any_data_is_read():
+    from cvgl_bench.method import check_hparams
+
+    method = _own_model_method(flat=False)
+    with pytest.raises(ConfigError, match=r"encode returned \(2, 8, 1\) for a batch of 2 \w+ images; it must "
+                                          r"return \(batch, embedding_dim\) = \(2, 8\)"):
+        method.hparams("cpu", train_split_spec())  # the recipe itself is checked
 
 
 def test_a_model_that_cannot_run_on_the_meta_device_is_not_refused_for_it():

@@ -33,6 +33,7 @@ import contextlib
 import copy
 import json
 import math
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -236,33 +237,43 @@ def _check_backbone(hp: Mapping[str, Any], unread: Iterable[str]) -> None:
     _BUILDABLE.add(key)
 
 
-_EMBEDDABLE: set[str] = set()  # (method, hparams) whose model embedded both views on the meta device
+_EMBEDDABLE: weakref.WeakKeyDictionary[type, set[str]] = weakref.WeakKeyDictionary()
+"""Per method class, the hparams whose model embedded both views on the meta device."""
 
 
 def _check_image_sizes(method: Method, hp: Mapping[str, Any]) -> None:
     """Build the model on PyTorch's meta device and embed a batch of each view at ``image_size``,
-    so that a size the model cannot take fails before any data is read, ``--dry-run`` too.
+    so that a size the model cannot take, or ``encode`` output of the wrong shape, fails before any
+    data is read, ``--dry-run`` too.
 
     A model that cannot run on the meta device at all (an operator without a meta kernel, a
     buffer made on the CPU) must not be refused for it: a failure counts only when the same
-    model embeds the same sizes scaled up to at least 224 pixels a side. Otherwise the sizes
-    are checked when the model is built for training. Random number generators are left as
-    they were."""
-    key = json.dumps([type(method).__module__, type(method).__qualname__, hp], sort_keys=True, default=str)
-    if key in _EMBEDDABLE or not isinstance(hp.get("image_size"), Mapping):
+    model embeds the same sizes scaled up by a power of two (to at least 224 pixels a side, which
+    keeps the divisibility that strides need). Otherwise the sizes are checked when the model is
+    built for training. Random number generators are left as they were."""
+    key, checked = json.dumps(hp, sort_keys=True, default=str), _EMBEDDABLE.setdefault(type(method), set())
+    if key in checked or not isinstance(hp.get("image_size"), Mapping):
         return
     failure = _meta_embed(method, hp)
     if failure is not None:
         larger = {view: _scaled_up(size) for view, size in hp["image_size"].items()}
         if larger != hp["image_size"] and _meta_embed(method, {**hp, "image_size": larger}) is None:
-            sizes = ", ".join(f"{view} {list(size)}" for view, size in hp["image_size"].items())
-            raise ConfigError(f"{type(method).__name__} cannot embed images of image_size {sizes} ({failure}), "
-                              "and can larger images of the same shape: give a larger image_size")
-    _EMBEDDABLE.add(key)
+            sizes, fits = (", ".join(f"{view} {list(size)}" for view, size in table.items())
+                           for table in (hp["image_size"], larger))
+            raise ConfigError(f"{type(method).__name__} cannot embed images of image_size {sizes} ({failure}), but "
+                              f"can embed {fits}: give an image_size the model takes (larger, or divisible by "
+                              "its strides)")
+        if failure.startswith(_SHAPE):
+            raise ConfigError(f"{type(method).__name__}.{failure}")
+    checked.add(key)
+
+
+_SHAPE = "encode returned "
 
 
 def _meta_embed(method: Method, hp: Mapping[str, Any]) -> str | None:
-    """None when the model of ``hp``, built on the meta device, embeds a batch of each view; else the error."""
+    """None when the model of ``hp``, built on the meta device, embeds a batch of each view as
+    ``(batch, embedding_dim)``; else the error, or what ``encode`` returned instead."""
     import random
 
     numpy_state, python_state = np.random.get_state(), random.getstate()
@@ -271,7 +282,12 @@ def _meta_embed(method: Method, hp: Mapping[str, Any]) -> str | None:
             model = method.model_for_weights(hp)
             for view in hp["views"]:
                 height, width = (int(v) for v in hp["image_size"][view])
-                model.encode(torch.empty(2, 3, height, width), view)
+                out = model.encode(torch.empty(2, 3, height, width), view)
+                expected = (2, int(getattr(model, "embedding_dim", -1)))
+                if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
+                    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                    return (f"{_SHAPE}{shape} for a batch of 2 {view} images; it must return (batch, embedding_dim) = "
+                            f"{expected}")
     except Exception as exc:  # noqa: BLE001 - judged by the caller, against larger images
         return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
     finally:
@@ -281,8 +297,10 @@ def _meta_embed(method: Method, hp: Mapping[str, Any]) -> str | None:
 
 
 def _scaled_up(size: Sequence[int]) -> list[int]:
-    """``size`` times the least whole factor that makes its shorter side at least 224 pixels."""
-    factor = max(1, math.ceil(224 / max(1, min(int(v) for v in size))))
+    """``size`` times the least power of two that makes its shorter side at least 224 pixels."""
+    factor = 1
+    while min(int(v) for v in size) * factor < 224 and factor < 1024:
+        factor *= 2
     return [int(v) * factor for v in size]
 
 
