@@ -140,8 +140,10 @@ def _plugin_at_fault(exc: BaseException) -> str | None:
         statuses = get_host().statuses
     except Exception:  # noqa: BLE001 - naming the plugin is a courtesy; the traceback follows anyway
         return None
-    packages = {status.module.split(":")[0].split(".")[0]: status for status in statuses
-                if not status.builtin and status.module}
+    packages: dict[str, list[Any]] = {}
+    for status in statuses:  # a package may hold several entry points: name the loaded ones
+        if not status.builtin and status.module and not status.error:
+            packages.setdefault(status.module.split(":")[0].split(".")[0], []).append(status)
     packages.pop("cvgl_bench", None)
     frames, tb = [], exc.__traceback__
     while tb is not None:
@@ -152,7 +154,10 @@ def _plugin_at_fault(exc: BaseException) -> str | None:
         if package == "cvgl_bench":
             return None
         if package in packages:
-            return f"{packages[package].origin} ({Path(frame.f_code.co_filename).name}:{line})"
+            owners = packages[package]
+            who = owners[0].origin if len(owners) == 1 else (
+                f"{owners[0].distribution} {owners[0].version} (plugins {', '.join(repr(s.name) for s in owners)})")
+            return f"{who} ({Path(frame.f_code.co_filename).name}:{line})"
     return None
 
 
@@ -177,14 +182,21 @@ def plugins(as_json: bool) -> None:
     from .plugins import get_host
 
     h = get_host()
+
+    def contested(status: Any) -> list[str]:  # names it registered that another distribution claims too
+        return [h.registries[kind].contested[name] for kind, names in status.registered.items() for name in names
+                if kind in h.registries and name in h.registries[kind].contested]
+
     if as_json:
-        echo_json([s.to_dict() for s in h.statuses])
+        echo_json([{**s.to_dict(), "contested": contested(s)} for s in h.statuses])
     else:
         rows = []
         for s in h.statuses:
             what = "; ".join(f"{kind}: {_names(names)}" for kind, names in s.registered.items() if names)
+            claimed = contested(s)
             rows.append({"plugin": s.name, "distribution": f"{s.distribution} {s.version}".strip(),
-                         "status": f"FAILED: {' '.join(s.error.split())}" if s.error else "ok",
+                         "status": f"FAILED: {' '.join(s.error.split())}" if s.error else
+                         f"CONTESTED: {claimed[0]}" if claimed else "ok",
                          "registered": what or "-"})
         echo_table(rows, "no plugins loaded")
     for problem in h.unresolved_names():

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from cvgl_bench import __version__
@@ -193,3 +194,21 @@ def test_usage_errors_are_one_line_but_a_bare_group_still_shows_its_help(make_ho
     for args in ([], ["data"]):
         bare = CliRunner().invoke(cli, args)
         assert bare.output.startswith("Usage: cli") and "Commands:" in bare.output
+
+
+def test_a_bug_in_a_package_of_several_entry_points_names_the_loaded_ones(make_host):
+    """Not the last entry point of the package listed, which may be one that never loaded."""
+    from cvgl_bench.cli import _plugin_at_fault
+    from cvgl_bench.plugins import PluginStatus
+
+    host = make_host()
+    host.statuses += [PluginStatus("h_methods", "cvgl-hostile", "0.1", False, "hostile_pkg.methods"),
+                      PluginStatus("h_more", "cvgl-hostile", "0.1", False, "hostile_pkg.more:plugin"),
+                      PluginStatus("h_wrong", "cvgl-hostile", "0.1", False, "hostile_pkg.wrong", error="not loaded")]
+    code = {"__name__": "hostile_pkg.methods"}
+    exec("def fail():\n    return 1 / 0\n", code)
+    with pytest.raises(ZeroDivisionError) as caught:
+        code["fail"]()
+    assert _plugin_at_fault(caught.value).startswith("cvgl-hostile 0.1 (plugins 'h_methods', 'h_more') (<string>:")
+    host.statuses = [s for s in host.statuses if s.name != "h_more"]
+    assert _plugin_at_fault(caught.value).startswith("cvgl-hostile 0.1 (plugin 'h_methods') (<string>:")

@@ -1,4 +1,5 @@
 import importlib
+import json
 import sys
 import textwrap
 import types
@@ -69,6 +70,18 @@ def test_a_name_two_distributions_register_is_usable_by_neither_whatever_the_ord
         host.methods.get("toy")
     assert not failed[0].registered  # the failed plugin's other names are rolled back
     assert ("clash-only" in host.methods) == (failed[0].distribution == "good-dist")
+    from click.testing import CliRunner
+
+    from cvgl_bench.cli import cli
+
+    done = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert done.exit_code == 0, done.output
+    listed = {p["name"]: p for p in json.loads(done.stdout)}
+    kept = listed[first if failed[0].name == second else second]  # loaded, but its 'toy' is unusable too
+    assert kept["error"] is None and len(kept["contested"]) == 1 and "neither is used" in kept["contested"][0]
+    assert listed[failed[0].name]["contested"] == []  # its names were rolled back; its error says why
+    table = CliRunner().invoke(cli, ["plugins"]).stdout
+    assert sum("CONTESTED: method 'toy'" in line or "FAILED: method 'toy'" in line for line in table.splitlines()) == 2
 
 
 @pytest.mark.parametrize("group", ["cvgl_bench.plugins", "cvgl-bench"])
