@@ -34,6 +34,11 @@ class Method(abc.ABC):
     #: (a small recipe that runs on a laptop in minutes).
     profiles: tuple[str, ...] = ("paper", "cpu")
 
+    unread_hparams: Mapping[str, str] = {}
+    """Optional: hparams keys in the recipe that the method's model never reads (a non-timm model
+    under the toolkit's ``backbone``, ``pretrained``...), each with what to use instead. A
+    ``--set`` of one is refused: its variant would change nothing but the run's name."""
+
     @abc.abstractmethod
     def hparams(self, profile: str, train_split: SplitSpec) -> dict[str, Any]:
         """The complete recipe for training on ``train_split`` under ``profile``, as plain data.

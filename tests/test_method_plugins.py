@@ -217,6 +217,23 @@ def test_encode_output_of_the_wrong_shape_is_refused_before_any_data_is_read():
         method.hparams("cpu", train_split_spec())  # the recipe itself is checked
 
 
+@pytest.mark.parametrize("item", ["backbone=convnext_atto", "pretrained=false", "backbone_kwargs.drop_rate=0.1"])
+def test_a_set_of_a_key_the_model_does_not_read_is_refused(item):
+    """A model that is not timm's names the timm keys it ignores; a variant of one would only rename the run."""
+    from cvgl_bench.run.cell import Cell
+    from cvgl_bench.run.plan import resolve_hparams
+
+    method = _own_model_method()
+    method.unread_hparams = {"backbone": "the model is not timm's", "pretrained": "the model is not timm's",
+                             "backbone_kwargs": "the model is not timm's"}
+    spec = train_split_spec()
+    resolve_hparams(method, Cell("own", ("t",), train_split=spec.name), spec)  # the recipe's own values pass
+    key = item.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"--set {key}: own does not read {key.split('.')[0]} \(the model is not "
+                                          r"timm's\), so a variant of it would change nothing"):
+        resolve_hparams(method, Cell("own", ("t",), train_split=spec.name, overrides=parse_set([item])), spec)
+
+
 def test_a_model_that_cannot_run_on_the_meta_device_is_not_refused_for_it():
     """Only a failure that larger images of the same shape do not have is the size's fault."""
     from cvgl_bench.method import check_hparams

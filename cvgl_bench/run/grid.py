@@ -85,6 +85,7 @@ def _check_variant_overrides(cells: Sequence[Cell], host: Any, origin: dict[tupl
     naming the suite, before any cell runs)."""
     from ..method import check_hparams
     from .overrides import apply_overrides, effective_overrides, variant_label
+    from .plan import refuse_unread
 
     checked = set()
     for cell in cells:
@@ -96,6 +97,7 @@ def _check_variant_overrides(cells: Sequence[Cell], host: Any, origin: dict[tupl
         where = f"{origin.get((cell.method, cell.overrides), 'suite')}: variant {cell.method} [{variant_label(cell.overrides)}]"
         try:
             recipe = method.hparams(cell.profile, host.splits.get(cell.train_split))
+            refuse_unread(method, cell.method, cell.overrides)
             check_hparams(method, apply_overrides(recipe, cell.overrides, method=cell.method))
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None

@@ -99,6 +99,7 @@ def resolve_hparams(method: Any, cell: Cell, train_spec: SplitSpec) -> dict[str,
     hparams = method.hparams(cell.profile, train_spec)
     _check_image_sizes(cell.method, hparams, train_spec)
     if cell.overrides:
+        refuse_unread(method, cell.method, cell.overrides)
         hparams = apply_overrides(hparams, cell.overrides, method=cell.method)
         check_hparams(method, hparams)
         _check_image_sizes(cell.method, hparams, train_spec)
@@ -108,6 +109,16 @@ def resolve_hparams(method: Any, cell: Cell, train_spec: SplitSpec) -> dict[str,
                           f"data ({problem}); return numbers, strings, lists and dicts (e.g. float(x) for a NumPy "
                           "scalar)")
     return hparams
+
+
+def refuse_unread(method: Any, name: str, overrides: Any) -> None:
+    """A ``--set`` of a key the method's model never reads (:attr:`Method.unread_hparams`) is one
+    line: its variant would change nothing but the run's name."""
+    for key, _ in overrides:
+        top = key.split(".")[0]
+        if top in method.unread_hparams:
+            raise ConfigError(f"--set {key}: {name} does not read {top} ({method.unread_hparams[top]}), so a "
+                              "variant of it would change nothing but the run's name")
 
 
 def _check_image_sizes(method: str, hparams: Mapping[str, Any], train_spec: SplitSpec) -> None:

@@ -213,7 +213,7 @@ def _check_backbone(hp: Mapping[str, Any], unread: Iterable[str]) -> None:
     """Build the recipe's timm backbone on PyTorch's meta device (no memory, no weights, about
     0.2 s, once per configuration), so that a ``backbone``, ``backbone_stages`` or
     ``backbone_kwargs`` that timm refuses fails before any data is read, ``--dry-run`` too."""
-    if not isinstance(hp.get("backbone"), str):
+    if not isinstance(hp.get("backbone"), str) or "backbone" in unread:
         return
     kwargs = {} if "backbone_kwargs" in unread else dict(hp.get("backbone_kwargs") or {})
     stages = None if "backbone_stages" in unread else hp.get("backbone_stages")
@@ -329,9 +329,11 @@ class ContrastiveMethod(Method):
 
     # --- what a subclass states -------------------------------------------------------------
 
-    #: Toolkit hparams that this method's model does not read, each with what to use instead.
-    #: A value other than the toolkit's neutral one (:data:`TOOLKIT_DEFAULTS`) is refused, since
-    #: it would change nothing but the run's name: SAFA builds its own trunks and heads.
+    #: Hparams that this method's model does not read, each with what to use instead
+    #: (:attr:`Method.unread_hparams`): a ``--set`` of one is refused, and so is a recipe value of
+    #: a toolkit part (:data:`TOOLKIT_DEFAULTS`) other than its neutral one, since it would change
+    #: nothing but the run's name. SAFA builds its own trunks and heads; a model that is not
+    #: timm's names ``backbone`` and ``pretrained`` here.
     unread_hparams: Mapping[str, str] = {}
 
     @abc.abstractmethod
@@ -401,7 +403,8 @@ class ContrastiveMethod(Method):
         a subclass's ``validate_hparams`` does not call ``super()``."""
         if hp["sampler"] not in SAMPLERS:
             raise ConfigError(f"sampler {hp['sampler']!r} is not one of {', '.join(SAMPLERS)}")
-        unread = [key for key in self.unread_hparams if key in hp and hp[key] != TOOLKIT_DEFAULTS.get(key)]
+        unread = [key for key in self.unread_hparams
+                  if key in hp and key in TOOLKIT_DEFAULTS and hp[key] != TOOLKIT_DEFAULTS[key]]
         if unread:
             raise ConfigError(f"{type(self).__name__} does not read {unread[0]} ({self.unread_hparams[unread[0]]}); "
                               "leave it unset")
