@@ -147,10 +147,27 @@ def plain_json_problem(hparams: Any) -> str | None:
     tuple key must be refused before any work, not found when the record is written."""
     import json
 
+    infinite = _non_finite(hparams)
+    if infinite:
+        return f"{infinite[0]} is {infinite[1]}, which JSON cannot hold"
     try:
         json.dumps(hparams, allow_nan=False)
     except (TypeError, ValueError) as exc:
         return str(exc)
+    return None
+
+
+def _non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
+    """(dotted key, value) of the first NaN or infinity in ``value``, or None."""
+    import math
+
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path or "the value", value)
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key))
+        if found:
+            return found
     return None
 
 

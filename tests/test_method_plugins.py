@@ -439,3 +439,20 @@ def test_safa_channel_pool_is_a_recipe_switch(safa):
     assert safa.build_model({**hp, "backbone": "vgg11", "pretrained": False}).heads["ground"].channel_pool == "mean"
     with pytest.raises(ConfigError, match="channel_pool must be one of max, mean"):
         SpatialAwareAggregation(12, k=2, channel_pool="sum")
+
+
+def test_a_non_finite_number_in_a_recipe_is_named_by_its_key():
+    from cvgl_bench.errors import PluginError
+    from cvgl_bench.method import plain_json_problem
+
+    method = _own_model_method()
+    base = method.recipes()
+
+    def with_nan():
+        return {profile: {**table, "default": {**table.get("default", {}), "gem_p": float("nan")}}
+                for profile, table in base.items()}
+
+    method.recipes = with_nan
+    with pytest.raises(PluginError, match=r"hparam gem_p is a non-finite number \(nan\)"):
+        method.hparams("cpu", train_split_spec())
+    assert plain_json_problem({"head": {"p": [1.0, float("inf")]}}) == "head.p[1] is inf, which JSON cannot hold"

@@ -163,6 +163,8 @@ def _not_json(value: Any, path: str = "") -> tuple[str, str] | None:
         return None
     if isinstance(value, (list, tuple)):
         return next((found for i, item in enumerate(value) if (found := _not_json(item, f"{path}[{i}]"))), None)
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, f"non-finite number ({value})"
     if value is None or isinstance(value, (str, int, float, bool)):
         return None
     return path, type(value).__name__
@@ -394,7 +396,7 @@ class ContrastiveMethod(Method):
         bad = _not_json(hp)
         if bad:
             raise PluginError(f"{type(self).__name__} profile {profile!r}: hparam {bad[0]} is a {bad[1]}; a recipe "
-                              "holds JSON data only (numbers, strings, booleans, null, lists, tables)")
+                              "holds JSON data only (finite numbers, strings, booleans, null, lists, tables)")
         check_hparams(self, hp)
         return json.loads(json.dumps(hp))
 
