@@ -73,6 +73,20 @@ def test_csv_to_stdout_and_suite_filter(results_dir, tmp_path):
     assert "safa" in result.output and "sample4geo" not in result.output
 
 
+def test_a_benchmark_the_suite_asks_for_without_any_record_is_named_not_dropped(results_dir, tmp_path):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: two\nmethods: [safa]\nsplits: [cvusa_test, vigor_same_test]\n"
+                     "transfer: [[cvusa_train, cvact_val]]\n")
+    out = tmp_path / "board"
+    result = run("leaderboard", "--results", str(results_dir), "--suite", str(suite), "--out", str(out),
+                 "--no-plots")
+    assert result.exit_code == 0, result.output
+    for benchmark in ("in-domain vigor_same_test", "transfer cvusa_train -> cvact_val"):
+        assert f"suite two asks for {benchmark}, which has no record, so it has no table" in result.stderr
+        assert f"suite two asks for {benchmark}, which has no record" in (out / "index.md").read_text()
+    assert "asks for in-domain cvusa_test" not in result.stderr
+
+
 def test_a_suites_name_and_description_head_its_board(results_dir, tmp_path):
     suite = tmp_path / "suite.yaml"
     suite.write_text("name: my-benchmark\ndescription: Every method on CVUSA.\nmethods: [safa]\nsplits: [cvusa_test]\n")

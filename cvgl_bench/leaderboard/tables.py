@@ -65,8 +65,12 @@ a number from the small ``cpu`` recipe is not a reproduction of the paper's."""
 class Suite(Protocol):
     """What the leaderboard needs of a suite (:class:`cvgl_bench.run.suite.Suite`, parsed by the runner)."""
 
+    name: str
     methods: tuple[str, ...]
     profile: str
+    splits: tuple[str, ...]
+    transfer: tuple[tuple[str, str], ...]
+    variants: tuple[Any, ...]
 
     def seeds_of(self, eval_split: str) -> tuple[int, ...]: ...
 
@@ -468,6 +472,30 @@ def _absent_methods(suites: Sequence[Suite], rows: Sequence[Row], task: str, tra
     return notes
 
 
+def _suite_benchmarks_without_table(suites: Sequence[Suite], tables: Sequence[BenchmarkTable], host: Any) -> list[str]:
+    """One line per benchmark a suite asks for that has no record at all, so no table (every cell
+    of it failed, or none has run yet): a board must not drop it without a word."""
+    have = {(t.task, t.train_split, t.eval_split) for t in tables}
+    lines = []
+    for suite in suites:
+        asked = [("in-domain", _in_domain_train(split, host), split) for split in suite.splits]
+        asked += [("transfer", train, split) for train, split in suite.transfer]
+        for task, train, split in asked:
+            if (task, train, split) not in have:
+                have.add((task, train, split))
+                where = f"{train} -> {split}" if task == "transfer" else split
+                lines.append(f"suite {suite.name} asks for {task} {where}, which has no record, so it has no table "
+                             "(its cells failed, or have not run: run the suite's grid)")
+    return lines
+
+
+def _in_domain_train(eval_split: str, host: Any) -> str | None:
+    try:
+        return host.splits.get(eval_split).train_split
+    except UserError:
+        return None
+
+
 def _why_absent(method: str, eval_split: str, host: Any) -> str:
     try:
         spec, split = host.methods.get(method), host.splits.get(eval_split)
@@ -701,6 +729,7 @@ def build(
     history = history if history is not None else CodeHistory()
     tables = [_table(key, list(rows.values()), suites, published, warn, host) for key, rows in groups.items()]
     tables.sort(key=lambda t: (t.task != "in-domain", t.synthetic, t.eval_split, str(t.train_split)))
+    warn.extend(_suite_benchmarks_without_table(suites, tables, host))
     summaries: dict[Path, RankSummary] = {}
     for table in tables:
         if ranks:
