@@ -203,8 +203,35 @@ def check_recipes(ctx: _Context) -> str:
                                   f"integers, got {size!r}")
         resolved[profile] = hparams
     ctx.hparams = resolved["cpu"]
+    others = _other_layouts(ctx)
     sizes = ", ".join(f"{v} {'x'.join(map(str, ctx.hparams['image_size'][v]))}" for v in views)
-    return f"cpu and paper profiles resolve for {ctx.train_spec.name} ({sizes} in the cpu profile)"
+    also = f"; and for {', '.join(spec.name for spec in others)}" if others else ""
+    return f"cpu and paper profiles resolve for {ctx.train_spec.name} ({sizes} in the cpu profile){also}"
+
+
+def _other_layouts(ctx: _Context) -> list[Any]:
+    """One registered training split per other layout and views the method can embed, each with
+    both profiles resolved (a recipe entry for ``university1652`` is checked as well as the
+    split the other checks train on)."""
+    from .errors import UserError
+
+    seen = {(ctx.train_spec.layout, ctx.train_spec.query_view, ctx.train_spec.reference_view)}
+    checked = []
+    for spec in ctx.host.splits:
+        key = (spec.layout, spec.query_view, spec.reference_view)
+        if spec.role != "train" or key in seen or not ctx.spec.supports(spec):
+            continue
+        seen.add(key)
+        for profile in ("cpu", "paper"):
+            try:
+                hparams = ctx.method.hparams(profile, spec)
+            except UserError as exc:
+                raise CheckFailed(f"hparams({profile!r}, {spec.name}) is refused: {exc}") from None
+            problem = plain_json_problem(hparams) if isinstance(hparams, dict) else "not a dict"
+            if problem:
+                raise CheckFailed(f"hparams({profile!r}, {spec.name}) is not plain JSON data ({problem})")
+        checked.append(spec)
+    return checked
 
 
 def check_forward(ctx: _Context) -> str:

@@ -90,7 +90,10 @@ def test_nan_embeddings_fail_the_forward_check_not_the_determinism_check(make_ho
 @pytest.mark.parametrize("method, check, sentence", [
     ("toy_bad_recipe", "recipes", "has no image_size for satellite; give image_size = {view: [H, W]}"),
     ("toy_numpy_recipe", "recipes", "is not plain JSON data (Object of type float32 is not JSON serializable)"),
-    ("toy_wrong_shape", "forward shapes", r"returned shape (4, 8) for 4 images, expected (4, 16) = (batch, embedding_dim)"),
+    ("toy_inf_drone_recipe", "recipes", "hparams('cpu', synth_u1652_train) is not plain JSON data (lr is inf"),
+    # found as the recipe is checked: the model, built on the meta device, embeds at the recipe's sizes
+    ("toy_wrong_shape", "recipes", "encode returned (2, 8) for a batch of 2 ground images; it must return "
+                                   "(batch, embedding_dim) = (2, 16)"),
     ("toy_unnormalised", "L2-normalised embeddings", "not 1: end encode() with torch.nn.functional.normalize(x, dim=-1)"),
     ("toy_batch_dependent", "independent of the batch", "embeds differently alone than in a batch of 4"),
     ("toy_no_gradient", "backward", "embeddings have no gradient: encode() or forward() runs under torch.no_grad()"),

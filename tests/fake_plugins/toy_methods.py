@@ -109,6 +109,14 @@ class NumpyRecipe(TinyMethod):
         return {**super().hparams(profile, train_split), "lr": np.float32(1e-2)}
 
 
+class InfiniteDroneRecipe(TinyMethod):
+    """Fine on the split the checks train on; its university1652 entry holds an infinity."""
+
+    def hparams(self, profile, train_split):
+        hparams = super().hparams(profile, train_split)
+        return {**hparams, "lr": float("inf")} if train_split.layout == "university1652" else hparams
+
+
 TOYS = {
     "tiny": TinyMethod,
     "toy_unnormalised": toy(Unnormalised),
@@ -124,6 +132,7 @@ TOYS = {
     "toy_tiny_lr": TinyLearningRate,
     "toy_bad_recipe": BadRecipe,
     "toy_numpy_recipe": NumpyRecipe,
+    "toy_inf_drone_recipe": InfiniteDroneRecipe,
 }
 
 
