@@ -148,6 +148,10 @@ def test_misspelt_hook_and_unknown_argument_are_plugin_errors(make_host):
     errors = {s.name: s.error for s in host.statuses}
     assert "unknown hook 'cvgl_bench_register_method'" in errors["typo_plugin"]
     assert "colour" in errors["badarg_plugin"]
+    assert all("\n" not in error for error in errors.values() if error)  # pluggy's own message spans three lines
+    with pytest.raises(PluginError) as caught:
+        make_host(badarg, strict=True)
+    assert "\n" not in str(caught.value) and "colour" in str(caught.value)
 
 
 def test_plugin_raising_inside_register_is_rolled_back(make_host):
