@@ -29,7 +29,7 @@ def test_second_call_is_a_cache_hit_without_forward_pass(setup, tmp_path):
     method, hp, model, images, arrays = setup
     first = embed(model, images, "satellite", hp, method, batch_size=4, arrays=arrays, progress=False)
     calls = model.forward_calls
-    assert calls == 3  # ceil(10 / 4) batches
+    assert calls == 4  # ceil(10 / 4) batches, and the first two images again (batch independence)
     second = embed(model, images, "satellite", hp, method, batch_size=4, arrays=arrays, progress=False)
     assert model.forward_calls == calls
     np.testing.assert_array_equal(first, second)
@@ -100,3 +100,20 @@ def test_eval_transform_normalises_and_lays_out_channels_first():
     torch.testing.assert_close(out[0, :, 0, 0], expected)
     channels_last = method.eval_transform({**hp, "channels_last": True}, "ground")(images)
     assert channels_last.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_a_model_whose_embeddings_depend_on_the_batch_is_refused(setup):
+    """Its score would depend on the batch size and on the order of the split."""
+    from cvgl_bench.errors import PluginError
+
+    method, hp, model, images, arrays = setup
+    encode = model.encode
+
+    def centred(batch, view):  # a batch statistic
+        out = encode(batch, view)
+        return torch.nn.functional.normalize(out - out.mean(0, keepdim=True), dim=-1)
+
+    model.encode = centred
+    with pytest.raises(PluginError, match=r"embeds satellite images differently in a batch of 2 than in a batch of 4 "
+                                          r"\(cosine -?\d\.\d+ for one of the first two\)"):
+        embed(model, images, "satellite", hp, method, batch_size=4, arrays=arrays, progress=False, cache=False)

@@ -151,6 +151,23 @@ def cached_embedding(model: CVGLModel, images: ImageSet, view: str, hparams: Map
     return path, None
 
 
+def _check_batch_independent(model: CVGLModel, array: Any, out: np.ndarray, view: str, transform: Any, device: str,
+                             amp: bool, batch_size: int, who: str) -> None:
+    """Embed the first two images again as a batch of their own: an embedding that depends on the
+    other images of its batch (a BatchNorm left in training mode, a batch statistic) would make
+    the score depend on the batch size and the order of the split; refused in one line."""
+    if len(out) < 3 or batch_size < 3:
+        return
+    alone = embed_array(model, array[:2], view, transform, device=device, batch_size=2, amp=amp,
+                        sharded=False).numpy().astype(np.float64)
+    agreement = float((alone * out[:2].astype(np.float64)).sum(axis=1).min())
+    if not agreement >= 0.99:
+        raise PluginError(f"{who}'s model embeds {view} images differently in a batch of 2 than in a batch of "
+                          f"{batch_size} (cosine {agreement:.3f} for one of the first two): an embedding must not "
+                          "depend on the other images of its batch (a BatchNorm in training mode, a batch "
+                          "statistic); 'cvgl-bench check-plugin' shows it on its own")
+
+
 def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, Any], method: Method, *,
           device: str = "cpu", batch_size: int = 64, cache: bool = True, checkpoint_hash: str | None = None,
           progress: bool = True, arrays: Any = None, on_corrupt: str = "fail", sharded: bool = False,
@@ -195,6 +212,9 @@ def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, A
                       amp=amp, progress=progress, desc=f"embedding {view}", sharded=sharded).numpy()
     out = np.ascontiguousarray(out, dtype=np.float32)
     check_normalised(out, type(method).__name__)
+    if not sharded or distributed.rank() == 0:
+        _check_batch_independent(model, array, out, view, method.eval_transform(hparams, view), device, amp,
+                                 batch_size, type(method).__name__)
     if path is not None and not undecoded and (not sharded or distributed.rank() == 0):
         with atomic_open(path, "wb") as handle:
             np.save(handle, out, allow_pickle=False)
