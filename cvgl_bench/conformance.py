@@ -340,15 +340,23 @@ def check_backward(ctx: _Context) -> str:
     if len(unreached) == len(params):
         raise CheckFailed(f"no parameter received a gradient from {which}; check for detach(), torch.no_grad() or "
                           "inference_mode inside encode/forward")
-    if unreached:
+    from .train.base import ContrastiveMethod
+
+    own_loss = not isinstance(ctx.method, ContrastiveMethod)  # its fit() trains with a loss the check cannot see
+    if unreached and not own_loss:
         raise CheckFailed(f"{len(unreached)} trainable parameter(s) receive no gradient from {which}: "
                           f"{_names(unreached)}; distributed training (torchrun) stops on them: use them in "
                           "forward, delete them, or set requires_grad=False")
-    bad = [n for n, p in params if not torch.isfinite(p.grad).all()]
+    reached = [(n, p) for n, p in params if p.grad is not None]
+    bad = [n for n, p in reached if not torch.isfinite(p.grad).all()]
     if bad:
         raise CheckFailed(f"gradients of {_names(bad)} are NaN or inf at initialisation; check the forward pass for "
                           "unstable operations (sqrt or log of 0, normalising an all-zero vector)")
-    nonzero = sum(1 for _, p in params if p.grad.abs().sum() > 0)
+    nonzero = sum(1 for _, p in reached if p.grad.abs().sum() > 0)
+    if unreached:  # a plain Method: its own loss may train them (a learnable margin, a temperature)
+        return (f"{which} reaches {len(reached)} of {len(params)} trainable tensors ({nonzero} with a non-zero "
+                f"gradient); not {_names(unreached)}, which only the method's own loss can train: if it does not, "
+                "torchrun stops on them")
     return (f"{which} reaches all {len(params)} trainable tensors ({nonzero} with a non-zero gradient; "
             "zero-initialised layers start at zero)")
 

@@ -175,3 +175,10 @@ def test_cli_prints_one_line_per_check_and_fails_with_the_first_sentence(make_ho
     assert bad.exit_code == 2
     assert "FAIL  L2-normalised embeddings" in bad.output
     assert "1 of 8 checks failed for 'toy_unnormalised'; first: L2-normalised embeddings" in bad.output
+
+
+def test_a_plain_method_is_not_failed_for_a_parameter_only_its_own_loss_trains(make_host):
+    """The check trains a plain Method's model with a stand-in InfoNCE: it cannot see the method's loss."""
+    results = {r.name: r for r in run_checks("toy_plain_own_loss", make_host(toy_methods), quick=True)}
+    assert results["backward"].ok, results["backward"].message
+    assert "not logit_scale, margin, which only the method's own loss can train" in results["backward"].message

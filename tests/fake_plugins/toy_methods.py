@@ -117,6 +117,32 @@ class InfiniteDroneRecipe(TinyMethod):
         return {**hparams, "lr": float("inf")} if train_split.layout == "university1652" else hparams
 
 
+class PlainOwnLoss:
+    """A plain Method (not the toolkit's) whose own loss trains a parameter encode never uses."""
+
+    def __new__(cls):
+        from cvgl_bench.method import Method
+
+        class Plain(Method):
+            inner = TinyMethod()
+
+            def hparams(self, profile, train_split):
+                return self.inner.hparams(profile, train_split)
+
+            def build_model(self, hparams):
+                model = self.inner.build_model(hparams)
+                model.margin = nn.Parameter(torch.zeros(()))  # trained by its own triplet loss
+                return model
+
+            def fit(self, model, train, hparams, run):
+                return self.inner.fit(model, train, hparams, run)
+
+            def eval_transform(self, hparams, view):
+                return self.inner.eval_transform(hparams, view)
+
+        return Plain()
+
+
 TOYS = {
     "tiny": TinyMethod,
     "toy_unnormalised": toy(Unnormalised),
@@ -133,6 +159,7 @@ TOYS = {
     "toy_bad_recipe": BadRecipe,
     "toy_numpy_recipe": NumpyRecipe,
     "toy_inf_drone_recipe": InfiniteDroneRecipe,
+    "toy_plain_own_loss": PlainOwnLoss,
 }
 
 
