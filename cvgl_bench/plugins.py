@@ -155,7 +155,8 @@ class PluginHost:
                     self._load_one(status, ep.load)
                 else:
                     status.error = (f"its entry point is in group {ep.group!r}, which cvgl-bench does not read; "
-                                    f"declare it under [project.entry-points.{ENTRY_POINT_GROUP}]")
+                                    f"declare it under [project.entry-points.{ENTRY_POINT_GROUP}] (pyproject.toml) or "
+                                    f"[options.entry_points] {ENTRY_POINT_GROUP} = ... (setup.cfg)")
                     self.statuses.append(status)
             failed = self.failures()
             note = (f"({len(failed)} plugin(s) failed to load: {', '.join(s.name for s in failed)}; "

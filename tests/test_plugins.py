@@ -95,7 +95,8 @@ def test_an_entry_point_in_a_near_miss_group_is_listed_as_failed_not_ignored(mak
     host = make_host(entry_points=True)
     (status,) = [s for s in host.statuses if s.distribution == "near-miss"]
     assert status.error == (f"its entry point is in group {group!r}, which cvgl-bench does not read; "
-                            "declare it under [project.entry-points.cvgl_bench]")
+                            "declare it under [project.entry-points.cvgl_bench] (pyproject.toml) or "
+                            "[options.entry_points] cvgl_bench = ... (setup.cfg)")
     with pytest.raises(UnknownNameError, match="near"):
         host.methods.get("toy")
 
