@@ -178,3 +178,11 @@ def test_a_damaged_record_is_written_again_with_a_note(toy_host, tmp_path, overw
                                 n_boot=20, overwrite=overwrite, log=lines.append), toy_host)
     assert again.written == [path] and not again.trained and results.read(path).metrics
     assert [line for line in lines if "cannot be read, so it is written again" in line and path.name in line]
+
+
+def test_a_model_that_cannot_embed_a_single_image_is_one_line(toy_host, tmp_path):
+    from cvgl_bench.errors import PluginError
+
+    with pytest.raises(PluginError, match=r"model fails on a batch of one image of each view, as the efficiency "
+                                          r"figures measure it: ValueError: Expected more than 1 value"):
+        run_cell(Cell("toy_needs_a_batch", ("synth_cvusa_test",)), _options(tmp_path), toy_host)

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import provenance, results
 from ..data.splits import load_split
-from ..errors import DataError
+from ..errors import DataError, PluginError
 from ..fsutil import check_writable
 from .cell import Cell, CellResult, RunOptions
 from .model import TrainedModel, cell_lock, import_model, train_or_reuse, workdir_of
@@ -124,8 +124,14 @@ def _evaluate_all(todo: list[Pending], trained: TrainedModel, method: Any, hpara
     from ..evaluate.efficiency import measure
 
     trained.model.to(device).eval()
-    efficiency = measure(trained.model, {v: tuple(s) for v, s in hparams["image_size"].items()},
-                         todo[0].spec.query_view, todo[0].spec.reference_view)
+    try:
+        efficiency = measure(trained.model, {v: tuple(s) for v, s in hparams["image_size"].items()},
+                             todo[0].spec.query_view, todo[0].spec.reference_view)
+    except Exception as exc:  # noqa: BLE001 - the model's failure, in one line (--debug: the traceback)
+        raise PluginError(f"{type(method).__name__}'s model fails on a batch of one image of each view, as the "
+                          f"efficiency figures measure it: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+                          "; an embedding must not need other images in its batch (a BatchNorm left in training "
+                          "mode does)") from exc
     base = provenance.collect(host, device)
     for job in todo:
         record, ranks = _evaluate(job, trained, method, hparams, train_fingerprint, base, efficiency, dict(phases),

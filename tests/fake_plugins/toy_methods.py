@@ -28,6 +28,15 @@ class WrongShape(TinyPairModel):
         return super().encode(images, view)[:, : self.embedding_dim // 2]
 
 
+class NeedsABatch(TinyPairModel):
+    """Like a BatchNorm left in training mode: a batch of one image cannot be embedded."""
+
+    def encode(self, images, view):
+        if images.shape[0] == 1:
+            raise ValueError("Expected more than 1 value per channel when training")
+        return super().encode(images, view)
+
+
 class NoGradient(TinyPairModel):
     def encode(self, images, view):
         with torch.no_grad():
@@ -160,6 +169,7 @@ TOYS = {
     "toy_numpy_recipe": NumpyRecipe,
     "toy_inf_drone_recipe": InfiniteDroneRecipe,
     "toy_plain_own_loss": PlainOwnLoss,
+    "toy_needs_a_batch": toy(NeedsABatch),
 }
 
 
