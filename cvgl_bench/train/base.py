@@ -43,7 +43,7 @@ from torch import nn
 
 from ..data.structures import TrainData, fingerprint_of
 from ..errors import ConfigError, DataError, PluginError, UnknownNameError, UserError
-from ..method import CVGLModel, Method, check_hparams
+from ..method import CVGLModel, Method, check_hparams, plain_json_problem
 from .augment import AugmentConfig, PairAugment
 from .context import RunContext
 from .encoders import TwoViewEncoder, create_backbone
@@ -163,8 +163,6 @@ def _not_json(value: Any, path: str = "") -> tuple[str, str] | None:
         return None
     if isinstance(value, (list, tuple)):
         return next((found for i, item in enumerate(value) if (found := _not_json(item, f"{path}[{i}]"))), None)
-    if isinstance(value, float) and not math.isfinite(value):
-        return path, f"non-finite number ({value})"
     if value is None or isinstance(value, (str, int, float, bool)):
         return None
     return path, type(value).__name__
@@ -281,7 +279,7 @@ def _meta_embed(method: Method, hp: Mapping[str, Any]) -> str | None:
     numpy_state, python_state = np.random.get_state(), random.getstate()
     try:
         with torch.random.fork_rng(devices=[]), torch.device("meta"):
-            model = method.model_for_weights(hp)
+            model = method.model_for_weights(hp).eval()  # as evaluation embeds
             for view in hp["views"]:
                 height, width = (int(v) for v in hp["image_size"][view])
                 out = model.encode(torch.empty(2, 3, height, width), view)
@@ -396,8 +394,11 @@ class ContrastiveMethod(Method):
         bad = _not_json(hp)
         if bad:
             raise PluginError(f"{type(self).__name__} profile {profile!r}: hparam {bad[0]} is a {bad[1]}; a recipe "
-                              "holds JSON data only (finite numbers, strings, booleans, null, lists, tables)")
-        check_hparams(self, hp)
+                              "holds JSON data only (numbers, strings, booleans, null, lists, tables)")
+        check_hparams(self, hp)  # names the rule a known key breaks (lr must be a finite number above 0)
+        problem = plain_json_problem(hp)
+        if problem:
+            raise PluginError(f"{type(self).__name__} profile {profile!r}: {problem}; a recipe holds finite numbers only")
         return json.loads(json.dumps(hp))
 
     def _toolkit_checks(self, hp: Mapping[str, Any]) -> None:
