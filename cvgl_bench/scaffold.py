@@ -50,6 +50,10 @@ def validate_name(name: str, host: Any = None) -> None:
     if host is not None and name in host.methods:
         origin = host.methods.origin(name).origin
         raise ConfigError(f"a method named {name!r} exists already (registered by {origin}); choose another name")
+    if host is not None and (name in host.splits or name in host.datasets):
+        what = "split" if name in host.splits else "dataset"
+        raise ConfigError(f"{name!r} is the name of a {what}; a method named like it would read as one in "
+                          f"'cvgl-bench run -m {name} -d ...' and on the leaderboard: choose another name")
     if importlib.util.find_spec(package_name(name)) is not None:
         raise ConfigError(f"a Python package {package_name(name)!r} is importable already; choose another name "
                           f"or uninstall {distribution_name(name)}")

@@ -59,6 +59,14 @@ def test_a_name_taken_by_an_installed_method_is_refused(make_host, tmp_path):
     assert result.output.count("\n") == 1
 
 
+def test_a_name_of_a_split_or_dataset_is_refused(make_host, tmp_path):
+    make_host()
+    for name, what in (("synth_cvusa_test", "split"), ("cvusa", "dataset")):
+        result = _new_plugin(name, "--dir", str(tmp_path / name))
+        assert result.exit_code == 2 and f"{name!r} is the name of a {what}" in result.output
+        assert result.output.count("\n") == 1 and not (tmp_path / name).exists()
+
+
 def test_a_name_whose_package_is_importable_already_is_refused(host, tmp_path, monkeypatch):
     (tmp_path / "site" / "cvgl_bench_taken").mkdir(parents=True)
     (tmp_path / "site" / "cvgl_bench_taken" / "__init__.py").write_text("")
