@@ -241,7 +241,7 @@ _EMBEDDABLE: weakref.WeakKeyDictionary[type, set[str]] = weakref.WeakKeyDictiona
 """Per method class, the hparams whose model embedded both views on the meta device."""
 
 
-def _check_image_sizes(method: Method, hp: Mapping[str, Any]) -> None:
+def _check_model_embeds(method: Method, hp: Mapping[str, Any]) -> None:
     """Build the model on PyTorch's meta device and embed a batch of each view at ``image_size``,
     so that a size the model cannot take, or ``encode`` output of the wrong shape, fails before any
     data is read, ``--dry-run`` too.
@@ -423,7 +423,7 @@ class ContrastiveMethod(Method):
         _check_backbone(hp, self.unread_hparams)
 
     def _toolkit_build_checks(self, hp: Mapping[str, Any]) -> None:
-        _check_image_sizes(self, hp)
+        _check_model_embeds(self, hp)
 
     def eval_transform(self, hparams: Mapping[str, Any], view: str) -> Callable[[torch.Tensor], torch.Tensor]:
         return EvalTransform(self.normalizer(hparams, view))
