@@ -113,8 +113,8 @@ packages = find:
 python_requires = >=3.10
 install_requires =
     cvgl-bench
-    torch>=2.1
-    timm>=0.9
+    torch>=2.3
+    timm>=1.0.25
 
 [options.packages.find]
 include = $package, $package.*

@@ -118,3 +118,23 @@ def test_frozen_stages_stop_training_the_stem_and_first_stages():
     assert model.backbone("ground").stages[1].downsample[1].weight.grad is not None
     with pytest.raises(ConfigError, match="frozen_stages must be at most 4"):
         TwoViewEncoder("convnext_atto", ("ground", "satellite"), frozen_stages=5)
+
+
+def test_backbone_stages_cut_the_head_norm_that_older_timm_keeps(monkeypatch):
+    """timm before 1.0.31 cuts the stages but keeps the uncut model's head norm (320 wide for
+    convnext_atto); the cut backbone must still pool its 160 channels, as with newer timm."""
+    import timm
+
+    real = timm.models.convnext.ConvNeXt.prune_intermediate_layers
+
+    def older_timm(self, indices=1, prune_norm=False, prune_head=True):
+        norm = getattr(self.head, "norm", None)
+        kept = real(self, indices, prune_norm=prune_norm, prune_head=prune_head)
+        if norm is not None:
+            self.head.norm = norm
+        return kept
+
+    monkeypatch.setattr(timm.models.convnext.ConvNeXt, "prune_intermediate_layers", older_timm)
+    model = create_backbone("convnext_atto", stages=3)
+    assert model.num_features == 160
+    assert model.forward_head(model.forward_features(torch.randn(2, 3, 64, 64)), pre_logits=True).shape == (2, 160)

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 
 from ..errors import ConfigError
+from .seeds import derived_seed
 
 ROTATE_MODES = ("paired", "reference", "none")
 
@@ -271,8 +272,7 @@ def photometric(image_u8: torch.Tensor, view: str, gen: torch.Generator, config:
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
     """The seed of one sample's generator: a hash of (run seed, epoch, pair index)."""
-    return int(np.random.SeedSequence([int(seed), int(epoch), int(index), 0xA06]).generate_state(1, np.uint64)[0]
-               & 0x7FFF_FFFF_FFFF_FFFF)
+    return derived_seed(seed, epoch, index, 0xA06)
 
 
 class PairAugment:

@@ -99,6 +99,13 @@ def prune_stages(model: nn.Module, name: str, stages: int) -> nn.Module:
         raise ConfigError(f"backbone_stages must be between 1 and {total} for {name!r}, not {stages}")
     if stages < total:
         model.prune_intermediate_layers(indices=[stages - 1], prune_norm=True, prune_head=True)
+        channels = model.feature_info[stages - 1]["num_chs"]
+        head = getattr(model, "head", None)
+        width = getattr(getattr(head, "norm", None), "normalized_shape", None)
+        if width and width[0] != channels:  # timm before 1.0.31 keeps the uncut model's head norm
+            head.norm = nn.Identity()
+        if getattr(model, "num_features", channels) != channels:
+            model.num_features = channels
         model.reset_classifier(0, "avg")  # its pooling head: average pool, without the pruned norm
     return model
 

@@ -53,6 +53,7 @@ from .context import RunContext
 from .pairs import TrainPairs, keep_batch
 from .precision import training_precision
 from .samplers import BatchPlanner
+from .seeds import derived_seed, seed_everything
 
 CHECKPOINT_NAME = "last.pt"
 HISTORY_NAME = "history.json"
@@ -172,18 +173,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((py["version"], tuple(py["internal"]), py["gauss_next"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def seed_everything(seed: int) -> None:
-    """Seed torch, numpy and Python's global generators."""
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
-
-
-def derived_seed(*parts: int) -> int:
-    """A 63-bit seed hashed from integers (run seed, rank, purpose...)."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)[0] & (2**63 - 1))
 
 
 EpochHook = Callable[[int, nn.Module], None]
