@@ -52,7 +52,7 @@ class PluginStatus:
 
     @property
     def origin(self) -> str:
-        return f"{self.distribution} {self.version} (plugin {self.name!r})"
+        return " ".join(part for part in (self.distribution, self.version) if part) + f" (plugin {self.name!r})"
 
 
 class Registry:
@@ -232,6 +232,10 @@ class PluginHost:
                 problems.append(f"{who} belongs to dataset {spec.dataset!r}, which no plugin registers")
             if spec.train_split and spec.train_split not in self.splits:
                 problems.append(f"{who} trains on {spec.train_split!r}, which no plugin registers")
+            elif spec.train_split and self.splits.get(spec.train_split).role != "train":
+                problems.append(f"{who} trains on {spec.train_split!r}, which is an evaluation split")
+            if spec.twin and spec.twin not in self.splits:
+                problems.append(f"{who} names {spec.twin!r} as its twin, which no plugin registers")
             problems += [f"{who} reports metric {metric!r}, which no plugin provides"
                          for metric in spec.metrics or () if metric not in self.metrics]
         return problems

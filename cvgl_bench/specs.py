@@ -58,7 +58,7 @@ class _Spec:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly metadata (the loader is shown as its import path)."""
         data = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-        if not isinstance(self.loader, str):
+        if self.loader is not None and not isinstance(self.loader, str):
             data["loader"] = getattr(self.loader, "__qualname__", repr(self.loader))
         return data
 
@@ -150,6 +150,14 @@ class SplitSpec(_Spec):
         _check(self.role in ("train", "eval"), f"split {self.name!r}: role must be 'train' or 'eval', not {self.role!r}")
         for view in (self.query_view, self.reference_view):
             _check(view in VIEWS, f"split {self.name!r}: unknown view {view!r}; views are {', '.join(VIEWS)}")
+        for key, values in self.protocol_options.items():
+            _check(isinstance(key, str) and isinstance(values, (tuple, list)) and len(values) == len(set(values)) > 0
+                   and all(isinstance(v, str) and v for v in values), f"split {self.name!r}: protocol option "
+                   f"{key!r} must list its values as a tuple of distinct strings, the official one first; got {values!r}")
+        for key, count in self.expected_counts.items():
+            _check(key in ("queries", "references", "pairs") and type(count) is int and count >= 0,
+                   f"split {self.name!r}: expected_counts maps queries, references or pairs to a count, not "
+                   f"{key!r}: {count!r}")
 
     def protocol_defaults(self) -> dict[str, str]:
         """The default value of every protocol option (the official convention)."""

@@ -86,7 +86,7 @@ def test_an_exception_in_plugin_code_keeps_its_traceback_and_names_the_plugin(ma
     result = CliRunner().invoke(cli, ["boom"])
     assert result.exit_code == 1 and "KeyError: 'no such key'" in result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("cvgl-bench: the error above was raised in the code of cvgl-boom  (plugin 'boom_plugin')")
+    assert last.startswith("cvgl-bench: the error above was raised in the code of cvgl-boom (plugin 'boom_plugin')")
     assert "(<string>:" in last and "report it to that plugin's authors" in last
     assert CliRunner().invoke(cli, ["quit"]).exit_code == 3  # a plugin's own exit code is not an error
 

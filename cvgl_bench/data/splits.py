@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..dataroot import resolve_root
-from ..errors import ConfigError, DataError, PluginError
+from ..errors import ConfigError, DataError, PluginError, UserError
 from ..specs import SplitSpec
 from .structures import EvalData, TrainData
 
@@ -52,12 +52,26 @@ def load_split(spec: SplitSpec, data_root: str | Path | None = None, protocol: M
         kwargs["verify_files"] = False
     if _accepts(reader, "host", through_kwargs=False):  # a reader that consults other plugins (a synthetic split reads its real twin)
         kwargs["host"] = host
-    data = reader(Path(root), dict(resolved), **kwargs)
+    status = host.splits.origin(spec.name) if spec.name in host.splits else None
+    origin = status.origin if status is not None else "its plugin"
+    try:
+        data = reader(Path(root), dict(resolved), **kwargs)
+    except Exception as exc:
+        if isinstance(exc, UserError) or (status is not None and status.builtin):
+            raise
+        # EvalData and TrainData refuse inconsistent arrays with a ValueError raised in cvgl-bench's
+        # own code: the fault is still the reader's
+        raise PluginError(f"split {spec.name!r} of {origin}: its reader failed: {type(exc).__name__}: {exc}") from exc
     expected = TrainData if spec.role == "train" else EvalData
     if not isinstance(data, expected):
-        origin = host.splits.origin(spec.name).origin if spec.name in host.splits else "its plugin"
         raise PluginError(f"split {spec.name!r} of {origin} returned {type(data).__name__}, not {expected.__name__} "
                           f"({'a training' if spec.role == 'train' else 'an evaluation'} split)")
+    if isinstance(data, EvalData) and data.protocol != resolved:
+        # The record is filed under data.protocol: a reader that drops or alters it would file
+        # one protocol's numbers under another's name.
+        raise PluginError(f"split {spec.name!r} of {origin} was asked for protocol {_options(resolved)} and "
+                          f"returned EvalData with protocol {_options(data.protocol)}; pass the protocol the "
+                          "reader is given on to EvalData(protocol=...)")
     size = len(data) if isinstance(data, TrainData) else min(len(data.queries), len(data.references))
     if size == 0 and not allow_empty:
         raise DataError(f"split {spec.name!r} under {root} is empty")
@@ -95,6 +109,10 @@ def check_protocol_overrides(overrides: Mapping[str, str], specs: Sequence[Any],
             if str(value) not in spec.protocol_options[key]:
                 raise ConfigError(f"{where}: protocol option {key}={value!r} is not one of: "
                                   f"{', '.join(spec.protocol_options[key])} (split {spec.name})")
+
+
+def _options(protocol: Mapping[str, Any]) -> str:
+    return "{" + ", ".join(f"{key}={value}" for key, value in sorted(protocol.items())) + "}"
 
 
 def _accepts(func: Any, name: str, *, through_kwargs: bool = True) -> bool:

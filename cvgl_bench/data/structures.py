@@ -122,6 +122,11 @@ class GroundTruth:
     def n_queries(self) -> int:
         return len(self.indptr) - 1
 
+    def same_as(self, other: GroundTruth) -> bool:
+        """Whether ``other`` labels the same references of the same queries with the same roles."""
+        return (self.n_references == other.n_references and np.array_equal(self.indptr, other.indptr)
+                and np.array_equal(self.ref_index, other.ref_index) and np.array_equal(self.role, other.role))
+
     @property
     def query_of_entry(self) -> np.ndarray:
         """For each CSR entry, the query it belongs to."""
@@ -205,6 +210,10 @@ class EvalData:
             raise ValueError(f"ground truth has {self.truth.n_queries} queries, split has {len(self.queries)}")
         if self.truth.n_references != len(self.references):
             raise ValueError("ground truth and reference set disagree in size")
+        for side, images in (("query", self.queries), ("reference", self.references)):
+            twice = _first_duplicate(images.ids.tolist())
+            if twice is not None:  # an id names one image: embeddings files and records go by ids
+                raise ValueError(f"{side} id {twice!r} names two images of the split; ids must be unique")
         if not self.fingerprint:
             self.fingerprint = fingerprint_of(self.queries, self.references, self.truth, self.protocol)
 

@@ -107,13 +107,19 @@ def score(query: np.ndarray, reference: np.ndarray, data: EvalData, *, host: Any
 
 
 def rescore(arrays: Mapping[str, np.ndarray], protocol: Mapping[str, str], metrics: Sequence[str], *,
-            host: Any, n_boot: int = 1000, seed: int = 0, split: str = "") -> Scored:
+            host: Any, n_boot: int = 1000, seed: int = 0, split: str = "", data: EvalData | None = None) -> Scored:
     """Recompute metrics from stored arrays (``Scored.rank_arrays()``), without embeddings.
 
-    ``host`` provides the metric plugins (as for :func:`score`).
+    ``host`` provides the metric plugins (as for :func:`score`). The metrics see a
+    :class:`StoredSplit` (ground truth and protocol), or ``data``, the split itself, for a metric
+    that needs more of it (positions, ids); ``data`` must have the stored ground truth.
     """
     ranks, truth = stored_ranks(arrays)
-    data = StoredSplit(truth, dict(protocol), split)
+    if data is None:
+        data = StoredSplit(truth, dict(protocol), split)
+    elif not data.truth.same_as(truth):
+        raise DataError(f"{data.split}: the split's ground truth is not the one its ranks were stored with; "
+                        "the data here is another version of the split")
     return _evaluate(ranks, data, dict(protocol), list(metrics), n_boot, seed, host)
 
 
@@ -174,7 +180,12 @@ def _evaluate(ranks: RankTable, data: Any, protocol: dict[str, str], names: Sequ
 def _convention(fn: Any, spec: Any, protocol: Mapping[str, str], data: Any) -> str:
     # MetricFunction declares describe(); a plain callable of an older plugin may carry one too
     describe = fn.describe if isinstance(fn, MetricFunction) else getattr(fn, "describe", None)
-    text = describe(protocol, data) if callable(describe) else None
+    try:
+        text = describe(protocol, data) if callable(describe) else None
+    except Exception as exc:
+        if isinstance(exc, UserError):
+            raise
+        raise PluginError(f"metric {spec.name!r}: its describe() failed: {type(exc).__name__}: {exc}") from exc
     if text is not None:
         return str(text)
     option = spec.convention_option

@@ -70,6 +70,10 @@ def plan(cell: Cell, host: Any) -> Plan:
                               "pass --train-on SPLIT or run them separately")
         train_name = in_domain.pop()
     train_spec = host.splits.get(train_name)
+    if train_spec.role != "train" and cell.train_split is None:
+        origin = host.splits.origin(eval_specs[0].name).origin
+        raise PluginError(f"split {eval_specs[0].name!r} of {origin} names {train_name!r} as its training split, "
+                          "which is an evaluation split; pass --train-on SPLIT, and tell the plugin's authors")
     if train_spec.role != "train":
         raise ConfigError(f"--train-on {train_name!r} is an evaluation split; pick a training split")
     train_views = {train_spec.query_view, train_spec.reference_view}
