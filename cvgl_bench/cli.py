@@ -625,7 +625,8 @@ def _default_suite() -> Any:
 @click.option("--published", "published_file", default=None, metavar="FILE",
               help="Published numbers (default: the package's published.yaml; leaderboards/published.yaml "
                    "links to it).")
-@click.option("--data-root", default=None, help="Where the datasets live (for retrieval examples).")
+@click.option("--data-root", default=None, help="Where the datasets live (for retrieval examples, and for a "
+                                                 "metric that needs more of its split than the stored ranks hold).")
 @click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
               help="The runs folder the records' checkpoints are in (for the spatial-map plots).")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
@@ -663,7 +664,8 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
         return
     h = host()
     board = lb.build(results_dir, published=published, suites=[load_suite(s) for s in suites],
-                     significance=not (no_significance or paper_table or table_keys), n_boot=n_boot, host=h)
+                     significance=not (no_significance or paper_table or table_keys), n_boot=n_boot, host=h,
+                     data_root=data_root)
     for line in board.warnings:
         click.echo(f"warning: {line}", err=True)
     if paper_table or table_keys:
@@ -681,10 +683,11 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
 def _unused_leaderboard_options(out_dir: str | None, no_plots: bool, no_significance: bool, published_only: bool,
                                 paper_table: bool) -> dict[str, str]:
     """The leaderboard options this mode does not read, each with why (:func:`note_unused_options`)."""
-    figures = ("runs_dir", "data_root", "no_plots", "no_examples")
+    figures = ("runs_dir", "no_plots", "no_examples")  # --data-root also serves metrics that need the split
     if published_only:
-        return dict.fromkeys(("results_dir", "suites", *figures, "no_significance", "n_boot", "paper_table",
-                              "table_keys"), "with --published-only (it shows the published numbers alone)")
+        return dict.fromkeys(("results_dir", "suites", *figures, "data_root", "no_significance", "n_boot",
+                              "paper_table", "table_keys"),
+                             "with --published-only (it shows the published numbers alone)")
     unused = dict.fromkeys(("no_significance", "n_boot"), "with --paper-table (it shows no significance)") \
         if paper_table else {"n_boot": "with --no-significance"} if no_significance else {}
     if paper_table:
@@ -692,7 +695,7 @@ def _unused_leaderboard_options(out_dir: str | None, no_plots: bool, no_signific
     elif out_dir is None:
         unused.update(dict.fromkeys(figures, "without --out DIR (figures are written only there)"))
     elif no_plots:
-        unused.update(dict.fromkeys(("runs_dir", "data_root", "no_examples"), "with --no-plots"))
+        unused.update(dict.fromkeys(("runs_dir", "no_examples"), "with --no-plots"))
     return unused
 
 

@@ -366,3 +366,36 @@ def test_a_record_of_external_embeddings_says_which_vigor_labels_were_read(host,
     assert done.exit_code == 0, done.output
     info = results.read(json.loads(done.stdout)["record"]).provenance["data_info"]
     assert info["labels"] == "original" and info["split_file"].startswith("<data>/VIGOR/")
+
+
+def _even_id_top1(ranks, data, protocol):
+    """A metric that needs the split's ids, which stored ranks alone do not hold."""
+    from cvgl_bench.errors import DataError
+
+    if getattr(data, "references", None) is None:
+        raise DataError("this metric needs the reference ids")
+    return np.asarray([int(data.references.ids[i][1:]) % 2 == 0 for i in ranks.topk[:, 0]], dtype=np.float64)
+
+
+def test_a_metric_that_needs_the_split_is_recomputed_on_it_by_the_leaderboard(make_host, tiny, tmp_path,
+                                                                                monkeypatch):
+    from cvgl_bench import MetricSpec
+
+    monkeypatch.delenv("CVGL_DATA_ROOT", raising=False)
+    monkeypatch.setenv("CVGL_BENCH_CONFIG", str(tmp_path / "no-config.yaml"))
+    metric = types.ModuleType("even_ids")
+    metric.cvgl_bench_register_metrics = hookimpl(lambda register: register(
+        MetricSpec(name="even_top1", loader=_even_id_top1)))
+    make_host(tiny_plugin, metric)
+    out = _scored(tiny, "--metric", "recall@1", "--metric", "even_top1", "--record", "--method", "mynet",
+                  "--results", tmp_path / "results")
+    board = ["leaderboard", "--results", tmp_path / "results", "--format", "csv", "--no-significance"]
+    blind = CliRunner().invoke(cli, list(map(str, board)))
+    assert "left out: its ranks cannot be read: this metric needs the reference ids (the leaderboard recomputes " \
+           "every number: give it the data with --data-root, where tiny_test is)" in blind.output
+    seeing = CliRunner().invoke(cli, list(map(str, [*board, "--data-root", tiny.root])))
+    assert seeing.exit_code == 0 and "left out" not in seeing.output, seeing.output
+    assert str(out["metrics"]["even_top1"]["value"]) in seeing.stdout
+    (tiny.root / "Tiny" / "queries.txt").write_text("\n".join(f"q{i:03d}" for i in range(NQ - 1)))
+    other = CliRunner().invoke(cli, list(map(str, [*board, "--data-root", tiny.root])))
+    assert "is not the one the record was made on" in other.output or "ground truth" in other.output, other.output

@@ -377,19 +377,33 @@ def _rank_summary(run: Run, metric: str, host: Any) -> RankSummary:
         return RankSummary(error=str(exc) if isinstance(exc, UserError) else f"unreadable ranks: {exc}")
 
 
-def numbers_not_from_ranks(path: Path, record: Record, host: Any) -> str | None:
+def numbers_not_from_ranks(path: Path, record: Record, host: Any, split_data: SplitData | None = None) -> str | None:
     """Why the record's metrics are not what ``evaluate`` computes from its stored ranks (every
     value, and every interval when the record says how its intervals were drawn), or None when
     they all are, or when the record has no ranks to check against. A board shows a record's
-    numbers only when this is None, so it cannot show a number its ranks do not give."""
+    numbers only when this is None, so it cannot show a number its ranks do not give.
+
+    A metric that needs more of the split than its ground truth (a plugin's metre-level error
+    reads GPS positions) is recomputed on the split itself, read by ``split_data``."""
     if record.ranks is None or not record.metrics:
         return None
     try:
         arrays, _, _ = checked_ranks(path, record)
         info = record.intervals
         n_boot = info.resamples if info is not None else 0
-        scored = rescore(arrays, record.protocol, list(record.metrics), n_boot=n_boot,
-                         seed=info.seed if info is not None else 0, host=host)
+        seed = info.seed if info is not None else 0
+        try:
+            scored = rescore(arrays, record.protocol, list(record.metrics), n_boot=n_boot, seed=seed, host=host)
+        except DataError as exc:
+            data = split_data(record) if split_data is not None else None
+            if data is None:
+                raise DataError(f"{exc} (the leaderboard recomputes every number: give it the data with "
+                                f"--data-root, where {record.cell.eval_split} is)") from None
+            if data.fingerprint != record.dataset_fingerprint:
+                raise DataError(f"{exc}; the {record.cell.eval_split} found here is not the one the record was "
+                                "made on (another dataset fingerprint)") from None
+            scored = rescore(arrays, record.protocol, list(record.metrics), n_boot=n_boot, seed=seed, host=host,
+                             data=data)
     except (UserError, ValueError, KeyError, IndexError, TypeError) as exc:
         return f"its ranks cannot be read: {exc}"
 
@@ -426,6 +440,28 @@ def intervals_over_places(path: Path, record: Record, host: Any) -> bool:
         record.metrics[name].ci95 = metric["ci95"]
     record.intervals = results.IntervalInfo(scored.n_places, scored.n_boot, scored.seed)
     return True
+
+
+class SplitData:
+    """Evaluation splits read once each, for the metrics that need more than stored ranks."""
+
+    def __init__(self, host: Any, data_root: Any = None):
+        self.host, self.data_root = host, data_root
+        self.loaded: dict[tuple, Any] = {}
+
+    def __call__(self, record: Record) -> Any:
+        """The record's evaluation split under its protocol, or None when it cannot be read here."""
+        from ..data.splits import load_split
+
+        name = record.cell.eval_split
+        key = (name, tuple(sorted(record.protocol.items())))
+        if key not in self.loaded:
+            try:
+                self.loaded[key] = load_split(self.host.splits.get(name), self.data_root, record.protocol, self.host,
+                                              verify_files=False)
+            except UserError:
+                self.loaded[key] = None
+        return self.loaded[key]
 
 
 def _in_suites(record: Record, suites: Sequence[Suite], host: Any) -> bool:
@@ -657,6 +693,7 @@ def build(
     n_boot: int = 2000,
     seed: int = 0,
     history: CodeHistory | None = None,
+    data_root: Any = None,
 ) -> Leaderboard:
     """Read every record under ``results_dir`` and build the leaderboard tables.
 
@@ -666,6 +703,8 @@ def build(
     ``ranks``: read the stored ranks (needed for curves and significance); ``significance``:
     paired bootstrap (``n_boot`` resamples, ``seed``) of every row against the best row of its table. ``history``: where to look up whether a
     record is stale (default: the git checkout holding the package, when there is one).
+    ``data_root``: where the datasets are, for a metric that needs more of its split than the
+    stored ranks hold (``--data-root``; else ``CVGL_DATA_ROOT`` and the config file).
     """
     results_dir = Path(results_dir)
     published = published if published is not None else Published.empty()
@@ -686,6 +725,7 @@ def build(
     groups: dict[tuple[str, str | None, str], dict[tuple, Row]] = {}
     n_used = n_foreign = 0
     upgraded: set[Path] = set()
+    split_data = SplitData(host, data_root)
     for path, record in found:
         if record.status != "ok":
             continue
@@ -695,7 +735,7 @@ def build(
         cell = record.cell
         n_used += 1
         if ranks:
-            problem = numbers_not_from_ranks(path, record, host)
+            problem = numbers_not_from_ranks(path, record, host, split_data)
             if problem:
                 warn.append(f"{path}: left out: {problem}")
                 continue
