@@ -7,6 +7,7 @@ import os
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -78,7 +79,7 @@ def test_counts_missing_and_unreadable_files(host, tmp_path):
     assert train["missing"] == 1 and train["missing_examples"] == [str(root / "streetview/panos/0000002.jpg")]
     assert train["unreadable"] == 2 and any("empty file" in e for e in train["unreadable_examples"])
     assert any("not a regular file" in e for e in train["unreadable_examples"])
-    assert test["unreadable"] == 1 and "not a JPEG or PNG" in test["unreadable_examples"][0]
+    assert test["unreadable"] == 1 and "not an image Pillow can read" in test["unreadable_examples"][0]
     assert "counts differ from the official pairs 35532" in train["status"]
     documented = (Path(__file__).resolve().parents[1] / "docs" / "json.md").read_text()
     assert [key for entry in (report, train, test) for key in entry if f"`{key}`" not in documented] == []
@@ -121,6 +122,10 @@ def test_cvact_checks_both_test_protocols_and_tolerates_the_known_missing_pair(h
 
 def test_vigor_and_u1652_trees(host, tmp_path):
     vigor = check_dataset("vigor", make_vigor(tmp_path / "VIGOR", layout="sample4geo"), host=host)
+    # Sample4Geo's layout holds only the corrected labels: labels=original is shown as unavailable
+    unavailable = [e for e in vigor["splits"] if e["status"].startswith("unavailable: ")]
+    assert len(unavailable) == 4 and all("[labels=original]" in e["split"] for e in unavailable)
+    vigor["splits"] = [e for e in vigor["splits"] if e not in unavailable]
     assert [e["missing"] for e in vigor["splits"]] == [0, 0, 0, 0]
     assert {e["split"]: e["counts"]["queries"] for e in vigor["splits"]}["vigor_same_test"] == 8
     u1652 = check_dataset("university1652", make_u1652(tmp_path / "University-1652"), host=host)
@@ -178,3 +183,96 @@ def test_a_synthetic_dataset_is_checked_where_it_was_generated_and_a_data_root_i
     other = run("synth_cvusa", "--json", "--data-root", str(tmp_path / "elsewhere"))
     assert other.exit_code == 0 and json.loads(other.stdout)["root"] == report["root"]
     assert "--data-root " + str(tmp_path / "elsewhere") + " is not read: synthetic splits" in other.stderr
+
+
+def altitude_plugin():
+    """A third-party split whose ``altitude`` option reads other satellite images."""
+    import dataclasses
+
+    from cvgl_bench.data.formats.cvusa import load_test
+
+    def reader(root, protocol):
+        data = load_test(root, {"r1pct": "floor", "ties": "strict"})
+        if protocol["altitude"] == "300":
+            paths = [str(p).replace("bingmap", "bingmap300") for p in data.references.paths]
+            data = dataclasses.replace(data, references=dataclasses.replace(data.references, paths=paths))
+        return dataclasses.replace(data, protocol=dict(protocol), fingerprint="")
+
+    plugin = types.ModuleType("altitudes")
+
+    @hookimpl
+    def cvgl_bench_register_datasets(register):
+        register(DatasetSpec(name="alt", loader=None, folder="Alt"))
+
+    @hookimpl
+    def cvgl_bench_register_splits(register):
+        register(SplitSpec(name="alt_test", loader=reader, dataset="alt",
+                           protocol_options={"altitude": ("150", "300"), "ties": ("strict", "loose")}))
+
+    plugin.cvgl_bench_register_datasets = cvgl_bench_register_datasets
+    plugin.cvgl_bench_register_splits = cvgl_bench_register_splits
+    return plugin
+
+
+def test_every_value_of_a_plugins_option_that_reads_other_files_is_checked(make_host, tmp_path):
+    import shutil
+
+    make_host(altitude_plugin())
+    root = make_cvusa(tmp_path / "Alt")
+    shutil.copytree(root / "bingmap", root / "bingmap300")
+    (root / "bingmap300/19/0000005.jpg").write_bytes(b"<html>not an image</html>")
+    result = run("alt", "--data-root", str(tmp_path), "--json")
+    assert result.exit_code == 1, result.output
+    by_split = {e["split"]: e for e in json.loads(result.output)["splits"]}
+    assert set(by_split) == {"alt_test", "alt_test [altitude=300]"}  # ties is a metric's convention: not reloaded
+    assert by_split["alt_test"]["status"] == "ok" and by_split["alt_test [altitude=300]"]["unreadable"] == 1
+    shutil.rmtree(root / "bingmap300")
+    (root / "bingmap300").mkdir()  # the altitude-300 images are not here at all: listed as such
+    missing = {e["split"]: e for e in json.loads(run("alt", "--data-root", str(tmp_path), "--json").output)["splits"]}
+    assert missing["alt_test [altitude=300]"]["missing"] == 2
+
+
+def test_data_check_reads_images_as_the_runs_do(host, tmp_path):
+    from PIL import Image
+
+    from cvgl_bench.data.check import file_problem
+    from cvgl_bench.data.images import decode_resize
+
+    grey16 = np.full((8, 8), 40000, dtype=np.uint16)
+    Image.fromarray(grey16).save(tmp_path / "grey16.png")
+    assert file_problem(str(tmp_path / "grey16.png"), decode=True) is None
+    assert decode_resize(str(tmp_path / "grey16.png"), (8, 8)).max() == round(40000 / 257)  # not clipped to 255
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(tmp_path / "photo.tif")
+    assert file_problem(str(tmp_path / "photo.tif")) is None  # a run decodes it, so it is readable
+    assert decode_resize(str(tmp_path / "photo.tif"), (8, 8))[0, 0].tolist() == [10, 20, 30]
+    Image.fromarray(np.full((8, 8), 3.5, dtype=np.float32)).save(tmp_path / "depth.tif")
+    assert "no known range" in file_problem(str(tmp_path / "depth.tif"), decode=True)
+    (tmp_path / "notes.jpg").write_text("hello")
+    assert file_problem(str(tmp_path / "notes.jpg")) == "not an image Pillow can read"
+
+
+@pytest.mark.parametrize("returned, code, line", [
+    ({"sha256": "ab12", "problems": []}, 0, "tiny: its plugin's check: ok"),
+    ({"problems": ["readme.txt is missing"]}, 1, "tiny: its plugin's check: readme.txt is missing"),
+    (["readme.txt is missing"], 2, "its check(root) must return a dict whose optional 'problems' is a list of lines"),
+    (RuntimeError("no checksum file"), 2, "Error: dataset 'tiny' of (in-process) (plugin 'checked'): its check(root) "
+                                          "failed: RuntimeError: no checksum file"),
+])
+def test_a_datasets_own_check_runs_after_the_splits(make_host, tmp_path, returned, code, line):
+    def check(root):
+        assert Path(root) == tmp_path / "data" / "Tiny"
+        if isinstance(returned, Exception):
+            raise returned
+        return returned
+
+    plugin = tiny_plugin()
+    plugin.cvgl_bench_register_datasets = hookimpl(lambda register: register(
+        DatasetSpec(name="tiny", loader=check, folder="Tiny")))
+    plugin.__name__ = "checked"
+    make_host(plugin)
+    make_cvusa(tmp_path / "data" / "Tiny")
+    result = run("tiny", "--data-root", str(tmp_path / "data"))
+    assert result.exit_code == code and line in result.output, result.output
+    if code == 0:
+        report = json.loads(run("tiny", "--data-root", str(tmp_path / "data"), "--json").output)
+        assert report["dataset_check"] == {"sha256": "ab12", "problems": []}

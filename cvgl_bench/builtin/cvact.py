@@ -13,7 +13,7 @@ SIZES = {"ground": (832, 1664), "satellite": (1200, 1200)}
 @hookimpl
 def cvgl_bench_register_datasets(register):
     register(DatasetSpec(
-        name="cvact", loader="cvgl_bench.data.check:check_cvact", folder="CVACT",
+        name="cvact", loader=None, folder="CVACT",
         summary="CVACT (Canberra): ACT_small 35,532 train / 8,884 val, ACT_test 92,802 with UTM",
         homepage="https://github.com/Liumouliu/OriCNN",
         obtain="CVACT is distributed on request by its authors (Liu & Li, ANU): follow the 'CVACT dataset' "

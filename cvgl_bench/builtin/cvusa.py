@@ -13,7 +13,7 @@ SIZES = {"ground": (224, 1232), "satellite": (750, 750)}
 @hookimpl
 def cvgl_bench_register_datasets(register):
     register(DatasetSpec(
-        name="cvusa", loader="cvgl_bench.data.check:check_cvusa", folder="CVUSA",
+        name="cvusa", loader=None, folder="CVUSA",
         summary="CVUSA 19zl subset: 35,532 train / 8,884 test north-aligned panoramas with Bing tiles",
         homepage="https://mvrl.cse.wustl.edu/datasets/cvusa/",
         obtain="CVUSA is distributed on request by the MVRL lab (Washington University in St. Louis): "

@@ -75,6 +75,12 @@ def _print_report(report: dict) -> None:
                 click.echo(f"{entry['split']}: {key.split('_')[0]}: {example}")
         if entry.get("note"):
             click.echo(f"{entry['split']}: note: {entry['note']}")
+    own = report.get("dataset_check")
+    if own is not None:
+        for problem in own.get("problems", []):
+            click.echo(f"{report['dataset']}: its plugin's check: {problem}")
+        if not own.get("problems"):
+            click.echo(f"{report['dataset']}: its plugin's check: ok")
     if not report["ok"]:
         click.echo("PROBLEMS found (see the status column and the lines above)")
     elif any(entry.get("expected") for entry in report["splits"]):

@@ -43,7 +43,7 @@ def cvgl_bench_register_datasets(register):
                                ("university1652", "university1652", "campus buildings from drones, "
                                                                     "University-1652 layout")):
         register(DatasetSpec(
-            name=f"synth_{layout}", loader=f"{SPLITS}:check_synth_{layout}", folder=layout,
+            name=f"synth_{layout}", loader=None, folder=layout,
             summary=f"synthetic world: {what} (twin of {real})", obtain=GENERATED,
             homepage="", license="generated (same license as cvgl-bench)", synthetic=True,
         ))

@@ -21,7 +21,7 @@ SIZES = {"drone": (512, 512), "satellite": (512, 512)}
 @hookimpl
 def cvgl_bench_register_datasets(register):
     register(DatasetSpec(
-        name="university1652", loader="cvgl_bench.data.check:check_university1652", folder="University-1652",
+        name="university1652", loader=None, folder="University-1652",
         summary="University-1652: drone and satellite views of 1,652 university buildings",
         homepage="https://github.com/layumi/University1652-Baseline",
         obtain="University-1652 is distributed on request: send the signed request form linked from "

@@ -19,7 +19,7 @@ SIZES = {"ground": (1024, 2048), "satellite": (640, 640)}
 @hookimpl
 def cvgl_bench_register_datasets(register):
     register(DatasetSpec(
-        name="vigor", loader="cvgl_bench.data.check:check_vigor", folder="VIGOR",
+        name="vigor", loader=None, folder="VIGOR",
         summary="VIGOR: 105,214 panoramas and 90,618 satellite tiles of four US cities, with semi-positives",
         homepage="https://github.com/Jeff-Zilence/VIGOR",
         obtain="VIGOR is distributed on request by its authors: fill in the access form linked from "

@@ -1,13 +1,15 @@
 """``cvgl-bench data check``: validate a dataset folder against the official split sizes.
 
-Every split of the dataset is loaded with its default protocol (plus the alternative
-``cvact_test`` protocol, which reads a different listing), the counts are compared with the
-split's ``expected_counts``, and every image file is checked: present, non-empty, and starting
-with a JPEG or PNG signature (``decode=True`` decodes each one fully, which is slow).
+Every split of the dataset is loaded with its default protocol, and once more for each other
+value of each option that may change what it reads (:func:`listing_options`); the counts are
+compared with the split's ``expected_counts``, and every image file is checked: present,
+non-empty, and a JPEG or PNG, or another format Pillow reads (``decode=True`` decodes each one
+fully, as the runs do, which is slow).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,13 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError, UserError
+from ..errors import DataError, PluginError, UserError
 from ..fsutil import open_regular
+from .images import as_rgb
 from .splits import load_split
-from .structures import EvalData
+from .structures import EvalData, fingerprint_of
 
-#: Protocol options whose alternative values read a different listing and so are checked too.
-LISTING_OPTIONS = ("cvact_test",)
+#: The status of a protocol value whose files this folder does not hold (VIGOR's corrected
+#: labels in a release without them): reported, not a failure.
+UNAVAILABLE = "unavailable: "
 #: Files known to be absent from an official release (split -> count), reported but tolerated.
 KNOWN_MISSING_PAIRS = {"cvact_train": 1}
 EXAMPLES = 5
@@ -42,16 +46,18 @@ def file_problem(path: str, decode: bool = False) -> str | None:
         return f"unreadable: {exc.strerror or exc}"
     if not head:
         return "empty file"
-    if not head.startswith(_SIGNATURES):
-        return "not a JPEG or PNG file"
-    if decode:
-        from PIL import Image
+    if head.startswith(_SIGNATURES) and not decode:
+        return None
+    from PIL import Image, UnidentifiedImageError
 
-        try:
-            with open_regular(path) as handle, Image.open(handle) as image:
-                image.load()
-        except Exception as exc:  # noqa: BLE001
-            return f"cannot decode: {type(exc).__name__}: {exc}".splitlines()[0]
+    try:  # another format is read as the runs read it: by Pillow (TIFF, BMP, WebP...)
+        with open_regular(path) as handle, Image.open(handle) as image:
+            if decode:
+                as_rgb(image)
+    except UnidentifiedImageError:
+        return "not an image Pillow can read"
+    except Exception as exc:  # noqa: BLE001
+        return f"cannot decode: {type(exc).__name__}: {exc}".splitlines()[0]
     return None
 
 
@@ -104,17 +110,58 @@ def check_dataset(name: str, root: str | os.PathLike, *, decode: bool = False, h
     for split in host.splits:
         if split.dataset != dataset.name:
             continue
-        variants: list[dict[str, str]] = [{}]
-        for key in LISTING_OPTIONS:
-            variants += [{key: value} for value in split.protocol_options.get(key, ())[1:]]
-        for override in variants:
-            entries.append(_check_split(split, root, override, decode, seen, host))
+        default = _check_split(split, root, {}, decode, seen, host)
+        entries.append(default)
+        for key in listing_options(split, host):
+            for value in split.protocol_options[key][1:]:
+                entry = _check_split(split, root, {key: value}, decode, seen, host)
+                if entry["status"] == "error":  # a value this folder cannot serve: shown, not a failure
+                    entry["status"] = UNAVAILABLE + entry.pop("error")
+                elif entry.get("_listing") == default.get("_listing"):
+                    continue  # the same images and ground truth as the default (ground_fov)
+                entries.append(entry)
     _check_overlap(entries)
     generated = next((e.pop("_generated_root") for e in entries if e.get("_generated_root")), None)
     for entry in entries:
         entry.pop("_generated_root", None)
-    return {"dataset": dataset.name, "root": generated or str(root), "ok": all(e["status"] == "ok" for e in entries),
-            "splits": entries}
+        entry.pop("_listing", None)
+    report = {"dataset": dataset.name, "root": generated or str(root),
+              "ok": all(e["status"] == "ok" or e["status"].startswith(UNAVAILABLE) for e in entries), "splits": entries}
+    if dataset.loader is not None:
+        report["dataset_check"] = _dataset_check(dataset, Path(report["root"]), host)
+        report["ok"] = report["ok"] and not report["dataset_check"].get("problems")
+    return report
+
+
+def _dataset_check(dataset: Any, root: Path, host: Any) -> dict[str, Any]:
+    """What the dataset plugin's own ``check(root)`` says of the folder: a dict of plain JSON,
+    whose optional ``problems`` (a list of lines) fail the check."""
+    origin = host.datasets.origin(dataset.name).origin
+    try:
+        found = dataset.load()(root)
+    except Exception as exc:
+        if isinstance(exc, UserError):
+            raise
+        raise PluginError(f"dataset {dataset.name!r} of {origin}: its check(root) failed: "
+                          f"{type(exc).__name__}: {exc}") from exc
+    try:
+        found = json.loads(json.dumps(found, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise PluginError(f"dataset {dataset.name!r} of {origin}: its check(root) returned what JSON cannot "
+                          f"hold ({exc})") from None
+    problems = found.get("problems", []) if isinstance(found, dict) else None
+    if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
+        raise PluginError(f"dataset {dataset.name!r} of {origin}: its check(root) must return a dict whose "
+                          f"optional 'problems' is a list of lines, not {type(found).__name__} {str(found)[:80]}")
+    return found
+
+
+def listing_options(split: Any, host: Any) -> list[str]:
+    """The split's protocol options that may change what it reads, each of whose other values is
+    checked too: every option but those a metric names as its convention (``ties``, ``r1pct``...),
+    which only change how stored ranks are scored."""
+    conventions = {metric.convention_option for metric in host.metrics}
+    return [key for key in split.protocol_options if key not in conventions]
 
 
 def _check_overlap(entries: list[dict[str, Any]]) -> None:
@@ -150,6 +197,8 @@ def _check_split(split: Any, root: Path, override: dict[str, str], decode: bool,
     if isinstance(synthetic, dict) and synthetic.get("root"):
         entry["_generated_root"] = str(synthetic["root"])  # where the synthetic split really is
     paths = list(data.queries.paths) + list(data.references.paths)
+    entry["_listing"] = fingerprint_of("\n".join(str(p) for p in paths), data.queries.ids, data.references.ids,
+                                       data.truth if isinstance(data, EvalData) else data.pairs)
     problems = _scan(paths, decode, seen)
     entry["missing"] = len(problems["missing"])
     entry["missing_examples"] = problems["missing"][:EXAMPLES]
@@ -173,19 +222,3 @@ def _check_split(split: Any, root: Path, override: dict[str, str], decode: bool,
                                               f"the split reads, left out (e.g. {examples})") if n)
     entry["status"] = "; ".join(status) or "ok"
     return entry
-
-
-def check_cvusa(root: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
-    return check_dataset("cvusa", root, **kwargs)
-
-
-def check_cvact(root: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
-    return check_dataset("cvact", root, **kwargs)
-
-
-def check_vigor(root: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
-    return check_dataset("vigor", root, **kwargs)
-
-
-def check_university1652(root: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
-    return check_dataset("university1652", root, **kwargs)

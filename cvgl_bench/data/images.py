@@ -18,7 +18,7 @@ caller can count them in its record instead of silently evaluating fewer images.
 
 from __future__ import annotations
 
-__all__ = ["ImageArray", "load_images", "resize_linear_exact"]
+__all__ = ["ImageArray", "as_rgb", "load_images", "resize_linear_exact"]
 """The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
 
 import contextlib
@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from ..fsutil import mkstemp_beside, near_miss, open_regular, write_json
 from .structures import ImageSet
 
 #: Changes whenever decoding or resizing changes pixels; part of every cache key.
-DECODER_VERSION = "pil-draft-rgb-bilinear-aa/1"
+DECODER_VERSION = "pil-draft-rgb-bilinear-aa/2"  # 2: 16-bit grey scaled to 8 bits, not clipped
 
 RESIZE_MODES = ("antialias", "linear_exact")
 """How images are resized (the ``resize`` hparam of a recipe); see the module docstring."""
@@ -113,6 +114,25 @@ def to_float_nchw(batch: np.ndarray, mean: Sequence[float] = (0.0, 0.0, 0.0),
     return out.mul_(scale).add_(shift)
 
 
+def as_rgb(image: Any) -> Any:
+    """A Pillow ``image`` as 8-bit RGB, as every reader of images needs it.
+
+    Pillow's ``convert("RGB")`` clips 16-bit grey (mode ``I;16``, or ``I`` from some PNG
+    decoders) at 255, which turns a 16-bit photo white: it is scaled to 8 bits here. A 32-bit
+    integer or floating-point image has no known range and is refused with a ValueError."""
+    from PIL import Image
+
+    if image.mode.startswith("I;16") or image.mode == "I":
+        values = np.asarray(image, dtype=np.int64)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise ValueError(f"a 32-bit integer image (mode {image.mode}) has no known range; "
+                             "save it with 8 or 16 bits per channel")
+        return Image.fromarray(((values + 128) // 257).astype(np.uint8), "L").convert("RGB")
+    if image.mode == "F":
+        raise ValueError("a floating-point image (mode F) has no known range; save it with 8 bits per channel")
+    return image.convert("RGB")
+
+
 def decode_resize(path: str, size: tuple[int, int], resize: str = "antialias",
                   rows: tuple[float, float] | None = None) -> np.ndarray:
     """One image as uint8 (H, W, 3) RGB at ``size = (H, W)``; raises on any decode failure.
@@ -130,7 +150,7 @@ def decode_resize(path: str, size: tuple[int, int], resize: str = "antialias",
     with open_regular(path) as handle, Image.open(handle) as image:
         if image.format == "JPEG" and resize == "antialias" and rows is None:
             image.draft("RGB", (width, height))
-        image = image.convert("RGB")
+        image = as_rgb(image)
         if rows is not None:
             top, bottom = round(rows[0] * image.height), round(rows[1] * image.height)
             image = image.crop((0, top, image.width, max(bottom, top + 1)))

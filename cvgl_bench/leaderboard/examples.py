@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import results
+from ..data.images import as_rgb
 from ..data.structures import JUNK, POSITIVE, ROLE_NAMES
 from ..errors import UserError
 from ..fsutil import open_regular
@@ -26,7 +27,7 @@ def _image(path: str) -> np.ndarray:
     from PIL import Image
 
     with open_regular(path) as handle, Image.open(handle) as image:
-        image = image.convert("RGB")
+        image = as_rgb(image)
         image.thumbnail((THUMBNAIL * 2, THUMBNAIL))
         return np.asarray(image)
 

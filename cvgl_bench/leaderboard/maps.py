@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.images import as_rgb
 from ..errors import UserError
 from ..fsutil import open_regular
 from ..method import CVGLModel
@@ -26,7 +27,7 @@ def _resized(path: str, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
     with open_regular(path) as handle, Image.open(handle) as image:
-        return np.asarray(image.convert("RGB").resize((size[1], size[0]), Image.BILINEAR))
+        return np.asarray(as_rgb(image).resize((size[1], size[0]), Image.BILINEAR))
 
 
 def _model_of(row: Row, host: Any, runs_dir: Any = "runs") -> tuple[Any, Any, dict[str, Any]] | None:
