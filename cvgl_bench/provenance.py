@@ -18,7 +18,7 @@ from typing import Any
 
 from . import __version__
 
-PACKAGES = ("torch", "torchvision", "timm", "numpy", "scipy", "pandas", "pluggy", "faiss-cpu", "faiss-gpu")
+PACKAGES = ("torch", "torchvision", "timm", "numpy", "scipy", "pillow", "pandas", "pluggy", "faiss-cpu", "faiss-gpu")
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
