@@ -238,6 +238,9 @@ class PluginHost:
                 problems.append(f"{who} names {spec.twin!r} as its twin, which no plugin registers")
             problems += [f"{who} reports metric {metric!r}, which no plugin provides"
                          for metric in spec.metrics or () if metric not in self.metrics]
+            problems += [f"{who} reports metric {metric!r}, whose convention option {option!r} it does not offer"
+                         for metric in spec.metrics or () if metric in self.metrics
+                         and (option := self.metrics.get(metric).convention_option) not in (None, *spec.protocol_options)]
         return problems
 
     def record_written(self, record: dict, path: Any) -> list[str]:

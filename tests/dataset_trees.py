@@ -166,3 +166,19 @@ def make_u1652(root: Path, images: bool = True) -> Path:
         for n in range(1, 3):
             img(root / f"test/gallery_drone/{b:04d}/image-{n:02d}.jpeg", 4000 + 10 * b + n)
     return root
+
+
+def altitude_plugin(reader):
+    """A third-party style dataset ``alt`` (folder ``Alt``, a CVUSA tree) whose split ``alt_test``
+    has an ``altitude`` option (150, 300) and a ``ties`` convention; ``reader`` loads it."""
+    import types
+
+    from cvgl_bench import DatasetSpec, SplitSpec, hookimpl
+
+    plugin = types.ModuleType("altitudes")
+    plugin.cvgl_bench_register_datasets = hookimpl(lambda register: register(
+        DatasetSpec(name="alt", loader=None, folder="Alt")))
+    plugin.cvgl_bench_register_splits = hookimpl(lambda register: register(SplitSpec(
+        name="alt_test", loader=reader, dataset="alt",
+        protocol_options={"altitude": ("150", "300"), "ties": ("strict", "loose")})))
+    return plugin

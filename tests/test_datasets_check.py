@@ -15,7 +15,7 @@ from cvgl_bench import DatasetSpec, SplitSpec, hookimpl
 from cvgl_bench.cli import cli
 from cvgl_bench.data.check import check_dataset
 
-from .dataset_trees import act_ids, make_cvact, make_cvusa, make_u1652, make_vigor
+from .dataset_trees import act_ids, altitude_plugin, make_cvact, make_cvusa, make_u1652, make_vigor
 
 
 @pytest.fixture(autouse=True)
@@ -185,8 +185,8 @@ def test_a_synthetic_dataset_is_checked_where_it_was_generated_and_a_data_root_i
     assert "--data-root " + str(tmp_path / "elsewhere") + " is not read: synthetic splits" in other.stderr
 
 
-def altitude_plugin():
-    """A third-party split whose ``altitude`` option reads other satellite images."""
+def altitude_300_elsewhere():
+    """The ``alt`` plugin whose altitude-300 satellite images are in another folder."""
     import dataclasses
 
     from cvgl_bench.data.formats.cvusa import load_test
@@ -198,26 +198,13 @@ def altitude_plugin():
             data = dataclasses.replace(data, references=dataclasses.replace(data.references, paths=paths))
         return dataclasses.replace(data, protocol=dict(protocol), fingerprint="")
 
-    plugin = types.ModuleType("altitudes")
-
-    @hookimpl
-    def cvgl_bench_register_datasets(register):
-        register(DatasetSpec(name="alt", loader=None, folder="Alt"))
-
-    @hookimpl
-    def cvgl_bench_register_splits(register):
-        register(SplitSpec(name="alt_test", loader=reader, dataset="alt",
-                           protocol_options={"altitude": ("150", "300"), "ties": ("strict", "loose")}))
-
-    plugin.cvgl_bench_register_datasets = cvgl_bench_register_datasets
-    plugin.cvgl_bench_register_splits = cvgl_bench_register_splits
-    return plugin
+    return altitude_plugin(reader)
 
 
 def test_every_value_of_a_plugins_option_that_reads_other_files_is_checked(make_host, tmp_path):
     import shutil
 
-    make_host(altitude_plugin())
+    make_host(altitude_300_elsewhere())
     root = make_cvusa(tmp_path / "Alt")
     shutil.copytree(root / "bingmap", root / "bingmap300")
     (root / "bingmap300/19/0000005.jpg").write_bytes(b"<html>not an image</html>")

@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import types
 
 import pytest
 
-from cvgl_bench import DatasetSpec, SplitSpec, hookimpl
 from cvgl_bench.data.formats.cvusa import load_test
 from cvgl_bench.data.splits import load_split
 from cvgl_bench.errors import PluginError
 
-from .dataset_trees import make_cvusa
-
-
-def _plugin(reader):
-    plugin = types.ModuleType("altitudes")
-
-    @hookimpl
-    def cvgl_bench_register_datasets(register):
-        register(DatasetSpec(name="alt", loader=None, folder="Alt"))
-
-    @hookimpl
-    def cvgl_bench_register_splits(register):
-        register(SplitSpec(name="alt_test", loader=reader, dataset="alt",
-                           protocol_options={"altitude": ("150", "300"), "ties": ("strict", "loose")}))
-
-    plugin.cvgl_bench_register_datasets = cvgl_bench_register_datasets
-    plugin.cvgl_bench_register_splits = cvgl_bench_register_splits
-    return plugin
+from .dataset_trees import altitude_plugin, make_cvusa
 
 
 def _forgets(root, protocol):
@@ -46,7 +27,7 @@ def _passes_it_on(root, protocol):
 
 @pytest.mark.parametrize("reader, shown", [(_forgets, "protocol {}"), (_alters, "protocol {altitude=150, ties=strict}")])
 def test_a_reader_that_drops_or_alters_the_protocol_is_refused(make_host, tmp_path, reader, shown):
-    host = make_host(_plugin(reader))
+    host = make_host(altitude_plugin(reader))
     make_cvusa(tmp_path / "Alt")
     with pytest.raises(PluginError) as error:
         load_split(host.splits.get("alt_test"), tmp_path, {"altitude": "300"}, host)
@@ -56,7 +37,7 @@ def test_a_reader_that_drops_or_alters_the_protocol_is_refused(make_host, tmp_pa
 
 
 def test_a_reader_that_passes_the_protocol_on_loads(make_host, tmp_path):
-    host = make_host(_plugin(_passes_it_on))
+    host = make_host(altitude_plugin(_passes_it_on))
     make_cvusa(tmp_path / "Alt")
     data = load_split(host.splits.get("alt_test"), tmp_path, {"altitude": "300"}, host)
     assert data.protocol == {"altitude": "300", "ties": "strict"}
@@ -69,7 +50,7 @@ def _inconsistent(root, protocol):
 
 
 def test_a_reader_whose_arrays_do_not_fit_is_named(make_host, tmp_path):
-    host = make_host(_plugin(_inconsistent))
+    host = make_host(altitude_plugin(_inconsistent))
     make_cvusa(tmp_path / "Alt")
     with pytest.raises(PluginError, match=r"split 'alt_test' of \(in-process\) \(plugin 'altitudes'\): its reader "
                                           r"failed: ValueError: ground truth and reference set disagree in size"):
@@ -84,7 +65,7 @@ def _duplicate_ids(root, protocol):
 
 
 def test_an_evaluation_split_with_two_images_of_one_id_is_refused_when_read(make_host, tmp_path):
-    host = make_host(_plugin(_duplicate_ids))
+    host = make_host(altitude_plugin(_duplicate_ids))
     make_cvusa(tmp_path / "Alt")
     with pytest.raises(PluginError, match="ValueError: reference id '0000005' names two images of the split; ids "
                                           "must be unique"):

@@ -40,11 +40,14 @@ def test_a_training_split_that_is_an_evaluation_split_and_a_missing_twin_are_nam
     plugin = types.ModuleType("mixed_up")
     plugin.cvgl_bench_register_splits = hookimpl(lambda register: register(SplitSpec(
         name="mixed_test", loader="cvgl_bench.data.formats.cvusa:load_test", dataset="cvusa",
-        train_split="cvusa_test", twin="synth_mixed_test", protocol_options={"ties": ("strict", "loose")})))
+        train_split="cvusa_test", twin="synth_mixed_test", protocol_options={"ties": ("strict", "loose")},
+        metrics=("recall@1", "recall@1%"))))
     host = make_host(toy_methods, plugin)
     problems = host.unresolved_names()
     assert any("trains on 'cvusa_test', which is an evaluation split" in p for p in problems)
     assert any("names 'synth_mixed_test' as its twin, which no plugin registers" in p for p in problems)
+    assert any("reports metric 'recall@1%', whose convention option 'r1pct' it does not offer" in p for p in problems)
+    assert not any("'recall@1'," in p for p in problems)
     result = CliRunner().invoke(cli, ["run", "-m", "tiny", "-d", "mixed_test", "--dry-run",
                                       "--data-root", str(tmp_path)])
     assert result.exit_code == 2 and "--train-on 'cvusa_test'" not in result.output
