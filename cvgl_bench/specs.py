@@ -150,6 +150,9 @@ class SplitSpec(_Spec):
         _check(self.role in ("train", "eval"), f"split {self.name!r}: role must be 'train' or 'eval', not {self.role!r}")
         for view in (self.query_view, self.reference_view):
             _check(view in VIEWS, f"split {self.name!r}: unknown view {view!r}; views are {', '.join(VIEWS)}")
+        for name in ("protocol_options", "expected_counts", "image_sizes"):
+            _check(isinstance(getattr(self, name), Mapping), f"split {self.name!r}: {name} must be a dict, not "
+                   f"{type(getattr(self, name)).__name__}")
         for key, values in self.protocol_options.items():
             _check(isinstance(key, str) and isinstance(values, (tuple, list)) and len(values) == len(set(values)) > 0
                    and all(isinstance(v, str) and v for v in values), f"split {self.name!r}: protocol option "

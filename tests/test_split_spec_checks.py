@@ -23,6 +23,12 @@ def test_protocol_options_must_be_tuples_of_distinct_strings(options):
     SplitSpec(name="x_test", loader="m:f", dataset="x", protocol_options={"altitude": ["150", "300"]})
 
 
+@pytest.mark.parametrize("field", ["protocol_options", "expected_counts", "image_sizes"])
+def test_the_mapping_fields_must_be_dicts(field):
+    with pytest.raises(PluginError, match=f"split 'x_test': {field} must be a dict, not tuple"):
+        SplitSpec(name="x_test", loader="m:f", dataset="x", **{field: (16, 8)})
+
+
 @pytest.mark.parametrize("counts", [{"queries": "16"}, {"quries": 16}, {"queries": (16, 8)}, {"pairs": -1},
                                     {"references": True}])
 def test_expected_counts_must_be_counts_of_known_keys(counts):
