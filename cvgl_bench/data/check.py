@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import DataError, PluginError, UserError
 from ..fsutil import open_regular
 from .images import as_rgb
-from .splits import load_split
+from .splits import listing_options, load_split
 from .structures import EvalData, fingerprint_of
 
 #: The status of a protocol value whose files this folder does not hold (VIGOR's corrected
@@ -112,7 +112,7 @@ def check_dataset(name: str, root: str | os.PathLike, *, decode: bool = False, h
             continue
         default = _check_split(split, root, {}, decode, seen, host)
         entries.append(default)
-        for key in listing_options(split, host):
+        for key in listing_options(split.protocol_options, host):
             for value in split.protocol_options[key][1:]:
                 entry = _check_split(split, root, {key: value}, decode, seen, host)
                 if entry["status"] == "error":  # a value this folder cannot serve: shown, not a failure
@@ -154,14 +154,6 @@ def _dataset_check(dataset: Any, root: Path, host: Any) -> dict[str, Any]:
         raise PluginError(f"dataset {dataset.name!r} of {origin}: its check(root) must return a dict whose "
                           f"optional 'problems' is a list of lines, not {type(found).__name__} {str(found)[:80]}")
     return found
-
-
-def listing_options(split: Any, host: Any) -> list[str]:
-    """The split's protocol options that may change what it reads, each of whose other values is
-    checked too: every option but those a metric names as its convention (``ties``, ``r1pct``...),
-    which only change how stored ranks are scored."""
-    conventions = {metric.convention_option for metric in host.metrics}
-    return [key for key in split.protocol_options if key not in conventions]
 
 
 def _check_overlap(entries: list[dict[str, Any]]) -> None:

@@ -14,7 +14,7 @@ __all__ = ["load_split", "resolve_protocol"]
 """The one way to read a split and to resolve its protocol (tests/test_toolkit_api.py)."""
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,27 @@ def resolve_protocol(spec: SplitSpec, overrides: Mapping[str, str] | None = None
             raise ConfigError(f"protocol option {key}={value!r} is not one of: {', '.join(spec.protocol_options[key])}")
         protocol[key] = value
     return protocol
+
+
+def listing_options(option_names: Iterable[str], host: Any) -> list[str]:
+    """The options among ``option_names`` that may change what a split lists (its queries,
+    references, images or ground truth): every option but those a metric names as its convention
+    (``ties``, ``r1pct``...), which only change how stored ranks are scored. Each value of a
+    listing option is a benchmark of its own: ``data check`` loads each, and the leaderboard gives
+    each its own table."""
+    conventions = {metric.convention_option for metric in host.metrics}
+    return [key for key in option_names if key not in conventions]
+
+
+def listing_of(protocol: Mapping[str, str], spec: SplitSpec | None, host: Any) -> dict[str, str]:
+    """The split's listing options in ``protocol`` whose value is not the official one: empty for
+    the official benchmark. Without the split's plugin (``spec`` None) the official values are
+    unknown, so every listing option of ``protocol`` is named."""
+    if spec is None:
+        return {key: protocol[key] for key in sorted(listing_options(protocol, host))}
+    defaults = spec.protocol_defaults()
+    return {key: protocol[key] for key in sorted(listing_options(spec.protocol_options, host))
+            if key in protocol and protocol[key] != defaults[key]}
 
 
 def check_protocol_overrides(overrides: Mapping[str, str], specs: Sequence[Any], where: str = "--protocol") -> None:

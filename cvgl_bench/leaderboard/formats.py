@@ -210,6 +210,7 @@ def table_frame(table: BenchmarkTable) -> Any:
         data: dict[str, Any] = {
             "rank": rank if row.value(table.primary_metric) is not None else None,
             "task": table.task, "train_split": table.train_split, "eval_split": table.eval_split,
+            "listing": ";".join(f"{k}={v}" for k, v in sorted(table.listing.items())),
             "method": row.method, "variant": row.variant, "label": row.label, "profile": row.profile,
             "implementation": row.implementation,
             "config_hash": row.config_hash,

@@ -60,8 +60,8 @@ def _best(values: list[list[float | None]]) -> list[float | None]:
 
 def _group_title(table: BenchmarkTable) -> str:
     if table.task == "in-domain":
-        return table.eval_split
-    return f"{table.train_split} \u2192 {table.eval_split}"
+        return table.benchmark
+    return f"{table.train_split} \u2192 {table.benchmark}"
 
 
 def paper_markdown(tables: Sequence[BenchmarkTable], metrics: Sequence[str] = PAPER_METRICS) -> str:

@@ -5,7 +5,11 @@ The leaderboard is a pure reader: every number it shows is a record's or comes f
 bootstrap, recall curves), so it cannot disagree with the evaluation.
 
 One table per task: every in-domain evaluation split, and every (training split, evaluation
-split) transfer pair, apart. A row is one configuration of one method: the records of a row
+split) transfer pair, apart; and apart again per value of a *listing* option (an option that
+changes the split's queries, gallery, images or ground truth, such as ``cvact_test`` or
+``ground_fov``: :func:`cvgl_bench.data.splits.listing_of`), because another listing is another
+benchmark. Options that only change how ranks are scored (``ties``, ``r1pct``) keep their rows
+in one table, labelled by the options that differ. A row is one configuration of one method: the records of a row
 share method, profile, configuration (``cell.configuration_id``: the configuration over its
 seeds), ``dataset_fingerprint`` and protocol, and differ only in their seed. Records that
 disagree on any of these are kept in separate rows, with a warning, because averaging them
@@ -21,8 +25,9 @@ so. A metric missing from some seed of a row is not averaged at all (the cell st
 an overview mean over benchmarks exists only for rows that are complete (MTEB's rule). Rows are
 ordered by the primary metric in its own direction (``higher_is_better`` of the records).
 
-Published numbers join a row by (evaluation split, training split, method) and are never
-ranked; the reproduced-minus-published delta exists only for rows of the ``paper`` profile.
+Published numbers join a row by (evaluation split, training split, method) under the table's
+listing (an entry that names no listing option was measured on the official listing) and are
+never ranked; the reproduced-minus-published delta exists only for rows of the ``paper`` profile.
 Synthetic splits (the records' ``split.synthetic``) get no published numbers at all: numbers
 measured on the real twin say nothing about a synthetic world, so showing them beside synthetic
 results would invite a comparison that does not exist.
@@ -41,6 +46,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .. import results
+from ..data.splits import listing_of, load_split
 from ..errors import DataError, UserError
 from ..evaluate.aggregate import MetricStat, aggregate_metric, mean_per_query
 from ..evaluate.bootstrap import RESAMPLES, count_places, paired_bootstrap, place_groups
@@ -168,10 +174,13 @@ class BenchmarkTable:
     """The real split a synthetic one imitates."""
     higher_is_better: bool = True
     """Direction of the primary metric (its records say so)."""
+    listing: dict[str, str] = field(default_factory=dict)
+    """The listing options whose value is not the split's official one (empty: the official benchmark)."""
 
     @property
     def key(self) -> str:
-        """File-name friendly identity: ``in-domain__cvusa_test`` / ``transfer__cvusa_train__cvact_val``.
+        """File-name friendly identity: ``in-domain__cvusa_test`` / ``transfer__cvusa_train__cvact_val``,
+        then ``__option-value`` per listing option that is not the official one.
 
         One key per table: a name that had to be changed to be a file name (``x y`` -> ``x_y``,
         which ``x_y`` itself would also give) or is too long for one gets a hash of the real one."""
@@ -179,17 +188,24 @@ class BenchmarkTable:
             raw = f"in-domain__{self.eval_split}"
         else:
             raw = f"transfer__{self.train_split}__{self.eval_split}"
+        raw += "".join(f"__{option}-{value}" for option, value in sorted(self.listing.items()))
         key = re.sub(r"[^A-Za-z0-9_.-]", "_", raw).lstrip(".")
         if key != raw or len(key) > 120:
             key = f"{key[:100]}-{hashlib.sha256(raw.encode('utf-8', 'replace')).hexdigest()[:8]}"
         return key
 
     @property
+    def benchmark(self) -> str:
+        """The evaluation split, with its listing options when they are not the official ones."""
+        listing = ", ".join(f"{option}={value}" for option, value in sorted(self.listing.items()))
+        return f"{self.eval_split} [{listing}]" if listing else self.eval_split
+
+    @property
     def title(self) -> str:
         if self.task == "in-domain":
             trained = f", trained on {self.train_split}" if self.train_split else ""
-            return f"{self.eval_split} (in-domain{trained})"
-        return f"{self.train_split} \u2192 {self.eval_split} (transfer)"
+            return f"{self.benchmark} (in-domain{trained})"
+        return f"{self.train_split} \u2192 {self.benchmark} (transfer)"
 
     @property
     def primary_metric(self) -> str:
@@ -451,8 +467,6 @@ class SplitData:
 
     def __call__(self, record: Record) -> Any:
         """The record's evaluation split under its protocol, or None when it cannot be read here."""
-        from ..data.splits import load_split
-
         name = record.cell.eval_split
         key = (name, tuple(sorted(record.protocol.items())))
         if key not in self.loaded:
@@ -525,6 +539,11 @@ def _suite_benchmarks_without_table(suites: Sequence[Suite], tables: Sequence[Be
     return lines
 
 
+def _split_spec(name: str, host: Any) -> Any:
+    """The registered split called ``name``, or None when no installed plugin registers it."""
+    return host.splits.get(name) if name in host.splits else None
+
+
 def _in_domain_train(eval_split: str, host: Any) -> str | None:
     try:
         return host.splits.get(eval_split).train_split
@@ -583,20 +602,34 @@ def _label_rows(table: BenchmarkTable, warn: list[str]) -> None:
                     f"kept as {len(rows)} separate rows, not averaged")
 
 
-def _join_published(table: BenchmarkTable, published: Published) -> None:
+def _join_published(table: BenchmarkTable, published: Published, host: Any) -> None:
     if table.synthetic:
         twin = f" (twin of {table.twin})" if table.twin else ""
         table.notes.append(
             f"Synthetic split{twin}: no method has published numbers on it, and numbers "
             f"published on the real data are not comparable, so none are shown; compare rows with each other only.")
         return
-    table.published_entries = sorted(published.entries(table.eval_split, table.train_split),
-                                     key=lambda e: (e.paper_method.lower(), str(e.variant or "")))
+    spec = _split_spec(table.eval_split, host)
+    entries, elsewhere = [], {}
+    for entry in published.entries(table.eval_split, table.train_split):
+        listing = listing_of(entry.protocol, spec, host)
+        if listing == table.listing:
+            entries.append(entry)
+        else:
+            named = ", ".join(f"{option}={value}" for option, value in listing.items()) or "the official listing"
+            elsewhere[named] = elsewhere.get(named, 0) + 1
+    table.published_entries = sorted(entries, key=lambda e: (e.paper_method.lower(), str(e.variant or "")))
+    if elsewhere:
+        counts = ", ".join(f"{n} on {named}" for named, n in sorted(elsewhere.items()))
+        table.notes.append(f"Published numbers on another listing of {table.eval_split} are not shown ({counts}; a "
+                           "number that names no listing option is taken to be on the official one): another "
+                           "listing ranks other queries, references or positives. 'cvgl-bench leaderboard "
+                           "--published-only' lists them all.")
     for row in table.rows:
         if row.variant:  # an ablation is not the configuration the paper published
             continue
         entry = published.primary(table.eval_split, table.train_split, row.method)
-        if entry is None:
+        if entry is None or not any(entry is e for e in entries):
             continue
         row.published = entry
         if row.profile != REPRODUCTION_PROFILE:
@@ -657,28 +690,32 @@ def _test_against_best(table: BenchmarkTable, summaries: dict[Path, RankSummary]
 
 
 def _overviews(tables: Sequence[BenchmarkTable]) -> list[Overview]:
+    """One overview per task, real or synthetic data, and listing: a mean over the official
+    benchmarks never averages in another listing of one of them."""
     out = []
-    for task in ("in-domain", "transfer"):
-        for synthetic in (False, True):
-            group = [t for t in tables if t.task == task and t.synthetic == synthetic and t.primary_metric]
-            if not group:
-                continue
-            columns = [t.eval_split if task == "in-domain" else f"{t.train_split}\u2192{t.eval_split}" for t in group]
-            labels: dict[str, list[float | None]] = {}
-            for i, table in enumerate(group):
-                for row in table.rows:
-                    name = f"{row.label} ({row.profile})"
-                    labels.setdefault(name, [None] * len(group))
-                    if labels[name][i] is None:
-                        labels[name][i] = row.value(table.primary_metric)
-            rows = []
-            for name, values in labels.items():
-                complete = all(v is not None for v in values)
-                rows.append((name, values, float(np.mean(values)) if complete else None))
-            rows.sort(key=lambda r: (r[2] is None, -(r[2] or 0.0), r[0]))
-            kind = "synthetic twins" if synthetic else "real data"
-            metric = group[0].primary_metric
-            out.append(Overview(f"{task.capitalize()}, {kind}: {metric} per benchmark", columns, rows))
+    listings = sorted({tuple(sorted(t.listing.items())) for t in tables})
+    for task, synthetic, listing in ((task, synthetic, listing) for listing in listings
+                                     for task in ("in-domain", "transfer") for synthetic in (False, True)):
+        group = [t for t in tables if t.task == task and t.synthetic == synthetic
+                 and tuple(sorted(t.listing.items())) == listing and t.primary_metric]
+        if not group:
+            continue
+        columns = [t.eval_split if task == "in-domain" else f"{t.train_split}\u2192{t.eval_split}" for t in group]
+        labels: dict[str, list[float | None]] = {}
+        for i, table in enumerate(group):
+            for row in table.rows:
+                name = f"{row.label} ({row.profile})"
+                labels.setdefault(name, [None] * len(group))
+                if labels[name][i] is None:
+                    labels[name][i] = row.value(table.primary_metric)
+        rows = []
+        for name, values in labels.items():
+            complete = all(v is not None for v in values)
+            rows.append((name, values, float(np.mean(values)) if complete else None))
+        rows.sort(key=lambda r: (r[2] is None, -(r[2] or 0.0), r[0]))
+        kind = "synthetic twins" if synthetic else "real data"
+        kind += "".join(f", {option}={value}" for option, value in listing)
+        out.append(Overview(f"{task.capitalize()}, {kind}: {group[0].primary_metric} per benchmark", columns, rows))
     return out
 
 
@@ -722,7 +759,7 @@ def build(
     if failed:
         warn.append(f"{len(failed)} record(s) with status 'error' left out")
 
-    groups: dict[tuple[str, str | None, str], dict[tuple, Row]] = {}
+    groups: dict[tuple[str, str | None, str, tuple], dict[tuple, Row]] = {}
     n_used = n_foreign = 0
     upgraded: set[Path] = set()
     split_data = SplitData(host, data_root)
@@ -745,7 +782,8 @@ def build(
             except (UserError, ValueError, KeyError, IndexError, TypeError) as exc:
                 warn.append(f"{path}: its intervals resample queries, not places, and could not be recomputed "
                             f"from its ranks: {exc}")
-        task_key = (cell.task, cell.train_split, cell.eval_split)
+        task_key = (cell.task, cell.train_split, cell.eval_split,
+                    tuple(listing_of(record.protocol, _split_spec(cell.eval_split, host), host).items()))
         row_key = (cell.method, cell.profile, cell.variant, cell.configuration_id, record.dataset_fingerprint,
                    tuple(sorted(record.protocol.items())))
         row = groups.setdefault(task_key, {}).get(row_key)
@@ -768,7 +806,8 @@ def build(
 
     history = history if history is not None else CodeHistory()
     tables = [_table(key, list(rows.values()), suites, published, warn, host) for key, rows in groups.items()]
-    tables.sort(key=lambda t: (t.task != "in-domain", t.synthetic, t.eval_split, str(t.train_split)))
+    tables.sort(key=lambda t: (t.task != "in-domain", t.synthetic, t.eval_split, str(t.train_split),
+                               sorted(t.listing.items())))
     warn.extend(_suite_benchmarks_without_table(suites, tables, host))
     summaries: dict[Path, RankSummary] = {}
     for table in tables:
@@ -801,12 +840,12 @@ def build(
     return board
 
 
-def _table(key: tuple[str, str | None, str], rows: list[Row], suites: Sequence[Suite], published: Published,
+def _table(key: tuple[str, str | None, str, tuple], rows: list[Row], suites: Sequence[Suite], published: Published,
            warn: list[str], host: Any) -> BenchmarkTable:
     """One task's table: rows aggregated over seeds, sorted, labelled, joined with published numbers."""
-    task, train_split, eval_split = key
+    task, train_split, eval_split, listing = key
     metrics = _metric_order({m for row in rows for run in row.runs for m in run.record.metrics})
-    table = BenchmarkTable(task, train_split, eval_split, rows, metrics)
+    table = BenchmarkTable(task, train_split, eval_split, rows, metrics, listing=dict(listing))
     first = rows[0].runs[0].record
     table.n_queries, table.n_references = first.n_queries or None, first.n_references or None
     table.synthetic, table.twin = first.split.synthetic, first.split.twin
@@ -824,5 +863,5 @@ def _table(key: tuple[str, str | None, str], rows: list[Row], suites: Sequence[S
     table.notes.extend(_absent_methods(suites, rows, task, train_split, eval_split, host))
     rows.sort(key=table.sort_key)
     _label_rows(table, warn)
-    _join_published(table, published)
+    _join_published(table, published, host)
     return table
