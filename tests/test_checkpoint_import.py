@@ -126,6 +126,30 @@ def test_run_scores_the_checkpoint_without_training_and_marks_the_record(sample4
 
     (table,) = [t for t in build(tmp_path / "results", host=sample4geo).tables if t.eval_split == "synth_cvusa_test"]
     assert any(f"checkpoint={sha[:8]}" in row.variant for row in table.rows)
+    assert [row.implementation for row in table.rows] == ["imported weights"]
+
+
+def test_another_runs_model_is_not_called_imported_weights(sample4geo, tmp_path):
+    """``run --checkpoint runs/.../model.pt`` scores cvgl-bench's own training (its folder's
+    source.json says so): the leaderboard shows the method's code, not weights from outside."""
+    from cvgl_bench.leaderboard.tables import build
+    from cvgl_bench.run.model import SOURCE_INFO
+
+    method = sample4geo.methods.get("sample4geo").load()
+    cell = Cell("sample4geo", ("synth_cvusa_test",), profile="paper", overrides=parse_set(SMALL_PAPER))
+    hparams = resolve_hparams(method, cell, sample4geo.splits.get("synth_cvusa_train"))
+    workdir = tmp_path / "elsewhere" / "run"
+    workdir.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(method.build_model(hparams).state_dict(), workdir / "model.pt")
+    (workdir / SOURCE_INFO).write_text(json.dumps({"method_source_sha256": "ab" * 32, "train_data_version": None,
+                                                   "cpu_threads": 2}))
+    (record_path,) = run_cell(cell, _options(tmp_path, workdir / "model.pt"), sample4geo).written
+    record = json.loads(record_path.read_text())
+    assert record["checkpoint"]["imported"] is True
+    assert record["provenance"]["trained_with"]["trained_by_cvgl_bench"]["method_source_sha256"] == "ab" * 32
+    (table,) = build(tmp_path / "results", host=sample4geo).tables
+    assert [row.implementation for row in table.rows] == ["re-implementation"]
 
 
 def test_a_checkpoint_of_another_architecture_is_one_line(sample4geo, tmp_path):

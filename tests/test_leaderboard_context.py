@@ -48,7 +48,7 @@ def test_rows_say_whose_code_made_them(make_host, tmp_path):
     (table,) = build(root, ranks=False, significance=False).tables
     code = {row.label: row.implementation for row in table.rows}
     assert code == {"theirs": "authors' code", "ours": "re-implementation", "guessed": "re-impl. from abstract",
-                    "silent": "not stated", "gone": "not installed", "theirs [checkpoint=1234abcd]": "released weights"}
+                    "silent": "not stated", "gone": "not installed", "theirs [checkpoint=1234abcd]": "imported weights"}
     main, notes = main_table(table)
     assert "Code" in main.headers
     assert any(n.startswith("Code 're-impl. from abstract': an unofficial re-implementation") for n in notes)

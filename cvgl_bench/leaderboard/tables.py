@@ -274,7 +274,9 @@ IMPLEMENTATIONS = {
     "re-implementation": "a re-implementation in cvgl-bench, not the authors' code (see the method's plugin README)",
     "re-impl. from abstract": "an unofficial re-implementation from the paper's abstract only: the paper's "
                               "method text is not public, so the design is a guess (see the plugin README)",
-    "released weights": "weights released by the authors, scored without training (run --checkpoint)",
+    "imported weights": "weights trained outside cvgl-bench (released by the authors, or anyone's), scored without "
+                        "training (run --checkpoint); the record's provenance.trained_with names the file and its "
+                        "sha256",
     "external embeddings": "embeddings computed outside cvgl-bench and scored by it (cvgl-bench score --record); "
                            "the record's provenance.external says where they come from",
     "not stated": "the method's plugin does not say whether it is its authors' code (MethodSpec.official)",
@@ -287,8 +289,9 @@ def implementation_of(row: Row, host: Any) -> str:
     """Whose code made ``row``: a key of :data:`IMPLEMENTATIONS`."""
     if any(run.record.provenance.get("external") for run in row.runs):
         return "external embeddings"
-    if any(run.record.checkpoint is not None and run.record.checkpoint.imported for run in row.runs):
-        return "released weights"
+    if any(run.record.checkpoint is not None and run.record.checkpoint.imported
+           and "trained_by_cvgl_bench" not in (run.record.provenance.get("trained_with") or {}) for run in row.runs):
+        return "imported weights"  # another run's model.pt is this method's code, as its own run is
     if host is None or row.method not in host.methods:
         return "not installed"
     spec = host.methods.get(row.method)

@@ -169,9 +169,22 @@ def import_model(method: Any, hparams: dict[str, Any], path: Path, cell: Cell) -
     seed_everything(cell.seed)
     model = _checked(method, method.model_for_weights(hparams))
     load_model_state(model, method.import_checkpoint(read_checkpoint(path, fix), hparams), path, fix)
-    info = {"imported_checkpoint": path.name, "sha256": sha}
+    info: dict[str, Any] = {"imported_checkpoint": path.name, "sha256": sha}
+    trained_here = _source_info(path.parent)
+    if trained_here is not None and "method_source_sha256" in trained_here:  # another run's model.pt
+        info["trained_by_cvgl_bench"] = trained_here
     return TrainedModel(model, {"file": str(path.resolve()), "sha256": sha, "imported": True}, False, info,
                         source=provenance.source_digest(method), train_fingerprint=f"checkpoint:{sha}")
+
+
+def _source_info(workdir: Path) -> dict[str, Any] | None:
+    """The :data:`SOURCE_INFO` that training wrote into ``workdir``, or None when there is none
+    (a folder cvgl-bench did not train in) or it cannot be read."""
+    try:
+        info = json.loads((workdir / SOURCE_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
 
 
 def _synthetic_version(train: Any) -> str | None:
@@ -192,12 +205,9 @@ def _reusable_checkpoint(workdir: Path, source: str | None, data_version: str | 
     the thread count it started with (another one gives bits of neither)."""
     if not resume:
         return False
-    try:
-        info = json.loads((workdir / SOURCE_INFO).read_text(encoding="utf-8"))
-        recorded, recorded_data = info.get("method_source_sha256"), info.get("train_data_version")
-        started_threads = info.get("cpu_threads")
-    except (OSError, ValueError, AttributeError):
-        recorded, recorded_data, started_threads = None, None, None
+    info = _source_info(workdir) or {}
+    recorded, recorded_data = info.get("method_source_sha256"), info.get("train_data_version")
+    started_threads = info.get("cpu_threads")
     if recorded is not None and source is not None and recorded != source:
         log(f"[cvgl-bench] {label}: the method's source changed since {workdir} was trained; training from scratch")
         return False
