@@ -106,3 +106,16 @@ def test_without_the_splits_plugin_every_listing_option_is_named(tmp_path):
                      eval_split="sues_test", train_split="sues_train", in_domain_train="sues_train")
     board = build(tmp_path, significance=False)
     assert [t.key for t in board.tables] == ["in-domain__sues_test__altitude-150", "in-domain__sues_test__altitude-300"]
+
+
+def test_a_suite_of_another_listing_keeps_that_table_and_names_nothing_as_missing(tmp_path):
+    from cvgl_bench.run.suite import parse_suite
+
+    for protocol in (OFFICIAL, EXACT_ID):
+        _write(tmp_path, "sample4geo", protocol, np.zeros(100))
+    suite = parse_suite({"methods": ["sample4geo"], "splits": ["cvact_test"], "profile": "cpu", "seeds": [0],
+                         "protocol": {"cvact_test": "exact_id"}})
+    board = build(tmp_path, suites=[suite], significance=False)
+    assert [t.key for t in board.tables] == ["in-domain__cvact_test__cvact_test-exact_id"]
+    assert not any("has no table" in w for w in board.warnings)
+    assert any("1 record(s) under" in w and "not cells of the suite" in w for w in board.warnings)
