@@ -45,7 +45,7 @@ class _Spec:
 
     def load(self) -> Any:
         """Resolve the lazy loader: import ``"module:attr"`` (the plugin's heavy module), or return the callable."""
-        what = f"{type(self).__name__[:-4].lower()} {self.name!r}"
+        what = f"{type(self).__name__[:-4].lower().replace('searchbackend', 'search backend')} {self.name!r}"
         if callable(self.loader):
             return self.loader
         _check(isinstance(self.loader, str) and ":" in self.loader,

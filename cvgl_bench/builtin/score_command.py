@@ -212,7 +212,7 @@ def _write_record(result: Any, data: Any, spec: Any, method: str, note: str, tra
                     "train_fingerprint": f"external:{sha}", "started_at": provenance.now(),
                     "finished_at": provenance.now(), "wall_time_s": {"search_and_metrics": round(seconds, 3)},
                     "data_info": data_info(data, path_bases(spec, data_root, host)),
-                    "external": {"embeddings": path.name, "sha256": sha, "note": note, "similarity": similarity}})
+                    "search_backend": result.backend, "external": {"embeddings": path.name, "sha256": sha, "note": note, "similarity": similarity}})
     record.metrics = {name: results.MetricValue(**m) for name, m in result.metrics.items()}
     record.n_queries, record.n_references = result.n_queries, result.n_references
     record.intervals = results.IntervalInfo(result.n_places, result.n_boot, result.seed)

@@ -13,4 +13,5 @@ def cvgl_bench_register_search_backends(register):
         summary="chunked exact ranks on CPU or GPU; int8 screen with exact re-check on large CPU problems"))
     register(SearchBackendSpec(
         name="faiss", loader="cvgl_bench.evaluate.search:FaissSearch", requires=("faiss",),
-        summary="faiss flat inner-product index as the screen (GPU k-NN when available), exact re-check"))
+        summary="faiss flat inner-product index as the screen (GPU k-NN when available), exact re-check; "
+                "pip install faiss-cpu (or faiss-gpu)"))

@@ -19,8 +19,9 @@ from ..data.structures import EvalData, GroundTruth
 from ..errors import ConfigError, DataError, PluginError, UserError
 from .bootstrap import bootstrap_means, count_places, percentile_interval, place_groups
 from .metrics import MetricFunction
+from .backend_check import check_backend_ranks
 from .ranks import RankTable
-from .search import SearchBackend
+from .search import SearchBackend, TorchSearch
 
 DEFAULT_METRICS = ("recall@1", "recall@5", "recall@10", "recall@1%")
 """Reported when neither the caller nor the split names metrics."""
@@ -43,6 +44,8 @@ class Scored:
     """Resamples the intervals were drawn from (0: no intervals)."""
     seed: int = 0
     """Seed of the intervals' draws."""
+    backend: dict[str, str] = field(default_factory=dict)
+    """The search backend that ranked (``name`` and the ``plugin`` that registered it); empty for stored ranks."""
 
     @property
     def n_queries(self) -> int:
@@ -90,8 +93,9 @@ def score(query: np.ndarray, reference: np.ndarray, data: EvalData, *, host: Any
     spec = host.search_backends.get(backend)
     if not spec.available():
         needs = ", ".join(spec.requires)
-        raise ConfigError(f"search backend {backend!r} needs {needs}, which is not installed "
-                          f"(pip install {needs}-cpu or use --backend torch)")
+        raise ConfigError(f"search backend {backend!r} of {host.search_backends.origin(backend).origin} needs the "
+                          f"module(s) {needs}, which cannot be imported here: install the package that provides it "
+                          f"('cvgl-bench backends' says which), or use --backend torch")
     searcher = spec.load()()
     query = np.asarray(query) if not hasattr(query, "detach") else query
     if len(query) != data.truth.n_queries or len(reference) != data.truth.n_references:
@@ -102,8 +106,21 @@ def score(query: np.ndarray, reference: np.ndarray, data: EvalData, *, host: Any
     if progress and large and (isinstance(searcher, SearchBackend)
                                or "progress" in inspect.signature(searcher.rank).parameters):
         kwargs["progress"] = True  # declared by SearchBackend; an older plugin's rank() may lack it
-    ranks = searcher.rank(query, reference, data.truth, **kwargs)
-    return _evaluate(ranks, data, dict(data.protocol), names, n_boot, seed, host)
+    origin = host.search_backends.origin(backend).origin
+    if isinstance(searcher, TorchSearch):  # the exact engine itself
+        ranks = searcher.rank(query, reference, data.truth, **kwargs)
+    else:
+        who = f"search backend {backend!r} of {origin}"
+        try:
+            ranks = searcher.rank(query, reference, data.truth, **kwargs)
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plugin's failure is one line naming it
+            raise PluginError(f"{who}: rank() failed: {type(exc).__name__}: {exc}") from exc
+        ranks = check_backend_ranks(ranks, query, reference, data.truth, topk=topk, device=device, who=who)
+    scored = _evaluate(ranks, data, dict(data.protocol), names, n_boot, seed, host)
+    scored.backend = {"name": backend, "plugin": origin}
+    return scored
 
 
 def rescore(arrays: Mapping[str, np.ndarray], protocol: Mapping[str, str], metrics: Sequence[str], *,

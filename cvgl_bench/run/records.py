@@ -102,6 +102,7 @@ def complete(job: Pending, scored: Any, model: TrainedModel, train_fingerprint: 
         "train_reused": not model.trained,
         "method_source_sha256": model.source,
         "data_info": data_info(data, path_bases),
+        "search_backend": scored.backend,
         "started_at": started,
         "finished_at": provenance.now(),
         "wall_time_s": {k: round(v, 3) for k, v in phases.items()},
