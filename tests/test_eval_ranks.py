@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from cvgl_bench.data.structures import JUNK, POSITIVE, SEMI_POSITIVE, GroundTruth
 from cvgl_bench.evaluate._exact import ExactPairs
+from cvgl_bench.evaluate._int8 import int8_matmul_available
 from cvgl_bench.evaluate._lists import ordered_keys
 from cvgl_bench.evaluate.ranks import RankTable, compute_ranks
 from cvgl_bench.evaluate.search import FaissSearch, TorchSearch
@@ -47,6 +48,15 @@ BACKENDS = {
 }
 
 
+NEEDS_INT8 = pytest.mark.skipif(not int8_matmul_available(), reason="this torch has no CPU torch._int_mm (torch 2.3 "
+                                "lacks it): the int8 screen is unavailable, and screen='auto' uses fp32")
+
+
+def backends(*names: str) -> list:
+    """Backend names as parameters, the int8 ones skipped where the int8 screen cannot run."""
+    return [pytest.param(name, marks=NEEDS_INT8) if "int8" in name else name for name in names]
+
+
 @st.composite
 def problems(draw, integer: bool = True):
     """Small galleries with many exact ties: integer embeddings, duplicates, any roles."""
@@ -75,7 +85,7 @@ def problems(draw, integer: bool = True):
     return query, reference, truth
 
 
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("backend", backends(*sorted(BACKENDS)))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problem=problems())
 def test_ranks_equal_brute_force_with_ties(backend, problem):
@@ -88,7 +98,7 @@ def test_ranks_equal_brute_force_with_ties(backend, problem):
     check_topk(table, sim, 4)
 
 
-@pytest.mark.parametrize("backend", ["torch-fp32", "torch-int8", "faiss"])
+@pytest.mark.parametrize("backend", backends("torch-fp32", "torch-int8", "faiss"))
 @settings(max_examples=25, deadline=None)
 @given(problem=problems(integer=False))
 def test_ranks_equal_brute_force_on_random_floats(backend, problem):
@@ -104,7 +114,7 @@ def _one_positive_each(nq: int, nr: int, seed: int = 0) -> GroundTruth:
     return GroundTruth.one_to_one(np.random.default_rng(seed).integers(0, nr, nq), nr)
 
 
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("backend", backends(*sorted(BACKENDS)))
 def test_adversarial_galleries(backend):
     rng = np.random.default_rng(1)
     dim = 8
@@ -141,6 +151,7 @@ def _clustered(n: int, dim: int, noise: float, seed: int) -> tuple[np.ndarray, n
     return query, reference
 
 
+@NEEDS_INT8
 @pytest.mark.parametrize("pair_limit", [0, 3, None])
 def test_int8_screen_recheck_paths_agree_with_fp32(pair_limit):
     """Narrow bands finished pair by pair, wide ones sent back to fp32: identical tables."""
@@ -155,6 +166,20 @@ def test_int8_screen_recheck_paths_agree_with_fp32(pair_limit):
         assert screened.stats["rows_fp32_recheck"] > 0 and "switched_to_fp32_at_query" in screened.stats
     if pair_limit is None:
         assert screened.stats["rows_fp32_recheck"] < 600
+
+
+def test_without_a_cpu_int_mm_auto_ranks_in_fp32_and_int8_is_one_line(monkeypatch):
+    """torch 2.3 has no CPU torch._int_mm: the default screen still ranks, exactly, in fp32."""
+    from cvgl_bench.evaluate import engine
+
+    monkeypatch.setattr(engine, "int8_matmul_available", lambda: False)
+    query, reference = _clustered(400, 32, 0.5, seed=0)
+    truth = _one_positive_each(400, 400)
+    table = compute_ranks(query, reference, truth, device="cpu", screen="auto")
+    assert table.stats["screen"] == "fp32"
+    with pytest.raises(ValueError, match="torch 2.3 has none") as caught:
+        compute_ranks(query, reference, truth, device="cpu", screen="int8")
+    assert "\n" not in str(caught.value)
 
 
 def test_auto_screen_picks_int8_only_for_large_cpu_problems():
@@ -199,7 +224,7 @@ def test_duplicate_references_tie_exactly_where_an_fp32_product_may_not():
     reference[900:950] = reference[5]
     query = rng.standard_normal((40, 33)).astype(np.float32)
     truth = GroundTruth.one_to_one(np.full(40, 5), 997)
-    for screen in ("fp32", "int8"):
+    for screen in ("fp32", "int8") if int8_matmul_available() else ("fp32",):
         table = compute_ranks(query, reference, truth, screen=screen)
         np.testing.assert_array_equal(table.rank_loose - table.rank_strict, np.full(40, 50))
 

@@ -233,7 +233,8 @@ def _choose_mode(screen: str, p: _Problem) -> str:
     int8_ok = p.device.type == "cpu" and 0 < p.dim <= MAX_DIM and int8_matmul_available()
     if screen == "int8":
         if not int8_ok:
-            raise ValueError("the int8 screen needs a CPU device and torch._int_mm")
+            raise ValueError(f"the int8 screen needs a CPU device, an embedding dimension of 1 to {MAX_DIM} and a "
+                             "torch whose CPU torch._int_mm runs (torch 2.3 has none); use screen 'auto' or 'fp32'")
         return "int8"
     if screen == "auto" and int8_ok and p.n_query * p.n_ref >= _AUTO_INT8_MIN_PAIRS and p.dim >= 16:
         return "int8"
