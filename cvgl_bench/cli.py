@@ -90,6 +90,11 @@ class PluginGroup(click.Group):
             return super().invoke(ctx)
         except click.UsageError as exc:
             raise _one_line(exc) from exc
+        except click.ClickException as exc:  # a plugin command's own error: one line, as ours
+            if debug_enabled(ctx):
+                raise
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            ctx.exit(2)
         except UserError as exc:
             if debug_enabled(ctx):
                 if getattr(exc, "plugin_traceback", None):
@@ -390,6 +395,10 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
         cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile, seed=seed,
                     protocol=protocol, overrides=overrides)
         records.extend(run_cell(cell, options, h).records)
+    from .distributed import world_info_from_env
+
+    if world_info_from_env().rank != 0:
+        return  # the first process writes and shows the records: one table, one JSON document
     if as_json:
         echo_json([record.to_dict() for record in records])
     else:

@@ -8,9 +8,12 @@ first failure). ``CVGL_BENCH_STRICT_PLUGINS=1`` makes a failure an error;
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import importlib
 import importlib.metadata
 import os
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -80,7 +83,9 @@ class Registry:
             clash = f"{self.title} {spec.name!r} is registered by {first.origin} and by {origin.origin}"
             if first.builtin:
                 raise PluginError(f"{clash}; a built-in name cannot be replaced: rename it")
-            self.contested[spec.name] = f"{clash}, so neither is used; uninstall one of the two distributions"
+            fix = ("register it from one entry point" if first.distribution == origin.distribution
+                   else "uninstall one of the two distributions")
+            self.contested[spec.name] = f"{clash}, so neither is used; {fix}"
             raise PluginError(self.contested[spec.name])
         self.entries[spec.name] = (spec, origin)
 
@@ -188,13 +193,19 @@ class PluginHost:
             return
         self._by_pluggy_name[name] = status
         try:
-            hooks = [hook for hook in dir(plugin) if hook.startswith("cvgl_bench_") and callable(getattr(plugin, hook))]
-            unknown = [hook for hook in hooks if getattr(getattr(self.pm.hook, hook, None), "spec", None) is None]
+            marked = {attr: self.pm.parse_hookimpl_opts(plugin, attr) for attr in dir(plugin)}
+            hooks = {attr: (opts or {}).get("specname") or attr for attr, opts in marked.items()
+                     if opts is not None or (attr.startswith("cvgl_bench_") and callable(getattr(plugin, attr)))}
+            unknown = [hook for hook in hooks.values() if getattr(getattr(self.pm.hook, hook, None), "spec", None) is None]
             if unknown:
                 raise PluginError(f"unknown hook {unknown[0]!r}; see cvgl_bench.hookspecs for the hook names")
-            bare = [hook for hook in hooks if not hasattr(getattr(plugin, hook), f"{hookspecs.PROJECT}_impl")]
+            bare = [attr for attr in hooks if marked[attr] is None]
             if bare:
                 raise PluginError(f"{bare[0]} is not decorated with @cvgl_bench.hookimpl, so it would never be called")
+            wrappers = [attr for attr, opts in marked.items() if opts and (opts.get("hookwrapper") or opts.get("wrapper"))]
+            if wrappers:
+                raise PluginError(f"{wrappers[0]} is a hook wrapper, which cvgl-bench never runs (it calls each "
+                                  "implementation on its own); drop hookwrapper/wrapper")
             for kind in SPEC_TYPES:
                 def register(spec: Any, kind: str = kind) -> None:
                     self.registries[kind].add(spec, status)
@@ -253,14 +264,17 @@ class PluginHost:
                                 scalars=scalars, step=step, epoch=epoch, workdir=workdir)
 
     def _call_sinks(self, hook: str, what: str, drop_failed: bool = False, **kwargs: Any) -> list[str]:
+        """Each sink gets its own copy of the arguments (one cannot change what the next receives),
+        and what it prints goes to stderr (stdout may be a command's JSON)."""
         warnings = []
         for index, (call, status) in enumerate(self.implementations(hook)):
             who = status.origin if status else f"implementation {index + 1} of {hook}"
             if (hook, who) in self._dropped_sinks:
                 continue
             try:
-                call(**kwargs)
-            except Exception as exc:  # noqa: BLE001 - a broken sink must not break a run
+                with contextlib.redirect_stdout(sys.stderr):
+                    call(**copy.deepcopy(kwargs))
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken sink must not break a run
                 if drop_failed:
                     self._dropped_sinks.add((hook, who))
                 warnings.append(f"{what} of {who} failed{' and is not called again' if drop_failed else ''}: "

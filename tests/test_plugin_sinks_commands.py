@@ -1,0 +1,139 @@
+"""Sinks, commands and hook declarations as a third-party author writes them (outside audit of
+docs/plugins.md Part 5): one sink cannot change what another receives, a sink's prints never
+reach a command's JSON, and hooks that would silently never run are refused when loading."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from cvgl_bench import hookimpl
+
+
+def _plugin(name, **hooks):
+    module = types.ModuleType(name)
+    for attr, function in hooks.items():
+        setattr(module, attr, function)
+    return module
+
+
+def test_each_sink_gets_its_own_copy_and_prints_to_stderr(make_host, tmp_path, capsys):
+    seen = []
+
+    @hookimpl
+    def vandal(record, path):
+        record["metrics"]["recall@1"] = -1.0
+        print("vandal was here")
+
+    @hookimpl
+    def witness(record):
+        seen.append(record["metrics"]["recall@1"])
+
+    host = make_host(_plugin("a_vandal", cvgl_bench_record_written=vandal),
+                     _plugin("b_witness", cvgl_bench_record_written=witness))
+    record = {"metrics": {"recall@1": 42.0}}
+    assert host.record_written(record, tmp_path / "r.json") == []
+    assert seen == [42.0] and record == {"metrics": {"recall@1": 42.0}}
+    out = capsys.readouterr()
+    assert "vandal was here" in out.err and "vandal" not in out.out
+
+
+def test_a_sink_that_exits_is_a_warning(make_host, tmp_path):
+    import sys
+
+    @hookimpl
+    def quitter(scalars):
+        sys.exit(3)
+
+    host = make_host(_plugin("quitter", cvgl_bench_training_scalars=quitter))
+    (warning,) = host.training_scalars({"train/loss": 1.0}, step=1, epoch=1, workdir=tmp_path)
+    assert "quitter" in warning and "SystemExit" in warning
+
+
+def test_hooks_that_would_never_run_fail_their_plugin(make_host):
+    @hookimpl(hookwrapper=True)
+    def wrapped(record):
+        yield
+
+    @hookimpl
+    def record_writen(record):  # misspelled, and without the prefix
+        pass
+
+    @hookimpl(specname="cvgl_bench_record_written")
+    def under_another_name(record):
+        pass
+
+    host = make_host(_plugin("wrapper", cvgl_bench_record_written=wrapped),
+                     _plugin("typo", record_writen=record_writen),
+                     _plugin("renamed", my_sink=under_another_name))
+    errors = {s.name: s.error for s in host.statuses if s.name in ("wrapper", "typo", "renamed")}
+    assert "hook wrapper" in errors["wrapper"]
+    assert "unknown hook 'record_writen'" in errors["typo"]
+    assert errors["renamed"] is None  # pluggy's specname names a known hook
+
+
+def test_a_plugin_commands_click_exception_is_one_line_exit_2(make_host):
+    from cvgl_bench.cli import cli
+
+    @hookimpl
+    def cvgl_bench_register_commands(cli):
+        @cli.command("refuse")
+        def refuse():
+            raise click.ClickException("no log yet; run something first")
+
+    make_host(_plugin("refusing", cvgl_bench_register_commands=cvgl_bench_register_commands))
+    result = CliRunner().invoke(cli, ["refuse"])
+    assert result.exit_code == 2 and result.output.strip() == "Error: no log yet; run something first"
+
+
+def test_one_distribution_registering_a_name_twice_is_told_to_register_it_once(make_host, tmp_path, monkeypatch):
+    from .test_plugins import _fake_distribution
+
+    _fake_distribution(tmp_path, monkeypatch, "one-dist", "1.0",
+                       "first = tests.fake_plugins.good\nsecond = tests.fake_plugins.clash")
+    host = make_host(entry_points=True)
+    (failed,) = [s for s in host.statuses if s.error]
+    assert "register it from one entry point" in failed.error and "uninstall" not in failed.error
+
+
+def test_run_prints_its_records_on_the_first_process_only(make_host, monkeypatch):
+    """Under torchrun every process runs the command; only the first shows the records, so
+    ``--json`` stays one document."""
+    from cvgl_bench import cli as cli_module
+    from cvgl_bench import distributed
+
+    import cvgl_bench.run as run_package
+
+    from .test_plugins import module
+
+    make_host(module("good"))
+    monkeypatch.setattr(distributed, "world_info_from_env", lambda: distributed.WorldInfo(1, 1, 2))
+
+    monkeypatch.setattr(run_package, "run_cell", lambda cell, options, host: types.SimpleNamespace(records=[]))
+    result = CliRunner().invoke(cli_module.cli, ["run", "--method", "toy", "--dataset", "synth_cvusa_test",
+                                                 "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    monkeypatch.setattr(distributed, "world_info_from_env", lambda: distributed.WorldInfo(0, 0, 2))
+    first = CliRunner().invoke(cli_module.cli, ["run", "--method", "toy", "--dataset", "synth_cvusa_test",
+                                                "--json"])
+    assert json.loads(first.stdout) == []
+
+
+def test_a_missing_backend_module_names_no_package_of_its_own(make_host):
+    from cvgl_bench.errors import ConfigError
+    from cvgl_bench.evaluate.scoring import score
+    from cvgl_bench.specs import SearchBackendSpec
+
+    @hookimpl
+    def cvgl_bench_register_search_backends(register):
+        register(SearchBackendSpec(name="needs", loader="x:y", requires=("no_such_module_xyz",)))
+
+    host = make_host(_plugin("needy", cvgl_bench_register_search_backends=cvgl_bench_register_search_backends))
+    with pytest.raises(ConfigError) as caught:
+        score(None, None, types.SimpleNamespace(split="s"), host=host, backend="needs", metrics=["recall@1"])
+    assert "no_such_module_xyz" in str(caught.value) and "-cpu" not in str(caught.value)
