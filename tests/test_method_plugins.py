@@ -208,6 +208,41 @@ def test_a_size_the_strides_cannot_take_is_refused_with_a_size_that_works(size):
     check_hparams(method, apply_overrides(hp, parse_set(["image_size.ground=[32,128]"]), method="own"))
 
 
+class _Cropping(torch.nn.Module):
+    """Crops 4 pixels off each side, as a stem larger than its input does: an empty tensor on a
+    small image, which the meta device of torch before 2.13 let through without an error."""
+
+    def forward(self, images):
+        return images[..., 4:, 4:]
+
+
+class _CropsThenPools(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding_dim, self.crop = 8, _Cropping()
+
+    def encode(self, images, view):
+        return self.crop(images).sum((1, 2, 3))[:, None].expand(-1, 8)
+
+
+def test_an_empty_intermediate_output_is_a_size_the_model_cannot_take():
+    """The meta device's kernels do not all check sizes (torch 2.3's convolution returned an empty
+    tensor for a kernel larger than its input): an empty module output counts as a failure."""
+    from cvgl_bench.method import check_hparams
+    from cvgl_bench_sample4geo.method import Sample4Geo
+
+    class Cropper(Sample4Geo):
+        def build_model(self, hparams):
+            return _CropsThenPools()
+
+    method = Cropper()
+    hp = apply_overrides(method.hparams("cpu", train_split_spec()), parse_set(["image_size.ground=[4,4]"]),
+                         method="cropper")
+    with pytest.raises(ConfigError, match=r"cannot embed images of image_size ground \[4, 4\].*_Cropping gave an "
+                                          r"empty output \(2, 3, 0, 0\)"):
+        check_hparams(method, hp)
+
+
 def test_encode_output_of_the_wrong_shape_is_refused_before_any_data_is_read():
     from cvgl_bench.method import check_hparams
 

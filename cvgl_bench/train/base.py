@@ -276,7 +276,14 @@ def _meta_embed(method: Method, hp: Mapping[str, Any]) -> str | None:
     ``(batch, embedding_dim)``; else the error, or what ``encode`` returned instead."""
     import random
 
+    def no_empty_output(module: Any, args: Any, out: Any) -> None:
+        # a convolution larger than its input gives an empty tensor on the meta device of torch
+        # before 2.13 (and an error on a real device): the same size must fail here too
+        if isinstance(out, torch.Tensor) and out.numel() == 0:
+            raise RuntimeError(f"{type(module).__name__} gave an empty output {tuple(out.shape)}")
+
     numpy_state, python_state = np.random.get_state(), random.getstate()
+    hook = torch.nn.modules.module.register_module_forward_hook(no_empty_output)
     try:
         with torch.random.fork_rng(devices=[]), torch.device("meta"):
             model = method.model_for_weights(hp).eval()  # as evaluation embeds
@@ -291,6 +298,7 @@ def _meta_embed(method: Method, hp: Mapping[str, Any]) -> str | None:
     except Exception as exc:  # noqa: BLE001 - judged by the caller, against larger images
         return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
     finally:
+        hook.remove()
         np.random.set_state(numpy_state)
         random.setstate(python_state)
     return None
