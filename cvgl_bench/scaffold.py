@@ -113,7 +113,7 @@ packages = find:
 python_requires = >=3.10
 install_requires =
     cvgl-bench
-    torch>=2.3
+    torch>=2.3.1
     timm>=1.0.25
 
 [options.packages.find]
