@@ -55,21 +55,30 @@ class PluginGroup(click.Group):
         """Let every plugin add commands (``cvgl_bench_register_commands``), one plugin at a time.
 
         A plugin that fails, or that would replace a command that exists already, is marked failed
-        and leaves the commands as they were."""
+        and leaves the commands as they were. A command two plugins add is run by neither (as for
+        a name two plugins register: the order plugins load in must not decide whose runs)."""
+        added_by: dict[str, Any] = {}
         for call, status in host.implementations("cvgl_bench_register_commands"):
-            before = dict(self.commands)
+            before, contested = dict(self.commands), None
             try:
                 call(cli=self)
                 shadowed = [n for n, c in before.items() if self.commands.get(n) is not c]
+                if shadowed and shadowed[0] in added_by:
+                    contested = shadowed[0]
+                    raise PluginError(f"command {contested!r} is added by {_origin(added_by[contested])} too, so "
+                                      "neither is used; uninstall one of the two")
                 if shadowed:
                     raise PluginError(f"command {shadowed[0]!r} exists already and cannot be replaced")
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the command line
                 self.commands.clear()
                 self.commands.update(before)
+                if contested is not None:
+                    self.commands[contested] = _contested_command(contested, added_by[contested], status)
                 if status is not None:
                     status.error = f"registering commands failed: {exc}"
                 continue
             new = sorted(set(self.commands) - set(before))
+            added_by.update((name, status) for name in new)
             if status is not None and new:
                 status.registered.setdefault("command", []).extend(new)
 
@@ -120,6 +129,21 @@ class PluginGroup(click.Group):
             click.echo(f"cvgl-bench: the error above was raised in the code of {culprit}; report it to that "
                        "plugin's authors", err=True)
             ctx.exit(1)
+
+
+def _origin(status: Any) -> str:
+    return status.origin if status is not None else "a plugin"
+
+
+def _contested_command(name: str, first: Any, second: Any) -> click.Command:
+    """A command two plugins add: running it is one line naming both."""
+    why = f"command {name!r} is added by {_origin(first)} and by {_origin(second)}, so neither is used; uninstall one"
+
+    def refuse(**_: Any) -> None:
+        raise PluginError(why)
+
+    return click.Command(name, callback=refuse, help=f"(unusable) {why}", context_settings={
+        "ignore_unknown_options": True, "allow_extra_args": True})
 
 
 def _interrupted(exc: BaseException) -> bool:

@@ -137,3 +137,23 @@ def test_a_missing_backend_module_names_no_package_of_its_own(make_host):
     with pytest.raises(ConfigError) as caught:
         score(None, None, types.SimpleNamespace(split="s"), host=host, backend="needs", metrics=["recall@1"])
     assert "no_such_module_xyz" in str(caught.value) and "-cpu" not in str(caught.value)
+
+
+@pytest.mark.parametrize("order", [("a_one", "b_two"), ("b_two", "a_one")])
+def test_a_command_two_plugins_add_is_run_by_neither_whatever_the_order(make_host, order):
+    from cvgl_bench.cli import cli
+
+    def adds(label):
+        @hookimpl
+        def cvgl_bench_register_commands(cli):
+            @cli.command("export")
+            def export():
+                click.echo(f"exported by {label}")
+
+        return _plugin(label, cvgl_bench_register_commands=cvgl_bench_register_commands)
+
+    host = make_host(*(adds(label) for label in order))
+    result = CliRunner().invoke(cli, ["export"])
+    assert result.exit_code == 2 and "neither is used" in result.output and "exported" not in result.output
+    assert "a_one" in result.output and "b_two" in result.output
+    assert sum(bool(s.error) for s in host.statuses if s.name in order) == 1
