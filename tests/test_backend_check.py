@@ -155,3 +155,22 @@ def test_score_refuses_a_cheating_backend_and_records_an_honest_one(make_host, t
     (record_file,) = (tmp_path / "results").rglob("*.json")
     backend = json.loads(record_file.read_text())["provenance"]["search_backend"]
     assert backend["name"] == "honest" and "honest_backend_plugin" in backend["plugin"]
+
+
+def test_a_loader_that_gives_no_backend_is_one_line(make_host, tmp_path):
+    from cvgl_bench.evaluate.scoring import score
+
+    @hookimpl
+    def cvgl_bench_register_search_backends(register):
+        register(SearchBackendSpec(name="nothing", loader=lambda: None))
+        register(SearchBackendSpec(name="fails", loader=lambda: 1 / 0))
+
+    plugin = types.ModuleType("odd_backends")
+    plugin.cvgl_bench_register_search_backends = cvgl_bench_register_search_backends
+    host = make_host(plugin)
+    data = types.SimpleNamespace(split="s")
+    with pytest.raises(PluginError, match=r"^search backend 'nothing' of .*odd_backends.*gave a NoneType, which has "
+                                          r"no rank\(\)"):
+        score(None, None, data, host=host, backend="nothing", metrics=["recall@1"])
+    with pytest.raises(PluginError, match=r"building it failed: ZeroDivisionError"):
+        score(None, None, data, host=host, backend="fails", metrics=["recall@1"])

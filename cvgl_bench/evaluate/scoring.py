@@ -96,7 +96,17 @@ def score(query: np.ndarray, reference: np.ndarray, data: EvalData, *, host: Any
         raise ConfigError(f"search backend {backend!r} of {host.search_backends.origin(backend).origin} needs the "
                           f"module(s) {needs}, which cannot be imported here: install the package that provides it "
                           f"('cvgl-bench backends' says which), or use --backend torch")
-    searcher = spec.load()()
+    origin = host.search_backends.origin(backend).origin
+    try:
+        searcher = spec.load()()
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's failure is one line naming it
+        raise PluginError(f"search backend {backend!r} of {origin}: building it failed: {type(exc).__name__}: "
+                          f"{exc}") from exc
+    if not callable(getattr(searcher, "rank", None)):
+        raise PluginError(f"search backend {backend!r} of {origin}: its loader gave a {type(searcher).__name__}, "
+                          "which has no rank(); name a class, or a function returning a new backend object")
     query = np.asarray(query) if not hasattr(query, "detach") else query
     if len(query) != data.truth.n_queries or len(reference) != data.truth.n_references:
         raise DataError(f"{data.split}: embeddings are {len(query)} x {len(reference)} but the split has "
@@ -106,7 +116,6 @@ def score(query: np.ndarray, reference: np.ndarray, data: EvalData, *, host: Any
     if progress and large and (isinstance(searcher, SearchBackend)
                                or "progress" in inspect.signature(searcher.rank).parameters):
         kwargs["progress"] = True  # declared by SearchBackend; an older plugin's rank() may lack it
-    origin = host.search_backends.origin(backend).origin
     if isinstance(searcher, TorchSearch):  # the exact engine itself
         ranks = searcher.rank(query, reference, data.truth, **kwargs)
     else:
