@@ -17,9 +17,9 @@ import numpy as np
 
 from ..data.structures import EvalData, GroundTruth
 from ..errors import ConfigError, DataError, PluginError, UserError
+from .backend_check import check_backend_ranks
 from .bootstrap import bootstrap_means, count_places, percentile_interval, place_groups
 from .metrics import MetricFunction
-from .backend_check import check_backend_ranks
 from .ranks import RankTable
 from .search import SearchBackend, TorchSearch
 

@@ -9,9 +9,11 @@ split) transfer pair, apart; and apart again per value of a *listing* option (an
 changes the split's queries, gallery, images or ground truth, such as ``cvact_test`` or
 ``ground_fov``: :func:`cvgl_bench.data.splits.listing_of`), because another listing is another
 benchmark. Options that only change how ranks are scored (``ties``, ``r1pct``) keep their rows
-in one table, labelled by the options that differ. A row is one configuration of one method: the records of a row
-share method, profile, configuration (``cell.configuration_id``: the configuration over its
-seeds), ``dataset_fingerprint`` and protocol, and differ only in their seed. Records that
+in one table, labelled by the options that differ.
+
+A row is one configuration of one method: the records of a row share method, profile,
+configuration (``cell.configuration_id``: the configuration over its seeds),
+``dataset_fingerprint`` and protocol, and differ only in their seed. Records that
 disagree on any of these are kept in separate rows, with a warning, because averaging them
 would mix different experiments.
 
