@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .console import command_host as host
 from .console import (check_resamples, debug_enabled, echo_json, echo_table, note_unread_data_root,
-                      note_unused_options)
+                      note_unused_options, warn_failures)
 from .errors import ConfigError, PluginError, UserError
 
 
@@ -33,6 +33,8 @@ class PluginGroup(click.Group):
     """Root group: adds plugin commands on first lookup and turns user errors into one line."""
 
     _plugins_added = False
+    _plugin_commands: set[str] = set()
+    _plugin_failures: list[str] = []
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
@@ -81,6 +83,27 @@ class PluginGroup(click.Group):
             added_by.update((name, status) for name in new)
             if status is not None and new:
                 status.registered.setdefault("command", []).extend(new)
+        PluginGroup._plugin_commands = set(added_by)
+        PluginGroup._plugin_failures = [s.name for s in host.failures()]
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                            list[str]]:
+        """A plugin's command warns about failed plugins as the built-ins do; an unknown command
+        may be one that a failed plugin would have added, and its error says so."""
+        from .plugins import get_host
+
+        try:
+            name, command, rest = super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            failed = PluginGroup._plugin_failures
+            if failed and not getattr(exc, "_noted", False):
+                exc.message += (f" ({len(failed)} plugin(s) failed to load, and may have added it: "
+                                f"{', '.join(failed)}; see 'cvgl-bench plugins')")
+                exc._noted = True  # type: ignore[attr-defined]
+            raise
+        if name in PluginGroup._plugin_commands:
+            warn_failures(get_host())
+        return name, command, rest
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._ensure_plugins()

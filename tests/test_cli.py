@@ -59,7 +59,9 @@ def test_plugin_commands_are_added_and_cannot_shadow_builtins(make_host):
 
     shadow.cvgl_bench_register_commands = hookimpl(cvgl_bench_register_commands)
     make_host(good(), shadow)
-    assert run("toy-hello").output.strip() == "hello from toy"
+    hello = run("toy-hello")
+    assert hello.stdout.strip() == "hello from toy"
+    assert "failed to load (shadow_plugin)" in hello.stderr  # a plugin's command warns as a built-in does
     assert "hijacked" not in run("methods").output
     plugins = json.loads(run("plugins", "--json").stdout)  # warnings about unresolved names go to stderr
     assert "cannot be replaced" in [p for p in plugins if p["name"] == "shadow_plugin"][0]["error"]

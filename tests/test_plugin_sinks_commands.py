@@ -157,3 +157,22 @@ def test_a_command_two_plugins_add_is_run_by_neither_whatever_the_order(make_hos
     assert result.exit_code == 2 and "neither is used" in result.output and "exported" not in result.output
     assert "a_one" in result.output and "b_two" in result.output
     assert sum(bool(s.error) for s in host.statuses if s.name in order) == 1
+
+
+def test_a_plugin_command_warns_about_failed_plugins_and_an_unknown_one_names_them(make_host):
+    from cvgl_bench.cli import cli
+
+    @hookimpl
+    def cvgl_bench_register_commands(cli):
+        @cli.command("hello")
+        def hello():
+            click.echo("hello")
+
+    broken = _plugin("broken_one", cvgl_bench_register_methods=hookimpl(lambda register: 1 / 0))
+    make_host(_plugin("greeter", cvgl_bench_register_commands=cvgl_bench_register_commands), broken)
+    result = CliRunner().invoke(cli, ["hello"])
+    assert result.exit_code == 0 and result.stdout == "hello\n"
+    assert "warning: 1 plugin(s) failed to load (broken_one)" in result.stderr
+    unknown = CliRunner().invoke(cli, ["export-records"])
+    assert unknown.exit_code == 2 and "No such command 'export-records'" in unknown.output
+    assert "1 plugin(s) failed to load, and may have added it: broken_one" in unknown.output
