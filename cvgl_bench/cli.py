@@ -330,16 +330,30 @@ def metrics(as_json: bool) -> None:
 def backends(as_json: bool) -> None:
     """List exact search backends and whether each can run here."""
     h = host()
+    problems = {spec.name: _backend_problem(spec) for spec in h.search_backends}
     if as_json:
         data = _spec_json(h.search_backends)
         for item, spec in zip(data, h.search_backends):
-            item["available"] = spec.available()
+            item["available"] = problems[spec.name] is None
+            item["problem"] = problems[spec.name]
         echo_json(data)
         return
     rows = _spec_rows(h.search_backends, ("summary",), h)
     for row, spec in zip(rows, h.search_backends):
-        row["available"] = "yes" if spec.available() else f"no (needs {', '.join(spec.requires)})"
+        row["available"] = "yes" if problems[spec.name] is None else f"no ({problems[spec.name]})"
     echo_table(rows, "no search backends registered")
+
+
+def _backend_problem(spec: Any) -> str | None:
+    """Why the search backend ``spec`` cannot run here (a required module, or its loader, does
+    not import), or None."""
+    if not spec.available():
+        return f"needs {', '.join(spec.requires)}"
+    try:
+        spec.load()
+    except PluginError as exc:
+        return f"its loader does not import: {exc}"
+    return None
 
 
 def _seed_list(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[int, ...]:

@@ -176,3 +176,19 @@ def test_a_plugin_command_warns_about_failed_plugins_and_an_unknown_one_names_th
     unknown = CliRunner().invoke(cli, ["export-records"])
     assert unknown.exit_code == 2 and "No such command 'export-records'" in unknown.output
     assert "1 plugin(s) failed to load, and may have added it: broken_one" in unknown.output
+
+
+def test_backends_says_a_backend_whose_loader_does_not_import_cannot_run(make_host):
+    from cvgl_bench.cli import cli
+    from cvgl_bench.specs import SearchBackendSpec
+
+    @hookimpl
+    def cvgl_bench_register_search_backends(register):
+        register(SearchBackendSpec(name="ghost", loader="no_such_module_xyz.search:Ghost"))
+
+    make_host(_plugin("ghostly", cvgl_bench_register_search_backends=cvgl_bench_register_search_backends))
+    listed = {b["name"]: b for b in json.loads(CliRunner().invoke(cli, ["backends", "--json"]).stdout)}
+    assert listed["torch"]["available"] is True and listed["torch"]["problem"] is None
+    assert listed["ghost"]["available"] is False and "loader does not import" in listed["ghost"]["problem"]
+    table = CliRunner().invoke(cli, ["backends"]).stdout
+    assert "no (its loader does not import" in table
