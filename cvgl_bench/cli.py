@@ -96,10 +96,9 @@ class PluginGroup(click.Group):
             name, command, rest = super().resolve_command(ctx, args)
         except click.UsageError as exc:
             failed = PluginGroup._plugin_failures
-            if failed and not getattr(exc, "_noted", False):
+            if failed:
                 exc.message += (f" ({len(failed)} plugin(s) failed to load, and may have added it: "
                                 f"{', '.join(failed)}; see 'cvgl-bench plugins')")
-                exc._noted = True  # type: ignore[attr-defined]
             raise
         if name in PluginGroup._plugin_commands:
             warn_failures(get_host())
