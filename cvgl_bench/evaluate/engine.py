@@ -243,7 +243,22 @@ def _choose_mode(screen: str, p: _Problem) -> str:
 
 @contextlib.contextmanager
 def _exact_fp32_matmul() -> Iterator[None]:
-    """Make sure CUDA float32 products are true fp32 (no TF32) while ranking."""
+    """Make float32 products true fp32 while ranking: no TF32 on CUDA, no bf16 on the CPU's oneDNN,
+    whichever of torch's two precision interfaces the user or a library switched them on with.
+
+    torch >= 2.9 raises on the old getters once the new per-backend ``fp32_precision`` settings
+    were used, so the new ones are read and set where they exist (they reflect the old ones too)."""
+    matmuls = (torch.backends.cuda.matmul, torch.backends.mkldnn.matmul)
+    if all(hasattr(backend, "fp32_precision") for backend in matmuls):
+        saved = [backend.fp32_precision for backend in matmuls]
+        for backend in matmuls:
+            backend.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            for backend, value in zip(matmuls, saved):
+                backend.fp32_precision = value
+        return
     precision = torch.get_float32_matmul_precision()
     tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.set_float32_matmul_precision("highest")
