@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..fsutil import mkstemp_beside, near_miss, open_regular, write_json
+from ..locking import exclusive
 from .structures import ImageSet
 
 #: Changes whenever decoding or resizing changes pixels; part of every cache key.
@@ -301,12 +302,30 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
     key = cache_key(paths, size, resize, rows)
     data_path, meta_path = folder / f"{key}.u8", folder / f"{key}.json"
     hit = _read_cache(data_path, meta_path, shape)
-    if hit is not None:
-        array, failed = hit
-        if failed and on_corrupt == "fail":
-            raise DataError(_corrupt_message(paths[failed[0]], ValueError("it failed to decode when the cache was built")))
-        return _result(array, paths, failed, data_path)
+    if hit is None:  # one process decodes (the ranks of a distributed run, two runs); the others wait for it
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(exclusive(folder / f".{key}.lock",
+                                             f"decoding {len(paths)} {images.view} images into the image cache"))
+            except OSError as exc:
+                raise ConfigError(f"{folder}: cannot write the image cache ({exc.strerror or exc}); "
+                                  "set CVGL_BENCH_CACHE to a writable folder") from None
+            hit = _read_cache(data_path, meta_path, shape)
+            if hit is None:
+                failed = _write_cache(data_path, meta_path, shape, paths, size, on_corrupt, progress, desc, workers,
+                                      resize, rows)
+                return _result(np.memmap(data_path, dtype=np.uint8, mode="r", shape=shape), paths, failed, data_path)
+    array, failed = hit
+    if failed and on_corrupt == "fail":
+        raise DataError(_corrupt_message(paths[failed[0]], ValueError("it failed to decode when the cache was built")))
+    return _result(array, paths, failed, data_path)
 
+
+def _write_cache(data_path: Path, meta_path: Path, shape: tuple[int, ...], paths: list[str], size: tuple[int, int],
+                 on_corrupt: str, progress: bool, desc: str, workers: int | None, resize: str,
+                 rows: tuple[float, float] | None) -> list[int]:
+    """Decode every image into a new cache file, made visible by one rename; the rows that failed."""
+    folder = data_path.parent
     _ensure_space(folder, int(np.prod(shape)))
     try:
         fd, tmp = mkstemp_beside(data_path)
@@ -330,7 +349,7 @@ def load_images(images: ImageSet, size: tuple[int, int], *, on_corrupt: str = "f
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return _result(np.memmap(data_path, dtype=np.uint8, mode="r", shape=shape), paths, failed, data_path)
+    return failed
 
 
 def _result(array: np.ndarray, paths: Sequence[str], failed: list[int], cache_path: Path | None) -> ImageArray:
