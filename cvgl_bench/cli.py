@@ -450,14 +450,21 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     protocol = parse_protocol(protocol_items)
     check_protocol_overrides(dict(protocol), [h.splits.get(name) for name in datasets_])
     overrides = parse_set(set_items)
-    records = []
-    for seed in seeds:
-        cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile, seed=seed,
-                    protocol=protocol, overrides=overrides)
-        records.extend(run_cell(cell, options, h).records)
-    from .distributed import world_info_from_env
+    from .distributed import process_group, resolve_device, world_info_from_env
 
-    if world_info_from_env().rank != 0:
+    world = world_info_from_env()
+    if world.distributed and len(seeds) > 1:
+        raise ConfigError(f"--seeds {','.join(map(str, seeds))} with {world.world_size} processes: launch torchrun "
+                          "once per seed, or run the seeds with 'cvgl-bench grid --gpus-per-cell N', which starts "
+                          "one torchrun per cell")
+    records = []
+    with process_group(resolve_device(device)) as rank_device:  # under torchrun: joined once, for the run
+        options.device = rank_device if world.distributed else device
+        for seed in seeds:
+            cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile,
+                        seed=seed, protocol=protocol, overrides=overrides)
+            records.extend(run_cell(cell, options, h).records)
+    if world.rank != 0:
         return  # the first process writes and shows the records: one table, one JSON document
     if as_json:
         echo_json([record.to_dict() for record in records])

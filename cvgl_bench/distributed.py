@@ -13,8 +13,9 @@ of the single-process loss on the global batch, with no world-size factor to com
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,12 +80,14 @@ def init_distributed(device: str = "cpu", env: Mapping[str, str] | None = None,
 
     Under ``srun`` without torchrun the Slurm variables are mapped to the ones torch reads
     (``MASTER_ADDR`` must be exported by the job script; ``MASTER_PORT`` defaults to 29500).
-    With one process this does nothing. A CUDA device becomes ``cuda:<local rank>``.
+    With one process this does nothing. A CUDA device becomes the process's own GPU,
+    ``cuda:<local rank>`` (``cuda:0`` where the launcher shows each process one GPU).
     """
     info = world_info_from_env(env)
     if device.startswith("cuda") and info.distributed:
-        device = f"cuda:{info.local_rank}"
-        torch.cuda.set_device(info.local_rank)
+        index = _local_gpu(device, info)
+        device = f"cuda:{index}"
+        torch.cuda.set_device(index)
     if not info.distributed or dist.is_initialized():
         return info, device
     os.environ.setdefault("RANK", str(info.rank))
@@ -92,13 +95,65 @@ def init_distributed(device: str = "cpu", env: Mapping[str, str] | None = None,
     os.environ.setdefault("LOCAL_RANK", str(info.local_rank))
     os.environ.setdefault("MASTER_PORT", "29500")
     if "MASTER_ADDR" not in os.environ:
-        from .errors import ConfigError
-
         raise ConfigError("distributed run without MASTER_ADDR: launch with torchrun, or export "
                           "MASTER_ADDR (the first node's host name) in the Slurm job script")
     backend = backend or ("nccl" if device.startswith("cuda") else "gloo")
     dist.init_process_group(backend=backend, rank=info.rank, world_size=info.world_size)
     return info, device
+
+
+def _local_gpu(device: str, info: WorldInfo) -> int:
+    """The GPU of this process among those it sees: its local rank, or the only one when the
+    launcher shows each process one GPU (Slurm's ``--gpus-per-task=1``)."""
+    count = torch.cuda.device_count()
+    if count != 1 and info.local_rank >= count:
+        raise ConfigError(f"process {info.rank} has local rank {info.local_rank} but sees {count} GPU(s): start at "
+                          f"most {count} processes per node (one per GPU)")
+    index = 0 if count == 1 else info.local_rank
+    if torch.device(device).index not in (None, index):
+        raise ConfigError(f"--device {device} with {info.world_size} processes: each process trains on the GPU of "
+                          "its local rank; pass --device cuda and choose the GPUs with CUDA_VISIBLE_DEVICES")
+    return index
+
+
+@contextlib.contextmanager
+def process_group(device: str) -> Iterator[str]:
+    """Join the launcher's process group (torchrun, Slurm) for a whole run, and leave it after;
+    yields this process's device. With one process nothing is joined and ``device`` is yielded.
+
+    Every rank then runs the same cells: choices they must make alike are made by rank 0
+    (:func:`from_rank0`), and rank 0 alone evaluates after training."""
+    if not world_info_from_env().distributed:
+        yield device
+        return
+    joined = not dist.is_initialized()
+    _, device = init_distributed(device)
+    try:
+        yield device
+    finally:
+        if joined:
+            cleanup()
+
+
+def from_rank0(value: Any) -> Any:
+    """Rank 0's ``value`` (picklable) on every process of the active group; ``value`` itself in
+    one process. For a choice read from files that another process may be rewriting (reuse a
+    checkpoint, resume, whether any record is missing): the ranks must not choose apart."""
+    if not is_distributed():
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def on_every_rank(flag: bool) -> bool:
+    """Whether ``flag`` is true on every process of the active group (one process: ``flag``)."""
+    if not is_distributed():
+        return bool(flag)
+    on_gpu = dist.get_backend() == "nccl"
+    value = torch.tensor([1 if flag else 0], device=f"cuda:{torch.cuda.current_device()}" if on_gpu else "cpu")
+    dist.all_reduce(value, op=dist.ReduceOp.MIN)
+    return bool(value.item())
 
 
 def cleanup() -> None:

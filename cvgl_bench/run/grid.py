@@ -153,6 +153,13 @@ def run_grid(cells: Sequence[Cell], options: RunOptions, *, host: Any, executor:
         raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
     if jobs < 1:
         raise ConfigError("--jobs must be at least 1")
+    if ":" in str(options.device or "") and str(options.device).startswith("cuda") and (
+            executor == "slurm" or gpus_per_cell > 1 or jobs > 1):
+        how = "on Slurm" if executor == "slurm" else f"with --jobs {jobs}" if jobs > 1 else \
+            f"with --gpus-per-cell {gpus_per_cell}"
+        raise ConfigError(f"--device {options.device} {how}: the grid gives each running cell its own GPU(s); pass "
+                          "--device cuda and choose the GPUs with CUDA_VISIBLE_DEVICES (e.g. CUDA_VISIBLE_DEVICES="
+                          f"{options.device.split(':', 1)[1]})")
     if executor == "slurm":
         return _run_slurm(cells, options, gpus_per_cell, slurm or {})
     if gpus_per_cell > 1 or jobs > 1:

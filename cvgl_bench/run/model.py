@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..distributed import world_info_from_env
+from ..distributed import from_rank0, world_info_from_env
 from ..checkpoints import load_model_state, read_checkpoint
 from ..errors import ConfigError, PluginError
 from ..fsutil import not_a_file, sha256_file, write_bytes, write_json
@@ -107,7 +107,12 @@ def train_or_reuse(method: Any, hparams: dict[str, Any], train: Any, cell: Cell,
     # the intra-op threads training runs with on a CPU (train.base.torch_threads): part of its bits
     cpu_threads = int(options.cpu_threads() or hparams.get("threads") or torch.get_num_threads()) \
         if torch.device(device).type == "cpu" else None
-    reuse = _reusable_checkpoint(workdir, source, data_version, options.resume, options.log, str(cell), cpu_threads)
+    world = world_info_from_env()
+    # rank 0 chooses for all: it rewrites SOURCE_INFO below, which another rank may not have read yet
+    reuse = from_rank0(_reusable_checkpoint(workdir, source, data_version, options.resume, options.log, str(cell),
+                                            cpu_threads))
+    if reuse and world.rank != 0:
+        return None
     if reuse:
         seed_everything(cell.seed)
         model = _checked(method, method.load_model(hparams, model_path))
@@ -115,7 +120,6 @@ def train_or_reuse(method: Any, hparams: dict[str, Any], train: Any, cell: Cell,
         return TrainedModel(model, _checkpoint(model_path, options.runs_dir), False, _train_info(workdir),
                             source=source)
     model = build_model(method, hparams, cell.seed)
-    world = world_info_from_env()
     if world.rank == 0:
         write_json(workdir / SOURCE_INFO, {"method_source_sha256": source, "train_data_version": data_version,
                                            "cpu_threads": cpu_threads})

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import provenance, results
 from ..data.splits import load_split
+from ..distributed import from_rank0, world_info_from_env
 from ..errors import DataError, PluginError
 from ..fsutil import check_writable
 from .cell import Cell, CellResult, RunOptions
@@ -44,7 +45,7 @@ def run_cell(cell: Cell, options: RunOptions, host: Any) -> CellResult:
     workdir = workdir_of(options, cell, p.train_spec.name, chash)
     with cell_lock(workdir, str(cell)):
         todo = pending(p, evals, version, hparams, train.fingerprint, options, result)
-        if not todo:
+        if not from_rank0(bool(todo)):  # the ranks of a distributed run train together, or not at all
             hint = ("--overwrite never keeps them, even with --restart" if options.overwrite == "never"
                     else "--overwrite always evaluates again, --restart also retrains")
             options.log(f"[cvgl-bench] {cell}: every record exists ({len(result.kept)}); nothing to do ({hint})")
@@ -63,6 +64,8 @@ def _score_checkpoint(p: Plan, method: Any, hparams: dict[str, Any], version: st
     """Score a given checkpoint (``run --checkpoint``) like a trained cell, without training data;
     its records are the variant ``checkpoint=<first 8 hex digits of its SHA-256>``."""
     cell = p.cell
+    if world_info_from_env().rank != 0:
+        return result  # nothing to train: the first process scores the checkpoint alone
     trained = import_model(method, hparams, options.checkpoint, cell)
     sha = trained.checkpoint["sha256"]
     options.log(f"[cvgl-bench] {cell}: scoring checkpoint {options.checkpoint.name} (sha256 {sha[:12]}), no training")

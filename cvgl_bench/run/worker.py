@@ -13,7 +13,7 @@ import sys
 
 def run_worker(cell_json: str, options_json: str, slurm: bool = False) -> str:
     """Run the cell described by the JSON strings; returns "ok" (raises on failure)."""
-    from ..distributed import cleanup, init_distributed, world_info_from_env
+    from ..distributed import process_group
     from ..plugins import PluginHost
     from .cell import cell_from_json, options_from_json
     from .model import default_device
@@ -27,14 +27,11 @@ def run_worker(cell_json: str, options_json: str, slurm: bool = False) -> str:
         except (ImportError, RuntimeError):
             pass
     cell, options = cell_from_json(cell_json), options_from_json(options_json)
-    info = world_info_from_env()
-    if info.distributed:
-        _, device = init_distributed(options.device or default_device())
-        options.device = device
-    try:
+    wanted = options.device or default_device()
+    with process_group(wanted) as device:
+        if device != wanted:  # this rank's own GPU
+            options.device = device
         run_cell(cell, options, PluginHost().load())
-    finally:
-        cleanup()
     return "ok"
 
 

@@ -585,6 +585,9 @@ class SimilarityMiner:
         reference = embed_array(model, self.dataset.reference_images, reference_view,
                                 self.method.eval_transform(self.hparams, reference_view), rows=self.reference_rows,
                                 desc="mining: references", **common)
+        from .. import distributed
+
+        # every rank must plan the same batches: rank 0's table, not one per GPU (near-ties may round apart)
         table = similarity_neighbours(query.to(self.run.device), reference.to(self.run.device),
-                                      int(self.hparams["neighbour_range"]))
-        self.planner.set_neighbours(table, "dss", epoch)
+                                      int(self.hparams["neighbour_range"])) if distributed.rank() == 0 else None
+        self.planner.set_neighbours(distributed.from_rank0(table), "dss", epoch)

@@ -148,8 +148,10 @@ def deterministic_cpu(device: torch.device) -> Iterator[None]:
         torch.use_deterministic_algorithms(before, warn_only=warn)
 
 
-def rng_state() -> dict[str, Any]:
-    """Every global RNG state, in types ``torch.load(weights_only=True)`` accepts."""
+def rng_state(device: torch.device | None = None) -> dict[str, Any]:
+    """Every global RNG state, in types ``torch.load(weights_only=True)`` accepts; of the GPUs,
+    only ``device``'s (the one this process trains on), so that a run resumes where another
+    number of GPUs is visible."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     version, internal, gauss_next = random.getstate()
     state: dict[str, Any] = {
@@ -158,21 +160,25 @@ def rng_state() -> dict[str, Any]:
                   "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
         "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
     }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if device is not None and device.type == "cuda":
+        state["cuda_device"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` captured."""
+def set_rng_state(state: dict[str, Any], device: torch.device | None = None) -> None:
+    """Restore what :func:`rng_state` captured, the GPU's state onto ``device``."""
     torch.set_rng_state(state["torch"])
     npy = state["numpy"]
     np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
                          npy["cached_gaussian"]))
     py = state["python"]
     random.setstate((py["version"], tuple(py["internal"]), py["gauss_next"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    if "cuda_device" in state and device is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_device"], device)
+    elif "cuda" in state and device is not None and device.type == "cuda":
+        visible = state["cuda"]  # written before cvgl-bench kept one GPU's state: every visible GPU's
+        if (device.index or 0) < len(visible):
+            torch.cuda.set_rng_state(visible[device.index or 0], device)
 
 
 EpochHook = Callable[[int, nn.Module], None]
@@ -248,6 +254,13 @@ class Trainer:
             return model
         from torch.nn.parallel import DistributedDataParallel
 
+        norms = sum(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) for m in model.modules())
+        if norms:  # the one way several processes differ from one on the global batch
+            self.run.notes["batchnorm_statistics"] = "per process"
+            self._log(f"{norms} BatchNorm layer(s) normalise over each process's 1/{self.world} of the global batch "
+                      "(as under Sample4Geo's DataParallel), so this training differs from one process's; the "
+                      "records say so (trained_with.batchnorm_statistics)")
+
         device_ids = [self.device.index] if self.device.type == "cuda" else None
         return DistributedDataParallel(model, device_ids=device_ids)
 
@@ -258,7 +271,11 @@ class Trainer:
 
         The first process also writes ``train.log``, ``scalars.csv`` and TensorBoard events into
         the run's folder (:mod:`cvgl_bench.train.runlog`)."""
-        resumed = self.run.resume and self.checkpoint_path.exists()
+        visible = self.run.resume and self.checkpoint_path.exists()
+        resumed = distributed.on_every_rank(visible)  # every replica resumes, or none does
+        if visible and not resumed and self.is_main:
+            self._log(f"{self.checkpoint_path} is not visible to every process (a runs folder that is not shared "
+                      "between nodes?): training from scratch")
         if resumed:
             self.load_checkpoint(self.checkpoint_path)
         if self.is_main:
@@ -447,7 +464,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
             "sampler": self.planner.state_dict(),
-            "rng": distributed.all_gather_object(rng_state()),
+            "rng": distributed.all_gather_object(rng_state(self.device)),
             "history": json.dumps(self.history),
             "config": json.dumps(asdict(self.config)),
         }
@@ -486,7 +503,7 @@ class Trainer:
         self.history = json.loads(state["history"])
         states = state["rng"]
         if len(states) == self.world:
-            set_rng_state(states[self.rank])
+            set_rng_state(states[self.rank], self.device)
         else:
             self._log(f"checkpoint was written by {len(states)} processes, this run has {self.world}: "
                       f"random streams are reseeded, so this run will not replay the original bit for bit")
