@@ -87,7 +87,11 @@ def soft_margin_triplet(query: torch.Tensor, reference: torch.Tensor, weight: fl
 
 
 class InfoNCE(nn.Module):
-    """Symmetric InfoNCE with label smoothing; gathers the global batch when distributed."""
+    """Symmetric InfoNCE with label smoothing; gathers the global batch when distributed.
+
+    The inputs are cast to float32, but the trainer calls the loss inside its autocast, so with
+    ``amp`` the similarity products run in float16 (CUDA) or bfloat16, as in Sample4Geo's loop
+    (its loss is computed under autocast too); the logit scale is not clamped, as there."""
 
     def __init__(self, label_smoothing: float = 0.1):
         super().__init__()
