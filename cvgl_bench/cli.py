@@ -17,7 +17,7 @@ from . import __version__
 from .console import command_host as host
 from .console import (check_resamples, debug_enabled, echo_json, echo_table, note_unread_data_root,
                       note_unused_options, warn_failures)
-from .errors import ConfigError, PluginError, UserError
+from .errors import ConfigError, PluginError, UserError, path_advice
 
 
 class OneLineUsageError(click.UsageError):
@@ -136,8 +136,8 @@ class PluginGroup(click.Group):
         except OSError as exc:
             if exc.filename is None or debug_enabled(ctx):
                 raise  # not about a path the user can fix
-            click.echo(f"Error: {exc.filename}: {exc.strerror or exc}; check the path and its permissions "
-                       "(--debug shows the traceback)", err=True)
+            click.echo(f"Error: {exc.filename}: {exc.strerror or exc}; {path_advice(exc)} (--debug shows the "
+                       "traceback)", err=True)
             ctx.exit(2)
         except Exception as exc:
             if _interrupted(exc) and not debug_enabled(ctx):

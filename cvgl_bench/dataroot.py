@@ -18,24 +18,41 @@ from .fsutil import load_yaml, read_text
 from .specs import DatasetSpec, SplitSpec
 
 
+def home() -> Path | None:
+    """The user's home folder; None where there is none (``HOME`` unset and no passwd entry, as
+    for a container's numeric user)."""
+    try:
+        return Path.home()
+    except (RuntimeError, KeyError):
+        return None
+
+
 def cache_dir() -> Path:
     """The user cache: generated synthetic data, image caches, embedding caches."""
-    env = os.environ.get("CVGL_BENCH_CACHE")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cvgl-bench"
-    return base.expanduser()
+    env = os.environ.get("CVGL_BENCH_CACHE") or ""
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME") or ""
+    if not xdg and home() is None:
+        raise ConfigError("no home folder for the cache (HOME is unset, and this user has none): set "
+                          "CVGL_BENCH_CACHE to a writable folder")
+    return (Path(xdg) if xdg else home() / ".cache").expanduser() / "cvgl-bench"  # type: ignore[operator]
 
 
-def config_path() -> Path:
+def config_path() -> Path | None:
+    """The user config file's path (it need not exist); None without a home folder or a setting."""
     env = os.environ.get("CVGL_BENCH_CONFIG")
     if env:
         return Path(env).expanduser()
-    return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "cvgl-bench" / "config.yaml"
+    xdg = os.environ.get("XDG_CONFIG_HOME") or ""
+    base = Path(xdg) if xdg else home() / ".config" if home() is not None else None  # type: ignore[operator]
+    return None if base is None else base / "cvgl-bench" / "config.yaml"
 
 
 def read_config() -> dict[str, Any]:
     """The user config file as a dict (empty when there is none)."""
     path = config_path()
-    if not path.exists():
+    if path is None or not path.exists():
         return {}
     import yaml
 

@@ -7,6 +7,7 @@ Every :class:`UserError` ends the CLI with one actionable line on stderr and exi
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
 
 
@@ -48,3 +49,12 @@ class DataNotFoundError(DataError):
 
 class ConfigError(UserError):
     """A suite, profile or option that cannot be honoured as given."""
+
+
+def path_advice(exc: OSError) -> str:
+    """What to do about an :class:`OSError` on a path the user chose: a full disk (or quota) is
+    not a permissions problem."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ("free space on that disk, or point --results, --runs or CVGL_BENCH_CACHE at another one, and rerun "
+                "(finished work is kept)")
+    return "check the path and its permissions"

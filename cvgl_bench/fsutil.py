@@ -40,10 +40,23 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write names no file: name ours
+            raise _write_error(path, exc) from exc
         raise
+
+
+def _write_error(path: Path, exc: OSError) -> OSError:
+    """``exc`` with ``path`` as its file; a short write on a full disk (numpy's "N requested and M
+    written" carries no errno) as the ENOSPC it is."""
+    code, why = exc.errno, exc.strerror
+    if code is None:
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(path.parent).free < 2 ** 20:
+                code, why = errno.ENOSPC, os.strerror(errno.ENOSPC)
+    return OSError(code or errno.EIO, why or str(exc), str(path))
 
 
 def mkstemp_beside(path: Path) -> tuple[int, str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -168,10 +169,14 @@ def _check_batch_independent(model: CVGLModel, array: Any, out: np.ndarray, view
                           "statistic); 'cvgl-bench check-plugin' shows it on its own")
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, Any], method: Method, *,
           device: str = "cpu", batch_size: int = 64, cache: bool = True, checkpoint_hash: str | None = None,
           progress: bool = True, arrays: Any = None, on_corrupt: str = "fail", sharded: bool = False,
-          skipped: list[str] | None = None) -> np.ndarray:
+          skipped: list[str] | None = None, log: Callable[[str], None] | None = None) -> np.ndarray:
     """Embeddings of every image of ``images`` (one view): float32 ``(N, D)``, L2-normalised.
 
     Images are decoded and resized to ``hparams['image_size'][view]`` by
@@ -186,7 +191,9 @@ def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, A
     as a black image, its path is appended to ``skipped`` when a list is given, and the result is
     not cached, so that a later run with ``fail`` decodes again and stops). ``sharded=True`` splits the work over the ranks of an active process
     group (every rank must call ``embed`` alike; all get the full array); by default the
-    calling process embeds everything, so rank 0 may evaluate alone.
+    calling process embeds everything, so rank 0 may evaluate alone. A cache that cannot be
+    written (a full disk, a read-only folder) is a warning through ``log`` (default: stderr): the
+    embeddings are returned all the same.
     """
     amp = embeds_in_fp16(hparams)
     path: Path | None = None
@@ -216,8 +223,12 @@ def embed(model: CVGLModel, images: ImageSet, view: str, hparams: Mapping[str, A
         _check_batch_independent(model, array, out, view, method.eval_transform(hparams, view), device, amp,
                                  batch_size, type(method).__name__)
     if path is not None and not undecoded and (not sharded or distributed.rank() == 0):
-        with atomic_open(path, "wb") as handle:
-            np.save(handle, out, allow_pickle=False)
+        try:
+            with atomic_open(path, "wb") as handle:
+                np.save(handle, out, allow_pickle=False)
+        except OSError as exc:
+            (log or _to_stderr)(f"warning: the embedding cache was not written ({exc.filename}: {exc.strerror or exc}); "
+                                "the embeddings are the same, and the next run computes them again")
     if sharded:
         distributed.barrier()
     return out

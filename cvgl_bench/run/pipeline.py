@@ -169,16 +169,15 @@ def _evaluate(job: Pending, trained: TrainedModel, method: Any, hparams: dict[st
     started = provenance.now()
     spec, data = job.spec, job.data
     common = {"device": device, "checkpoint_hash": trained.checkpoint["sha256"]}
-    t0 = time.perf_counter()
     skipped: list[str] = []
+    embed_args = {**common, "on_corrupt": options.on_corrupt, "skipped": skipped, "log": options.log}
+    t0 = time.perf_counter()
     query = cached_embedding(trained.model, data.queries, spec.query_view, job.hparams, method, **common)[1]
     queries_per_s = None  # not measured when the queries' embeddings come from the cache
     if query is None:
-        query = embed(trained.model, data.queries, spec.query_view, job.hparams, method, **common,
-                      on_corrupt=options.on_corrupt, skipped=skipped)
+        query = embed(trained.model, data.queries, spec.query_view, job.hparams, method, **embed_args)
         queries_per_s = len(data.queries) / max(time.perf_counter() - t0, 1e-9)
-    reference = embed(trained.model, data.references, spec.reference_view, job.hparams, method, **common,
-                      on_corrupt=options.on_corrupt, skipped=skipped)
+    reference = embed(trained.model, data.references, spec.reference_view, job.hparams, method, **embed_args)
     phases["embed"] = time.perf_counter() - t0
     if skipped:  # --on-corrupt skip: embedded as black images, counted in the record
         data.info["undecodable_images"] = len(skipped)

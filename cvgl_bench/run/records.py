@@ -120,9 +120,11 @@ def path_bases(spec: SplitSpec, data_root: str | None, host: Any) -> list[tuple[
     """The folders a record names by label instead of by path (:func:`cvgl_bench.results.portable_paths`):
     the data root (``<data>``, the folder above the split's dataset), the user cache (``<cache>``,
     where synthetic data is generated) and the home folder (``~``)."""
-    from ..dataroot import cache_dir, resolve_root
+    from ..dataroot import cache_dir, home, resolve_root
 
-    bases: list[tuple[str, Path]] = [("<cache>", cache_dir()), ("~", Path.home())]
+    bases: list[tuple[str, Path]] = [("<cache>", cache_dir())]
+    if home() is not None:
+        bases.append(("~", home()))  # type: ignore[arg-type]
     dataset = host.datasets.get(spec.dataset)
     if not dataset.synthetic:
         bases.append(("<data>", resolve_root(dataset, data_root, spec).parent))

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--options", required=True, help="run options as JSON (cvgl_bench.run.cell.options_to_json)")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
-    from ..errors import UserError
+    from ..errors import UserError, path_advice
 
     try:
         run_worker(args.cell, args.options)
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if args.debug or exc.filename is None:
             raise
-        print(f"Error: {exc.filename}: {exc.strerror or exc}; check the path and its permissions", file=sys.stderr)
+        print(f"Error: {exc.filename}: {exc.strerror or exc}; {path_advice(exc)}", file=sys.stderr)
         return 2
     return 0
 

@@ -31,6 +31,7 @@ __all__ = ["NonFiniteLossError", "TrainConfig", "Trainer", "warmup_cosine"]
 """The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
 
 import contextlib
+import io
 import json
 import math
 import random
@@ -46,7 +47,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..errors import ConfigError, UserError
-from ..fsutil import atomic_open, write_json
+from ..fsutil import write_bytes, write_json
 from .. import distributed
 from ..checkpoints import load_model_state, read_checkpoint
 from .context import RunContext
@@ -473,8 +474,9 @@ class Trainer:
         """Write the state atomically (rank 0; every rank contributes its RNG state)."""
         state = self.state_dict()
         if self.is_main:
-            with atomic_open(path, "wb") as handle:
-                torch.save(state, handle)
+            buffer = io.BytesIO()  # serialised first: a full disk is then an OSError naming the file
+            torch.save(state, buffer)
+            write_bytes(path, buffer.getvalue())
         distributed.barrier()
 
     def load_checkpoint(self, path: Path) -> None:
