@@ -133,6 +133,14 @@ def _umask() -> int:
     return mask
 
 
+def size_text(n: float) -> str:
+    """A byte count for a message: ``512 bytes``, ``3.4 MiB``, ``12.0 GiB``."""
+    for unit, scale in (("TiB", 2 ** 40), ("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{int(n):,} bytes"
+
+
 def write_json(path: str | os.PathLike, data: Any) -> None:
     """Atomically write ``data`` as indented JSON."""
     with atomic_open(path, "w") as handle:

@@ -105,3 +105,28 @@ def test_no_home_folder(monkeypatch, tmp_path):
     monkeypatch.delenv("CVGL_BENCH_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert dataroot.cache_dir() == tmp_path / "x" / "cvgl-bench"
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EOPNOTSUPP])
+def test_the_image_cache_takes_its_blocks_before_decoding(tmp_path, monkeypatch, code):
+    """A memory map on a disk that fills dies of SIGBUS; the file's blocks are allocated first.
+    A filesystem that cannot allocate ahead falls back to a sparse file."""
+    from cvgl_bench.data import images as images_module
+    from cvgl_bench.data.images import load_images
+
+    from .test_datasets_images import image_set
+
+    monkeypatch.setenv("CVGL_BENCH_CACHE", str(tmp_path / "cache"))
+
+    def refuse(fd, offset, size):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(images_module.os, "posix_fallocate", refuse)
+    files = image_set(tmp_path, n=2)
+    if code == errno.EOPNOTSUPP:
+        assert load_images(files, (8, 8), progress=False).array.shape == (2, 8, 8, 3)
+        return
+    with pytest.raises(OSError) as caught:
+        load_images(files, (8, 8), progress=False)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename.endswith(".u8")
+    assert [p for p in (tmp_path / "cache" / "images").iterdir() if not p.name.endswith(".lock")] == []

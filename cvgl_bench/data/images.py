@@ -22,6 +22,7 @@ __all__ = ["ImageArray", "as_rgb", "load_images", "resize_linear_exact"]
 """The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..fsutil import mkstemp_beside, near_miss, open_regular, write_json
+from ..fsutil import mkstemp_beside, near_miss, open_regular, size_text, write_json
 from ..locking import exclusive
 from .structures import ImageSet
 
@@ -250,7 +251,7 @@ def _read_cache(data_path: Path, meta_path: Path, shape: tuple[int, ...]) -> tup
 def _ensure_space(folder: Path, needed: int) -> None:
     free = shutil.disk_usage(folder).free
     if free < needed * 1.05:
-        raise DataError(f"{folder}: the image cache needs {needed / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB "
+        raise DataError(f"{folder}: the image cache needs {size_text(needed)} but only {size_text(free)} "
                         "are free; set CVGL_BENCH_CACHE to a larger disk or use a smaller image size")
 
 
@@ -333,7 +334,7 @@ def _write_cache(data_path: Path, meta_path: Path, shape: tuple[int, ...], paths
         raise ConfigError(f"{folder}: cannot write the image cache ({exc.strerror or exc}); "
                           "set CVGL_BENCH_CACHE to a writable folder") from None
     try:
-        os.ftruncate(fd, int(np.prod(shape)))
+        _allocate(fd, int(np.prod(shape)), data_path)
         os.close(fd)
         fd = -1
         writable = np.memmap(tmp, dtype=np.uint8, mode="r+", shape=shape)
@@ -350,6 +351,19 @@ def _write_cache(data_path: Path, meta_path: Path, shape: tuple[int, ...], paths
             os.unlink(tmp)
         raise
     return failed
+
+
+def _allocate(fd: int, size: int, path: Path) -> None:
+    """Give the cache file its blocks now: a memory map written on a disk that fills meanwhile
+    dies of SIGBUS, with no message, where an allocation fails with ENOSPC naming the file."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except AttributeError:  # not POSIX
+        os.ftruncate(fd, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        os.ftruncate(fd, size)  # a filesystem that cannot allocate ahead
 
 
 def _result(array: np.ndarray, paths: Sequence[str], failed: list[int], cache_path: Path | None) -> ImageArray:

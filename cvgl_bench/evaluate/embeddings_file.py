@@ -18,7 +18,7 @@ import numpy as np
 
 from ..data.structures import EvalData, ImageSet
 from ..errors import DataError
-from ..fsutil import not_a_file
+from ..fsutil import not_a_file, size_text
 
 ARRAYS = ("query", "reference", "query_ids", "reference_ids")
 _BLOCK = 8192
@@ -70,10 +70,6 @@ hardly compress (about 1.1x), a zip bomb compresses thousands of times."""
 _RATIO_FROM_BYTES = 64 << 20
 
 
-def _size(n: int) -> str:
-    return f"{n / 2**20:,.0f} MiB" if n >= 2**20 else f"{n:,} bytes"
-
-
 def max_embedding_bytes() -> int:
     """Largest uncompressed embeddings file read: ``CVGL_BENCH_MAX_EMBEDDING_BYTES``, else half the RAM."""
     import os
@@ -110,12 +106,12 @@ def _check_declared_sizes(path: Path) -> None:
             members = archive.infolist()
             total = sum(info.file_size for info in members)
             if total > limit:
-                raise DataError(f"{path} declares {_size(total)} uncompressed, more than the {_size(limit)} allowed "
-                                f"({MAX_BYTES_ENV})")
+                raise DataError(f"{path} declares {size_text(total)} uncompressed, more than the "
+                                f"{size_text(limit)} allowed ({MAX_BYTES_ENV})")
             for info in members:
                 if info.file_size > _RATIO_FROM_BYTES and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
                     raise DataError(f"{path}: {info.filename} expands {info.compress_size} bytes to "
-                                    f"{info.file_size / 2**20:.0f} MiB; embeddings do not compress like that, "
+                                    f"{size_text(info.file_size)}; embeddings do not compress like that, "
                                     f"so it is refused unread")
                 if info.filename.endswith(".npy"):
                     with archive.open(info) as member:
@@ -140,7 +136,7 @@ def _check_npy_header(member, info: zipfile.ZipInfo, path: Path) -> None:
     declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
     if declared > info.file_size:
         raise DataError(f"{path}: {info.filename[:-4]!r} declares shape {tuple(shape)} of {dtype} "
-                        f"({declared / 2**20:.1f} MiB) but holds {info.file_size} bytes; the file is damaged")
+                        f"({size_text(declared)}) but holds {size_text(info.file_size)}; the file is damaged")
 
 
 def align(emb: EmbeddingFile, data: EvalData) -> tuple[np.ndarray, np.ndarray]:
