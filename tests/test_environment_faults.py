@@ -7,6 +7,7 @@ a full filesystem (an outside audit filled small tmpfs mounts; tests cannot moun
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 from pathlib import Path
 
@@ -130,3 +131,38 @@ def test_the_image_cache_takes_its_blocks_before_decoding(tmp_path, monkeypatch,
         load_images(files, (8, 8), progress=False)
     assert caught.value.errno == errno.ENOSPC and caught.value.filename.endswith(".u8")
     assert [p for p in (tmp_path / "cache" / "images").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_a_full_disk_while_generating_the_synthetic_world_names_its_folder(tmp_path, monkeypatch):
+    from cvgl_bench.data.synth import generate
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a pool worker's JPEG write raises it
+
+    monkeypatch.setattr(generate, "_run_jobs", full)
+    out = tmp_path / "synth" / "cvusa"
+    with pytest.raises(OSError) as caught:
+        generate.generate("cvusa", out, "tiny", progress=False)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(out)
+    assert list((tmp_path / "synth").iterdir()) == []  # the half-written temporary folder is gone
+
+
+def test_a_board_that_fails_midway_writes_no_index(tmp_path, monkeypatch, host):
+    render_module = importlib.import_module("cvgl_bench.leaderboard.render")  # the package exports render()
+
+    results = tmp_path / "results"
+    write_record(results, method="sample4geo", seed=0, arrays=rank_arrays(np.zeros(50, dtype=np.int64), 60),
+                 eval_split="cvusa_test", train_split="cvusa_train", in_domain_train="cvusa_train")
+    real = render_module._write_text
+
+    def page_fails(path, text):
+        if path.stem != "index":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(path, text)
+
+    monkeypatch.setattr(render_module, "_write_text", page_fails)
+    out = tmp_path / "board"
+    result = CliRunner().invoke(cli, ["leaderboard", "--results", str(results), "--out", str(out), "--format", "md",
+                                      "--no-plots", "--no-examples"])
+    assert result.exit_code == 2 and "No space left on device" in result.output
+    assert not (out / "index.md").exists()

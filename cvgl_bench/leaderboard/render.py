@@ -141,8 +141,9 @@ def render(board: Leaderboard, out_dir: str | Path, fmt: str = "md", *, plots: b
                                                                  also=figure_formats))
         return written
     ext = EXTENSIONS[fmt]
-    for doc in documents(board, plots=plots, examples=examples, host=host, data_root=data_root, runs_dir=runs_dir,
-                         also=figure_formats):
+    index, *pages = documents(board, plots=plots, examples=examples, host=host, data_root=data_root,
+                              runs_dir=runs_dir, also=figure_formats)
+    for doc in [*pages, index]:  # the index last: a write that fails leaves no index linking missing pages
         if fmt == "md":
             text = to_markdown(doc)
         elif fmt == "html":

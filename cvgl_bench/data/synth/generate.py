@@ -8,6 +8,7 @@ number of worker processes or on the order in which jobs finish.
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing as mp
 import os
@@ -71,8 +72,10 @@ def generate_config(cfg: SynthConfig, out: str | os.PathLike, workers: int | Non
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # a worker's failed write (a full disk) names no file
+            raise OSError(exc.errno or errno.EIO, exc.strerror or str(exc), str(out)) from exc
         raise
     return {"path": str(out), "seconds": time.perf_counter() - started, **meta}
 
