@@ -17,7 +17,8 @@ from . import __version__
 from .console import command_host as host
 from .console import (check_resamples, debug_enabled, echo_json, echo_table, note_unread_data_root,
                       note_unused_options, warn_failures)
-from .errors import ConfigError, PluginError, UserError, path_advice
+from .errors import (ConfigError, PluginError, Terminated, UserError, interruption_of, path_advice,
+                     raise_on_sigterm)
 
 
 class OneLineUsageError(click.UsageError):
@@ -119,6 +120,8 @@ class PluginGroup(click.Group):
             if error is not None:
                 raise error
             return super().invoke(ctx)
+        except Terminated:
+            _terminated(ctx)
         except click.UsageError as exc:
             raise _one_line(exc) from exc
         except click.ClickException as exc:  # a plugin command's own error: one line, as ours
@@ -140,8 +143,11 @@ class PluginGroup(click.Group):
                        "traceback)", err=True)
             ctx.exit(2)
         except Exception as exc:
-            if _interrupted(exc) and not debug_enabled(ctx):
-                raise click.Abort() from None  # Ctrl-C inside a writer's cleanup: still an interruption
+            interrupt = interruption_of(exc)
+            if interrupt is not None and not debug_enabled(ctx):  # Ctrl-C inside a writer's cleanup
+                if isinstance(interrupt, Terminated):
+                    _terminated(ctx)
+                raise click.Abort() from None
             culprit = None if isinstance(exc, (click.exceptions.Exit, click.Abort)) else _plugin_at_fault(exc)
             if culprit is None:
                 raise
@@ -168,16 +174,10 @@ def _contested_command(name: str, first: Any, second: Any) -> click.Command:
         "ignore_unknown_options": True, "allow_extra_args": True})
 
 
-def _interrupted(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised while a KeyboardInterrupt was being handled (torch.save's zip
-    writer, interrupted mid-file, fails again as it closes)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        seen.add(id(exc))
-        exc = exc.__context__ or exc.__cause__  # type: ignore[assignment]
-    return False
+def _terminated(ctx: click.Context) -> None:
+    click.echo("cvgl-bench: terminated (SIGTERM); rerun the same command to resume: finished work is kept",
+               err=True)
+    ctx.exit(143)
 
 
 def _plugin_at_fault(exc: BaseException) -> str | None:
@@ -817,6 +817,7 @@ def _write_published(published: Any, out_dir: str | None, fmt: str) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    raise_on_sigterm()
     cli(prog_name="cvgl-bench")
 
 

@@ -58,3 +58,40 @@ def path_advice(exc: OSError) -> str:
         return ("free space on that disk, or point --results, --runs or CVGL_BENCH_CACHE at another one, and rerun "
                 "(finished work is kept)")
     return "check the path and its permissions"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler stopping a job, ``kill``), raised where the process is, so that what
+    an interruption cleans up (temporary files, worker processes) is cleaned up as for Ctrl-C."""
+
+
+def raise_on_sigterm() -> None:
+    """Turn SIGTERM into :class:`Terminated` in the main thread (elsewhere Python allows no handler)."""
+    import os
+    import signal
+    import threading
+
+    owner = os.getpid()
+
+    def terminated(signum: int, frame: object) -> None:
+        if os.getpid() != owner:  # a forked worker (a pool's, a data loader's): die as by default
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise Terminated()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminated)
+
+
+def interruption_of(exc: BaseException) -> KeyboardInterrupt | None:
+    """The interruption (Ctrl-C, or SIGTERM as :class:`Terminated`) ``exc`` is or was raised while
+    handling, if any: torch.save's zip writer, interrupted mid-file, fails again as it closes."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.add(id(current))
+        current = current.__context__ or current.__cause__
+    return None

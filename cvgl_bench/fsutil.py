@@ -62,7 +62,10 @@ def _write_error(path: Path, exc: OSError) -> OSError:
 def mkstemp_beside(path: Path) -> tuple[int, str]:
     """A new temporary file beside ``path`` named after it and this writer; leftovers of dead writers go first."""
     sweep_dead_temps(path.parent, path.name)
-    return tempfile.mkstemp(prefix=f".{path.name}.{_writer_tag()}.", suffix=".tmp", dir=path.parent)
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.{_writer_tag()}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # named after the file being written, not its temporary name
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 def temp_dir_beside(path: Path) -> Path:

@@ -166,3 +166,133 @@ def test_a_board_that_fails_midway_writes_no_index(tmp_path, monkeypatch, host):
                                       "--no-plots", "--no-examples"])
     assert result.exit_code == 2 and "No space left on device" in result.output
     assert not (out / "index.md").exists()
+
+
+def test_an_unwritable_folder_is_named_by_the_file_to_write_not_its_temporary(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".index.md.vm-1.abc.tmp"))
+
+    monkeypatch.setattr(fsutil.tempfile, "mkstemp", refuse)
+    with pytest.raises(OSError) as caught:
+        fsutil.write_json(tmp_path / "index.json", {})
+    assert caught.value.filename == str(tmp_path / "index.json") and caught.value.errno == errno.EACCES
+
+
+# --- signals: Ctrl-C and SIGTERM (a scheduler's stop) -------------------------------------------
+
+GRID_SCRIPT = """
+import sys
+from cvgl_bench.errors import raise_on_sigterm
+from cvgl_bench.run import grid
+from cvgl_bench.run.cell import Cell, RunOptions
+
+folder = sys.argv[1]
+worker = ("import os, sys, time; open(os.path.join(sys.argv[1], str(os.getpid())), 'w').close(); "
+          "print('started', flush=True); time.sleep(120)")
+grid.worker_command = lambda cell, options, nproc: [sys.executable, "-c", worker, folder]
+raise_on_sigterm()
+cells = [Cell("tiny", ("x",), seed=seed) for seed in range(3)]
+try:
+    grid._run_workers(cells, RunOptions(device="cpu", log=lambda line: print(line, file=sys.stderr, flush=True)),
+                      jobs=2, gpus_per_cell=0)
+except KeyboardInterrupt as exc:
+    print("stopped:", type(exc).__name__, file=sys.stderr, flush=True)
+    sys.exit(143)
+"""
+
+
+def _wait_for(condition, what: str, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_a_terminated_grid_stops_its_workers_and_starts_no_more(tmp_path):
+    """SIGTERM to the grid left its workers training, holding their cells' locks (outside audit)."""
+    import signal
+    import subprocess
+    import sys
+
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    script = tmp_path / "grid.py"
+    script.write_text(GRID_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), str(pids)], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        _wait_for(lambda: len(list(pids.iterdir())) == 2, "two workers to start")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=90)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert "interrupted: stopping 2 running cell(s)" in err and "stopped: Terminated" in err
+    assert len(list(pids.iterdir())) == 2  # the third cell never started
+    for pid in (int(p.name) for p in pids.iterdir()):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_a_terminated_worker_says_so_in_one_line(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    started = tmp_path / "started"
+    script = tmp_path / "worker.py"
+    script.write_text(f"""
+import sys, time
+from cvgl_bench.run import worker
+def slow(*args, **kwargs):
+    open({str(started)!r}, "w").close()
+    time.sleep(120)
+worker.run_worker = slow
+sys.exit(worker.main(["--cell", "{{}}", "--options", "{{}}"]))
+""")
+    proc = subprocess.Popen([sys.executable, str(script)], stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(started.exists, "the worker to start")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143
+    assert err.strip() == "Error: terminated (SIGTERM); rerun the grid to resume"
+
+
+def test_sigterm_in_a_command_is_one_line_and_exit_143(make_host, monkeypatch):
+    from cvgl_bench import cli as cli_module
+    from cvgl_bench.errors import Terminated
+
+    def stopped(*args, **kwargs):
+        raise Terminated()
+
+    monkeypatch.setattr(cli_module, "echo_table", stopped)
+    result = CliRunner().invoke(cli, ["methods"])
+    assert result.exit_code == 143
+    assert "terminated (SIGTERM); rerun the same command to resume" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_forked_workers_die_of_sigterm_as_by_default(tmp_path):
+    """A pool's workers inherit the handler; pool.terminate() must not print their tracebacks."""
+    import subprocess
+    import sys
+
+    script = """
+import multiprocessing, time
+from cvgl_bench.errors import raise_on_sigterm
+raise_on_sigterm()
+child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+child.start()
+time.sleep(0.5)
+child.terminate()
+child.join(30)
+print(child.exitcode)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "-15" and "Traceback" not in done.stderr, done.stderr

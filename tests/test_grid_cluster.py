@@ -94,7 +94,7 @@ def test_local_workers_get_one_gpu_each(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     seen = []
 
-    def fake_worker(command, env, log):
+    def fake_worker(command, env, log, running=None):
         if env is not None:
             seen.append(env["CUDA_VISIBLE_DEVICES"])
         return 0, None

@@ -9,21 +9,27 @@ written atomically and only missing ones are computed when it runs again. Suites
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, PluginError, UnknownNameError, UserError
+from ..errors import ConfigError, PluginError, Terminated, UnknownNameError, UserError
 from .cell import Cell, CellResult, RunOptions, cell_to_json, options_to_json
 from .pipeline import run_cell
 from .suite import Suite
 
 EXECUTORS = ("local", "slurm")
+STOP_GRACE_S = 60.0
+"""How long an interrupted grid waits for its workers to stop before it kills them."""
 
 
 def expand(suites: Iterable[Suite], seeds: Sequence[int] | None = None, *, host: Any,
@@ -223,11 +229,16 @@ def _run_workers(cells: Sequence[Cell], options: RunOptions, jobs: int, gpus_per
     if gpus and free.empty():
         raise ConfigError(f"--gpus-per-cell {gpus_per_cell} needs that many GPUs; {len(gpus)} visible")
 
+    running: set[subprocess.Popen] = set()
+    stopping = threading.Event()
+
     def one(cell: Cell) -> str:
+        if stopping.is_set():
+            return "not started: the grid was interrupted"
         devices = free.get() if gpus else None
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(devices)} if devices else None
         try:
-            returncode, reason = _worker(worker_command(cell, options, gpus_per_cell), env, options.log)
+            returncode, reason = _worker(worker_command(cell, options, gpus_per_cell), env, options.log, running)
         finally:
             if devices:
                 free.put(devices)
@@ -236,23 +247,60 @@ def _run_workers(cells: Sequence[Cell], options: RunOptions, jobs: int, gpus_per
         options.log(f"[cvgl-bench grid] {cell}{where}: {status}")
         return status
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
         return list(pool.map(one, cells))
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: stop every worker, then say so
+        stopping.set()
+        _stop_workers(running, signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT, options.log)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _worker(command: list[str], env: dict[str, str] | None, log: Callable[[str], None]) -> tuple[int, str | None]:
+def _worker(command: list[str], env: dict[str, str] | None, log: Callable[[str], None],
+            running: set[subprocess.Popen] | None = None) -> tuple[int, str | None]:
     """Run one worker process; every line it prints goes to ``log`` (the grid's stderr), never to
-    the grid's stdout, but for its one-line ``Error:``, which is returned as the cell's failure."""
+    the grid's stdout, but for its one-line ``Error:``, which is returned as the cell's failure.
+    While it runs, the process is in ``running`` (the grid stops them when it is interrupted)."""
     reason = None
+    # its own session: a Ctrl-C at the terminal reaches the grid alone, which passes it on once
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          errors="replace", bufsize=1) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("Error: "):
-                reason = line[len("Error: "):].rstrip("\n")
-            else:
-                log(line.rstrip("\n"))
+                          errors="replace", bufsize=1, start_new_session=running is not None) as proc:
+        if running is not None:
+            running.add(proc)
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.startswith("Error: "):
+                    reason = line[len("Error: "):].rstrip("\n")
+                else:
+                    log(line.rstrip("\n"))
+        finally:
+            if running is not None:
+                running.discard(proc)
     return proc.returncode, reason
+
+
+def _stop_workers(running: set[subprocess.Popen], sig: int, log: Callable[[str], None],
+                  grace_s: float = STOP_GRACE_S) -> None:
+    """Pass the grid's interruption on to its running workers (which save nothing half-written and
+    keep their finished epochs), and kill those still running after ``grace_s`` seconds."""
+    procs = list(running)
+    if not procs:
+        return
+    log(f"[cvgl-bench grid] interrupted: stopping {len(procs)} running cell(s) (at most {grace_s:.0f} s); "
+        "rerun the grid to resume")
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class _SlurmCell:

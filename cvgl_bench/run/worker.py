@@ -41,20 +41,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--options", required=True, help="run options as JSON (cvgl_bench.run.cell.options_to_json)")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
-    from ..errors import UserError, path_advice
+    from ..errors import Terminated, UserError, interruption_of, path_advice, raise_on_sigterm
 
+    raise_on_sigterm()
     try:
         run_worker(args.cell, args.options)
-    except UserError as exc:
+    except BaseException as exc:  # noqa: BLE001 - each kind is answered below or raised again
         if args.debug:
             raise
-        print(f"Error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except OSError as exc:
-        if args.debug or exc.filename is None:
-            raise
-        print(f"Error: {exc.filename}: {exc.strerror or exc}; {path_advice(exc)}", file=sys.stderr)
-        return 2
+        interrupt = interruption_of(exc)
+        if interrupt is not None:  # the grid stops its cells: one line, not a traceback per worker
+            terminated = isinstance(interrupt, Terminated)
+            print(f"Error: {'terminated (SIGTERM)' if terminated else 'interrupted (Ctrl-C)'}; rerun the grid to "
+                  "resume", file=sys.stderr)
+            return 143 if terminated else 130
+        if isinstance(exc, UserError):
+            print(f"Error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        if isinstance(exc, OSError) and exc.filename is not None:
+            print(f"Error: {exc.filename}: {exc.strerror or exc}; {path_advice(exc)}", file=sys.stderr)
+            return 2
+        raise
     return 0
 
 
