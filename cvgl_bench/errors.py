@@ -55,8 +55,8 @@ def path_advice(exc: OSError) -> str:
     """What to do about an :class:`OSError` on a path the user chose: a full disk (or quota) is
     not a permissions problem."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return ("free space on that disk, or point --results, --runs or CVGL_BENCH_CACHE at another one, and rerun "
-                "(finished work is kept)")
+        return ("free space on that disk, or choose a folder on another one (--results, --runs, --out, "
+                "CVGL_BENCH_CACHE), and rerun: finished work is kept")
     return "check the path and its permissions"
 
 
