@@ -264,7 +264,7 @@ sys.exit(worker.main(["--cell", "{{}}", "--options", "{{}}"]))
     assert err.strip() == "Error: terminated (SIGTERM); rerun the grid to resume"
 
 
-def test_sigterm_in_a_command_is_one_line_and_exit_143(make_host, monkeypatch):
+def test_sigterm_in_a_command_is_one_line_and_exit_143(host, monkeypatch):
     from cvgl_bench import cli as cli_module
     from cvgl_bench.errors import Terminated
 
