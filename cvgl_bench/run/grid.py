@@ -285,22 +285,24 @@ def _worker(command: list[str], env: dict[str, str] | None, log: Callable[[str],
 def _stop_workers(running: set[subprocess.Popen], sig: int, log: Callable[[str], None],
                   grace_s: float = STOP_GRACE_S) -> None:
     """Pass the grid's interruption on to its running workers (which save nothing half-written and
-    keep their finished epochs), and kill those still running after ``grace_s`` seconds."""
-    procs = list(running)
-    if not procs:
-        return
-    log(f"[cvgl-bench grid] interrupted: stopping {len(procs)} running cell(s) (at most {grace_s:.0f} s); "
-        "rerun the grid to resume")
-    for proc in procs:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(sig)
+    keep their finished epochs), and kill those still running after ``grace_s`` seconds. A worker
+    that a pool thread started just as the grid was interrupted is told too."""
+    told: set[subprocess.Popen] = set()
     deadline = time.monotonic() + grace_s
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    while procs := [proc for proc in list(running) if proc.poll() is None]:
+        if not told:
+            log(f"[cvgl-bench grid] interrupted: stopping {len(procs)} running cell(s) (at most {grace_s:.0f} s); "
+                "rerun the grid to resume")
+        for proc in set(procs) - told:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
+            told.add(proc)
+        if time.monotonic() > deadline:
+            for proc in procs:
+                proc.kill()
+                proc.wait()
+            return
+        time.sleep(0.1)
 
 
 class _SlurmCell:
