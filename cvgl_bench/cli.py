@@ -7,6 +7,7 @@ Errors a user can cause end in one line on stderr and exit code 2; ``--debug`` (
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -818,6 +819,12 @@ def _write_published(published: Any, out_dir: str | None, fmt: str) -> None:
 def main() -> None:
     """Console-script entry point."""
     raise_on_sigterm()
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # torch's MKL then fails to load with a message that does not say why
+        click.echo("Error: the current folder no longer exists (it was deleted or moved); cd into an existing "
+                   "folder and run the command again", err=True)
+        sys.exit(2)
     cli(prog_name="cvgl-bench")
 
 

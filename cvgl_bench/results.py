@@ -455,16 +455,22 @@ def write(record: Record, path: str | Path, ranks: Mapping[str, np.ndarray] | No
           host: Any = None) -> list[str]:
     """Write the ranks (if any) then the record, each atomically; then call the results sinks of ``host``.
 
-    Returns warning lines from sinks that failed (the record is written regardless).
+    A new record that cannot be written takes its ranks file with it. Returns warning lines from
+    sinks that failed (the record is written regardless).
     """
     path = Path(path)
+    rpath, new = ranks_path(path), not path.exists()
     if ranks is not None:
-        rpath = ranks_path(path)
         write_npz(rpath, dict(ranks))
         record.ranks = FileRef(rpath.name, sha256_file(rpath))
     data = record.to_dict()
-    Record.from_dict(data, str(path))
-    write_json(path, data)
+    try:
+        Record.from_dict(data, str(path))
+        write_json(path, data)
+    except BaseException:
+        if ranks is not None and new:
+            rpath.unlink(missing_ok=True)
+        raise
     return host.record_written(data, path) if host is not None else []
 
 

@@ -296,3 +296,82 @@ print(child.exitcode)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "-15" and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_new_record_that_cannot_be_written_takes_its_ranks_file_with_it(tmp_path, monkeypatch):
+    from cvgl_bench import results
+
+    arrays = rank_arrays(np.zeros(50, dtype=np.int64), 60)
+    kept = write_record(tmp_path / "kept", method="sample4geo", seed=0, arrays=arrays, eval_split="cvusa_test",
+                        train_split="cvusa_train", in_domain_train="cvusa_train")
+    monkeypatch.setattr(results, "write_json", _disk_full)
+    with pytest.raises(OSError):
+        write_record(tmp_path / "new", method="sample4geo", seed=0, arrays=arrays, eval_split="cvusa_test",
+                     train_split="cvusa_train", in_domain_train="cvusa_train")
+    assert [p for p in (tmp_path / "new").rglob("*") if p.is_file()] == []
+    # an existing record keeps the ranks it names: its next write replaces both
+    with pytest.raises(OSError):
+        write_record(tmp_path / "kept", method="sample4geo", seed=0, arrays=arrays, eval_split="cvusa_test",
+                     train_split="cvusa_train", in_domain_train="cvusa_train")
+    assert results.ranks_path(kept).exists()
+    monkeypatch.undo()
+    assert results.read_ranks(kept).keys() == arrays.keys()
+
+
+def test_a_trained_cell_in_a_folder_that_cannot_be_written_is_scored_unlocked(tmp_path, monkeypatch):
+    from cvgl_bench.run import model
+
+    workdir = tmp_path / "runs" / "seed0-abc"
+    workdir.mkdir(parents=True)
+    lock = workdir.parent / f".{workdir.name}.lock"
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if Path(path) == lock:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(model.os, "open", read_only)
+    said, ran = [], []
+    with pytest.raises(OSError, match="Read-only"), model.cell_lock(workdir, "cell", said.append):
+        ran.append("untrained")  # nothing to score: the lock's own error stands
+    (workdir / "model.pt").write_bytes(b"weights")
+    with model.cell_lock(workdir, "cell", said.append):
+        ran.append("trained")
+    assert ran == ["trained"] and len(said) == 1 and "cannot be written, so the cell is not locked" in said[0]
+    monkeypatch.undo()
+    with model.cell_lock(workdir, "cell", said.append):
+        assert lock.exists()
+    assert len(said) == 1
+
+
+def test_a_python_whose_locale_is_not_utf8_is_told_so(monkeypatch):
+    import sys
+
+    from cvgl_bench.data import structures
+    from cvgl_bench.errors import DataError
+
+    utf8_name_read_as_ascii = b"/data/caf\xc3\xa9/0001.jpg".decode("ascii", "surrogateescape")
+    latin1_name = os.fsdecode(b"/data/caf\xe9/0001.jpg")
+    with pytest.raises(DataError, match="not UTF-8; rename it"):
+        structures._check_utf8(np.array([latin1_name]))
+    monkeypatch.setattr(sys, "getfilesystemencoding", lambda: "ascii")
+    with pytest.raises(DataError, match="reads file names as ascii .* PYTHONUTF8=1"):
+        structures._check_utf8(np.array([utf8_name_read_as_ascii]))
+    with pytest.raises(DataError, match="not UTF-8; rename it"):
+        structures._check_utf8(np.array([latin1_name]))
+
+
+def test_a_deleted_current_folder_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = "import os, sys; d = sys.argv.pop(1); os.chdir(d); os.rmdir(d); from cvgl_bench.cli import main; main()"
+    result = subprocess.run([sys.executable, "-c", script, str(gone), "methods"], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "Error: the current folder no longer exists (it was deleted or moved); cd into an existing folder and run "
+        "the command again"]

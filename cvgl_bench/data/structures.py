@@ -271,14 +271,22 @@ class TrainData:
 
 def _check_utf8(paths: np.ndarray) -> None:
     """Refuse a file name that is not UTF-8 (a zip made on Windows unpacks latin-1 bytes, which
-    Python holds as lone surrogates that no record, hash or console can carry), naming its bytes."""
+    Python holds as lone surrogates that no record, hash or console can carry), naming its bytes.
+    A Python whose locale is not UTF-8 holds UTF-8 names so too: then the locale is named."""
     try:
         "\n".join(paths.tolist()).encode("utf-8")
     except UnicodeEncodeError:
+        import codecs
         import os
+        import sys
 
-        bad = next(p for p in paths.tolist() if not _encodes(p))
-        raise DataError(f"{os.fsencode(bad)!r}: the file name is not UTF-8; rename it to UTF-8 "
+        raw = os.fsencode(next(p for p in paths.tolist() if not _encodes(p)))
+        encoding = sys.getfilesystemencoding()
+        if codecs.lookup(encoding).name != "utf-8" and _encodes(raw.decode("utf-8", "surrogateescape")):
+            raise DataError(f"{raw!r}: this Python reads file names as {encoding} (its locale), so it cannot "
+                            "carry this UTF-8 name; run it with PYTHONUTF8=1 or in a UTF-8 locale "
+                            "(LC_ALL=C.UTF-8)") from None
+        raise DataError(f"{raw!r}: the file name is not UTF-8; rename it to UTF-8 "
                         "(the convmv tool renames a whole tree from latin-1)") from None
 
 

@@ -9,8 +9,10 @@ process's.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -231,15 +233,32 @@ def _reusable_checkpoint(workdir: Path, source: str | None, data_version: str | 
 
 
 @contextlib.contextmanager
-def cell_lock(workdir: Path, label: str) -> Iterator[None]:
+def cell_lock(workdir: Path, label: str, log: Callable[[str], None] = print) -> Iterator[None]:
     """One process per cell: a second run of the same cell waits (bounded, saying for whom).
 
-    Only rank 0 of a distributed job takes it; its other ranks follow rank 0's collectives."""
+    Only rank 0 of a distributed job takes it; its other ranks follow rank 0's collectives. A
+    trained cell in a folder this process cannot write (a read-only mount of someone's runs) is
+    not locked: its ``model.pt`` can be scored, and any write the run would need fails naming its file."""
     if world_info_from_env().rank != 0:
         yield
         return
-    with exclusive(workdir.parent / f".{workdir.name}.lock", f"running the cell {label}"):
+    lock = workdir.parent / f".{workdir.name}.lock"
+    if (workdir / "model.pt").is_file() and _cannot_create(lock):
+        log(f"[cvgl-bench] {label}: {workdir.parent} cannot be written, so the cell is not locked; "
+            "its model.pt can be scored, not retrained")
         yield
+        return
+    with exclusive(lock, f"running the cell {label}"):
+        yield
+
+
+def _cannot_create(path: Path) -> bool:
+    """Whether opening ``path`` for writing fails for want of permission or a writable file system."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666))
+    except OSError as exc:
+        return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+    return False
 
 
 def _checkpoint(path: Path, runs_dir: Path) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def run_cell(cell: Cell, options: RunOptions, host: Any) -> CellResult:
     chash = results.config_hash(cell.method, version, cell.profile, hparams, p.train_spec.name, train.fingerprint,
                                 cell.seed)
     workdir = workdir_of(options, cell, p.train_spec.name, chash)
-    with cell_lock(workdir, str(cell)):
+    with cell_lock(workdir, str(cell), options.log):
         todo = pending(p, evals, version, hparams, train.fingerprint, options, result)
         if not from_rank0(bool(todo)):  # the ranks of a distributed run train together, or not at all
             hint = ("--overwrite never keeps them, even with --restart" if options.overwrite == "never"
