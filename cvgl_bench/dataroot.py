@@ -118,6 +118,14 @@ def resolve_root(dataset: DatasetSpec, data_root: str | os.PathLike | None = Non
     raise DataNotFoundError(f"{folder} data not found (looked in {looked}){obtain}{twin}")
 
 
+def folder_at(place: str | os.PathLike, dataset: DatasetSpec) -> Path:
+    """The dataset's folder in a place a user names as "a data root, or the dataset's folder
+    itself" (``data check --data-root``): ``place/<folder>`` by the rules of :func:`resolve_root`
+    (any case, one nested level), else ``place`` itself, unnested."""
+    place, folder = Path(place).expanduser(), dataset.folder or dataset.name
+    return _dataset_folder(place, folder) or _unnested(place, folder)
+
+
 def _dataset_folder(place: Path, folder: str) -> Path | None:
     """``place/<folder>``, else its one case variant (``cvusa/``), each :func:`_unnested`."""
     if (place / folder).is_dir():

@@ -155,6 +155,14 @@ def test_a_folder_checked_by_its_own_path_that_run_would_not_find_gets_a_note(ma
     for root in (tmp_path / "data2", tmp_path / "data2" / "Tiny"):  # a data root, or the folder by its name
         named = run("tiny", "--data-root", str(root))
         assert named.exit_code == 0 and "will not find" not in named.stderr, named.stderr
+    # the folder in another case, and a zip's nested folder: found as run and score find them (outside audit)
+    make_cvusa(tmp_path / "data3" / "tiny")
+    make_cvusa(tmp_path / "data4" / "Tiny" / "Tiny")
+    for root in (tmp_path / "data3", tmp_path / "data4", tmp_path / "data4" / "Tiny"):
+        found = run("tiny", "--data-root", str(root), "--json")
+        assert found.exit_code == 0 and "will not find" not in found.stderr, (root, found.output)
+        assert json.loads(found.stdout)["root"] in (str(tmp_path / "data3" / "tiny"),
+                                                    str(tmp_path / "data4" / "Tiny" / "Tiny"))
 
 
 def test_evaluation_queries_that_are_training_images_are_reported(host, tmp_path):

@@ -20,15 +20,9 @@ def _dataset_spec(host, name: str):
 
 
 def _dataset_folder(spec, root: str | None):
-    from pathlib import Path
+    from ..dataroot import folder_at, resolve_root
 
-    from ..dataroot import resolve_root
-
-    if root is None:
-        return resolve_root(spec, None)
-    place = Path(root).expanduser()
-    folder = spec.folder or spec.name
-    return place / folder if (place / folder).is_dir() else place
+    return resolve_root(spec, None) if root is None else folder_at(root, spec)
 
 
 def _note_if_run_would_not_find(spec, root: str | None, folder) -> None:
@@ -108,7 +102,8 @@ def cvgl_bench_register_commands(cli):
         unreadable image files.
 
         Exit status: 0 when everything matches, 1 when counts differ or files are missing or
-        unreadable, 2 when a split file cannot be parsed (the line names file and line).
+        unreadable, 2 when the folder or a split file is missing or a split file cannot be parsed
+        (the line names file and line).
         """
         from ..console import command_host, echo_json
         from ..data.check import check_dataset
