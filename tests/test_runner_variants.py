@@ -23,7 +23,7 @@ def toy_host(make_host, tiny_world):
 
 def _options(tmp_path, **kw):
     return RunOptions(results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", progress=False, n_boot=20,
-                      log=lambda line: None, **kw)
+                      **{"log": lambda line: None, **kw})
 
 
 def test_overrides_reach_the_model_and_name_the_record(toy_host, tmp_path):
@@ -186,3 +186,26 @@ def test_a_model_that_cannot_embed_a_single_image_is_one_line(toy_host, tmp_path
     with pytest.raises(PluginError, match=r"model fails on a batch of one image of each view, as the efficiency "
                                           r"figures measure it: ValueError: Expected more than 1 value"):
         run_cell(Cell("toy_needs_a_batch", ("synth_cvusa_test",)), _options(tmp_path), toy_host)
+
+
+@pytest.mark.parametrize("edit,why", [
+    (lambda r: r["cell"].update(method_version="0.0.1", config_hash="0" * 12), "it was made by tiny 0.0.1, this is"),
+    (lambda r: (r["cell"]["hparams"].update(lr=1.0), r["cell"].update(config_hash="0" * 12)),
+     "it was made with other hparams (lr)"),
+    (lambda r: r["cell"].update(config_hash="0" * 12), "it was made with other training data (another synthetic world: "
+                                                       "CVGL_BENCH_SYNTH_SIZE"),
+    (lambda r: r["protocol"].update(r1pct="ceil"), "it was made under the protocol {")])
+def test_a_record_of_another_configuration_is_replaced_saying_why(toy_host, tmp_path, edit, why):
+    """A grid rerun under another synthetic size replaced committed records without a word (outside audit)."""
+    first = run_cell(Cell("tiny", ("synth_cvusa_test",)), _options(tmp_path), toy_host)
+    (path,) = first.written
+    record = json.loads(path.read_text())
+    edit(record)
+    path.write_text(json.dumps(record))
+    lines: list[str] = []
+    again = run_cell(Cell("tiny", ("synth_cvusa_test",)), _options(tmp_path, log=lines.append), toy_host)
+    assert again.written == [path]
+    (line,) = [line for line in lines if "replacing" in line]
+    assert f"replacing {path}: {why}" in line and line.endswith("--overwrite never keeps it"), line
+    kept = run_cell(Cell("tiny", ("synth_cvusa_test",)), _options(tmp_path, log=lines.append), toy_host)
+    assert kept.kept == [path] and len([line for line in lines if "replacing" in line]) == 1

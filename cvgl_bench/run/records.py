@@ -70,6 +70,9 @@ def pending(p: Plan, evals: list[EvalData], method_version: str, hparams: Mappin
                 result.kept.append(path)
                 result.records.append(existing)
                 continue
+            if existing is not None:
+                options.log(f"[cvgl-bench] {cell}: replacing {path}: {_what_changed(existing, record, spec)}; "
+                            "--overwrite never keeps it")
         shown = presented_hparams(hparams, p.train_spec.layout, spec.layout, data.protocol)
         if shown.get("crop_rows") != hparams.get("crop_rows"):
             data.info["ground_rows"] = shown["crop_rows"]["ground"]
@@ -135,6 +138,22 @@ def _protocol_variant(spec: SplitSpec, data: EvalData) -> str:
     """Records under a non-default protocol get their own file name (``ties=loose``)."""
     changed = {k: v for k, v in data.protocol.items() if spec.protocol_defaults().get(k) != v}
     return "-".join(f"{k}={v}" for k, v in sorted(changed.items()))
+
+
+def _what_changed(existing: Record, now: Record, spec: Any) -> str:
+    """Why ``existing`` at a record's path does not stand for the cell any more, in words."""
+    was, cell = existing.cell, now.cell
+    if was.method_version != cell.method_version:
+        return f"it was made by {cell.method} {was.method_version or '(no version)'}, this is {cell.method_version}"
+    before, after = (json.loads(json.dumps(h, sort_keys=True, default=str)) for h in (was.hparams, cell.hparams))
+    if before != after:
+        keys = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
+        return f"it was made with other hparams ({', '.join(keys)})"
+    if was.config_hash != cell.config_hash:
+        world = (" (another synthetic world: CVGL_BENCH_SYNTH_SIZE, CVGL_BENCH_SYNTH_SEED or the generator's "
+                 "version)" if spec.synthetic else "")
+        return f"it was made with other training data{world}"
+    return f"it was made under the protocol {dict(existing.protocol)}, this is {dict(now.protocol)}"
 
 
 def _read_or_note(path: Path, options: RunOptions) -> Record | None:
