@@ -131,6 +131,12 @@ def test_a_damaged_model_checkpoint_is_one_line_naming_it_and_the_fix(work, dama
     assert_one_line_error(proc, needle, str(model.relative_to(work_dir)), "--restart")
     assert not list((work_dir / "results").rglob("*.json"))  # nothing written
 
+
+def test_restart_is_the_fix_a_damaged_checkpoint_line_names(work):
+    """The same whatever the damage, so one damage runs it."""
+    work_dir, cache = work
+    _damage_truncated(_model(work_dir))
+    _record(work_dir).unlink()
     again = cli(work_dir, cache, *RUN, "--restart")  # the fix the line names
     assert again.returncode == 0, again.stderr[-3000:]
     assert "training on" in again.stdout + again.stderr

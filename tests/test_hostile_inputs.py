@@ -221,11 +221,30 @@ def test_a_fifo_as_a_ranks_file_is_left_out_without_waiting_for_a_writer(tmp_pat
                                             ("batch_size=[1,2]", "not a list"),
                                             ("augment=5", "augment is a table"),
                                             ("epochs=2.5", "not a number")])
-def test_run_refuses_an_override_of_the_wrong_kind_before_loading_data(tmp_path, setting, needle):
-    proc = cli(tmp_path, "run", "--method", "sample4geo", "--dataset", "synth_cvusa_test", "--set", setting,
-               "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"))
+def test_run_refuses_an_override_of_the_wrong_kind_before_loading_data(tmp_path, monkeypatch, make_host, setting,
+                                                                       needle):
+    proc = in_process(tmp_path, monkeypatch, make_host, "run", "--method", "sample4geo", "--dataset",
+                      "synth_cvusa_test", "--set", setting, "--results", str(tmp_path / "results"), "--runs",
+                      str(tmp_path / "runs"))
     assert_one_line_error(proc, needle)
     assert not (tmp_path / "cache").exists() and not (tmp_path / "results").exists()
+
+
+def in_process(tmp_path: Path, monkeypatch, make_host, *args: str) -> subprocess.CompletedProcess:
+    """:func:`cli` in this process (the installed plugins, a private cache, tiny synthetic data):
+    the checks that refuse a value before any work, at a fraction of a subprocess's start-up.
+    What only a fresh process shows (a warning printed at import, the exit of the console
+    script) is covered by the subprocess cases of this module."""
+    from click.testing import CliRunner
+
+    from cvgl_bench.cli import cli as command_line
+
+    monkeypatch.setenv("CVGL_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CVGL_BENCH_SYNTH_SIZE", "tiny")
+    monkeypatch.chdir(tmp_path)
+    make_host(entry_points=True)
+    result = CliRunner().invoke(command_line, list(args))
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.mark.parametrize("args,env,needle", [
@@ -253,11 +272,14 @@ def test_run_refuses_an_override_of_the_wrong_kind_before_loading_data(tmp_path,
     (("--set", "backbone=convnext_atom", "--dry-run"), {}, "unknown timm model 'convnext_atom'; did you mean"),
     (("--set", "image_size={ground: [64, 256], grund: [1, 1]}", "--dry-run"), {}, "no hparam 'grund' in image_size"),
 ])
-def test_run_refuses_impossible_numbers_before_loading_data(tmp_path, monkeypatch, args, env, needle):
+def test_run_refuses_impossible_numbers_before_loading_data(tmp_path, monkeypatch, make_host, args, env, needle):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    proc = cli(tmp_path, "run", "--method", "clnet", "--dataset", "synth_cvusa_test", *args,
-               "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"))
+    run = ("run", "--method", "clnet", "--dataset", "synth_cvusa_test", *args, "--results", str(tmp_path / "results"),
+           "--runs", str(tmp_path / "runs"))
+    # CUDA_VISIBLE_DEVICES is read once per process: that case, and the first, run in a fresh one
+    fresh = "CUDA_VISIBLE_DEVICES" in env or args == ("--set", "epochs=-1")
+    proc = cli(tmp_path, *run) if fresh else in_process(tmp_path, monkeypatch, make_host, *run)
     assert_one_line_error(proc, needle)
     assert not (tmp_path / "cache").exists() and not (tmp_path / "results").exists()
 
