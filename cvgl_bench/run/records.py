@@ -148,7 +148,8 @@ def _what_changed(existing: Record, now: Record, spec: Any) -> str:
     before, after = (json.loads(json.dumps(h, sort_keys=True, default=str)) for h in (was.hparams, cell.hparams))
     if before != after:
         keys = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
-        return f"it was made with other hparams ({', '.join(keys)})"
+        more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
+        return f"it was made with other hparams ({', '.join(keys[:5])}{more})"
     if was.config_hash != cell.config_hash:
         world = (" (another synthetic world: CVGL_BENCH_SYNTH_SIZE, CVGL_BENCH_SYNTH_SEED or the generator's "
                  "version)" if spec.synthetic else "")
