@@ -15,7 +15,6 @@ image), so the corpus does not depend on the number of workers.
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
 import sys
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ from .labels import CLASSES, satellite_classes
 from .places import ground_z, street_places
 from .rng import stream, sub_seed
 from .styles import get_style
+from .workers import map_in_processes
 from .world import build_world
 
 STYLES = ("suburb", "downtown", "campus")
@@ -108,9 +108,9 @@ def render_world(cfg: CorpusConfig, index: int) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _entry(args: tuple[CorpusConfig, int]) -> tuple[int, dict[str, np.ndarray]]:
-    cfg, index = args
-    return index, render_world(cfg, index)
+def render_world_of(args: tuple[CorpusConfig, int]) -> dict[str, np.ndarray]:
+    """:func:`render_world` of one ``(cfg, index)`` job (a worker process's entry point)."""
+    return render_world(*args)
 
 
 def render_corpus(cfg: CorpusConfig, workers: int = 2, progress: bool = True) -> dict[str, np.ndarray]:
@@ -125,11 +125,10 @@ def render_corpus(cfg: CorpusConfig, workers: int = 2, progress: bool = True) ->
                 parts[index] = render_world(cfg, index)
                 bar.update()
         else:
-            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-            with ctx.Pool(workers) as pool:
-                for index, arrays in pool.imap_unordered(_entry, [(cfg, i) for i in range(cfg.worlds)]):
-                    parts[index] = arrays
-                    bar.update()
+            for index, arrays in map_in_processes(render_world_of, [(cfg, i) for i in range(cfg.worlds)], workers,
+                                                  what="rendering the pretraining corpus"):
+                parts[index] = arrays
+                bar.update()
     finally:
         bar.close()
     return {key: np.concatenate([parts[i][key] for i in range(cfg.worlds)]) for key in parts[0]}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import json
-import multiprocessing as mp
 import os
 import shutil
 import sys
@@ -23,6 +22,7 @@ from ...fsutil import temp_dir_beside
 from . import dataset_version
 from .config import SynthConfig, make_config
 from .layouts import layout_module
+from .workers import context, map_in_processes
 
 META_FILE = "synth_meta.json"
 
@@ -125,20 +125,17 @@ def _run_jobs(jobs: list, cfg: SynthConfig, root: Path, workers: int, progress: 
         if workers <= 1 or len(jobs) <= 1:
             module = layout_module(cfg.layout)
             return [module.run(job, cfg, root, bar.update) for job in jobs]
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        queue = ctx.Queue()
+        queue = context().Queue()
         try:
-            with ctx.Pool(min(workers, len(jobs)), initializer=_worker_init, initargs=(queue, os.getpid())) as pool:
-                # largest jobs first keeps both workers busy until the end
-                order = sorted(range(len(jobs)), key=lambda k: -jobs[k].work)
-                pending = {k: pool.apply_async(_job_entry, ((jobs[k], cfg, str(root)),)) for k in order}
-                results: dict[int, list[dict]] = {}
-                while pending:
-                    _drain(queue, bar)
-                    for k in [k for k, res in pending.items() if res.ready()]:
-                        results[k] = pending.pop(k).get()
-                    time.sleep(0.05)
-                _drain(queue, bar)
+            # largest jobs first keeps both workers busy until the end
+            order = sorted(range(len(jobs)), key=lambda k: -jobs[k].work)
+            results: dict[int, list[dict]] = {}
+            for i, result in map_in_processes(_job_entry, [(jobs[k], cfg, str(root)) for k in order],
+                                              min(workers, len(jobs)), what=f"generating the synthetic {cfg.layout} dataset",
+                                              initializer=_worker_init, initargs=(queue, os.getpid()),
+                                              poll=lambda: _drain(queue, bar)):
+                results[order[i]] = result
+            _drain(queue, bar)
         finally:
             queue.close()
             queue.join_thread()
