@@ -7,7 +7,10 @@ In an empty temporary folder, with the tiny synthetic world:
 - a ``bash`` block runs in ``bash -euo pipefail``; ``pip install -e DIR`` is run as a real pip
   install of DIR into a folder on ``PYTHONPATH`` (``--target``), so that the test never changes
   the virtual environment it runs in, while entry points are discovered exactly as after an
-  install.
+  install. Where the environment has setuptools, the package is built with it
+  (``--no-build-isolation``): an isolated build downloads setuptools from the index, the one
+  step of the guide that needs the network (``scripts/ci_outside_plugin.sh`` keeps a real
+  isolated install).
 
 Entry points are on (as for a user), plugin failures are errors (``CVGL_BENCH_STRICT_PLUGINS``),
 the user config file is out of the way, and every process uses one CPU thread. A block of any
@@ -16,6 +19,7 @@ other language fails the test.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -92,7 +96,8 @@ def _environment(tmp: Path, site: Path, cache: Path) -> dict[str, str]:
 
 
 def _bash(body: str, site: Path) -> str:
-    pip = f"{sys.executable} -m pip install -q --disable-pip-version-check --no-deps --target {site} \\1"
+    isolation = "--no-build-isolation " if importlib.util.find_spec("setuptools") else ""
+    pip = f"{sys.executable} -m pip install -q --disable-pip-version-check --no-deps {isolation}--target {site} \\1"
     return PIP_EDITABLE.sub(pip, body)
 
 
