@@ -130,10 +130,10 @@ def _run_jobs(jobs: list, cfg: SynthConfig, root: Path, workers: int, progress: 
             # largest jobs first keeps both workers busy until the end
             order = sorted(range(len(jobs)), key=lambda k: -jobs[k].work)
             results: dict[int, list[dict]] = {}
+            what = f"generating the synthetic {cfg.layout} dataset"
             for i, result in map_in_processes(_job_entry, [(jobs[k], cfg, str(root)) for k in order],
-                                              min(workers, len(jobs)), what=f"generating the synthetic {cfg.layout} dataset",
-                                              initializer=_worker_init, initargs=(queue, os.getpid()),
-                                              poll=lambda: _drain(queue, bar)):
+                                              min(workers, len(jobs)), what=what, initializer=_worker_init,
+                                              initargs=(queue, os.getpid()), poll=lambda: _drain(queue, bar)):
                 results[order[i]] = result
             _drain(queue, bar)
         finally:
