@@ -53,3 +53,26 @@ def test_the_runs_thread_count_wins_over_the_recipes(tmp_path):
                       toy_images(16, hp["image_size"]["satellite"], seed=1), hp, run)
     assert seen and set(seen) == {1}
     assert torch.get_num_threads() == before
+
+
+def test_a_data_loader_worker_that_dies_is_one_line_naming_the_way_on(tmp_path):
+    """The out-of-memory killer ends a data-loader worker: torch's RuntimeError was a traceback, exit 1."""
+    import multiprocessing
+    import os
+    import signal
+
+    killed = []
+
+    def kill_the_workers(epoch, step):
+        if not killed:
+            killed.extend(p.pid for p in multiprocessing.active_children())
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+
+    method, hp, trainer, run, *_ = _fit(tmp_path, workers=1, batch_size=4, epochs=2)
+    run.on_step = kill_the_workers
+    with pytest.raises(ConfigError, match=r"^a data-loader worker process died \(pid \d+ killed by SIGKILL: out of "
+                                          r"memory, or /dev/shm full\?\); rerun the same command to resume; if it "
+                                          r"dies again, .* --set workers=0 .*now 1 workers\)$"):
+        trainer.fit()
+    assert killed

@@ -35,6 +35,7 @@ import io
 import json
 import math
 import random
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -331,8 +332,9 @@ class Trainer:
         loss_sum, steps = 0.0, 0
         data_s = step_s = 0.0
         started = tick = time.perf_counter()
+        batches = iter(loader)
         try:
-            for batch_index, (query, reference) in enumerate(loader):
+            for batch_index, (query, reference) in enumerate(batches):
                 fetched = time.perf_counter()
                 data_s += fetched - tick
                 loss_value = self.train_step(query, reference, epoch, batch_index, n_batches)
@@ -348,6 +350,11 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{self.current_lr():.2e}", img_s=f"{rate:.1f}",
                                 refresh=False)
                 bar.update()
+        except BaseException as exc:
+            died = _stop_loader(batches, wait_s=1.0 if isinstance(exc, Exception) else 0.0)
+            if died and isinstance(exc, Exception):  # an interruption stays one
+                raise self._loader_died(died) from None
+            raise
         finally:
             bar.close()
         seconds = time.perf_counter() - started
@@ -364,6 +371,13 @@ class Trainer:
                   f"{entry['images_per_s']:.1f} img/s, {seconds:.1f} s ({steps} steps of {global_batch} pairs, "
                   f"batches from {entry['neighbours']})")
         return entry
+
+    def _loader_died(self, died: str) -> ConfigError:
+        after = f" after epoch {self.epoch}" if self.epoch else ""
+        return ConfigError(f"a data-loader worker process died ({died}: out of memory, or /dev/shm full?); rerun "
+                           f"the same command to resume{after}; if it dies again, give the machine or container "
+                           f"more memory or /dev/shm, or pass --set workers=0 (a variant of its own, trained from "
+                           f"the start; now {self.config.workers} workers)")
 
     def train_step(self, query: torch.Tensor, reference: torch.Tensor, epoch: int = 0, batch_index: int = 0,
                    n_batches: int = 0) -> float:
@@ -525,3 +539,32 @@ class Trainer:
         """The model's learnable logit scale, as the loss uses it (none when it has none)."""
         scale = self.model.loss_scale() if hasattr(self.model, "loss_scale") else None
         return {} if scale is None else {"train/logit_scale": float(scale.detach().float().reshape(-1)[0])}
+
+
+def _stop_loader(batches: Any, wait_s: float = 0.0) -> str | None:
+    """Stop the worker processes of a data-loader iterator that an exception left; say which one
+    died, if one did ("pid 123 killed by SIGKILL"), waiting up to ``wait_s`` for a dying one.
+
+    torch raises a worker's death from a SIGCHLD handler wherever the main thread is, and raises
+    it again at each later SIGCHLD while the iterator lives (the shutdown's own included): its
+    workers are unregistered from that handler first. A worker that dies while sending a batch
+    can reach the main process first as a reset connection, before it has an exit code."""
+    workers = list(getattr(batches, "_workers", None) or ())
+    with contextlib.suppress(Exception):
+        from torch.utils.data._utils import signal_handling
+
+        signal_handling._remove_worker_pids(id(batches))
+    died, deadline = None, time.monotonic() + wait_s
+    while workers and died is None:
+        for worker in workers:
+            code = worker.exitcode
+            if code not in (None, 0):
+                name = next((sig.name for sig in signal.Signals if sig.value == -code), f"signal {-code}")
+                died = f"pid {worker.pid} killed by {name}" if code < 0 else f"pid {worker.pid} exited with code {code}"
+                break
+        if died is not None or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    with contextlib.suppress(Exception):
+        batches._shutdown_workers()
+    return died
