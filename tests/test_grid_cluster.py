@@ -178,3 +178,16 @@ def test_a_workers_output_goes_to_the_log_and_its_error_line_becomes_the_cells_f
     cells = [Cell("tiny", ("synth_cvusa_test",), seed=s) for s in range(2)]
     statuses = grid_module._run_workers(cells, RunOptions(device="cpu", log=logged.append), jobs=2, gpus_per_cell=0)
     assert statuses == ["failed: split x has no images"] * 2
+
+
+def test_a_worker_killed_by_a_signal_is_named_as_such(monkeypatch):
+    """The out-of-memory killer's SIGKILL left a cell 'failed (exit -9)'."""
+    import signal
+
+    outcomes = iter([(-signal.SIGKILL, None), (3, None), (2, "split x has no images")])
+    monkeypatch.setattr(grid_module, "_worker", lambda command, env, log, running=None: next(outcomes))
+    cells = [Cell("tiny", ("synth_cvusa_test",), seed=s) for s in range(3)]
+    assert grid_module._run_workers(cells, RunOptions(device="cpu", log=lambda line: None), jobs=1,
+                                    gpus_per_cell=0) == [
+        "failed: its worker process was killed by SIGKILL (out of memory?); rerun the grid to resume",
+        "failed (exit 3)", "failed: split x has no images"]

@@ -242,7 +242,7 @@ def _run_workers(cells: Sequence[Cell], options: RunOptions, jobs: int, gpus_per
         finally:
             if devices:
                 free.put(devices)
-        status = "ok" if returncode == 0 else f"failed: {reason}" if reason else f"failed (exit {returncode})"
+        status = "ok" if returncode == 0 else f"failed: {reason}" if reason else _failed_without_a_line(returncode)
         where = f" on GPU {','.join(devices)}" if devices else ""
         options.log(f"[cvgl-bench grid] {cell}{where}: {status}")
         return status
@@ -256,6 +256,15 @@ def _run_workers(cells: Sequence[Cell], options: RunOptions, jobs: int, gpus_per
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _failed_without_a_line(returncode: int) -> str:
+    """A worker that ended without its ``Error:`` line: by a signal (the out-of-memory killer's
+    SIGKILL), or with an exit code."""
+    if returncode < 0:
+        name = next((sig.name for sig in signal.Signals if sig.value == -returncode), f"signal {-returncode}")
+        return f"failed: its worker process was killed by {name} (out of memory?); rerun the grid to resume"
+    return f"failed (exit {returncode})"
 
 
 def _worker(command: list[str], env: dict[str, str] | None, log: Callable[[str], None],
