@@ -95,3 +95,10 @@ def interruption_of(exc: BaseException) -> KeyboardInterrupt | None:
         seen.add(id(current))
         current = current.__context__ or current.__cause__
     return None
+
+
+def signal_name(number: int) -> str:
+    """``SIGKILL`` for 9: how a process that a signal ended is named in a message."""
+    import signal
+
+    return next((sig.name for sig in signal.Signals if sig.value == number), f"signal {number}")

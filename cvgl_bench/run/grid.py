@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, PluginError, Terminated, UnknownNameError, UserError
+from ..errors import ConfigError, PluginError, Terminated, UnknownNameError, UserError, signal_name
 from .cell import Cell, CellResult, RunOptions, cell_to_json, options_to_json
 from .pipeline import run_cell
 from .suite import Suite
@@ -262,8 +262,8 @@ def _failed_without_a_line(returncode: int) -> str:
     """A worker that ended without its ``Error:`` line: by a signal (the out-of-memory killer's
     SIGKILL), or with an exit code."""
     if returncode < 0:
-        name = next((sig.name for sig in signal.Signals if sig.value == -returncode), f"signal {-returncode}")
-        return f"failed: its worker process was killed by {name} (out of memory?); rerun the grid to resume"
+        return (f"failed: its worker process was killed by {signal_name(-returncode)} (out of memory?); rerun the "
+                "grid to resume")
     return f"failed (exit {returncode})"
 
 

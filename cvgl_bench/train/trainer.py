@@ -35,7 +35,6 @@ import io
 import json
 import math
 import random
-import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -47,7 +46,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..errors import ConfigError, UserError
+from ..errors import ConfigError, UserError, signal_name
 from ..fsutil import write_bytes, write_json
 from .. import distributed
 from ..checkpoints import load_model_state, read_checkpoint
@@ -559,8 +558,8 @@ def _stop_loader(batches: Any, wait_s: float = 0.0) -> str | None:
         for worker in workers:
             code = worker.exitcode
             if code not in (None, 0):
-                name = next((sig.name for sig in signal.Signals if sig.value == -code), f"signal {-code}")
-                died = f"pid {worker.pid} killed by {name}" if code < 0 else f"pid {worker.pid} exited with code {code}"
+                died = (f"pid {worker.pid} killed by {signal_name(-code)}" if code < 0
+                        else f"pid {worker.pid} exited with code {code}")
                 break
         if died is not None or time.monotonic() >= deadline:
             break
