@@ -24,18 +24,18 @@ def test_unknown_schedule_is_a_one_line_error():
         TrainConfig(epochs=1, lr=1e-3, steps_per_epoch=1, schedule="linear")
 
 
-def _fit(tmp_path, threads=None, **overrides):
+def _fit(tmp_path, threads=None, pairs=16, **overrides):
     method = TinyMethod()
     method.overrides = {"dss_every": 0, "eval_every": 0, **overrides}
     hp = method.hparams("cpu", train_split_spec())
-    train = toy_train_data(16)
+    train = toy_train_data(pairs)
     torch.manual_seed(0)
     model = method.build_model(hp)
     seen = []
     run = RunContext(seed=0, device="cpu", workdir=tmp_path, progress=False, log=lambda m: None, threads=threads,
                      on_step=lambda epoch, step: seen.append(torch.get_num_threads()))
-    trainer = method.make_trainer(model, train, toy_images(16, hp["image_size"]["ground"]),
-                                  toy_images(16, hp["image_size"]["satellite"], seed=1), hp, run)
+    trainer = method.make_trainer(model, train, toy_images(pairs, hp["image_size"]["ground"]),
+                                  toy_images(pairs, hp["image_size"]["satellite"], seed=1), hp, run)
     return method, hp, trainer, run, seen, model, train
 
 
@@ -76,3 +76,71 @@ def test_a_data_loader_worker_that_dies_is_one_line_naming_the_way_on(tmp_path):
                                           r"dies again, .* --set workers=0 .*now 1 workers\)$"):
         trainer.fit()
     assert killed
+
+
+def _stop_the_workers_at_the_first_step(then: BaseException | None = None):
+    """An ``on_step`` that stops (SIGSTOP) the loader's workers once (a ``kill -STOP``, a
+    debugger), then raises ``then``."""
+    import multiprocessing
+    import os
+    import signal
+
+    stopped: list = []
+
+    def on_step(epoch, step):
+        if not stopped:
+            stopped.extend(multiprocessing.active_children())
+            for process in stopped:
+                os.kill(process.pid, signal.SIGSTOP)
+            if then is not None:
+                raise then
+
+    return stopped, on_step
+
+
+@pytest.mark.timeout(120)
+def test_a_stuck_data_loader_worker_ends_the_run_with_one_line_at_the_bound(tmp_path, monkeypatch):
+    """A worker hung on a file system held training for ever, with no word; the wait for a
+    batch is now bounded, and the stuck worker is killed."""
+    import multiprocessing
+    import time
+
+    from cvgl_bench.train import trainer as trainer_module
+    from cvgl_bench.train.pairs import TrainPairs
+
+    hang = tmp_path / "hang"
+    read = TrainPairs.__getitems__
+
+    def hung_once_told(self, indices):
+        if hang.exists():  # the file system stops answering
+            time.sleep(600)
+        return read(self, indices)
+
+    monkeypatch.setattr(TrainPairs, "__getitems__", hung_once_told)
+    monkeypatch.setattr(trainer_module, "LOADER_TIMEOUT_S", 1.0)
+    method, hp, trainer, run, *_ = _fit(tmp_path, pairs=48, workers=1, batch_size=4, epochs=2)
+    workers: list = []
+
+    def at_the_first_step(epoch, step):
+        if not workers:
+            workers.extend(multiprocessing.active_children())
+            hang.touch()
+
+    run.on_step = at_the_first_step
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"^no batch came from the data-loader workers in 1 s \(a worker is stuck, "
+                                          r"hung on a file system\?\); rerun the same command to resume; if it "
+                                          r"happens again, .* --set workers=0 .*now 1 workers\)$"):
+        trainer.fit()
+    assert workers and not any(process.is_alive() for process in workers)
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_with_a_stopped_data_loader_worker_leaves_no_worker_to_hang_the_exit(tmp_path):
+    """Python's exit joins every live worker: a stopped one, which ignores SIGTERM, hung it for ever."""
+    method, hp, trainer, run, *_ = _fit(tmp_path, pairs=48, workers=1, batch_size=4, epochs=2)
+    stopped, run.on_step = _stop_the_workers_at_the_first_step(then=KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    assert stopped and not any(process.is_alive() for process in stopped)

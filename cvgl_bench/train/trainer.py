@@ -34,7 +34,9 @@ import contextlib
 import io
 import json
 import math
+import os
 import random
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -57,6 +59,9 @@ from .samplers import BatchPlanner
 from .seeds import derived_seed, seed_everything
 
 CHECKPOINT_NAME = "last.pt"
+#: The longest wait for one batch from the data-loader workers: far beyond a slow disk's, so a
+#: worker stuck on a hung file system ends the run with a line, not a hang.
+LOADER_TIMEOUT_S = 600.0
 HISTORY_NAME = "history.json"
 CHECKPOINT_FORMAT = 1
 SCHEDULES = ("cosine", "constant")
@@ -316,7 +321,8 @@ class Trainer:
         shards = [distributed.shard_batch(batch, self.rank, self.world).tolist() for batch in plan]
         self.dataset.set_epoch(epoch)
         return DataLoader(self.dataset, batch_sampler=shards, collate_fn=keep_batch,
-                          num_workers=self.config.workers, pin_memory=self.device.type == "cuda")
+                          num_workers=self.config.workers, pin_memory=self.device.type == "cuda",
+                          timeout=LOADER_TIMEOUT_S if self.config.workers else 0)
 
     def train_epoch(self, epoch: int) -> dict[str, Any]:
         """One pass over ``epoch``'s plan; appends and returns its history entry."""
@@ -330,11 +336,11 @@ class Trainer:
                        disable=not (self.run.progress and self.is_main), dynamic_ncols=True)
         loss_sum, steps = 0.0, 0
         data_s = step_s = 0.0
-        started = tick = time.perf_counter()
-        batches = iter(loader)
+        started = tick = asked = time.perf_counter()
+        batches, waiting = iter(loader), True
         try:
             for batch_index, (query, reference) in enumerate(batches):
-                fetched = time.perf_counter()
+                fetched, waiting = time.perf_counter(), False
                 data_s += fetched - tick
                 loss_value = self.train_step(query, reference, epoch, batch_index, n_batches)
                 loss_sum += loss_value
@@ -349,8 +355,13 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{self.current_lr():.2e}", img_s=f"{rate:.1f}",
                                 refresh=False)
                 bar.update()
+                waiting, asked = True, time.perf_counter()
         except BaseException as exc:
-            died = _stop_loader(batches, wait_s=1.0 if isinstance(exc, Exception) else 0.0)
+            stuck = self.config.workers > 0 and waiting and isinstance(exc, RuntimeError) \
+                and time.perf_counter() - asked >= LOADER_TIMEOUT_S
+            died = _stop_loader(batches, wait_s=1.0 if isinstance(exc, Exception) and not stuck else 0.0, kill=stuck)
+            if stuck:
+                raise self._loader_stuck() from None
             if died and isinstance(exc, Exception):  # an interruption stays one
                 raise self._loader_died(died) from None
             raise
@@ -377,6 +388,13 @@ class Trainer:
                            f"the same command to resume{after}; if it dies again, give the machine or container "
                            f"more memory or /dev/shm, or pass --set workers=0 (a variant of its own, trained from "
                            f"the start; now {self.config.workers} workers)")
+
+    def _loader_stuck(self) -> ConfigError:
+        after = f" after epoch {self.epoch}" if self.epoch else ""
+        return ConfigError(f"no batch came from the data-loader workers in {LOADER_TIMEOUT_S:.0f} s (a worker is "
+                           f"stuck, hung on a file system?); rerun the same command to resume{after}; if "
+                           f"it happens again, check the data's file system, or pass --set workers=0 (a variant of "
+                           f"its own, trained from the start; now {self.config.workers} workers)")
 
     def train_step(self, query: torch.Tensor, reference: torch.Tensor, epoch: int = 0, batch_index: int = 0,
                    n_batches: int = 0) -> float:
@@ -540,9 +558,10 @@ class Trainer:
         return {} if scale is None else {"train/logit_scale": float(scale.detach().float().reshape(-1)[0])}
 
 
-def _stop_loader(batches: Any, wait_s: float = 0.0) -> str | None:
-    """Stop the worker processes of a data-loader iterator that an exception left; say which one
-    died, if one did ("pid 123 killed by SIGKILL"), waiting up to ``wait_s`` for a dying one.
+def _stop_loader(batches: Any, wait_s: float = 0.0, kill: bool = False) -> str | None:
+    """Stop the worker processes of a data-loader iterator that an exception left (``kill``: at
+    once, for stuck ones); say which one died, if one did ("pid 123 killed by SIGKILL"), waiting
+    up to ``wait_s`` for a dying one.
 
     torch raises a worker's death from a SIGCHLD handler wherever the main thread is, and raises
     it again at each later SIGCHLD while the iterator lives (the shutdown's own included): its
@@ -564,6 +583,14 @@ def _stop_loader(batches: Any, wait_s: float = 0.0) -> str | None:
         if died is not None or time.monotonic() >= deadline:
             break
         time.sleep(0.05)
+    for worker in workers:  # a stopped worker ignores the shutdown's SIGTERM until it is continued
+        if worker.is_alive():
+            with contextlib.suppress(OSError):
+                os.kill(worker.pid, signal.SIGKILL if kill else signal.SIGCONT)
     with contextlib.suppress(Exception):
         batches._shutdown_workers()
+    for worker in workers:  # one that outlived the shutdown would hang the interpreter's exit, which joins it
+        if worker.is_alive():
+            worker.kill()
+            worker.join(timeout=1.0)
     return died
