@@ -144,11 +144,14 @@ def _run_jobs(jobs: list, cfg: SynthConfig, root: Path, workers: int, progress: 
         bar.close()
 
 
-def _drain(queue, bar) -> None:
+def _drain(queue, bar) -> bool:
+    """Show the workers' reported progress; whether there was any."""
     import queue as queue_module
 
+    moved = False
     while True:
         try:
             bar.update(queue.get_nowait())
+            moved = True
         except queue_module.Empty:
-            return
+            return moved
