@@ -378,6 +378,12 @@ def _seed_list(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
     return tuple(seeds)
 
 
+LOADER_WORKERS_HELP = ("Data-loader worker processes of training (default: the profile's workers hparam); 0 loads "
+                       "in the training process, as a small /dev/shm needs. Each item is augmented from its own "
+                       "seed, so the count changes speed and memory, never the model: it makes no variant, and "
+                       "an interrupted training resumes with any count.")
+
+
 def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
     """cpu for synthetic splits, paper for the real datasets."""
     return "cpu" if all(h.splits.get(s).synthetic for s in splits) else "paper"
@@ -410,6 +416,8 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
                    "a training image leaves out its pairs (counted in the checkpoint's train.json).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Torch CPU threads (default: the profile's threads hparam, else torch's choice).")
+@click.option("--loader-workers", type=click.IntRange(min=0), default=None, metavar="N",
+              help=LOADER_WORKERS_HELP)
 @click.option("--resume/--restart", default=True, show_default=True,
               help="Continue an interrupted training from its last epoch checkpoint and reuse a trained "
                    "model, or train from scratch and rewrite the cell's records (unless --overwrite never).")
@@ -424,7 +432,7 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
 def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: str, seeds: tuple[int, ...],
         data_root: str | None, overwrite: str, protocol_items: tuple[str, ...], set_items: tuple[str, ...],
         results_dir: str, runs_dir: str, device: str | None, backend: str, on_corrupt: str, threads: int | None,
-        resume: bool, checkpoint: str | None, dry_run: bool, as_json: bool) -> None:
+        loader_workers: int | None, resume: bool, checkpoint: str | None, dry_run: bool, as_json: bool) -> None:
     """Train METHOD (or reuse its checkpoint) and evaluate it; one record per evaluation split.
     With --checkpoint, score a given trained model instead of training."""
     from .run import Cell, RunOptions, parse_set, resolve, run_cell
@@ -445,8 +453,12 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
         return
     if checkpoint is not None and not resume:
         raise ConfigError("--restart retrains and --checkpoint scores a trained model without training; pass one")
+    if checkpoint is not None and loader_workers is not None:
+        raise ConfigError("--loader-workers sets how training loads its data, and --checkpoint scores a trained "
+                          "model without training; drop --loader-workers")
     options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
-                         device=device, backend=backend, on_corrupt=on_corrupt, threads=threads, resume=resume,
+                         device=device, backend=backend, on_corrupt=on_corrupt, threads=threads,
+                         loader_workers=loader_workers, resume=resume,
                          checkpoint=Path(checkpoint) if checkpoint else None, log=lambda line: click.echo(line, err=True))
     protocol = parse_protocol(protocol_items)
     check_protocol_overrides(dict(protocol), [h.splits.get(name) for name in datasets_])
@@ -559,6 +571,7 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
               help="Checkpoints, training state and run logs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads per cell (default: the profile's threads hparam, else torch's choice).")
+@click.option("--loader-workers", type=click.IntRange(min=0), default=None, metavar="N", help=LOADER_WORKERS_HELP)
 @click.option("--on-corrupt", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
               help="A corrupt image fails its cell, or is skipped and counted, as with 'run'.")
 @click.option("--resume/--restart", default=True, show_default=True,
@@ -571,7 +584,7 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
          slurm_qos: str | None, slurm_cpus_per_task: int | None, slurm_mem_gb: int | None,
          slurm_constraint: str | None, slurm_params: tuple[str, ...], wait: bool, dry_run: bool,
          data_root: str | None, overwrite: str, results_dir: str, runs_dir: str, device: str | None,
-         threads: int | None, on_corrupt: str, resume: bool, as_json: bool) -> None:
+         threads: int | None, loader_workers: int | None, on_corrupt: str, resume: bool, as_json: bool) -> None:
     """Run every cell of SUITES (files, or names of shipped suites: synth, cvusa, cvact, vigor, university1652;
     default: synth); rerun to resume."""
     from .errors import ConfigError
@@ -604,8 +617,8 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
             echo_table([{**row, "variant": row["variant"] or "-"} for row in rows])
         return
     options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
-                         device=device, threads=threads, on_corrupt=on_corrupt, resume=resume, progress=False,
-                         log=lambda line: click.echo(line, err=True))
+                         device=device, threads=threads, loader_workers=loader_workers, on_corrupt=on_corrupt,
+                         resume=resume, progress=False, log=lambda line: click.echo(line, err=True))
     outcome = run_grid(cells, options, executor=executor, jobs=jobs, gpus_per_cell=gpus_per_cell, slurm=slurm,
                        host=h)
     failed = [f"{c} {o}" for c, o in zip(cells, outcome) if isinstance(o, str) and o.startswith("failed")]

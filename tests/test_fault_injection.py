@@ -343,6 +343,23 @@ def test_an_interrupted_training_resumes_only_with_its_own_thread_count(tmp_path
     assert check(2) is True  # a finished model is reused; its train.json says how it was trained
 
 
+def test_loader_workers_make_no_variant_and_the_same_model(work):
+    """The data-loader worker count suits the machine (a small /dev/shm wants 0): it names no
+    variant, and each item's own augmentation seed makes the retrained model the same bits."""
+    import hashlib
+
+    work_dir, cache = work
+    before = hashlib.sha256(_model(work_dir).read_bytes()).hexdigest()
+    cell = json.loads(_record(work_dir).read_text())["cell"]
+    proc = cli(work_dir, cache, *RUN, "--loader-workers", "2", "--restart")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads(_record(work_dir).read_text())  # the one record, rewritten
+    assert record["cell"]["variant"] == cell["variant"] == "epochs=1"
+    assert record["cell"]["config_hash"] == cell["config_hash"]
+    assert record["provenance"]["trained_with"]["loader_workers"] == 2
+    assert hashlib.sha256(_model(work_dir).read_bytes()).hexdigest() == before
+
+
 def test_the_record_says_how_many_threads_trained_the_model(work):
     work_dir, _ = work
     assert json.loads(_record(work_dir).read_text())["provenance"]["trained_with"]["cpu_threads"] == 1

@@ -253,6 +253,9 @@ def in_process(tmp_path: Path, monkeypatch, make_host, *args: str) -> subprocess
     (("--set", "augment.color_jitter=.nan", "--dry-run"), {}, "--set augment.color_jitter=.nan: a hparam holds finite"),
     (("--set", "lr=-1e-3", "--dry-run"), {}, "lr must be a finite number above 0"),
     (("--threads", "0"), {}, "'--threads': 0 is not in the range x>=1"),
+    (("--loader-workers", "-1"), {}, "'--loader-workers': -1 is not in the range x>=0"),
+    (("--loader-workers", "0", "--checkpoint", "model.pt"), {}, "--loader-workers sets how training loads its data, "
+     "and --checkpoint scores a trained model without training; drop --loader-workers"),
     ((), {"CVGL_BENCH_THREADS": "two"}, "CVGL_BENCH_THREADS must be a positive integer, not 'two'"),
     ((), {"CVGL_BENCH_THREADS": "-3"}, "CVGL_BENCH_THREADS must be a positive integer, not '-3'"),
     (("--device", "tpu"), {}, "--device 'tpu' is not a device"),
@@ -286,6 +289,7 @@ def test_run_refuses_impossible_numbers_before_loading_data(tmp_path, monkeypatc
 
 @pytest.mark.parametrize("args,needle", [(("--jobs", "0"), "'--jobs': 0 is not in the range x>=1"),
                                          (("--threads", "-2"), "'--threads': -2 is not in the range x>=1"),
+                                         (("--loader-workers", "two"), "'--loader-workers': 'two' is not a valid integer"),
                                          (("--gpus-per-cell", "-1"), "'--gpus-per-cell'")])
 def test_grid_refuses_impossible_counts_even_in_a_dry_run(tmp_path, args, needle):
     assert_one_line_error(cli(tmp_path, "grid", "--dry-run", *args), needle)

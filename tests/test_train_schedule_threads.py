@@ -24,7 +24,7 @@ def test_unknown_schedule_is_a_one_line_error():
         TrainConfig(epochs=1, lr=1e-3, steps_per_epoch=1, schedule="linear")
 
 
-def _fit(tmp_path, threads=None, pairs=16, **overrides):
+def _fit(tmp_path, threads=None, pairs=16, loader_workers=None, resume=False, **overrides):
     method = TinyMethod()
     method.overrides = {"dss_every": 0, "eval_every": 0, **overrides}
     hp = method.hparams("cpu", train_split_spec())
@@ -33,6 +33,7 @@ def _fit(tmp_path, threads=None, pairs=16, **overrides):
     model = method.build_model(hp)
     seen = []
     run = RunContext(seed=0, device="cpu", workdir=tmp_path, progress=False, log=lambda m: None, threads=threads,
+                     loader_workers=loader_workers, resume=resume,
                      on_step=lambda epoch, step: seen.append(torch.get_num_threads()))
     trainer = method.make_trainer(model, train, toy_images(pairs, hp["image_size"]["ground"]),
                                   toy_images(pairs, hp["image_size"]["satellite"], seed=1), hp, run)
@@ -73,7 +74,8 @@ def test_a_data_loader_worker_that_dies_is_one_line_naming_the_way_on(tmp_path):
     run.on_step = kill_the_workers
     with pytest.raises(ConfigError, match=r"^a data-loader worker process died \(pid \d+ killed by SIGKILL: out of "
                                           r"memory, or /dev/shm full\?\); rerun the same command to resume; if it "
-                                          r"dies again, .* --set workers=0 .*now 1 workers\)$"):
+                                          r"dies again, .* --loader-workers 0 \(the same model, loaded in the training process; "
+                                          r"now 1 workers\)$"):
         trainer.fit()
     assert killed
 
@@ -130,7 +132,7 @@ def test_a_stuck_data_loader_worker_ends_the_run_with_one_line_at_the_bound(tmp_
     started = time.monotonic()
     with pytest.raises(ConfigError, match=r"^no batch came from the data-loader workers in 1 s \(a worker is stuck, "
                                           r"hung on a file system\?\); rerun the same command to resume; if it "
-                                          r"happens again, .* --set workers=0 .*now 1 workers\)$"):
+                                          r"happens again, .* --loader-workers 0 \(the same model, .*now 1 workers\)$"):
         trainer.fit()
     assert workers and not any(process.is_alive() for process in workers)
     assert time.monotonic() - started < 30
@@ -144,3 +146,33 @@ def test_ctrl_c_with_a_stopped_data_loader_worker_leaves_no_worker_to_hang_the_e
     with pytest.raises(KeyboardInterrupt):
         trainer.fit()
     assert stopped and not any(process.is_alive() for process in stopped)
+
+
+
+def test_the_loader_worker_count_changes_no_weight_and_a_training_resumes_with_another(tmp_path):
+    """--loader-workers is no variant because it cannot be one: every item is augmented from its
+    own seed, so any count, even one changed at a resume, gives the same weights."""
+    recipe = {"epochs": 2, "batch_size": 4, "pairs": 24}
+    _, _, trainer, run, _, model, _ = _fit(tmp_path / "in-process", **recipe)
+    trainer.fit()
+    assert run.notes["loader_workers"] == 0  # the recipe's workers
+    reference = {key: value.clone() for key, value in model.state_dict().items()}
+
+    def same_weights(model) -> bool:
+        return all(torch.equal(reference[key], value) for key, value in model.state_dict().items())
+
+    _, _, trainer, run, _, model, _ = _fit(tmp_path / "two", loader_workers=2, **recipe)
+    trainer.fit()
+    assert run.notes["loader_workers"] == 2 and same_weights(model)
+
+    def interrupt_in_epoch_2(epoch, step):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    _, _, trainer, run, _, model, _ = _fit(tmp_path / "resumed", loader_workers=2, **recipe)
+    run.on_step = interrupt_in_epoch_2
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    _, _, trainer, run, _, model, _ = _fit(tmp_path / "resumed", loader_workers=0, resume=True, **recipe)
+    trainer.fit()
+    assert run.notes["resumed_after_epoch"] == 1 and same_weights(model)

@@ -79,6 +79,9 @@ class RunOptions:
     on_corrupt: str = "fail"
     progress: bool = True
     threads: int | None = None
+    loader_workers: int | None = None
+    """Data-loader workers of training (``--loader-workers``), over the recipe's ``workers``; like
+    ``threads`` it suits this machine and is no part of the configuration."""
     resume: bool = True
     checkpoint: Path | None = None
     """Score this trained checkpoint (a released model, or another run's ``model.pt``) instead of

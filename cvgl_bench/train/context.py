@@ -52,6 +52,10 @@ class RunContext:
     """CPU threads for this run (``cvgl-bench run --threads``, ``CVGL_BENCH_THREADS``); wins over the
     recipe's ``threads``, which describes the machine the recipe was made for, not this one. Not
     part of the configuration: it changes speed, not results."""
+    loader_workers: int | None = None
+    """Data-loader worker processes for this run (``cvgl-bench run --loader-workers``); wins over the
+    recipe's ``workers``. Not part of the configuration: each item is augmented from its own seed,
+    so the count changes speed and memory, not the model."""
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir)

@@ -231,6 +231,9 @@ class Trainer:
                     "emulated bfloat16 is 2-14x slower than float32: training in float32 (see the record's "
                     "trained_with.train_precision)")
         self.run.notes["train_precision"] = self.precision
+        # the run's --loader-workers wins over the recipe's: the count changes no batch (per-item seeds)
+        self.loader_workers = config.workers if run.loader_workers is None else run.loader_workers
+        self.run.notes["loader_workers"] = self.loader_workers
         self.use_amp = self.precision == "float16"
         self.autocast_dtype = torch.bfloat16 if self.precision == "bfloat16" else torch.float16
         self.use_autocast = self.precision != "float32"
@@ -321,8 +324,8 @@ class Trainer:
         shards = [distributed.shard_batch(batch, self.rank, self.world).tolist() for batch in plan]
         self.dataset.set_epoch(epoch)
         return DataLoader(self.dataset, batch_sampler=shards, collate_fn=keep_batch,
-                          num_workers=self.config.workers, pin_memory=self.device.type == "cuda",
-                          timeout=LOADER_TIMEOUT_S if self.config.workers else 0)
+                          num_workers=self.loader_workers, pin_memory=self.device.type == "cuda",
+                          timeout=LOADER_TIMEOUT_S if self.loader_workers else 0)
 
     def train_epoch(self, epoch: int) -> dict[str, Any]:
         """One pass over ``epoch``'s plan; appends and returns its history entry."""
@@ -357,7 +360,7 @@ class Trainer:
                 bar.update()
                 waiting, asked = True, time.perf_counter()
         except BaseException as exc:
-            stuck = self.config.workers > 0 and waiting and isinstance(exc, RuntimeError) \
+            stuck = self.loader_workers > 0 and waiting and isinstance(exc, RuntimeError) \
                 and time.perf_counter() - asked >= LOADER_TIMEOUT_S
             died = _stop_loader(batches, wait_s=1.0 if isinstance(exc, Exception) and not stuck else 0.0, kill=stuck)
             if stuck:
@@ -386,15 +389,15 @@ class Trainer:
         after = f" after epoch {self.epoch}" if self.epoch else ""
         return ConfigError(f"a data-loader worker process died ({died}: out of memory, or /dev/shm full?); rerun "
                            f"the same command to resume{after}; if it dies again, give the machine or container "
-                           f"more memory or /dev/shm, or pass --set workers=0 (a variant of its own, trained from "
-                           f"the start; now {self.config.workers} workers)")
+                           f"more memory or /dev/shm, or add --loader-workers 0 (the same model, loaded in the "
+                           f"training process; now {self.loader_workers} workers)")
 
     def _loader_stuck(self) -> ConfigError:
         after = f" after epoch {self.epoch}" if self.epoch else ""
         return ConfigError(f"no batch came from the data-loader workers in {LOADER_TIMEOUT_S:.0f} s (a worker is "
                            f"stuck, hung on a file system?); rerun the same command to resume{after}; if "
-                           f"it happens again, check the data's file system, or pass --set workers=0 (a variant of "
-                           f"its own, trained from the start; now {self.config.workers} workers)")
+                           f"it happens again, check the data's file system, or add --loader-workers 0 (the same "
+                           f"model, loaded in the training process; now {self.loader_workers} workers)")
 
     def train_step(self, query: torch.Tensor, reference: torch.Tensor, epoch: int = 0, batch_index: int = 0,
                    n_batches: int = 0) -> float:
