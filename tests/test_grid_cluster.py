@@ -184,10 +184,14 @@ def test_a_worker_killed_by_a_signal_is_named_as_such(monkeypatch):
     """The out-of-memory killer's SIGKILL left a cell 'failed (exit -9)'."""
     import signal
 
-    outcomes = iter([(-signal.SIGKILL, None), (3, None), (2, "split x has no images")])
+    outcomes = iter([(-signal.SIGKILL, None), (3, None), (2, "split x has no images"), (-signal.SIGINT, None),
+                     (-signal.SIGSEGV, None)])
     monkeypatch.setattr(grid_module, "_worker", lambda command, env, log, running=None: next(outcomes))
-    cells = [Cell("tiny", ("synth_cvusa_test",), seed=s) for s in range(3)]
+    cells = [Cell("tiny", ("synth_cvusa_test",), seed=s) for s in range(5)]
     assert grid_module._run_workers(cells, RunOptions(device="cpu", log=lambda line: None), jobs=1,
                                     gpus_per_cell=0) == [
         "failed: its worker process was killed by SIGKILL (out of memory?); rerun the grid to resume",
-        "failed (exit 3)", "failed: split x has no images"]
+        "failed (exit 3)", "failed: split x has no images",
+        # an interruption that reached a worker as it exited was blamed on memory
+        "failed: its worker process was killed by SIGINT (interrupted); rerun the grid to resume",
+        "failed: its worker process was killed by SIGSEGV; rerun the grid to resume"]

@@ -262,8 +262,11 @@ def _failed_without_a_line(returncode: int) -> str:
     """A worker that ended without its ``Error:`` line: by a signal (the out-of-memory killer's
     SIGKILL), or with an exit code."""
     if returncode < 0:
-        return (f"failed: its worker process was killed by {signal_name(-returncode)} (out of memory?); rerun the "
-                "grid to resume")
+        # SIGINT and SIGTERM are an interruption, passed on by the grid itself, that reached the
+        # worker as it exited (its cell may have finished); SIGKILL is the out-of-memory killer's
+        why = {signal.SIGKILL: " (out of memory?)", signal.SIGINT: " (interrupted)",
+               signal.SIGTERM: " (interrupted)"}.get(-returncode, "")
+        return f"failed: its worker process was killed by {signal_name(-returncode)}{why}; rerun the grid to resume"
     return f"failed (exit {returncode})"
 
 
