@@ -128,7 +128,8 @@ def train_or_reuse(method: Any, hparams: dict[str, Any], train: Any, cell: Cell,
     run = RunContext(seed=cell.seed, device=device, workdir=workdir, resume=reuse is None,
                      progress=options.progress and world.rank == 0, log=options.log, world_size=world.world_size,
                      rank=world.rank, local_rank=world.local_rank, threads=options.cpu_threads(),
-                     loader_workers=options.loader_workers, on_corrupt=options.on_corrupt, on_scalars=_scalar_sinks(host, workdir, options.log))
+                     loader_workers=options.loader_workers, on_corrupt=options.on_corrupt,
+                     on_scalars=_scalar_sinks(host, workdir, options.log))
     processes = f", {world.world_size} processes" if world.distributed else ""
     options.log(f"[cvgl-bench] {cell}: training on {train.split} ({len(train)} pairs, {device}{processes})")
     started = time.perf_counter()
