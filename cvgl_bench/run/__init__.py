@@ -16,14 +16,26 @@ Splits are loaded by :func:`cvgl_bench.data.splits.load_split`, records written 
 :mod:`cvgl_bench.results`, numbers computed by :mod:`cvgl_bench.evaluate`.
 """
 
+import importlib
+from typing import Any
+
 from ..data.splits import load_split
 from ..results import config_hash, configuration_id
 from .cell import Cell, CellResult, RunOptions
-from .model import build_model, default_device, seed_everything, train_or_reuse
 from .overrides import parse_set
-from .pipeline import resolve, run_cell
 from .plan import Plan, plan, resolve_hparams
 from .suite import Suite, load_suite
+
+#: Names whose modules import torch, imported on first use: reading a suite or a cell (the
+#: leaderboard, ``grid --dry-run``) then never pays torch's two-second import.
+_TORCH_NAMES = {"build_model": "model", "default_device": "model", "seed_everything": "model",
+                "train_or_reuse": "model", "resolve": "pipeline", "run_cell": "pipeline"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_NAMES:
+        return getattr(importlib.import_module(f".{_TORCH_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["Cell", "CellResult", "Plan", "RunOptions", "Suite", "build_model", "config_hash", "configuration_id",
            "default_device", "load_split", "load_suite", "parse_set", "plan", "resolve", "resolve_hparams",
