@@ -61,14 +61,16 @@ HOSTILE_SUITES = {
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE_SUITES))
-def test_a_hostile_suite_is_one_line_before_any_work(tmp_path, case):
+def test_a_hostile_suite_is_one_line_before_any_work(tmp_path, monkeypatch, make_host, case):
     text, needle = HOSTILE_SUITES[case]
     suite = tmp_path / "suite.yaml"
     if text is None:
         suite.write_bytes(bytes(range(128, 256)) * 3)
     else:
         suite.write_text(text)
-    proc = cli(tmp_path, "grid", str(suite), "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"))
+    grid = ("grid", str(suite), "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"))
+    # the first case in a fresh process (the console script's exit), the others in this one
+    proc = cli(tmp_path, *grid) if case == min(HOSTILE_SUITES) else in_process(tmp_path, monkeypatch, make_host, *grid)
     assert_one_line_error(proc, needle)
     assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
     assert not (tmp_path / "cache").exists()  # refused before generating any data
@@ -76,9 +78,10 @@ def test_a_hostile_suite_is_one_line_before_any_work(tmp_path, case):
 
 @pytest.mark.parametrize("option,needle", [("nosuch=1", "protocol option 'nosuch'"), ("ties=bogus", "ties='bogus'"),
                                            ("ties", "KEY=VALUE")])
-def test_run_refuses_a_protocol_option_it_would_ignore(tmp_path, option, needle):
-    proc = cli(tmp_path, "run", "--method", "sample4geo", "--dataset", "synth_cvusa_test", "--protocol", option,
-               "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"))
+def test_run_refuses_a_protocol_option_it_would_ignore(tmp_path, monkeypatch, make_host, option, needle):
+    proc = in_process(tmp_path, monkeypatch, make_host, "run", "--method", "sample4geo", "--dataset",
+                      "synth_cvusa_test", "--protocol", option, "--results", str(tmp_path / "results"), "--runs",
+                      str(tmp_path / "runs"))
     assert_one_line_error(proc, needle)
     assert not (tmp_path / "results").exists() and not (tmp_path / "cache").exists()
 
@@ -295,10 +298,11 @@ def test_grid_refuses_impossible_counts_even_in_a_dry_run(tmp_path, args, needle
     assert_one_line_error(cli(tmp_path, "grid", "--dry-run", *args), needle)
 
 
-def test_a_suite_seed_out_of_range_is_one_line(tmp_path):
+def test_a_suite_seed_out_of_range_is_one_line(tmp_path, monkeypatch, make_host):
     suite = tmp_path / "suite.yaml"
     suite.write_text(SUITE_HEAD + "seeds: [-1]\n")
-    assert_one_line_error(cli(tmp_path, "grid", str(suite), "--dry-run"), "seeds are integers from 0 to 4294967295, not -1")
+    assert_one_line_error(in_process(tmp_path, monkeypatch, make_host, "grid", str(suite), "--dry-run"),
+                          "seeds are integers from 0 to 4294967295, not -1")
 
 
 def test_a_data_root_that_synthetic_splits_do_not_read_is_named(tmp_path):
@@ -313,8 +317,10 @@ def test_a_data_root_that_synthetic_splits_do_not_read_is_named(tmp_path):
     (("--set", "lr=" + "9" * 5000), "--set value '99999"),
     (("--seeds", ",,,"), "no seed given"),
 ])
-def test_run_refuses_self_referencing_huge_or_empty_values_in_one_line(tmp_path, args, needle):
-    proc = cli(tmp_path, "run", "--method", "clnet", "--dataset", "synth_cvusa_test", *args, "--dry-run")
+def test_run_refuses_self_referencing_huge_or_empty_values_in_one_line(tmp_path, monkeypatch, make_host, args,
+                                                                       needle):
+    proc = in_process(tmp_path, monkeypatch, make_host, "run", "--method", "clnet", "--dataset", "synth_cvusa_test",
+                      *args, "--dry-run")
     assert_one_line_error(proc, needle)
     assert len(proc.stderr) < 400
 
