@@ -233,17 +233,19 @@ def test_run_refuses_an_override_of_the_wrong_kind_before_loading_data(tmp_path,
     assert not (tmp_path / "cache").exists() and not (tmp_path / "results").exists()
 
 
-def in_process(tmp_path: Path, monkeypatch, make_host, *args: str) -> subprocess.CompletedProcess:
-    """:func:`cli` in this process (the installed plugins, a private cache, tiny synthetic data):
-    the checks that refuse a value before any work, at a fraction of a subprocess's start-up.
-    What only a fresh process shows (a warning printed at import, the exit of the console
-    script) is covered by the subprocess cases of this module."""
+def in_process(tmp_path: Path, monkeypatch, make_host, *args: str,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """:func:`cli` in this process (the installed plugins, a private cache, tiny synthetic data,
+    then ``env``): the checks that refuse a value before any work, at a fraction of a
+    subprocess's start-up. What only a fresh process shows (a warning printed at import, the
+    exit of the console script) is covered by the subprocess cases of this module."""
     from click.testing import CliRunner
 
     from cvgl_bench.cli import cli as command_line
 
-    monkeypatch.setenv("CVGL_BENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("CVGL_BENCH_SYNTH_SIZE", "tiny")
+    for key, value in {"CVGL_BENCH_CACHE": str(tmp_path / "cache"), "CVGL_BENCH_SYNTH_SIZE": "tiny",
+                       **(env or {})}.items():
+        monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)
     make_host(entry_points=True)
     result = CliRunner().invoke(command_line, list(args))
@@ -305,9 +307,9 @@ def test_a_suite_seed_out_of_range_is_one_line(tmp_path, monkeypatch, make_host)
                           "seeds are integers from 0 to 4294967295, not -1")
 
 
-def test_a_data_root_that_synthetic_splits_do_not_read_is_named(tmp_path):
-    proc = cli(tmp_path, "run", "--method", "clnet", "--dataset", "synth_cvusa_test", "--data-root",
-               str(tmp_path / "real"), "--dry-run")
+def test_a_data_root_that_synthetic_splits_do_not_read_is_named(tmp_path, monkeypatch, make_host):
+    proc = in_process(tmp_path, monkeypatch, make_host, "run", "--method", "clnet", "--dataset", "synth_cvusa_test",
+                      "--data-root", str(tmp_path / "real"), "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert f"--data-root {tmp_path / 'real'} is not read: synthetic splits" in proc.stderr
 
@@ -331,11 +333,14 @@ def test_run_refuses_self_referencing_huge_or_empty_values_in_one_line(tmp_path,
     ((), {"CVGL_BENCH_THREADS": "abc"}, "CVGL_BENCH_THREADS must be a positive integer"),
     ((), {"CVGL_BENCH_SYNTH_SIZE": "bogus"}, "CVGL_BENCH_SYNTH_SIZE: must be tiny, small"),
 ])
-def test_a_dry_run_refuses_what_the_run_would_refuse(tmp_path, args, env, needle):
-    proc = subprocess.run([sys.executable, "-m", "cvgl_bench", "run", "-m", "clnet", "-d", "synth_cvusa_test", *args,
-                           "--dry-run"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "CVGL_BENCH_CACHE": str(tmp_path / "cache"),
-                               **env})
+def test_a_dry_run_refuses_what_the_run_would_refuse(tmp_path, monkeypatch, make_host, args, env, needle):
+    run = ("run", "-m", "clnet", "-d", "synth_cvusa_test", *args, "--dry-run")
+    if args == ("--device", "bogus"):  # the first case in a fresh process, with the user's synthetic size
+        proc = subprocess.run([sys.executable, "-m", "cvgl_bench", *run], capture_output=True, text=True, timeout=120,
+                              cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO),
+                                                 "CVGL_BENCH_CACHE": str(tmp_path / "cache"), **env})
+    else:
+        proc = in_process(tmp_path, monkeypatch, make_host, *run, env=env)
     assert_one_line_error(proc, needle)
 
 
@@ -347,6 +352,23 @@ def test_a_results_folder_that_cannot_be_written_is_refused_before_training(tmp_
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines()[-1].startswith(f"Error: --results {blocker / 'results'}: cannot write there")
     assert not list((tmp_path / "runs").rglob("model.pt")) and not list((tmp_path / "runs").rglob("last.pt"))
+    assert not (tmp_path / "cache").exists()  # a folder that cannot hold any record is refused before any data
+
+
+def test_a_results_folder_that_holds_every_record_need_not_be_writable(tmp_path, monkeypatch, make_host):
+    """The early refusal above is for a folder that does not exist: an existing read-only one may
+    hold every record already, which a rerun keeps without writing (checked after the data)."""
+    from cvgl_bench.run import pipeline
+
+    results = tmp_path / "results"
+    results.mkdir()
+    seen = []
+    monkeypatch.setattr(pipeline, "check_writable", lambda folder, option: seen.append(folder))
+    monkeypatch.setattr(pipeline, "load_split", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("loading")))
+    options = pipeline.RunOptions(results_dir=results, runs_dir=tmp_path / "runs", log=lambda line: None)
+    with pytest.raises(RuntimeError, match="loading"):
+        pipeline.run_cell(pipeline.Cell("sample4geo", ("synth_cvusa_test",)), options, make_host(entry_points=True))
+    assert seen == []  # not checked before the data: whether a record is owed needs the data
 
 
 def test_overrides_keep_the_recipe_kind_but_flags_and_names_interchange():

@@ -36,6 +36,8 @@ def run_cell(cell: Cell, options: RunOptions, host: Any) -> CellResult:
     version = host.methods.origin(cell.method).version
     if options.checkpoint is not None:
         return _score_checkpoint(p, method, hparams, version, options, host, device, result)
+    if not _exists(options.results_dir):  # no record can be there to keep: refuse before loading any data
+        check_writable(options.results_dir, "--results")
     started = time.perf_counter()
     train = load_split(p.train_spec, options.data_root, None, host, twin_command=p.twin_command())
     evals = _load_evals(p, options, host, train)
@@ -144,6 +146,14 @@ def _evaluate_all(todo: list[Pending], trained: TrainedModel, method: Any, hpara
         result.written.append(job.path)
         result.records.append(record)
         options.log(f"[cvgl-bench] wrote {job.path}")
+
+
+def _exists(path: Any) -> bool:
+    """Whether ``path`` exists; True when that cannot be told (a folder that may not be listed)."""
+    try:
+        return Path(path).exists()
+    except OSError:
+        return True
 
 
 def _prepare(options: RunOptions) -> str:
