@@ -444,13 +444,6 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     note_unread_data_root(h, data_root, [*datasets_, train_on])
     if profile == "auto":
         profile = _auto_profile(h, datasets_)
-    if dry_run:
-        _check_machine_settings(h, device, [*datasets_, train_on])
-        cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile,
-                    seed=seeds[0], protocol=parse_protocol(protocol_items), overrides=parse_set(set_items))
-        p, _, hparams = resolve(cell, h, lambda line: click.echo(line, err=True))
-        _echo_config(p, hparams, as_json, checkpoint)
-        return
     if checkpoint is not None and not resume:
         raise ConfigError("--restart retrains and --checkpoint scores a trained model without training; pass one")
     if checkpoint is not None and loader_workers is not None:
@@ -460,6 +453,16 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
                          device=device, backend=backend, on_corrupt=on_corrupt, threads=threads,
                          loader_workers=loader_workers, resume=resume,
                          checkpoint=Path(checkpoint) if checkpoint else None, log=lambda line: click.echo(line, err=True))
+    if dry_run:
+        from .run.model import training_machine
+
+        resolved_device = _check_machine_settings(h, device, [*datasets_, train_on])
+        cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile,
+                    seed=seeds[0], protocol=parse_protocol(protocol_items), overrides=parse_set(set_items))
+        p, _, hparams = resolve(cell, h, options.log)
+        machine = None if checkpoint else training_machine(options, hparams, resolved_device)
+        _echo_config(p, hparams, as_json, checkpoint, machine)
+        return
     protocol = parse_protocol(protocol_items)
     check_protocol_overrides(dict(protocol), [h.splits.get(name) for name in datasets_])
     overrides = parse_set(set_items)
@@ -485,21 +488,25 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
         echo_table(_summary_rows(records))
 
 
-def _check_machine_settings(h: Any, device: str | None, split_names: list[str | None]) -> None:
+def _check_machine_settings(h: Any, device: str | None, split_names: list[str | None]) -> str:
     """What a real run checks of this machine before any work, checked by --dry-run too: the
-    device, CVGL_BENCH_THREADS, and the synthetic world's size and seed where a split is synthetic."""
+    device (returned, resolved), CVGL_BENCH_THREADS, and the synthetic world's size and seed where
+    a split is synthetic."""
     from .data.synth.cache import selected_size_seed
     from .distributed import resolve_device
     from .run.cell import environment_threads
 
-    resolve_device(device)
+    resolved = resolve_device(device)
     environment_threads()
     if any(h.splits.get(name).synthetic for name in split_names if name):
         selected_size_seed()
+    return resolved
 
 
-def _echo_config(p: Any, hparams: dict[str, Any], as_json: bool, checkpoint: str | None = None) -> None:
-    """The cell a run would execute and the hparams it would train with (or the checkpoint it would score)."""
+def _echo_config(p: Any, hparams: dict[str, Any], as_json: bool, checkpoint: str | None = None,
+                 machine: dict[str, Any] | None = None) -> None:
+    """The cell a run would execute and the hparams it would train with (or the checkpoint it would
+    score); ``machine``: how this machine would train it (device, threads, loader workers)."""
     from .data.splits import resolve_protocol
 
     cell, variant = p.cell, p.cell.variant
@@ -515,7 +522,7 @@ def _echo_config(p: Any, hparams: dict[str, Any], as_json: bool, checkpoint: str
               "train_split": p.train_spec.name,
               "eval_splits": [spec.name for spec in p.eval_specs], "variant": variant,
               "protocol": {spec.name: resolve_protocol(spec, p.protocol_for(spec)) for spec in p.eval_specs},
-              "hparams": hparams}
+              "hparams": hparams, **({"training_machine": machine} if machine else {})}
     if as_json:
         echo_json(config)
     else:

@@ -44,6 +44,24 @@ def test_dry_run_json_and_a_no_op_override_is_no_variant(toy_host, tmp_path):
     assert "is the recipe's value already" in done.stderr
 
 
+def test_dry_run_shows_how_this_machine_would_train_apart_from_the_configuration(toy_host, tmp_path, monkeypatch):
+    """--threads, CVGL_BENCH_THREADS and --loader-workers make no variant, so the hparams do not
+    show them: the dry run names the device, threads and loader workers training would use."""
+    monkeypatch.delenv("CVGL_BENCH_THREADS", raising=False)
+    args = ["run", "-m", "tiny", "-d", "synth_cvusa_test", "--device", "cpu", "--dry-run", "--json"]
+    plain = json.loads(_invoke(args, tmp_path).stdout)
+    hparams, machine = plain["hparams"], plain["training_machine"]
+    assert machine["device"] == "cpu" and machine["loader_workers"] == hparams.get("workers")
+    given = _invoke([*args, "--threads", "3", "--loader-workers", "2"], tmp_path)
+    assert given.exit_code == 0, given.output
+    config = json.loads(given.stdout)
+    assert config["training_machine"] == {"device": "cpu", "cpu_threads": 3, "loader_workers": 2}
+    assert config["hparams"] == hparams and config["variant"] == ""
+    monkeypatch.setenv("CVGL_BENCH_THREADS", "5")
+    assert json.loads(_invoke(args, tmp_path).stdout)["training_machine"]["cpu_threads"] == 5
+    assert "training_machine: {device: cpu" in _invoke(args[:-1], tmp_path).stdout  # the YAML too
+
+
 def test_dry_run_still_checks_every_name(toy_host, tmp_path):
     done = _invoke(["run", "-m", "tiny", "-d", "synth_cvusa_test", "--set", "no_such_key=1", "--dry-run"], tmp_path)
     assert done.exit_code == 2 and "no_such_key" in done.output and "Traceback" not in done.output

@@ -332,6 +332,8 @@ def test_run_refuses_self_referencing_huge_or_empty_values_in_one_line(tmp_path,
     (("--device", ""), {}, "--device is empty"),
     ((), {"CVGL_BENCH_THREADS": "abc"}, "CVGL_BENCH_THREADS must be a positive integer"),
     ((), {"CVGL_BENCH_SYNTH_SIZE": "bogus"}, "CVGL_BENCH_SYNTH_SIZE: must be tiny, small"),
+    (("--checkpoint", "model.pt", "--restart"), {}, "--restart retrains and --checkpoint scores"),
+    (("--checkpoint", "model.pt", "--loader-workers", "1"), {}, "drop --loader-workers"),
 ])
 def test_a_dry_run_refuses_what_the_run_would_refuse(tmp_path, monkeypatch, make_host, args, env, needle):
     run = ("run", "-m", "clnet", "-d", "synth_cvusa_test", *args, "--dry-run")

@@ -14,7 +14,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,25 @@ def workdir_of(options: RunOptions, cell: Cell, train_split: str, config_hash: s
     return options.runs_dir / method / cell.profile / train_split / f"seed{cell.seed}-{config_hash}"
 
 
+def training_threads(options: RunOptions, hparams: Mapping[str, Any], device: str) -> int | None:
+    """The intra-op CPU threads a training runs with (train.base.torch_threads), part of its bits:
+    ``--threads``, else ``CVGL_BENCH_THREADS``, else the recipe's ``threads``, else torch's
+    choice; None on a GPU."""
+    import torch
+
+    if torch.device(device).type != "cpu":
+        return None
+    return int(options.cpu_threads() or hparams.get("threads") or torch.get_num_threads())
+
+
+def training_machine(options: RunOptions, hparams: Mapping[str, Any], device: str) -> dict[str, Any]:
+    """How this machine would train a cell, outside its configuration (``run --dry-run``): the
+    device, the CPU threads and the data-loader workers (``--loader-workers``, else the recipe's
+    ``workers``; null where the recipe has none: the method's own loop chooses)."""
+    workers = options.loader_workers if options.loader_workers is not None else hparams.get("workers")
+    return {"device": device, "cpu_threads": training_threads(options, hparams, device), "loader_workers": workers}
+
+
 def train_or_reuse(method: Any, hparams: dict[str, Any], train: Any, cell: Cell, workdir: Path,
                    options: RunOptions, device: str, host: Any = None) -> TrainedModel | None:
     """The cell's model: its checkpoint in ``workdir`` when there is one, else trained now and saved.
@@ -106,9 +125,7 @@ def train_or_reuse(method: Any, hparams: dict[str, Any], train: Any, cell: Cell,
     model_path = workdir / "model.pt"
     source = provenance.source_digest(method)
     data_version = _synthetic_version(train)
-    # the intra-op threads training runs with on a CPU (train.base.torch_threads): part of its bits
-    cpu_threads = int(options.cpu_threads() or hparams.get("threads") or torch.get_num_threads()) \
-        if torch.device(device).type == "cpu" else None
+    cpu_threads = training_threads(options, hparams, device)
     world = world_info_from_env()
     # rank 0 chooses for all: it rewrites SOURCE_INFO below, which another rank may not have read yet
     reuse = from_rank0(_reusable_checkpoint(workdir, source, data_version, options.resume, options.log, str(cell),
