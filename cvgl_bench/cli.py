@@ -455,8 +455,10 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
                          checkpoint=Path(checkpoint) if checkpoint else None, log=lambda line: click.echo(line, err=True))
     if dry_run:
         from .run.model import training_machine
+        from .run.pipeline import check_new_folders
 
         resolved_device = _check_machine_settings(h, device, [*datasets_, train_on])
+        check_new_folders(options)
         cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile,
                     seed=seeds[0], protocol=parse_protocol(protocol_items), overrides=parse_set(set_items))
         p, _, hparams = resolve(cell, h, options.log)

@@ -357,17 +357,31 @@ def test_a_results_folder_that_cannot_be_written_is_refused_before_training(tmp_
     assert not (tmp_path / "cache").exists()  # a folder that cannot hold any record is refused before any data
 
 
+@pytest.mark.parametrize("option", ["--results", "--runs"])
+@pytest.mark.parametrize("dry_run", [(), ("--dry-run",)])
+def test_a_folder_that_cannot_be_made_is_refused_before_any_data_and_by_a_dry_run(tmp_path, monkeypatch, make_host,
+                                                                                   option, dry_run):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder is needed\n")
+    folders = {"--results": str(tmp_path / "results"), "--runs": str(tmp_path / "runs"), option: str(blocker / "x")}
+    proc = in_process(tmp_path, monkeypatch, make_host, "run", "-m", "sample4geo", "-d", "synth_cvusa_test",
+                      *[arg for pair in folders.items() for arg in pair], *dry_run)
+    assert_one_line_error(proc, f"{option} {blocker / 'x'}: cannot write there")
+    assert not (tmp_path / "cache").exists()
+
+
 def test_a_results_folder_that_holds_every_record_need_not_be_writable(tmp_path, monkeypatch, make_host):
     """The early refusal above is for a folder that does not exist: an existing read-only one may
     hold every record already, which a rerun keeps without writing (checked after the data)."""
     from cvgl_bench.run import pipeline
 
-    results = tmp_path / "results"
+    results, runs = tmp_path / "results", tmp_path / "runs"
     results.mkdir()
+    runs.mkdir()
     seen = []
     monkeypatch.setattr(pipeline, "check_writable", lambda folder, option: seen.append(folder))
     monkeypatch.setattr(pipeline, "load_split", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("loading")))
-    options = pipeline.RunOptions(results_dir=results, runs_dir=tmp_path / "runs", log=lambda line: None)
+    options = pipeline.RunOptions(results_dir=results, runs_dir=runs, log=lambda line: None)
     with pytest.raises(RuntimeError, match="loading"):
         pipeline.run_cell(pipeline.Cell("sample4geo", ("synth_cvusa_test",)), options, make_host(entry_points=True))
     assert seen == []  # not checked before the data: whether a record is owed needs the data

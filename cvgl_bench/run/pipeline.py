@@ -36,8 +36,7 @@ def run_cell(cell: Cell, options: RunOptions, host: Any) -> CellResult:
     version = host.methods.origin(cell.method).version
     if options.checkpoint is not None:
         return _score_checkpoint(p, method, hparams, version, options, host, device, result)
-    if not _exists(options.results_dir):  # no record can be there to keep: refuse before loading any data
-        check_writable(options.results_dir, "--results")
+    check_new_folders(options)
     started = time.perf_counter()
     train = load_split(p.train_spec, options.data_root, None, host, twin_command=p.twin_command())
     evals = _load_evals(p, options, host, train)
@@ -148,12 +147,17 @@ def _evaluate_all(todo: list[Pending], trained: TrainedModel, method: Any, hpara
         options.log(f"[cvgl-bench] wrote {job.path}")
 
 
-def _exists(path: Any) -> bool:
-    """Whether ``path`` exists; True when that cannot be told (a folder that may not be listed)."""
-    try:
-        return Path(path).exists()
-    except OSError:
-        return True
+def check_new_folders(options: RunOptions) -> None:
+    """Refuse, before any data loads, a ``--results`` or ``--runs`` folder that does not exist and
+    cannot be made: it holds nothing to keep. An existing ``--results`` folder that cannot be
+    written is refused after the data (it may hold every record, which a rerun keeps)."""
+    for folder, option in ((options.results_dir, "--results"), (options.runs_dir, "--runs")):
+        try:
+            exists = Path(folder).exists()
+        except OSError:  # cannot be told (a parent that may not be listed): checked where it is used
+            exists = True
+        if not exists:
+            check_writable(folder, option)
 
 
 def _prepare(options: RunOptions) -> str:
