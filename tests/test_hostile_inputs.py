@@ -370,6 +370,19 @@ def test_a_folder_that_cannot_be_made_is_refused_before_any_data_and_by_a_dry_ru
     assert not (tmp_path / "cache").exists()
 
 
+@pytest.mark.parametrize("option", ["--results", "--runs"])
+def test_a_grid_refuses_a_folder_that_cannot_be_made_once_before_any_cell(tmp_path, monkeypatch, make_host, option):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder is needed\n")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(SUITE_HEAD)
+    folders = {"--results": str(tmp_path / "results"), "--runs": str(tmp_path / "runs"), option: str(blocker / "x")}
+    proc = in_process(tmp_path, monkeypatch, make_host, "grid", str(suite),
+                      *[arg for pair in folders.items() for arg in pair])
+    assert_one_line_error(proc, f"{option} {blocker / 'x'}: cannot write there")
+    assert "cell 1/" not in proc.stderr and not (tmp_path / "cache").exists()
+
+
 def test_a_results_folder_that_holds_every_record_need_not_be_writable(tmp_path, monkeypatch, make_host):
     """The early refusal above is for a folder that does not exist: an existing read-only one may
     hold every record already, which a rerun keeps without writing (checked after the data)."""
