@@ -370,6 +370,22 @@ def test_a_folder_that_cannot_be_made_is_refused_before_any_data_and_by_a_dry_ru
     assert not (tmp_path / "cache").exists()
 
 
+@pytest.mark.parametrize("dry_run", [(), ("--dry-run",)])
+def test_scoring_a_checkpoint_checks_the_results_folder_and_not_the_runs_folder_it_never_writes(
+        tmp_path, monkeypatch, make_host, dry_run):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder is needed\n")
+    checkpoint = tmp_path / "model.pth"
+    checkpoint.write_bytes(b"not read: the folders are checked first")
+    score = ("run", "-m", "sample4geo", "-d", "synth_cvusa_test", "--checkpoint", str(checkpoint), *dry_run)
+    proc = in_process(tmp_path, monkeypatch, make_host, *score, "--results", str(blocker / "x"))
+    assert_one_line_error(proc, f"--results {blocker / 'x'}: cannot write there")
+    if dry_run:  # the runs folder is not refused: the dry run goes on
+        proc = in_process(tmp_path, monkeypatch, make_host, *score, "--runs", str(blocker / "x"))
+        assert proc.returncode == 0 and "training_machine" not in proc.stdout, proc.stderr[-2000:]
+    assert not (tmp_path / "cache").exists()
+
+
 @pytest.mark.parametrize("option", ["--results", "--runs"])
 def test_a_grid_refuses_a_folder_that_cannot_be_made_once_before_any_cell(tmp_path, monkeypatch, make_host, option):
     blocker = tmp_path / "blocker"

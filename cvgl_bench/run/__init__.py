@@ -27,7 +27,7 @@ from .plan import Plan, plan, resolve_hparams
 from .suite import Suite, load_suite
 
 #: Names whose modules import torch, imported on first use: reading a suite or a cell (the
-#: leaderboard, ``grid --dry-run``) then never pays torch's two-second import.
+#: leaderboard) then never pays torch's two-second import.
 _TORCH_NAMES = {"build_model": "model", "default_device": "model", "seed_everything": "model",
                 "train_or_reuse": "model", "resolve": "pipeline", "run_cell": "pipeline"}
 

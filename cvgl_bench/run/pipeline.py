@@ -34,9 +34,9 @@ def run_cell(cell: Cell, options: RunOptions, host: Any) -> CellResult:
     cell, result = p.cell, CellResult(p.cell)
     device = _prepare(options)
     version = host.methods.origin(cell.method).version
+    check_new_folders(options)
     if options.checkpoint is not None:
         return _score_checkpoint(p, method, hparams, version, options, host, device, result)
-    check_new_folders(options)
     started = time.perf_counter()
     train = load_split(p.train_spec, options.data_root, None, host, twin_command=p.twin_command())
     evals = _load_evals(p, options, host, train)
@@ -150,8 +150,12 @@ def _evaluate_all(todo: list[Pending], trained: TrainedModel, method: Any, hpara
 def check_new_folders(options: RunOptions) -> None:
     """Refuse, before any data loads, a ``--results`` or ``--runs`` folder that does not exist and
     cannot be made: it holds nothing to keep. An existing ``--results`` folder that cannot be
-    written is refused after the data (it may hold every record, which a rerun keeps)."""
-    for folder, option in ((options.results_dir, "--results"), (options.runs_dir, "--runs")):
+    written is refused after the data (it may hold every record, which a rerun keeps). Scoring a
+    ``--checkpoint`` writes nothing under ``--runs``, so that folder is not checked then."""
+    folders = [(options.results_dir, "--results")]
+    if options.checkpoint is None:
+        folders.append((options.runs_dir, "--runs"))
+    for folder, option in folders:
         try:
             exists = Path(folder).exists()
         except OSError:  # cannot be told (a parent that may not be listed): checked where it is used
