@@ -600,7 +600,6 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
     from .run import RunOptions, load_suite
     from .run.grid import expand, run_grid
     from .run.overrides import variant_label
-    from .run.pipeline import check_new_folders
 
     h = host()
     paths = suites or (str(_default_suite()),)
@@ -629,6 +628,8 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
     options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
                          device=device, threads=threads, loader_workers=loader_workers, on_corrupt=on_corrupt,
                          resume=resume, progress=False, log=lambda line: click.echo(line, err=True))
+    from .run.pipeline import check_new_folders
+
     check_new_folders(options)  # once, not in every cell
     outcome = run_grid(cells, options, executor=executor, jobs=jobs, gpus_per_cell=gpus_per_cell, slurm=slurm,
                        host=h)

@@ -24,7 +24,6 @@ from typing import Any
 
 from ..errors import ConfigError, PluginError, Terminated, UnknownNameError, UserError, signal_name
 from .cell import Cell, CellResult, RunOptions, cell_to_json, options_to_json
-from .pipeline import run_cell
 from .suite import Suite
 
 EXECUTORS = ("local", "slurm")
@@ -170,6 +169,8 @@ def run_grid(cells: Sequence[Cell], options: RunOptions, *, host: Any, executor:
         return _run_slurm(cells, options, gpus_per_cell, slurm or {})
     if gpus_per_cell > 1 or jobs > 1:
         return _run_workers(cells, options, jobs, gpus_per_cell)
+    from .pipeline import run_cell  # torch: not imported by a grid that refuses its suites or only lists its cells
+
     out: list[CellResult | str] = []
     for n, cell in enumerate(cells, 1):
         options.log(f"[cvgl-bench grid] cell {n}/{len(cells)}: {cell}")
