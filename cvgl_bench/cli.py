@@ -435,7 +435,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
         loader_workers: int | None, resume: bool, checkpoint: str | None, dry_run: bool, as_json: bool) -> None:
     """Train METHOD (or reuse its checkpoint) and evaluate it; one record per evaluation split.
     With --checkpoint, score a given trained model instead of training."""
-    from .run import Cell, RunOptions, parse_set, resolve, run_cell
+    from .run import Cell, RunOptions, parse_set, plan
     from .run.overrides import parse_protocol
     from .data.splits import check_protocol_overrides
 
@@ -455,6 +455,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
                          checkpoint=Path(checkpoint) if checkpoint else None, log=lambda line: click.echo(line, err=True))
     if dry_run:
         from .run.model import training_machine
+        from .run import resolve
         from .run.pipeline import check_new_folders
 
         resolved_device = _check_machine_settings(h, device, [*datasets_, train_on])
@@ -468,7 +469,11 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     protocol = parse_protocol(protocol_items)
     check_protocol_overrides(dict(protocol), [h.splits.get(name) for name in datasets_])
     overrides = parse_set(set_items)
+    cells = [Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile, seed=seed,
+                  protocol=protocol, overrides=overrides) for seed in seeds]
+    plan(cells[0], h)  # a mistyped name is refused before torch is imported (seconds); run_cell plans again
     from .distributed import process_group, resolve_device, world_info_from_env
+    from .run import run_cell
 
     world = world_info_from_env()
     if world.distributed and len(seeds) > 1:
@@ -478,9 +483,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     records = []
     with process_group(resolve_device(device)) as rank_device:  # under torchrun: joined once, for the run
         options.device = rank_device if world.distributed else device
-        for seed in seeds:
-            cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile,
-                        seed=seed, protocol=protocol, overrides=overrides)
+        for cell in cells:
             records.extend(run_cell(cell, options, h).records)
     if world.rank != 0:
         return  # the first process writes and shows the records: one table, one JSON document

@@ -91,7 +91,8 @@ def test_grid_runs_one_cell_at_a_time_on_the_gpu_it_is_given(tmp_path):
     assert run_grid([], options, host=None, jobs=1) == []
 
 
-def test_run_under_torchrun_takes_one_seed(monkeypatch, host):
+def test_run_under_torchrun_takes_one_seed(monkeypatch, make_host):
+    make_host(entry_points=True)  # the names are checked first: the method must exist
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
     result = CliRunner().invoke(cli, ["run", "-m", "sample4geo", "-d", "synth_cvusa_test", "--seeds", "0,1",

@@ -108,7 +108,6 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
     import time
 
     from ..console import command_host, echo_json, echo_table, note_unread_data_root
-    from ..distributed import resolve_device
     from ..errors import ConfigError
     from ..evaluate.embeddings_file import align, read_embeddings
     from ..evaluate.scoring import score as run_score
@@ -120,6 +119,8 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
         _check_record_options(method_name, train_on, spec, h)
     elif method_name or note or train_on:
         raise ConfigError("--method, --note and --train-on describe a record; add --record to write one")
+    from ..distributed import resolve_device  # torch: not imported before the names are checked
+
     device = resolve_device(device)
     note_unread_data_root(h, data_root, [split_name])
     emb = read_embeddings(embeddings_path)
