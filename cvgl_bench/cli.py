@@ -692,11 +692,13 @@ def _grid_status(outcome: Any) -> dict[str, Any]:
 def check_plugin(ctx: click.Context, method: str, quick: bool, device: str, as_json: bool) -> None:
     """Conformance checks for METHOD: recipes, shapes, normalisation, batch independence, backward,
     determinism, checkpoints, learning (on a tiny synthetic split generated on first use)."""
+    h = host()
+    h.methods.get(method)  # a mistyped name is refused before torch is imported
     from .conformance import run_checks
     from .distributed import resolve_device
     from .errors import UserError
 
-    results_ = run_checks(method, host(), quick=quick, device=resolve_device(device), debug=debug_enabled(ctx))
+    results_ = run_checks(method, h, quick=quick, device=resolve_device(device), debug=debug_enabled(ctx))
     if as_json:
         echo_json([r.__dict__ for r in results_])
     else:
