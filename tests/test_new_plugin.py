@@ -99,6 +99,21 @@ def test_an_empty_target_folder_is_used_and_the_default_folder_is_named_after_th
     assert "pip install -e" in result.output
 
 
+@pytest.mark.parametrize("folder, shown", [("my plugin", "'my plugin'"), ("-dash", "./-dash"), ("plain", "plain")])
+def test_the_next_command_can_be_pasted_into_a_shell_as_it_is(host, tmp_path, monkeypatch, folder, shown):
+    """A folder with a space split the printed pip command in two, and one starting with '-'
+    read as an option (outside fuzzing)."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    result = _new_plugin("pasted", "--dir", folder)
+    assert result.exit_code == 0, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert line == f"next: pip install -e {shown} && cvgl-bench check-plugin pasted"
+    words = shlex.split(line.removeprefix("next: "))
+    assert (tmp_path / words[3]).resolve() == (tmp_path / folder).resolve() and (tmp_path / folder / "setup.cfg").is_file()
+
+
 def test_the_written_files_are_valid_python_toml_and_setup_cfg(tmp_path):
     folder, files = create_plugin("my_method", tmp_path / "pkg")
     assert sorted(str(p.relative_to(folder)) for p in files) == sorted(render("my_method"))

@@ -5,6 +5,8 @@ Writes a method plugin package ready for ``pip install -e DIR`` (see :mod:`cvgl_
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
 from ..hookspecs import hookimpl
@@ -28,4 +30,5 @@ def new_plugin(name: str, target: str | None) -> None:
     folder, files = create_plugin(name, target, command_host())
     for path in files:
         click.echo(f"wrote {path}")
-    click.echo(f"next: pip install -e {folder} && cvgl-bench check-plugin {name}")
+    where = str(folder) if folder.is_absolute() or not str(folder).startswith("-") else f"./{folder}"
+    click.echo(f"next: pip install -e {shlex.quote(where)} && cvgl-bench check-plugin {name}")  # pasteable as is
