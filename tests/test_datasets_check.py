@@ -191,6 +191,9 @@ def test_a_synthetic_dataset_is_checked_where_it_was_generated_and_a_data_root_i
     other = run("synth_cvusa", "--json", "--data-root", str(tmp_path / "elsewhere"))
     assert other.exit_code == 0 and json.loads(other.stdout)["root"] == report["root"]
     assert "--data-root " + str(tmp_path / "elsewhere") + " is not read: synthetic splits" in other.stderr
+    ids = CliRunner().invoke(cli, ["data", "ids", "synth_cvusa_test", "--data-root", str(tmp_path / "elsewhere")])
+    assert ids.exit_code == 0 and ids.stdout.split() and "Error" not in ids.stdout
+    assert "--data-root " + str(tmp_path / "elsewhere") + " is not read: synthetic splits" in ids.stderr
 
 
 def altitude_300_elsewhere():
