@@ -27,9 +27,13 @@ from typing import IO, Any
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success it is fsynced and renamed over ``path``.
 
-    On any exception the temporary file is removed and ``path`` is left as it was.
+    On any exception the temporary file is removed and ``path`` is left as it was. A ``path``
+    that is a device, FIFO or socket raises :class:`OSError` before anything is written
+    (:func:`refuse_special_file`): the rename would replace it, and run as root,
+    ``synth --preview /dev/null`` replaced the device.
     """
     path = Path(path)
+    refuse_special_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = mkstemp_beside(path)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a result file is as readable as any other
@@ -46,6 +50,15 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
         if isinstance(exc, OSError) and exc.filename is None:  # a failed write names no file: name ours
             raise _write_error(path, exc) from exc
         raise
+
+
+def refuse_special_file(path: str | os.PathLike) -> None:
+    """Raise :class:`OSError` naming ``path`` when it is a device, FIFO or socket (or a link to
+    one), which an atomic write would replace; a command calls it before long work, too."""
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a folder fails at the rename, named
+            raise OSError(errno.EINVAL, "is a device, FIFO or socket, not a regular file", str(path))
 
 
 def _write_error(path: Path, exc: OSError) -> OSError:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -446,6 +448,40 @@ def test_a_fifo_where_a_file_is_expected_is_refused_without_waiting_for_a_writer
     fifo = _fifo(tmp_path, "input.yaml")
     args = tuple(a.format(fifo=fifo, tmp=tmp_path) for a in args)
     assert_one_line_error(cli(tmp_path, *args, timeout=60), needle)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("through_a_link", [False, True])
+def test_a_fifo_or_device_named_as_an_output_file_is_refused_and_never_replaced(tmp_path, monkeypatch, make_host,
+                                                                              through_a_link):
+    """An atomic write renames its temporary file over the target: run as root, ``synth --preview
+    /dev/null`` replaced the device with a JPEG (outside fuzzing). It is refused before the
+    rendering, and the FIFO, or the link to it, is left as it was."""
+    fifo = _fifo(tmp_path, "sheet.jpg")
+    target = fifo
+    if through_a_link:
+        target = tmp_path / "link.jpg"
+        target.symlink_to(fifo)
+    started = time.monotonic()
+    proc = (in_process(tmp_path, monkeypatch, make_host, "synth", "--preview", str(target)) if through_a_link
+            else cli(tmp_path, "synth", "--preview", str(target), timeout=60))
+    assert_one_line_error(proc, str(target), "is a device, FIFO or socket, not a regular file")
+    assert time.monotonic() - started < 30 and not (tmp_path / "cache").exists()
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and (not through_a_link or target.is_symlink())
+
+
+def test_an_atomic_write_never_replaces_a_device(tmp_path):
+    from cvgl_bench.fsutil import atomic_open
+
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers
+    except (PermissionError, AttributeError, OSError):
+        pytest.skip("making a device node needs root")
+    with pytest.raises(OSError, match="not a regular file") as caught, atomic_open(device) as handle:
+        handle.write("x")
+    assert caught.value.filename == str(device) and stat.S_ISCHR(os.lstat(device).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["null"]  # no temporary file left
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")

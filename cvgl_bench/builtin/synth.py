@@ -155,6 +155,9 @@ def cvgl_bench_register_commands(cli):
             raise ConfigError("give --layout and --out to generate a dataset, or --preview OUT.png for a contact sheet")
         if preview is not None:
             from ..data.synth.preview import write_contact_sheet
+            from ..fsutil import refuse_special_file
+
+            refuse_special_file(preview)  # before seconds of rendering
 
             path = write_contact_sheet(preview, seed=seed)
             if not as_json:
