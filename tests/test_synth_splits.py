@@ -171,6 +171,8 @@ def test_generation_does_not_depend_on_the_worker_count(layout, tmp_path):
     (["--layout", "cvusa", "--out", "X", "--size", "huge"], "--size must be"),
     (["--layout", "cvusa", "--out", "X", "--ground-size", "64x"], "--ground-size takes HxW"),
     (["--layout", "cvusa", "--out", "X", "--satellite-size", "64x128"], "square"),
+    (["--layout", "cvusa", "--out", "X", "--satellite-size", "99999999999999999999999"], "8 to 4096 pixels"),
+    (["--layout", "cvusa", "--out", "X", "--size", "99999999999999999999999"], "8 to 1,000,000 training pairs"),
 ])
 def test_cli_errors_are_one_line(host, tmp_path, monkeypatch, args, message):
     from cvgl_bench.cli import cli
@@ -179,6 +181,31 @@ def test_cli_errors_are_one_line(host, tmp_path, monkeypatch, args, message):
     result = CliRunner().invoke(cli, ["synth", *args])
     assert result.exit_code == 2
     assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, notes", [
+    (["--layout", "cvusa", "--drone-size", "64", "--vigor-layout", "sample4geo"],
+     ["--drone-size is not read for the cvusa layout, which has no drone images",
+      "--vigor-layout is not read for the cvusa layout"]),
+    (["--layout", "university1652", "--ground-size", "64x256", "--orientation", "unknown"],
+     ["--ground-size is not read for the university1652 layout", "--orientation is not read for the university1652"]),
+    (["--preview", "sheet.png", "--size", "medium", "--style", "downtown"],
+     ["--size is not read by --preview alone", "--style is not read by --preview alone"]),
+])
+def test_an_option_the_layout_or_the_preview_does_not_read_is_named(host, tmp_path, monkeypatch, args, notes):
+    """They were ignored without a word (outside fuzzing)."""
+    from cvgl_bench.cli import cli
+    from cvgl_bench.data.synth import generate, preview
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(generate, "generate", lambda *a, **k: {"path": "X", "counts": {}, "seconds": 0, "worlds": 0})
+    monkeypatch.setattr(preview, "write_contact_sheet", lambda path, seed: path)
+    if "--layout" in args:
+        args = [*args, "--out", "X"]
+    result = CliRunner().invoke(cli, ["synth", *args])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if "is not read" in line]
+    assert len(lines) == len(notes) and all(note in line for note, line in zip(notes, lines)), result.stderr
 
 
 def test_cli_refuses_a_full_folder(host, tmp_path):

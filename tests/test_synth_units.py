@@ -41,9 +41,12 @@ def test_sizes_and_config_errors():
     assert make_config("cvusa", "4000").counts == {"train": 4000, "test": 1000}  # small's ratio
     assert make_config("cvact", "8000").counts == {"train": 8000, "val": 2000, "test": 2000}
     assert make_config("university1652", "1000").counts["views"] == 16
-    for bad in ("huge", "3", "-5"):
+    assert parse_size("1000000") == ("1000000", 500.0)
+    for bad in ("huge", "3", "-5", "1000001", "99999999999999999999999"):  # the last was numpy's traceback
         with pytest.raises(ConfigError):
             parse_size(bad)
+    with pytest.raises(ConfigError, match="at most 4096 pixels"):
+        make_config("cvusa", ground_px=(64, 4097))
     with pytest.raises(ConfigError, match="layout"):
         make_config("kitti")
     with pytest.raises(ConfigError, match="square"):

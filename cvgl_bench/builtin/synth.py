@@ -109,10 +109,13 @@ def _pair(text: str | None, option: str) -> tuple[int, int] | None:
 
     import re
 
+    from ..data.synth.config import MAX_SIDE_PX
+
     m = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?", text)
     values = (int(m.group(1)), int(m.group(2) or m.group(1))) if m else ()
-    if len(values) != 2 or min(values) < 8:
-        raise ConfigError(f"{option} takes HxW (for example 64x256) or one number for a square, not {text!r}")
+    if len(values) != 2 or min(values) < 8 or max(values) > MAX_SIDE_PX:
+        raise ConfigError(f"{option} takes HxW (for example 64x256) or one number for a square, each side 8 to "
+                          f"{MAX_SIDE_PX} pixels, not {text!r}")
     return values  # type: ignore[return-value]
 
 
@@ -147,12 +150,27 @@ def cvgl_bench_register_commands(cli):
     def synth(layout, out, size, seed, style, orientation, satellite_size, ground_size, drone_size, real_size,
               vigor_layout, workers, preview, quiet, as_json):
         """Generate the synthetic cross-view world in a real dataset's layout, or a preview sheet."""
+        from ..console import note_unused_options
+        from ..data.synth.config import IMAGE_SIZES
         from ..errors import ConfigError
 
         if (layout is None) != (out is None):
             raise ConfigError("--layout and --out go together")
         if preview is None and layout is None:
             raise ConfigError("give --layout and --out to generate a dataset, or --preview OUT.png for a contact sheet")
+        generation = ("size", "style", "orientation", "satellite_size", "ground_size", "drone_size", "real_size",
+                      "vigor_layout", "workers")
+        if layout is None:
+            unused = dict.fromkeys(generation, "by --preview alone, whose sheet only --seed changes; add --layout "
+                                               "and --out to generate a dataset")
+        else:
+            views = IMAGE_SIZES["default"][layout]
+            unused = {name: f"for the {layout} layout, which has no {view} images" for name, view in
+                      (("drone_size", "drone"), ("ground_size", "ground"), ("orientation", "ground"))
+                      if view not in views}
+            if layout != "vigor":
+                unused["vigor_layout"] = f"for the {layout} layout (VIGOR's folders only)"
+        note_unused_options(click.get_current_context(), unused)
         if preview is not None:
             from ..data.synth.preview import write_contact_sheet
             from ..fsutil import refuse_special_file

@@ -9,6 +9,10 @@ from ...errors import ConfigError
 
 LAYOUTS = ("cvusa", "cvact", "vigor", "university1652")
 SIZES = ("tiny", "small", "medium", "full")
+#: Bounds of ``--size N`` and of an image side: ten times the largest real dataset's training
+#: pairs, and twice its widest panorama (VIGOR's 2048), so a typo is refused, not an allocation.
+MAX_PAIRS = 1_000_000
+MAX_SIDE_PX = 4096
 
 #: Pairs per preset and layout. ``small`` is the default: at least 2,000 training pairs and
 #: 1,000 test pairs per layout. ``full`` is the real datasets' size (hours of CPU).
@@ -83,8 +87,8 @@ def parse_size(size: str | int) -> tuple[str, float]:
     except ValueError:
         raise ConfigError(f"--size must be tiny, small, medium, full or a number of training pairs, not {size!r}") \
             from None
-    if n < 8:
-        raise ConfigError(f"--size {n}: ask for at least 8 training pairs")
+    if not 8 <= n <= MAX_PAIRS:
+        raise ConfigError(f"--size {n}: ask for 8 to {MAX_PAIRS:,} training pairs (full: the real datasets' counts)")
     return str(n), n / 2000.0
 
 
@@ -134,6 +138,8 @@ def make_config(layout: str, size: str | int = "small", seed: int = 0, style: st
             raise ConfigError(f"{name.split('_')[0]} images are square; got {h}x{w}")
     if min(cfg.satellite_px + cfg.ground_px + cfg.drone_px) < 16:
         raise ConfigError("images must be at least 16 pixels on each side")
+    if max(cfg.satellite_px + cfg.ground_px + cfg.drone_px) > MAX_SIDE_PX:
+        raise ConfigError(f"images must be at most {MAX_SIDE_PX} pixels on each side")
     return cfg
 
 
