@@ -327,7 +327,9 @@ def test_record_writes_an_external_row_with_its_ranks(tiny, tmp_path):
 
 @pytest.mark.parametrize("args,needle", [(["--record"], "--record needs --method"),
                                          (["--record", "--method", "My Net"], "lower-case"),
-                                         (["--method", "mynet"], "add --record"),
+                                         (["--method", "mynet"], "--method describes a record; add --record"),
+                                         (["--method", "", "--note", ""], "--method, --note describe a record"),
+                                         (["--results", "elsewhere"], "--results describes a record; add --record"),
                                          (["--record", "--method", "m", "--train-on", "tiny_test"],
                                           "not a training split")])
 def test_record_options_are_checked_first(tiny, args, needle):

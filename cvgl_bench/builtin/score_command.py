@@ -117,8 +117,14 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
     spec = h.splits.get(split_name)  # an unknown split fails before the file is read
     if write_record:
         _check_record_options(method_name, train_on, spec, h)
-    elif method_name or note or train_on:
-        raise ConfigError("--method, --note and --train-on describe a record; add --record to write one")
+    else:
+        ctx = click.get_current_context()
+        given = [option for name, option in (("method_name", "--method"), ("note", "--note"), ("train_on", "--train-on"),
+                                             ("results_dir", "--results"))
+                 if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+        if given:  # an empty value was given too
+            raise ConfigError(f"{', '.join(given)} describe{'s' if len(given) == 1 else ''} a record; add --record "
+                              "to write one")
     from ..distributed import resolve_device  # torch: not imported before the names are checked
 
     device = resolve_device(device)
