@@ -762,9 +762,11 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
         raise ConfigError("--figure-format writes figures: use it with --out DIR, without --no-plots, "
                           "--published-only or --paper-table")
     note_unused_options(click.get_current_context(), _unused_leaderboard_options(
-        out_dir, no_plots, no_significance, published_only, paper_table or bool(table_keys)))
+        out_dir, no_plots, no_significance, published_only, paper_table or bool(table_keys), no_examples))
 
-    path = published_file or lb.default_path()
+    if published_file is not None and not published_file.strip():
+        raise ConfigError("--published takes a YAML file of published numbers, not an empty name")
+    path = lb.default_path() if published_file is None else published_file
     published = lb.Published.load(path) if path else lb.Published.empty()
     if published_only:
         _write_published(published, out_dir, fmt)
@@ -788,7 +790,7 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
 
 
 def _unused_leaderboard_options(out_dir: str | None, no_plots: bool, no_significance: bool, published_only: bool,
-                                paper_table: bool) -> dict[str, str]:
+                                paper_table: bool, no_examples: bool = False) -> dict[str, str]:
     """The leaderboard options this mode does not read, each with why (:func:`note_unused_options`)."""
     figures = ("runs_dir", "no_plots", "no_examples")  # --data-root also serves metrics that need the split
     if published_only:
@@ -803,6 +805,8 @@ def _unused_leaderboard_options(out_dir: str | None, no_plots: bool, no_signific
         unused.update(dict.fromkeys(figures, "without --out DIR (figures are written only there)"))
     elif no_plots:
         unused.update(dict.fromkeys(("runs_dir", "no_examples"), "with --no-plots"))
+    elif no_examples:
+        unused["runs_dir"] = "with --no-examples (it drops the map figures, which need the checkpoints)"
     return unused
 
 

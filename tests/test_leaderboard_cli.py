@@ -88,6 +88,19 @@ def test_an_option_this_mode_does_not_read_is_named_not_silently_dropped(results
     assert "is not read" not in run("leaderboard", "--results", str(results_dir)).stderr
 
 
+def test_runs_with_no_examples_is_named_and_an_empty_published_name_is_refused(results_dir, tmp_path):
+    """--no-examples drops the map figures, the only reader of --runs, and --published '' showed
+    no published numbers without a word (outside fuzzing)."""
+    out = tmp_path / "board"
+    result = run("leaderboard", "--results", str(results_dir), "--out", str(out), "--no-examples", "--runs", "x")
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.stderr.splitlines() if "is not read" in line] == [
+        "[cvgl-bench] note: --runs is not read with --no-examples (it drops the map figures, which need the "
+        "checkpoints)"]
+    empty = run("leaderboard", "--results", str(results_dir), "--published", "")
+    assert empty.exit_code == 2 and "--published takes a YAML file" in empty.output
+
+
 def test_csv_to_stdout_and_suite_filter(results_dir, tmp_path):
     suite = tmp_path / "suite.yaml"
     suite.write_text("methods: [safa]\nsplits: [cvusa_test]\n")
