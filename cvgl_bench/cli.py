@@ -20,6 +20,7 @@ from .console import (check_resamples, debug_enabled, echo_json, echo_table, not
                       note_unused_options, warn_failures)
 from .errors import (ConfigError, PluginError, Terminated, UserError, interruption_of, path_advice,
                      raise_on_sigterm)
+from .train.context import MAX_LOADER_WORKERS, MAX_THREADS
 
 
 class OneLineUsageError(click.UsageError):
@@ -414,9 +415,9 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
 @click.option("--on-corrupt", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
               help="A corrupt image ends the run, or is skipped: an evaluation image is counted in the record, "
                    "a training image leaves out its pairs (counted in the checkpoint's train.json).")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@click.option("--threads", type=click.IntRange(min=1, max=MAX_THREADS), default=None,
               help="Torch CPU threads (default: the profile's threads hparam, else torch's choice).")
-@click.option("--loader-workers", type=click.IntRange(min=0), default=None, metavar="N",
+@click.option("--loader-workers", type=click.IntRange(min=0, max=MAX_LOADER_WORKERS), default=None, metavar="N",
               help=LOADER_WORKERS_HELP)
 @click.option("--resume/--restart", default=True, show_default=True,
               help="Continue an interrupted training from its last epoch checkpoint and reuse a trained "
@@ -582,8 +583,8 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 @click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
               help="Checkpoints, training state and run logs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads per cell (default: the profile's threads hparam, else torch's choice).")
-@click.option("--loader-workers", type=click.IntRange(min=0), default=None, metavar="N", help=LOADER_WORKERS_HELP)
+@click.option("--threads", type=click.IntRange(min=1, max=MAX_THREADS), default=None, help="Torch CPU threads per cell (default: the profile's threads hparam, else torch's choice).")
+@click.option("--loader-workers", type=click.IntRange(min=0, max=MAX_LOADER_WORKERS), default=None, metavar="N", help=LOADER_WORKERS_HELP)
 @click.option("--on-corrupt", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
               help="A corrupt image fails its cell, or is skipped and counted, as with 'run'.")
 @click.option("--resume/--restart", default=True, show_default=True,

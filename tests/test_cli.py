@@ -191,7 +191,7 @@ def test_usage_errors_are_one_line_but_a_bare_group_still_shows_its_help(make_ho
     make_host()
     bad = CliRunner().invoke(cli, ["run", "--threads", "0", "-m", "x", "-d", "y"])
     assert bad.exit_code == 2
-    assert bad.output == ("Error: Invalid value for '--threads': 0 is not in the range x>=1. "
+    assert bad.output == ("Error: Invalid value for '--threads': 0 is not in the range 1<=x<=1024. "
                           "(see 'cli run --help')\n")  # CliRunner names the program 'cli'
     for args in ([], ["data"]):
         bare = CliRunner().invoke(cli, args)

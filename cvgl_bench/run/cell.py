@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..evaluate.bootstrap import RESAMPLES
+from ..train.context import MAX_THREADS
 from .overrides import normalise, variant_label
 
 OVERWRITE = ("only-missing", "always", "never")
@@ -121,8 +122,9 @@ def environment_threads() -> int | None:
     value = os.environ.get("CVGL_BENCH_THREADS", "").strip()
     if not value:
         return None
-    if not value.isdigit() or int(value) < 1:
-        raise ConfigError(f"CVGL_BENCH_THREADS must be a positive integer, not {value!r}; unset it for torch's choice")
+    if not value.isdigit() or not 1 <= int(value) <= MAX_THREADS:
+        raise ConfigError(f"CVGL_BENCH_THREADS must be an integer from 1 to {MAX_THREADS}, not {value!r}; unset it "
+                          "for torch's choice")
     return int(value)
 
 

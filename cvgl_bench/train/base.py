@@ -45,7 +45,7 @@ from ..data.structures import TrainData, fingerprint_of
 from ..errors import ConfigError, DataError, PluginError, UnknownNameError, UserError
 from ..method import CVGLModel, Method, check_hparams, plain_json_problem
 from .augment import AugmentConfig, PairAugment
-from .context import RunContext
+from .context import MAX_LOADER_WORKERS, MAX_THREADS, RunContext
 from .encoders import TwoViewEncoder, create_backbone
 from .losses import InfoNCE
 from .pairs import TrainPairs, to_float_chw
@@ -182,6 +182,9 @@ _NUMBER_RULES: tuple[tuple[str, float, bool, bool, bool], ...] = (
     ("backbone_stages", 1, False, True, True), ("frozen_stages", 0, False, True, False),
 )
 
+#: The machine settings' upper bounds (a typo, not thousands of processes or threads).
+_NUMBER_MAXIMA = {"workers": MAX_LOADER_WORKERS, "threads": MAX_THREADS}
+
 
 def _check_numbers(hp: Mapping[str, Any]) -> None:
     """Refuse a training number a recipe or ``--set`` made impossible (negative epochs, an
@@ -192,8 +195,10 @@ def _check_numbers(hp: Mapping[str, Any]) -> None:
         value = hp[key]
         kind = "an integer" if integer else "a finite number"
         ok = (isinstance(value, int) if integer else isinstance(value, (int, float))) and not isinstance(value, bool)
-        if not ok or not math.isfinite(value) or value < low or (open_low and value == low):
-            bound = f"{'above' if open_low else 'at least'} {low:g}"
+        high = _NUMBER_MAXIMA.get(key)
+        if not ok or not math.isfinite(value) or value < low or (open_low and value == low) or (
+                high is not None and value > high):
+            bound = f"from {low:g} to {high}" if high is not None else f"{'above' if open_low else 'at least'} {low:g}"
             raise ConfigError(f"{key} must be {kind} {bound}, not {value!r}")
     if "label_smoothing" in hp and not hp["label_smoothing"] < 1:
         raise ConfigError(f"label_smoothing must be below 1, not {hp['label_smoothing']!r}")

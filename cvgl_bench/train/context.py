@@ -5,6 +5,14 @@ from __future__ import annotations
 __all__ = ["RunContext"]
 """The toolkit API this module offers to method plugins (tests/test_toolkit_api.py); other names are internal."""
 
+MAX_THREADS = 1024
+"""The most CPU threads a run takes (``--threads``, ``CVGL_BENCH_THREADS``, a recipe's ``threads``):
+past any machine's cores, so a larger number is a typo; torch cannot even hold one past 2**31."""
+MAX_LOADER_WORKERS = 64
+"""The most data-loader worker processes (``--loader-workers``, a recipe's ``workers``): each holds
+its own copy of the dataset's Python objects, and a typo of thousands ended in the out-of-memory
+killer, not in a line."""
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
