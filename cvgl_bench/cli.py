@@ -20,6 +20,7 @@ from .console import (check_resamples, debug_enabled, echo_json, echo_table, not
                       note_unused_options, warn_failures)
 from .errors import (ConfigError, PluginError, Terminated, UserError, interruption_of, path_advice,
                      raise_on_sigterm)
+from .run.cell import MAX_GPUS_PER_CELL
 from .train.context import MAX_LOADER_WORKERS, MAX_THREADS
 
 
@@ -445,6 +446,8 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     note_unread_data_root(h, data_root, [*datasets_, train_on])
     if profile == "auto":
         profile = _auto_profile(h, datasets_)
+    if checkpoint is not None and not checkpoint.strip():
+        raise ConfigError("--checkpoint takes a model file (a .pth or a run's model.pt), not an empty name")
     if checkpoint is not None and not resume:
         raise ConfigError("--restart retrains and --checkpoint scores a trained model without training; pass one")
     if checkpoint is not None and loader_workers is not None:
@@ -560,7 +563,7 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 @click.option("--seeds", "--seed", "seeds", multiple=True, callback=_seed_list,
               help="Seeds replacing each suite's seeds: --seeds 0,1,2 or --seed 0 --seed 1 (its seeds_for extras "
                    "still run).")
-@click.option("--gpus-per-cell", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--gpus-per-cell", type=click.IntRange(min=0, max=MAX_GPUS_PER_CELL), default=0, show_default=True,
               help="GPUs per cell; more than 1 launches each cell through torchrun (DDP).")
 @click.option("--slurm-partition", default=None, help="Slurm partition (slurm executor).")
 @click.option("--slurm-cluster", default=None, help="submitit cluster: slurm (default), local or debug.")
@@ -616,9 +619,11 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
     slurm = {"cluster": slurm_cluster, "timeout_min": timeout_min, "wait": wait,
              **_slurm_parameters(slurm_partition, slurm_account, slurm_qos, slurm_cpus_per_task, slurm_mem_gb,
                                  slurm_constraint, slurm_params)}
-    if executor != "slurm" and (len(slurm) > 3 or not wait):
-        raise ConfigError("the slurm options (--slurm-partition, --slurm-qos and the others) and --no-wait apply "
-                          "to --executor slurm only")
+    given = click.get_current_context().get_parameter_source
+    cluster_only = any(given(name) is click.core.ParameterSource.COMMANDLINE for name in ("slurm_cluster", "timeout_min"))
+    if executor != "slurm" and (len(slurm) > 3 or not wait or cluster_only):
+        raise ConfigError("the slurm options (--slurm-partition, --slurm-cluster, --timeout-min and the others) and "
+                          "--no-wait apply to --executor slurm only")
     # JSON spells "no variant" as records do (""); the table shows "-"
     rows = [{"cell": n, "method": c.method, "variant": variant_label(c.overrides), "train": c.train_split,
              "eval": ", ".join(c.eval_splits), "profile": c.profile, "seed": c.seed} for n, c in enumerate(cells, 1)]

@@ -265,6 +265,7 @@ def in_process(tmp_path: Path, monkeypatch, make_host, *args: str,
     (("--loader-workers", "99999999999999999999"), {}, "'--loader-workers': 99999999999999999999 is not in the range"),
     (("--set", "workers=100000"), {}, "workers must be an integer from 0 to 64, not 100000"),
     (("--set", "threads=2000", "--dry-run"), {}, "threads must be an integer from 1 to 1024, not 2000"),
+    (("--checkpoint", ""), {}, "--checkpoint takes a model file (a .pth or a run's model.pt), not an empty name"),
     (("--loader-workers", "0", "--checkpoint", "model.pt"), {}, "--loader-workers sets how training loads its data, "
      "and --checkpoint scores a trained model without training; drop --loader-workers"),
     ((), {"CVGL_BENCH_THREADS": "two"}, "CVGL_BENCH_THREADS must be an integer from 1 to 1024, not 'two'"),
@@ -305,6 +306,29 @@ def test_run_refuses_impossible_numbers_before_loading_data(tmp_path, monkeypatc
                                          (("--gpus-per-cell", "-1"), "'--gpus-per-cell'")])
 def test_grid_refuses_impossible_counts_even_in_a_dry_run(tmp_path, args, needle):
     assert_one_line_error(cli(tmp_path, "grid", "--dry-run", *args), needle)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("--gpus-per-cell", "99999999999999999999", "--dry-run"), "'--gpus-per-cell': 99999999999999999999 is not in the "
+                                                              "range 0<=x<=64"),
+    (("--gpus-per-cell", "3", "--device", "cpu"), "--gpus-per-cell 3: no GPU is visible, so each cell would train in "
+                                                  "3 CPU processes, and this machine has 2 CPUs; pass at most 2"),
+    (("--slurm-cluster", "local"), "the slurm options (--slurm-partition, --slurm-cluster, --timeout-min"),
+    (("--timeout-min", "5"), "apply to --executor slurm only"),
+])
+def test_grid_refuses_what_would_fork_without_bound_or_be_ignored(tmp_path, monkeypatch, make_host, args, needle):
+    """Outside fuzzing: --gpus-per-cell 99999999999999999999 on a machine without a GPU started
+    torchrun with that many processes; --slurm-cluster and --timeout-min without --executor
+    slurm were ignored without a word."""
+    import cvgl_bench.run.grid as grid_module
+
+    monkeypatch.setattr(grid_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(SUITE_HEAD)
+    proc = in_process(tmp_path, monkeypatch, make_host, "grid", str(suite), *args, "--results", str(tmp_path / "r"),
+                      "--runs", str(tmp_path / "u"))
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "r").exists()
 
 
 def test_a_suite_seed_out_of_range_is_one_line(tmp_path, monkeypatch, make_host):

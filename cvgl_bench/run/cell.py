@@ -26,6 +26,10 @@ OVERWRITE = ("only-missing", "always", "never")
 ``always``: recompute and overwrite every record; ``never``: keep every existing record as it is."""
 
 
+MAX_GPUS_PER_CELL = 64
+"""The most processes one grid cell trains in (``grid --gpus-per-cell``): no node holds more GPUs;
+a typo of more started that many torchrun processes on a machine without one."""
+
 MAX_SEED = 2**32 - 1
 """Seeds are 0 .. 2**32 - 1: every generator a run seeds (Python, numpy, torch) takes them."""
 

@@ -229,6 +229,11 @@ def _run_workers(cells: Sequence[Cell], options: RunOptions, jobs: int, gpus_per
         free.put(gpus[start:start + per_cell])
     if gpus and free.empty():
         raise ConfigError(f"--gpus-per-cell {gpus_per_cell} needs that many GPUs; {len(gpus)} visible")
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if not gpus and gpus_per_cell > cpus:
+        raise ConfigError(f"--gpus-per-cell {gpus_per_cell}: no GPU is visible, so each cell would train in "
+                          f"{gpus_per_cell} CPU processes, and this machine has {cpus} CPUs; pass at most {cpus}, "
+                          "or run where the GPUs are")
 
     running: set[subprocess.Popen] = set()
     stopping = threading.Event()
