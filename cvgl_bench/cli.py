@@ -783,6 +783,9 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
                      data_root=data_root)
     for line in board.warnings:
         click.echo(f"warning: {line}", err=True)
+    shown = {table.eval_split for table in board.tables}
+    if all(name in h.splits for name in shown):  # a split of an uninstalled plugin: cannot tell
+        note_unread_data_root(h, data_root, shown)
     if paper_table or table_keys:
         _write_paper_table(board, fmt, table_keys, out_dir, paper_table)
         return

@@ -101,6 +101,23 @@ def test_runs_with_no_examples_is_named_and_an_empty_published_name_is_refused(r
     assert empty.exit_code == 2 and "--published takes a YAML file" in empty.output
 
 
+def test_a_data_root_that_a_synthetic_board_does_not_read_is_named(host, tmp_path):
+    """Every record on the board is of a synthetic split, whose images live in the cache: the
+    option was ignored without a word (outside fuzzing)."""
+    import shutil
+
+    committed = Path(__file__).resolve().parents[1] / "leaderboards" / "synth" / "results" / "safa" / "cpu"
+    results = tmp_path / "results" / "safa" / "cpu"
+    results.mkdir(parents=True)
+    for name in ("synth_cvact_train__synth_cvact_test__seed0.json", "synth_cvact_train__synth_cvact_test__seed0.ranks.npz"):
+        shutil.copy(committed / name, results / name)
+    done = run("leaderboard", "--results", str(tmp_path / "results"), "--data-root", str(tmp_path / "real"),
+               "--no-significance")
+    assert done.exit_code == 0, done.output
+    assert f"--data-root {tmp_path / 'real'} is not read: synthetic splits" in done.stderr
+    assert "is not read" not in run("leaderboard", "--results", str(tmp_path / "results"), "--no-significance").stderr
+
+
 def test_csv_to_stdout_and_suite_filter(results_dir, tmp_path):
     suite = tmp_path / "suite.yaml"
     suite.write_text("methods: [safa]\nsplits: [cvusa_test]\n")
