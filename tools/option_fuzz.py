@@ -1,7 +1,7 @@
 """Hostile values for every option of every command: the audit that found the bugs fixed at 046f80f..2b01f93.
 
     python tools/option_fuzz.py                     # every command, every option, every value (about 40 min)
-    python tools/option_fuzz.py run grid --few      # two commands, 13 values per option
+    python tools/option_fuzz.py run grid --few      # two commands, the values of FEW (10 names, 6 numbers)
     python tools/option_fuzz.py synth --option --size --seconds 20
 
 Each option of each command (found by walking the click tree: a new option is fuzzed without
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("commands", nargs="*", help="commands to fuzz (default: every one with a base command)")
     parser.add_argument("--option", action="append", default=[], help="only this option (repeatable)")
-    parser.add_argument("--few", action="store_true", help=f"{len(FEW)} values per option instead of all")
+    parser.add_argument("--few", action="store_true", help="only the values in FEW (10 per name, 6 per number)")
     parser.add_argument("--seconds", type=int, default=12, help="alarm per invocation (default 12)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args(argv)
