@@ -1,4 +1,5 @@
-"""Hostile values for every option of every command: the audit that found the bugs fixed at 046f80f..2b01f93.
+"""Hostile values for every option of every command: the audit that found a device replaced by an atomic write,
+unbounded worker processes and threads, numpy tracebacks and options ignored without a word.
 
     python tools/option_fuzz.py                     # every command, every option, every value (about 40 min)
     python tools/option_fuzz.py run grid --few      # two commands, the values of FEW (10 names, 6 numbers)
