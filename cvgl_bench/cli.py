@@ -16,7 +16,7 @@ import click
 
 from . import __version__
 from .console import command_host as host
-from .console import (check_resamples, debug_enabled, echo_json, echo_table, note_unread_data_root,
+from .console import (PathName, check_resamples, debug_enabled, echo_json, echo_table, note_unread_data_root,
                       note_unused_options, warn_failures)
 from .errors import (ConfigError, PluginError, Terminated, UserError, interruption_of, path_advice,
                      raise_on_sigterm)
@@ -400,16 +400,16 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
               help="paper (published recipe) or cpu (laptop recipe); auto = cpu for synthetic splits, else paper.")
 @click.option("--seed", "--seeds", "seeds", multiple=True, default=("0",), show_default=True, callback=_seed_list,
               help="Seeds: repeat (--seed 0 --seed 1) or list them (--seeds 0,1,2).")
-@click.option("--data-root", default=None, help="Folder holding CVUSA/, CVACT/, VIGOR/, University-1652/.")
+@click.option("--data-root", default=None, type=PathName(), metavar="DIR", help="Folder holding CVUSA/, CVACT/, VIGOR/, University-1652/.")
 @click.option("--overwrite", type=click.Choice(["only-missing", "always", "never"]), default="only-missing",
               show_default=True, help="What to do with records that exist already.")
 @click.option("--protocol", "protocol_items", multiple=True, help="Protocol option KEY=VALUE (repeatable).")
 @click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE",
               help="Override a hparam of the method's recipe (repeatable; VALUE is YAML, dotted KEY for nested "
                    "ones): an ablation, e.g. --set ncm=off. Records are named after it.")
-@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False),
+@click.option("--results", "results_dir", default="results", show_default=True, type=PathName(file_okay=False),
               help="Folder of the result records.")
-@click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+@click.option("--runs", "runs_dir", default="runs", show_default=True, type=PathName(file_okay=False),
               help="Checkpoints, training state and run logs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available).")
 @click.option("--backend", default="torch", show_default=True, help="Exact search backend (see 'cvgl-bench backends').")
@@ -423,7 +423,7 @@ def _auto_profile(h: Any, splits: tuple[str, ...]) -> str:
 @click.option("--resume/--restart", default=True, show_default=True,
               help="Continue an interrupted training from its last epoch checkpoint and reuse a trained "
                    "model, or train from scratch and rewrite the cell's records (unless --overwrite never).")
-@click.option("--checkpoint", "checkpoint", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+@click.option("--checkpoint", "checkpoint", default=None, type=PathName(dir_okay=False), metavar="FILE",
               help="Score this trained model instead of training: a released checkpoint in the method's official "
                    "layout (e.g. Sample4Geo's .pth) or a cvgl-bench model.pt. No training data is read; the "
                    "records are the variant checkpoint=<first 8 hex digits of its SHA-256>.")
@@ -446,8 +446,6 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     note_unread_data_root(h, data_root, [*datasets_, train_on])
     if profile == "auto":
         profile = _auto_profile(h, datasets_)
-    if checkpoint is not None and not checkpoint.strip():
-        raise ConfigError("--checkpoint takes a model file (a .pth or a run's model.pt), not an empty name")
     if checkpoint is not None and not resume:
         raise ConfigError("--restart retrains and --checkpoint scores a trained model without training; pass one")
     if checkpoint is not None and loader_workers is not None:
@@ -556,7 +554,7 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 
 
 @cli.command()
-@click.argument("suites", nargs=-1, metavar="[SUITE|NAME]...")
+@click.argument("suites", nargs=-1, metavar="[SUITE|NAME]...", type=PathName())
 @click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
               help="local: cells in this machine's processes (--jobs at once); slurm: a submitit job array.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Cells run at once (local executor).")
@@ -578,12 +576,12 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="slurm executor: wait for the jobs, or submit and return (rerun the grid later to collect).")
 @click.option("--dry-run", is_flag=True, help="List the cells and stop.")
-@click.option("--data-root", default=None, help="Folder holding CVUSA/, CVACT/, VIGOR/, University-1652/.")
+@click.option("--data-root", default=None, type=PathName(), metavar="DIR", help="Folder holding CVUSA/, CVACT/, VIGOR/, University-1652/.")
 @click.option("--overwrite", type=click.Choice(["only-missing", "always", "never"]), default="only-missing",
               show_default=True, help="What to do with records that exist already.")
-@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False),
+@click.option("--results", "results_dir", default="results", show_default=True, type=PathName(file_okay=False),
               help="Folder of the result records.")
-@click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+@click.option("--runs", "runs_dir", default="runs", show_default=True, type=PathName(file_okay=False),
               help="Checkpoints, training state and run logs.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available).")
 @click.option("--threads", type=click.IntRange(min=1, max=MAX_THREADS), default=None, help="Torch CPU threads per cell (default: the profile's threads hparam, else torch's choice).")
@@ -726,21 +724,21 @@ def _default_suite() -> Any:
 
 
 @cli.command("leaderboard")
-@click.option("--results", "results_dir", default="results", show_default=True,
+@click.option("--results", "results_dir", default="results", show_default=True, type=PathName(),
               help="Folder of result records (searched recursively).")
 @click.option("--format", "fmt", type=click.Choice(["md", "csv", "latex", "html"]), default="md", show_default=True,
               help="Output format.")
-@click.option("--suite", "suites", multiple=True, metavar="SUITE.yaml",
+@click.option("--suite", "suites", multiple=True, metavar="SUITE.yaml", type=PathName(),
               help="Keep only the cells of this suite: a file or a shipped suite's name, e.g. synth "
                    "(repeatable: union).")
-@click.option("--out", "out_dir", default=None, metavar="DIR", type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", default=None, metavar="DIR", type=PathName(file_okay=False),
               help="Write one file per benchmark, an index and PNG plots here; without it, print the tables.")
-@click.option("--published", "published_file", default=None, metavar="FILE",
+@click.option("--published", "published_file", default=None, metavar="FILE", type=PathName(),
               help="Published numbers (default: the package's published.yaml; leaderboards/published.yaml "
                    "links to it).")
-@click.option("--data-root", default=None, help="Where the datasets live (for retrieval examples, and for a "
+@click.option("--data-root", default=None, type=PathName(), metavar="DIR", help="Where the datasets live (for retrieval examples, and for a "
                                                  "metric that needs more of its split than the stored ranks hold).")
-@click.option("--runs", "runs_dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+@click.option("--runs", "runs_dir", default="runs", show_default=True, type=PathName(file_okay=False),
               help="The runs folder the records' checkpoints are in (for the spatial-map plots).")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--figure-format", "figure_formats", multiple=True, type=click.Choice(["svg", "pdf"]),
@@ -770,8 +768,6 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
     note_unused_options(click.get_current_context(), _unused_leaderboard_options(
         out_dir, no_plots, no_significance, published_only, paper_table or bool(table_keys), no_examples))
 
-    if published_file is not None and not published_file.strip():
-        raise ConfigError("--published takes a YAML file of published numbers, not an empty name")
     path = lb.default_path() if published_file is None else published_file
     published = lb.Published.load(path) if path else lb.Published.empty()
     if published_only:

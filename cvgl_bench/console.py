@@ -90,6 +90,17 @@ def note_unused_options(ctx: click.Context, unused: dict[str, str]) -> None:
             click.echo(f"[cvgl-bench] note: {options[name].opts[0]} is not read {why}", err=True)
 
 
+class PathName(click.Path):
+    """A path option or argument that refuses an empty (or blank) value instead of reading it
+    as the current folder: ``--results "$OUT"`` with ``OUT`` unset would otherwise write there,
+    and ``--preview ''`` renamed a file over ``.``. Takes click.Path's arguments."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail(f"is empty; give a {self.name} name (an unset shell variable?)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def check_resamples(value: int, none_allowed: bool = False) -> int:
     """``--n-boot``: within :data:`~cvgl_bench.evaluate.bootstrap.RESAMPLE_RANGE` (0 too where it means
     no interval); anything else is a usage error naming the range."""

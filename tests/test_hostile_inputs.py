@@ -265,7 +265,7 @@ def in_process(tmp_path: Path, monkeypatch, make_host, *args: str,
     (("--loader-workers", "99999999999999999999"), {}, "'--loader-workers': 99999999999999999999 is not in the range"),
     (("--set", "workers=100000"), {}, "workers must be an integer from 0 to 64, not 100000"),
     (("--set", "threads=2000", "--dry-run"), {}, "threads must be an integer from 1 to 1024, not 2000"),
-    (("--checkpoint", ""), {}, "--checkpoint takes a model file (a .pth or a run's model.pt), not an empty name"),
+    (("--checkpoint", ""), {}, "Invalid value for '--checkpoint': is empty; give a file name (an unset shell"),
     (("--loader-workers", "0", "--checkpoint", "model.pt"), {}, "--loader-workers sets how training loads its data, "
      "and --checkpoint scores a trained model without training; drop --loader-workers"),
     ((), {"CVGL_BENCH_THREADS": "two"}, "CVGL_BENCH_THREADS must be an integer from 1 to 1024, not 'two'"),
@@ -574,3 +574,48 @@ def test_a_record_whose_numbers_its_ranks_do_not_give_is_left_out_entirely(tmp_p
     assert any(str(path) in w and "left out: " + needle in w for w in board.warnings), board.warnings
     (row,) = board.tables[0].rows
     assert [run.seed for run in row.runs] == [0] and row.stats["recall@5"].mean != kept
+
+
+def _path_parameters(make_host) -> dict[tuple[str, ...], object]:
+    """Every parameter of every command (plugin commands included) that takes a path, by
+    command path and first option name; a ``click.Path`` that is not a ``PathName`` fails."""
+    import click
+
+    from cvgl_bench.cli import cli as command_line
+    from cvgl_bench.console import PathName
+
+    make_host(entry_points=True)
+    ctx, found, plain = click.Context(command_line), {}, []
+
+    def walk(command, path):
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                walk(command.get_command(ctx, name), [*path, name])
+            return
+        for param in command.params:
+            if isinstance(param.type, PathName):
+                found[(*path, param.opts[0])] = param
+            elif isinstance(param.type, click.Path):
+                plain.append((*path, param.opts[0]))
+
+    walk(command_line, [])
+    assert not plain, f"a click.Path that reads '' as the current folder: {plain}"
+    return found
+
+
+def test_every_path_parameter_refuses_an_empty_value(tmp_path, monkeypatch, make_host):
+    """``--results "$OUT"`` with OUT unset wrote records into the current folder, ``--data-root ''``
+    fell back to the default root, and ``synth --preview ''`` renamed a file over ``.`` (outside
+    fuzzing): an empty path is one line, before any work, on every command."""
+    found = _path_parameters(make_host)
+    expected = {("run", "--results"), ("run", "--runs"), ("run", "--data-root"), ("run", "--checkpoint"),
+                ("grid", "suites"), ("grid", "--results"), ("grid", "--data-root"), ("leaderboard", "--out"),
+                ("leaderboard", "--published"), ("leaderboard", "--suite"), ("score", "--embeddings"),
+                ("data", "check", "--data-root"), ("data", "ids", "--data-root"), ("synth", "--preview"),
+                ("synth", "--out"), ("new-plugin", "--dir")}
+    assert expected <= set(found), expected - set(found)
+    for (*command, name), param in found.items():
+        args = [*command, ""] if name == param.name else [*command, name, ""]
+        proc = in_process(tmp_path, monkeypatch, make_host, *args)
+        assert_one_line_error(proc, "is empty; give a", "(an unset shell variable?)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

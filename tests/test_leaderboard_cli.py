@@ -98,7 +98,7 @@ def test_runs_with_no_examples_is_named_and_an_empty_published_name_is_refused(r
         "[cvgl-bench] note: --runs is not read with --no-examples (it drops the map figures, which need the "
         "checkpoints)"]
     empty = run("leaderboard", "--results", str(results_dir), "--published", "")
-    assert empty.exit_code == 2 and "--published takes a YAML file" in empty.output
+    assert empty.exit_code == 2 and "'--published': is empty; give a path name" in empty.output
 
 
 def test_a_data_root_that_a_synthetic_board_does_not_read_is_named(host, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..console import PathName
 from ..hookspecs import hookimpl
 
 
@@ -92,7 +93,7 @@ def cvgl_bench_register_commands(cli):
 
     @data.command("check")
     @click.argument("dataset")
-    @click.option("--data-root", "--root", "root", default=None, metavar="DIR",
+    @click.option("--data-root", "--root", "root", default=None, metavar="DIR", type=PathName(),
                   help="A data root holding the dataset's folder, or the dataset folder itself (default: "
                        "CVGL_DATA_ROOT, then the config file, as for 'run').")
     @click.option("--decode", is_flag=True, help="Decode every image fully (slow) instead of checking its header.")
@@ -132,7 +133,7 @@ def cvgl_bench_register_commands(cli):
     @click.argument("split")
     @click.option("--side", type=click.Choice(["query", "reference"]), default="query", show_default=True,
                   help="Which side of the evaluation split (or of the training pairs) to list.")
-    @click.option("--data-root", "--root", "root", default=None, metavar="DIR",
+    @click.option("--data-root", "--root", "root", default=None, metavar="DIR", type=PathName(),
                   help="Folder holding the dataset (default: CVGL_DATA_ROOT, then the config file).")
     @click.option("--protocol", "protocol_items", multiple=True, metavar="KEY=VALUE",
                   help="Protocol option that changes the split's members (e.g. cvact_test=exact_id).")

@@ -9,6 +9,7 @@ import shlex
 
 import click
 
+from ..console import PathName
 from ..hookspecs import hookimpl
 
 
@@ -19,7 +20,7 @@ def cvgl_bench_register_commands(cli):
 
 @click.command("new-plugin")
 @click.argument("name")
-@click.option("--dir", "target", default=None, type=click.Path(), metavar="DIR",
+@click.option("--dir", "target", default=None, type=PathName(), metavar="DIR",
               help="Folder to write the package into (default: ./cvgl-bench-NAME); must be new or empty.")
 def new_plugin(name: str, target: str | None) -> None:
     """Write a method plugin package NAME: setup.cfg with its entry point, a method built from the

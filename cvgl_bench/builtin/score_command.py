@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from ..console import check_resamples, check_seed
+from ..console import PathName, check_resamples, check_seed
 from ..evaluate.bootstrap import RESAMPLE_RANGE, RESAMPLES
 from ..hookspecs import hookimpl
 
@@ -71,9 +71,9 @@ def _aligned(emb: Any, data: Any, reload: Any) -> tuple[Any, Any, Any]:
 
 @click.command("score")
 @click.option("--dataset", "split_name", required=True, metavar="SPLIT", help="Evaluation split, e.g. cvusa_test.")
-@click.option("--embeddings", "embeddings_path", required=True, metavar="FILE.npz",
+@click.option("--embeddings", "embeddings_path", required=True, metavar="FILE.npz", type=PathName(),
               help="Arrays query, reference (float, rows x D), query_ids, reference_ids (the split's own ids).")
-@click.option("--data-root", default=None, metavar="DIR", help="Folder holding the dataset (else CVGL_DATA_ROOT).")
+@click.option("--data-root", default=None, metavar="DIR", type=PathName(), help="Folder holding the dataset (else CVGL_DATA_ROOT).")
 @click.option("--protocol", "protocol_items", multiple=True, metavar="KEY=VALUE",
               help="Change a convention, e.g. ties=loose, r1pct=vigor, distractors=removed (repeatable).")
 @click.option("--metric", "metric_names", multiple=True, metavar="NAME",
@@ -97,7 +97,7 @@ def _aligned(emb: Any, data: Any, reload: Any) -> tuple[Any, Any, Any]:
               help="With --record: where the embeddings come from (code, checkpoint, paper), kept in the record.")
 @click.option("--train-on", default=None, metavar="SPLIT",
               help="With --record: the training split of the model (default: the split's in-domain one).")
-@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False),
+@click.option("--results", "results_dir", default="results", show_default=True, type=PathName(file_okay=False),
               help="With --record: the results folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def score(split_name: str, embeddings_path: str, data_root: str | None, protocol_items: tuple[str, ...],

@@ -26,6 +26,7 @@ from ..data.protocols import (  # the real twins' conventions (first value = def
     VIGOR_LABELS,
     VIGOR_METRICS,
 )
+from ..console import PathName
 from ..hookspecs import hookimpl
 from ..specs import DatasetSpec, SplitSpec
 
@@ -125,7 +126,7 @@ def cvgl_bench_register_commands(cli):
 
     @cli.command("synth")
     @click.option("--layout", type=click.Choice(LAYOUTS), help="Real dataset layout to write.")
-    @click.option("--out", type=click.Path(file_okay=False), help="Folder to create (must be new or empty).")
+    @click.option("--out", type=PathName(file_okay=False), help="Folder to create (must be new or empty).")
     @click.option("--size", default="small", show_default=True,
                   help="tiny (tests, seconds), small (>= 2,000 train / 1,000 test pairs), medium, full, "
                        "or a number of training pairs.")
@@ -142,7 +143,7 @@ def cvgl_bench_register_commands(cli):
                   help="VIGOR folders: City/panorama (official) or ground/City (Sample4Geo).")
     @click.option("--workers", type=click.IntRange(min=1), default=None,
                   help="Worker processes (default: min(4, CPUs); CVGL_BENCH_SYNTH_WORKERS).")
-    @click.option("--preview", "preview", type=click.Path(dir_okay=False),
+    @click.option("--preview", "preview", type=PathName(dir_okay=False),
                   help="Write a contact sheet PNG (satellite | panorama | drone views of the same places).")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
     @click.option("--json", "as_json", is_flag=True,
