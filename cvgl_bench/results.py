@@ -431,18 +431,22 @@ _PROVENANCE_OBJECTS = ("git", "trained_with", "data_info", "device")
 
 # -- files ----------------------------------------------------------------------------------------
 
-def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.@%+-]", "_", str(part))
+def file_part(part: str) -> str:
+    """``part`` (a method, profile, split or variant name) as one file-name component: anything
+    but ``A-Za-z0-9_.@%+-`` becomes ``_``, and so does a leading dot (``..`` would climb a folder).
+    Names follow ``specs.NAME_RULE`` already; this keeps a path in its folder whatever a record
+    or a hand-made cell holds."""
+    return re.sub(r"[^A-Za-z0-9_.@%+-]|^\.", "_", str(part))
 
 
 def record_path(root: str | Path, record: Record, variant: str = "") -> Path:
     """``<root>/<method>/<profile>/<train>__<eval>[__<variant>]__seed<N>.json``."""
     cell = record.cell
-    stem = f"{_safe(cell.train_split or 'none')}__{_safe(cell.eval_split)}"
+    stem = f"{file_part(cell.train_split or 'none')}__{file_part(cell.eval_split)}"
     if variant:
-        stem += f"__{_safe(variant)}"
+        stem += f"__{file_part(variant)}"
     stem += f"__seed{int(cell.seed)}"
-    return Path(root) / _safe(cell.method) / _safe(cell.profile) / f"{stem}.json"
+    return Path(root) / file_part(cell.method) / file_part(cell.profile) / f"{stem}.json"
 
 
 def ranks_path(json_path: str | Path) -> Path:

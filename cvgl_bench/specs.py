@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import pkgutil
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -21,6 +22,13 @@ SPEC_API_VERSION = "1.3"
 
 VIEWS = ("ground", "drone", "satellite")
 LAYOUTS = ("cvusa", "cvact", "vigor", "university1652")
+
+
+#: What a name (a spec's, or a scored record's method) may be. It names files and folders
+#: (``runs/<method>/``, record files), so: ASCII, lower case, starting with a letter or a digit
+#: (``..`` would climb out of ``runs/``, ``-x`` reads as an option), at most 64 characters.
+NAME_RULE = re.compile(r"[a-z0-9][a-z0-9_.@%+-]{0,63}")
+NAME_RULE_TEXT = "a-z, 0-9 and _.@%+-, starting with a letter or a digit, at most 64 characters (it names files)"
 
 
 def _check(ok: bool, message: str) -> None:
@@ -36,9 +44,8 @@ class _Spec:
 
     def __post_init__(self) -> None:
         kind = type(self).__name__[:-4].lower().replace("searchbackend", "search backend")
-        _check(bool(self.name) and self.name == self.name.lower()
-               and all(c.isalnum() or c in "_-.@%" for c in self.name),
-               f"{kind} name {self.name!r} must be lower-case letters, digits and _-.@%")
+        _check(isinstance(self.name, str) and NAME_RULE.fullmatch(self.name) is not None,
+               f"{kind} name {self.name!r} must be {NAME_RULE_TEXT}")
         _check(callable(self.loader) or (isinstance(self.loader, str) and ":" in self.loader)
                or (self.loader is None and kind == "dataset"),
                f"{kind} {self.name!r}: loader must be 'module:attribute' or a callable, got {self.loader!r}")

@@ -326,7 +326,7 @@ def test_record_writes_an_external_row_with_its_ranks(tiny, tmp_path):
 
 
 @pytest.mark.parametrize("args,needle", [(["--record"], "--record needs --method"),
-                                         (["--record", "--method", "My Net"], "lower-case"),
+                                         (["--record", "--method", "My Net"], "use a-z, 0-9 and _.@%+-"),
                                          (["--method", "mynet"], "--method describes a record; add --record"),
                                          (["--method", "", "--note", ""], "--method, --note describe a record"),
                                          (["--results", "elsewhere"], "--results describes a record; add --record"),

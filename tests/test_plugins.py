@@ -176,12 +176,30 @@ def test_wrong_spec_type_is_refused(make_host):
 
 
 def test_spec_validation():
-    with pytest.raises(PluginError, match="lower-case"):
+    with pytest.raises(PluginError, match="a-z, 0-9 and _.@%"):
         MethodSpec(name="Bad Name", loader="x:y")
     with pytest.raises(PluginError, match="'cpu' profile"):
         MethodSpec(name="m", loader="x:y", profiles=("paper",))
     with pytest.raises(PluginError, match="cannot import"):
         MethodSpec(name="m", loader="no_such_module_xyz:Thing").load()
+
+
+@pytest.mark.parametrize("name", ["..", ".", ".hidden", "-x", "_x", "a/b", "a" * 65, "caf\u00e9", "x\n", "", 7])
+def test_a_name_that_could_not_name_a_file_is_refused(make_host, name):
+    """A method named '..' wrote its runs to runs/../<profile>/ (outside audit): a spec's name
+    names folders and files, so it follows the one rule that score --method follows too."""
+    plugin = types.ModuleType("odd_name_plugin")
+    plugin.cvgl_bench_register_methods = hookimpl(lambda register: register(MethodSpec(name=name, loader="x:y")))
+    (failure,) = make_host(plugin).failures()
+    assert "starting with a letter or a digit, at most 64 characters (it names files)" in failure.error
+
+
+@pytest.mark.parametrize("name", ["a" * 64, "clnet+ncm", "0shot", "m.v2@100%", "sample4geo-ft_1"])
+def test_names_within_the_rule_register(make_host, name):
+    plugin = types.ModuleType("ok_name_plugin")
+    plugin.cvgl_bench_register_methods = hookimpl(lambda register: register(MethodSpec(name=name, loader="x:y")))
+    host = make_host(plugin)
+    assert not host.failures() and name in host.methods
 
 
 def test_results_sink_failure_is_a_warning(make_host):

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cvgl_bench import results
 from cvgl_bench.errors import DataError
@@ -249,3 +251,13 @@ def test_portable_paths_label_every_known_folder(tmp_path):
                    "list": ["~/notes.txt", f"{home}x/other"],  # only whole folder names are replaced
                    "mat": "<data>/CVACT/ACT_data.mat valSet.valInd", "folder": "<data>"}
     assert str(tmp_path) not in json.dumps({k: v for k, v in out.items() if k != "list"})
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_a_file_part_is_one_component_inside_its_folder(part):
+    """Whatever a record or a hand-made cell names (``..``, ``a/b``, a NUL), a record's or a run's
+    path stays one component below its folder."""
+    name = results.file_part(part)
+    assert len(name) == len(part) and "/" not in name and "\0" not in name
+    assert not name.startswith(".") and (Path("/root") / name).parent == Path("/root") or not name

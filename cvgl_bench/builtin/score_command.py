@@ -184,14 +184,13 @@ def _unit_rows(rows: Any, name: str, ids: Any, path: Any) -> Any:
 
 def _check_record_options(method: str | None, train_on: str | None, spec: Any, host: Any) -> None:
     """Everything a record needs is given and names what exists, before any work."""
-    import re
-
     from ..errors import ConfigError
+    from ..specs import NAME_RULE, NAME_RULE_TEXT
 
     if not method:
         raise ConfigError("--record needs --method NAME: the method whose embeddings these are")
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_.@%+-]*", method):
-        raise ConfigError(f"--method {method!r}: use lower-case letters, digits and _.@%+- (it names files)")
+    if not NAME_RULE.fullmatch(method):
+        raise ConfigError(f"--method {method!r}: use {NAME_RULE_TEXT}")
     if train_on is not None and host.splits.get(train_on).role != "train":
         raise ConfigError(f"--train-on {train_on!r} is not a training split")
     if train_on is None and not spec.train_split:

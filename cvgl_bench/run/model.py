@@ -25,7 +25,7 @@ from ..errors import ConfigError, PluginError
 from ..fsutil import not_a_file, sha256_file, write_bytes, write_json
 from ..locking import exclusive
 from ..method import CVGLModel
-from ..results import checkpoint_entry
+from ..results import checkpoint_entry, file_part
 from ..train.seeds import seed_everything
 from .cell import Cell, RunOptions
 
@@ -84,8 +84,8 @@ class TrainedModel:
 
 def workdir_of(options: RunOptions, cell: Cell, train_split: str, config_hash: str) -> Path:
     """The folder of the cell's checkpoint and training state."""
-    method = "".join(c if c.isalnum() or c in "_.-@%" else "_" for c in cell.method)
-    return options.runs_dir / method / cell.profile / train_split / f"seed{cell.seed}-{config_hash}"
+    folder = options.runs_dir / file_part(cell.method) / file_part(cell.profile) / file_part(train_split)
+    return folder / f"seed{cell.seed}-{config_hash}"
 
 
 def training_threads(options: RunOptions, hparams: Mapping[str, Any], device: str) -> int | None:
