@@ -91,6 +91,9 @@ class MethodSpec(_Spec):
         super().__post_init__()
         for view in self.views:
             _check(view in VIEWS, f"method {self.name!r}: unknown view {view!r}")
+        for profile in self.profiles:
+            _check(isinstance(profile, str) and NAME_RULE.fullmatch(profile) is not None,
+                   f"method {self.name!r}: profile name {profile!r} must be {NAME_RULE_TEXT}")
         for required in ("paper", "cpu"):
             _check(required in self.profiles, f"method {self.name!r} must offer a {required!r} profile")
 

@@ -194,6 +194,12 @@ def test_a_name_that_could_not_name_a_file_is_refused(make_host, name):
     assert "starting with a letter or a digit, at most 64 characters (it names files)" in failure.error
 
 
+@pytest.mark.parametrize("profile", ["../x", "Fast", ""])
+def test_a_profile_name_follows_the_name_rule(profile):
+    with pytest.raises(PluginError, match=f"profile name {profile!r} must be a-z, 0-9"):
+        MethodSpec(name="m", loader="x:y", profiles=("paper", "cpu", profile))
+
+
 @pytest.mark.parametrize("name", ["a" * 64, "clnet+ncm", "0shot", "m.v2@100%", "sample4geo-ft_1"])
 def test_names_within_the_rule_register(make_host, name):
     plugin = types.ModuleType("ok_name_plugin")
