@@ -210,6 +210,22 @@ def test_models_with_spatial_maps_get_a_figure_and_missing_checkpoints_a_reason(
     assert "skipped for m: their checkpoints are not under runs on this machine (--runs)" in text
 
 
+def test_a_records_variant_cannot_put_a_map_figure_outside_plots(tmp_path, make_host):
+    """The figure's name held the record's variant as it was: a record in a shared results folder
+    whose variant holds '/../' had its figure written wherever that led (outside audit)."""
+    host, record_path, _ = _mapped_board(tmp_path, make_host, MappedMethod, "results")
+    record = json.loads(record_path.read_text())
+    record["cell"]["variant"] = "x=1/../../../../escaped"
+    record_path.write_text(json.dumps(record))
+    board = build(tmp_path / "results")
+    assert [row.variant for table in board.tables for row in table.rows] == ["x=1/../../../../escaped"]
+    files = lb.render(board, tmp_path / "deep" / "er" / "out", "md", host=host, data_root=tmp_path / "data")
+    (figure,) = [path for path in files if path.name.endswith(".maps.jpg")]
+    assert figure.parent == tmp_path / "deep" / "er" / "out" / "plots"
+    assert figure.name == "in-domain__toy_test.m.x-1_.._.._.._.._escaped.maps.jpg"
+    assert list(tmp_path.rglob("*escaped*.jpg")) == [figure]  # the old name wrote deep/escaped.maps.jpg
+
+
 class QueryMappedMethod(MappedMethod):
     def build_model(self, hparams):
         return QueryMappedModel()

@@ -17,7 +17,7 @@ from ..data.images import as_rgb
 from ..errors import UserError
 from ..fsutil import open_regular
 from ..method import CVGLModel
-from ..results import checkpoint_file
+from ..results import checkpoint_file, file_part
 from .examples import _eval_data
 from .document import Figure, Text
 from .plots import plot_attention_overlays
@@ -104,12 +104,14 @@ def map_figures(table: BenchmarkTable, *, host: Any, data_root: Any = None, runs
                 pairs.append(None if found is None else found[:2])
                 titles.append("" if found is None else found[2])
         if any(pair is not None for pair in pairs):
-            key = f"{table.key}.{row.method}{'.' + row.variant if row.variant else ''}.maps.jpg"
+            # the method and variant come from records: a '/' or a leading dot must not leave plots/
+            name = ".".join(file_part(part.replace("=", "-")) for part in (row.method, row.variant) if part)
+            key = f"{table.key}.{name}.maps.jpg"
             png = plot_attention_overlays(pairs, titles=titles, columns=len(order), also=also,
                                           suptitle=f"{row.label}, seed {row.runs[0].seed}: spatial maps over the input "
                                                    f"({table.title})")
             over = " and ".join(f"{n_images} {('query', 'reference')[v]}" for v in mapped)
-            blocks.append(Figure(key.replace("=", "-"), png,
+            blocks.append(Figure(key, png,
                                  f"{row.label}, seed {row.runs[0].seed}: its model's spatial maps over "
                                  f"{over} images of {table.eval_split}"
                                  + ("" if len(mapped) == len(views) else " (it has none of the other view)")))
