@@ -41,6 +41,7 @@ import numpy as np
 
 from .errors import DataError
 from .fsutil import open_regular, read_text, sha256_file, write_json, write_npz
+from .specs import NAME_RULE, NAME_RULE_TEXT
 
 SCHEMA = "cvgl-bench/record"
 SCHEMA_VERSION = 2
@@ -262,12 +263,13 @@ def _cell(cell: Mapping[str, Any], provenance: Mapping[str, Any], where: str) ->
     for key in ("method", "profile", "seed", "train_split", "eval_split", "task", "config_hash"):
         if key not in cell:
             raise DataError(f"{where}: missing field cell.{key}")
+    for key in ("method", "profile", "eval_split", *(("train_split",) if cell["train_split"] is not None else ())):
+        if not isinstance(cell[key], str) or NAME_RULE.fullmatch(cell[key]) is None:
+            raise DataError(f"{where}: cell.{key} {cell[key]!r} is not a name cvgl-bench writes ({NAME_RULE_TEXT})")
     if cell["task"] not in TASKS:
         raise DataError(f"{where}: cell.task must be one of {TASKS}")
     if not _is_int(cell["seed"]) or not 0 <= cell["seed"] < 1 << 32:
         raise DataError(f"{where}: cell.seed must be an integer from 0 to 4294967295")
-    if cell["train_split"] is not None and not isinstance(cell["train_split"], str):
-        raise DataError(f"{where}: cell.train_split must be a split name or null")
     if not isinstance(cell.get("hparams") or {}, Mapping):
         raise DataError(f"{where}: cell.hparams must be an object")
     info = CellInfo(method=str(cell["method"]), method_version=str(cell.get("method_version") or ""),

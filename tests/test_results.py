@@ -138,6 +138,20 @@ def test_validation_errors_name_the_field(tmp_path):
     assert not (tmp_path / "r.json").exists()
 
 
+@pytest.mark.parametrize("key,value", [("method", "../../x"), ("method", 5), ("method", "My Net"),
+                                       ("profile", ".."), ("eval_split", None), ("train_split", "a/b")])
+def test_a_record_whose_names_cvgl_bench_could_not_have_written_is_refused(tmp_path, key, value):
+    """A record's method, profile and splits name files and rows; one that breaks the name rule
+    (a '..' method put figures outside the board's folder) is refused, and the board skips it."""
+    rec = make_record().to_dict()
+    rec["cell"][key] = value
+    with pytest.raises(DataError, match=f"cell.{key} {value!r} is not a name cvgl-bench writes"):
+        results.validate(rec)
+    (tmp_path / "r.json").write_text(json.dumps(rec))
+    with pytest.warns(UserWarning, match=f"cell.{key}"):
+        assert results.load(tmp_path).empty
+
+
 def test_schema_1_records_are_read_and_upgraded(tmp_path):
     """Records written before schema 2 keep reading: the seed-free configuration is derived from the
     runner's hash of their own fields, the split facts from what the split reader said."""
