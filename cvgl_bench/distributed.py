@@ -14,8 +14,9 @@ of the single-process loss on the global batch, with no world-size factor to com
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,6 +145,23 @@ def from_rank0(value: Any) -> Any:
     box = [value]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def rank0_first(work: Callable[[], Any], seconds: float) -> Any:
+    """Run ``work`` on rank 0 alone and return its (picklable) result on every rank, where rank 0
+    may take up to ``seconds`` (a lock it waits for). The other ranks wait on a group of their own
+    whose timeout is ``seconds`` and a minute more: in the default group they would give up after
+    its 10 to 30 minutes with a traceback. One process: ``work()``."""
+    if not is_distributed():
+        return work()
+    # every rank makes the group before rank 0 starts to wait; gloo carries the one object on the CPU
+    group = dist.new_group(backend="gloo", timeout=datetime.timedelta(seconds=seconds + 60))
+    try:
+        box = [work() if dist.get_rank() == 0 else None]
+        dist.broadcast_object_list(box, src=0, group=group)
+        return box[0]
+    finally:
+        dist.destroy_process_group(group)
 
 
 def on_every_rank(flag: bool) -> bool:

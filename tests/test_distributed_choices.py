@@ -9,7 +9,9 @@ fewer GPUs are visible, a per-GPU mining table.
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +154,73 @@ def test_only_rank0_scores_a_reused_model(monkeypatch, tiny_cell):
     cell = Cell("tiny", ("toy_eval",), "toy_cvusa_train")
     assert run_model.train_or_reuse(method, hparams, toy_train_data(8), cell, workdir, options, "cpu") is None
     assert loads == []  # rank 1 neither loads nor evaluates; rank 0 does both
+
+
+def _cell_lock_worker(rank: int, tmp: str, timeout: str) -> None:
+    import time
+
+    os.environ.update(CVGL_BENCH_LOCK_TIMEOUT=timeout, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{tmp}/store", rank=rank, world_size=WORLD)
+    started, outcome = time.monotonic(), {}
+    Path(f"{tmp}/ready{rank}").touch()
+    try:
+        with run_model.cell_lock(Path(tmp) / "runs" / "cell", "the cell", log=lambda line: None):
+            outcome["agreed"] = distributed.from_rank0(f"rank {rank}")  # the pipeline's first collective
+    except Exception as exc:  # noqa: BLE001 - recorded for the test
+        outcome["error"] = f"{type(exc).__name__}: {exc}"
+    outcome["waited"] = time.monotonic() - started
+    Path(f"{tmp}/rank{rank}.json").write_text(json.dumps(outcome))
+    dist.destroy_process_group()
+
+
+def _spawn_bounded(tmp_path: Path, timeout: str, hold_s: float) -> list[dict]:
+    """Two gloo ranks enter one cell's lock while this process holds it, until ``hold_s`` seconds
+    after both ranks are about to enter."""
+    import threading
+    import time
+
+    from cvgl_bench.locking import exclusive
+
+    (tmp_path / "runs").mkdir()
+    release = threading.Event()
+    holding = threading.Event()
+
+    def hold() -> None:
+        with exclusive(tmp_path / "runs" / ".cell.lock", "the test"):
+            holding.set()
+            while not all((tmp_path / f"ready{rank}").exists() for rank in range(WORLD)) and not release.is_set():
+                time.sleep(0.05)
+            release.wait(hold_s)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(10)
+    context = mp.spawn(_cell_lock_worker, args=(str(tmp_path), timeout), nprocs=WORLD, join=False)
+    deadline = time.monotonic() + 90
+    try:
+        while not context.join(timeout=1):
+            assert time.monotonic() < deadline, "a rank still waits after rank 0 gave up"
+    finally:
+        release.set()
+        holder.join()
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+    return [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(WORLD)]
+
+
+def test_every_rank_waits_for_rank0s_cell_lock_and_ends_with_its_line(tmp_path):
+    """Only rank 0 took the lock; the other ranks went on to the first collective of the default
+    group, which gives up after its 10 to 30 minutes with a traceback, or hung on a rank 0 that
+    gave up the wait (outside audit). Now they wait as long as rank 0 may, and share its line."""
+    rank0, rank1 = _spawn_bounded(tmp_path, "2", hold_s=60)
+    assert rank0["error"].startswith("ConfigError: ") and "the test" in rank0["error"], rank0
+    assert rank1["error"] == rank0["error"] and "agreed" not in rank1
+    assert rank0["waited"] >= 2 and rank1["waited"] >= 2
+
+
+def test_the_ranks_go_on_together_once_rank0_holds_the_lock(tmp_path):
+    rank0, rank1 = _spawn_bounded(tmp_path, "60", hold_s=3)
+    assert rank0 == {"agreed": "rank 0", "waited": rank0["waited"]} and rank1["agreed"] == "rank 0"
+    assert rank0["waited"] >= 2.5 and rank1["waited"] >= 2.5  # rank 1 waited in the lock, not in training

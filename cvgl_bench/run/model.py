@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..distributed import from_rank0, world_info_from_env
+from ..distributed import from_rank0, is_distributed, rank0_first, world_info_from_env
 from ..checkpoints import load_model_state, read_checkpoint
-from ..errors import ConfigError, PluginError
+from ..errors import ConfigError, PluginError, UserError
 from ..fsutil import not_a_file, sha256_file, write_bytes, write_json
-from ..locking import exclusive
+from ..locking import exclusive, lock_timeout
 from ..method import CVGLModel
 from ..results import checkpoint_entry, file_part
 from ..train.seeds import seed_everything
@@ -254,19 +254,41 @@ def _reusable_checkpoint(workdir: Path, source: str | None, data_version: str | 
 def cell_lock(workdir: Path, label: str, log: Callable[[str], None] = print) -> Iterator[None]:
     """One process per cell: a second run of the same cell waits (bounded, saying for whom).
 
-    Only rank 0 of a distributed job takes it; its other ranks follow rank 0's collectives. A
-    trained cell in a folder this process cannot write (a read-only mount of someone's runs) is
-    not locked: its ``model.pt`` can be scored, and any write the run would need fails naming its file."""
-    if world_info_from_env().rank != 0:
-        yield
+    In a distributed job rank 0 takes it, and the other ranks wait as long as it may wait
+    (:func:`~cvgl_bench.distributed.rank0_first`), then follow rank 0's collectives; when the wait
+    ends unlocked, every rank ends with rank 0's line. A trained cell in a folder this process
+    cannot write (a read-only mount of someone's runs) is not locked: its ``model.pt`` can be
+    scored, and any write the run would need fails naming its file."""
+    held = contextlib.ExitStack()
+    failure: list[Exception] = []
+
+    def take() -> str:
+        """Rank 0: take the lock into ``held``; '' once held (or not needed), else why not."""
+        lock = workdir.parent / f".{workdir.name}.lock"
+        try:
+            if (workdir / "model.pt").is_file() and _cannot_create(lock):
+                log(f"[cvgl-bench] {label}: {workdir.parent} cannot be written, so the cell is not locked; "
+                    "its model.pt can be scored, not retrained")
+                return ""
+            held.enter_context(exclusive(lock, f"running the cell {label}"))
+        except Exception as exc:  # noqa: BLE001 - the other ranks end with its line, rank 0 with it
+            failure.append(exc)
+            return str(exc) if isinstance(exc, UserError) else f"{lock}: {type(exc).__name__}: {exc}"
+        return ""
+
+    if world_info_from_env().rank != 0 and not is_distributed():
+        yield  # a rank outside any group (never started by cvgl-bench): rank 0 holds the lock
         return
-    lock = workdir.parent / f".{workdir.name}.lock"
-    if (workdir / "model.pt").is_file() and _cannot_create(lock):
-        log(f"[cvgl-bench] {label}: {workdir.parent} cannot be written, so the cell is not locked; "
-            "its model.pt can be scored, not retrained")
-        yield
-        return
-    with exclusive(lock, f"running the cell {label}"):
+    try:
+        why = rank0_first(take, lock_timeout())
+    except BaseException:
+        held.close()
+        raise
+    if failure:
+        raise failure[0]
+    if why:
+        raise ConfigError(why)
+    with held:
         yield
 
 
