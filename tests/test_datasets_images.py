@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,3 +148,48 @@ def test_a_fifo_in_place_of_an_image_is_a_corrupt_image_not_a_hang(tmp_path):
     with pytest.raises(DataError, match=rf"{fifo}: cannot decode image: .*not a regular file"):
         load_images(images, (8, 8), progress=False, cache=False)
     assert load_images(images, (8, 8), on_corrupt="skip", progress=False, cache=False).skipped == [fifo]
+
+
+HUNG_READ = """
+import sys, threading, time
+from pathlib import Path
+from cvgl_bench.data import images as images_module
+from cvgl_bench.data.structures import ImageSet
+from cvgl_bench.errors import DataError
+
+paths = sys.argv[1:]
+real = images_module.decode_resize
+never = threading.Event()
+
+def decode(path, *args):
+    if path == paths[1]:
+        never.wait()  # a read on a hung file system: no exception, no return
+    return real(path, *args)
+
+images_module.decode_resize = decode
+images_module.DECODE_STALL_S = 1.0
+started = time.monotonic()
+try:
+    images_module.load_images(ImageSet("ground", [str(i) for i in range(len(paths))], paths), (8, 8),
+                              progress=False, cache=False, workers=2)
+except DataError as exc:
+    print(f"{time.monotonic() - started:.1f} {exc}", flush=True)
+    sys.exit(2)
+"""
+
+
+def test_a_read_stuck_on_a_hung_file_system_ends_in_one_line_and_the_process_exits(tmp_path):
+    """Decoding waited on its thread pool without a bound, and a pool thread stuck in a read
+    would have kept the process from exiting at all (outside audit)."""
+    import subprocess
+    import sys
+
+    images = image_set(tmp_path, n=6, suffixes=(".jpg",))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", HUNG_READ, *images.paths], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert done.returncode == 2, done.stderr[-2000:]
+    seconds, message = done.stdout.strip().split(" ", 1)
+    assert 1.0 <= float(seconds) < 30
+    assert message == (f"no image decoded for 1 s (1 of 6 left, among them {images.paths[1]}): is its file "
+                       "system hung? Check the mount, then rerun")

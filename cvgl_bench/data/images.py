@@ -26,9 +26,10 @@ import errno
 import hashlib
 import json
 import os
+import queue
 import shutil
+import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,33 +210,66 @@ def _corrupt_message(path: str, exc: BaseException) -> str:
     return f"{path}: {reason} (--on-corrupt skip leaves it out and counts it)"
 
 
+DECODE_STALL_S = 600.0
+"""Seconds without one image decoded (a read on a hung file system) before decoding ends in one
+line; the decoding threads are daemons, so the process can still exit."""
+
+
 def _decode_into(out: np.ndarray, paths: Sequence[str], size: tuple[int, int], on_corrupt: str,
                  progress: bool, desc: str, workers: int | None, resize: str = "antialias",
                  rows: tuple[float, float] | None = None) -> list[int]:
-    """Fill ``out`` row by row; return the rows that failed (``skip``) or raise (``fail``)."""
+    """Fill ``out`` row by row in ``workers`` threads; return the rows that failed (``skip``) or
+    raise (``fail``) naming the first failed path in ``paths`` order."""
     from ..progress import progress as progress_bar
 
     workers = workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    indices, taking, stop = iter(range(len(paths))), threading.Lock(), threading.Event()
+    finished: queue.SimpleQueue[tuple[int, BaseException | None]] = queue.SimpleQueue()
+
+    def work() -> None:
+        while not stop.is_set():
+            with taking:
+                i = next(indices, None)
+            if i is None:
+                return
+            try:
+                out[i] = decode_resize(paths[i], size, resize, rows)
+                finished.put((i, None))
+            except BaseException as exc:  # noqa: BLE001 - an Exception is a corrupt image; the rest is re-raised
+                finished.put((i, exc))
+
+    # daemons, not a ThreadPoolExecutor: its threads are joined at exit, so one read stuck on a
+    # hung file system would keep the process from ever exiting after the error below
+    for k in range(min(workers, len(paths))):
+        threading.Thread(target=work, name=f"cvgl-bench-decode-{k}", daemon=True).start()
     failed: list[int] = []
-
-    def work(i: int) -> tuple[int, BaseException | None]:
-        try:
-            out[i] = decode_resize(paths[i], size, resize, rows)
-            return i, None
-        except Exception as exc:  # noqa: BLE001 - every decoder failure is a corrupt image
-            return i, exc
-
-    with progress_bar(len(paths), desc=desc, unit="img", disable=not progress) as bar, \
-            ThreadPoolExecutor(max_workers=workers) as pool:
-        for i, exc in pool.map(work, range(len(paths)), chunksize=64):
-            bar.update(1)
-            if exc is not None:
-                if on_corrupt == "fail":
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise DataError(_corrupt_message(paths[i], exc))
-                out[i] = 0
-                failed.append(i)
-    return sorted(failed)
+    outcome: dict[int, BaseException | None] = {}
+    next_row = 0
+    try:
+        with progress_bar(len(paths), desc=desc, unit="img", disable=not progress) as bar:
+            for _ in range(len(paths)):
+                try:
+                    i, exc = finished.get(timeout=DECODE_STALL_S)
+                except queue.Empty:
+                    waiting = sorted(set(range(next_row, len(paths))) - set(outcome))[0]
+                    raise DataError(f"no image decoded for {DECODE_STALL_S:.0f} s ({len(paths) - next_row - len(outcome)}"
+                                    f" of {len(paths)} left, among them {paths[waiting]}): is its file system hung? "
+                                    "Check the mount, then rerun") from None
+                if exc is not None and not isinstance(exc, Exception):
+                    raise exc  # KeyboardInterrupt, SystemExit... from a decoder: the caller's, as before
+                bar.update(1)
+                outcome[i] = exc
+                while next_row in outcome:  # in paths order, so the first corrupt image named is the first listed
+                    exc = outcome.pop(next_row)
+                    if exc is not None:
+                        if on_corrupt == "fail":
+                            raise DataError(_corrupt_message(paths[next_row], exc))
+                        out[next_row] = 0
+                        failed.append(next_row)
+                    next_row += 1
+    finally:
+        stop.set()
+    return failed
 
 
 def _read_cache(data_path: Path, meta_path: Path, shape: tuple[int, ...]) -> tuple[np.memmap, list[int]] | None:
