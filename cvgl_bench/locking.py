@@ -27,6 +27,8 @@ from .errors import ConfigError
 
 TIMEOUT_ENV = "CVGL_BENCH_LOCK_TIMEOUT"
 DEFAULT_TIMEOUT_S = 7200.0
+#: Three years: ``inf`` or 1e20 overflowed the clock arithmetic of a wait in a traceback.
+MAX_TIMEOUT_S = 1e8
 
 _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
@@ -41,8 +43,8 @@ def lock_timeout() -> float:
         value = float(text)
     except ValueError:
         raise ConfigError(f"{TIMEOUT_ENV} must be a number of seconds, not {text!r}") from None
-    if not value >= 0:
-        raise ConfigError(f"{TIMEOUT_ENV} must be a number of seconds >= 0, not {text!r}")
+    if not 0 <= value <= MAX_TIMEOUT_S:
+        raise ConfigError(f"{TIMEOUT_ENV} must be a number of seconds from 0 to {MAX_TIMEOUT_S:.0e}, not {text!r}")
     return value
 
 

@@ -16,11 +16,27 @@ from typing import Any
 DEFAULT_EVERY_S = 30.0
 
 
+_warned: set[str] = set()
+
+
 def _interval() -> float:
-    try:
-        return max(0.0, float(os.environ.get("CVGL_BENCH_PROGRESS_EVERY", DEFAULT_EVERY_S)))
-    except ValueError:
+    """``CVGL_BENCH_PROGRESS_EVERY`` in seconds (``inf``: at the end only). A value that is no
+    number of seconds >= 0 gets the default and one warning line: it is read deep in a run,
+    where an error would end a training that has done nothing wrong."""
+    text = os.environ.get("CVGL_BENCH_PROGRESS_EVERY", "")
+    if not text:
         return DEFAULT_EVERY_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value >= 0:  # NaN is not
+        return value
+    if text not in _warned:
+        _warned.add(text)
+        print(f"[cvgl-bench] warning: CVGL_BENCH_PROGRESS_EVERY={text!r} is not a number of seconds >= 0; "
+              f"progress lines come every {DEFAULT_EVERY_S:.0f} s", file=sys.stderr)
+    return DEFAULT_EVERY_S
 
 
 class PlainProgress:

@@ -619,3 +619,41 @@ def test_every_path_parameter_refuses_an_empty_value(tmp_path, monkeypatch, make
         proc = in_process(tmp_path, monkeypatch, make_host, *args)
         assert_one_line_error(proc, "is empty; give a", "(an unset shell variable?)")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("env,args,needle", [
+    ({"CVGL_BENCH_LOCK_TIMEOUT": "inf"}, ("data", "ids", "synth_cvusa_test"),
+     "CVGL_BENCH_LOCK_TIMEOUT must be a number of seconds from 0 to 1e+08, not 'inf'"),
+    ({"CVGL_BENCH_LOCK_TIMEOUT": "99999999999999999999"}, ("data", "ids", "synth_cvusa_test"),
+     "CVGL_BENCH_LOCK_TIMEOUT must be a number of seconds from 0 to 1e+08"),
+    ({"CVGL_BENCH_SYNTH_WORKERS": "0"}, ("data", "ids", "synth_cvusa_test"),
+     "CVGL_BENCH_SYNTH_WORKERS must be an integer from 1 to 64, not '0'"),
+    ({"CVGL_BENCH_SYNTH_WORKERS": "99999999999999999999"}, ("data", "ids", "synth_cvusa_test"),
+     "CVGL_BENCH_SYNTH_WORKERS must be an integer from 1 to 64, not '99999999999999999999'"),
+    ({"CVGL_BENCH_SYNTH_WORKERS": "two"}, ("data", "ids", "synth_cvusa_test"),
+     "CVGL_BENCH_SYNTH_WORKERS must be an integer from 1 to 64, not 'two'"),
+    ({}, ("synth", "--layout", "cvusa", "--out", "o", "--workers", "65"), "'--workers': 65 is not in the range 1<=x<=64"),
+])
+def test_environment_numbers_out_of_range_are_one_line_before_any_work(tmp_path, monkeypatch, make_host, env, args,
+                                                                      needle):
+    """Outside fuzzing of the environment: CVGL_BENCH_LOCK_TIMEOUT=inf ended in an OverflowError
+    traceback, and CVGL_BENCH_SYNTH_WORKERS=0 or 10**20 was taken as 1 or as one process per world
+    without a word, its 'abc' refused only after the line announcing the generation."""
+    proc = in_process(tmp_path, monkeypatch, make_host, *args, env=env)
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / "o").exists() and not list((tmp_path / "cache").rglob("*.jpg"))
+
+
+def test_a_progress_interval_that_is_no_number_warns_once_and_keeps_the_default(monkeypatch, capsys):
+    from cvgl_bench import progress
+
+    monkeypatch.setattr(progress, "_warned", set())
+    monkeypatch.setenv("CVGL_BENCH_PROGRESS_EVERY", "often")
+    assert progress._interval() == progress.DEFAULT_EVERY_S == progress._interval()
+    assert capsys.readouterr().err.splitlines() == [
+        "[cvgl-bench] warning: CVGL_BENCH_PROGRESS_EVERY='often' is not a number of seconds >= 0; progress lines "
+        "come every 30 s"]
+    for text, seconds in (("inf", float("inf")), ("0", 0.0), ("2.5", 2.5), ("", 30.0)):
+        monkeypatch.setenv("CVGL_BENCH_PROGRESS_EVERY", text)
+        assert progress._interval() == seconds
+    assert capsys.readouterr().err == ""

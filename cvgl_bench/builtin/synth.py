@@ -122,7 +122,7 @@ def _pair(text: str | None, option: str) -> tuple[int, int] | None:
 
 @hookimpl
 def cvgl_bench_register_commands(cli):
-    from ..data.synth.config import LAYOUTS
+    from ..data.synth.config import LAYOUTS, MAX_WORKERS
 
     @cli.command("synth")
     @click.option("--layout", type=click.Choice(LAYOUTS), help="Real dataset layout to write.")
@@ -141,7 +141,7 @@ def cvgl_bench_register_commands(cli):
     @click.option("--real-size", is_flag=True, help="Write images at the real datasets' sizes (slow).")
     @click.option("--vigor-layout", type=click.Choice(["official", "sample4geo"]), default=None,
                   help="VIGOR folders: City/panorama (official) or ground/City (Sample4Geo).")
-    @click.option("--workers", type=click.IntRange(min=1), default=None,
+    @click.option("--workers", type=click.IntRange(min=1, max=MAX_WORKERS), default=None,
                   help="Worker processes (default: min(4, CPUs); CVGL_BENCH_SYNTH_WORKERS).")
     @click.option("--preview", "preview", type=PathName(dir_okay=False),
                   help="Write a contact sheet PNG (satellite | panorama | drone views of the same places).")

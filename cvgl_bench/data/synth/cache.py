@@ -19,7 +19,7 @@ from ...errors import ConfigError
 from ...locking import exclusive
 from . import dataset_version
 from .config import LAYOUTS, parse_size
-from .generate import META_FILE, generate
+from .generate import META_FILE, default_workers, generate
 
 SIZE_ENV = "CVGL_BENCH_SYNTH_SIZE"
 SEED_ENV = "CVGL_BENCH_SYNTH_SEED"
@@ -67,8 +67,9 @@ def ensure_generated(layout: str, size: str | int | None = None, seed: int | Non
     with exclusive(target.parent / f".{target.name}.lock", f"generating the synthetic {target.name}"):
         if is_complete(target):
             return target
+        workers = default_workers()  # a wrong CVGL_BENCH_SYNTH_WORKERS is refused before the line below
         if progress:
             print(f"cvgl-bench: generating the synthetic {layout} dataset ({label}, seed {seed_value}) into "
                   f"{target} (first use; reused afterwards)", file=sys.stderr)
-        generate(layout, target, size=label, seed=seed_value, progress=progress, overwrite=True)
+        generate(layout, target, size=label, seed=seed_value, workers=workers, progress=progress, overwrite=True)
     return target

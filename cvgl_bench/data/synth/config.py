@@ -13,6 +13,9 @@ SIZES = ("tiny", "small", "medium", "full")
 #: pairs, and twice its widest panorama (VIGOR's 2048), so a typo is refused, not an allocation.
 MAX_PAIRS = 1_000_000
 MAX_SIDE_PX = 4096
+#: The most generator processes (``synth --workers``, ``CVGL_BENCH_SYNTH_WORKERS``), like the
+#: data loader's: a typo of thousands started one process per world (hundreds at ``full`` size).
+MAX_WORKERS = 64
 
 #: Pairs per preset and layout. ``small`` is the default: at least 2,000 training pairs and
 #: 1,000 test pairs per layout. ``full`` is the real datasets' size (hours of CPU).

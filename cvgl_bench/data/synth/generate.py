@@ -20,7 +20,7 @@ from typing import Any
 from ...errors import ConfigError
 from ...fsutil import temp_dir_beside
 from . import dataset_version
-from .config import SynthConfig, make_config
+from .config import MAX_WORKERS, SynthConfig, make_config
 from .layouts import layout_module
 from .workers import context, map_in_processes
 
@@ -28,12 +28,16 @@ META_FILE = "synth_meta.json"
 
 
 def default_workers() -> int:
+    """``CVGL_BENCH_SYNTH_WORKERS`` (1 to :data:`MAX_WORKERS`), else min(4, CPUs)."""
     env = os.environ.get("CVGL_BENCH_SYNTH_WORKERS")
     if env:
         try:
-            return max(1, int(env))
+            value = int(env)
         except ValueError:
-            raise ConfigError(f"CVGL_BENCH_SYNTH_WORKERS must be an integer, not {env!r}") from None
+            value = 0
+        if not 1 <= value <= MAX_WORKERS:
+            raise ConfigError(f"CVGL_BENCH_SYNTH_WORKERS must be an integer from 1 to {MAX_WORKERS}, not {env!r}")
+        return value
     return max(1, min(4, os.cpu_count() or 1))
 
 
