@@ -441,13 +441,30 @@ def file_part(part: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.@%+-]|^\.", "_", str(part))
 
 
+#: The longest file name written as it is. A file name holds at most 255 bytes, and the temporary
+#: file an atomic write makes beside it adds the writer's host (up to 64), PID and 8 random
+#: characters; longer names keep their start and end in a digest of the whole (:func:`fit_name`).
+MAX_FILE_NAME = 150
+
+
+def fit_name(name: str, limit: int) -> str:
+    """``name`` when it has at most ``limit`` characters; else its first characters, ``-`` and 12
+    hex digits of its SHA-256, ``limit`` characters in all (one name for one ``name``)."""
+    if len(name) <= limit:
+        return name
+    return f"{name[:limit - 13]}-{hashlib.sha256(name.encode('utf-8', 'replace')).hexdigest()[:12]}"
+
+
 def record_path(root: str | Path, record: Record, variant: str = "") -> Path:
-    """``<root>/<method>/<profile>/<train>__<eval>[__<variant>]__seed<N>.json``."""
+    """``<root>/<method>/<profile>/<train>__<eval>[__<variant>]__seed<N>.json``; a name that would
+    be too long (a variant of many ``--set`` overrides) is shortened by :func:`fit_name`, so that
+    its ranks file, the longer name, fits :data:`MAX_FILE_NAME`."""
     cell = record.cell
     stem = f"{file_part(cell.train_split or 'none')}__{file_part(cell.eval_split)}"
     if variant:
         stem += f"__{file_part(variant)}"
-    stem += f"__seed{int(cell.seed)}"
+    seed = f"__seed{int(cell.seed)}"
+    stem = fit_name(stem, MAX_FILE_NAME - len(seed) - len(".ranks.npz")) + seed
     return Path(root) / file_part(cell.method) / file_part(cell.profile) / f"{stem}.json"
 
 

@@ -212,7 +212,8 @@ def test_models_with_spatial_maps_get_a_figure_and_missing_checkpoints_a_reason(
 
 def test_a_records_variant_cannot_put_a_map_figure_outside_plots(tmp_path, make_host):
     """The figure's name held the record's variant as it was: a record in a shared results folder
-    whose variant holds '/../' had its figure written wherever that led (outside audit)."""
+    whose variant holds '/../' had its figure written wherever that led, and a long variant's
+    name was too long for a file (outside audit)."""
     host, record_path, _ = _mapped_board(tmp_path, make_host, MappedMethod, "results")
     record = json.loads(record_path.read_text())
     record["cell"]["variant"] = "x=1/../../../../escaped"
@@ -224,6 +225,12 @@ def test_a_records_variant_cannot_put_a_map_figure_outside_plots(tmp_path, make_
     assert figure.parent == tmp_path / "deep" / "er" / "out" / "plots"
     assert figure.name == "in-domain__toy_test.m.x-1_.._.._.._.._escaped.maps.jpg"
     assert list(tmp_path.rglob("*escaped*.jpg")) == [figure]  # the old name wrote deep/escaped.maps.jpg
+
+    record["cell"]["variant"] = ",".join(f"augment.option_{k}=0.5" for k in range(20))  # 'File name too long'
+    record_path.write_text(json.dumps(record))
+    files = lb.render(build(tmp_path / "results"), tmp_path / "long", "md", host=host, data_root=tmp_path / "data")
+    (figure,) = [path for path in files if path.name.endswith(".maps.jpg")]
+    assert len(figure.name) == 150 and figure.name.startswith("in-domain__toy_test.m.augment.option_0-0.5_")
 
 
 class QueryMappedMethod(MappedMethod):

@@ -275,3 +275,27 @@ def test_a_file_part_is_one_component_inside_its_folder(part):
     name = results.file_part(part)
     assert len(name) == len(part) and "/" not in name and "\0" not in name
     assert not name.startswith(".") and (Path("/root") / name).parent == Path("/root") or not name
+
+
+def test_a_variant_of_many_overrides_gets_a_record_name_a_file_system_takes(tmp_path):
+    """A run with a dozen ``--set`` overrides trained and evaluated, then ended in 'File name too
+    long' for its ranks file, on every rerun (outside audit): long names keep their start and a
+    digest of the whole; every name that fitted is kept as it was."""
+    rec = make_record(seed=3)
+    long_variants = [",".join(f"augment.option_{k}={i}" for k in range(12)) for i in range(2)]
+    paths = [results.record_path(tmp_path, rec, variant) for variant in long_variants]
+    assert paths[0] != paths[1] and all(p.name.endswith("__seed3.json") for p in paths)
+    assert all(len(results.ranks_path(p).name) == results.MAX_FILE_NAME for p in paths)
+    assert paths[0].name.startswith("a_train__a_test__augment.option_0_0_augment.option_1_0")
+    host_tag = "h" * 64  # the longest host name a temporary file beside it may carry
+    assert len(f".{results.ranks_path(paths[0]).name}.{host_tag}-4194304.abcdefgh.tmp".encode()) <= 255
+    results.write(rec, paths[0], ranks={"rank_strict": np.arange(10)})
+    assert results.read(paths[0]).cell.seed == 3
+    assert results.record_path(tmp_path, rec, "ncm=off").name == "a_train__a_test__ncm_off__seed3.json"
+
+
+@given(st.text(alphabet="abc=,_.", max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_fit_name_is_the_name_when_it_fits_and_a_fixed_length_digest_name_when_not(name):
+    fitted = results.fit_name(name, 40)
+    assert fitted == name if len(name) <= 40 else (len(fitted) == 40 and fitted.startswith(name[:27]))

@@ -17,7 +17,7 @@ from ..data.images import as_rgb
 from ..errors import UserError
 from ..fsutil import open_regular
 from ..method import CVGLModel
-from ..results import checkpoint_file, file_part
+from ..results import MAX_FILE_NAME, checkpoint_file, file_part, fit_name
 from .examples import _eval_data
 from .document import Figure, Text
 from .plots import plot_attention_overlays
@@ -106,7 +106,7 @@ def map_figures(table: BenchmarkTable, *, host: Any, data_root: Any = None, runs
         if any(pair is not None for pair in pairs):
             # the method and variant come from records: a '/' or a leading dot must not leave plots/
             name = ".".join(file_part(part.replace("=", "-")) for part in (row.method, row.variant) if part)
-            key = f"{table.key}.{name}.maps.jpg"
+            key = f"{fit_name(f'{table.key}.{name}', MAX_FILE_NAME - len('.maps.jpg'))}.maps.jpg"
             png = plot_attention_overlays(pairs, titles=titles, columns=len(order), also=also,
                                           suptitle=f"{row.label}, seed {row.runs[0].seed}: spatial maps over the input "
                                                    f"({table.title})")
