@@ -514,9 +514,9 @@ def read_ranks(path: str | Path, record: Record | None = None) -> dict[str, np.n
     if record.ranks is None:
         raise DataError(f"{path}: record has no stored ranks")
     rpath = path.with_name(record.ranks.file)
-    if not rpath.exists():
-        raise DataError(f"{rpath}: ranks file of {path.name} is missing")
     try:
+        if not rpath.exists():
+            raise DataError(f"{rpath}: ranks file of {path.name} is missing")
         if sha256_file(rpath) != record.ranks.sha256:
             raise DataError(f"{rpath}: checksum differs from the record; rerun the cell")
         with open_regular(rpath) as handle, np.load(handle, allow_pickle=False) as data:

@@ -290,8 +290,9 @@ def table_document(board: Leaderboard, table: BenchmarkTable, figures: list[Figu
     doc = Document(table.key, table.title)
     doc.blocks.append(Heading(table.title, 1))
     facts = []
-    if table.n_queries:
-        facts.append(f"{table.n_queries:,} queries, {table.n_references:,} references")
+    if table.n_queries:  # a record made by another tool may not say how many references
+        facts.append(f"{table.n_queries:,} queries" + (f", {table.n_references:,} references"
+                                                        if table.n_references else ""))
     protocols = {tuple(sorted(r.protocol.items())) for r in table.rows}
     if len(protocols) == 1 and protocols != {()}:
         facts.append("protocol: " + ", ".join(f"{k}={v}" for k, v in next(iter(protocols))))

@@ -157,7 +157,8 @@ def table_staleness(runs: Iterable[tuple[str, Any]], history: CodeHistory,
     found = Staleness()
     for label, record in runs:
         version = record_generator_version(record)
-        layout = str(((_provenance(record).get("data_info") or {}).get("synthetic") or {}).get("layout"))
+        synthetic = (_provenance(record).get("data_info") or {}).get("synthetic")
+        layout = str(synthetic.get("layout") if isinstance(synthetic, Mapping) else None)
         current = generator_version(layout) if callable(generator_version) else generator_version
         if version is not None and version != current:
             found.add(f"made from synthetic {layout} data of generator version {version}; it is now version "
