@@ -107,6 +107,9 @@ def resolve_root(dataset: DatasetSpec, data_root: str | os.PathLike | None = Non
             return _unnested(place, folder)
     looked = "; ".join(f"{place / folder} ({source})" for source, place in places) or \
         "no place: no --data-root, CVGL_DATA_ROOT or data_root in the config file is set"
+    config = config_path()
+    if os.environ.get("CVGL_BENCH_CONFIG") and config is not None and not config.exists():
+        looked += f"; CVGL_BENCH_CONFIG names {config}, which does not exist"
     looked += _look_alikes([place for _, place in places], folder)
     if twin_command:
         twin = f"; or run its synthetic twin: {twin_command}"

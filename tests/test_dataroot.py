@@ -22,6 +22,18 @@ def test_missing_data_is_one_actionable_line():
     assert "--dataset synth_cvact_test" in message and "CVGL_DATA_ROOT" in message
 
 
+def test_a_config_file_the_variable_names_but_that_does_not_exist_is_named(tmp_path):
+    """CVGL_BENCH_CONFIG with a typo read as no config at all, and the message said only that no
+    data_root was set (outside fuzzing of the environment)."""
+    with pytest.raises(DataNotFoundError) as info:
+        resolve_root(CVACT, None, SPLIT)
+    assert f"CVGL_BENCH_CONFIG names {tmp_path / 'config.yaml'}, which does not exist" in str(info.value)
+    (tmp_path / "config.yaml").write_text("{}\n")
+    with pytest.raises(DataNotFoundError) as info:
+        resolve_root(CVACT, None, SPLIT)
+    assert "CVGL_BENCH_CONFIG" not in str(info.value)
+
+
 def test_resolution_order(tmp_path, monkeypatch):
     (tmp_path / "flag" / "CVACT").mkdir(parents=True)
     (tmp_path / "env" / "CVACT").mkdir(parents=True)
