@@ -30,6 +30,8 @@ def home() -> Path | None:
 def cache_dir() -> Path:
     """The user cache: generated synthetic data, image caches, embedding caches."""
     env = os.environ.get("CVGL_BENCH_CACHE") or ""
+    if env and not env.strip():  # as --results ' ': a folder named by blanks in the current one
+        raise ConfigError("CVGL_BENCH_CACHE is blank; set it to a folder, or unset it for ~/.cache/cvgl-bench")
     if env:
         return Path(env).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME") or ""

@@ -633,6 +633,7 @@ def test_every_path_parameter_refuses_an_empty_value(tmp_path, monkeypatch, make
     ({"CVGL_BENCH_SYNTH_WORKERS": "two"}, ("data", "ids", "synth_cvusa_test"),
      "CVGL_BENCH_SYNTH_WORKERS must be an integer from 1 to 64, not 'two'"),
     ({}, ("synth", "--layout", "cvusa", "--out", "o", "--workers", "65"), "'--workers': 65 is not in the range 1<=x<=64"),
+    ({"CVGL_BENCH_CACHE": "  "}, ("data", "ids", "synth_cvusa_test"), "CVGL_BENCH_CACHE is blank; set it to a folder"),
 ])
 def test_environment_numbers_out_of_range_are_one_line_before_any_work(tmp_path, monkeypatch, make_host, env, args,
                                                                       needle):
