@@ -442,9 +442,9 @@ def file_part(part: str) -> str:
 
 
 #: The longest file name written as it is. A file name holds at most 255 bytes, and the temporary
-#: file an atomic write makes beside it adds the writer's host (up to 64), PID and 8 random
-#: characters; longer names keep their start and end in a digest of the whole (:func:`fit_name`).
-MAX_FILE_NAME = 150
+#: file an atomic write makes beside it adds 23 characters and the writer's host name (room for
+#: 32); longer names keep their start and end in a digest of the whole (:func:`fit_name`).
+MAX_FILE_NAME = 200
 
 
 def fit_name(name: str, limit: int) -> str:

@@ -230,7 +230,7 @@ def test_a_records_variant_cannot_put_a_map_figure_outside_plots(tmp_path, make_
     record_path.write_text(json.dumps(record))
     files = lb.render(build(tmp_path / "results"), tmp_path / "long", "md", host=host, data_root=tmp_path / "data")
     (figure,) = [path for path in files if path.name.endswith(".maps.jpg")]
-    assert len(figure.name) == 150 and figure.name.startswith("in-domain__toy_test.m.augment.option_0-0.5_")
+    assert len(figure.name) == 200 and figure.name.startswith("in-domain__toy_test.m.augment.option_0-0.5_")
 
 
 class QueryMappedMethod(MappedMethod):
