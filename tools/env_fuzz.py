@@ -73,7 +73,8 @@ def _embeddings(folder: Path) -> Path:
 def one_case(scratch: Path, variable: str, value: str, seconds: float) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CVGL_")}
     env.update(PYTHONPATH=str(ROOT), CVGL_BENCH_SYNTH_SIZE="tiny", CVGL_BENCH_CACHE=str(scratch / "cache"),
-               OMP_NUM_THREADS="1", CVGL_BENCH_CONFIG=str(scratch / "no-config.yaml"))
+               OMP_NUM_THREADS="1", CVGL_BENCH_CONFIG=str(scratch / "no-config.yaml"),
+               XDG_CACHE_HOME=str(scratch / "xdg"))  # an empty CVGL_BENCH_CACHE means the default: here
     env[variable] = value
     command = [arg.format(embeddings=_embeddings(scratch)) for arg in COMMANDS.get(variable, DEFAULT_COMMAND)]
     case = {"variable": variable, "value": value, "command": " ".join(command)}
