@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from . import __version__, envvars
 from .console import command_host as host
 from .console import (PathName, check_resamples, debug_enabled, echo_json, echo_table, note_unread_data_root,
                       note_unused_options, warn_failures)
@@ -227,6 +227,7 @@ def _one_line(exc: click.UsageError) -> click.UsageError:
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
 def cli(debug: bool) -> None:
     """cvgl-bench: train and evaluate cross-view geo-localization methods under one protocol."""
+    envvars.flag("CVGL_BENCH_DEBUG")  # a value that is no switch (``ture``) is refused, not read as off
 
 
 @cli.command()

@@ -7,11 +7,13 @@ the command line prints tables or looks the plugin host up on its own.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any
 
 import click
+
+from . import envvars
+from .errors import ConfigError
 
 
 def echo_json(data: Any) -> None:
@@ -55,7 +57,10 @@ def debug_enabled(ctx: click.Context | None = None) -> bool:
     root = ctx.find_root() if ctx is not None else None
     if root is not None and root.params.get("debug"):
         return True
-    return os.environ.get("CVGL_BENCH_DEBUG", "") in ("1", "true", "yes")
+    try:
+        return envvars.flag("CVGL_BENCH_DEBUG")
+    except ConfigError:  # the command refuses it in one line (``cli``); that line must not become a traceback
+        return False
 
 
 def command_host() -> Any:

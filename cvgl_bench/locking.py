@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from . import envvars
 from .errors import ConfigError
 
 TIMEOUT_ENV = "CVGL_BENCH_LOCK_TIMEOUT"
@@ -36,16 +37,7 @@ _thread_locks_guard = threading.Lock()
 
 def lock_timeout() -> float:
     """Seconds a waiter waits for a lock: ``CVGL_BENCH_LOCK_TIMEOUT`` or 2 hours."""
-    text = os.environ.get(TIMEOUT_ENV, "")
-    if not text:
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{TIMEOUT_ENV} must be a number of seconds, not {text!r}") from None
-    if not 0 <= value <= MAX_TIMEOUT_S:
-        raise ConfigError(f"{TIMEOUT_ENV} must be a number of seconds from 0 to {MAX_TIMEOUT_S:.0e}, not {text!r}")
-    return value
+    return envvars.number(TIMEOUT_ENV, DEFAULT_TIMEOUT_S, 0, MAX_TIMEOUT_S, "a number of seconds")
 
 
 def read_owner(path: str | os.PathLike) -> dict:

@@ -12,7 +12,6 @@ import contextlib
 import copy
 import importlib
 import importlib.metadata
-import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from typing import Any
 import pluggy
 
 from . import __version__, hookspecs
+from .envvars import flag
 from .errors import PluginError, UnknownNameError
 from .specs import SPEC_TYPES
 
@@ -119,11 +119,8 @@ class PluginHost:
     """The pluggy manager, a :class:`Registry` per spec kind and the status of every plugin."""
 
     def __init__(self, entry_points: bool | None = None, strict: bool | None = None):
-        def env(name: str) -> bool:
-            return os.environ.get(name, "") in ("1", "true", "yes")
-
-        self.use_entry_points = not env("CVGL_BENCH_NO_ENTRYPOINTS") if entry_points is None else entry_points
-        self.strict = env("CVGL_BENCH_STRICT_PLUGINS") if strict is None else strict
+        self.use_entry_points = not flag("CVGL_BENCH_NO_ENTRYPOINTS") if entry_points is None else entry_points
+        self.strict = flag("CVGL_BENCH_STRICT_PLUGINS") if strict is None else strict
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.registries = {kind: Registry(kind) for kind in SPEC_TYPES}

@@ -8,10 +8,13 @@ line; there it prints plain lines instead: ``desc: 120/500 (24%), 3.1 it/s``, at
 
 from __future__ import annotations
 
-import os
+import math
 import sys
 import time
 from typing import Any
+
+from . import envvars
+from .errors import ConfigError
 
 DEFAULT_EVERY_S = 30.0
 
@@ -23,20 +26,13 @@ def _interval() -> float:
     """``CVGL_BENCH_PROGRESS_EVERY`` in seconds (``inf``: at the end only). A value that is no
     number of seconds >= 0 gets the default and one warning line: it is read deep in a run,
     where an error would end a training that has done nothing wrong."""
-    text = os.environ.get("CVGL_BENCH_PROGRESS_EVERY", "")
-    if not text:
-        return DEFAULT_EVERY_S
     try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value >= 0:  # NaN is not
-        return value
-    if text not in _warned:
-        _warned.add(text)
-        print(f"[cvgl-bench] warning: CVGL_BENCH_PROGRESS_EVERY={text!r} is not a number of seconds >= 0; "
-              f"progress lines come every {DEFAULT_EVERY_S:.0f} s", file=sys.stderr)
-    return DEFAULT_EVERY_S
+        return envvars.number("CVGL_BENCH_PROGRESS_EVERY", DEFAULT_EVERY_S, 0, math.inf, "a number of seconds")
+    except ConfigError as exc:
+        if str(exc) not in _warned:
+            _warned.add(str(exc))
+            print(f"[cvgl-bench] warning: {exc}; progress lines come every {DEFAULT_EVERY_S:.0f} s", file=sys.stderr)
+        return DEFAULT_EVERY_S
 
 
 class PlainProgress:

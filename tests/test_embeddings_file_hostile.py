@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.lib import format as npy_format
 
-from cvgl_bench.errors import DataError
+from cvgl_bench.errors import ConfigError, DataError
 from cvgl_bench.evaluate.embeddings_file import read_embeddings
 
 
@@ -79,7 +79,7 @@ def test_a_limit_that_is_not_a_positive_number_of_bytes_is_refused(tmp_path, mon
     path = tmp_path / "e.npz"
     np.savez(path, **_good_arrays(n=4, d=4))
     monkeypatch.setenv("CVGL_BENCH_MAX_EMBEDDING_BYTES", value)
-    with pytest.raises(DataError, match=f"must be a positive number of bytes, not '{value}'"):
+    with pytest.raises(ConfigError, match=f"must be a number of bytes from 1 to 1e\\+18, not '{value}'"):
         read_embeddings(path)
 
 

@@ -634,6 +634,8 @@ def test_every_path_parameter_refuses_an_empty_value(tmp_path, monkeypatch, make
      "CVGL_BENCH_SYNTH_WORKERS must be an integer from 1 to 64, not 'two'"),
     ({}, ("synth", "--layout", "cvusa", "--out", "o", "--workers", "65"), "'--workers': 65 is not in the range 1<=x<=64"),
     ({"CVGL_BENCH_CACHE": "  "}, ("data", "ids", "synth_cvusa_test"), "CVGL_BENCH_CACHE is blank; set it to a folder"),
+    ({"CVGL_BENCH_DEBUG": "ture"}, ("data", "ids", "synth_cvusa_test"),
+     "CVGL_BENCH_DEBUG must be 1 or 0 (or true/false, yes/no, on/off), not 'ture'"),
 ])
 def test_environment_numbers_out_of_range_are_one_line_before_any_work(tmp_path, monkeypatch, make_host, env, args,
                                                                       needle):
@@ -652,8 +654,8 @@ def test_a_progress_interval_that_is_no_number_warns_once_and_keeps_the_default(
     monkeypatch.setenv("CVGL_BENCH_PROGRESS_EVERY", "often")
     assert progress._interval() == progress.DEFAULT_EVERY_S == progress._interval()
     assert capsys.readouterr().err.splitlines() == [
-        "[cvgl-bench] warning: CVGL_BENCH_PROGRESS_EVERY='often' is not a number of seconds >= 0; progress lines "
-        "come every 30 s"]
+        "[cvgl-bench] warning: CVGL_BENCH_PROGRESS_EVERY must be a number of seconds >= 0, not 'often'; progress "
+        "lines come every 30 s"]
     for text, seconds in (("inf", float("inf")), ("0", 0.0), ("2.5", 2.5), ("", 30.0)):
         monkeypatch.setenv("CVGL_BENCH_PROGRESS_EVERY", text)
         assert progress._interval() == seconds

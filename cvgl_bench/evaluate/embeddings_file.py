@@ -10,6 +10,7 @@ what to fix (:class:`~cvgl_bench.errors.DataError`).
 from __future__ import annotations
 
 import math
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.structures import EvalData, ImageSet
+from .. import envvars
 from ..errors import DataError
 from ..fsutil import not_a_file, size_text
 
@@ -64,6 +66,7 @@ def read_embeddings(path: str | Path) -> EmbeddingFile:
 
 
 MAX_BYTES_ENV = "CVGL_BENCH_MAX_EMBEDDING_BYTES"
+MAX_BYTES_LIMIT = 1e18
 _MAX_RATIO = 50.0
 """Uncompressed over compressed size above which a large member is refused: float embeddings
 hardly compress (about 1.1x), a zip bomb compresses thousands of times."""
@@ -72,16 +75,8 @@ _RATIO_FROM_BYTES = 64 << 20
 
 def max_embedding_bytes() -> int:
     """Largest uncompressed embeddings file read: ``CVGL_BENCH_MAX_EMBEDDING_BYTES``, else half the RAM."""
-    import os
-
-    text = os.environ.get(MAX_BYTES_ENV, "")
-    if text:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value >= 1):
-            raise DataError(f"{MAX_BYTES_ENV} must be a positive number of bytes, not {text!r}")
+    value = envvars.number(MAX_BYTES_ENV, math.nan, 1, MAX_BYTES_LIMIT, "a number of bytes")
+    if not math.isnan(value):
         return int(value)
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)

@@ -9,13 +9,13 @@ transfer. Cells and options travel as JSON to worker processes and Slurm jobs.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import envvars
 from ..errors import ConfigError
 from ..evaluate.bootstrap import RESAMPLES
 from ..train.context import MAX_THREADS
@@ -123,13 +123,10 @@ class CellResult:
 
 def environment_threads() -> int | None:
     """``CVGL_BENCH_THREADS``: CPU threads for training and evaluation on this machine (None: unset)."""
-    value = os.environ.get("CVGL_BENCH_THREADS", "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or not 1 <= int(value) <= MAX_THREADS:
-        raise ConfigError(f"CVGL_BENCH_THREADS must be an integer from 1 to {MAX_THREADS}, not {value!r}; unset it "
-                          "for torch's choice")
-    return int(value)
+    try:
+        return envvars.integer("CVGL_BENCH_THREADS", None, 1, MAX_THREADS)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; unset it for torch's choice") from None
 
 
 def cell_to_json(cell: Cell) -> str:

@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from ... import envvars
 from ...dataroot import cache_dir
 from ...errors import ConfigError
 from ...locking import exclusive
@@ -36,11 +37,7 @@ def selected_size_seed(size: str | int | None = None, seed: int | None = None) -
     else:
         label, _ = parse_size(size)
     if seed is None:
-        text = os.environ.get(SEED_ENV, "0") or "0"
-        try:
-            seed = int(text)
-        except ValueError:
-            raise ConfigError(f"{SEED_ENV} must be an integer, not {text!r}") from None
+        seed = envvars.integer(SEED_ENV, 0)
     return label, int(seed)
 
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ... import envvars
 from ...errors import ConfigError
 from ...fsutil import temp_dir_beside
 from . import dataset_version
@@ -29,16 +30,7 @@ META_FILE = "synth_meta.json"
 
 def default_workers() -> int:
     """``CVGL_BENCH_SYNTH_WORKERS`` (1 to :data:`MAX_WORKERS`), else min(4, CPUs)."""
-    env = os.environ.get("CVGL_BENCH_SYNTH_WORKERS")
-    if env:
-        try:
-            value = int(env)
-        except ValueError:
-            value = 0
-        if not 1 <= value <= MAX_WORKERS:
-            raise ConfigError(f"CVGL_BENCH_SYNTH_WORKERS must be an integer from 1 to {MAX_WORKERS}, not {env!r}")
-        return value
-    return max(1, min(4, os.cpu_count() or 1))
+    return envvars.integer("CVGL_BENCH_SYNTH_WORKERS", max(1, min(4, os.cpu_count() or 1)), 1, MAX_WORKERS)
 
 
 def generate(layout: str, out: str | os.PathLike, size: str | int = "small", seed: int = 0, style: str | None = None,
