@@ -565,7 +565,9 @@ def _summary_rows(records: list[Any]) -> list[dict[str, Any]]:
 @click.option("--gpus-per-cell", type=click.IntRange(min=0, max=MAX_GPUS_PER_CELL), default=0, show_default=True,
               help="GPUs per cell; more than 1 launches each cell through torchrun (DDP).")
 @click.option("--slurm-partition", default=None, help="Slurm partition (slurm executor).")
-@click.option("--slurm-cluster", default=None, help="submitit cluster: slurm (default), local or debug.")
+@click.option("--slurm-cluster", type=click.Choice(["slurm", "local", "debug"]), default=None,
+              help="submitit cluster: slurm (default); local or debug try the job array on this machine (local "
+                   "starts every cell at once).")
 @click.option("--timeout-min", type=click.IntRange(min=1), default=24 * 60, show_default=True, help="Slurm time limit per cell.")
 @click.option("--slurm-account", default=None, help="Slurm account to charge (slurm executor).")
 @click.option("--slurm-qos", default=None, help="Slurm QoS (slurm executor).")

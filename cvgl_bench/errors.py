@@ -60,6 +60,11 @@ def path_advice(exc: OSError) -> str:
     return "check the path and its permissions"
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (pluggy's and submitit's span several)."""
+    return " ".join(str(exc).split())
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler stopping a job, ``kill``), raised where the process is, so that what
     an interruption cleans up (temporary files, worker processes) is cleaned up as for Ctrl-C."""

@@ -22,7 +22,7 @@ import pluggy
 
 from . import __version__, hookspecs
 from .envvars import flag
-from .errors import PluginError, UnknownNameError
+from .errors import PluginError, UnknownNameError, one_line
 from .specs import SPEC_TYPES
 
 ENTRY_POINT_GROUP = "cvgl_bench"
@@ -179,14 +179,14 @@ class PluginHost:
         try:
             plugin = get_plugin()
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the host
-            status.error, status.traceback = f"import failed: {type(exc).__name__}: {_line(exc)}", traceback.format_exc()
+            status.error, status.traceback = f"import failed: {type(exc).__name__}: {one_line(exc)}", traceback.format_exc()
             return
         try:  # pluggy validates hook names it knows and their arguments
             if self.pm.register(plugin, name=name) is None:
                 status.error = "already registered under another name"
                 return
         except Exception as exc:  # noqa: BLE001
-            status.error, status.traceback = f"invalid plugin: {type(exc).__name__}: {_line(exc)}", traceback.format_exc()
+            status.error, status.traceback = f"invalid plugin: {type(exc).__name__}: {one_line(exc)}", traceback.format_exc()
             return
         self._by_pluggy_name[name] = status
         try:
@@ -217,7 +217,7 @@ class PluginHost:
                 del self.registries[kind].entries[spec_name]
             status.registered.clear()
             self.pm.unregister(plugin)
-            status.error = _line(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {_line(exc)}"
+            status.error = one_line(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {one_line(exc)}"
             status.traceback = traceback.format_exc()
 
     def implementations(self, hook: str, load: bool = True) -> Iterator[tuple[Callable[..., Any], PluginStatus | None]]:
@@ -280,11 +280,6 @@ class PluginHost:
 
     def failures(self) -> list[PluginStatus]:
         return [s for s in self.statuses if s.error]
-
-
-def _line(exc: BaseException) -> str:
-    """An exception's message on one line (pluggy's validation errors span three)."""
-    return " ".join(str(exc).split())
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import types
 
@@ -10,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cvgl_bench.cli import cli
+from cvgl_bench.errors import ConfigError
 from cvgl_bench.run import Cell, RunOptions
 from cvgl_bench.run import grid as grid_module
 
@@ -195,3 +197,51 @@ def test_a_worker_killed_by_a_signal_is_named_as_such(monkeypatch):
         # an interruption that reached a worker as it exited was blamed on memory
         "failed: its worker process was killed by SIGINT (interrupted); rerun the grid to resume",
         "failed: its worker process was killed by SIGSEGV; rerun the grid to resume"]
+
+
+def _fake_slurm_bin(folder, sbatch_says: str | None):
+    """A PATH folder with ``srun`` (what submitit looks for) and an ``sbatch`` that refuses with
+    ``sbatch_says`` (None: a folder without either, as on a machine with no Slurm)."""
+    folder.mkdir()
+    if sbatch_says is not None:
+        (folder / "srun").write_text("#!/bin/sh\nexit 0\n")
+        (folder / "sbatch").write_text(f"#!/bin/sh\necho '{sbatch_says}' >&2\nexit 1\n")
+        for tool in folder.iterdir():
+            tool.chmod(0o755)
+    return str(folder)
+
+
+def test_the_slurm_executor_without_slurm_is_one_line_not_a_local_run(suite, tmp_path, monkeypatch):
+    """submitit, given no cluster, ran the job array on this machine, every cell at once; named
+    'slurm' where there is none, it raised 'Could not detect "srun"' in a traceback."""
+    pytest.importorskip("submitit")
+    monkeypatch.setenv("PATH", _fake_slurm_bin(tmp_path / "bin", None))
+    done = CliRunner().invoke(cli, ["grid", str(suite), "--executor", "slurm", "--runs", str(tmp_path / "runs")])
+    assert done.exit_code == 2, done.output
+    assert done.stderr.splitlines() == [
+        'Error: --executor slurm: submitit finds no slurm cluster here (Could not detect "srun", are you indeed on a '
+        "slurm cluster?); run the grid on a Slurm login node, or pass --slurm-cluster local to try the job array on "
+        "this machine"]
+    done = CliRunner().invoke(cli, ["grid", str(suite), "--executor", "slurm", "--slurm-cluster", "nosuch"])
+    assert done.exit_code == 2 and "'nosuch' is not one of 'slurm', 'local', 'debug'" in done.stderr
+
+
+def test_a_job_array_the_scheduler_refuses_is_one_line_with_its_reason(suite, tmp_path, monkeypatch):
+    pytest.importorskip("submitit")
+    refusal = "sbatch: error: Batch job submission failed: Requested time limit is invalid"
+    monkeypatch.setenv("PATH", f"{_fake_slurm_bin(tmp_path / 'bin', refusal)}:{os.environ['PATH']}")
+    done = CliRunner().invoke(cli, ["grid", str(suite), "--executor", "slurm", "--timeout-min", "99999999",
+                                    "--runs", str(tmp_path / "runs")])
+    assert done.exit_code == 2, done.output
+    assert done.stderr.splitlines() == [
+        f"Error: the slurm cluster refused the job array, and nothing was submitted: {refusal}"]
+
+
+def test_more_cpu_cells_at_once_than_cpus_are_refused(monkeypatch):
+    monkeypatch.setattr(grid_module, "_worker", lambda *args: pytest.fail("a worker started"))
+    monkeypatch.setattr(grid_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    cells = [Cell("tiny", ("synth_cvusa_test",), seed=s) for s in range(4)]
+    options = RunOptions(device="cpu", log=lambda line: None)
+    with pytest.raises(ConfigError, match=r"^--jobs 64: no GPU is visible, so 4 cells would train at once on this "
+                                          r"machine's 2 CPUs; pass at most 2$"):
+        grid_module._run_workers(cells, options, jobs=64, gpus_per_cell=0)

@@ -10,6 +10,7 @@ written atomically and only missing ones are computed when it runs again. Suites
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import signal
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, PluginError, Terminated, UnknownNameError, UserError, signal_name
+from ..errors import ConfigError, PluginError, Terminated, UnknownNameError, UserError, one_line, signal_name
 from .cell import Cell, CellResult, RunOptions, cell_to_json, options_to_json
 from .suite import Suite
 
@@ -234,6 +235,9 @@ def _run_workers(cells: Sequence[Cell], options: RunOptions, jobs: int, gpus_per
         raise ConfigError(f"--gpus-per-cell {gpus_per_cell}: no GPU is visible, so each cell would train in "
                           f"{gpus_per_cell} CPU processes, and this machine has {cpus} CPUs; pass at most {cpus}, "
                           "or run where the GPUs are")
+    if not gpus and min(jobs, len(cells)) > cpus:  # --jobs 64 on a laptop: the out-of-memory killer
+        raise ConfigError(f"--jobs {jobs}: no GPU is visible, so {min(jobs, len(cells))} cells would train at once on "
+                          f"this machine's {cpus} CPUs; pass at most {cpus}")
 
     running: set[subprocess.Popen] = set()
     stopping = threading.Event()
@@ -345,9 +349,14 @@ def _run_slurm(cells: Sequence[Cell], options: RunOptions, gpus_per_cell: int, s
         raise ConfigError("the slurm executor needs submitit: pip install 'cvgl-bench[slurm]'") from None
     slurm = dict(slurm)
     folder = Path(slurm.pop("folder", options.runs_dir / "submitit"))
-    cluster = slurm.pop("cluster", None)
+    cluster = slurm.pop("cluster", None) or "slurm"
     wait = bool(slurm.pop("wait", True))
-    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    try:  # submitit's own choice, without a cluster, is to run every cell on this machine at once
+        executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    except (RuntimeError, ValueError) as exc:  # 'Could not detect "srun"', an unknown cluster
+        raise ConfigError(f"--executor slurm: submitit finds no {cluster} cluster here ({one_line(exc)}); run the "
+                          "grid on a Slurm login node, or pass --slurm-cluster local to try the job array on this "
+                          "machine") from None
     params: dict[str, Any] = {"timeout_min": int(slurm.pop("timeout_min", 24 * 60)),
                               "slurm_array_parallelism": int(slurm.pop("array_parallelism", 64))}
     if gpus_per_cell:
@@ -357,7 +366,14 @@ def _run_slurm(cells: Sequence[Cell], options: RunOptions, gpus_per_cell: int, s
         executor.update_parameters(**params)
     except ValueError as exc:
         raise ConfigError(f"slurm parameters: {exc}".splitlines()[0]) from None
-    jobs = executor.map_array(_SlurmCell(options_to_json(options)), [cell_to_json(c) for c in cells])
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):  # submitit prints the scheduler's refusal before raising it
+            jobs = executor.map_array(_SlurmCell(options_to_json(options)), [cell_to_json(c) for c in cells])
+    except Exception as exc:  # noqa: BLE001 - sbatch's refusal (submitit's FailedJobError) or its absence
+        why = next((line.strip() for line in [*said.getvalue().splitlines(), *str(exc).splitlines()]
+                    if line.strip()), type(exc).__name__)
+        raise ConfigError(f"the {cluster} cluster refused the job array, and nothing was submitted: {why}") from exc
     options.log(f"[cvgl-bench grid] submitted {len(jobs)} cells to {executor.cluster} (logs in {folder})")
     if not wait:
         from ..fsutil import write_json
