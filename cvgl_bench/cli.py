@@ -665,14 +665,26 @@ def _slurm_parameters(partition: str | None, account: str | None, qos: str | Non
     named = {"slurm_partition": partition, "slurm_account": account, "slurm_qos": qos,
              "cpus_per_task": cpus_per_task, "mem_gb": mem_gb, "slurm_constraint": constraint}
     params = {key: value for key, value in named.items() if value is not None}
+    flags = {key: f"--slurm-{key.replace('slurm_', '').replace('_', '-')}" for key in named}
+    options = {**flags, "timeout_min": "--timeout-min", "gpus_per_node": "--gpus-per-cell",
+               "cluster": "--slurm-cluster", "wait": "--wait/--no-wait"}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise ConfigError(f"--slurm-param takes KEY=VALUE (e.g. slurm_exclude=node12), got {item!r}")
+        if key in options or key == "folder":
+            raise ConfigError(f"--slurm-param {key}: " + (f"use {options[key]}" if key in options else
+                                                         "the submitit folder is <--runs>/submitit"))
         try:
-            params[key.strip()] = yaml.safe_load(value)
+            params[key] = yaml.safe_load(value)
         except yaml.YAMLError:
-            params[key.strip()] = value
+            params[key] = value
+        flags[key] = f"--slurm-param {key}="
+    for key, value in params.items():
+        if isinstance(value, str) and (not value.strip() or not value.isprintable()):
+            raise ConfigError(f"{flags[key]}{'' if flags[key].endswith('=') else ' '}{value!r}: give a value without "
+                              "line breaks, not blanks (it goes into the job script's #SBATCH lines)")
     return params
 
 

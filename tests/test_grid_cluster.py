@@ -245,3 +245,27 @@ def test_more_cpu_cells_at_once_than_cpus_are_refused(monkeypatch):
     with pytest.raises(ConfigError, match=r"^--jobs 64: no GPU is visible, so 4 cells would train at once on this "
                                           r"machine's 2 CPUs; pass at most 2$"):
         grid_module._run_workers(cells, options, jobs=64, gpus_per_cell=0)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("--slurm-param", "a=b=c"), "slurm parameters: Parameter 'a' need to be prefixed by an executor name."),
+    (("--slurm-param", "nodes=[1"), "slurm parameters: Parameter \"nodes\" expected type <class 'int'>"),
+    (("--slurm-param", "timeout_min=abc"), "--slurm-param timeout_min: use --timeout-min"),
+    (("--slurm-param", "gpus_per_node=2"), "--slurm-param gpus_per_node: use --gpus-per-cell"),
+    (("--slurm-param", "slurm_partition=gpu"), "--slurm-param slurm_partition: use --slurm-partition"),
+    (("--slurm-param", "cluster=local"), "--slurm-param cluster: use --slurm-cluster"),
+    (("--slurm-param", "folder=/etc"), "--slurm-param folder: the submitit folder is <--runs>/submitit"),
+    (("--slurm-param", 'slurm_exclude="a\\nb"'), "--slurm-param slurm_exclude='a\\nb': give a value without line"),
+    (("--slurm-partition", "gpu\necho hi"), "--slurm-partition 'gpu\\necho hi': give a value without line breaks"),
+    (("--slurm-qos", " "), "--slurm-qos ' ': give a value without line breaks, not blanks"),
+])
+def test_slurm_parameters_submitit_or_the_job_script_cannot_take_are_one_line(suite, tmp_path, args, needle):
+    """submitit's NameError and AssertionError for a parameter it does not know or of the wrong type were
+    tracebacks; --slurm-param timeout_min=abc met int() in one; a line break in a partition went
+    into the job script's #SBATCH lines; a --slurm-param could replace what an option sets."""
+    pytest.importorskip("submitit")
+    done = CliRunner().invoke(cli, ["grid", str(suite), "--executor", "slurm", "--slurm-cluster", "debug",
+                                    "--no-wait", "--runs", str(tmp_path / "runs"), *args])
+    assert done.exit_code == 2, done.output
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(f"Error: {needle}"), done.stderr
+    assert not (tmp_path / "runs" / "submitit" / "jobs.json").exists()

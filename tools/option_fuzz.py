@@ -3,6 +3,7 @@ unbounded worker processes and threads, numpy tracebacks and options ignored wit
 
     python tools/option_fuzz.py                     # every command, every option, every value (about 40 min)
     python tools/option_fuzz.py run grid --few      # two commands, the values of FEW (10 names, 6 numbers)
+    python tools/option_fuzz.py grid@slurm          # grid's Slurm options, on submitit's debug cluster
     python tools/option_fuzz.py synth --option --size --seconds 20
 
 Each option of each command (found by walking the click tree: a new option is fuzzed without
@@ -60,6 +61,9 @@ def _base_commands(scratch: Path, work: Path) -> dict[str, list[str]]:
     return {
         "run": ["run", "-m", "sample4geo", "-d", "synth_cvusa_test", "--results", results, "--runs", runs],
         "grid": ["grid", str(suite), "--results", results, "--runs", runs],
+        # the Slurm options on the path they take: submitit's debug cluster, submitting without waiting
+        "grid@slurm": ["grid", str(suite), "--executor", "slurm", "--slurm-cluster", "debug", "--no-wait",
+                       "--results", results, "--runs", runs],
         "leaderboard": ["leaderboard", "--results", str(ROOT / "leaderboards" / "synth" / "results"),
                         "--out", str(work / "board"), "--no-examples"],
         "score": ["score", "--dataset", "synth_cvusa_test", "--embeddings", str(scratch / "embeddings.npz")],
@@ -149,11 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in args.commands or commands:
             command = cli
-            for part in name.split():
+            for part in name.split("@")[0].split():
                 command = command.get_command(click.Context(command), part)
             for param in command.params:
                 if not isinstance(param, click.Option) or param.is_flag or isinstance(param.type, click.Choice):
                     continue
+                if name.endswith("@slurm") and "slurm" not in (param.help or "").lower():
+                    continue  # the others are fuzzed on the plain command
                 option = max(param.opts, key=len)
                 if args.option and option not in args.option:
                     continue

@@ -364,7 +364,7 @@ def _run_slurm(cells: Sequence[Cell], options: RunOptions, gpus_per_cell: int, s
     params.update(slurm)
     try:
         executor.update_parameters(**params)
-    except ValueError as exc:
+    except (ValueError, NameError, TypeError, AssertionError) as exc:  # submitit: an unknown name, a wrong type
         raise ConfigError(f"slurm parameters: {exc}".splitlines()[0]) from None
     said = io.StringIO()
     try:
