@@ -457,14 +457,15 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
                          loader_workers=loader_workers, resume=resume,
                          checkpoint=Path(checkpoint) if checkpoint else None, log=lambda line: click.echo(line, err=True))
     if dry_run:
+        cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile,
+                    seed=seeds[0], protocol=parse_protocol(protocol_items), overrides=parse_set(set_items))
+        plan(cell, h)  # a mistyped name, before torch is imported
         from .run.model import training_machine
         from .run import resolve
         from .run.pipeline import check_new_folders
 
         resolved_device = _check_machine_settings(h, device, [*datasets_, train_on])
         check_new_folders(options)
-        cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile,
-                    seed=seeds[0], protocol=parse_protocol(protocol_items), overrides=parse_set(set_items))
         p, _, hparams = resolve(cell, h, options.log)
         machine = None if checkpoint else training_machine(options, hparams, resolved_device)
         _echo_config(p, hparams, as_json, checkpoint, machine)

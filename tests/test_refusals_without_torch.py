@@ -24,6 +24,8 @@ def test_refused_names_and_listed_cells_never_import_torch(tmp_path):
         (["run", "--method", "clnet", "--dataset", "synth_cvusa_tset"], "unknown split 'synth_cvusa_tset'"),
         (["run", "--method", "safa", "--dataset", "synth_u1652_d2s"], "cannot embed drone -> satellite"),
         (["run", "--method", "clnet", "--dataset", "synth_cvusa_test", "--profile", "gpu"], "no profile 'gpu'"),
+        (["run", "--method", "clnet_", "--dataset", "synth_cvusa_test", "--dry-run"], "unknown method 'clnet_'"),
+        (["run", "--method", "safa", "--dataset", "synth_cvusa_tset", "--dry-run"], "unknown split 'synth_cvusa_tset'"),
         (["check-plugin", "sample4gep"], "unknown method 'sample4gep'"),
         (["score", "--dataset", "cvusa_tset", "--embeddings", str(tmp_path / "e.npz")], "unknown split 'cvusa_tset'"),
     ]
