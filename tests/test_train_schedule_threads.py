@@ -176,3 +176,46 @@ def test_the_loader_worker_count_changes_no_weight_and_a_training_resumes_with_a
     _, _, trainer, run, _, model, _ = _fit(tmp_path / "resumed", loader_workers=0, resume=True, **recipe)
     trainer.fit()
     assert run.notes["resumed_after_epoch"] == 1 and same_weights(model)
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_stopped_while_it_hands_a_batch_over_ends_the_run_with_one_line(tmp_path, monkeypatch):
+    """The one wait torch's loader timeout does not bound: the batch's message has reached the
+    main process, which then asks the worker for the file descriptor of its tensors, and the
+    worker is stopped (``kill -STOP``) in that moment. The main process waited for ever; now
+    the watchdog kills the workers past the bound, and the run ends with the stuck-loader line."""
+    import multiprocessing
+    import os
+    import signal
+    import time
+    from multiprocessing import resource_sharer
+
+    from cvgl_bench.train import trainer as trainer_module
+
+    parent, stop = os.getpid(), tmp_path / "stop"
+    register = resource_sharer._ResourceSharer.register
+
+    def stopped_when_asked(self, send, close):
+        def send_after_a_stop(conn, pid):
+            if os.getpid() != parent and stop.exists():
+                os.kill(os.getpid(), signal.SIGSTOP)  # the worker stops as the main process asks
+            send(conn, pid)
+        return register(self, send_after_a_stop, close)
+
+    monkeypatch.setattr(resource_sharer._ResourceSharer, "register", stopped_when_asked)
+    monkeypatch.setattr(trainer_module, "LOADER_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(trainer_module, "WATCHDOG_GRACE_S", 1.0)
+    method, hp, trainer, run, *_ = _fit(tmp_path, pairs=48, workers=1, batch_size=4, epochs=2)
+    workers: list = []
+
+    def at_the_first_step(epoch, step):
+        if not workers:
+            workers.extend(multiprocessing.active_children())
+            stop.touch()
+
+    run.on_step = at_the_first_step
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"^no batch came from the data-loader workers in 1 s \(a worker is stuck, "):
+        trainer.fit()
+    assert workers and not any(process.is_alive() for process in workers)
+    assert time.monotonic() - started < 30

@@ -37,6 +37,7 @@ import math
 import os
 import random
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -62,6 +63,9 @@ CHECKPOINT_NAME = "last.pt"
 #: The longest wait for one batch from the data-loader workers: far beyond a slow disk's, so a
 #: worker stuck on a hung file system ends the run with a line, not a hang.
 LOADER_TIMEOUT_S = 600.0
+#: Seconds past :data:`LOADER_TIMEOUT_S` after which :class:`_LoaderWatchdog` kills the workers:
+#: torch's own timeout ends, first, every wait it can see.
+WATCHDOG_GRACE_S = 30.0
 HISTORY_NAME = "history.json"
 CHECKPOINT_FORMAT = 1
 SCHEDULES = ("cosine", "constant")
@@ -341,9 +345,12 @@ class Trainer:
         data_s = step_s = 0.0
         started = tick = asked = time.perf_counter()
         batches, waiting = iter(loader), True
+        watchdog = _LoaderWatchdog(batches, LOADER_TIMEOUT_S + WATCHDOG_GRACE_S) if self.loader_workers else None
         try:
             for batch_index, (query, reference) in enumerate(batches):
                 fetched, waiting = time.perf_counter(), False
+                if watchdog is not None:
+                    watchdog.since = None
                 data_s += fetched - tick
                 loss_value = self.train_step(query, reference, epoch, batch_index, n_batches)
                 loss_sum += loss_value
@@ -359,9 +366,12 @@ class Trainer:
                                 refresh=False)
                 bar.update()
                 waiting, asked = True, time.perf_counter()
+                if watchdog is not None:
+                    watchdog.since = time.monotonic()
         except BaseException as exc:
-            stuck = self.loader_workers > 0 and waiting and isinstance(exc, RuntimeError) \
-                and time.perf_counter() - asked >= LOADER_TIMEOUT_S
+            stuck = self.loader_workers > 0 and waiting and isinstance(exc, Exception) and (
+                (watchdog is not None and watchdog.fired)
+                or (isinstance(exc, RuntimeError) and time.perf_counter() - asked >= LOADER_TIMEOUT_S))
             died = _stop_loader(batches, wait_s=1.0 if isinstance(exc, Exception) and not stuck else 0.0, kill=stuck)
             if stuck:
                 raise self._loader_stuck() from None
@@ -369,6 +379,8 @@ class Trainer:
                 raise self._loader_died(died) from None
             raise
         finally:
+            if watchdog is not None:
+                watchdog.stop()
             bar.close()
         seconds = time.perf_counter() - started
         entry = {
@@ -559,6 +571,35 @@ class Trainer:
         """The model's learnable logit scale, as the loss uses it (none when it has none)."""
         scale = self.model.loss_scale() if hasattr(self.model, "loss_scale") else None
         return {} if scale is None else {"train/logit_scale": float(scale.detach().float().reshape(-1)[0])}
+
+
+class _LoaderWatchdog:
+    """Bounds the one wait for a batch that torch's ``timeout`` cannot: a worker stopped
+    (``kill -STOP``) in the moment it hands a batch over, after the batch's message reached the
+    main process and before the file descriptor of its tensors did. The main process then blocks
+    in that transfer, past the queue's timeout. ``since`` is when the current wait began (None:
+    not waiting); once a wait passes ``bound`` seconds, the workers are killed, which ends the
+    transfer with an error, and ``fired`` tells the training loop that the loader was stuck."""
+
+    def __init__(self, batches: Any, bound: float):
+        self.batches, self.bound = batches, bound
+        self.since: float | None = time.monotonic()
+        self.fired = False
+        self._stopped = threading.Event()
+        threading.Thread(target=self._watch, name="cvgl-bench loader watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._stopped.wait(min(5.0, self.bound / 4)):
+            since = self.since
+            if since is not None and time.monotonic() - since >= self.bound:
+                self.fired = True
+                for worker in list(getattr(self.batches, "_workers", None) or ()):
+                    with contextlib.suppress(OSError, TypeError):
+                        os.kill(worker.pid, signal.SIGKILL)
+                return
+
+    def stop(self) -> None:
+        self._stopped.set()
 
 
 def _stop_loader(batches: Any, wait_s: float = 0.0, kill: bool = False) -> str | None:
