@@ -666,7 +666,9 @@ def _slurm_parameters(partition: str | None, account: str | None, qos: str | Non
     named = {"slurm_partition": partition, "slurm_account": account, "slurm_qos": qos,
              "cpus_per_task": cpus_per_task, "mem_gb": mem_gb, "slurm_constraint": constraint}
     params = {key: value for key, value in named.items() if value is not None}
-    flags = {key: f"--slurm-{key.replace('slurm_', '').replace('_', '-')}" for key in named}
+    flags = {"slurm_partition": "--slurm-partition", "slurm_account": "--slurm-account", "slurm_qos": "--slurm-qos",
+             "cpus_per_task": "--slurm-cpus-per-task", "mem_gb": "--slurm-mem-gb",
+             "slurm_constraint": "--slurm-constraint"}
     options = {**flags, "timeout_min": "--timeout-min", "gpus_per_node": "--gpus-per-cell",
                "cluster": "--slurm-cluster", "wait": "--wait/--no-wait"}
     for item in items:

@@ -370,7 +370,7 @@ def test_a_dry_run_refuses_what_the_run_would_refuse(tmp_path, monkeypatch, make
     run = ("run", "-m", "clnet", "-d", "synth_cvusa_test", *args, "--dry-run")
     if args == ("--device", "bogus"):  # the first case in a fresh process, with the user's synthetic size
         proc = subprocess.run([sys.executable, "-m", "cvgl_bench", *run], capture_output=True, text=True, timeout=120,
-                              cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO),
+                              cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO), "CVGL_BENCH_NO_ENTRYPOINTS": "0",
                                                  "CVGL_BENCH_CACHE": str(tmp_path / "cache"), **env})
     else:
         proc = in_process(tmp_path, monkeypatch, make_host, *run, env=env)
