@@ -20,11 +20,27 @@ from .synth_tiny import tiny_synth_dir, tiny_world  # noqa: F401 - fixtures
 
 
 class _Job:
-    def __init__(self, n):
-        self.job_id = f"4242_{n}"
+    def __init__(self, n, array=4242):
+        self.job_id = f"{array}_{n}"
 
     def result(self):
         return "ok"
+
+
+class _SlurmJob:
+    """Stands in for submitit.SlurmJob: a job of an earlier submission, whose state sacct reports."""
+
+    states: dict = {}
+
+    def __init__(self, folder, job_id):
+        self.job_id = job_id
+
+    @property
+    def state(self):
+        return _SlurmJob.states.get(self.job_id, "UNKNOWN")
+
+    def result(self):
+        return f"ok (earlier job {self.job_id})"
 
 
 class _Executor:
@@ -41,13 +57,14 @@ class _Executor:
 
     def map_array(self, fn, items):
         self.items = list(items)
-        return [_Job(n) for n in range(len(self.items))]
+        array = 4242 + sum(hasattr(made, "items") for made in _Executor.made[:-1])
+        return [_Job(n, array) for n in range(len(self.items))]
 
 
 @pytest.fixture
 def fake_submitit(monkeypatch):
-    _Executor.made = []
-    monkeypatch.setitem(sys.modules, "submitit", types.SimpleNamespace(AutoExecutor=_Executor))
+    _Executor.made, _SlurmJob.states = [], {}
+    monkeypatch.setitem(sys.modules, "submitit", types.SimpleNamespace(AutoExecutor=_Executor, SlurmJob=_SlurmJob))
     return _Executor
 
 
@@ -269,3 +286,63 @@ def test_slurm_parameters_submitit_or_the_job_script_cannot_take_are_one_line(su
     assert done.exit_code == 2, done.output
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(f"Error: {needle}"), done.stderr
     assert not (tmp_path / "runs" / "submitit" / "jobs.json").exists()
+
+
+def test_a_rerun_does_not_submit_again_a_cell_whose_job_is_still_queued_or_running(fake_submitit, suite, tmp_path):
+    """'Rerun the same grid later to collect the results' submitted every cell again: the
+    second job of a cell still training waited on the first one's cell lock for up to two hours,
+    holding its allocation, then failed."""
+    runs = tmp_path / "runs"
+    grid = ["grid", str(suite), "--executor", "slurm", "--runs", str(runs)]
+    first = CliRunner().invoke(cli, [*grid, "--no-wait"])
+    assert first.exit_code == 0, first.output
+    jobs = json.loads((runs / "submitit" / "jobs.json").read_text())
+    assert [j["job_id"] for j in jobs] == ["4242_0", "4242_1"] and all("seed" in j["cell"] for j in jobs)
+    _SlurmJob.states = {"4242_0": "RUNNING", "4242_1": "COMPLETED"}
+    again = CliRunner().invoke(cli, [*grid, "--no-wait", "--json"])
+    assert again.exit_code == 0, again.output
+    assert len(fake_submitit.made[-1].items) == 1 and '"seed": 1' in fake_submitit.made[-1].items[0]
+    assert "job 4242_0 of an earlier submission is still queued or running; not submitted again" in again.stderr
+    assert [o["status"]["submitted"] for o in json.loads(again.stdout)] == [
+        "submitted (job 4242_0, earlier)", "submitted (job 4243_0)"]
+    jobs = json.loads((runs / "submitit" / "jobs.json").read_text())
+    assert [j["job_id"] for j in jobs] == ["4242_0", "4243_0"]
+    _SlurmJob.states = {"4242_0": "PENDING"}
+    waited = CliRunner().invoke(cli, [*grid, "--json"])  # waiting collects the earlier job too
+    assert waited.exit_code == 0, waited.output
+    assert "[cvgl-bench grid] submitted 1 cells" in waited.stderr
+    assert "ok (earlier job 4242_0)" in waited.stderr
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"a": 1}', '[{"job_id": 5}]', ""])
+def test_a_damaged_jobs_file_is_said_and_every_cell_is_submitted(fake_submitit, suite, tmp_path, content):
+    folder = tmp_path / "runs" / "submitit"
+    folder.mkdir(parents=True)
+    (folder / "jobs.json").write_text(content)
+    done = CliRunner().invoke(cli, ["grid", str(suite), "--executor", "slurm", "--no-wait",
+                                    "--runs", str(tmp_path / "runs")])
+    assert done.exit_code == 0, done.output
+    assert "its jobs are not looked up" in done.stderr and len(fake_submitit.made[-1].items) == 2
+    assert [j["job_id"] for j in json.loads((folder / "jobs.json").read_text())] == ["4242_0", "4242_1"]
+
+
+def test_the_still_running_cell_is_found_through_submitits_own_sacct_reading(suite, tmp_path, monkeypatch):
+    """The same, through the real submitit, with sbatch and sacct standing in for Slurm's."""
+    pytest.importorskip("submitit")
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    (bin_ / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (bin_ / "sbatch").write_text(f"#!/bin/sh\nn=$(cat {tmp_path}/n 2>/dev/null || echo 700)\n"
+                                 f"echo $((n + 1)) > {tmp_path}/n\necho \"Submitted batch job $n\"\n")
+    (bin_ / "sacct").write_text('#!/bin/sh\nprintf "JobID|State|NodeList\\n700_0|RUNNING|n1\\n700_1|FAILED|n1\\n"\n')
+    for tool in bin_.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_}:{os.environ['PATH']}")
+    grid = ["grid", str(suite), "--executor", "slurm", "--no-wait", "--runs", str(tmp_path / "runs")]
+    assert CliRunner().invoke(cli, grid).exit_code == 0
+    again = CliRunner().invoke(cli, grid)
+    assert again.exit_code == 0, again.output
+    assert "seed 0: job 700_0 of an earlier submission is still queued or running" in again.stderr
+    assert "submitted 1 cells to slurm" in again.stderr
+    jobs = json.loads((tmp_path / "runs" / "submitit" / "jobs.json").read_text())
+    assert [j["job_id"] for j in jobs] == ["700_0", "701"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import signal
@@ -339,10 +340,51 @@ class _SlurmCell:
         return run_worker(cell_json, self.options_json, slurm=True)
 
 
+JOBS_FILE = "jobs.json"
+#: Slurm states of a job that is not over (``sacct``): its cell is not submitted again.
+ACTIVE_STATES = frozenset({"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING",
+                           "COMPLETING", "SUSPENDED", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED"})
+
+
+def _earlier_jobs(path: Path, log: Callable[[str], None]) -> list[dict[str, str]]:
+    """The submissions an earlier grid wrote to ``path`` (none when there is no such file; a
+    damaged one is said and read as none)."""
+    if not path.exists():
+        return []
+    from ..fsutil import read_text
+
+    try:
+        entries = json.loads(read_text(path))
+        if isinstance(entries, list) and all(isinstance(e, dict) and all(isinstance(v, str) for v in e.values())
+                                             and isinstance(e.get("job_id"), str) for e in entries):
+            return entries
+    except (OSError, ValueError) as exc:
+        log(f"[cvgl-bench grid] {path} cannot be read ({one_line(exc)}); its jobs are not looked up")
+        return []
+    log(f"[cvgl-bench grid] {path} is not a list of submitted jobs; its jobs are not looked up")
+    return []
+
+
+def _still_active(submitit: Any, folder: Path, earlier: dict[str, str], cluster: str) -> dict[str, Any]:
+    """The cells (by their JSON) whose job of an earlier submission Slurm still queues or runs,
+    with that job: submitting them again would start a second job that waits on the first one's
+    cell lock, holding its allocation. A job ``sacct`` cannot tell about is taken as over."""
+    if cluster != "slurm" or not earlier:
+        return {}
+    jobs = {spec: submitit.SlurmJob(folder=str(folder), job_id=job_id) for spec, job_id in earlier.items()}
+    active = {}
+    for spec, job in jobs.items():  # the first state asked updates every job registered above at once
+        with contextlib.suppress(Exception):
+            if str(job.state).split(" ")[0].upper() in ACTIVE_STATES:
+                active[spec] = job
+    return active
+
+
 def _run_slurm(cells: Sequence[Cell], options: RunOptions, gpus_per_cell: int, slurm: dict[str, Any]) -> list[str]:
     """Submit the cells as one submitit job array; wait for them, or (``slurm["wait"]`` false)
-    return at once with their job ids, written to ``<folder>/jobs.json``: a later ``grid`` run
-    finds their records and skips those cells."""
+    return at once. The job ids go to ``<folder>/jobs.json``: a later ``grid`` run does not submit
+    again a cell whose job is still queued or running (it waits for that job instead), and a
+    finished cell's job finds its records and ends at once."""
     try:
         import submitit
     except ImportError:
@@ -366,23 +408,34 @@ def _run_slurm(cells: Sequence[Cell], options: RunOptions, gpus_per_cell: int, s
         executor.update_parameters(**params)
     except (ValueError, NameError, TypeError, AssertionError) as exc:  # submitit: an unknown name, a wrong type
         raise ConfigError(f"slurm parameters: {exc}".splitlines()[0]) from None
+    earlier = _earlier_jobs(folder / JOBS_FILE, options.log)
+    specs = [cell_to_json(c) for c in cells]
+    active = _still_active(submitit, folder, {e["spec"]: e["job_id"] for e in earlier if "spec" in e}, cluster)
+    for cell, spec in zip(cells, specs):
+        if spec in active:
+            options.log(f"[cvgl-bench grid] {cell}: job {active[spec].job_id} of an earlier submission is still "
+                        "queued or running; not submitted again")
+    new = [spec for spec in specs if spec not in active]
     said = io.StringIO()
     try:
         with contextlib.redirect_stderr(said):  # submitit prints the scheduler's refusal before raising it
-            jobs = executor.map_array(_SlurmCell(options_to_json(options)), [cell_to_json(c) for c in cells])
+            submitted = dict(zip(new, executor.map_array(_SlurmCell(options_to_json(options)), new))) if new else {}
     except Exception as exc:  # noqa: BLE001 - sbatch's refusal (submitit's FailedJobError) or its absence
         why = next((line.strip() for line in [*said.getvalue().splitlines(), *str(exc).splitlines()]
                     if line.strip()), type(exc).__name__)
         raise ConfigError(f"the {cluster} cluster refused the job array, and nothing was submitted: {why}") from exc
-    options.log(f"[cvgl-bench grid] submitted {len(jobs)} cells to {executor.cluster} (logs in {folder})")
-    if not wait:
-        from ..fsutil import write_json
+    options.log(f"[cvgl-bench grid] submitted {len(submitted)} cells to {executor.cluster} (logs in {folder})")
+    jobs = [active.get(spec) or submitted[spec] for spec in specs]
+    from ..fsutil import write_json
 
-        submitted = [{"cell": str(cell), "job_id": str(job.job_id)} for cell, job in zip(cells, jobs)]
-        write_json(folder / "jobs.json", submitted)
-        options.log(f"[cvgl-bench grid] not waiting (--no-wait): job ids in {folder / 'jobs.json'}; rerun the "
+    kept = [e for e in earlier if e.get("spec") not in specs]  # other grids' jobs in the same folder
+    write_json(folder / JOBS_FILE, kept + [{"cell": str(cell), "job_id": str(job.job_id), "spec": spec}
+                                           for cell, spec, job in zip(cells, specs, jobs)])
+    if not wait:
+        options.log(f"[cvgl-bench grid] not waiting (--no-wait): job ids in {folder / JOBS_FILE}; rerun the "
                     "same grid later to collect the results (finished cells are skipped)")
-        return [f"submitted (job {item['job_id']})" for item in submitted]
+        return [f"submitted (job {job.job_id}{', earlier' if spec in active else ''})"
+                for spec, job in zip(specs, jobs)]
     statuses = []
     for cell, job in zip(cells, jobs):
         try:
