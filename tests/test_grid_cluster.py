@@ -346,3 +346,16 @@ def test_the_still_running_cell_is_found_through_submitits_own_sacct_reading(sui
     assert "submitted 1 cells to slurm" in again.stderr
     jobs = json.loads((tmp_path / "runs" / "submitit" / "jobs.json").read_text())
     assert [j["job_id"] for j in jobs] == ["700_0", "701"]
+
+
+def test_two_grids_sharing_a_runs_folder_keep_each_others_jobs(fake_submitit, suite, tmp_path):
+    runs = tmp_path / "runs"
+    other = tmp_path / "other.yaml"
+    other.write_text("name: o\nmethods: [tiny]\nsplits: [synth_cvusa_test]\nseeds: [5]\n")
+    for path in (suite, other):
+        done = CliRunner().invoke(cli, ["grid", str(path), "--executor", "slurm", "--no-wait", "--runs", str(runs)])
+        assert done.exit_code == 0, done.output
+    jobs = json.loads((runs / "submitit" / "jobs.json").read_text())
+    assert [(j["job_id"], j["cell"][-6:]) for j in jobs] == [("4242_0", "seed 0"), ("4242_1", "seed 1"),
+                                                             ("4243_0", "seed 5")]
+    assert (runs / "submitit" / ".jobs.json.lock").exists()

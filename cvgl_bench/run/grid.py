@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, PluginError, Terminated, UnknownNameError, UserError, one_line, signal_name
+from ..locking import exclusive
 from .cell import Cell, CellResult, RunOptions, cell_to_json, options_to_json
 from .suite import Suite
 
@@ -380,6 +381,37 @@ def _still_active(submitit: Any, folder: Path, earlier: dict[str, str], cluster:
     return active
 
 
+def _submit_missing(submitit: Any, executor: Any, cells: Sequence[Cell], options: RunOptions, folder: Path,
+                    cluster: str) -> tuple[list[str], list[Any], dict[str, Any]]:
+    """Submit the cells whose earlier job (``jobs.json``) is not still queued or running, and
+    record every cell's job; returns each cell's JSON and job, and the earlier jobs still active.
+    The caller holds the folder's lock, so that two grids cannot lose each other's entries."""
+    earlier = _earlier_jobs(folder / JOBS_FILE, options.log)
+    specs = [cell_to_json(c) for c in cells]
+    active = _still_active(submitit, folder, {e["spec"]: e["job_id"] for e in earlier if "spec" in e}, cluster)
+    for cell, spec in zip(cells, specs):
+        if spec in active:
+            options.log(f"[cvgl-bench grid] {cell}: job {active[spec].job_id} of an earlier submission is still "
+                        "queued or running; not submitted again")
+    new = [spec for spec in specs if spec not in active]
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):  # submitit prints the scheduler's refusal before raising it
+            submitted = dict(zip(new, executor.map_array(_SlurmCell(options_to_json(options)), new))) if new else {}
+    except Exception as exc:  # noqa: BLE001 - sbatch's refusal (submitit's FailedJobError) or its absence
+        why = next((line.strip() for line in [*said.getvalue().splitlines(), *str(exc).splitlines()]
+                    if line.strip()), type(exc).__name__)
+        raise ConfigError(f"the {cluster} cluster refused the job array, and nothing was submitted: {why}") from exc
+    options.log(f"[cvgl-bench grid] submitted {len(submitted)} cells to {executor.cluster} (logs in {folder})")
+    jobs = [active.get(spec) or submitted[spec] for spec in specs]
+    from ..fsutil import write_json
+
+    kept = [e for e in earlier if e.get("spec") not in specs]  # other grids' jobs in the same folder
+    write_json(folder / JOBS_FILE, kept + [{"cell": str(cell), "job_id": str(job.job_id), "spec": spec}
+                                           for cell, spec, job in zip(cells, specs, jobs)])
+    return specs, jobs, active
+
+
 def _run_slurm(cells: Sequence[Cell], options: RunOptions, gpus_per_cell: int, slurm: dict[str, Any]) -> list[str]:
     """Submit the cells as one submitit job array; wait for them, or (``slurm["wait"]`` false)
     return at once. The job ids go to ``<folder>/jobs.json``: a later ``grid`` run does not submit
@@ -408,29 +440,9 @@ def _run_slurm(cells: Sequence[Cell], options: RunOptions, gpus_per_cell: int, s
         executor.update_parameters(**params)
     except (ValueError, NameError, TypeError, AssertionError) as exc:  # submitit: an unknown name, a wrong type
         raise ConfigError(f"slurm parameters: {exc}".splitlines()[0]) from None
-    earlier = _earlier_jobs(folder / JOBS_FILE, options.log)
-    specs = [cell_to_json(c) for c in cells]
-    active = _still_active(submitit, folder, {e["spec"]: e["job_id"] for e in earlier if "spec" in e}, cluster)
-    for cell, spec in zip(cells, specs):
-        if spec in active:
-            options.log(f"[cvgl-bench grid] {cell}: job {active[spec].job_id} of an earlier submission is still "
-                        "queued or running; not submitted again")
-    new = [spec for spec in specs if spec not in active]
-    said = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(said):  # submitit prints the scheduler's refusal before raising it
-            submitted = dict(zip(new, executor.map_array(_SlurmCell(options_to_json(options)), new))) if new else {}
-    except Exception as exc:  # noqa: BLE001 - sbatch's refusal (submitit's FailedJobError) or its absence
-        why = next((line.strip() for line in [*said.getvalue().splitlines(), *str(exc).splitlines()]
-                    if line.strip()), type(exc).__name__)
-        raise ConfigError(f"the {cluster} cluster refused the job array, and nothing was submitted: {why}") from exc
-    options.log(f"[cvgl-bench grid] submitted {len(submitted)} cells to {executor.cluster} (logs in {folder})")
-    jobs = [active.get(spec) or submitted[spec] for spec in specs]
-    from ..fsutil import write_json
-
-    kept = [e for e in earlier if e.get("spec") not in specs]  # other grids' jobs in the same folder
-    write_json(folder / JOBS_FILE, kept + [{"cell": str(cell), "job_id": str(job.job_id), "spec": spec}
-                                           for cell, spec, job in zip(cells, specs, jobs)])
+    folder.mkdir(parents=True, exist_ok=True)
+    with exclusive(folder / f".{JOBS_FILE}.lock", "submitting a grid's cells", say=options.log):
+        specs, jobs, active = _submit_missing(submitit, executor, cells, options, folder, cluster)
     if not wait:
         options.log(f"[cvgl-bench grid] not waiting (--no-wait): job ids in {folder / JOBS_FILE}; rerun the "
                     "same grid later to collect the results (finished cells are skipped)")
