@@ -155,6 +155,9 @@ def parse_suite(data: Any, where: str = "suite") -> Suite:
     if not data.get("methods"):
         raise ConfigError(f"{where}: no methods listed")
     transfer = []
+    if not isinstance(data.get("transfer") or [], list):
+        raise ConfigError(f"{where}: 'transfer' must be a list of [training split, evaluation split] pairs, not "
+                          f"{type(data['transfer']).__name__}")
     for item in data.get("transfer") or []:
         if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)):
             raise ConfigError(f"{where}: each transfer entry must be [training split, evaluation split], got {item!r}")
