@@ -51,8 +51,13 @@ def config_path() -> Path | None:
     return None if base is None else base / "cvgl-bench" / "config.yaml"
 
 
+CONFIG_KEYS = ("data_root", "datasets")
+
+
 def read_config() -> dict[str, Any]:
-    """The user config file as a dict (empty when there is none)."""
+    """The user config file as a dict (empty when there is none), checked: ``data_root`` a
+    folder, ``datasets`` a mapping of dataset names to folders, no other key (a typo such as
+    ``dataroot`` would be ignored without a word)."""
     path = config_path()
     if path is None or not path.exists():
         return {}
@@ -64,6 +69,15 @@ def read_config() -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config: {exc}".splitlines()[0]) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the config must be a YAML mapping")
+    unknown = sorted(str(key) for key in data if key not in CONFIG_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r}; the config holds {' and '.join(CONFIG_KEYS)}")
+    datasets = data.get("datasets") or {}
+    if not isinstance(datasets, dict) or not all(isinstance(name, str) for name in datasets):
+        raise ConfigError(f"{path}: 'datasets' must map dataset names to folders, e.g. {{cvact: /scratch/cvact}}")
+    for where, folder in [("data_root", data.get("data_root")), *((f"datasets.{k}", v) for k, v in datasets.items())]:
+        if folder is not None and not (isinstance(folder, str) and folder.strip()):
+            raise ConfigError(f"{path}: {where} must be a folder, not {folder!r}")
     return data
 
 

@@ -91,3 +91,22 @@ def test_bad_config_file_is_a_one_line_error(tmp_path):
     (tmp_path / "config.yaml").write_text("data_root: [unclosed\n")
     with pytest.raises(ConfigError, match="cannot read config"):
         resolve_root(CVACT)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("datasets: 5\n", "'datasets' must map dataset names to folders"),
+    ("datasets: [cvact]\n", "'datasets' must map dataset names to folders"),
+    ("datasets: {1: /x}\n", "'datasets' must map dataset names to folders"),
+    ("data_root: 5\n", "data_root must be a folder, not 5"),
+    ("data_root: ' '\n", "data_root must be a folder, not ' '"),
+    ("datasets: {cvact: [a]}\n", "datasets.cvact must be a folder, not \\['a'\\]"),
+    ("dataroot: /data\n", "unknown key 'dataroot'; the config holds data_root and datasets"),
+])
+def test_a_config_of_the_wrong_shape_is_one_line_not_a_traceback_or_ignored(tmp_path, text, message):
+    """'datasets: 5' ended in an AttributeError traceback, 'data_root: 5' in a TypeError, and a
+    misspelt key such as 'dataroot' was ignored: the data was then 'not found' in no place."""
+    from cvgl_bench.errors import ConfigError
+
+    (tmp_path / "config.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        resolve_root(CVACT)
