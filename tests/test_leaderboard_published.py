@@ -134,6 +134,8 @@ def _set(path, value):
     (_set(["paper", "venue"], None), "paper.venue is missing"),
     (_set(["paper", "year"], "2023"), "paper.year must be a year"),
     (_set(["confidence"], "probably"), "confidence 'probably' is not one of"),
+    (_set(["confidence"], ["V"]), "confidence ['V'] is not one of"),  # was a TypeError: a list is unhashable
+    (_set(["metrics", "recall@1", "confidence"], {"a": 1}), "recall@1: confidence {'a': 1} is not one of"),
     (_set(["verified"], True), "verified must be true exactly when the confidence is V"),
     (_set(["metrics", "recall@1", "value"], 101.0), "not a percentage in [0, 100]"),
     (_set(["metrics", "recall@1", "value"], -1), "not a percentage in [0, 100]"),

@@ -259,7 +259,7 @@ def _check_entry(entry: Any, where: str, codes: Mapping[str, str]) -> list[str]:
     elif "no-source-url" in flags:
         problems.append(f"{where}: flagged no-source-url but has a source.url")
     confidence = entry.get("confidence")
-    if confidence not in codes:
+    if not isinstance(confidence, str) or confidence not in codes:  # a list or a mapping is unhashable
         problems.append(f"{where}: confidence {confidence!r} is not one of {', '.join(codes)}")
     if entry.get("verified") is not (confidence == "V"):
         problems.append(f"{where}: verified must be true exactly when the confidence is V")
@@ -285,7 +285,7 @@ def _check_entry(entry: Any, where: str, codes: Mapping[str, str]) -> list[str]:
                 or not 0 <= value <= 100:
             problems.append(f"{where} {metric}: value {value!r} is not a percentage in [0, 100]")
             continue
-        if number.get("confidence") not in codes:
+        if not isinstance(number.get("confidence"), str) or number.get("confidence") not in codes:
             problems.append(f"{where} {metric}: confidence {number.get('confidence')!r} is not one of "
                             f"{', '.join(codes)}")
         if number.get("verified") is not (number.get("confidence") == "V"):
