@@ -12,7 +12,9 @@ import contextlib
 import copy
 import importlib
 import importlib.metadata
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -21,12 +23,13 @@ from typing import Any
 import pluggy
 
 from . import __version__, hookspecs
-from .envvars import flag
+from .envvars import flag, number
 from .errors import PluginError, UnknownNameError, one_line
 from .specs import SPEC_TYPES
 
 ENTRY_POINT_GROUP = "cvgl_bench"
 DISTRIBUTION = "cvgl-bench"
+SINK_TIMEOUT_ENV, SINK_TIMEOUT_S = "CVGL_BENCH_SINK_TIMEOUT", 600.0
 
 #: Built-in plugin modules, loaded first, in this order, through the hooks third parties use.
 BUILTIN_PLUGINS: tuple[str, ...] = tuple(f"cvgl_bench.builtin.{name}" for name in (
@@ -121,6 +124,7 @@ class PluginHost:
     def __init__(self, entry_points: bool | None = None, strict: bool | None = None):
         self.use_entry_points = not flag("CVGL_BENCH_NO_ENTRYPOINTS") if entry_points is None else entry_points
         self.strict = flag("CVGL_BENCH_STRICT_PLUGINS") if strict is None else strict
+        self.sink_timeout = number(SINK_TIMEOUT_ENV, SINK_TIMEOUT_S, 0.1, 1e8, "a number of seconds")
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.registries = {kind: Registry(kind) for kind in SPEC_TYPES}
@@ -262,15 +266,21 @@ class PluginHost:
 
     def _call_sinks(self, hook: str, what: str, drop_failed: bool = False, **kwargs: Any) -> list[str]:
         """Each sink gets its own copy of the arguments (one cannot change what the next receives),
-        and what it prints goes to stderr (stdout may be a command's JSON)."""
+        and what it prints goes to stderr (stdout may be a command's JSON). One that has not
+        returned after ``CVGL_BENCH_SINK_TIMEOUT`` seconds is stopped (:func:`_bounded`), warned
+        about once and not called again, so a hung sink cannot hold the run."""
         warnings = []
         for index, (call, status) in enumerate(self.implementations(hook)):
             who = status.origin if status else f"implementation {index + 1} of {hook}"
             if (hook, who) in self._dropped_sinks:
                 continue
             try:
-                with contextlib.redirect_stdout(sys.stderr):
+                with contextlib.redirect_stdout(sys.stderr), _bounded(self.sink_timeout):
                     call(**copy.deepcopy(kwargs))
+            except _SinkTimeout:
+                self._dropped_sinks.add((hook, who))
+                warnings.append(f"{what} of {who} had not returned after {self.sink_timeout:g} s "
+                                f"({SINK_TIMEOUT_ENV}), so it was stopped; it is not called again")
             except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken sink must not break a run
                 if drop_failed:
                     self._dropped_sinks.add((hook, who))
@@ -280,6 +290,39 @@ class PluginHost:
 
     def failures(self) -> list[PluginStatus]:
         return [s for s in self.statuses if s.error]
+
+
+class _SinkTimeout(BaseException):
+    """Raised in a sink that ran past its bound; not an ``Exception``, so a sink's own ``except
+    Exception`` does not swallow it."""
+
+
+@contextlib.contextmanager
+def _bounded(seconds: float) -> Iterator[None]:
+    """Raise :class:`_SinkTimeout` in the block once it has run ``seconds`` (and every second after,
+    while it swallows that), through SIGALRM, which also ends a blocking call (a socket, a lock, a
+    sleep). The sink stays on the calling thread, where its thread-local state lives (an MLflow
+    run). Off the main thread, or where another SIGALRM handler or timer is set, the block runs
+    unbounded; so does code stuck where no signal reaches Python (a read in uninterruptible sleep)."""
+    if (not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, signal.SIG_IGN)
+            or signal.getitimer(signal.ITIMER_REAL) != (0.0, 0.0)):
+        yield
+        return
+    armed = True
+
+    def stop(signum: int, frame: Any) -> None:
+        if armed:
+            raise _SinkTimeout
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        yield
+    finally:
+        armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:

@@ -55,6 +55,74 @@ def test_a_sink_that_exits_is_a_warning(make_host, tmp_path):
     assert "quitter" in warning and "SystemExit" in warning
 
 
+def test_a_sink_that_never_returns_is_stopped_and_dropped(make_host, tmp_path, monkeypatch, capsys):
+    """A hung sink (a dashboard that never answers) holds a run for CVGL_BENCH_SINK_TIMEOUT at most,
+    once, and is stopped; one that swallows the stop is stopped again a second later."""
+    import time
+
+    monkeypatch.setenv("CVGL_BENCH_SINK_TIMEOUT", "0.3")
+    calls, seen = [], []
+
+    @hookimpl
+    def hung(record):
+        calls.append(record["n"])
+        print("the hung sink starts")
+        time.sleep(60)
+
+    @hookimpl
+    def stubborn(record):
+        try:
+            time.sleep(60)
+        except BaseException:  # a sink that swallows everything
+            time.sleep(60)
+
+    @hookimpl
+    def witness(record):
+        seen.append(record["n"])
+
+    host = make_host(_plugin("a_hung", cvgl_bench_record_written=hung),
+                     _plugin("b_stubborn", cvgl_bench_record_written=stubborn),
+                     _plugin("c_witness", cvgl_bench_record_written=witness))
+    start = time.monotonic()
+    hung_warning, stubborn_warning = host.record_written({"n": 1}, tmp_path / "r.json")
+    assert time.monotonic() - start < 10
+    assert "a_hung" in hung_warning and "b_stubborn" in stubborn_warning
+    assert "had not returned after 0.3 s (CVGL_BENCH_SINK_TIMEOUT), so it was stopped" in hung_warning
+    assert host.record_written({"n": 2}, tmp_path / "r.json") == []
+    assert calls == [1] and seen == [1, 2]
+    out = capsys.readouterr()
+    assert "the hung sink starts" in out.err and "hung" not in out.out
+    import signal
+
+    assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_a_sink_keeps_its_thread_between_calls(make_host, tmp_path, monkeypatch):
+    """Sinks run on the thread that writes the record, call after call, so state a library keeps
+    per thread (MLflow's active run) is there at the next call."""
+    import threading
+
+    monkeypatch.setenv("CVGL_BENCH_SINK_TIMEOUT", "5")
+    threads = []
+
+    @hookimpl
+    def tracker(scalars):
+        threads.append(threading.get_ident())
+
+    host = make_host(_plugin("tracker", cvgl_bench_training_scalars=tracker))
+    for step in (1, 2, 3):
+        assert host.training_scalars({"train/loss": 1.0}, step=step, epoch=1, workdir=tmp_path) == []
+    assert threads == [threading.get_ident()] * 3
+
+
+def test_a_sink_timeout_that_is_no_number_is_refused(make_host, monkeypatch):
+    from cvgl_bench.errors import ConfigError
+
+    monkeypatch.setenv("CVGL_BENCH_SINK_TIMEOUT", "10m")
+    with pytest.raises(ConfigError, match="CVGL_BENCH_SINK_TIMEOUT must be a number of seconds from 0.1 to 1e"):
+        make_host()
+
+
 def test_hooks_that_would_never_run_fail_their_plugin(make_host):
     @hookimpl(hookwrapper=True)
     def wrapped(record):
