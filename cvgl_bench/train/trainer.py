@@ -369,10 +369,20 @@ class Trainer:
                 if watchdog is not None:
                     watchdog.since = time.monotonic()
         except BaseException as exc:
+            unhook_tries = 0
+            while True:  # no call before the try: torch's SIGCHLD handler may raise here too, until it is unhooked
+                try:
+                    workers = _unhook_workers(batches)
+                    break
+                except RuntimeError:
+                    unhook_tries += 1
+                    if unhook_tries > 10:
+                        raise
             stuck = self.loader_workers > 0 and waiting and isinstance(exc, Exception) and (
                 (watchdog is not None and watchdog.fired)
                 or (isinstance(exc, RuntimeError) and time.perf_counter() - asked >= LOADER_TIMEOUT_S))
-            died = _stop_loader(batches, wait_s=1.0 if isinstance(exc, Exception) and not stuck else 0.0, kill=stuck)
+            died = _stop_loader(batches, workers, wait_s=1.0 if isinstance(exc, Exception) and not stuck else 0.0,
+                                kill=stuck)
             if stuck:
                 raise self._loader_stuck() from None
             if died and isinstance(exc, Exception):  # an interruption stays one
@@ -602,20 +612,29 @@ class _LoaderWatchdog:
         self._stopped.set()
 
 
-def _stop_loader(batches: Any, wait_s: float = 0.0, kill: bool = False) -> str | None:
-    """Stop the worker processes of a data-loader iterator that an exception left (``kill``: at
-    once, for stuck ones); say which one died, if one did ("pid 123 killed by SIGKILL"), waiting
-    up to ``wait_s`` for a dying one.
+def _unhook_workers(batches: Any) -> list[Any]:
+    """The worker processes of a data-loader iterator, unregistered from torch's SIGCHLD handler.
 
-    torch raises a worker's death from a SIGCHLD handler wherever the main thread is, and raises
-    it again at each later SIGCHLD while the iterator lives (the shutdown's own included): its
-    workers are unregistered from that handler first. A worker that dies while sending a batch
-    can reach the main process first as a reset connection, before it has an exit code."""
+    That handler raises a dead worker's RuntimeError wherever the main thread is, and again at
+    each later SIGCHLD while the workers are registered (the shutdown's own included), so it can
+    raise in the middle of the handling of the first error. A RuntimeError out of this function
+    is that handler, before the workers were unregistered: the caller calls it again."""
     workers = list(getattr(batches, "_workers", None) or ())
-    with contextlib.suppress(Exception):
-        from torch.utils.data._utils import signal_handling
+    try:
+        from torch.utils.data._utils.signal_handling import _remove_worker_pids
+    except ImportError:  # a torch without it: nothing to unhook
+        return workers
+    with contextlib.suppress(ValueError, TypeError):  # not registered (no workers, or unregistered already)
+        _remove_worker_pids(id(batches))
+    return workers
 
-        signal_handling._remove_worker_pids(id(batches))
+
+def _stop_loader(batches: Any, workers: list[Any], wait_s: float = 0.0, kill: bool = False) -> str | None:
+    """Stop ``workers``, the worker processes of a data-loader iterator that an exception left and
+    :func:`_unhook_workers` unregistered (``kill``: at once, for stuck ones); say which one died,
+    if one did ("pid 123 killed by SIGKILL"), waiting up to ``wait_s`` for a dying one. A worker
+    that dies while sending a batch can reach the main process first as a reset connection,
+    before it has an exit code."""
     died, deadline = None, time.monotonic() + wait_s
     while workers and died is None:
         for worker in workers:
