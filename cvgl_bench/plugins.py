@@ -29,7 +29,8 @@ from .specs import SPEC_TYPES
 
 ENTRY_POINT_GROUP = "cvgl_bench"
 DISTRIBUTION = "cvgl-bench"
-SINK_TIMEOUT_ENV, SINK_TIMEOUT_S = "CVGL_BENCH_SINK_TIMEOUT", 600.0
+#: How long a plugin's import, its registration or one call of one of its sinks may take.
+PLUGIN_TIMEOUT_ENV, PLUGIN_TIMEOUT_S = "CVGL_BENCH_PLUGIN_TIMEOUT", 600.0
 
 #: Built-in plugin modules, loaded first, in this order, through the hooks third parties use.
 BUILTIN_PLUGINS: tuple[str, ...] = tuple(f"cvgl_bench.builtin.{name}" for name in (
@@ -124,7 +125,7 @@ class PluginHost:
     def __init__(self, entry_points: bool | None = None, strict: bool | None = None):
         self.use_entry_points = not flag("CVGL_BENCH_NO_ENTRYPOINTS") if entry_points is None else entry_points
         self.strict = flag("CVGL_BENCH_STRICT_PLUGINS") if strict is None else strict
-        self.sink_timeout = number(SINK_TIMEOUT_ENV, SINK_TIMEOUT_S, 0.1, 1e8, "a number of seconds")
+        self.timeout = number(PLUGIN_TIMEOUT_ENV, PLUGIN_TIMEOUT_S, 0.1, 1e8, "a number of seconds")
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.registries = {kind: Registry(kind) for kind in SPEC_TYPES}
@@ -181,7 +182,11 @@ class PluginHost:
         self.statuses.append(status)
         name, added = f"{status.distribution}:{status.name}", []
         try:
-            plugin = get_plugin()
+            with _bounded(self.timeout):
+                plugin = get_plugin()
+        except _PluginTimeout as exc:  # --debug shows where it was stopped
+            status.error, status.traceback = f"its import {exc}", traceback.format_exc()
+            return
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the host
             status.error, status.traceback = f"import failed: {type(exc).__name__}: {one_line(exc)}", traceback.format_exc()
             return
@@ -215,13 +220,15 @@ class PluginHost:
 
                 for call, owner in self.implementations(f"cvgl_bench_register_{kind}s", load=False):
                     if owner is status:
-                        call(register=register)
-        except Exception as exc:  # noqa: BLE001 - roll back everything this plugin registered
+                        with _bounded(self.timeout):
+                            call(register=register)
+        except (Exception, _PluginTimeout) as exc:  # noqa: BLE001 - roll back everything this plugin registered
             for kind, spec_name in added:
                 del self.registries[kind].entries[spec_name]
             status.registered.clear()
             self.pm.unregister(plugin)
-            status.error = one_line(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {one_line(exc)}"
+            status.error = (one_line(exc) if isinstance(exc, PluginError) else f"its registration {exc}"
+                            if isinstance(exc, _PluginTimeout) else f"{type(exc).__name__}: {one_line(exc)}")
             status.traceback = traceback.format_exc()
 
     def implementations(self, hook: str, load: bool = True) -> Iterator[tuple[Callable[..., Any], PluginStatus | None]]:
@@ -267,7 +274,7 @@ class PluginHost:
     def _call_sinks(self, hook: str, what: str, drop_failed: bool = False, **kwargs: Any) -> list[str]:
         """Each sink gets its own copy of the arguments (one cannot change what the next receives),
         and what it prints goes to stderr (stdout may be a command's JSON). One that has not
-        returned after ``CVGL_BENCH_SINK_TIMEOUT`` seconds is stopped (:func:`_bounded`), warned
+        returned after ``CVGL_BENCH_PLUGIN_TIMEOUT`` seconds is stopped (:func:`_bounded`), warned
         about once and not called again, so a hung sink cannot hold the run."""
         warnings = []
         for index, (call, status) in enumerate(self.implementations(hook)):
@@ -275,12 +282,11 @@ class PluginHost:
             if (hook, who) in self._dropped_sinks:
                 continue
             try:
-                with contextlib.redirect_stdout(sys.stderr), _bounded(self.sink_timeout):
+                with contextlib.redirect_stdout(sys.stderr), _bounded(self.timeout):
                     call(**copy.deepcopy(kwargs))
-            except _SinkTimeout:
+            except _PluginTimeout as exc:
                 self._dropped_sinks.add((hook, who))
-                warnings.append(f"{what} of {who} had not returned after {self.sink_timeout:g} s "
-                                f"({SINK_TIMEOUT_ENV}), so it was stopped; it is not called again")
+                warnings.append(f"{what} of {who} {exc}; it is not called again")
             except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken sink must not break a run
                 if drop_failed:
                     self._dropped_sinks.add((hook, who))
@@ -292,18 +298,19 @@ class PluginHost:
         return [s for s in self.statuses if s.error]
 
 
-class _SinkTimeout(BaseException):
-    """Raised in a sink that ran past its bound; not an ``Exception``, so a sink's own ``except
-    Exception`` does not swallow it."""
+class _PluginTimeout(BaseException):
+    """Raised in plugin code that ran past its bound; not an ``Exception``, so the plugin's own
+    ``except Exception`` does not swallow it."""
 
 
 @contextlib.contextmanager
 def _bounded(seconds: float) -> Iterator[None]:
-    """Raise :class:`_SinkTimeout` in the block once it has run ``seconds`` (and every second after,
-    while it swallows that), through SIGALRM, which also ends a blocking call (a socket, a lock, a
-    sleep). The sink stays on the calling thread, where its thread-local state lives (an MLflow
-    run). Off the main thread, or where another SIGALRM handler or timer is set, the block runs
-    unbounded; so does code stuck where no signal reaches Python (a read in uninterruptible sleep)."""
+    """Raise :class:`_PluginTimeout` in the block once it has run ``seconds`` (and every second
+    after, while it swallows that), through SIGALRM, which also ends a blocking call (a socket, a
+    lock, a sleep). Plugin code stays on the calling thread, where its thread-local state lives
+    (a sink's MLflow run). Off the main thread, or where another SIGALRM handler or timer is set,
+    the block runs unbounded; so does code stuck where no signal reaches Python (a read in
+    uninterruptible sleep)."""
     if (not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, signal.SIG_IGN)
             or signal.getitimer(signal.ITIMER_REAL) != (0.0, 0.0)):
@@ -313,7 +320,7 @@ def _bounded(seconds: float) -> Iterator[None]:
 
     def stop(signum: int, frame: Any) -> None:
         if armed:
-            raise _SinkTimeout
+            raise _PluginTimeout(f"had not finished after {seconds:g} s ({PLUGIN_TIMEOUT_ENV}), so it was stopped")
 
     previous = signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)

@@ -1,5 +1,6 @@
 import importlib
 import json
+import signal
 import sys
 import textwrap
 import types
@@ -47,6 +48,39 @@ def test_plugin_that_fails_to_import_is_listed_and_does_not_break_the_rest(make_
     assert "broken on purpose" in broken.error and broken.version == "1.2"
     good = [s for s in host.statuses if s.distribution == "good-dist"][0]
     assert good.error is None and host.methods.origin("toy").distribution == "good-dist"
+
+
+def test_a_plugin_whose_import_or_registration_hangs_is_stopped_and_listed(make_host, tmp_path, monkeypatch):
+    """A plugin that waits for ever at import (a server it asks, a lock) or in its register hook
+    used to hold every command, ``cvgl-bench methods`` included, without a word."""
+    import time
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "hangs_at_import.py").write_text("import time\ntime.sleep(60)\n")
+    (code / "hangs_at_registration.py").write_text(textwrap.dedent("""\
+        import time
+        from cvgl_bench import MethodSpec, hookimpl
+
+        @hookimpl
+        def cvgl_bench_register_methods(register):
+            register(MethodSpec(name="half_registered", loader="tests.fake_plugins.good:ToyMethod"))
+            time.sleep(60)
+        """))
+    monkeypatch.syspath_prepend(str(code))
+    _fake_distribution(tmp_path, monkeypatch, "slow-import", "1.0", "slow_import = hangs_at_import")
+    _fake_distribution(tmp_path, monkeypatch, "slow-register", "1.0", "slow_register = hangs_at_registration")
+    _fake_distribution(tmp_path, monkeypatch, "good-dist", "0.3", "good = tests.fake_plugins.good")
+    monkeypatch.setenv("CVGL_BENCH_PLUGIN_TIMEOUT", "0.5")
+    start = time.monotonic()
+    host = make_host(entry_points=True)
+    assert time.monotonic() - start < 20
+    errors = {s.distribution: s.error for s in host.statuses}
+    stopped = "had not finished after 0.5 s (CVGL_BENCH_PLUGIN_TIMEOUT), so it was stopped"
+    assert errors["slow-import"] == f"its import {stopped}" and "hangs_at_import" not in sys.modules
+    assert errors["slow-register"] == f"its registration {stopped}" and "half_registered" not in host.methods
+    assert errors["good-dist"] is None and host.methods.origin("toy").distribution == "good-dist"
+    assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
 def test_strict_mode_turns_a_broken_plugin_into_an_error(make_host, tmp_path, monkeypatch):
