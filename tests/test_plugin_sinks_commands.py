@@ -181,10 +181,11 @@ def test_run_prints_its_records_on_the_first_process_only(make_host, monkeypatch
     from .test_plugins import module
 
     make_host(module("good"))
+    # first: it imports the pipeline, whose modules bind world_info_from_env by name at import, so
+    # patched below they would keep a world of 2 processes for every later test of this process
+    monkeypatch.setattr(run_package, "run_cell", lambda cell, options, host: types.SimpleNamespace(records=[]))
     monkeypatch.setattr(distributed, "world_info_from_env", lambda: distributed.WorldInfo(1, 1, 2))
     monkeypatch.setattr(distributed, "process_group", contextlib.nullcontext)  # no group to join here
-
-    monkeypatch.setattr(run_package, "run_cell", lambda cell, options, host: types.SimpleNamespace(records=[]))
     result = CliRunner().invoke(cli_module.cli, ["run", "--method", "toy", "--dataset", "synth_cvusa_test",
                                                  "--json"])
     assert result.exit_code == 0, result.output
