@@ -63,11 +63,14 @@ class PluginGroup(click.Group):
         A plugin that fails, or that would replace a command that exists already, is marked failed
         and leaves the commands as they were. A command two plugins add is run by neither (as for
         a name two plugins register: the order plugins load in must not decide whose runs)."""
+        from .plugins import PluginTimeout, bounded
+
         added_by: dict[str, Any] = {}
         for call, status in host.implementations("cvgl_bench_register_commands"):
             before, contested = dict(self.commands), None
             try:
-                call(cli=self)
+                with bounded(host.timeout):
+                    call(cli=self)
                 shadowed = [n for n, c in before.items() if self.commands.get(n) is not c]
                 if shadowed and shadowed[0] in added_by:
                     contested = shadowed[0]
@@ -75,7 +78,7 @@ class PluginGroup(click.Group):
                                       "neither is used; uninstall one of the two")
                 if shadowed:
                     raise PluginError(f"command {shadowed[0]!r} exists already and cannot be replaced")
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the command line
+            except (Exception, PluginTimeout) as exc:  # noqa: BLE001 - a broken plugin must not break the command line
                 self.commands.clear()
                 self.commands.update(before)
                 if contested is not None:

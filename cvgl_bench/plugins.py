@@ -182,9 +182,9 @@ class PluginHost:
         self.statuses.append(status)
         name, added = f"{status.distribution}:{status.name}", []
         try:
-            with _bounded(self.timeout):
+            with bounded(self.timeout):
                 plugin = get_plugin()
-        except _PluginTimeout as exc:  # --debug shows where it was stopped
+        except PluginTimeout as exc:  # --debug shows where it was stopped
             status.error, status.traceback = f"its import {exc}", traceback.format_exc()
             return
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the host
@@ -220,15 +220,15 @@ class PluginHost:
 
                 for call, owner in self.implementations(f"cvgl_bench_register_{kind}s", load=False):
                     if owner is status:
-                        with _bounded(self.timeout):
+                        with bounded(self.timeout):
                             call(register=register)
-        except (Exception, _PluginTimeout) as exc:  # noqa: BLE001 - roll back everything this plugin registered
+        except (Exception, PluginTimeout) as exc:  # noqa: BLE001 - roll back everything this plugin registered
             for kind, spec_name in added:
                 del self.registries[kind].entries[spec_name]
             status.registered.clear()
             self.pm.unregister(plugin)
             status.error = (one_line(exc) if isinstance(exc, PluginError) else f"its registration {exc}"
-                            if isinstance(exc, _PluginTimeout) else f"{type(exc).__name__}: {one_line(exc)}")
+                            if isinstance(exc, PluginTimeout) else f"{type(exc).__name__}: {one_line(exc)}")
             status.traceback = traceback.format_exc()
 
     def implementations(self, hook: str, load: bool = True) -> Iterator[tuple[Callable[..., Any], PluginStatus | None]]:
@@ -274,7 +274,7 @@ class PluginHost:
     def _call_sinks(self, hook: str, what: str, drop_failed: bool = False, **kwargs: Any) -> list[str]:
         """Each sink gets its own copy of the arguments (one cannot change what the next receives),
         and what it prints goes to stderr (stdout may be a command's JSON). One that has not
-        returned after ``CVGL_BENCH_PLUGIN_TIMEOUT`` seconds is stopped (:func:`_bounded`), warned
+        returned after ``CVGL_BENCH_PLUGIN_TIMEOUT`` seconds is stopped (:func:`bounded`), warned
         about once and not called again, so a hung sink cannot hold the run."""
         warnings = []
         for index, (call, status) in enumerate(self.implementations(hook)):
@@ -282,9 +282,9 @@ class PluginHost:
             if (hook, who) in self._dropped_sinks:
                 continue
             try:
-                with contextlib.redirect_stdout(sys.stderr), _bounded(self.timeout):
+                with contextlib.redirect_stdout(sys.stderr), bounded(self.timeout):
                     call(**copy.deepcopy(kwargs))
-            except _PluginTimeout as exc:
+            except PluginTimeout as exc:
                 self._dropped_sinks.add((hook, who))
                 warnings.append(f"{what} of {who} {exc}; it is not called again")
             except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken sink must not break a run
@@ -298,14 +298,14 @@ class PluginHost:
         return [s for s in self.statuses if s.error]
 
 
-class _PluginTimeout(BaseException):
-    """Raised in plugin code that ran past its bound; not an ``Exception``, so the plugin's own
-    ``except Exception`` does not swallow it."""
+class PluginTimeout(BaseException):
+    """Raised in plugin code that ran past its bound (:func:`bounded`); not an ``Exception``, so
+    the plugin's own ``except Exception`` does not swallow it."""
 
 
 @contextlib.contextmanager
-def _bounded(seconds: float) -> Iterator[None]:
-    """Raise :class:`_PluginTimeout` in the block once it has run ``seconds`` (and every second
+def bounded(seconds: float) -> Iterator[None]:
+    """Raise :class:`PluginTimeout` in the block once it has run ``seconds`` (and every second
     after, while it swallows that), through SIGALRM, which also ends a blocking call (a socket, a
     lock, a sleep). Plugin code stays on the calling thread, where its thread-local state lives
     (a sink's MLflow run). Off the main thread, or where another SIGALRM handler or timer is set,
@@ -320,7 +320,7 @@ def _bounded(seconds: float) -> Iterator[None]:
 
     def stop(signum: int, frame: Any) -> None:
         if armed:
-            raise _PluginTimeout(f"had not finished after {seconds:g} s ({PLUGIN_TIMEOUT_ENV}), so it was stopped")
+            raise PluginTimeout(f"had not finished after {seconds:g} s ({PLUGIN_TIMEOUT_ENV}), so it was stopped")
 
     previous = signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)

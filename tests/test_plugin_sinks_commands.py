@@ -160,6 +160,38 @@ def test_a_plugin_commands_click_exception_is_one_line_exit_2(make_host):
     assert result.exit_code == 2 and result.output.strip() == "Error: no log yet; run something first"
 
 
+def test_a_plugin_whose_commands_hook_hangs_is_stopped_and_the_others_run(make_host, monkeypatch):
+    import time
+
+    from cvgl_bench.cli import cli
+
+    @hookimpl
+    def hangs(cli):
+        @cli.command("half-added")
+        def half_added():
+            pass
+
+        time.sleep(60)
+
+    @hookimpl
+    def greets(cli):
+        @cli.command("greet")
+        def greet():
+            click.echo("hello")
+
+    monkeypatch.setenv("CVGL_BENCH_PLUGIN_TIMEOUT", "0.5")
+    host = make_host(_plugin("a_hangs", cvgl_bench_register_commands=hangs),
+                     _plugin("b_greets", cvgl_bench_register_commands=greets))
+    start = time.monotonic()
+    result = CliRunner().invoke(cli, ["greet"])
+    assert time.monotonic() - start < 20
+    assert result.exit_code == 0 and "hello" in result.output
+    (status,) = [s for s in host.statuses if s.name == "a_hangs"]
+    assert status.error == ("registering commands failed: had not finished after 0.5 s (CVGL_BENCH_PLUGIN_TIMEOUT), "
+                            "so it was stopped")
+    assert "half-added" not in cli.commands
+
+
 def test_one_distribution_registering_a_name_twice_is_told_to_register_it_once(make_host, tmp_path, monkeypatch):
     from .test_plugins import _fake_distribution
 
