@@ -63,7 +63,7 @@ class PluginGroup(click.Group):
         A plugin that fails, or that would replace a command that exists already, is marked failed
         and leaves the commands as they were. A command two plugins add is run by neither (as for
         a name two plugins register: the order plugins load in must not decide whose runs)."""
-        from .plugins import PluginTimeout, bounded
+        from .timebound import PluginTimeout, bounded
 
         added_by: dict[str, Any] = {}
         for call, status in host.implementations("cvgl_bench_register_commands"):

@@ -12,9 +12,7 @@ import contextlib
 import copy
 import importlib
 import importlib.metadata
-import signal
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -23,14 +21,13 @@ from typing import Any
 import pluggy
 
 from . import __version__, hookspecs
-from .envvars import flag, number
+from .envvars import flag
 from .errors import PluginError, UnknownNameError, one_line
 from .specs import SPEC_TYPES
+from .timebound import PluginTimeout, bounded, plugin_timeout
 
 ENTRY_POINT_GROUP = "cvgl_bench"
 DISTRIBUTION = "cvgl-bench"
-#: How long a plugin's import, its registration or one call of one of its sinks may take.
-PLUGIN_TIMEOUT_ENV, PLUGIN_TIMEOUT_S = "CVGL_BENCH_PLUGIN_TIMEOUT", 600.0
 
 #: Built-in plugin modules, loaded first, in this order, through the hooks third parties use.
 BUILTIN_PLUGINS: tuple[str, ...] = tuple(f"cvgl_bench.builtin.{name}" for name in (
@@ -125,7 +122,7 @@ class PluginHost:
     def __init__(self, entry_points: bool | None = None, strict: bool | None = None):
         self.use_entry_points = not flag("CVGL_BENCH_NO_ENTRYPOINTS") if entry_points is None else entry_points
         self.strict = flag("CVGL_BENCH_STRICT_PLUGINS") if strict is None else strict
-        self.timeout = number(PLUGIN_TIMEOUT_ENV, PLUGIN_TIMEOUT_S, 0.1, 1e8, "a number of seconds")
+        self.timeout = plugin_timeout()
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.registries = {kind: Registry(kind) for kind in SPEC_TYPES}
@@ -296,40 +293,6 @@ class PluginHost:
 
     def failures(self) -> list[PluginStatus]:
         return [s for s in self.statuses if s.error]
-
-
-class PluginTimeout(BaseException):
-    """Raised in plugin code that ran past its bound (:func:`bounded`); not an ``Exception``, so
-    the plugin's own ``except Exception`` does not swallow it."""
-
-
-@contextlib.contextmanager
-def bounded(seconds: float) -> Iterator[None]:
-    """Raise :class:`PluginTimeout` in the block once it has run ``seconds`` (and every second
-    after, while it swallows that), through SIGALRM, which also ends a blocking call (a socket, a
-    lock, a sleep). Plugin code stays on the calling thread, where its thread-local state lives
-    (a sink's MLflow run). Off the main thread, or where another SIGALRM handler or timer is set,
-    the block runs unbounded; so does code stuck where no signal reaches Python (a read in
-    uninterruptible sleep)."""
-    if (not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, signal.SIG_IGN)
-            or signal.getitimer(signal.ITIMER_REAL) != (0.0, 0.0)):
-        yield
-        return
-    armed = True
-
-    def stop(signum: int, frame: Any) -> None:
-        if armed:
-            raise PluginTimeout(f"had not finished after {seconds:g} s ({PLUGIN_TIMEOUT_ENV}), so it was stopped")
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
-    try:
-        yield
-    finally:
-        armed = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:

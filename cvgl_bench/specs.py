@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import PluginError
+from .timebound import PluginTimeout, bounded, plugin_timeout
 
 #: Version of the hook and spec API, frozen per version in tests/test_plugin_api.py; a field or
 #: hook argument added bumps the minor version.
@@ -51,14 +52,18 @@ class _Spec:
                f"{kind} {self.name!r}: loader must be 'module:attribute' or a callable, got {self.loader!r}")
 
     def load(self) -> Any:
-        """Resolve the lazy loader: import ``"module:attr"`` (the plugin's heavy module), or return the callable."""
+        """Resolve the lazy loader: import ``"module:attr"`` (the plugin's heavy module), or return
+        the callable. An import still running after ``CVGL_BENCH_PLUGIN_TIMEOUT`` seconds is stopped."""
         what = f"{type(self).__name__[:-4].lower().replace('searchbackend', 'search backend')} {self.name!r}"
         if callable(self.loader):
             return self.loader
         _check(isinstance(self.loader, str) and ":" in self.loader,
                f"{what}: loader must be 'module:attribute' or a callable, got {self.loader!r}")
         try:
-            return pkgutil.resolve_name(self.loader)
+            with bounded(plugin_timeout()):
+                return pkgutil.resolve_name(self.loader)
+        except PluginTimeout as exc:  # an import that never finishes (a lock, a server that never answers)
+            raise PluginError(f"{what}: importing {self.loader!r} {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - any failure of plugin code is reported
             raise PluginError(f"{what}: cannot import {self.loader!r}: {type(exc).__name__}: {exc}") from exc
 
@@ -105,7 +110,10 @@ class MethodSpec(_Spec):
         _check(not isinstance(factory, Method), f"method {self.name!r}: its loader names a Method instance; name "
                f"its class, or a function that returns a new instance")
         try:
-            method = factory()
+            with bounded(plugin_timeout()):
+                method = factory()
+        except PluginTimeout as exc:
+            raise PluginError(f"method {self.name!r}: building it {exc}") from exc
         except Exception as exc:  # noqa: BLE001
             raise PluginError(f"method {self.name!r}: building it failed: {type(exc).__name__}: {exc}") from exc
         _check(isinstance(method, Method),

@@ -83,6 +83,40 @@ def test_a_plugin_whose_import_or_registration_hangs_is_stopped_and_listed(make_
     assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
+def test_a_method_whose_module_import_or_construction_hangs_is_stopped(make_host, tmp_path, monkeypatch):
+    """``spec.load()`` runs plugin code too: the import of the method's heavy module and the
+    building of the method. One that never finished held ``run`` for ever, after the plugin had
+    registered and listed fine; now it is one line naming the method and the bound."""
+    import time
+
+    from .test_hostile_inputs import assert_one_line_error, in_process
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "hangs_heavy.py").write_text("import time\ntime.sleep(60)\n")
+    (code / "hangs_build.py").write_text("import time\n\ndef build():\n    time.sleep(60)\n")
+    (code / "slow_methods.py").write_text(textwrap.dedent("""\
+        from cvgl_bench import MethodSpec, hookimpl
+
+        @hookimpl
+        def cvgl_bench_register_methods(register):
+            register(MethodSpec(name="slow_import", loader="hangs_heavy:Method"))
+            register(MethodSpec(name="slow_build", loader="hangs_build:build"))
+        """))
+    monkeypatch.syspath_prepend(str(code))
+    _fake_distribution(tmp_path, monkeypatch, "slow-methods", "1.0", "slow_methods = slow_methods")
+    stopped = "had not finished after 1 s (CVGL_BENCH_PLUGIN_TIMEOUT), so it was stopped"
+    for method, needle in (("slow_import", "method 'slow_import': importing 'hangs_heavy:Method' "),
+                           ("slow_build", "method 'slow_build': building it ")):
+        start = time.monotonic()
+        proc = in_process(tmp_path, monkeypatch, make_host, "run", "-m", method, "-d", "synth_cvusa_test",
+                          env={"CVGL_BENCH_PLUGIN_TIMEOUT": "1"})
+        assert time.monotonic() - start < 30
+        assert_one_line_error(proc, needle + stopped)
+    assert "hangs_heavy" not in sys.modules
+    assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
 def test_strict_mode_turns_a_broken_plugin_into_an_error(make_host, tmp_path, monkeypatch):
     _fake_distribution(tmp_path, monkeypatch, "broken-dist", "1.2", "broken = tests.fake_plugins.broken_import")
     with pytest.raises(PluginError, match="broken-dist 1.2.*broken on purpose.*STRICT"):
