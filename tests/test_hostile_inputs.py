@@ -603,6 +603,16 @@ def _path_parameters(make_host) -> dict[tuple[str, ...], object]:
     return found
 
 
+@pytest.mark.parametrize("name", ["sheet.gif", "sheet.jpg", "sheet"])
+def test_a_preview_named_as_another_format_is_refused_before_rendering(tmp_path, monkeypatch, make_host, name):
+    """``synth --preview sheet.gif`` wrote PNG bytes under the .gif name (outside probing)."""
+    proc = in_process(tmp_path, monkeypatch, make_host, "synth", "--preview", str(tmp_path / name))
+    assert_one_line_error(proc, "--preview writes a PNG contact sheet; name the file with .png, not")
+    assert not (tmp_path / name).exists()
+    proc = in_process(tmp_path, monkeypatch, make_host, "synth", "--preview", str(tmp_path / "sheet.PNG"))
+    assert proc.returncode == 0 and (tmp_path / "sheet.PNG").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_every_path_parameter_refuses_an_empty_value(tmp_path, monkeypatch, make_host):
     """``--results "$OUT"`` with OUT unset wrote records into the current folder, ``--data-root ''``
     fell back to the default root, and ``synth --preview ''`` renamed a file over ``.`` (outside

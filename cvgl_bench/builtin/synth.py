@@ -144,7 +144,7 @@ def cvgl_bench_register_commands(cli):
     @click.option("--workers", type=click.IntRange(min=1, max=MAX_WORKERS), default=None,
                   help="Worker processes (default: min(4, CPUs); CVGL_BENCH_SYNTH_WORKERS).")
     @click.option("--preview", "preview", type=PathName(dir_okay=False),
-                  help="Write a contact sheet PNG (satellite | panorama | drone views of the same places).")
+                  help="Write a contact sheet, a .png file (satellite | panorama | drone views of the same places).")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
     @click.option("--json", "as_json", is_flag=True,
                   help="Print one JSON object (what was written, counts, worlds, seconds) instead of a line.")
@@ -174,9 +174,13 @@ def cvgl_bench_register_commands(cli):
         note_unused_options(click.get_current_context(), unused)
         if preview is not None:
             from ..data.synth.preview import write_contact_sheet
+            from pathlib import Path
+
             from ..fsutil import refuse_special_file
 
             refuse_special_file(preview)  # before seconds of rendering
+            if Path(preview).suffix.lower() != ".png":
+                raise ConfigError(f"--preview writes a PNG contact sheet; name the file with .png, not {preview!r}")
 
             path = write_contact_sheet(preview, seed=seed)
             if not as_json:
