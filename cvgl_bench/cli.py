@@ -783,6 +783,10 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
     from . import leaderboard as lb
     from .run import load_suite
 
+    if table_keys and not paper_table:  # before the records are read: a board of many records takes seconds
+        raise ConfigError("--tables chooses the benchmarks of --paper-table; add --paper-table")
+    if paper_table and fmt not in ("md", "latex"):
+        raise ConfigError("--paper-table writes md or latex; use --format md or --format latex")
     if figure_formats and (out_dir is None or no_plots or published_only or paper_table or table_keys):
         raise ConfigError("--figure-format writes figures: use it with --out DIR, without --no-plots, "
                           "--published-only or --paper-table")
@@ -804,7 +808,7 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
     if all(name in h.splits for name in shown):  # a split of an uninstalled plugin: cannot tell
         note_unread_data_root(h, data_root, shown)
     if paper_table or table_keys:
-        _write_paper_table(board, fmt, table_keys, out_dir, paper_table)
+        _write_paper_table(board, fmt, table_keys, out_dir)
         return
     if out_dir is None:
         click.echo(lb.render_text(board, fmt), nl=False)
@@ -836,16 +840,12 @@ def _unused_leaderboard_options(out_dir: str | None, no_plots: bool, no_signific
     return unused
 
 
-def _write_paper_table(board: Any, fmt: str, table_keys: str, out_dir: str | None, asked: bool) -> None:
+def _write_paper_table(board: Any, fmt: str, table_keys: str, out_dir: str | None) -> None:
     from pathlib import Path
 
     from .fsutil import write_bytes
     from .leaderboard.paper_table import paper_latex, paper_markdown, select_tables
 
-    if not asked:
-        raise ConfigError("--tables chooses the benchmarks of --paper-table; add --paper-table")
-    if fmt not in ("md", "latex"):
-        raise ConfigError("--paper-table writes md or latex; use --format md or --format latex")
     tables = select_tables(board, [k.strip() for k in table_keys.split(",") if k.strip()])
     text = (paper_latex if fmt == "latex" else paper_markdown)(tables)
     if out_dir is None:
