@@ -787,6 +787,8 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
         raise ConfigError("--tables chooses the benchmarks of --paper-table; add --paper-table")
     if paper_table and fmt not in ("md", "latex"):
         raise ConfigError("--paper-table writes md or latex; use --format md or --format latex")
+    if published_only and fmt != "md":
+        raise ConfigError("--published-only writes Markdown; use --format md")
     if figure_formats and (out_dir is None or no_plots or published_only or paper_table or table_keys):
         raise ConfigError("--figure-format writes figures: use it with --out DIR, without --no-plots, "
                           "--published-only or --paper-table")
@@ -862,8 +864,6 @@ def _write_published(published: Any, out_dir: str | None, fmt: str) -> None:
     from .fsutil import write_bytes
     from .leaderboard.published_tables import published_markdown
 
-    if fmt != "md":
-        raise ConfigError("--published-only writes Markdown; use --format md")
     if not published:
         raise ConfigError("no published numbers found; pass --published FILE")
     files = published_markdown(published)

@@ -69,13 +69,15 @@ def test_cli_paper_table_and_its_errors(tmp_path, make_host):
 
 
 def test_paper_table_mistakes_are_refused_before_any_record_is_read(tmp_path, make_host):
-    """Both were refused only after the whole board was built (seconds per hundred records), and
-    after its warnings: two lines where one was due. An empty results folder shows the order."""
+    """The first two were refused only after the whole board was built (seconds per hundred
+    records) and after its warnings, the third after a note on an option it does not read: two
+    lines where one was due. An empty results folder shows the order."""
     make_host()
     (tmp_path / "empty").mkdir()
     runner = CliRunner()
     for args, needle in ((["--paper-table", "--format", "html"], "--paper-table writes md or latex"),
-                         (["--tables", "in-domain__synth_cvact_val"], "--tables chooses the benchmarks of --paper-table")):
+                         (["--tables", "in-domain__synth_cvact_val"], "--tables chooses the benchmarks of --paper-table"),
+                         (["--published-only", "--format", "csv"], "--published-only writes Markdown")):
         result = runner.invoke(cli, ["leaderboard", "--results", str(tmp_path / "empty"), *args])
         assert result.exit_code == 2 and needle in result.output and "no result records" not in result.output
         assert len(result.output.strip().splitlines()) == 1, result.output
