@@ -605,10 +605,14 @@ def _path_parameters(make_host) -> dict[tuple[str, ...], object]:
 
 @pytest.mark.parametrize("name", ["sheet.gif", "sheet.jpg", "sheet"])
 def test_a_preview_named_as_another_format_is_refused_before_rendering(tmp_path, monkeypatch, make_host, name):
-    """``synth --preview sheet.gif`` wrote PNG bytes under the .gif name (outside probing)."""
-    proc = in_process(tmp_path, monkeypatch, make_host, "synth", "--preview", str(tmp_path / name))
+    """``synth --preview sheet.gif`` wrote PNG bytes under the .gif name (outside probing). The
+    refusal comes before the note on an option the preview does not read, so it is one line."""
+    proc = in_process(tmp_path, monkeypatch, make_host, "synth", "--preview", str(tmp_path / name), "--size", "medium")
     assert_one_line_error(proc, "--preview writes a PNG contact sheet; name the file with .png, not")
     assert not (tmp_path / name).exists()
+    proc = in_process(tmp_path, monkeypatch, make_host, "synth", "--layout", "cvact", "--out", str(tmp_path / "d"),
+                      "--drone-size", "64", "--satellite-size", "abc")  # cvact has no drone view: a note
+    assert_one_line_error(proc, "--satellite-size takes HxW")
     proc = in_process(tmp_path, monkeypatch, make_host, "synth", "--preview", str(tmp_path / "sheet.PNG"))
     assert proc.returncode == 0 and (tmp_path / "sheet.PNG").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

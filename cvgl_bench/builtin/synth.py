@@ -171,16 +171,21 @@ def cvgl_bench_register_commands(cli):
                       if view not in views}
             if layout != "vigor":
                 unused["vigor_layout"] = f"for the {layout} layout (VIGOR's folders only)"
-        note_unused_options(click.get_current_context(), unused)
-        if preview is not None:
-            from ..data.synth.preview import write_contact_sheet
+        if preview is not None:  # every refusal before the notes and before seconds of rendering: one line
             from pathlib import Path
 
             from ..fsutil import refuse_special_file
 
-            refuse_special_file(preview)  # before seconds of rendering
+            refuse_special_file(preview)
             if Path(preview).suffix.lower() != ".png":
                 raise ConfigError(f"--preview writes a PNG contact sheet; name the file with .png, not {preview!r}")
+        if layout is not None:
+            sat = _pair(satellite_size, "--satellite-size")
+            grd = _pair(ground_size, "--ground-size")
+            drn = _pair(drone_size, "--drone-size")
+        note_unused_options(click.get_current_context(), unused)
+        if preview is not None:
+            from ..data.synth.preview import write_contact_sheet
 
             path = write_contact_sheet(preview, seed=seed)
             if not as_json:
@@ -188,9 +193,6 @@ def cvgl_bench_register_commands(cli):
         if layout is not None:
             from ..data.synth.generate import generate
 
-            sat = _pair(satellite_size, "--satellite-size")
-            grd = _pair(ground_size, "--ground-size")
-            drn = _pair(drone_size, "--drone-size")
             summary = generate(layout, out, size=size, seed=seed, style=style, workers=workers, progress=not quiet,
                                real_sizes=real_size, satellite_px=sat, ground_px=grd, drone_px=drn,
                                orientation=orientation, vigor_layout=vigor_layout)
