@@ -615,8 +615,8 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
 
     h = host()
     paths = suites or (str(_default_suite()),)
-    cells = expand([load_suite(p) for p in paths], list(seeds) or None, host=h, log=lambda line: click.echo(line, err=True))
-    note_unread_data_root(h, data_root, {name for c in cells for name in (*c.eval_splits, c.train_split)})
+    skipped: list[str] = []  # said once every option is checked, so that a refusal is one line
+    cells = expand([load_suite(p) for p in paths], list(seeds) or None, host=h, log=skipped.append)
     if device and executor == "local" and not dry_run:
         from .distributed import resolve_device
 
@@ -629,6 +629,16 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
     if executor != "slurm" and (len(slurm) > 3 or not wait or cluster_only):
         raise ConfigError("the slurm options (--slurm-partition, --slurm-cluster, --timeout-min and the others) and "
                           "--no-wait apply to --executor slurm only")
+    options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
+                         device=device, threads=threads, loader_workers=loader_workers, on_corrupt=on_corrupt,
+                         resume=resume, progress=False, log=lambda line: click.echo(line, err=True))
+    if not dry_run:
+        from .run.pipeline import check_new_folders
+
+        check_new_folders(options)  # once, not in every cell
+    for line in skipped:
+        click.echo(line, err=True)
+    note_unread_data_root(h, data_root, {name for c in cells for name in (*c.eval_splits, c.train_split)})
     # JSON spells "no variant" as records do (""); the table shows "-"
     rows = [{"cell": n, "method": c.method, "variant": variant_label(c.overrides), "train": c.train_split,
              "eval": ", ".join(c.eval_splits), "profile": c.profile, "seed": c.seed} for n, c in enumerate(cells, 1)]
@@ -639,12 +649,6 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
         else:
             echo_table([{**row, "variant": row["variant"] or "-"} for row in rows])
         return
-    options = RunOptions(results_dir=results_dir, runs_dir=runs_dir, data_root=data_root, overwrite=overwrite,
-                         device=device, threads=threads, loader_workers=loader_workers, on_corrupt=on_corrupt,
-                         resume=resume, progress=False, log=lambda line: click.echo(line, err=True))
-    from .run.pipeline import check_new_folders
-
-    check_new_folders(options)  # once, not in every cell
     outcome = run_grid(cells, options, executor=executor, jobs=jobs, gpus_per_cell=gpus_per_cell, slurm=slurm,
                        host=h)
     failed = [f"{c} {o}" for c, o in zip(cells, outcome) if isinstance(o, str) and o.startswith("failed")]

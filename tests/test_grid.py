@@ -214,3 +214,21 @@ def test_grid_json_spells_no_variant_as_records_do_and_a_dry_run_refuses_slurm_o
     refused = CliRunner().invoke(cli, ["grid", str(suite), "--dry-run", "--slurm-qos", "x"])
     assert refused.exit_code == 2 and "apply to --executor slurm only" in refused.output
 
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--results", "/proc/no/such/folder"], "--results /proc/no/such/folder: cannot write there"),
+    (["--data-root", "{tmp}", "--slurm-partition", "p"], "apply to --executor slurm only"),
+])
+def test_a_grid_refusal_is_one_line_before_the_skipped_methods_and_notes(tmp_path, monkeypatch, make_host, args,
+                                                                         needle):
+    """The methods a suite skips, and the note on an unread --data-root, were printed first, so a
+    refused option was three lines; they now come once every option is checked."""
+    from .test_hostile_inputs import assert_one_line_error, in_process
+
+    suite = write(tmp_path, "profile: cpu\nmethods: [safa, clnet]\nsplits: [synth_u1652_d2s]\n")
+    proc = in_process(tmp_path, monkeypatch, make_host, "grid", str(suite),
+                      *[a.format(tmp=tmp_path) for a in args])
+    assert_one_line_error(proc, needle)
+    shown = in_process(tmp_path, monkeypatch, make_host, "grid", str(suite), "--dry-run", "--data-root", str(tmp_path))
+    assert shown.returncode == 0 and "safa skipped on synth_u1652_d2s" in shown.stderr and "note:" in shown.stderr
