@@ -447,7 +447,6 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
 
     h = host()
     h.search_backends.get(backend)
-    note_unread_data_root(h, data_root, [*datasets_, train_on])
     if profile == "auto":
         profile = _auto_profile(h, datasets_)
     if checkpoint is not None and not resume:
@@ -463,12 +462,10 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
         cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile,
                     seed=seeds[0], protocol=parse_protocol(protocol_items), overrides=parse_set(set_items))
         plan(cell, h)  # a mistyped name, before torch is imported
+        resolved_device = _check_before_work(h, options, [*datasets_, train_on], method)
         from .run.model import training_machine
         from .run import resolve
-        from .run.pipeline import check_new_folders
 
-        resolved_device = _check_machine_settings(h, device, [*datasets_, train_on])
-        check_new_folders(options)
         p, _, hparams = resolve(cell, h, options.log)
         machine = None if checkpoint else training_machine(options, hparams, resolved_device)
         _echo_config(p, hparams, as_json, checkpoint, machine)
@@ -479,6 +476,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     cells = [Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile, seed=seed,
                   protocol=protocol, overrides=overrides) for seed in seeds]
     plan(cells[0], h)  # a mistyped name is refused before torch is imported (seconds); run_cell plans again
+    _check_before_work(h, options, [*datasets_, train_on], method)
     from .distributed import process_group, resolve_device, world_info_from_env
     from .run import run_cell
 
@@ -498,6 +496,22 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
         echo_json([record.to_dict() for record in records])
     else:
         echo_table(_summary_rows(records))
+
+
+def _check_before_work(h: Any, options: Any, split_names: list[str | None], method: str) -> str:
+    """What a run refuses before any work, checked by --dry-run too: this machine's settings (the
+    device, returned resolved), the ``--results`` and ``--runs`` folders and the ``--checkpoint``
+    file. The note on an unread ``--data-root`` comes after them, so that a mistake is one line."""
+    from .fsutil import not_a_file
+    from .run.pipeline import check_new_folders
+
+    resolved = _check_machine_settings(h, options.device, split_names)
+    check_new_folders(options)
+    if options.checkpoint is not None and not options.checkpoint.expanduser().is_file():
+        path = options.checkpoint.expanduser()
+        raise ConfigError(f"checkpoint {path} {not_a_file(path)}; pass the file of a trained {method} model")
+    note_unread_data_root(h, options.data_root, split_names)
+    return resolved
 
 
 def _check_machine_settings(h: Any, device: str | None, split_names: list[str | None]) -> str:
@@ -523,13 +537,10 @@ def _echo_config(p: Any, hparams: dict[str, Any], as_json: bool, checkpoint: str
 
     cell, variant = p.cell, p.cell.variant
     if checkpoint is not None:  # its records are named after the file's checksum
-        from .fsutil import not_a_file, sha256_file
+        from .fsutil import sha256_file
         from .run.overrides import checkpoint_variant
 
-        path = Path(checkpoint).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"checkpoint {path} {not_a_file(path)}; pass the file of a trained {cell.method} model")
-        variant = checkpoint_variant(variant, sha256_file(path))
+        variant = checkpoint_variant(variant, sha256_file(Path(checkpoint).expanduser()))  # checked to be a file
     config = {"method": cell.method, "profile": cell.profile, "checkpoint": checkpoint,
               "train_split": p.train_spec.name,
               "eval_splits": [spec.name for spec in p.eval_specs], "variant": variant,

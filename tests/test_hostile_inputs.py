@@ -617,6 +617,20 @@ def test_a_preview_named_as_another_format_is_refused_before_rendering(tmp_path,
     assert proc.returncode == 0 and (tmp_path / "sheet.PNG").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize("extra,needle", [
+    (("--results", "/proc/no/such"), "--results /proc/no/such: cannot write there"),
+    (("--checkpoint", "/no/such/model.pt"), "checkpoint /no/such/model.pt does not exist; pass the file of a trained"),
+    (("--checkpoint", "/no/such/model.pt", "--dry-run"), "checkpoint /no/such/model.pt does not exist"),
+    (("--set", "epochs=4", "--results", "/proc/no/such"), "--results /proc/no/such: cannot write there"),
+])
+def test_a_run_refusal_comes_before_its_notes(tmp_path, monkeypatch, make_host, extra, needle):
+    """The note on an unread --data-root, and the line saying a --set gives the recipe's own
+    value, were printed before these refusals: two lines where one was due (outside probing)."""
+    proc = in_process(tmp_path, monkeypatch, make_host, "run", "-m", "clnet", "-d", "synth_cvact_test",
+                      "--data-root", str(tmp_path), *extra)
+    assert_one_line_error(proc, needle)
+
+
 def test_every_path_parameter_refuses_an_empty_value(tmp_path, monkeypatch, make_host):
     """``--results "$OUT"`` with OUT unset wrote records into the current folder, ``--data-root ''``
     fell back to the default root, and ``synth --preview ''`` renamed a file over ``.`` (outside
