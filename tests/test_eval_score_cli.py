@@ -401,3 +401,17 @@ def test_a_metric_that_needs_the_split_is_recomputed_on_it_by_the_leaderboard(ma
     (tiny.root / "Tiny" / "queries.txt").write_text("\n".join(f"q{i:03d}" for i in range(NQ - 1)))
     other = CliRunner().invoke(cli, list(map(str, [*board, "--data-root", tiny.root])))
     assert "is not the one the record was made on" in other.output or "ground truth" in other.output, other.output
+
+
+def test_a_record_folder_that_cannot_be_written_is_refused_before_the_search(tiny, monkeypatch):
+    """It was refused when the record was written, after an exact search that can take minutes on
+    a large gallery, as a line that did not name --results."""
+    from cvgl_bench.evaluate import scoring
+
+    def never(*args, **kwargs):
+        raise AssertionError("the search ran")
+
+    monkeypatch.setattr(scoring, "score", never)
+    done = run("--dataset", "tiny_test", "--embeddings", tiny.path / "good.npz", "--data-root", tiny.root,
+               "--record", "--method", "mine", "--results", tiny.path / "good.npz" / "results")
+    assert_one_line_error(done, f"--results {tiny.path / 'good.npz' / 'results'}: cannot write there")

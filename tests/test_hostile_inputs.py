@@ -631,6 +631,12 @@ def test_a_run_refusal_comes_before_its_notes(tmp_path, monkeypatch, make_host, 
     assert_one_line_error(proc, needle)
 
 
+def test_a_score_refusal_comes_before_its_note(tmp_path, monkeypatch, make_host):
+    proc = in_process(tmp_path, monkeypatch, make_host, "score", "--dataset", "synth_cvusa_test", "--embeddings",
+                      str(tmp_path / "nosuch.npz"), "--data-root", str(tmp_path))
+    assert_one_line_error(proc, "nosuch.npz does not exist")
+
+
 def test_every_path_parameter_refuses_an_empty_value(tmp_path, monkeypatch, make_host):
     """``--results "$OUT"`` with OUT unset wrote records into the current folder, ``--data-root ''``
     fell back to the default root, and ``synth --preview ''`` renamed a file over ``.`` (outside

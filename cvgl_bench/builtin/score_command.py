@@ -116,7 +116,10 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
     h = command_host()
     spec = h.splits.get(split_name)  # an unknown split fails before the file is read
     if write_record:
+        from ..fsutil import check_writable
+
         _check_record_options(method_name, train_on, spec, h)
+        check_writable(results_dir, "--results")  # before the search, not when its record is written
     else:
         ctx = click.get_current_context()
         given = [option for name, option in (("method_name", "--method"), ("note", "--note"), ("train_on", "--train-on"),
@@ -128,7 +131,6 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
     from ..distributed import resolve_device  # torch: not imported before the names are checked
 
     device = resolve_device(device)
-    note_unread_data_root(h, data_root, [split_name])
     emb = read_embeddings(embeddings_path)
     data = _eval_split(split_name, protocol_items, data_root, h)
     path = emb.path
@@ -137,6 +139,7 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
     if similarity == "cosine":
         query = _unit_rows(query, "query", data.queries.ids, path)
         reference = _unit_rows(reference, "reference", data.references.ids, path)
+    note_unread_data_root(h, data_root, [split_name])  # after the refusals of the file: a mistake is one line
     started = time.perf_counter()
     result = run_score(query, reference, data, metrics=list(metric_names) or None, backend=backend, device=device,
                        n_boot=n_boot, seed=seed, host=h, progress=not as_json)
