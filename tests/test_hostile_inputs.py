@@ -631,10 +631,15 @@ def test_a_run_refusal_comes_before_its_notes(tmp_path, monkeypatch, make_host, 
     assert_one_line_error(proc, needle)
 
 
-def test_a_score_refusal_comes_before_its_note(tmp_path, monkeypatch, make_host):
-    proc = in_process(tmp_path, monkeypatch, make_host, "score", "--dataset", "synth_cvusa_test", "--embeddings",
-                      str(tmp_path / "nosuch.npz"), "--data-root", str(tmp_path))
-    assert_one_line_error(proc, "nosuch.npz does not exist")
+@pytest.mark.parametrize("args,needle", [
+    (("score", "--dataset", "synth_cvusa_test", "--embeddings", "{tmp}/nosuch.npz"), "nosuch.npz does not exist"),
+    (("data", "ids", "synth_cvusa_test", "--protocol", "nosuch=1"), "has no protocol option 'nosuch'"),
+    (("data", "ids", "synth_cvusa_test", "--protocol", "ties"), "--protocol takes KEY=VALUE"),
+])
+def test_a_score_or_data_ids_refusal_comes_before_its_note(tmp_path, monkeypatch, make_host, args, needle):
+    proc = in_process(tmp_path, monkeypatch, make_host, *[a.format(tmp=tmp_path) for a in args],
+                      "--data-root", str(tmp_path))
+    assert_one_line_error(proc, needle)
 
 
 def test_every_path_parameter_refuses_an_empty_value(tmp_path, monkeypatch, make_host):

@@ -141,11 +141,13 @@ def cvgl_bench_register_commands(cli):
         """Print the ids of one side of SPLIT, one per line, in the split's order: the ids an
         embeddings file for 'cvgl-bench score' must carry (query_ids, reference_ids)."""
         from ..console import command_host, note_unread_data_root
-        from ..data.splits import load_split
+        from ..data.splits import load_split, resolve_protocol
         from ..run.overrides import parse_protocol
 
         h = command_host()
+        spec, protocol = h.splits.get(split), dict(parse_protocol(protocol_items))
+        resolve_protocol(spec, protocol)  # refused before the note: a mistake is one line
         note_unread_data_root(h, root, [split])
-        data = load_split(h.splits.get(split), root, dict(parse_protocol(protocol_items)), h, verify_files=False)
+        data = load_split(spec, root, protocol, h, verify_files=False)
         images = data.queries if side == "query" else data.references
         click.echo("\n".join(str(i) for i in images.ids))
