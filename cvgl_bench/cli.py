@@ -462,7 +462,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
         cell = Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile,
                     seed=seeds[0], protocol=parse_protocol(protocol_items), overrides=parse_set(set_items))
         plan(cell, h)  # a mistyped name, before torch is imported
-        resolved_device = _check_before_work(h, options, [*datasets_, train_on], method)
+        resolved_device = _check_before_work(h, options, cell)
         from .run.model import training_machine
         from .run import resolve
 
@@ -476,7 +476,7 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
     cells = [Cell(method=method, eval_splits=tuple(datasets_), train_split=train_on, profile=profile, seed=seed,
                   protocol=protocol, overrides=overrides) for seed in seeds]
     plan(cells[0], h)  # a mistyped name is refused before torch is imported (seconds); run_cell plans again
-    _check_before_work(h, options, [*datasets_, train_on], method)
+    _check_before_work(h, options, cells[0])
     from .distributed import process_group, resolve_device, world_info_from_env
     from .run import run_cell
 
@@ -498,18 +498,22 @@ def run(method: str, datasets_: tuple[str, ...], train_on: str | None, profile: 
         echo_table(_summary_rows(records))
 
 
-def _check_before_work(h: Any, options: Any, split_names: list[str | None], method: str) -> str:
+def _check_before_work(h: Any, options: Any, cell: Any) -> str:
     """What a run refuses before any work, checked by --dry-run too: this machine's settings (the
-    device, returned resolved), the ``--results`` and ``--runs`` folders and the ``--checkpoint``
-    file. The note on an unread ``--data-root`` comes after them, so that a mistake is one line."""
+    device, returned resolved), the ``--results`` and ``--runs`` folders, the ``--checkpoint`` file
+    and the ``--set`` overrides against the recipe. The note on an unread ``--data-root`` comes
+    after them, so that a mistake is one line."""
     from .fsutil import not_a_file
+    from .run import resolve
     from .run.pipeline import check_new_folders
 
+    split_names = [*cell.eval_splits, cell.train_split]
     resolved = _check_machine_settings(h, options.device, split_names)
     check_new_folders(options)
     if options.checkpoint is not None and not options.checkpoint.expanduser().is_file():
         path = options.checkpoint.expanduser()
-        raise ConfigError(f"checkpoint {path} {not_a_file(path)}; pass the file of a trained {method} model")
+        raise ConfigError(f"checkpoint {path} {not_a_file(path)}; pass the file of a trained {cell.method} model")
+    resolve(cell, h, log=lambda line: None)  # the line on a no-op --set is said when the cell runs
     note_unread_data_root(h, options.data_root, split_names)
     return resolved
 
@@ -628,7 +632,7 @@ def grid(suites: tuple[str, ...], executor: str, jobs: int, seeds: tuple[int, ..
     paths = suites or (str(_default_suite()),)
     skipped: list[str] = []  # said once every option is checked, so that a refusal is one line
     cells = expand([load_suite(p) for p in paths], list(seeds) or None, host=h, log=skipped.append)
-    if device and executor == "local" and not dry_run:
+    if device is not None and executor == "local" and not dry_run:  # '' too: "--device is empty"
         from .distributed import resolve_device
 
         resolve_device(device)
@@ -804,6 +808,10 @@ def leaderboard_command(results_dir: str, fmt: str, suites: tuple[str, ...], out
         raise ConfigError("--paper-table writes md or latex; use --format md or --format latex")
     if published_only and fmt != "md":
         raise ConfigError("--published-only writes Markdown; use --format md")
+    if out_dir is not None:  # a file in the way, a name too long: before the board is built
+        from .fsutil import check_writable
+
+        check_writable(out_dir, "--out")
     if figure_formats and (out_dir is None or no_plots or published_only or paper_table or table_keys):
         raise ConfigError("--figure-format writes figures: use it with --out DIR, without --no-plots, "
                           "--published-only or --paper-table")

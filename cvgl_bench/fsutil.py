@@ -277,9 +277,16 @@ def check_writable(folder: str | os.PathLike, option: str) -> None:
     an hour of training, not when its result is written."""
     from .errors import ConfigError
 
+    def exists(path: Path) -> bool:  # os.stat: a name too long raises on every Python, never reads as absent
+        try:
+            os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return True
+
     folder = Path(folder).absolute()
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
     try:
+        existing = next(p for p in (folder, *folder.parents) if exists(p))
         if not existing.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, "a file is in the way", str(existing))
         fd, tmp = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=existing)

@@ -541,7 +541,7 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path):
     blocker.write_text("a file, not a folder\n")
     assert_one_line_error(cli(tmp_path, "leaderboard", "--published-only", "--out", str(blocker)), "is a file")
     proc = cli(tmp_path, "leaderboard", "--published-only", "--out", str(blocker / "below"))
-    assert_one_line_error(proc, str(blocker / "below"), "check the path")
+    assert_one_line_error(proc, f"--out {blocker / 'below'}: cannot write there (a file is in the way)")
 
 
 def test_a_transfer_whose_training_split_holds_the_test_queries_is_refused_before_training(tmp_path):
@@ -622,24 +622,59 @@ def test_a_preview_named_as_another_format_is_refused_before_rendering(tmp_path,
     (("--checkpoint", "/no/such/model.pt"), "checkpoint /no/such/model.pt does not exist; pass the file of a trained"),
     (("--checkpoint", "/no/such/model.pt", "--dry-run"), "checkpoint /no/such/model.pt does not exist"),
     (("--set", "epochs=4", "--results", "/proc/no/such"), "--results /proc/no/such: cannot write there"),
+    (("--set", "nosuch=1"), "--set nosuch: clnet has no hparam 'nosuch' in its recipe"),
+    (("--results", "{tmp}/fifo"), "--results {tmp}/fifo: cannot write there (a file is in the way)"),
+    (("--runs", "{tmp}/file/below"), "--runs {tmp}/file/below: cannot write there (a file is in the way)"),
+    (("--runs", "{tmp}/" + "x" * 300), "cannot write there (File name too long)"),
 ])
 def test_a_run_refusal_comes_before_its_notes(tmp_path, monkeypatch, make_host, extra, needle):
     """The note on an unread --data-root, and the line saying a --set gives the recipe's own
-    value, were printed before these refusals: two lines where one was due (outside probing)."""
+    value, were printed before these refusals: two lines where one was due (outside probing, and
+    ``tools/option_fuzz.py --notes``). A file in the way of --results or --runs, or a name too
+    long, was refused only after the data was loaded, or not by its option's name."""
+    (tmp_path / "file").write_text("in the way\n")
+    os.mkfifo(tmp_path / "fifo")  # click itself refuses a regular file where a folder is due
     proc = in_process(tmp_path, monkeypatch, make_host, "run", "-m", "clnet", "-d", "synth_cvact_test",
-                      "--data-root", str(tmp_path), *extra)
-    assert_one_line_error(proc, needle)
+                      "--data-root", str(tmp_path), *[a.format(tmp=tmp_path) for a in extra])
+    assert_one_line_error(proc, needle.format(tmp=tmp_path))
 
 
 @pytest.mark.parametrize("args,needle", [
     (("score", "--dataset", "synth_cvusa_test", "--embeddings", "{tmp}/nosuch.npz"), "nosuch.npz does not exist"),
     (("data", "ids", "synth_cvusa_test", "--protocol", "nosuch=1"), "has no protocol option 'nosuch'"),
     (("data", "ids", "synth_cvusa_test", "--protocol", "ties"), "--protocol takes KEY=VALUE"),
+    (("score", "--dataset", "synth_cvusa_test", "--embeddings", "{tmp}/e.npz", "--metric", "nosuch"),
+     "unknown metric 'nosuch'"),
+    (("score", "--dataset", "synth_cvusa_test", "--embeddings", "{tmp}/e.npz", "--backend", "nosuch"),
+     "unknown search backend 'nosuch'"),
+    (("leaderboard", "--results", str(REPO / "leaderboards" / "synth" / "results"), "--out", "{tmp}/fifo"),
+     "--out {tmp}/fifo: cannot write there (a file is in the way)"),
+    (("grid", str(REPO / "benchmarks" / "synth.yaml"), "--device", ""), "--device is empty"),
+    (("grid", str(REPO / "benchmarks" / "synth.yaml"), "--results", "{tmp}/fifo"), "--results {tmp}/fifo: cannot"),
 ])
-def test_a_score_or_data_ids_refusal_comes_before_its_note(tmp_path, monkeypatch, make_host, args, needle):
+def test_a_refusal_of_another_command_comes_before_its_notes(tmp_path, monkeypatch, make_host, args, needle):
+    """Each was printed after the note on an unread --data-root (or a grid's skipped methods), or
+    refused only after the search, the board or a cell had run (``tools/option_fuzz.py --notes``)."""
+    (tmp_path / "file").write_text("in the way\n")
+    os.mkfifo(tmp_path / "fifo")  # click itself refuses a regular file where a folder is due
     proc = in_process(tmp_path, monkeypatch, make_host, *[a.format(tmp=tmp_path) for a in args],
                       "--data-root", str(tmp_path))
-    assert_one_line_error(proc, needle)
+    assert_one_line_error(proc, needle.format(tmp=tmp_path))
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (("--size", "nan"), "--size must be tiny, small, medium, full or a number of training pairs, not 'nan'"),
+    (("--out", "{tmp}/fifo"), "--out {tmp}/fifo is a file, not a folder"),
+    (("--out", "{tmp}/" + "x" * 300), "File name too long; choose another --out folder"),
+])
+def test_a_synth_refusal_comes_before_its_notes(tmp_path, monkeypatch, make_host, extra, needle):
+    (tmp_path / "file").write_text("in the way\n")
+    os.mkfifo(tmp_path / "fifo")  # click itself refuses a regular file where a folder is due
+    args = {"--layout": "cvusa", "--out": str(tmp_path / "new"), "--size": "tiny", "--drone-size": "64"}
+    args.update(zip(extra[::2], [a.format(tmp=tmp_path) for a in extra[1::2]]))
+    proc = in_process(tmp_path, monkeypatch, make_host, "synth", *[x for pair in args.items() for x in pair])
+    assert_one_line_error(proc, needle.format(tmp=tmp_path))
+    assert not (tmp_path / "new").exists()
 
 
 def test_every_path_parameter_refuses_an_empty_value(tmp_path, monkeypatch, make_host):

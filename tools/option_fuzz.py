@@ -5,6 +5,7 @@ unbounded worker processes and threads, numpy tracebacks and options ignored wit
     python tools/option_fuzz.py run grid --few      # two commands, the values of FEW (10 names, 6 numbers)
     python tools/option_fuzz.py grid@slurm          # grid's Slurm options, on submitit's debug cluster
     python tools/option_fuzz.py synth --option --size --seconds 20
+    python tools/option_fuzz.py run score --few --notes # is each refusal printed before every note?
 
 Each option of each command (found by walking the click tree: a new option is fuzzed without
 editing this file) gets, one at a time, values a user or a script can pass by mistake: empty,
@@ -16,6 +17,9 @@ JSON; the summary at the end lists what needs a look:
 
 - ``EXIT1``: an unexpected exception (a traceback, exit 1): always a bug;
 - ``MULTILINE``: an exit-2 error that is not one ``Error:`` line;
+- ``NOISY``: an exit-2 error printed after an informing line (``[cvgl-bench] note: ...``, a
+  skipped method): a refusal must come before them. ``--notes`` gives each base command an option
+  it notes as unread (``--data-root`` on its synthetic splits) so that every value tests this;
 - ``ACCEPTED``: exit 0; fine for most values, but a value that was silently ignored is a bug;
 - ``TIMEOUT``: the value went through to real work; fine unless the value was nonsense.
 
@@ -118,7 +122,10 @@ def _verdict(code: int | str, output: str) -> str:
         return "TIMEOUT"
     if code == 0:
         return "ACCEPTED"
-    return "ok" if code == 2 and len(errors) == 1 else "MULTILINE" if code == 2 else f"EXIT{code}"
+    if code == 2 and len(errors) == 1:
+        before = output[:output.index(errors[0])]
+        return "NOISY" if any(line.startswith("[cvgl-bench") for line in before.splitlines()) else "ok"
+    return "MULTILINE" if code == 2 else f"EXIT{code}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--few", action="store_true", help="only the values in FEW (10 per name, 6 per number)")
     parser.add_argument("--seconds", type=int, default=12, help="alarm per invocation (default 12)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--notes", action="store_true",
+                        help="add to each base command an option it notes as unread, to find refusals made after it")
     args = parser.parse_args(argv)
 
     scratch = Path(tempfile.mkdtemp(prefix="cvgl-option-fuzz-"))
@@ -171,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
                     if option in base:
                         at = base.index(option)
                         base = base[:at] + base[at + 2:]
+                    noted = {"synth": "--drone-size"}.get(name, "--data-root")  # cvusa has no drone view
+                    if args.notes and option != noted and any(noted in p.opts for p in command.params):
+                        base = [*base, noted, "64" if noted == "--drone-size" else str(scratch / "unread-root")]
                     cwd = os.getcwd()
                     os.chdir(work)
                     try:

@@ -128,6 +128,9 @@ def score(split_name: str, embeddings_path: str, data_root: str | None, protocol
         if given:  # an empty value was given too
             raise ConfigError(f"{', '.join(given)} describe{'s' if len(given) == 1 else ''} a record; add --record "
                               "to write one")
+    h.search_backends.get(backend)
+    for name in metric_names:
+        h.metrics.get(name)
     from ..distributed import resolve_device  # torch: not imported before the names are checked
 
     device = resolve_device(device)

@@ -180,9 +180,14 @@ def cvgl_bench_register_commands(cli):
             if Path(preview).suffix.lower() != ".png":
                 raise ConfigError(f"--preview writes a PNG contact sheet; name the file with .png, not {preview!r}")
         if layout is not None:
-            sat = _pair(satellite_size, "--satellite-size")
-            grd = _pair(ground_size, "--ground-size")
-            drn = _pair(drone_size, "--drone-size")
+            from ..data.synth.config import make_config
+            from ..data.synth.generate import check_out
+
+            config = make_config(layout, size, seed, style, real_sizes=real_size,
+                                 satellite_px=_pair(satellite_size, "--satellite-size"),
+                                 ground_px=_pair(ground_size, "--ground-size"), drone_px=_pair(drone_size, "--drone-size"),
+                                 orientation=orientation, vigor_layout=vigor_layout)
+            check_out(out)
         note_unused_options(click.get_current_context(), unused)
         if preview is not None:
             from ..data.synth.preview import write_contact_sheet
@@ -191,11 +196,9 @@ def cvgl_bench_register_commands(cli):
             if not as_json:
                 click.echo(f"wrote {path}")
         if layout is not None:
-            from ..data.synth.generate import generate
+            from ..data.synth.generate import generate_config
 
-            summary = generate(layout, out, size=size, seed=seed, style=style, workers=workers, progress=not quiet,
-                               real_sizes=real_size, satellite_px=sat, ground_px=grd, drone_px=drn,
-                               orientation=orientation, vigor_layout=vigor_layout)
+            summary = generate_config(config, out, workers=workers, progress=not quiet)
             counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items() if not isinstance(v, dict))
             if not as_json:
                 click.echo(f"wrote {summary['path']}: {counts} ({summary['worlds']} worlds, "

@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -149,7 +152,7 @@ def _evaluate_all(todo: list[Pending], trained: TrainedModel, method: Any, hpara
 
 def check_new_folders(options: RunOptions) -> None:
     """Refuse, before any data loads, a ``--results`` or ``--runs`` folder that does not exist and
-    cannot be made: it holds nothing to keep. An existing ``--results`` folder that cannot be
+    cannot be made (a file in the way, a name too long): it holds nothing to keep. An existing ``--results`` folder that cannot be
     written is refused after the data (it may hold every record, which a rerun keeps). Scoring a
     ``--checkpoint`` writes nothing under ``--runs``, so that folder is not checked then."""
     folders = [(options.results_dir, "--results")]
@@ -157,10 +160,12 @@ def check_new_folders(options: RunOptions) -> None:
         folders.append((options.runs_dir, "--runs"))
     for folder, option in folders:
         try:
-            exists = Path(folder).exists()
-        except OSError:  # cannot be told (a parent that may not be listed): checked where it is used
-            exists = True
-        if not exists:
+            usable = stat.S_ISDIR(os.stat(folder).st_mode)  # False for a file in the way
+        except (FileNotFoundError, NotADirectoryError):
+            usable = False  # a new folder, or one under a file: made, or refused, by check_writable
+        except OSError as exc:  # a name too long is refused below; a parent that may not be listed cannot
+            usable = exc.errno != errno.ENAMETOOLONG  # be told from here: checked where it is used
+        if not usable:
             check_writable(folder, option)
 
 

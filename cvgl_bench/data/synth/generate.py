@@ -45,11 +45,23 @@ def generate(layout: str, out: str | os.PathLike, size: str | int = "small", see
     return generate_config(cfg, out, workers=workers, progress=progress, overwrite=overwrite)
 
 
+def check_out(out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """``out`` as a folder to generate into: new, or empty (or ``overwrite``); anything else is one
+    line naming ``--out``."""
+    out = Path(out).expanduser()
+    try:
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out} is a file, not a folder; choose a new --out folder")
+        if out.exists() and any(out.iterdir()) and not overwrite:
+            raise ConfigError(f"{out} exists and is not empty; choose a new --out folder")
+    except OSError as exc:  # a name too long, a folder that cannot be listed
+        raise ConfigError(f"--out {out}: {exc.strerror or exc}; choose another --out folder") from None
+    return out
+
+
 def generate_config(cfg: SynthConfig, out: str | os.PathLike, workers: int | None = None, progress: bool = True,
                     overwrite: bool = False) -> dict:
-    out = Path(out).expanduser()
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"{out} exists and is not empty; choose a new --out folder")
+    out = check_out(out, overwrite)
     module = layout_module(cfg.layout)
     jobs = module.plan(cfg)
     out.parent.mkdir(parents=True, exist_ok=True)
