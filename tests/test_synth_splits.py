@@ -198,7 +198,8 @@ def test_an_option_the_layout_or_the_preview_does_not_read_is_named(host, tmp_pa
     from cvgl_bench.data.synth import generate, preview
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(generate, "generate", lambda *a, **k: {"path": "X", "counts": {}, "seconds": 0, "worlds": 0})
+    monkeypatch.setattr(generate, "generate_config",
+                        lambda *a, **k: {"path": "X", "counts": {}, "seconds": 0, "worlds": 0})
     monkeypatch.setattr(preview, "write_contact_sheet", lambda path, seed: path)
     if "--layout" in args:
         args = [*args, "--out", "X"]
