@@ -62,12 +62,38 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_signature(cpuinfo: str | None = None) -> str | None:
+    """The first CPU's vendor, family, model and stepping from ``/proc/cpuinfo`` (x86 Linux), e.g.
+    ``AuthenticAMD family 26 model 2 stepping 1``; None elsewhere. It tells apart two CPUs whose
+    model name a virtual machine hides (``AMD EPYC``) and whose kernels can round differently, so
+    a checkpoint that does not reproduce bit for bit can be traced to the machine."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip() and fields:
+            break  # the first processor's block
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    if not fields.get("vendor_id") or not fields.get("cpu family"):
+        return None
+    return (f"{fields['vendor_id']} family {fields['cpu family']} model {fields.get('model', '?')} "
+            f"stepping {fields.get('stepping', '?')}")
+
+
 def device_info(device: str | None = None) -> dict[str, Any]:
-    """The compute device: CPU model and threads, or the GPU name and count."""
-    info: dict[str, Any] = {"device": device or "cpu", "cpu": cpu_model(), "cpu_count": os.cpu_count()}
+    """The compute device: CPU model, signature and threads (and the instruction set torch's CPU
+    kernels use), or the GPU name and count."""
+    info: dict[str, Any] = {"device": device or "cpu", "cpu": cpu_model(), "cpu_id": cpu_signature(),
+                            "cpu_count": os.cpu_count()}
     torch = sys.modules.get("torch")
     if torch is not None:
         info["torch_threads"] = torch.get_num_threads()
+        capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
+        info["cpu_capability"] = capability() if capability is not None else None
         if device and device.startswith("cuda") and torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name(torch.device(device))
             info["gpu_count"] = torch.cuda.device_count()

@@ -299,3 +299,19 @@ def test_a_variant_of_many_overrides_gets_a_record_name_a_file_system_takes(tmp_
 def test_fit_name_is_the_name_when_it_fits_and_a_fixed_length_digest_name_when_not(name):
     fitted = results.fit_name(name, 40)
     assert fitted == name if len(name) <= 40 else (len(fitted) == 40 and fitted.startswith(name[:27]))
+
+
+def test_a_record_names_the_cpu_beyond_the_model_name_a_virtual_machine_shows():
+    """Two 'AMD EPYC' machines (Zen 4 and Zen 5) train the same cell to different bits; the
+    provenance said only 'AMD EPYC', so a checkpoint that did not reproduce could not be traced."""
+    import torch  # noqa: F401 - device_info reads torch's kernels only once torch is imported
+
+    from cvgl_bench.provenance import cpu_signature, device_info
+
+    two = ("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n"
+           "stepping\t: 1\n\nprocessor\t: 1\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n")
+    assert cpu_signature(two) == "AuthenticAMD family 26 model 2 stepping 1"
+    assert cpu_signature("processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\n") is None  # arm64
+    info = device_info("cpu")
+    assert isinstance(info["cpu_capability"], str) and info["cpu_capability"]  # AVX512, AVX2, DEFAULT...
+    assert info["cpu_id"] == cpu_signature()
