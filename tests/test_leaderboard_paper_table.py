@@ -76,7 +76,8 @@ def test_paper_table_mistakes_are_refused_before_any_record_is_read(tmp_path, ma
     (tmp_path / "empty").mkdir()
     runner = CliRunner()
     for args, needle in ((["--paper-table", "--format", "html"], "--paper-table writes md or latex"),
-                         (["--tables", "in-domain__synth_cvact_val"], "--tables chooses the benchmarks of --paper-table"),
+                         (["--tables", "in-domain__synth_cvact_val"],
+                          "--tables chooses the benchmarks of --paper-table"),
                          (["--published-only", "--format", "csv"], "--published-only writes Markdown")):
         result = runner.invoke(cli, ["leaderboard", "--results", str(tmp_path / "empty"), *args])
         assert result.exit_code == 2 and needle in result.output and "no result records" not in result.output

@@ -185,7 +185,8 @@ def cvgl_bench_register_commands(cli):
 
             config = make_config(layout, size, seed, style, real_sizes=real_size,
                                  satellite_px=_pair(satellite_size, "--satellite-size"),
-                                 ground_px=_pair(ground_size, "--ground-size"), drone_px=_pair(drone_size, "--drone-size"),
+                                 ground_px=_pair(ground_size, "--ground-size"),
+                                 drone_px=_pair(drone_size, "--drone-size"),
                                  orientation=orientation, vigor_layout=vigor_layout)
             check_out(out)
         note_unused_options(click.get_current_context(), unused)

@@ -152,9 +152,10 @@ def _evaluate_all(todo: list[Pending], trained: TrainedModel, method: Any, hpara
 
 def check_new_folders(options: RunOptions) -> None:
     """Refuse, before any data loads, a ``--results`` or ``--runs`` folder that does not exist and
-    cannot be made (a file in the way, a name too long): it holds nothing to keep. An existing ``--results`` folder that cannot be
-    written is refused after the data (it may hold every record, which a rerun keeps). Scoring a
-    ``--checkpoint`` writes nothing under ``--runs``, so that folder is not checked then."""
+    cannot be made (a file in the way, a name too long): it holds nothing to keep. An existing
+    ``--results`` folder that cannot be written is refused after the data (it may hold every
+    record, which a rerun keeps). Scoring a ``--checkpoint`` writes nothing under ``--runs``, so
+    that folder is not checked then."""
     folders = [(options.results_dir, "--results")]
     if options.checkpoint is None:
         folders.append((options.runs_dir, "--runs"))
