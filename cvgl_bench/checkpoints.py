@@ -13,6 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .fsutil import open_regular
+
+#: How each format torch.load reads begins: a zip archive (torch.save since 1.6), a pickle of
+#: protocol 2 or later (the legacy format), and a tar file (the oldest, 'ustar' at byte 257).
+_TORCH_FILE_STARTS = (b"PK\x03\x04", b"\x80")
+
+
+def check_torch_file(path: Path, fix: str) -> None:
+    """Refuse, from its first bytes and without importing torch, a file that cannot be a torch
+    checkpoint (empty, text, an image), so that a command can refuse it before any work;
+    :func:`read_checkpoint` still reads the whole file when it is used."""
+    with open_regular(path) as handle:
+        head = handle.read(512)
+    if not head:
+        raise ConfigError(f"cannot read checkpoint {path} (the file is empty); {fix}")
+    if not (head.startswith(_TORCH_FILE_STARTS) or head[257:262] == b"ustar"):
+        raise ConfigError(f"cannot read checkpoint {path} (not a file torch.save writes: it begins {head[:8]!r}); {fix}")
 
 
 def read_checkpoint(path: Path, fix: str) -> dict[str, Any]:

@@ -503,6 +503,7 @@ def _check_before_work(h: Any, options: Any, cell: Any) -> str:
     device, returned resolved), the ``--results`` and ``--runs`` folders, the ``--checkpoint`` file
     and the ``--set`` overrides against the recipe. The note on an unread ``--data-root`` comes
     after them, so that a mistake is one line."""
+    from .checkpoints import check_torch_file
     from .fsutil import not_a_file
     from .run import resolve
     from .run.pipeline import check_new_folders
@@ -510,9 +511,11 @@ def _check_before_work(h: Any, options: Any, cell: Any) -> str:
     split_names = [*cell.eval_splits, cell.train_split]
     resolved = _check_machine_settings(h, options.device, split_names)
     check_new_folders(options)
-    if options.checkpoint is not None and not options.checkpoint.expanduser().is_file():
-        path = options.checkpoint.expanduser()
-        raise ConfigError(f"checkpoint {path} {not_a_file(path)}; pass the file of a trained {cell.method} model")
+    if options.checkpoint is not None:
+        path, fix = options.checkpoint.expanduser(), f"pass the file of a trained {cell.method} model"
+        if not path.is_file():
+            raise ConfigError(f"checkpoint {path} {not_a_file(path)}; {fix}")
+        check_torch_file(path, fix)
     resolve(cell, h, log=lambda line: None)  # the line on a no-op --set is said when the cell runs
     note_unread_data_root(h, options.data_root, split_names)
     return resolved

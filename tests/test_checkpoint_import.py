@@ -171,7 +171,7 @@ def test_the_cli_refuses_a_missing_checkpoint_and_restart_with_a_checkpoint(samp
               "--results", str(tmp_path / "r"), "--runs", str(tmp_path / "runs")]
     missing = CliRunner().invoke(cli, [*common, "--checkpoint", str(tmp_path / "nope.pth")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
-    (tmp_path / "x.pth").write_bytes(b"")
+    torch.save({}, tmp_path / "x.pth")
     both = CliRunner().invoke(cli, [*common, "--checkpoint", str(tmp_path / "x.pth"), "--restart"])
     assert both.exit_code == 2 and "pass one" in both.output
     dry = CliRunner().invoke(cli, [*common, "--checkpoint", str(tmp_path / "nope.pth"), "--dry-run"])

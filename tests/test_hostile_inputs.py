@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -407,7 +408,8 @@ def test_scoring_a_checkpoint_checks_the_results_folder_and_not_the_runs_folder_
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a folder is needed\n")
     checkpoint = tmp_path / "model.pth"
-    checkpoint.write_bytes(b"not read: the folders are checked first")
+    with zipfile.ZipFile(checkpoint, "w") as archive:  # begins as torch.save's files do; never read
+        archive.writestr("note", "the folders are checked first")
     score = ("run", "-m", "sample4geo", "-d", "synth_cvusa_test", "--checkpoint", str(checkpoint), *dry_run)
     proc = in_process(tmp_path, monkeypatch, make_host, *score, "--results", str(blocker / "x"))
     assert_one_line_error(proc, f"--results {blocker / 'x'}: cannot write there")
@@ -621,6 +623,9 @@ def test_a_preview_named_as_another_format_is_refused_before_rendering(tmp_path,
     (("--results", "/proc/no/such"), "--results /proc/no/such: cannot write there"),
     (("--checkpoint", "/no/such/model.pt"), "checkpoint /no/such/model.pt does not exist; pass the file of a trained"),
     (("--checkpoint", "/no/such/model.pt", "--dry-run"), "checkpoint /no/such/model.pt does not exist"),
+    (("--checkpoint", "{tmp}/file"), "cannot read checkpoint {tmp}/file (not a file torch.save writes: it begins "
+     "b'in the w'); pass the file of a trained clnet model"),
+    (("--checkpoint", "{tmp}/empty", "--dry-run"), "cannot read checkpoint {tmp}/empty (the file is empty)"),
     (("--set", "epochs=4", "--results", "/proc/no/such"), "--results /proc/no/such: cannot write there"),
     (("--set", "nosuch=1"), "--set nosuch: clnet has no hparam 'nosuch' in its recipe"),
     (("--results", "{tmp}/fifo"), "--results {tmp}/fifo: cannot write there (a file is in the way)"),
@@ -633,6 +638,7 @@ def test_a_run_refusal_comes_before_its_notes(tmp_path, monkeypatch, make_host, 
     ``tools/option_fuzz.py --notes``). A file in the way of --results or --runs, or a name too
     long, was refused only after the data was loaded, or not by its option's name."""
     (tmp_path / "file").write_text("in the way\n")
+    (tmp_path / "empty").write_bytes(b"")
     os.mkfifo(tmp_path / "fifo")  # click itself refuses a regular file where a folder is due
     proc = in_process(tmp_path, monkeypatch, make_host, "run", "-m", "clnet", "-d", "synth_cvact_test",
                       "--data-root", str(tmp_path), *[a.format(tmp=tmp_path) for a in extra])
@@ -656,6 +662,7 @@ def test_a_refusal_of_another_command_comes_before_its_notes(tmp_path, monkeypat
     """Each was printed after the note on an unread --data-root (or a grid's skipped methods), or
     refused only after the search, the board or a cell had run (``tools/option_fuzz.py --notes``)."""
     (tmp_path / "file").write_text("in the way\n")
+    (tmp_path / "empty").write_bytes(b"")
     os.mkfifo(tmp_path / "fifo")  # click itself refuses a regular file where a folder is due
     proc = in_process(tmp_path, monkeypatch, make_host, *[a.format(tmp=tmp_path) for a in args],
                       "--data-root", str(tmp_path))
@@ -669,6 +676,7 @@ def test_a_refusal_of_another_command_comes_before_its_notes(tmp_path, monkeypat
 ])
 def test_a_synth_refusal_comes_before_its_notes(tmp_path, monkeypatch, make_host, extra, needle):
     (tmp_path / "file").write_text("in the way\n")
+    (tmp_path / "empty").write_bytes(b"")
     os.mkfifo(tmp_path / "fifo")  # click itself refuses a regular file where a folder is due
     args = {"--layout": "cvusa", "--out": str(tmp_path / "new"), "--size": "tiny", "--drone-size": "64"}
     args.update(zip(extra[::2], [a.format(tmp=tmp_path) for a in extra[1::2]]))
