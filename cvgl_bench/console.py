@@ -98,11 +98,16 @@ def note_unused_options(ctx: click.Context, unused: dict[str, str]) -> None:
 class PathName(click.Path):
     """A path option or argument that refuses an empty (or blank) value instead of reading it
     as the current folder: ``--results "$OUT"`` with ``OUT`` unset would otherwise write there,
-    and ``--preview ''`` renamed a file over ``.``. Takes click.Path's arguments."""
+    and ``--preview ''`` renamed a file over ``.``. A lone dash is refused too: no option here
+    reads standard input or writes standard output, and ``leaderboard --out -`` made a folder
+    called ``-`` (``./-`` names one on purpose). Takes click.Path's arguments."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail(f"is empty; give a {self.name} name (an unset shell variable?)", param, ctx)
+        if value == "-" and not self.allow_dash:
+            self.fail(f"'-' is not standard input or output here; give a {self.name} name (./- for one called '-')",
+                      param, ctx)
         return super().convert(value, param, ctx)
 
 

@@ -685,10 +685,13 @@ def test_a_synth_refusal_comes_before_its_notes(tmp_path, monkeypatch, make_host
     assert not (tmp_path / "new").exists()
 
 
-def test_every_path_parameter_refuses_an_empty_value(tmp_path, monkeypatch, make_host):
+@pytest.mark.parametrize("value,needle", [("", "is empty; give a {kind} name (an unset shell variable?)"),
+                                          ("-", "'-' is not standard input or output here; give a {kind} name")])
+def test_every_path_parameter_refuses_an_empty_value_or_a_dash(tmp_path, monkeypatch, make_host, value, needle):
     """``--results "$OUT"`` with OUT unset wrote records into the current folder, ``--data-root ''``
     fell back to the default root, and ``synth --preview ''`` renamed a file over ``.`` (outside
-    fuzzing): an empty path is one line, before any work, on every command."""
+    fuzzing): an empty path is one line, before any work, on every command. ``leaderboard --out -``
+    wrote its tables into a new folder called ``-``, where a user meant standard output."""
     found = _path_parameters(make_host)
     expected = {("run", "--results"), ("run", "--runs"), ("run", "--data-root"), ("run", "--checkpoint"),
                 ("grid", "suites"), ("grid", "--results"), ("grid", "--data-root"), ("leaderboard", "--out"),
@@ -697,9 +700,9 @@ def test_every_path_parameter_refuses_an_empty_value(tmp_path, monkeypatch, make
                 ("synth", "--out"), ("new-plugin", "--dir")}
     assert expected <= set(found), expected - set(found)
     for (*command, name), param in found.items():
-        args = [*command, ""] if name == param.name else [*command, name, ""]
+        args = [*command, value] if name == param.name else [*command, name, value]
         proc = in_process(tmp_path, monkeypatch, make_host, *args)
-        assert_one_line_error(proc, "is empty; give a", "(an unset shell variable?)")
+        assert_one_line_error(proc, needle.format(kind=param.type.name))
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
