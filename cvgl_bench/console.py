@@ -7,6 +7,7 @@ the command line prints tables or looks the plugin host up on its own.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -100,7 +101,9 @@ class PathName(click.Path):
     as the current folder: ``--results "$OUT"`` with ``OUT`` unset would otherwise write there,
     and ``--preview ''`` renamed a file over ``.``. A lone dash is refused too: no option here
     reads standard input or writes standard output, and ``leaderboard --out -`` made a folder
-    called ``-`` (``./-`` names one on purpose). Takes click.Path's arguments."""
+    called ``-`` (``./-`` names one on purpose). A leading ``~`` is the home folder on every
+    option alike, where the shell leaves it (``--out=~/boards``, a quoted value): ``--results``
+    and ``leaderboard --out`` made a folder called ``~``. Takes click.Path's arguments."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -108,6 +111,8 @@ class PathName(click.Path):
         if value == "-" and not self.allow_dash:
             self.fail(f"'-' is not standard input or output here; give a {self.name} name (./- for one called '-')",
                       param, ctx)
+        if isinstance(value, str) and value.startswith("~"):
+            value = os.path.expanduser(value)
         return super().convert(value, param, ctx)
 
 

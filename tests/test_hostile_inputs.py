@@ -685,6 +685,23 @@ def test_a_synth_refusal_comes_before_its_notes(tmp_path, monkeypatch, make_host
     assert not (tmp_path / "new").exists()
 
 
+def test_a_leading_tilde_is_the_home_folder_on_every_path_option(tmp_path, monkeypatch, make_host):
+    """``--results`` and ``leaderboard --out`` made a folder called ``~`` in the current folder
+    where ``--data-root``, ``--checkpoint`` and ``synth --out`` read the home folder: the shell
+    leaves a tilde in ``--out=~/boards`` and in a quoted value."""
+    from cvgl_bench.console import PathName
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert PathName(file_okay=False).convert("~/records", None, None) == str(home / "records")
+    assert PathName().convert("./~", None, None) == "./~"
+    proc = in_process(tmp_path, monkeypatch, make_host, "leaderboard", "--published-only", "--out=~/boards")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (home / "boards" / "published.md").is_file() and not (tmp_path / "~").exists()
+
+
 @pytest.mark.parametrize("value,needle", [("", "is empty; give a {kind} name (an unset shell variable?)"),
                                           ("-", "'-' is not standard input or output here; give a {kind} name")])
 def test_every_path_parameter_refuses_an_empty_value_or_a_dash(tmp_path, monkeypatch, make_host, value, needle):
