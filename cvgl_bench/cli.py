@@ -364,7 +364,7 @@ def _backend_problem(spec: Any) -> str | None:
 
 def _seed_list(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[int, ...]:
     """``--seed 0 --seed 1`` and ``--seeds 0,1`` alike (run and grid): integers, each once, in the order given."""
-    from .run.cell import seed_problem
+    from .seedrule import seed_problem
 
     seeds: list[int] = []
     for value in values:

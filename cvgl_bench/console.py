@@ -129,8 +129,8 @@ def check_resamples(value: int, none_allowed: bool = False) -> int:
 
 
 def check_seed(value: int) -> int:
-    """``--seed``: the one seed rule of :func:`cvgl_bench.run.cell.seed_problem`."""
-    from .run.cell import seed_problem
+    """``--seed``: the one seed rule of :func:`cvgl_bench.seedrule.seed_problem`."""
+    from .seedrule import seed_problem
 
     problem = seed_problem(value)
     if problem:

@@ -41,6 +41,7 @@ import numpy as np
 
 from .errors import DataError
 from .fsutil import open_regular, read_text, sha256_file, write_json, write_npz
+from .seedrule import MAX_SEED
 from .specs import NAME_RULE, NAME_RULE_TEXT
 
 SCHEMA = "cvgl-bench/record"
@@ -268,8 +269,8 @@ def _cell(cell: Mapping[str, Any], provenance: Mapping[str, Any], where: str) ->
             raise DataError(f"{where}: cell.{key} {cell[key]!r} is not a name cvgl-bench writes ({NAME_RULE_TEXT})")
     if cell["task"] not in TASKS:
         raise DataError(f"{where}: cell.task must be one of {TASKS}")
-    if not _is_int(cell["seed"]) or not 0 <= cell["seed"] < 1 << 32:
-        raise DataError(f"{where}: cell.seed must be an integer from 0 to 4294967295")
+    if not _is_int(cell["seed"]) or not 0 <= cell["seed"] <= MAX_SEED:
+        raise DataError(f"{where}: cell.seed must be an integer from 0 to {MAX_SEED}")
     if not isinstance(cell.get("hparams") or {}, Mapping):
         raise DataError(f"{where}: cell.hparams must be an object")
     info = CellInfo(method=str(cell["method"]), method_version=str(cell.get("method_version") or ""),

@@ -53,6 +53,10 @@ def test_sizes_and_config_errors():
         make_config("cvusa", satellite_px=(64, 128))
     with pytest.raises(ConfigError, match="style"):
         make_config("cvusa", style="rural")
+    for seed in (-1, 2**32, 2**64, True):  # the streams keep 64 bits: -1 and 2**64 were other names for worlds
+        with pytest.raises(ConfigError, match="synthetic world seed: seeds are integers"):
+            make_config("cvusa", seed=seed)
+    assert make_config("cvusa", seed=2**32 - 1).seed == 2**32 - 1
     assert make_config("cvact", real_sizes=True).ground_px == (832, 1664)
 
 

@@ -42,7 +42,7 @@ LAYERS: dict[str, int] = {
     # 0: the core: plugin host, specs, interfaces, records, errors, files
     "__init__": 0, "plugins": 0, "specs": 0, "hookspecs": 0, "method": 0, "results": 0, "records": 0,
     "errors": 0, "fsutil": 0, "provenance": 0, "identity": 0, "checkpoints": 0, "locking": 0, "progress": 0,
-    "envvars": 0, "timebound": 0,
+    "envvars": 0, "timebound": 0, "seedrule": 0,
 }
 """Layer of every first-level package; an import may point to the same or a lower layer."""
 

@@ -30,19 +30,6 @@ MAX_GPUS_PER_CELL = 64
 """The most processes one grid cell trains in (``grid --gpus-per-cell``): no node holds more GPUs;
 a typo of more started that many torchrun processes on a machine without one."""
 
-MAX_SEED = 2**32 - 1
-"""Seeds are 0 .. 2**32 - 1: every generator a run seeds (Python, numpy, torch) takes them."""
-
-
-def seed_problem(seed: object) -> str | None:
-    """Why ``seed`` cannot seed a run (one phrase), or None when it can."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        return f"seeds are integers, not {seed!r}"
-    if not 0 <= seed <= MAX_SEED:
-        return f"seeds are integers from 0 to {MAX_SEED}, not {seed}"
-    return None
-
-
 @dataclass(frozen=True)
 class Cell:
     """One unit of work: a method trained once, evaluated on each of ``eval_splits``."""

@@ -30,7 +30,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..fsutil import load_yaml, read_text
-from .cell import seed_problem
+from ..seedrule import seed_problem
 
 KEYS = ("name", "description", "profile", "methods", "splits", "transfer", "seeds", "seeds_for", "protocol",
         "variants")

@@ -18,6 +18,7 @@ from ... import envvars
 from ...dataroot import cache_dir
 from ...errors import ConfigError
 from ...locking import exclusive
+from ...seedrule import MAX_SEED
 from . import dataset_version
 from .config import LAYOUTS, parse_size
 from .generate import META_FILE, default_workers, generate
@@ -37,7 +38,7 @@ def selected_size_seed(size: str | int | None = None, seed: int | None = None) -
     else:
         label, _ = parse_size(size)
     if seed is None:
-        seed = envvars.integer(SEED_ENV, 0)
+        seed = envvars.integer(SEED_ENV, 0, low=0, high=MAX_SEED)
     return label, int(seed)
 
 

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from ...errors import ConfigError
+from ...seedrule import seed_problem
 
 LAYOUTS = ("cvusa", "cvact", "vigor", "university1652")
 SIZES = ("tiny", "small", "medium", "full")
@@ -100,6 +101,8 @@ def make_config(layout: str, size: str | int = "small", seed: int = 0, style: st
     """The configuration of ``layout`` at ``size`` (a preset or N training pairs)."""
     if layout not in LAYOUTS:
         raise ConfigError(f"unknown synthetic layout {layout!r}; layouts: {', '.join(LAYOUTS)}")
+    if seed_problem(seed):
+        raise ConfigError(f"synthetic world seed: {seed_problem(seed)}")
     label, scale = parse_size(size)
     if label in SIZES:
         counts = dict(COUNTS[layout][label])
