@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     scratch = Path(tempfile.mkdtemp(prefix="cvgl-option-fuzz-"))
-    os.environ.update(CVGL_BENCH_SYNTH_SIZE="tiny", CVGL_BENCH_CACHE=str(scratch / "cache"))
+    (scratch / "home").mkdir()  # a value '~/x' (or '~') is the home folder: keep it in the scratch folder too
+    os.environ.update(CVGL_BENCH_SYNTH_SIZE="tiny", CVGL_BENCH_CACHE=str(scratch / "cache"), HOME=str(scratch / "home"))
     import click
 
     from cvgl_bench.cli import cli
