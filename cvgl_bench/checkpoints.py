@@ -29,7 +29,8 @@ def check_torch_file(path: Path, fix: str) -> None:
     if not head:
         raise ConfigError(f"cannot read checkpoint {path} (the file is empty); {fix}")
     if not (head.startswith(_TORCH_FILE_STARTS) or head[257:262] == b"ustar"):
-        raise ConfigError(f"cannot read checkpoint {path} (not a file torch.save writes: it begins {head[:8]!r}); {fix}")
+        raise ConfigError(f"cannot read checkpoint {path} (not a file torch.save writes: it begins {head[:8]!r}); "
+                          f"{fix}")
 
 
 def read_checkpoint(path: Path, fix: str) -> dict[str, Any]:

@@ -736,7 +736,8 @@ def test_every_path_parameter_refuses_an_empty_value_or_a_dash(tmp_path, monkeyp
      "CVGL_BENCH_SYNTH_WORKERS must be an integer from 1 to 64, not 'two'"),
     ({"CVGL_BENCH_SYNTH_SEED": "-1"}, ("data", "ids", "synth_cvusa_test"),  # the world of seed 2**64 - 1
      "CVGL_BENCH_SYNTH_SEED must be an integer from 0 to 4294967295, not '-1'"),
-    ({}, ("synth", "--layout", "cvusa", "--out", "o", "--seed", "-1"), "seeds are integers from 0 to 4294967295, not -1"),
+    ({}, ("synth", "--layout", "cvusa", "--out", "o", "--seed", "-1"),
+     "seeds are integers from 0 to 4294967295, not -1"),
     ({}, ("synth", "--preview", "p.png", "--seed", str(2**64)), "seeds are integers from 0 to 4294967295, not 1844"),
     ({}, ("synth", "--layout", "cvusa", "--out", "o", "--workers", "65"), "'--workers': 65 is not in the range 1<=x<=64"),
     ({"CVGL_BENCH_CACHE": "  "}, ("data", "ids", "synth_cvusa_test"), "CVGL_BENCH_CACHE is blank; set it to a folder"),

@@ -130,8 +130,8 @@ def cvgl_bench_register_commands(cli):
     @click.option("--size", default="small", show_default=True,
                   help="tiny (tests, seconds), small (>= 2,000 train / 1,000 test pairs), medium, full, "
                        "or a number of training pairs.")
-    @click.option("--seed", default=0, show_default=True, type=int, callback=lambda ctx, param, value: check_seed(value),
-                  help="Same seed, same bytes; 0 to 2**32 - 1.")
+    @click.option("--seed", default=0, show_default=True, type=int,
+                  callback=lambda ctx, param, value: check_seed(value), help="Same seed, same bytes; 0 to 2**32 - 1.")
     @click.option("--style", type=click.Choice(["suburb", "downtown", "campus"]),
                   help="Use this town style for every world instead of the layout's default.")
     @click.option("--orientation", type=click.Choice(["north", "unknown"]), default=None,
